@@ -1,0 +1,10 @@
+export * from "./errors.ts";
+export * from "./storage.ts";
+export * from "./paths.ts";
+export * from "./location.ts";
+export * from "./ssh-config.ts";
+export * from "./streams.ts";
+export * from "./managed.ts";
+export * from "./plugins.ts";
+export * from "./table/types.ts";
+export { VERSION } from "./version.ts";

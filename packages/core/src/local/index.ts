@@ -1,0 +1,2 @@
+// Placeholder module boundary: the local storage driver is being written in this folder.
+export {};

@@ -1,0 +1,307 @@
+/**
+ * `createStorage(driver)`: the one place where behaviour that differs between systems is normalised,
+ * so that every plugin behaves the same to callers and the conformance suite tests one contract.
+ */
+import { createHash } from "node:crypto";
+import type { Readable } from "node:stream";
+import { errors, FerryError, throwIfAborted, toFerryError } from "./errors.ts";
+import { compareKeys, normalizeKey } from "./paths.ts";
+import type {
+  CopyOptions,
+  Entry,
+  ExecOptions,
+  ExecResult,
+  HashAlgorithm,
+  ListOptions,
+  PresignOptions,
+  ReadOptions,
+  SignalOptions,
+  Storage,
+  StorageDriver,
+  WriteOptions,
+  WriteSource,
+} from "./storage.ts";
+import { collectBytes, toByteIterable } from "./streams.ts";
+
+const MANAGED = Symbol.for("ferry.managedStorage");
+
+export function isManagedStorage(value: unknown): value is Storage {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[MANAGED] === true;
+}
+
+/** Wrap a driver into a Storage. Passing an already managed Storage returns it unchanged. */
+export function createStorage(driver: StorageDriver | Storage): Storage {
+  if (isManagedStorage(driver)) return driver;
+  return new ManagedStorage(driver as StorageDriver);
+}
+
+class ManagedStorage implements Storage {
+  readonly [MANAGED] = true;
+  readonly driver: StorageDriver;
+  readonly system: string;
+  readonly root: string;
+  readonly capabilities: StorageDriver["capabilities"];
+  #closed = false;
+
+  constructor(driver: StorageDriver) {
+    this.driver = driver;
+    this.system = driver.system;
+    this.root = driver.root;
+    this.capabilities = Object.freeze({ ...driver.capabilities, limits: Object.freeze({ ...driver.capabilities.limits }) });
+  }
+
+  #key(path: string, allowRoot = false): string {
+    return normalizeKey(path, { allowRoot, system: this.system });
+  }
+
+  async #call<T>(path: string, signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
+    throwIfAborted(signal, { system: this.system, path });
+    try {
+      return await run();
+    } catch (error) {
+      if (signal?.aborted && !FerryError.isInstance(error, "Aborted")) {
+        throw errors.aborted(`operation aborted: ${path}`, { system: this.system, path, cause: error });
+      }
+      throw toFerryError(error, { system: this.system, path });
+    }
+  }
+
+  #unsupported(operation: string, path?: string): never {
+    throw errors.unsupported(`${this.system} storage does not support ${operation}`, { system: this.system, path });
+  }
+
+  #requireWrite(operation: string, path: string): void {
+    if (!this.capabilities.write) this.#unsupported(`${operation} (it is read-only)`, path);
+  }
+
+  stat(path: string, options: SignalOptions = {}): Promise<Entry> {
+    const key = this.#key(path, true);
+    return this.#call(key, options.signal, () => this.driver.stat(key, options));
+  }
+
+  async exists(path: string, options: SignalOptions = {}): Promise<boolean> {
+    try {
+      await this.stat(path, options);
+      return true;
+    } catch (error) {
+      if (FerryError.isInstance(error, "NotFound")) return false;
+      throw error;
+    }
+  }
+
+  async *list(dir: string, options: ListOptions = {}): AsyncIterable<Entry> {
+    const key = this.#key(dir, true);
+    const { signal, startAfter, limit } = options;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+      throw errors.invalidInput(`list limit must be a non-negative integer, got ${limit}`, { system: this.system });
+    }
+    if (limit === 0) return;
+    const pageMax = this.capabilities.limits.listPageMax;
+    const pageSize = options.pageSize === undefined ? undefined : Math.max(1, Math.min(options.pageSize, pageMax ?? Infinity));
+    const after = startAfter === undefined ? undefined : this.#key(startAfter, true);
+    const source =
+      options.recursive && this.capabilities.listRecursive === "walk"
+        ? this.#walk(key, { signal, pageSize, startAfter: after })
+        : this.#level(key, { recursive: options.recursive, signal, pageSize, startAfter: after });
+    let count = 0;
+    try {
+      for await (const entry of source) {
+        throwIfAborted(signal, { system: this.system, path: key });
+        if (after !== undefined && compareKeys(entry.path, after) <= 0) continue;
+        yield entry;
+        count += 1;
+        if (limit !== undefined && count >= limit) return;
+      }
+    } catch (error) {
+      throw toFerryError(error, { system: this.system, path: key });
+    }
+  }
+
+  async *#level(dir: string, options: ListOptions): AsyncIterable<Entry> {
+    const entries = this.driver.list(dir, options);
+    if (this.capabilities.listOrder === "lexicographic") {
+      yield* entries;
+      return;
+    }
+    const all: Entry[] = [];
+    for await (const entry of entries) all.push(entry);
+    all.sort((a, b) => compareKeys(a.path, b.path));
+    yield* all;
+  }
+
+  /** Depth-first walk in UTF-8 key order: a directory `d` sorts as `d/` so `d.txt` comes before `d/x`. */
+  async *#walk(dir: string, options: ListOptions): AsyncIterable<Entry> {
+    const children: Entry[] = [];
+    for await (const entry of this.driver.list(dir, { signal: options.signal, pageSize: options.pageSize })) children.push(entry);
+    const sortKey = (entry: Entry) => (entry.kind === "directory" ? `${entry.path}/` : entry.path);
+    children.sort((a, b) => compareKeys(sortKey(a), sortKey(b)));
+    const after = options.startAfter;
+    for (const child of children) {
+      throwIfAborted(options.signal);
+      if (child.kind === "directory") {
+        // Skip whole subtrees that sort entirely before startAfter.
+        if (after !== undefined && compareKeys(`${child.path}/\u{10FFFF}`, after) <= 0) continue;
+        yield* this.#walk(child.path, options);
+      } else {
+        yield child;
+      }
+    }
+  }
+
+  read(path: string, options: ReadOptions = {}): Promise<Readable> {
+    const key = this.#key(path);
+    const range = options.range;
+    if (range) {
+      const values = "suffix" in range ? [range.suffix] : [range.offset, range.length ?? 0];
+      if (values.some((value) => !Number.isSafeInteger(value) || value < 0)) {
+        throw errors.invalidInput(`invalid byte range ${JSON.stringify(range)}: offsets and lengths are non-negative integers`, {
+          system: this.system,
+          path: key,
+        });
+      }
+    }
+    return this.#call(key, options.signal, () => this.driver.read(key, options));
+  }
+
+  async readBytes(path: string, options: ReadOptions = {}): Promise<Uint8Array> {
+    const stream = await this.read(path, options);
+    const key = this.#key(path);
+    return this.#call(key, options.signal, () => collectBytes(stream));
+  }
+
+  write(path: string, source: WriteSource, options: WriteOptions = {}): Promise<Entry> {
+    const key = this.#key(path);
+    this.#requireWrite("write", key);
+    if (options.ifNoneMatch !== undefined && !this.capabilities.conditionalWrite) {
+      this.#unsupported("conditional writes (ifNoneMatch)", key);
+    }
+    if (options.size !== undefined && (!Number.isSafeInteger(options.size) || options.size < 0)) {
+      throw errors.invalidInput(`write size must be a non-negative integer, got ${options.size}`, { system: this.system, path: key });
+    }
+    if (options.md5 !== undefined && !/^[0-9a-f]{32}$/i.test(options.md5)) {
+      throw errors.invalidInput(`md5 must be 32 hex digits, got ${JSON.stringify(options.md5)}`, { system: this.system, path: key });
+    }
+    const checked = this.#checkedSource(key, toByteIterable(source), options);
+    return this.#call(key, options.signal, () => this.driver.write(key, checked, options));
+  }
+
+  /**
+   * The source as the driver sees it: aborts, size and MD5 are checked as bytes pass, and a
+   * mismatch is thrown from the iterator before it ends, so the driver aborts its write and
+   * nothing appears under the final name.
+   */
+  async *#checkedSource(key: string, source: AsyncIterable<Uint8Array>, options: WriteOptions): AsyncIterable<Uint8Array> {
+    const hash = options.md5 === undefined ? undefined : createHash("md5");
+    let total = 0;
+    for await (const chunk of source) {
+      throwIfAborted(options.signal, { system: this.system, path: key });
+      const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
+      total += bytes.byteLength;
+      if (options.size !== undefined && total > options.size) {
+        throw errors.invalidInput(`source is longer than the declared size ${options.size}`, { system: this.system, path: key });
+      }
+      hash?.update(bytes);
+      options.onProgress?.(total);
+      yield bytes;
+    }
+    throwIfAborted(options.signal, { system: this.system, path: key });
+    if (options.size !== undefined && total !== options.size) {
+      throw errors.invalidInput(`source ended after ${total} bytes, declared size was ${options.size}`, { system: this.system, path: key });
+    }
+    if (hash && options.md5 !== undefined) {
+      const actual = hash.digest("hex");
+      if (actual !== options.md5.toLowerCase()) {
+        throw errors.integrity(`MD5 mismatch: expected ${options.md5.toLowerCase()}, got ${actual}`, { system: this.system, path: key });
+      }
+    }
+  }
+
+  async delete(paths: string | readonly string[], options: SignalOptions = {}): Promise<void> {
+    const keys = (typeof paths === "string" ? [paths] : paths).map((path) => this.#key(path));
+    if (keys.length === 0) return;
+    this.#requireWrite("delete", keys[0]!);
+    const batch = this.capabilities.limits.deleteBatchMax ?? 1000;
+    for (let index = 0; index < keys.length; index += batch) {
+      const slice = keys.slice(index, index + batch);
+      await this.#call(slice[0]!, options.signal, () => this.driver.delete(slice, options));
+    }
+  }
+
+  async deleteDirectory(path: string, options: SignalOptions = {}): Promise<void> {
+    const key = this.#key(path, true);
+    this.#requireWrite("deleteDirectory", key);
+    if (this.driver.deleteDirectory) {
+      await this.#call(key, options.signal, () => this.driver.deleteDirectory!(key, options));
+      return;
+    }
+    const batch = this.capabilities.limits.deleteBatchMax ?? 1000;
+    let pending: string[] = [];
+    for await (const entry of this.list(key, { recursive: true, signal: options.signal })) {
+      pending.push(entry.path);
+      if (pending.length >= batch) {
+        await this.delete(pending, options);
+        pending = [];
+      }
+    }
+    if (pending.length > 0) await this.delete(pending, options);
+  }
+
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
+    const source = this.#key(from);
+    const target = this.#key(to);
+    const mode = this.capabilities.copy;
+    if (mode === false) this.#unsupported("copy", source);
+    this.#requireWrite("copy", target);
+    if (options.ifNoneMatch !== undefined && !this.capabilities.conditionalWrite) this.#unsupported("conditional copy", target);
+    if (this.driver.copy) return this.#call(source, options.signal, () => this.driver.copy!(source, target, options));
+    // Declared emulated without a driver method: stream through the client.
+    const stat = await this.stat(source, options);
+    const stream = await this.read(source, options);
+    return this.write(target, stream, { size: stat.size, ...options, ...(stat.contentType ? { contentType: stat.contentType } : {}) });
+  }
+
+  async move(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
+    const source = this.#key(from);
+    const target = this.#key(to);
+    const mode = this.capabilities.move;
+    if (mode === false) this.#unsupported("move", source);
+    this.#requireWrite("move", target);
+    if (this.driver.move) return this.#call(source, options.signal, () => this.driver.move!(source, target, options));
+    if (source === target) return this.stat(source, options);
+    const entry = await this.copy(source, target, options);
+    await this.delete([source], options);
+    return entry;
+  }
+
+  mkdir(path: string, options: SignalOptions = {}): Promise<void> {
+    const key = this.#key(path, true);
+    if (this.capabilities.mkdir === false || !this.driver.mkdir) this.#unsupported("mkdir", key);
+    this.#requireWrite("mkdir", key);
+    return this.#call(key, options.signal, () => this.driver.mkdir!(key, options));
+  }
+
+  checksum(path: string, algorithm: HashAlgorithm, options: SignalOptions = {}): Promise<string> {
+    const key = this.#key(path);
+    if (!this.capabilities.checksum || !this.driver.checksum || !this.capabilities.hashes.includes(algorithm)) {
+      this.#unsupported(`checksum ${algorithm}`, key);
+    }
+    return this.#call(key, options.signal, () => this.driver.checksum!(key, algorithm, options));
+  }
+
+  exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    if (!this.capabilities.exec || !this.driver.exec) this.#unsupported("exec");
+    return this.#call(this.root, options.signal, () => this.driver.exec!(command, options));
+  }
+
+  presign(path: string, options: PresignOptions = {}): Promise<string> {
+    const key = this.#key(path);
+    if (!this.capabilities.presign || !this.driver.presign) this.#unsupported("presign", key);
+    return this.#call(key, undefined, () => this.driver.presign!(key, options));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.driver.close?.();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Keys: the one path grammar every storage sees. Decided once here (research/conformance.md B):
+ * `/` separates segments; leading slashes and repeated slashes collapse (OpenDAL RFC 0112, flydrive);
+ * `.` and `..` segments are refused, so no key can escape its root; NUL is refused; backslash is literal.
+ */
+import { errors } from "./errors.ts";
+
+export interface KeyOptions {
+  /** Allow "" (the root) — for directory operations. */
+  allowRoot?: boolean;
+  system?: string;
+}
+
+export function normalizeKey(path: string, options: KeyOptions = {}): string {
+  if (typeof path !== "string") {
+    throw errors.invalidInput(`a path must be a string, got ${typeof path}`, { system: options.system });
+  }
+  if (path.includes("\0")) {
+    throw errors.invalidInput(`path contains a NUL byte: ${JSON.stringify(path)}`, {
+      system: options.system,
+      path,
+    });
+  }
+  const segments = path.split("/").filter((segment) => segment !== "");
+  for (const segment of segments) {
+    if (segment === "." || segment === "..") {
+      throw errors.invalidInput(
+        `path ${JSON.stringify(path)} has a "${segment}" segment; paths may not leave their root`,
+        { system: options.system, path },
+      );
+    }
+  }
+  const key = segments.join("/");
+  if (key === "" && !options.allowRoot) {
+    throw errors.invalidInput("path is empty: name a file", { system: options.system, path });
+  }
+  return key;
+}
+
+export function joinKey(...parts: readonly string[]): string {
+  return parts
+    .flatMap((part) => part.split("/"))
+    .filter((segment) => segment !== "")
+    .join("/");
+}
+
+/** Last segment of a key. */
+export function baseName(key: string): string {
+  const index = key.lastIndexOf("/");
+  return index === -1 ? key : key.slice(index + 1);
+}
+
+/** Everything before the last segment ("" for top-level keys). */
+export function parentKey(key: string): string {
+  const index = key.lastIndexOf("/");
+  return index === -1 ? "" : key.slice(0, index);
+}
+
+/** `key` relative to `dir`, or undefined when it is not below it. */
+export function relativeKey(dir: string, key: string): string | undefined {
+  if (dir === "") return key;
+  if (key === dir) return "";
+  return key.startsWith(`${dir}/`) ? key.slice(dir.length + 1) : undefined;
+}
+
+const encoder = new TextEncoder();
+
+/** Order by UTF-8 bytes, the order S3, GCS and Azure list in (differs from JS string order above U+FFFF). */
+export function compareKeys(a: string, b: string): number {
+  if (a === b) return 0;
+  return Buffer.compare(encoder.encode(a), encoder.encode(b));
+}

@@ -1,0 +1,251 @@
+/**
+ * The storage contract (version 1). A `Storage` is one configured system rooted somewhere
+ * (a directory, a bucket, a container, an SSH host, a repository at a ref). Paths given to it
+ * are keys relative to that root: `/`-separated, no leading slash, no `.` or `..` segments.
+ *
+ * Plugin authors implement `StorageDriver`; `createStorage(driver)` (managed.ts) wraps it into the
+ * `Storage` users get, which validates keys, enforces capabilities (Unsupported, never a silent
+ * fallback), batches deletes, emulates startAfter/limit, checks AbortSignals and tags errors with
+ * system and path. Semantics that differ between systems are normalised there, once.
+ */
+import type { Readable } from "node:stream";
+
+export type HashAlgorithm = "md5" | "sha1" | "sha256" | "crc32c" | "git-sha1";
+
+export interface Entry {
+  /** Key relative to the storage root, no leading or trailing slash. */
+  path: string;
+  kind: "file" | "directory";
+  /** Bytes; 0 for directories. */
+  size: number;
+  /** Last modification time; undefined where the system keeps none (virtual directories). */
+  mtime?: Date | undefined;
+  /** Opaque version tag (S3/GCS/Azure ETag, git blob sha). */
+  etag?: string | undefined;
+  /** Lower-case hex MD5 of the content, when the system keeps one that is known to be correct. */
+  md5?: string | undefined;
+  contentType?: string | undefined;
+}
+
+/** Anything that can be written: bytes, text (UTF-8), a Node Readable, any async iterable of bytes, a web stream. */
+export type WriteSource =
+  | Uint8Array
+  | string
+  | AsyncIterable<Uint8Array>
+  | Iterable<Uint8Array>
+  | ReadableStream<Uint8Array>;
+
+export interface SignalOptions {
+  signal?: AbortSignal | undefined;
+}
+
+export type ByteRange =
+  /** `length` omitted: to the end. Ranges past the end are clamped; an offset at or past the end reads nothing. */
+  | { offset: number; length?: number | undefined }
+  /** The last `suffix` bytes (all of them if the object is shorter). */
+  | { suffix: number };
+
+export interface ReadOptions extends SignalOptions {
+  range?: ByteRange | undefined;
+}
+
+export interface WriteOptions extends SignalOptions {
+  /** Exact size when known; lets object stores choose single-part upload. */
+  size?: number | undefined;
+  /** MIME type; guessed from the file name when absent and the system stores one. */
+  contentType?: string | undefined;
+  /** `"*"`: create only; ConditionNotMet if something exists at the path. Needs `capabilities.conditionalWrite`. */
+  ifNoneMatch?: "*" | undefined;
+  /** Expected MD5 (hex). The write fails with Integrity, leaving nothing, if the bytes do not match. */
+  md5?: string | undefined;
+  /** Modification time to record, where the system can (`capabilities.setMtime`). */
+  mtime?: Date | undefined;
+  /** Part size for multipart/chunked uploads (bytes). */
+  partSize?: number | undefined;
+  /** Parts in flight at once. Memory is bounded by partSize × concurrency. */
+  concurrency?: number | undefined;
+  /** Called with bytes written so far. */
+  onProgress?: ((bytes: number) => void) | undefined;
+}
+
+export interface ListOptions extends SignalOptions {
+  /** Walk the whole tree (files only) instead of one level (files and directories). */
+  recursive?: boolean | undefined;
+  /** Only entries whose path sorts strictly after this key (a full key, relative to the root). */
+  startAfter?: string | undefined;
+  /** At most this many entries in total. */
+  limit?: number | undefined;
+  /** Entries per request to the backend (clamped to `limits.listPageMax`). */
+  pageSize?: number | undefined;
+}
+
+export interface CopyOptions extends SignalOptions {
+  ifNoneMatch?: "*" | undefined;
+}
+
+export interface ExecOptions extends SignalOptions {
+  /** Working directory on the host. */
+  cwd?: string | undefined;
+  /** Bytes to feed to the command's stdin. */
+  stdin?: Uint8Array | string | undefined;
+  env?: Record<string, string> | undefined;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface PresignOptions {
+  method?: "GET" | "PUT" | "HEAD" | "DELETE";
+  /** Seconds. */
+  expiresIn?: number;
+}
+
+/**
+ * What a storage can do, declared statically (never changes after construction).
+ * The conformance suite is gated only by these, and checks that they are honest.
+ */
+export interface Capabilities {
+  /** Shape version, so third-party suites can pin. */
+  readonly version: 1;
+  /** Accepts write/delete at all (false for a read-only view). */
+  readonly write: boolean;
+  /** `write` with `ifNoneMatch: "*"` is honoured atomically. */
+  readonly conditionalWrite: boolean;
+  /** `read` with a range fetches only those bytes from the backend. */
+  readonly rangeRead: boolean;
+  /** Same-system copy: `native` = server-side, no bytes through the client; `emulated` = streamed by the driver; false = absent. */
+  readonly copy: "native" | "emulated" | false;
+  /** `native` = atomic rename; `emulated` = copy + delete; false = absent. */
+  readonly move: "native" | "emulated" | false;
+  /** `native` = real directories; `marker` = a zero-byte `dir/` object; false = directories only exist through files. */
+  readonly mkdir: "native" | "marker" | false;
+  /** Whether a directory with nothing in it can exist and be listed. */
+  readonly emptyDirectories: boolean;
+  /** `real`: directories are things (local, SFTP); `virtual`: they are key prefixes (object stores). */
+  readonly directories: "real" | "virtual";
+  /** Hashes the system returns without the client reading the data (stat/list/checksum). */
+  readonly hashes: readonly HashAlgorithm[];
+  /** `checksum(path, algorithm)` is implemented for the algorithms in `hashes`. */
+  readonly checksum: boolean;
+  /** `exec` runs commands where the data lives (SSH). */
+  readonly exec: boolean;
+  readonly presign: boolean;
+  /** `native` listing order is lexicographic by UTF-8 bytes; otherwise core sorts each level. */
+  readonly listOrder: "lexicographic" | "unordered";
+  /** `listRecursive: native` = one flat listing; `walk` = directory by directory. */
+  readonly listRecursive: "native" | "walk";
+  /** mtime: kept natively, in object metadata, or not at all (then stat gives the upload time or nothing). */
+  readonly mtime: "native" | "metadata" | "none";
+  /** Milliseconds; e.g. 1000 for SFTP. */
+  readonly mtimePrecisionMs: number;
+  /** `write({ mtime })` is recorded and read back by stat. */
+  readonly setMtime: boolean;
+  /** Content types are stored and returned. */
+  readonly contentType: boolean;
+  readonly caseInsensitive: boolean;
+  readonly limits: StorageLimits;
+}
+
+export interface StorageLimits {
+  /** Largest page the backend returns per list request. */
+  readonly listPageMax?: number | undefined;
+  /** Most keys per batch-delete request. */
+  readonly deleteBatchMax?: number | undefined;
+  readonly partSizeMin?: number | undefined;
+  readonly partSizeMax?: number | undefined;
+  readonly partSizeDefault?: number | undefined;
+  readonly maxParts?: number | undefined;
+  /** Largest single object (bytes). */
+  readonly maxObjectSize?: number | undefined;
+  /** Longest key in bytes (UTF-8). */
+  readonly maxKeyBytes?: number | undefined;
+}
+
+/** What a plugin implements. Every path it receives is already validated and normalised by core. */
+export interface StorageDriver {
+  /** "file", "s3", "gs", "az", "sftp", "github" or a third-party scheme name. */
+  readonly system: string;
+  /** Display URL of the root, never containing credentials. */
+  readonly root: string;
+  readonly capabilities: Capabilities;
+
+  /** NotFound when nothing is there. A virtual directory (a prefix with keys below it) stats as a directory. */
+  stat(path: string, options?: SignalOptions): Promise<Entry>;
+  /**
+   * Entries under the directory `dir` ("" = root). Missing directories and files list as empty.
+   * May ignore startAfter/limit/pageSize: core enforces them.
+   */
+  list(dir: string, options?: ListOptions): AsyncIterable<Entry>;
+  /** A stream of the content; NotFound when missing; the range already clamped to the object by core where known. */
+  read(path: string, options?: ReadOptions): Promise<Readable>;
+  /** Atomic from a reader's point of view: nothing appears under `path` until the write succeeds. */
+  write(path: string, source: AsyncIterable<Uint8Array>, options?: WriteOptions): Promise<Entry>;
+  /** Delete files (and directory markers). Missing paths are not an error. At most `limits.deleteBatchMax` at once. */
+  delete(paths: readonly string[], options?: SignalOptions): Promise<void>;
+
+  copy?(from: string, to: string, options?: CopyOptions): Promise<Entry>;
+  move?(from: string, to: string, options?: CopyOptions): Promise<Entry>;
+  mkdir?(path: string, options?: SignalOptions): Promise<void>;
+  /** Remove a directory and everything below it natively (rm -r). Core falls back to list + delete. */
+  deleteDirectory?(path: string, options?: SignalOptions): Promise<void>;
+  checksum?(path: string, algorithm: HashAlgorithm, options?: SignalOptions): Promise<string>;
+  exec?(command: string, options?: ExecOptions): Promise<ExecResult>;
+  presign?(path: string, options?: PresignOptions): Promise<string>;
+  /** Release connections; idempotent. */
+  close?(): Promise<void>;
+}
+
+/** What users call. Same operations as the driver, with every optional one present (throwing Unsupported when not declared). */
+export interface Storage {
+  readonly system: string;
+  readonly root: string;
+  readonly capabilities: Capabilities;
+  stat(path: string, options?: SignalOptions): Promise<Entry>;
+  /** Like stat, but undefined instead of NotFound. */
+  exists(path: string, options?: SignalOptions): Promise<boolean>;
+  list(dir: string, options?: ListOptions): AsyncIterable<Entry>;
+  read(path: string, options?: ReadOptions): Promise<Readable>;
+  /** Read the whole object into memory (only when the caller asks for bytes). */
+  readBytes(path: string, options?: ReadOptions): Promise<Uint8Array>;
+  write(path: string, source: WriteSource, options?: WriteOptions): Promise<Entry>;
+  delete(paths: string | readonly string[], options?: SignalOptions): Promise<void>;
+  /** Delete a directory and everything below it; a missing directory is not an error. */
+  deleteDirectory(path: string, options?: SignalOptions): Promise<void>;
+  copy(from: string, to: string, options?: CopyOptions): Promise<Entry>;
+  move(from: string, to: string, options?: CopyOptions): Promise<Entry>;
+  mkdir(path: string, options?: SignalOptions): Promise<void>;
+  checksum(path: string, algorithm: HashAlgorithm, options?: SignalOptions): Promise<string>;
+  exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  presign(path: string, options?: PresignOptions): Promise<string>;
+  close(): Promise<void>;
+  /** The driver underneath, for plugin-specific calls. */
+  readonly driver: StorageDriver;
+}
+
+/** Defaults for a capability declaration; plugins spread this and override what differs. */
+export const baseCapabilities: Capabilities = {
+  version: 1,
+  write: true,
+  conditionalWrite: false,
+  rangeRead: true,
+  copy: false,
+  move: false,
+  mkdir: false,
+  emptyDirectories: false,
+  directories: "virtual",
+  hashes: [],
+  checksum: false,
+  exec: false,
+  presign: false,
+  listOrder: "lexicographic",
+  listRecursive: "native",
+  mtime: "none",
+  mtimePrecisionMs: 1000,
+  setMtime: false,
+  contentType: false,
+  caseInsensitive: false,
+  limits: {},
+};
