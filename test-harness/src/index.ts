@@ -1,1 +1,3 @@
-export {};
+export * from "./lifecycle.ts";
+export * from "./s3.ts";
+export * from "./azurite.ts";

@@ -74,7 +74,7 @@ class ManagedStorage implements Storage {
     if (!this.capabilities.write) this.#unsupported(`${operation} (it is read-only)`, path);
   }
 
-  stat(path: string, options: SignalOptions = {}): Promise<Entry> {
+  async stat(path: string, options: SignalOptions = {}): Promise<Entry> {
     const key = this.#key(path, true);
     return this.#call(key, options.signal, () => this.driver.stat(key, options));
   }
@@ -148,7 +148,7 @@ class ManagedStorage implements Storage {
     }
   }
 
-  read(path: string, options: ReadOptions = {}): Promise<Readable> {
+  async read(path: string, options: ReadOptions = {}): Promise<Readable> {
     const key = this.#key(path);
     const range = options.range;
     if (range) {
@@ -169,7 +169,7 @@ class ManagedStorage implements Storage {
     return this.#call(key, options.signal, () => collectBytes(stream));
   }
 
-  write(path: string, source: WriteSource, options: WriteOptions = {}): Promise<Entry> {
+  async write(path: string, source: WriteSource, options: WriteOptions = {}): Promise<Entry> {
     const key = this.#key(path);
     this.#requireWrite("write", key);
     if (options.ifNoneMatch !== undefined && !this.capabilities.conditionalWrite) {
@@ -273,14 +273,14 @@ class ManagedStorage implements Storage {
     return entry;
   }
 
-  mkdir(path: string, options: SignalOptions = {}): Promise<void> {
+  async mkdir(path: string, options: SignalOptions = {}): Promise<void> {
     const key = this.#key(path, true);
     if (this.capabilities.mkdir === false || !this.driver.mkdir) this.#unsupported("mkdir", key);
     this.#requireWrite("mkdir", key);
     return this.#call(key, options.signal, () => this.driver.mkdir!(key, options));
   }
 
-  checksum(path: string, algorithm: HashAlgorithm, options: SignalOptions = {}): Promise<string> {
+  async checksum(path: string, algorithm: HashAlgorithm, options: SignalOptions = {}): Promise<string> {
     const key = this.#key(path);
     if (!this.capabilities.checksum || !this.driver.checksum || !this.capabilities.hashes.includes(algorithm)) {
       this.#unsupported(`checksum ${algorithm}`, key);
@@ -288,12 +288,12 @@ class ManagedStorage implements Storage {
     return this.#call(key, options.signal, () => this.driver.checksum!(key, algorithm, options));
   }
 
-  exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     if (!this.capabilities.exec || !this.driver.exec) this.#unsupported("exec");
     return this.#call(this.root, options.signal, () => this.driver.exec!(command, options));
   }
 
-  presign(path: string, options: PresignOptions = {}): Promise<string> {
+  async presign(path: string, options: PresignOptions = {}): Promise<string> {
     const key = this.#key(path);
     if (!this.capabilities.presign || !this.driver.presign) this.#unsupported("presign", key);
     return this.#call(key, undefined, () => this.driver.presign!(key, options));
