@@ -8,3 +8,5 @@ export * from "./managed.ts";
 export * from "./plugins.ts";
 export * from "./table/types.ts";
 export { VERSION } from "./version.ts";
+export * from "./default.ts";
+export * from "./local/index.ts";

@@ -1,0 +1,287 @@
+/** The local file-system driver: the embedded default storage, rooted at one directory. */
+import { constants, type Stats } from "node:fs";
+import { copyFile, link, lstat, mkdir, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { errors, throwIfAborted } from "../errors.ts";
+import { baseName } from "../paths.ts";
+import {
+  baseCapabilities,
+  type Capabilities,
+  type CopyOptions,
+  type Entry,
+  type HashAlgorithm,
+  type ListOptions,
+  type ReadOptions,
+  type SignalOptions,
+  type StorageDriver,
+  type WriteOptions,
+} from "../storage.ts";
+import { ensureParent, placeAtomically, streamToFile } from "./atomic.ts";
+import { fsErrorCode, mapFsError, withFsErrors } from "./errors.ts";
+import { entryFromStats, listLocal } from "./list.ts";
+import { hashFile, readRange } from "./read.ts";
+import { LocalRoot, TEMP_PREFIX } from "./root.ts";
+
+export const localCapabilities: Capabilities = Object.freeze({
+  ...baseCapabilities,
+  conditionalWrite: true,
+  rangeRead: true,
+  copy: "native",
+  move: "native",
+  mkdir: "native",
+  emptyDirectories: true,
+  directories: "real",
+  hashes: Object.freeze(["md5", "sha1", "sha256"] as const),
+  checksum: true,
+  listOrder: "lexicographic",
+  listRecursive: "native",
+  mtime: "native",
+  mtimePrecisionMs: 1,
+  setMtime: true,
+  contentType: false,
+  caseInsensitive: false,
+  limits: Object.freeze({}),
+} satisfies Capabilities);
+
+export interface LocalDriverOptions {
+  /** fsync each written file (and its directory) before it becomes visible. Default false. */
+  fsync?: boolean | undefined;
+}
+
+export class LocalDriver implements StorageDriver {
+  readonly system = "file";
+  readonly root: string;
+  readonly capabilities = localCapabilities;
+  readonly #root: LocalRoot;
+  readonly #fsync: boolean;
+
+  constructor(rootDir: string, options: LocalDriverOptions = {}) {
+    this.#root = new LocalRoot(rootDir);
+    this.root = pathToFileURL(rootDir).href;
+    this.#fsync = options.fsync ?? false;
+  }
+
+  /** Absolute directory this storage is rooted at. */
+  get directory(): string {
+    return this.#root.dir;
+  }
+
+  async stat(path: string, _options?: SignalOptions): Promise<Entry> {
+    const filePath = await this.#root.resolve(path);
+    refuseTempName(path, filePath);
+    const stats = await withFsErrors(filePath, "read", () => stat(filePath));
+    if (!stats.isFile() && !stats.isDirectory()) throw notRegular(filePath);
+    return entryFromStats(path, stats);
+  }
+
+  list(dir: string, options?: ListOptions): AsyncIterable<Entry> {
+    return listLocal(this.#root, dir, options);
+  }
+
+  async read(path: string, options: ReadOptions = {}) {
+    const filePath = await this.#root.resolve(path);
+    refuseTempName(path, filePath);
+    return readRange(filePath, options.range);
+  }
+
+  async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {
+    const filePath = await this.#root.resolve(path);
+    refuseTempName(path, filePath);
+    await placeAtomically(filePath, (tempPath) => streamToFile(source, tempPath, options.signal), {
+      exclusive: options.ifNoneMatch === "*",
+      mtime: options.mtime,
+      fsync: this.#fsync,
+    });
+    return this.stat(path);
+  }
+
+  /**
+   * Files are unlinked (a symlink is removed, never its target). An empty directory is removed, as
+   * deleting a directory marker would be; a directory with contents is refused with InvalidInput
+   * (use deleteDirectory), so nothing is lost by accident. Every path is attempted; the first
+   * failure is thrown afterwards.
+   */
+  async delete(paths: readonly string[], options: SignalOptions = {}): Promise<void> {
+    let failure: unknown;
+    for (const path of paths) {
+      throwIfAborted(options.signal, { system: "file", path });
+      try {
+        await this.#deleteOne(path);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  async #deleteOne(path: string): Promise<void> {
+    const filePath = await this.#root.resolve(path, { followLast: false });
+    let stats: Stats;
+    try {
+      stats = await lstat(filePath);
+    } catch (error) {
+      if (fsErrorCode(error) === "ENOENT" || fsErrorCode(error) === "ENOTDIR") return;
+      throw mapFsError(error, filePath);
+    }
+    if (!stats.isDirectory()) {
+      await withFsErrors(filePath, "write", () => unlink(filePath)).catch(ignoreMissing);
+      return;
+    }
+    try {
+      await rmdir(filePath);
+    } catch (error) {
+      const code = fsErrorCode(error);
+      if (code === "ENOENT") return;
+      if (code === "ENOTEMPTY" || code === "EEXIST") {
+        throw errors.invalidInput(
+          `${filePath} is a directory with contents; use deleteDirectory to remove it`,
+          {
+            system: "file",
+            path: filePath,
+            cause: error,
+          },
+        );
+      }
+      throw mapFsError(error, filePath, "write");
+    }
+  }
+
+  /** rm -r. The root itself is kept (emptied); a symlink is removed, not followed; missing is fine. */
+  async deleteDirectory(path: string, _options?: SignalOptions): Promise<void> {
+    if (path === "") {
+      const rootPath = this.#root.dir;
+      const names = await withFsErrors(rootPath, "read", () => readdir(rootPath)).catch(ignoreMissing);
+      for (const name of names ?? [])
+        await withFsErrors(rootPath, "write", () =>
+          rm(join(rootPath, name), { recursive: true, force: true }),
+        );
+      return;
+    }
+    const filePath = await this.#root.resolve(path, { followLast: false });
+    const stats = await lstat(filePath).catch(() => undefined);
+    if (!stats) return;
+    if (stats.isFile()) {
+      throw errors.invalidInput(`${filePath} is a file, not a directory; use delete to remove it`, {
+        system: "file",
+        path: filePath,
+      });
+    }
+    await withFsErrors(filePath, "write", () => rm(filePath, { recursive: true, force: true }));
+  }
+
+  /** copyFile (reflink where the file system can) into a temp file, then placed atomically. */
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
+    const sourcePath = await this.#regularFile(from);
+    const targetPath = await this.#root.resolve(to);
+    refuseTempName(to, targetPath);
+    await placeAtomically(
+      targetPath,
+      (tempPath) =>
+        withFsErrors(sourcePath, "read", () =>
+          copyFile(sourcePath, tempPath, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL),
+        ),
+      { exclusive: options.ifNoneMatch === "*", fsync: this.#fsync },
+    );
+    return this.stat(to);
+  }
+
+  /** rename (files or whole directories), creating the target's parents; across devices, copy + unlink. */
+  async move(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
+    const sourcePath = await this.#root.resolve(from, { followLast: false });
+    const targetPath = await this.#root.resolve(to);
+    refuseTempName(to, targetPath);
+    await withFsErrors(sourcePath, "read", () => lstat(sourcePath));
+    if (from === to) return this.stat(to);
+    await ensureParent(targetPath);
+    try {
+      if (options.ifNoneMatch === "*") {
+        await link(sourcePath, targetPath);
+        await unlink(sourcePath);
+      } else {
+        await rename(sourcePath, targetPath);
+      }
+    } catch (error) {
+      const code = fsErrorCode(error);
+      if (code === "EEXIST" && options.ifNoneMatch === "*") {
+        throw errors.conditionNotMet(`not moved: something already exists at ${targetPath}`, {
+          system: "file",
+          path: targetPath,
+          cause: error,
+        });
+      }
+      if (code === "EXDEV") {
+        await this.copy(from, to, options);
+        await unlink(sourcePath);
+      } else if (code === "ENOENT") {
+        throw mapFsError(error, sourcePath);
+      } else {
+        throw mapFsError(error, targetPath, "write");
+      }
+    }
+    return this.stat(to);
+  }
+
+  async mkdir(path: string, _options?: SignalOptions): Promise<void> {
+    const filePath = await this.#root.resolve(path);
+    refuseTempName(path, filePath);
+    try {
+      await mkdir(filePath, { recursive: true });
+    } catch (error) {
+      const code = fsErrorCode(error);
+      if (code === "EEXIST" || code === "ENOTDIR") {
+        throw errors.alreadyExists(`cannot create directory ${filePath}: a file is in the way`, {
+          system: "file",
+          path: filePath,
+          cause: error,
+        });
+      }
+      throw mapFsError(error, filePath, "write");
+    }
+  }
+
+  async checksum(path: string, algorithm: HashAlgorithm, options: SignalOptions = {}): Promise<string> {
+    const filePath = await this.#regularFile(path);
+    return hashFile(filePath, algorithm, options.signal);
+  }
+
+  async close(): Promise<void> {}
+
+  async #regularFile(path: string): Promise<string> {
+    const filePath = await this.#root.resolve(path);
+    refuseTempName(path, filePath);
+    const stats = await withFsErrors(filePath, "read", () => stat(filePath));
+    if (stats.isDirectory())
+      throw errors.invalidInput(`is a directory, not a file: ${filePath}`, {
+        system: "file",
+        path: filePath,
+      });
+    if (!stats.isFile()) throw notRegular(filePath);
+    return filePath;
+  }
+}
+
+function refuseTempName(key: string, filePath: string): void {
+  if (baseName(key).startsWith(TEMP_PREFIX)) {
+    throw errors.invalidInput(
+      `names starting with "${TEMP_PREFIX}" are reserved for in-flight writes: ${filePath}`,
+      {
+        system: "file",
+        path: filePath,
+      },
+    );
+  }
+}
+
+function notRegular(filePath: string) {
+  return errors.invalidInput(`not a regular file or directory (socket, FIFO or device): ${filePath}`, {
+    system: "file",
+    path: filePath,
+  });
+}
+
+function ignoreMissing(error: unknown): undefined {
+  if (fsErrorCode((error as { cause?: unknown }).cause) === "ENOENT" || fsErrorCode(error) === "ENOENT")
+    return undefined;
+  throw error;
+}

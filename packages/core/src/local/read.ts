@@ -1,0 +1,88 @@
+/** Streaming reads with byte ranges, and streamed checksums. */
+import { createHash } from "node:crypto";
+import { open } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { errors } from "../errors.ts";
+import type { ByteRange, HashAlgorithm } from "../storage.ts";
+import { mapFsError } from "./errors.ts";
+
+/** Inclusive start and exclusive end of `range` within an object of `size` bytes (clamped). */
+export function clampRange(range: ByteRange | undefined, size: number): { start: number; end: number } {
+  if (!range) return { start: 0, end: size };
+  if ("suffix" in range) return { start: Math.max(0, size - range.suffix), end: size };
+  const start = Math.min(range.offset, size);
+  const end = range.length === undefined ? size : Math.min(size, start + range.length);
+  return { start, end };
+}
+
+async function openFile(filePath: string) {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(filePath, "r");
+  } catch (error) {
+    throw mapFsError(error, filePath);
+  }
+  try {
+    const stats = await handle.stat();
+    if (stats.isDirectory())
+      throw errors.invalidInput(`is a directory, not a file: ${filePath}`, {
+        system: "file",
+        path: filePath,
+      });
+    return { handle, size: stats.size };
+  } catch (error) {
+    await handle.close();
+    throw mapFsError(error, filePath);
+  }
+}
+
+/** A file stream (back-pressured by Node's fs streams) over the requested range. */
+export async function readRange(filePath: string, range: ByteRange | undefined): Promise<Readable> {
+  const { handle, size } = await openFile(filePath);
+  const { start, end } = clampRange(range, size);
+  if (end <= start) {
+    await handle.close();
+    return Readable.from([]);
+  }
+  // `end` is inclusive for fs streams. The handle closes when the stream ends or is destroyed.
+  const stream = handle.createReadStream({ start, end: end - 1, autoClose: true });
+  return wrapErrors(stream, filePath);
+}
+
+/** Map late stream errors (I/O errors mid-read) onto FerryErrors naming the path. */
+function wrapErrors(stream: Readable, filePath: string): Readable {
+  const destroy = stream._destroy.bind(stream);
+  stream._destroy = (error, callback) => destroy(error ? mapFsError(error, filePath) : error, callback);
+  return stream;
+}
+
+const NODE_ALGORITHMS: Partial<Record<HashAlgorithm, string>> = {
+  md5: "md5",
+  sha1: "sha1",
+  sha256: "sha256",
+};
+
+/** Lower-case hex digest, computed by streaming the file. */
+export async function hashFile(
+  filePath: string,
+  algorithm: HashAlgorithm,
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  const nodeAlgorithm = NODE_ALGORITHMS[algorithm];
+  if (!nodeAlgorithm)
+    throw errors.unsupported(`local storage does not compute ${algorithm}`, {
+      system: "file",
+      path: filePath,
+    });
+  const hash = createHash(nodeAlgorithm);
+  const stream = await readRange(filePath, undefined);
+  const onAbort = () =>
+    stream.destroy(errors.aborted(`operation aborted: ${filePath}`, { system: "file", path: filePath }));
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    for await (const chunk of stream) hash.update(chunk as Uint8Array);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  return hash.digest("hex");
+}
