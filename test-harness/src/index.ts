@@ -1,3 +1,4 @@
 export * from "./lifecycle.ts";
 export * from "./s3.ts";
 export * from "./azurite.ts";
+export * from "./sshd.ts";
