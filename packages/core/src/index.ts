@@ -10,3 +10,4 @@ export * from "./table/types.ts";
 export { VERSION } from "./version.ts";
 export * from "./default.ts";
 export * from "./local/index.ts";
+export * from "./transfer/index.ts";

@@ -1,0 +1,363 @@
+/**
+ * `copy` and `sync`: one engine for Folder.to, Blob.to, Table.to and `ferry cp/sync`.
+ *
+ * 1. Resolve both ends, list each once, and plan (plan.ts).
+ * 2. Give each copy a route: server-side when both ends are one remote storage that copies natively;
+ *    on the source host when it can run commands (remote.ts); otherwise streamed through this
+ *    process (stream-copy.ts).
+ * 3. Run the copies, a bounded number at a time, each retried on retryable errors; then (sync)
+ *    delete the extras — only if every copy succeeded, as rclone does.
+ */
+import pLimit from "p-limit";
+import { ferry } from "../default.ts";
+import { errors, FerryError, throwIfAborted, toFerryError } from "../errors.ts";
+import type { Entry, Storage } from "../storage.ts";
+import { overlaps, type ResolvedEndpoint, resolveEndpoint, sameStorage } from "./endpoints.ts";
+import { createFilter } from "./filters.ts";
+import { buildPlan } from "./plan.ts";
+import { ProgressTracker } from "./progress.ts";
+import { chooseTool, probeTools, remoteCopy } from "./remote.ts";
+import { withRetries } from "./retry.ts";
+import { streamCopy, verifyCopy } from "./stream-copy.ts";
+import type { PlannedAction, Route, TransferEndpoint, TransferOptions, TransferSummary } from "./types.ts";
+
+/** Copy new and changed files from `source` to `destination`; files only the destination has are kept. */
+export function copy(
+  source: TransferEndpoint,
+  destination: TransferEndpoint,
+  options: TransferOptions = {},
+): Promise<TransferSummary> {
+  return transfer(source, destination, { ...options, delete: false });
+}
+
+/** Make `destination` match `source`: copy new and changed files, and with `delete: true` remove the extras. */
+export function sync(
+  source: TransferEndpoint,
+  destination: TransferEndpoint,
+  options: TransferOptions = {},
+): Promise<TransferSummary> {
+  return transfer(source, destination, options);
+}
+
+async function transfer(
+  sourceSpec: TransferEndpoint,
+  destinationSpec: TransferEndpoint,
+  options: TransferOptions,
+): Promise<TransferSummary> {
+  const started = performance.now();
+  const { signal } = options;
+  const registry = options.registry ?? ferry;
+  const [source, destination] = await Promise.all([
+    resolveEndpoint(sourceSpec, registry),
+    resolveEndpoint(destinationSpec, registry),
+  ]);
+  if (sameStorage(source.storage, destination.storage) && overlaps(source.key, destination.key)) {
+    throw errors.invalidInput(
+      `source and destination overlap (${source.url} and ${destination.url}): one is inside the other`,
+      {
+        system: source.storage.system,
+        path: source.key,
+      },
+    );
+  }
+  if (!destination.storage.capabilities.write && !options.dryRun) {
+    throw errors.unsupported(`${destination.url} is read-only`, {
+      system: destination.storage.system,
+      path: destination.key,
+    });
+  }
+
+  const plan = await buildPlan({
+    source,
+    destination,
+    filter: createFilter(options.include, options.exclude, options.files),
+    mirror: options.delete === true,
+    checksum: options.checksum === true,
+    sizeOnly: options.sizeOnly === true,
+    signal,
+  });
+  const notes = [...plan.notes];
+  const copies = plan.actions.filter((action) => action.action === "copy");
+  const route = initialRoute(source, destination, options);
+  for (const action of copies) action.route = route;
+
+  const summary: TransferSummary = {
+    source: source.url,
+    destination: destination.url,
+    dryRun: options.dryRun === true,
+    copied: 0,
+    skipped: plan.actions.filter((action) => action.action === "skip").length,
+    deleted: 0,
+    failed: 0,
+    errors: [],
+    bytes: 0,
+    bytesThroughClient: 0,
+    seconds: 0,
+    notes,
+    plan: plan.actions,
+  };
+  const finish = () => {
+    summary.seconds = (performance.now() - started) / 1000;
+    return summary;
+  };
+  if (options.dryRun) return finish();
+
+  const progress = new ProgressTracker(options.onProgress);
+  progress.filesTotal = copies.length;
+  progress.bytesTotal = copies.reduce((total, action) => total + action.size, 0);
+  const succeed = (action: PlannedAction, attempts: number) => {
+    summary.copied += 1;
+    summary.bytes += action.size;
+    progress.fileDone();
+    options.onFile?.({
+      action: "copy",
+      status: "done",
+      path: action.path,
+      destinationKey: action.destinationKey,
+      size: action.size,
+      route: action.route!,
+      attempts,
+    });
+  };
+  const fail = (action: PlannedAction, error: FerryError) => {
+    summary.failed += 1;
+    summary.errors.push({ path: action.path, error });
+    progress.fileDone();
+    options.onFile?.({
+      action: action.action,
+      status: "failed",
+      path: action.path,
+      destinationKey: action.destinationKey,
+      size: action.size,
+      error,
+    });
+  };
+
+  let streamed = copies;
+  if (route === "remote" && copies.length > 0) {
+    streamed = await runRemote({
+      source,
+      destination,
+      copies,
+      singleFile: plan.singleFile,
+      options,
+      notes,
+      summary,
+      progress,
+      succeed,
+      fail,
+    });
+  }
+  await runEach(streamed, { source, destination, options, summary, progress, succeed, fail });
+  throwIfAborted(signal);
+
+  const deletions = plan.actions.filter((action) => action.action === "delete");
+  if (deletions.length > 0) {
+    if (summary.failed > 0) {
+      notes.push(
+        `not deleting ${deletions.length} extra file(s) at the destination because ${summary.failed} copy(ies) failed`,
+      );
+    } else {
+      await runDeletes(deletions, destination.storage, options, summary);
+    }
+  }
+  progress.finish();
+  return finish();
+}
+
+function initialRoute(
+  source: ResolvedEndpoint,
+  destination: ResolvedEndpoint,
+  options: TransferOptions,
+): Route {
+  // Server-side copy keeps bytes off this machine. For local files this machine *is* the server, and
+  // the streamed route also carries the modified time over, so the next run can skip the file.
+  if (
+    options.serverSide !== false &&
+    sameStorage(source.storage, destination.storage) &&
+    source.storage.capabilities.copy === "native" &&
+    source.storage.system !== "file"
+  ) {
+    return "native";
+  }
+  // The data would come back to this machine only to leave again: copy from the source host instead.
+  if (
+    options.remote !== false &&
+    source.storage.capabilities.exec &&
+    destination.storage.system !== "file" &&
+    !sameStorage(source.storage, destination.storage)
+  ) {
+    return "remote";
+  }
+  return "stream";
+}
+
+interface RunContext {
+  source: ResolvedEndpoint;
+  destination: ResolvedEndpoint;
+  options: TransferOptions;
+  summary: TransferSummary;
+  progress: ProgressTracker;
+  succeed: (action: PlannedAction, attempts: number) => void;
+  fail: (action: PlannedAction, error: FerryError) => void;
+}
+
+/** Native and streamed copies, `transfers` at a time, each with its own retries. */
+async function runEach(actions: readonly PlannedAction[], context: RunContext): Promise<void> {
+  const { source, options, summary, progress } = context;
+  const limit = pLimit(Math.max(1, options.transfers ?? 4));
+  await Promise.all(
+    actions.map((action) =>
+      limit(async () => {
+        if (options.signal?.aborted) return;
+        let counted = 0;
+        const onBytes = (bytesSoFar: number) => {
+          progress.addBytes(bytesSoFar - counted);
+          if (action.route === "stream") summary.bytesThroughClient += bytesSoFar - counted;
+          counted = bytesSoFar;
+        };
+        try {
+          const { attempts } = await withRetries(
+            async () => {
+              onBytes(0); // a retry starts the file over
+              if (action.route === "native") {
+                const written = await source.storage.copy(action.sourceKey!, action.destinationKey, {
+                  signal: options.signal,
+                });
+                await verifyCopy(jobFor(action, context), written, action.source!.md5);
+                onBytes(action.size);
+                return;
+              }
+              await streamCopy({
+                ...jobFor(action, context),
+                onBytes,
+                partSize: options.partSize,
+                partConcurrency: options.partConcurrency,
+              });
+              onBytes(action.size);
+            },
+            {
+              retries: options.retries ?? 3,
+              baseDelayMs: options.retryDelayMs ?? 200,
+              signal: options.signal,
+            },
+          );
+          context.succeed(action, attempts);
+        } catch (error) {
+          if (options.signal?.aborted) return;
+          context.fail(action, toFerryError(error, { path: action.destinationKey }));
+        }
+      }),
+    ),
+  );
+}
+
+function jobFor(action: PlannedAction, { source, destination, options }: RunContext) {
+  return {
+    source: source.storage,
+    sourceKey: action.sourceKey!,
+    sourceEntry: action.source!,
+    destination: destination.storage,
+    destinationKey: action.destinationKey,
+    signal: options.signal,
+  };
+}
+
+/**
+ * The remote route for a whole batch: one command on the source host, then one listing of the
+ * destination to check every file arrived whole. Returns the actions left for streaming (all of
+ * them when the host has no suitable tool or the command failed).
+ */
+async function runRemote(
+  input: RunContext & { copies: PlannedAction[]; singleFile: boolean; notes: string[] },
+): Promise<PlannedAction[]> {
+  const { source, destination, copies, options, notes, summary } = input;
+  const fallBack = (why: string) => {
+    notes.push(`${why}; streamed through this machine instead`);
+    for (const action of copies) action.route = "stream";
+    return copies;
+  };
+  const installed = await probeTools(source.storage, options.signal);
+  const tool = chooseTool(installed, destination.storage.system);
+  if (!tool)
+    return fallBack(
+      `no ferry, rclone or aws CLI on ${source.storage.root} that can write to ${destination.storage.system}`,
+    );
+  const sourceFileCount = summary.plan.filter((action) => action.action !== "delete").length;
+  const result = await remoteCopy({
+    tool,
+    source,
+    destination,
+    actions: copies,
+    singleFile: input.singleFile,
+    wholeTree: copies.length === sourceFileCount,
+    env: options.remoteEnv,
+    signal: options.signal,
+  });
+  summary.bytesThroughClient += result.bytesThroughClient;
+  throwIfAborted(options.signal);
+  if (result.exitCode !== 0)
+    return fallBack(`${tool} on ${source.storage.root} failed (exit ${result.exitCode}: ${result.message})`);
+  notes.push(`copied on ${source.storage.root} with ${tool}`);
+
+  // One listing of the destination instead of a stat per file.
+  const arrived = new Map<string, Entry>();
+  const listed = input.singleFile ? [copies[0]!.destinationKey] : undefined;
+  if (listed) {
+    const entry = await destination.storage
+      .stat(listed[0]!, { signal: options.signal })
+      .catch(() => undefined);
+    if (entry) arrived.set(entry.path, entry);
+  } else {
+    for await (const entry of destination.storage.list(destination.key, {
+      recursive: true,
+      signal: options.signal,
+    }))
+      arrived.set(entry.path, entry);
+  }
+  const missing: PlannedAction[] = [];
+  for (const action of copies) {
+    const entry = arrived.get(action.destinationKey);
+    if (!entry) {
+      missing.push({ ...action, route: "stream" });
+      continue;
+    }
+    try {
+      await verifyCopy(jobFor(action, input), entry, action.source!.md5);
+      input.progress.addBytes(action.size);
+      input.succeed(action, 1);
+    } catch (error) {
+      input.fail(action, toFerryError(error));
+    }
+  }
+  if (missing.length > 0)
+    notes.push(`${missing.length} file(s) did not arrive through ${tool}; streamed them instead`);
+  return missing;
+}
+
+async function runDeletes(
+  deletions: readonly PlannedAction[],
+  storage: Storage,
+  options: TransferOptions,
+  summary: TransferSummary,
+): Promise<void> {
+  const keys = deletions.map((action) => action.destinationKey);
+  try {
+    await storage.delete(keys, { signal: options.signal });
+    summary.deleted += deletions.length;
+    for (const action of deletions) {
+      options.onFile?.({
+        action: "delete",
+        status: "done",
+        path: action.path,
+        destinationKey: action.destinationKey,
+        size: 0,
+      });
+    }
+  } catch (error) {
+    const failure = toFerryError(error);
+    if (FerryError.isInstance(failure, "Aborted")) throw failure;
+    summary.failed += deletions.length;
+    summary.errors.push({ path: deletions[0]!.path, error: failure });
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The plan: both sides listed once, then one decision per file — copy, skip or (sync) delete.
+ *
+ * "Unchanged" follows rclone:
+ * - default: same size and same modified time, within the coarser of the two sides' precision —
+ *   used only when the destination records the times we give it (`capabilities.setMtime`);
+ *   otherwise a destination's time is just "when it was uploaded" and says nothing, so we compare
+ *   size + MD5 when both listings carry one, else size alone;
+ * - `checksum`: same size and same MD5 (from the listings, or the storage's `checksum()` for files of
+ *   equal size); with no common hash, size alone (and a note saying so);
+ * - `sizeOnly`: size alone.
+ */
+
+import pLimit from "p-limit";
+import { errors, throwIfAborted } from "../errors.ts";
+import { baseName, compareKeys, joinKey, relativeKey } from "../paths.ts";
+import type { Entry, Storage } from "../storage.ts";
+import type { ResolvedEndpoint } from "./endpoints.ts";
+import { statOrUndefined } from "./endpoints.ts";
+import type { PathFilter } from "./filters.ts";
+import type { PlannedAction } from "./types.ts";
+
+export interface PlanInput {
+  source: ResolvedEndpoint;
+  destination: ResolvedEndpoint;
+  filter: PathFilter;
+  mirror: boolean;
+  checksum: boolean;
+  sizeOnly: boolean;
+  signal: AbortSignal | undefined;
+}
+
+export interface Plan {
+  actions: PlannedAction[];
+  notes: string[];
+  /** The source was one file rather than a directory. */
+  singleFile: boolean;
+}
+
+/** All files below `dir`, keyed by path relative to it. Missing directories list as empty. */
+async function listTree(
+  storage: Storage,
+  dir: string,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, Entry>> {
+  const files = new Map<string, Entry>();
+  for await (const entry of storage.list(dir, { recursive: true, signal })) {
+    if (entry.kind !== "file") continue;
+    const relative = relativeKey(dir, entry.path);
+    if (relative !== undefined && relative !== "") files.set(relative, entry);
+  }
+  return files;
+}
+
+export async function buildPlan(input: PlanInput): Promise<Plan> {
+  const { source, destination, signal } = input;
+  const notes: string[] = [];
+  const sourceEntry = await statOrUndefined(source.storage, source.key, signal);
+  if (!sourceEntry) {
+    throw errors.notFound(`nothing to copy: ${source.url} does not exist`, {
+      system: source.storage.system,
+      path: source.key,
+    });
+  }
+
+  const compare = new Comparison(input, notes);
+  const actions: PlannedAction[] = [];
+  const decide = async (
+    path: string,
+    entry: Entry,
+    sourceKey: string,
+    destinationKey: string,
+    existing: Entry | undefined,
+  ) => {
+    const reason = existing ? await compare.changed(entry, existing, sourceKey, destinationKey) : "new";
+    const base = {
+      path,
+      sourceKey,
+      destinationKey,
+      source: entry,
+      ...(existing ? { destination: existing } : {}),
+    };
+    actions.push(
+      reason === undefined
+        ? { ...base, action: "skip", size: 0, reason: compare.unchangedReason }
+        : { ...base, action: "copy", size: entry.size, reason },
+    );
+  };
+
+  if (sourceEntry.kind === "file") {
+    // A file goes to the destination's name, or inside it when that is a directory (cp semantics).
+    const target = await statOrUndefined(destination.storage, destination.key, signal);
+    const intoDirectory = destination.directoryHint || destination.key === "" || target?.kind === "directory";
+    const key = intoDirectory ? joinKey(destination.key, baseName(source.key)) : destination.key;
+    const existing = intoDirectory ? await statOrUndefined(destination.storage, key, signal) : target;
+    await decide(
+      baseName(source.key),
+      sourceEntry,
+      source.key,
+      key,
+      existing?.kind === "file" ? existing : undefined,
+    );
+    return { actions, notes, singleFile: true };
+  }
+
+  const [sourceFiles, destinationFiles] = await Promise.all([
+    listTree(source.storage, source.key, signal),
+    listTree(destination.storage, destination.key, signal),
+  ]);
+  throwIfAborted(signal);
+  // Decisions only do I/O with `checksum` (hashing files of equal size): a few at a time.
+  const limit = pLimit(8);
+  await Promise.all(
+    [...sourceFiles]
+      .filter(([path]) => input.filter(path))
+      .map(([path, entry]) =>
+        limit(() =>
+          decide(
+            path,
+            entry,
+            joinKey(source.key, path),
+            joinKey(destination.key, path),
+            destinationFiles.get(path),
+          ),
+        ),
+      ),
+  );
+  if (input.mirror) {
+    for (const [path, entry] of destinationFiles) {
+      if (sourceFiles.has(path) || !input.filter(path)) continue;
+      actions.push({
+        action: "delete",
+        path,
+        destinationKey: joinKey(destination.key, path),
+        size: 0,
+        reason: "not in source",
+        destination: entry,
+      });
+    }
+  }
+  actions.sort((a, b) => compareKeys(a.path, b.path));
+  return { actions, notes: [...new Set(notes)], singleFile: false };
+}
+
+class Comparison {
+  readonly #input: PlanInput;
+  readonly #notes: string[];
+  readonly #tolerance: number;
+  readonly #timesComparable: boolean;
+
+  constructor(input: PlanInput, notes: string[]) {
+    this.#input = input;
+    this.#notes = notes;
+    const from = input.source.storage.capabilities;
+    const to = input.destination.storage.capabilities;
+    this.#tolerance = Math.max(from.mtimePrecisionMs, to.mtimePrecisionMs, 1);
+    this.#timesComparable = to.setMtime && from.mtime !== "none";
+  }
+
+  get unchangedReason(): string {
+    if (this.#input.sizeOnly) return "same size";
+    if (this.#input.checksum) return "same size and hash";
+    return this.#timesComparable
+      ? "same size and modified time"
+      : "same size (and hash where both sides have one)";
+  }
+
+  /** Why the destination file must be replaced, or undefined when it is unchanged. */
+  async changed(
+    source: Entry,
+    destination: Entry,
+    sourceKey: string,
+    destinationKey: string,
+  ): Promise<string | undefined> {
+    if (source.size !== destination.size) return "size differs";
+    if (this.#input.sizeOnly) return undefined;
+    if (this.#input.checksum) {
+      const [a, b] = await Promise.all([
+        this.#md5(this.#input.source.storage, source, sourceKey),
+        this.#md5(this.#input.destination.storage, destination, destinationKey),
+      ]);
+      if (a === undefined || b === undefined) {
+        this.#notes.push(
+          "--checksum: the two sides have no hash in common, so files of equal size were taken as unchanged",
+        );
+        return undefined;
+      }
+      return a === b ? undefined : "hash differs";
+    }
+    if (this.#timesComparable) {
+      if (!source.mtime || !destination.mtime) return "modified time unknown";
+      return Math.abs(source.mtime.getTime() - destination.mtime.getTime()) <= this.#tolerance
+        ? undefined
+        : "modified time differs";
+    }
+    if (source.md5 && destination.md5) return source.md5 === destination.md5 ? undefined : "hash differs";
+    return undefined;
+  }
+
+  async #md5(storage: Storage, entry: Entry, key: string): Promise<string | undefined> {
+    if (entry.md5) return entry.md5;
+    if (!storage.capabilities.checksum || !storage.capabilities.hashes.includes("md5")) return undefined;
+    return storage.checksum(key, "md5", { signal: this.#input.signal });
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The remote route: when the source lives on a host we reach over SSH (a "cluster"), the copy runs
+ * on that host, so the data goes from there straight to its destination instead of bouncing off
+ * this machine. The host is probed once for a tool that can do it — ferry's own CLI, else rclone,
+ * else the aws CLI (S3 destinations only) — and the list of files travels on the command's stdin.
+ * How the host reaches the destination (credentials, endpoints) is the host's own configuration,
+ * plus any `remoteEnv` the caller passes; nothing secret is ever put on a command line here.
+ */
+import type { Location } from "../location.ts";
+import type { Storage } from "../storage.ts";
+import type { ResolvedEndpoint } from "./endpoints.ts";
+import type { PlannedAction } from "./types.ts";
+
+export type RemoteTool = "ferry" | "rclone" | "aws";
+
+const TOOLS: readonly RemoteTool[] = ["ferry", "rclone", "aws"];
+
+export interface RemoteCopyResult {
+  tool: RemoteTool;
+  /** Command text, file list and command output: all that passed through this process. */
+  bytesThroughClient: number;
+  exitCode: number;
+  /** Last lines of the command's stderr when it failed. */
+  message: string;
+}
+
+/** Tools installed on the host, in order of preference. */
+export async function probeTools(host: Storage, signal: AbortSignal | undefined): Promise<RemoteTool[]> {
+  const script = TOOLS.map((tool) => `command -v ${tool} >/dev/null 2>&1 && echo ${tool}`).join("; ");
+  const result = await host.exec(`${script}; true`, { signal });
+  const found = new Set(result.stdout.split(/\s+/));
+  return TOOLS.filter((tool) => found.has(tool));
+}
+
+/** The first installed tool that can write to the destination's system. */
+export function chooseTool(
+  installed: readonly RemoteTool[],
+  destinationSystem: string,
+): RemoteTool | undefined {
+  return installed.find((tool) => {
+    if (tool === "aws") return destinationSystem === "s3";
+    if (tool === "rclone") return rcloneBackend(destinationSystem) !== undefined;
+    return true;
+  });
+}
+
+export interface RemoteCopyInput {
+  tool: RemoteTool;
+  source: ResolvedEndpoint;
+  destination: ResolvedEndpoint;
+  /** Copy actions; paths relative to the source directory (or the file's base name for a single file). */
+  actions: readonly PlannedAction[];
+  singleFile: boolean;
+  /** Every file of the source tree is in `actions` (lets aws copy recursively in one call). */
+  wholeTree: boolean;
+  env: Record<string, string> | undefined;
+  signal: AbortSignal | undefined;
+}
+
+export async function remoteCopy(input: RemoteCopyInput): Promise<RemoteCopyResult> {
+  const sourcePath = hostPath(input.source);
+  const list = input.singleFile ? "" : `${input.actions.map((action) => action.path).join("\n")}\n`;
+  const target = input.singleFile ? input.actions[0]!.destinationKey : input.destination.key;
+  const command = buildCommand(input, sourcePath, target);
+  const result = await input.source.storage.exec(command, {
+    stdin: list,
+    signal: input.signal,
+    ...(input.env ? { env: input.env } : {}),
+  });
+  const bytesThroughClient =
+    byteLength(command) + byteLength(list) + byteLength(result.stdout) + byteLength(result.stderr);
+  const message = result.stderr.trim().split("\n").slice(-3).join(" | ");
+  return { tool: input.tool, bytesThroughClient, exitCode: result.exitCode, message };
+}
+
+function buildCommand(input: RemoteCopyInput, sourcePath: string, targetKey: string): string {
+  const q = shellQuote;
+  const destination = destinationUrl(input.destination, targetKey);
+  const system = input.destination.storage.system;
+  // The file list arrives on stdin; tools that want a file get a temporary one, removed afterwards.
+  const withListFile = (run: string) =>
+    `list=$(mktemp) && cat > "$list" && { ${run}; }; code=$?; rm -f "$list"; exit $code`;
+  switch (input.tool) {
+    case "ferry":
+      return input.singleFile
+        ? `ferry cp ${q(sourcePath)} ${q(destination)}`
+        : withListFile(`ferry cp --files-from "$list" ${q(sourcePath)} ${q(destination)}`);
+    case "rclone": {
+      const target = rcloneTarget(system, input.destination, destination, targetKey);
+      return input.singleFile
+        ? `rclone copyto --no-check-dest ${q(sourcePath)} ${q(target)}`
+        : withListFile(`rclone copy --no-check-dest --files-from-raw "$list" ${q(sourcePath)} ${q(target)}`);
+    }
+    case "aws": {
+      // An endpoint configured on the host, expanded by its shell (older aws CLIs ignore AWS_ENDPOINT_URL).
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, not a template
+      const endpoint = '${AWS_ENDPOINT_URL:+--endpoint-url "$AWS_ENDPOINT_URL"}';
+      if (input.singleFile)
+        return `aws s3 cp --only-show-errors ${endpoint} ${q(sourcePath)} ${q(destination)}`;
+      if (input.wholeTree)
+        return `cat >/dev/null; aws s3 cp --recursive --only-show-errors ${endpoint} ${q(sourcePath)} ${q(destination)}`;
+      return `cd ${q(sourcePath)} && while IFS= read -r f; do aws s3 cp --only-show-errors ${endpoint} "./$f" ${q(`${destination.replace(/\/$/, "")}/`)}"$f" || exit 1; done`;
+    }
+  }
+}
+
+/** The source's path as the host's shell sees it (home-relative paths stay relative: exec starts in the home directory). */
+export function hostPath(endpoint: ResolvedEndpoint): string {
+  const homeRelative = endpoint.location?.homeRelative ?? /\/~\/?$/.test(endpoint.storage.root);
+  if (homeRelative) return endpoint.key === "" ? "." : endpoint.key;
+  return `/${endpoint.key}`;
+}
+
+function destinationUrl(endpoint: ResolvedEndpoint, key: string): string {
+  const location: Location | undefined = endpoint.location;
+  if (location) {
+    const prefix = location.url.slice(0, location.url.length - location.path.length);
+    return `${prefix}${key}`;
+  }
+  const root = endpoint.storage.root.replace(/\/+$/, "");
+  return `${root}/${key}`;
+}
+
+function rcloneBackend(system: string): string | undefined {
+  return { s3: "s3", gs: "gcs", az: "azureblob", sftp: "sftp" }[system];
+}
+
+/** rclone's on-the-fly remote syntax (`:s3,env_auth=true:bucket/key`); settings come from RCLONE_* variables on the host. */
+function rcloneTarget(system: string, endpoint: ResolvedEndpoint, url: string, key: string): string {
+  const backend = rcloneBackend(system)!;
+  const path = url.replace(/^[a-z0-9+.-]+:\/\//i, "");
+  if (backend === "sftp") {
+    const location = endpoint.location;
+    const host = location?.host ?? "";
+    const settings = [
+      `host=${host}`,
+      ...(location?.user ? [`user=${location.user}`] : []),
+      ...(location?.port ? [`port=${location.port}`] : []),
+    ];
+    return `:sftp,${settings.join(",")}:${location?.homeRelative ? key : `/${key}`}`;
+  }
+  return `:${backend},env_auth=true:${path}`;
+}
+
+export function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function byteLength(text: string): number {
+  return Buffer.byteLength(text);
+}

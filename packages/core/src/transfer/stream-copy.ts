@@ -1,0 +1,94 @@
+/**
+ * The streamed route and the checks every route shares. Bytes go from the source's read stream
+ * straight into the destination's write (which is atomic: nothing appears under the final name
+ * unless it completes), with the size declared and the source's MD5 passed along so the
+ * destination verifies it before committing. Nothing touches local disk.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { pipeline, type Readable, Transform } from "node:stream";
+import { errors, FerryError } from "../errors.ts";
+import type { Entry, Storage } from "../storage.ts";
+
+export interface FileCopy {
+  source: Storage;
+  sourceKey: string;
+  sourceEntry: Entry;
+  destination: Storage;
+  destinationKey: string;
+  signal: AbortSignal | undefined;
+  partSize?: number | undefined;
+  partConcurrency?: number | undefined;
+  /** Bytes moved so far for this attempt (resets to 0 when an attempt restarts). */
+  onBytes: (bytesSoFar: number) => void;
+}
+
+/** Copy one file through this process. Returns the destination entry, verified. */
+export async function streamCopy(job: FileCopy): Promise<Entry> {
+  const { source, destination, sourceEntry } = job;
+  // Hash as bytes pass only when the destination will give us a hash to compare with and the source gave none.
+  const hash =
+    !sourceEntry.md5 && destination.capabilities.hashes.includes("md5") ? createHash("md5") : undefined;
+  const readable = await source.read(job.sourceKey, { signal: job.signal });
+  let body: Readable = readable;
+  if (hash) {
+    const hasher = hashing(hash);
+    // pipeline destroys every stage with the first error, so the write sees the read's failure.
+    pipeline(readable, hasher, () => {});
+    body = hasher;
+  }
+  const written = await destination.write(job.destinationKey, body, {
+    size: sourceEntry.size,
+    signal: job.signal,
+    onProgress: job.onBytes,
+    ...(sourceEntry.md5 ? { md5: sourceEntry.md5 } : {}),
+    ...(sourceEntry.mtime && destination.capabilities.setMtime ? { mtime: sourceEntry.mtime } : {}),
+    ...(sourceEntry.contentType && destination.capabilities.contentType
+      ? { contentType: sourceEntry.contentType }
+      : {}),
+    ...(job.partSize ? { partSize: job.partSize } : {}),
+    ...(job.partConcurrency ? { concurrency: job.partConcurrency } : {}),
+  });
+  await verifyCopy(job, written, sourceEntry.md5 ?? hash?.digest("hex"));
+  return written;
+}
+
+function hashing(hash: Hash): Transform {
+  return new Transform({
+    transform(chunk: Uint8Array, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+}
+
+/**
+ * After any route: the destination must hold the source's size, and the same MD5 wherever both
+ * ends have one. On a mismatch the destination object is removed and Integrity is raised.
+ */
+export async function verifyCopy(
+  job: Pick<FileCopy, "destination" | "destinationKey" | "sourceEntry" | "signal">,
+  written: Entry,
+  expectedMd5: string | undefined,
+): Promise<void> {
+  const problem =
+    written.size !== job.sourceEntry.size
+      ? `size mismatch: source has ${job.sourceEntry.size} bytes, destination ${written.size}`
+      : expectedMd5 && written.md5 && written.md5.toLowerCase() !== expectedMd5.toLowerCase()
+        ? `MD5 mismatch: source ${expectedMd5.toLowerCase()}, destination ${written.md5.toLowerCase()}`
+        : undefined;
+  if (!problem) return;
+  await removeQuietly(job.destination, job.destinationKey);
+  throw errors.integrity(`${problem}; the destination copy was removed`, {
+    system: job.destination.system,
+    path: job.destinationKey,
+  });
+}
+
+/** Best effort: the caller is already reporting the real error. */
+async function removeQuietly(storage: Storage, key: string): Promise<void> {
+  try {
+    await storage.delete([key]);
+  } catch (error) {
+    if (!FerryError.isInstance(error)) throw error;
+  }
+}
