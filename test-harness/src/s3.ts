@@ -36,6 +36,9 @@ export async function startS3rver(): Promise<S3Backend> {
   const port = await freePort();
   const endpoint = `http://${HOST}:${port}`;
   const child = spawnBackend("s3rver", process.execPath, [
+    // s3rver encrypts list continuation tokens with DES, which OpenSSL 3 only offers from its legacy
+    // provider: without it every truncated listing fails with InternalError.
+    "--openssl-legacy-provider",
     s3rverBin(),
     "--directory",
     directory,
@@ -59,7 +62,10 @@ export async function startS3rver(): Promise<S3Backend> {
     async createBucket(name = uniqueName()) {
       // s3rver lets unsigned requests through; a bucket is a plain PUT.
       const response = await fetch(`${endpoint}/${encodeURIComponent(name)}`, { method: "PUT" });
-      if (!response.ok) throw new Error(`s3rver could not create bucket ${name}: ${response.status} ${await response.text()}`);
+      if (!response.ok)
+        throw new Error(
+          `s3rver could not create bucket ${name}: ${response.status} ${await response.text()}`,
+        );
       return name;
     },
     env: () => ({
@@ -99,7 +105,10 @@ export async function startS3rver(): Promise<S3Backend> {
  * environment without any AWS settings that would point elsewhere (profiles, CA bundles — rclone
  * refuses a CA bundle on a plain-http endpoint), plus the backend's own variables.
  */
-export function s3ClientEnv(backend: S3Backend, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function s3ClientEnv(
+  backend: S3Backend,
+  base: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(base)) {
     if (value === undefined || key.startsWith("AWS_") || key.startsWith("RCLONE_")) continue;

@@ -74,3 +74,37 @@ export async function* chunkBytes(source: AsyncIterable<Uint8Array>, size: numbe
   }
   if (filled > 0) yield buffer.subarray(0, filled);
 }
+
+/**
+ * Calls `run` for each item of `source` with at most `concurrency` calls in flight, pulling the next
+ * item only when a slot is free: with `chunkBytes` as the source, memory stays bounded by
+ * (concurrency + 1) parts. The first failure (of a call or of the source) stops pulling, waits for the
+ * calls in flight to settle, and is thrown — so the caller can abort a multipart upload knowing no
+ * part is still being sent.
+ */
+export async function forEachConcurrent<T>(
+  source: AsyncIterable<T> | Iterable<T>,
+  concurrency: number,
+  run: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  const limit = Math.max(1, Math.floor(concurrency));
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  let index = 0;
+  try {
+    for await (const item of source) {
+      const task: Promise<void> = run(item, index++)
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => inFlight.delete(task));
+      inFlight.add(task);
+      while (inFlight.size >= limit && failure === undefined) await Promise.race(inFlight);
+      if (failure !== undefined) break;
+    }
+  } catch (error) {
+    failure ??= { error };
+  }
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure.error;
+}

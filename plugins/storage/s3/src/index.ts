@@ -1,1 +1,110 @@
-export {};
+/**
+ * @ferry/storage-s3 — Amazon S3 and S3-compatible servers for ferry.
+ *
+ * ```ts
+ * import { s3 } from "@ferry/storage-s3";
+ * ferry.use(s3({ region: "eu-west-1" }));
+ * ```
+ */
+
+import type { S3Client } from "@aws-sdk/client-s3";
+import { baseCapabilities, type Capabilities, errors, type Location, type StoragePlugin } from "@ferry/core";
+import { type ClientHandle, S3Driver } from "./driver.ts";
+import { clientConfig, GiB, MiB, resolveOptions, type S3Options } from "./options.ts";
+import { loadSdk, type S3Sdk } from "./sdk.ts";
+
+export { S3Driver } from "./driver.ts";
+export type { S3Options } from "./options.ts";
+export { needsPathStyle } from "./options.ts";
+
+/** What S3 itself supports; `options.capabilities` may narrow it for a compatible server. */
+export function s3Capabilities(options: S3Options = {}): Capabilities {
+  const markers = options.directoryMarkers ?? false;
+  const resolved = resolveOptions(options);
+  const declared: Capabilities = {
+    ...baseCapabilities,
+    conditionalWrite: true,
+    rangeRead: true,
+    copy: "native",
+    move: "emulated",
+    mkdir: markers ? "marker" : false,
+    emptyDirectories: markers,
+    directories: "virtual",
+    hashes: ["md5"],
+    checksum: true,
+    presign: true,
+    listOrder: "lexicographic",
+    listRecursive: "native",
+    // LastModified is the upload time, to the second; a caller's mtime is not kept.
+    mtime: "none",
+    mtimePrecisionMs: 1000,
+    setMtime: false,
+    contentType: true,
+    caseInsensitive: false,
+    limits: {
+      listPageMax: 1000,
+      deleteBatchMax: 1000,
+      partSizeMin: 5 * MiB,
+      partSizeMax: 5 * GiB,
+      partSizeDefault: resolved.partSize,
+      maxParts: 10_000,
+      maxObjectSize: 5 * 1024 * GiB,
+      maxKeyBytes: 1024,
+    },
+  };
+  const { limits, ...overrides } = options.capabilities ?? {};
+  return { ...declared, ...overrides, limits: { ...declared.limits, ...limits } };
+}
+
+/** A ferry storage plugin for `s3://bucket/key` locations. */
+export function s3(options: S3Options = {}): StoragePlugin {
+  const resolved = resolveOptions(options);
+  const capabilities = s3Capabilities(options);
+  let pending: Promise<{ client: S3Client; sdk: S3Sdk }> | undefined;
+  const ownsClient = options.client === undefined;
+  const handle: ClientHandle = {
+    client() {
+      pending ??= (async () => {
+        const sdk = await loadSdk();
+        return { client: options.client ?? new sdk.S3Client(clientConfig(options)), sdk };
+      })();
+      return pending;
+    },
+    secrets() {
+      const credentials = options.credentials;
+      if (credentials === undefined || typeof credentials === "function") return [];
+      return [credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken ?? ""].filter(
+        Boolean,
+      );
+    },
+  };
+  let open = 0;
+  return {
+    name: "s3",
+    schemes: ["s3"],
+    capabilities,
+    create(location: Location) {
+      const bucket = location.bucket ?? location.root;
+      if (!bucket)
+        throw errors.invalidInput("an s3 location needs a bucket: s3://bucket/key", { system: "s3" });
+      open += 1;
+      const driver = new S3Driver(bucket, capabilities, handle, resolved);
+      let closed = false;
+      return Object.assign(driver, {
+        async close() {
+          if (closed) return;
+          closed = true;
+          open -= 1;
+          // The client is shared by every bucket of this plugin instance; release it with the last one.
+          if (open === 0 && ownsClient && pending) {
+            const { client } = await pending;
+            pending = undefined;
+            client.destroy();
+          }
+        },
+      });
+    },
+  };
+}
+
+export default s3;

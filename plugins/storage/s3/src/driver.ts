@@ -1,0 +1,415 @@
+/** One bucket as a ferry StorageDriver. Keys arrive validated and normalised by core. */
+import { Readable } from "node:stream";
+import type { HeadObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
+import type {
+  Capabilities,
+  CopyOptions,
+  Entry,
+  HashAlgorithm,
+  ListOptions,
+  PresignOptions,
+  ReadOptions,
+  SignalOptions,
+  StorageDriver,
+  WriteOptions,
+} from "@ferry/core";
+import { compareKeys, errors } from "@ferry/core";
+import mime from "mime";
+import { mapS3Error } from "./errors.ts";
+import type { ResolvedS3Options } from "./options.ts";
+import { loadPresigner, requestOptions, type S3Sdk } from "./sdk.ts";
+import { MD5_METADATA_KEY, serverSideCopy, upload } from "./upload.ts";
+
+export interface ClientHandle {
+  client(): Promise<{ client: S3Client; sdk: S3Sdk }>;
+  /** Static credential values to keep out of messages. */
+  secrets(): readonly string[];
+}
+
+const HEX_MD5 = /^[0-9a-f]{32}$/;
+const unquote = (etag: string | undefined) => etag?.replace(/^"|"$/g, "");
+
+/** The MD5 an object's headers prove: a single-part, unencrypted ETag, or the md5 ferry (or rclone) recorded. */
+export function md5Of(
+  etag: string | undefined,
+  metadata: Record<string, string> | undefined,
+  encrypted: boolean,
+): string | undefined {
+  const recorded = metadata?.[MD5_METADATA_KEY];
+  if (recorded) {
+    const hex = Buffer.from(recorded, "base64").toString("hex");
+    if (HEX_MD5.test(hex)) return hex;
+  }
+  const plain = unquote(etag)?.toLowerCase();
+  return !encrypted && plain !== undefined && HEX_MD5.test(plain) ? plain : undefined;
+}
+
+function isEncryptedWithKey(
+  head: Pick<HeadObjectCommandOutput, "ServerSideEncryption" | "SSECustomerAlgorithm">,
+): boolean {
+  return (
+    head.SSECustomerAlgorithm !== undefined ||
+    (head.ServerSideEncryption !== undefined && head.ServerSideEncryption !== "AES256")
+  );
+}
+
+export class S3Driver implements StorageDriver {
+  readonly system = "s3";
+  readonly root: string;
+  readonly capabilities: Capabilities;
+  readonly bucket: string;
+  readonly #handle: ClientHandle;
+  readonly #options: ResolvedS3Options;
+
+  constructor(bucket: string, capabilities: Capabilities, handle: ClientHandle, options: ResolvedS3Options) {
+    this.bucket = bucket;
+    this.root = `s3://${bucket}`;
+    this.capabilities = capabilities;
+    this.#handle = handle;
+    this.#options = options;
+  }
+
+  async #run<T>(
+    operation: string,
+    path: string | undefined,
+    body: (client: S3Client, sdk: S3Sdk) => Promise<T>,
+  ): Promise<T> {
+    const { client, sdk } = await this.#handle.client();
+    try {
+      return await body(client, sdk);
+    } catch (error) {
+      throw mapS3Error(error, { operation, path, bucket: this.bucket, secrets: this.#handle.secrets() });
+    }
+  }
+
+  #entry(path: string, head: HeadObjectCommandOutput): Entry {
+    return {
+      path,
+      kind: "file",
+      size: head.ContentLength ?? 0,
+      mtime: head.LastModified,
+      etag: unquote(head.ETag),
+      md5: md5Of(head.ETag, head.Metadata, isEncryptedWithKey(head)),
+      contentType: head.ContentType,
+    };
+  }
+
+  async stat(path: string, options: SignalOptions = {}): Promise<Entry> {
+    if (path === "") {
+      await this.#run("stat", undefined, (client, sdk) =>
+        client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket }), requestOptions(options.signal)),
+      ).catch((error) => {
+        if (error.code === "NotFound")
+          throw errors.notFound(`bucket "${this.bucket}" does not exist`, {
+            system: "s3",
+            cause: error.cause,
+          });
+        throw error;
+      });
+      return { path: "", kind: "directory", size: 0 };
+    }
+    try {
+      const head = await this.#run("stat", path, (client, sdk) =>
+        client.send(
+          new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: path }),
+          requestOptions(options.signal),
+        ),
+      );
+      return this.#entry(path, head);
+    } catch (error) {
+      if ((error as { code?: string }).code !== "NotFound") throw error;
+    }
+    // No object: a directory if any key (or marker) lives below it.
+    const page = await this.#run("stat", path, (client, sdk) =>
+      client.send(
+        new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${path}/`, MaxKeys: 1 }),
+        requestOptions(options.signal),
+      ),
+    );
+    if ((page.KeyCount ?? page.Contents?.length ?? 0) > 0 || (page.CommonPrefixes?.length ?? 0) > 0) {
+      return { path, kind: "directory", size: 0 };
+    }
+    throw errors.notFound(`stat s3://${this.bucket}/${path}: no such object or directory`, {
+      system: "s3",
+      path,
+    });
+  }
+
+  async *list(dir: string, options: ListOptions = {}): AsyncIterable<Entry> {
+    const prefix = dir === "" ? "" : `${dir}/`;
+    const recursive = options.recursive === true;
+    let token: string | undefined;
+    let first = true;
+    while (first || token !== undefined) {
+      first = false;
+      const page = await this.#run("list", dir, (client, sdk) =>
+        client.send(
+          new sdk.ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            ...(recursive ? {} : { Delimiter: "/" }),
+            ...(options.pageSize ? { MaxKeys: options.pageSize } : {}),
+            ...(token ? { ContinuationToken: token } : {}),
+            ...(!token && options.startAfter && compareKeys(options.startAfter, prefix) > 0
+              ? { StartAfter: options.startAfter }
+              : {}),
+          }),
+          requestOptions(options.signal),
+        ),
+      );
+      // S3 orders keys and common prefixes together by UTF-8 bytes; merge the two lists of the page the same way.
+      const items: Array<{ sortKey: string; entry: Entry }> = [];
+      for (const object of page.Contents ?? []) {
+        const key = object.Key!;
+        if (key.endsWith("/")) continue; // directory markers (this directory's own, or any when recursive)
+        items.push({
+          sortKey: key,
+          entry: {
+            path: key,
+            kind: "file",
+            size: object.Size ?? 0,
+            mtime: object.LastModified,
+            etag: unquote(object.ETag),
+            // Listings carry no metadata: only a plain ETag proves an MD5 here; stat may find a recorded one.
+            md5: md5Of(object.ETag, undefined, false),
+          },
+        });
+      }
+      for (const common of page.CommonPrefixes ?? []) {
+        const key = common.Prefix!;
+        items.push({ sortKey: key, entry: { path: key.slice(0, -1), kind: "directory", size: 0 } });
+      }
+      items.sort((a, b) => compareKeys(a.sortKey, b.sortKey));
+      for (const item of items) yield item.entry;
+      const next = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (next !== undefined && next === token) {
+        throw errors.unexpected(
+          `list s3://${this.bucket}/${prefix}: the server repeated its continuation token`,
+          { system: "s3", path: dir },
+        );
+      }
+      token = next;
+    }
+  }
+
+  async read(path: string, options: ReadOptions = {}): Promise<Readable> {
+    const range = options.range;
+    if (range && ("suffix" in range ? range.suffix === 0 : range.length === 0)) {
+      await this.stat(path, options);
+      return Readable.from([]);
+    }
+    const header =
+      range === undefined
+        ? undefined
+        : "suffix" in range
+          ? `bytes=-${range.suffix}`
+          : rangeHeader(range.offset, range.length);
+    const get = (rangeValue: string | undefined) =>
+      this.#run("read", path, (client, sdk) =>
+        client.send(
+          new sdk.GetObjectCommand({
+            Bucket: this.bucket,
+            Key: path,
+            ...(rangeValue ? { Range: rangeValue } : {}),
+          }),
+          requestOptions(options.signal),
+        ),
+      );
+    let output: Awaited<ReturnType<typeof get>>;
+    try {
+      output = await get(header);
+    } catch (error) {
+      // A range starting at or past the end reads nothing (S3 answers 416 InvalidRange).
+      if ((error as { cause?: { name?: string } }).cause?.name === "InvalidRange") return Readable.from([]);
+      throw error;
+    }
+    let body = output.Body as Readable;
+    if (range && "suffix" in range) {
+      // Some S3-compatible servers (s3rver) read `bytes=-N` as `bytes=0-N`; the Content-Range tells.
+      const served = parseContentRange(output.ContentRange);
+      if (served && served.end !== served.total - 1) {
+        body.destroy();
+        const start = Math.max(0, served.total - range.suffix);
+        body = (await get(`bytes=${start}-${served.total - 1}`)).Body as Readable;
+      }
+    }
+    return body;
+  }
+
+  async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {
+    const contentType =
+      options.contentType ??
+      (this.#options.contentTypeDetection ? (mime.getType(path) ?? undefined) : undefined);
+    const result = await this.#run("write", path, (client, sdk) =>
+      upload(
+        {
+          client,
+          sdk,
+          bucket: this.bucket,
+          key: path,
+          contentType,
+          md5: options.md5?.toLowerCase(),
+          ifNoneMatch: options.ifNoneMatch,
+          size: options.size,
+          partSize: options.partSize ?? this.#options.partSize,
+          concurrency: options.concurrency ?? this.#options.concurrency,
+          recordMultipartMd5: this.#options.recordMultipartMd5,
+          copyCutoff: this.#options.copyCutoff,
+          signal: options.signal,
+        },
+        source,
+      ),
+    );
+    return {
+      path,
+      kind: "file",
+      size: result.size,
+      mtime: new Date(),
+      etag: unquote(result.etag),
+      md5: result.md5,
+      contentType: contentType ?? "binary/octet-stream",
+    };
+  }
+
+  async delete(paths: readonly string[], options: SignalOptions = {}): Promise<void> {
+    await this.#deleteKeys(paths, paths[0], options);
+  }
+
+  async #deleteKeys(
+    keys: readonly string[],
+    path: string | undefined,
+    options: SignalOptions,
+  ): Promise<void> {
+    if (keys.length === 0) return;
+    const output = await this.#run("delete", path, (client, sdk) =>
+      client.send(
+        new sdk.DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+        }),
+        requestOptions(options.signal),
+      ),
+    );
+    const failed = (output.Errors ?? []).filter((error) => error.Code !== "NoSuchKey");
+    if (failed.length > 0) {
+      const first = failed[0]!;
+      throw mapS3Error(
+        {
+          name: first.Code ?? "Error",
+          message: `${failed.length} of ${keys.length} keys were not deleted, first: ${first.Key} (${first.Message ?? first.Code})`,
+        },
+        { operation: "delete", path: first.Key, bucket: this.bucket, secrets: this.#handle.secrets() },
+      );
+    }
+  }
+
+  /** Every key below the prefix, directory markers included (core's fallback lists files only). */
+  async deleteDirectory(path: string, options: SignalOptions = {}): Promise<void> {
+    const prefix = path === "" ? "" : `${path}/`;
+    let token: string | undefined;
+    do {
+      const page = await this.#run("deleteDirectory", path, (client, sdk) =>
+        client.send(
+          new sdk.ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+          requestOptions(options.signal),
+        ),
+      );
+      await this.#deleteKeys(
+        (page.Contents ?? []).map((object) => object.Key!),
+        path,
+        options,
+      );
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
+    const source = await this.stat(from, options);
+    if (source.kind === "directory") {
+      throw errors.invalidInput(`copy s3://${this.bucket}/${from}: it is a directory; copy its files`, {
+        system: "s3",
+        path: from,
+      });
+    }
+    await this.#run("copy", to, (client, sdk) =>
+      serverSideCopy({
+        client,
+        sdk,
+        bucket: this.bucket,
+        from,
+        to,
+        size: source.size,
+        ifNoneMatch: options.ifNoneMatch,
+        copyCutoff: this.#options.copyCutoff,
+        copyPartSize: this.#options.copyPartSize,
+        concurrency: this.#options.concurrency,
+        signal: options.signal,
+      }),
+    );
+    return this.stat(to, options);
+  }
+
+  async mkdir(path: string, options: SignalOptions = {}): Promise<void> {
+    if (path === "" || !this.#options.directoryMarkers) return;
+    await this.#run("mkdir", path, (client, sdk) =>
+      client.send(
+        new sdk.PutObjectCommand({
+          Bucket: this.bucket,
+          Key: `${path}/`,
+          Body: new Uint8Array(0),
+          ContentLength: 0,
+        }),
+        requestOptions(options.signal),
+      ),
+    );
+  }
+
+  async checksum(path: string, algorithm: HashAlgorithm, options: SignalOptions = {}): Promise<string> {
+    const entry = await this.stat(path, options);
+    if (algorithm !== "md5" || entry.kind !== "file") {
+      throw errors.unsupported(`checksum ${algorithm} of s3://${this.bucket}/${path}`, {
+        system: "s3",
+        path,
+      });
+    }
+    if (entry.md5 === undefined) {
+      throw errors.unsupported(
+        `s3://${this.bucket}/${path} has no known MD5: it was uploaded in parts by a client that recorded none, or is encrypted with a customer key`,
+        { system: "s3", path },
+      );
+    }
+    return entry.md5;
+  }
+
+  async presign(path: string, options: PresignOptions = {}): Promise<string> {
+    const { getSignedUrl } = await loadPresigner();
+    return this.#run("presign", path, async (client, sdk) => {
+      const input = { Bucket: this.bucket, Key: path };
+      const method = options.method ?? "GET";
+      const command =
+        method === "PUT"
+          ? new sdk.PutObjectCommand(input)
+          : method === "HEAD"
+            ? new sdk.HeadObjectCommand(input)
+            : method === "DELETE"
+              ? new sdk.DeleteObjectCommand(input)
+              : new sdk.GetObjectCommand(input);
+      return getSignedUrl(client, command, { expiresIn: options.expiresIn ?? 900 });
+    });
+  }
+}
+
+function rangeHeader(offset: number, length: number | undefined): string {
+  return length === undefined ? `bytes=${offset}-` : `bytes=${offset}-${offset + length - 1}`;
+}
+
+function parseContentRange(
+  value: string | undefined,
+): { start: number; end: number; total: number } | undefined {
+  const match = value === undefined ? null : /^bytes (\d+)-(\d+)\/(\d+)$/.exec(value);
+  return match ? { start: Number(match[1]), end: Number(match[2]), total: Number(match[3]) } : undefined;
+}

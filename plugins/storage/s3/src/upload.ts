@@ -1,0 +1,301 @@
+/**
+ * Writes: one PutObject for bodies that fit in a part, a multipart upload for everything else.
+ * Every request carries Content-MD5 so S3 rejects a corrupted body (BadDigest); the whole object's
+ * MD5 is computed as bytes pass, and for multipart uploads recorded in `x-amz-meta-md5chksum`
+ * (rclone's name and format) because their ETag is not an MD5. A failed multipart upload is aborted.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { debuglog } from "node:util";
+import type { CompletedPart, S3Client } from "@aws-sdk/client-s3";
+import { chunkBytes, forEachConcurrent, throwIfAborted } from "@ferry/core";
+import { GiB } from "./options.ts";
+import { requestOptions, type S3Sdk } from "./sdk.ts";
+
+const debug = debuglog("ferry:s3");
+
+export const MD5_METADATA_KEY = "md5chksum";
+const MAX_PARTS = 10_000;
+
+export interface UploadTarget {
+  client: S3Client;
+  sdk: S3Sdk;
+  bucket: string;
+  key: string;
+  contentType: string | undefined;
+  /** Known MD5 (hex) of the whole body, if the caller gave one. */
+  md5: string | undefined;
+  ifNoneMatch: "*" | undefined;
+  size: number | undefined;
+  partSize: number;
+  concurrency: number;
+  recordMultipartMd5: boolean;
+  copyCutoff: number;
+  signal: AbortSignal | undefined;
+}
+
+export interface UploadResult {
+  etag: string | undefined;
+  md5: string;
+  size: number;
+  multipart: boolean;
+}
+
+const base64 = (hex: string) => Buffer.from(hex, "hex").toString("base64");
+
+/** Reads the first `limit` bytes (or all, if fewer) into one buffer; returns it and whether the source ended. */
+async function readHead(
+  iterator: AsyncIterator<Uint8Array>,
+  limit: number,
+): Promise<{ head: Buffer; rest: Uint8Array | undefined; ended: boolean }> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return { head: Buffer.concat(chunks), rest: undefined, ended: true };
+    const chunk = next.value;
+    if (total + chunk.byteLength > limit) {
+      const take = limit - total;
+      chunks.push(chunk.subarray(0, take));
+      return { head: Buffer.concat(chunks), rest: chunk.subarray(take), ended: false };
+    }
+    chunks.push(chunk);
+    total += chunk.byteLength;
+  }
+}
+
+async function* resume(
+  head: Uint8Array,
+  rest: Uint8Array | undefined,
+  iterator: AsyncIterator<Uint8Array>,
+): AsyncIterable<Uint8Array> {
+  yield head;
+  if (rest !== undefined && rest.byteLength > 0) yield rest;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+/** A part size that keeps a known-size upload within 10,000 parts. */
+function effectivePartSize(partSize: number, size: number | undefined): number {
+  if (size === undefined) return partSize;
+  return Math.max(partSize, Math.ceil(size / MAX_PARTS));
+}
+
+export async function upload(target: UploadTarget, source: AsyncIterable<Uint8Array>): Promise<UploadResult> {
+  const partSize = effectivePartSize(target.partSize, target.size);
+  const iterator = source[Symbol.asyncIterator]();
+  const { head, rest, ended } = await readHead(iterator, partSize);
+  if (ended) return putObject(target, head);
+  return multipartUpload(target, resume(head, rest, iterator), partSize);
+}
+
+async function putObject(target: UploadTarget, body: Buffer): Promise<UploadResult> {
+  const md5 = createHash("md5").update(body).digest("hex");
+  const output = await target.client.send(
+    new target.sdk.PutObjectCommand({
+      Bucket: target.bucket,
+      Key: target.key,
+      Body: body,
+      ContentLength: body.byteLength,
+      ContentMD5: base64(md5),
+      ...(target.contentType ? { ContentType: target.contentType } : {}),
+      ...(target.ifNoneMatch ? { IfNoneMatch: target.ifNoneMatch } : {}),
+    }),
+    requestOptions(target.signal),
+  );
+  return { etag: output.ETag, md5, size: body.byteLength, multipart: false };
+}
+
+async function multipartUpload(
+  target: UploadTarget,
+  source: AsyncIterable<Uint8Array>,
+  partSize: number,
+): Promise<UploadResult> {
+  const { client, sdk, bucket, key } = target;
+  const created = await client.send(
+    new sdk.CreateMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      ...(target.contentType ? { ContentType: target.contentType } : {}),
+      ...(target.md5 ? { Metadata: { [MD5_METADATA_KEY]: base64(target.md5) } } : {}),
+    }),
+    requestOptions(target.signal),
+  );
+  const uploadId = created.UploadId!;
+  debug("multipart upload %s started for s3://%s/%s (part size %d)", uploadId, bucket, key, partSize);
+  const whole: Hash = createHash("md5");
+  const parts: CompletedPart[] = [];
+  let size = 0;
+  try {
+    const hashed = (async function* () {
+      for await (const part of chunkBytes(source, partSize)) {
+        whole.update(part);
+        size += part.byteLength;
+        yield part;
+      }
+    })();
+    await forEachConcurrent(hashed, target.concurrency, async (part, index) => {
+      throwIfAborted(target.signal);
+      const output = await client.send(
+        new sdk.UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: index + 1,
+          Body: part,
+          ContentLength: part.byteLength,
+          ContentMD5: createHash("md5").update(part).digest("base64"),
+        }),
+        requestOptions(target.signal),
+      );
+      parts[index] = { PartNumber: index + 1, ETag: output.ETag! };
+    });
+    throwIfAborted(target.signal);
+    const completed = await client.send(
+      new sdk.CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts },
+        ...(target.ifNoneMatch ? { IfNoneMatch: target.ifNoneMatch } : {}),
+      }),
+      // Completing is not aborted midway: either the object appears whole or not at all.
+    );
+    const md5 = whole.digest("hex");
+    let etag = completed.ETag;
+    if (!target.md5 && target.recordMultipartMd5 && size <= target.copyCutoff) {
+      etag = await recordMd5(target, md5, etag);
+    }
+    return { etag, md5, size, multipart: true };
+  } catch (error) {
+    await abortUpload(client, sdk, bucket, key, uploadId);
+    throw error;
+  }
+}
+
+/**
+ * Store the MD5 in metadata with a server-side self-copy. `CopySourceIfMatch` pins the copy to the
+ * object just completed, so a concurrent writer's object is never tagged with this MD5.
+ */
+async function recordMd5(
+  target: UploadTarget,
+  md5: string,
+  etag: string | undefined,
+): Promise<string | undefined> {
+  const copied = await target.client.send(
+    new target.sdk.CopyObjectCommand({
+      Bucket: target.bucket,
+      Key: target.key,
+      CopySource: copySource(target.bucket, target.key),
+      MetadataDirective: "REPLACE",
+      Metadata: { [MD5_METADATA_KEY]: base64(md5) },
+      ...(target.contentType ? { ContentType: target.contentType } : {}),
+      ...(etag ? { CopySourceIfMatch: etag } : {}),
+    }),
+  );
+  return copied.CopyObjectResult?.ETag ?? etag;
+}
+
+async function abortUpload(
+  client: S3Client,
+  sdk: S3Sdk,
+  bucket: string,
+  key: string,
+  uploadId: string,
+): Promise<void> {
+  try {
+    await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+    debug("multipart upload %s aborted", uploadId);
+  } catch (error) {
+    // The original failure matters more; S3 lifecycle rules clean up parts a server refused to abort.
+    debug("aborting multipart upload %s failed: %s", uploadId, (error as Error).name);
+  }
+}
+
+/** `x-amz-copy-source`: bucket and key, each segment URI-encoded. */
+export function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+export interface CopyTarget {
+  client: S3Client;
+  sdk: S3Sdk;
+  bucket: string;
+  from: string;
+  to: string;
+  size: number;
+  ifNoneMatch: "*" | undefined;
+  copyCutoff: number;
+  copyPartSize: number;
+  concurrency: number;
+  signal: AbortSignal | undefined;
+}
+
+/** Server-side copy: CopyObject up to the cutoff, UploadPartCopy ranges above it (S3's 5 GiB CopyObject limit). */
+export async function serverSideCopy(target: CopyTarget): Promise<string | undefined> {
+  const { client, sdk, bucket } = target;
+  if (target.size <= target.copyCutoff) {
+    const output = await client.send(
+      new sdk.CopyObjectCommand({
+        Bucket: bucket,
+        Key: target.to,
+        CopySource: copySource(bucket, target.from),
+        MetadataDirective: "COPY",
+        ...(target.ifNoneMatch ? { IfNoneMatch: target.ifNoneMatch } : {}),
+      }),
+      requestOptions(target.signal),
+    );
+    return output.CopyObjectResult?.ETag;
+  }
+  const head = await client.send(
+    new sdk.HeadObjectCommand({ Bucket: bucket, Key: target.from }),
+    requestOptions(target.signal),
+  );
+  const partSize = Math.min(5 * GiB, Math.max(target.copyPartSize, Math.ceil(target.size / MAX_PARTS)));
+  const created = await client.send(
+    new sdk.CreateMultipartUploadCommand({
+      Bucket: bucket,
+      Key: target.to,
+      ...(head.ContentType ? { ContentType: head.ContentType } : {}),
+      ...(head.Metadata ? { Metadata: head.Metadata } : {}),
+    }),
+    requestOptions(target.signal),
+  );
+  const uploadId = created.UploadId!;
+  const ranges: Array<{ start: number; end: number }> = [];
+  for (let start = 0; start < target.size; start += partSize)
+    ranges.push({ start, end: Math.min(start + partSize, target.size) - 1 });
+  const parts: CompletedPart[] = [];
+  try {
+    await forEachConcurrent(ranges, target.concurrency, async ({ start, end }, index) => {
+      const output = await client.send(
+        new sdk.UploadPartCopyCommand({
+          Bucket: bucket,
+          Key: target.to,
+          UploadId: uploadId,
+          PartNumber: index + 1,
+          CopySource: copySource(bucket, target.from),
+          CopySourceRange: `bytes=${start}-${end}`,
+          ...(head.ETag ? { CopySourceIfMatch: head.ETag } : {}),
+        }),
+        requestOptions(target.signal),
+      );
+      parts[index] = { PartNumber: index + 1, ETag: output.CopyPartResult!.ETag! };
+    });
+    const completed = await client.send(
+      new sdk.CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: target.to,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts },
+        ...(target.ifNoneMatch ? { IfNoneMatch: target.ifNoneMatch } : {}),
+      }),
+    );
+    return completed.ETag;
+  } catch (error) {
+    await abortUpload(client, sdk, bucket, target.to, uploadId);
+    throw error;
+  }
+}

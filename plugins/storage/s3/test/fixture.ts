@@ -1,0 +1,32 @@
+/** One s3rver per test file; a fresh bucket and storage per test. */
+import { createStorage, parseLocation, type Storage } from "@ferry/core";
+import { type S3Backend, startS3rver } from "@ferry/test-harness";
+import { type S3Options, s3 } from "../src/index.ts";
+
+/**
+ * s3rver's gaps, declared as capability overrides (never worked around in shared cases):
+ * - it ignores If-None-Match on PutObject/CompleteMultipartUpload/CopyObject, so conditional writes are off.
+ */
+export const S3RVER_GAPS = { conditionalWrite: false } as const;
+
+export function s3rverOptions(server: S3Backend, extra: S3Options = {}): S3Options {
+  return {
+    endpoint: server.endpoint,
+    region: server.region,
+    credentials: { ...server.credentials },
+    capabilities: S3RVER_GAPS,
+    ...extra,
+  };
+}
+
+export async function bucketStorage(
+  server: S3Backend,
+  extra: S3Options = {},
+  bucket?: string,
+): Promise<Storage> {
+  const name = bucket ?? (await server.createBucket());
+  const plugin = s3(s3rverOptions(server, extra));
+  return createStorage(await plugin.create(parseLocation(`s3://${name}`)));
+}
+
+export { startS3rver };
