@@ -2,3 +2,4 @@ export * from "./lifecycle.ts";
 export * from "./s3.ts";
 export * from "./azurite.ts";
 export * from "./sshd.ts";
+export * from "./github/index.ts";

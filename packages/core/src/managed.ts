@@ -95,6 +95,7 @@ class ManagedStorage implements Storage {
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
       throw errors.invalidInput(`list limit must be a non-negative integer, got ${limit}`, { system: this.system });
     }
+    throwIfAborted(signal, { system: this.system, path: key });
     if (limit === 0) return;
     const pageMax = this.capabilities.limits.listPageMax;
     const pageSize = options.pageSize === undefined ? undefined : Math.max(1, Math.min(options.pageSize, pageMax ?? Infinity));

@@ -1,0 +1,4 @@
+export { bytes, expectFerryError, listEntries, listPaths, md5Hex, readText } from "./helpers.ts";
+export { REQUIREMENTS } from "./requirements.ts";
+export { describeStorage, STORAGE_CASE_NAMES } from "./suite.ts";
+export type * from "./types.ts";
