@@ -11,3 +11,4 @@ export { VERSION } from "./version.ts";
 export * from "./default.ts";
 export * from "./local/index.ts";
 export * from "./transfer/index.ts";
+export * from "./table/index.ts";

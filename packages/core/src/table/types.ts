@@ -97,7 +97,10 @@ export const t = {
   date: (): DataType => ({ type: "date" }),
   timestamp: (unit: TimeUnit, timezone?: string): DataType => ({ type: "timestamp", unit, timezone }),
   decimal: (precision: number, scale: number): DataType => ({ type: "decimal", precision, scale }),
-  list: (item: DataType, nullable = true): DataType => ({ type: "list", item: { name: "item", type: item, nullable } }),
+  list: (item: DataType, nullable = true): DataType => ({
+    type: "list",
+    item: { name: "item", type: item, nullable },
+  }),
   struct: (fields: readonly Field[]): DataType => ({ type: "struct", fields }),
   field: (name: string, type: DataType, nullable = true): Field => ({ name, type, nullable }),
 };

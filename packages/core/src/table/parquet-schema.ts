@@ -1,0 +1,387 @@
+/**
+ * ferry's Schema ⇄ parquet's flat SchemaElement list.
+ *
+ * Writing: every ferry type has one parquet spelling that DuckDB, Polars and pyarrow read back as the
+ * same type. Reading: any parquet schema maps onto ferry types (legacy list layouts, MAP as a list of
+ * key/value structs, INT96 as timestamp[ns]); what has no ferry type raises Unsupported naming the
+ * column. The full ferry schema (timezone names, seconds unit, field metadata, partition columns) is
+ * kept in each file's key/value metadata under `ferry.schema`, so a round trip is exact even where
+ * parquet's own type system is coarser.
+ */
+import type { FileMetaData, SchemaElement } from "hyparquet";
+import { errors } from "../errors.ts";
+import type { DataType, Field, Schema } from "./types.ts";
+
+export const SCHEMA_METADATA_KEY = "ferry.schema";
+/** Field metadata marking a list of key/value structs that was a parquet MAP. */
+export const MAP_MARKER = "parquet.map";
+
+/** Parquet's smallest FIXED_LEN_BYTE_ARRAY width holding a decimal of `precision` digits. */
+export function decimalByteLength(precision: number): number {
+  let bytes = 1;
+  while (10n ** BigInt(precision) > 2n ** BigInt(8 * bytes - 1)) bytes++;
+  return bytes;
+}
+
+/** Flat pre-order SchemaElement list (root first) for writing. */
+export function toParquetSchema(fields: readonly Field[]): SchemaElement[] {
+  const elements: SchemaElement[] = [{ name: "schema", num_children: fields.length }];
+  for (const field of fields) appendField(elements, field, field.name);
+  return elements;
+}
+
+function repetition(field: Field): "OPTIONAL" | "REQUIRED" {
+  return field.nullable ? "OPTIONAL" : "REQUIRED";
+}
+
+function appendField(out: SchemaElement[], field: Field, column: string): void {
+  const type = field.type;
+  const base = { name: field.name, repetition_type: repetition(field) } as const;
+  switch (type.type) {
+    case "null":
+      out.push({ ...base, repetition_type: "OPTIONAL", type: "INT32", logical_type: { type: "NULL" } });
+      return;
+    case "bool":
+      out.push({ ...base, type: "BOOLEAN" });
+      return;
+    case "int": {
+      const converted = `${type.signed ? "INT" : "UINT"}_${type.bits}` as NonNullable<
+        SchemaElement["converted_type"]
+      >;
+      out.push({
+        ...base,
+        type: type.bits === 64 ? "INT64" : "INT32",
+        converted_type: converted,
+        logical_type: { type: "INTEGER", bitWidth: type.bits, isSigned: type.signed },
+      });
+      return;
+    }
+    case "float":
+      if (type.bits === 16) {
+        out.push({
+          ...base,
+          type: "FIXED_LEN_BYTE_ARRAY",
+          type_length: 2,
+          logical_type: { type: "FLOAT16" },
+        });
+      } else {
+        out.push({ ...base, type: type.bits === 32 ? "FLOAT" : "DOUBLE" });
+      }
+      return;
+    case "string":
+      out.push({ ...base, type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" } });
+      return;
+    case "binary":
+      out.push({ ...base, type: "BYTE_ARRAY" });
+      return;
+    case "date":
+      out.push({ ...base, type: "INT32", converted_type: "DATE", logical_type: { type: "DATE" } });
+      return;
+    case "timestamp": {
+      // Parquet has no seconds unit: seconds are stored as milliseconds (exact), the unit kept in ferry.schema.
+      const unit = type.unit === "us" ? "MICROS" : type.unit === "ns" ? "NANOS" : "MILLIS";
+      const isAdjustedToUTC = type.timezone !== undefined;
+      out.push({
+        ...base,
+        type: "INT64",
+        // The legacy converted types imply UTC-adjusted; naive timestamps carry only the logical type.
+        ...(isAdjustedToUTC && unit !== "NANOS"
+          ? { converted_type: unit === "MILLIS" ? "TIMESTAMP_MILLIS" : "TIMESTAMP_MICROS" }
+          : {}),
+        logical_type: { type: "TIMESTAMP", isAdjustedToUTC, unit },
+      });
+      return;
+    }
+    case "decimal": {
+      if (!Number.isInteger(type.precision) || type.precision < 1 || type.precision > 76) {
+        throw errors.invalidInput(
+          `column "${column}": decimal precision must be 1..76, got ${type.precision}`,
+        );
+      }
+      if (!Number.isInteger(type.scale) || type.scale < 0 || type.scale > type.precision) {
+        throw errors.invalidInput(
+          `column "${column}": decimal scale must be 0..precision, got ${type.scale}`,
+        );
+      }
+      const physical =
+        type.precision <= 9
+          ? ({ type: "INT32" } as const)
+          : type.precision <= 18
+            ? ({ type: "INT64" } as const)
+            : ({ type: "FIXED_LEN_BYTE_ARRAY", type_length: decimalByteLength(type.precision) } as const);
+      out.push({
+        ...base,
+        ...physical,
+        converted_type: "DECIMAL",
+        scale: type.scale,
+        precision: type.precision,
+        logical_type: { type: "DECIMAL", precision: type.precision, scale: type.scale },
+      });
+      return;
+    }
+    case "list":
+      // The standard 3-level layout: <name> (LIST) → repeated group "list" → "element".
+      out.push({ ...base, num_children: 1, converted_type: "LIST", logical_type: { type: "LIST" } });
+      out.push({ name: "list", repetition_type: "REPEATED", num_children: 1 });
+      appendField(out, { ...type.item, name: "element" }, `${column}[]`);
+      return;
+    case "struct":
+      if (type.fields.length === 0) {
+        throw errors.unsupported(`column "${column}": parquet cannot store a struct with no fields`);
+      }
+      out.push({ ...base, num_children: type.fields.length });
+      for (const child of type.fields) appendField(out, child, `${column}.${child.name}`);
+      return;
+  }
+}
+
+interface Node {
+  element: SchemaElement;
+  children: Node[];
+}
+
+function buildTree(elements: readonly SchemaElement[]): Node {
+  let index = 0;
+  const take = (): Node => {
+    const element = elements[index++];
+    if (!element) throw errors.invalidInput("parquet schema is truncated");
+    const children: Node[] = [];
+    for (let i = 0; i < (element.num_children ?? 0); i++) children.push(take());
+    return { element, children };
+  };
+  return take();
+}
+
+/** The ferry schema a parquet file's own schema describes (without ferry.schema metadata). */
+export function fromParquetSchema(metadata: FileMetaData, file: string): Schema {
+  const root = buildTree(metadata.schema);
+  return { fields: root.children.map((node) => nodeToField(node, node.element.name, file)) };
+}
+
+function nodeToField(node: Node, column: string, file: string): Field {
+  const { element } = node;
+  if (element.repetition_type === "REPEATED") {
+    // A repeated field outside a LIST annotation is a list of non-null items (legacy 1-/2-level form).
+    const item = nodeToField(
+      { element: { ...element, repetition_type: "REQUIRED" }, children: node.children },
+      column,
+      file,
+    );
+    return {
+      name: element.name,
+      type: { type: "list", item: { ...item, name: "element" } },
+      nullable: false,
+    };
+  }
+  return {
+    name: element.name,
+    type: nodeType(node, column, file),
+    nullable: element.repetition_type !== "REQUIRED",
+  };
+}
+
+function nodeType(node: Node, column: string, file: string): DataType {
+  const { element, children } = node;
+  if (children.length > 0) {
+    if (isListLike(node)) return listType(node, column, file);
+    if (isMapLike(node)) return mapType(node, column, file);
+    if (element.logical_type?.type === "VARIANT") throw unsupported(column, "VARIANT", file);
+    return {
+      type: "struct",
+      fields: children.map((child) => nodeToField(child, `${column}.${child.element.name}`, file)),
+    };
+  }
+  return primitiveType(element, column, file);
+}
+
+// LIST and MAP are recognised exactly as hyparquet assembles them, so the types we report always
+// describe the values the reader produces.
+function isListLike(node: Node): boolean {
+  const repeated = node.children[0];
+  return (
+    node.element.converted_type === "LIST" &&
+    node.children.length === 1 &&
+    repeated !== undefined &&
+    repeated.children.length <= 1 &&
+    repeated.element.repetition_type === "REPEATED"
+  );
+}
+
+function isMapLike(node: Node): boolean {
+  const entries = node.children[0];
+  if (node.element.converted_type !== "MAP" || node.children.length !== 1 || !entries) return false;
+  if (entries.children.length !== 2 || entries.element.repetition_type !== "REPEATED") return false;
+  const key = entries.children.find((child) => child.element.name === "key");
+  const value = entries.children.find((child) => child.element.name === "value");
+  return key?.element.repetition_type !== "REPEATED" && value?.element.repetition_type !== "REPEATED";
+}
+
+/** LIST: 3-level (`list` → `element`) or the legacy 2-level form where the repeated field is the item. */
+function listType(node: Node, column: string, file: string): DataType {
+  const repeated = node.children[0]!;
+  const itemNode =
+    repeated.children.length === 1
+      ? repeated.children[0]!
+      : {
+          element: { ...repeated.element, repetition_type: "REQUIRED" as const },
+          children: repeated.children,
+        };
+  return { type: "list", item: { ...nodeToField(itemNode, `${column}[]`, file), name: "element" } };
+}
+
+/** MAP as a list of {key, value} entries (ferry has no map type; this is how Arrow lays a map out too). */
+function mapType(node: Node, column: string, file: string): DataType {
+  const entries = node.children[0]!;
+  const keyNode = entries.children.find((child) => child.element.name === "key")!;
+  const valueNode = entries.children.find((child) => child.element.name === "value")!;
+  const key = nodeToField(keyNode, `${column}.key`, file);
+  if (key.type.type === "binary" || key.type.type === "list" || key.type.type === "struct") {
+    throw unsupported(column, `MAP with ${key.type.type} keys`, file);
+  }
+  const fields: Field[] = [
+    { ...key, name: "key" },
+    { ...nodeToField(valueNode, `${column}.value`, file), name: "value" },
+  ];
+  return {
+    type: "list",
+    item: {
+      name: "entries",
+      type: { type: "struct", fields },
+      nullable: false,
+      metadata: { [MAP_MARKER]: "true" },
+    },
+  };
+}
+
+function unsupported(column: string, what: string, file: string) {
+  return errors.unsupported(
+    `${file}: column "${column}" has parquet type ${what}, which ferry cannot represent`,
+  );
+}
+
+function primitiveType(element: SchemaElement, column: string, file: string): DataType {
+  const logical = element.logical_type;
+  const converted = element.converted_type;
+  if (logical?.type === "NULL") return { type: "null" };
+  if (logical?.type === "DECIMAL" || converted === "DECIMAL") {
+    const precision = logical?.type === "DECIMAL" ? logical.precision : (element.precision ?? 0);
+    const scale = logical?.type === "DECIMAL" ? logical.scale : (element.scale ?? 0);
+    return { type: "decimal", precision, scale };
+  }
+  if (logical?.type === "TIMESTAMP") {
+    const unit = logical.unit === "MICROS" ? "us" : logical.unit === "NANOS" ? "ns" : "ms";
+    return logical.isAdjustedToUTC
+      ? { type: "timestamp", unit, timezone: "UTC" }
+      : { type: "timestamp", unit };
+  }
+  if (converted === "TIMESTAMP_MILLIS") return { type: "timestamp", unit: "ms", timezone: "UTC" };
+  if (converted === "TIMESTAMP_MICROS") return { type: "timestamp", unit: "us", timezone: "UTC" };
+  if (logical?.type === "DATE" || converted === "DATE") return { type: "date" };
+  if (logical?.type === "TIME" || converted === "TIME_MILLIS" || converted === "TIME_MICROS") {
+    throw unsupported(column, "TIME", file);
+  }
+  if (logical?.type === "INTERVAL" || converted === "INTERVAL") throw unsupported(column, "INTERVAL", file);
+  if (logical?.type === "BSON" || converted === "BSON") throw unsupported(column, "BSON", file);
+  if (logical?.type === "FLOAT16") return { type: "float", bits: 16 };
+  if (
+    logical?.type === "STRING" ||
+    logical?.type === "ENUM" ||
+    logical?.type === "JSON" ||
+    logical?.type === "UUID" ||
+    converted === "UTF8" ||
+    converted === "ENUM" ||
+    converted === "JSON"
+  ) {
+    return { type: "string" };
+  }
+  if (logical?.type === "INTEGER") {
+    return { type: "int", bits: logical.bitWidth as 8 | 16 | 32 | 64, signed: logical.isSigned };
+  }
+  const intMatch = /^(U?)INT_(8|16|32|64)$/.exec(converted ?? "");
+  if (intMatch)
+    return { type: "int", bits: Number(intMatch[2]) as 8 | 16 | 32 | 64, signed: intMatch[1] !== "U" };
+  switch (element.type) {
+    case "BOOLEAN":
+      return { type: "bool" };
+    case "INT32":
+      return { type: "int", bits: 32, signed: true };
+    case "INT64":
+      return { type: "int", bits: 64, signed: true };
+    case "INT96":
+      return { type: "timestamp", unit: "ns" };
+    case "FLOAT":
+      return { type: "float", bits: 32 };
+    case "DOUBLE":
+      return { type: "float", bits: 64 };
+    case "BYTE_ARRAY":
+    case "FIXED_LEN_BYTE_ARRAY":
+      return { type: "binary" };
+    default:
+      throw unsupported(column, String(element.type), file);
+  }
+}
+
+/** ferry.schema as stored in key/value metadata. */
+export function schemaToJson(schema: Schema): string {
+  return JSON.stringify(schema);
+}
+
+export function schemaFromKeyValue(metadata: FileMetaData): Schema | undefined {
+  const entry = metadata.key_value_metadata?.find((kv) => kv.key === SCHEMA_METADATA_KEY);
+  if (!entry?.value) return undefined;
+  try {
+    const parsed = JSON.parse(entry.value) as Schema;
+    return Array.isArray(parsed.fields) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Structural equality of types, ignoring field metadata (used to check that ferry.schema matches the file). */
+export function sameType(a: DataType, b: DataType): boolean {
+  if (a.type !== b.type) return false;
+  switch (a.type) {
+    case "int":
+      return b.type === "int" && a.bits === b.bits && a.signed === b.signed;
+    case "float":
+      return b.type === "float" && a.bits === b.bits;
+    case "decimal":
+      return b.type === "decimal" && a.precision === b.precision && a.scale === b.scale;
+    case "timestamp":
+      return b.type === "timestamp" && a.unit === b.unit && a.timezone === b.timezone;
+    case "list":
+      return b.type === "list" && sameType(a.item.type, b.item.type) && a.item.nullable === b.item.nullable;
+    case "struct":
+      return (
+        b.type === "struct" &&
+        a.fields.length === b.fields.length &&
+        a.fields.every(
+          (f, i) =>
+            f.name === b.fields[i]!.name &&
+            f.nullable === b.fields[i]!.nullable &&
+            sameType(f.type, b.fields[i]!.type),
+        )
+      );
+    default:
+      return true;
+  }
+}
+
+export function describeType(type: DataType): string {
+  switch (type.type) {
+    case "int":
+      return `${type.signed ? "int" : "uint"}${type.bits}`;
+    case "float":
+      return `float${type.bits}`;
+    case "decimal":
+      return `decimal(${type.precision}, ${type.scale})`;
+    case "timestamp":
+      return `timestamp[${type.unit}${type.timezone ? `, ${type.timezone}` : ""}]`;
+    case "list":
+      return `list<${describeType(type.item.type)}>`;
+    case "struct":
+      return `struct<${type.fields.map((f) => `${f.name}: ${describeType(f.type)}`).join(", ")}>`;
+    default:
+      return type.type;
+  }
+}

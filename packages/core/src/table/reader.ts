@@ -1,0 +1,350 @@
+/**
+ * Reading a table folder: its schema (from the first footer and the partition directories), its row
+ * count (footers only), and its rows as batches of exactly `batchSize`, one row group in memory at a
+ * time, optionally shuffled reproducibly (row-group order, then a bounded shuffle buffer).
+ */
+import { errors } from "../errors.ts";
+import type { Storage } from "../storage.ts";
+import { listParts, type PartFile } from "./layout.ts";
+import { describeType, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
+import { type OpenPart, openPart, type ReadStats, readRowGroup } from "./part-reader.ts";
+import { inferPartitionType, parsePartitionValue, partitionPairs } from "./partition.ts";
+import { createRandom, shuffleInPlace } from "./random.ts";
+import type { ColumnBatch, DataType, Field, Schema } from "./types.ts";
+
+export interface ShuffleOptions {
+  /** Same seed, same order. */
+  seed: number | string;
+  /** Rows held for the shuffle (memory ≈ bufferSize rows). Default: max(10 × batchSize, 10 000). */
+  bufferSize?: number | undefined;
+}
+
+export interface StreamOptions {
+  /** Rows per batch; every batch has exactly this many except possibly the last. Default 1024. */
+  batchSize?: number | undefined;
+  /** Columns to read, in this order (default: all). */
+  columns?: readonly string[] | undefined;
+  shuffle?: ShuffleOptions | undefined;
+  /** Drop a last batch shorter than batchSize. */
+  dropLast?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface ResolvedSchema {
+  schema: Schema;
+  /** Names of the columns that come from `col=value/` directories. */
+  partitionColumns: string[];
+}
+
+interface Group {
+  columns: Record<string, unknown[]>;
+  rows: number;
+}
+
+/** Compatible when the values decode the same way: timestamp s and ms are both Date, timezone is a label. */
+function compatible(stored: DataType, file: DataType): boolean {
+  if (stored.type === "timestamp" && file.type === "timestamp") {
+    const unit = (u: string) => (u === "s" ? "ms" : u);
+    return unit(stored.unit) === unit(file.unit);
+  }
+  if (stored.type === "list" && file.type === "list") return compatible(stored.item.type, file.item.type);
+  if (stored.type === "struct" && file.type === "struct") {
+    return (
+      stored.fields.length === file.fields.length &&
+      stored.fields.every(
+        (f, i) => f.name === file.fields[i]!.name && compatible(f.type, file.fields[i]!.type),
+      )
+    );
+  }
+  return sameType(stored, file);
+}
+
+export class TableReader {
+  readonly storage: Storage;
+  readonly path: string;
+  /** Display location used in error messages. */
+  readonly where: string;
+  /** Bytes fetched so far by this reader. */
+  readonly stats: ReadStats = { bytesRead: 0, requests: 0 };
+  #parts: Promise<PartFile[]> | undefined;
+  readonly #open = new Map<string, Promise<OpenPart>>();
+  #schema: Promise<ResolvedSchema> | undefined;
+
+  constructor(storage: Storage, path: string, where: string) {
+    this.storage = storage;
+    this.path = path;
+    this.where = where;
+  }
+
+  parts(signal?: AbortSignal): Promise<PartFile[]> {
+    this.#parts ??= listParts(this.storage, this.path, signal);
+    return this.#parts;
+  }
+
+  #whereOf(part: PartFile): string {
+    return part.relative === "" ? this.where : `${this.where.replace(/\/$/, "")}/${part.relative}`;
+  }
+
+  open(part: PartFile, signal?: AbortSignal): Promise<OpenPart> {
+    let pending = this.#open.get(part.path);
+    if (!pending) {
+      pending = openPart(this.storage, part, this.#whereOf(part), signal, this.stats);
+      this.#open.set(part.path, pending);
+    }
+    return pending;
+  }
+
+  async #requireParts(signal?: AbortSignal): Promise<PartFile[]> {
+    const parts = await this.parts(signal);
+    if (parts.length === 0)
+      throw errors.notFound(`no table at ${this.where} (no parquet files there)`, { path: this.where });
+    return parts;
+  }
+
+  resolveSchema(signal?: AbortSignal): Promise<ResolvedSchema> {
+    this.#schema ??= (async () => {
+      const parts = await this.#requireParts(signal);
+      const first = await this.open(parts[0]!, signal);
+      const partitionValues = new Map<string, string[]>();
+      for (const part of parts) {
+        for (const [name, raw] of partitionPairs(part.relative)) {
+          let list = partitionValues.get(name);
+          if (!list) {
+            list = [];
+            partitionValues.set(name, list);
+          }
+          list.push(raw);
+        }
+      }
+      const partitionColumns = [...partitionValues.keys()].filter(
+        (name) => !first.fileSchema.fields.some((f) => f.name === name),
+      );
+      const stored = schemaFromKeyValue(first.metadata);
+      if (stored && this.#storedSchemaFits(stored, first, partitionColumns))
+        return { schema: stored, partitionColumns };
+      const fields: Field[] = [...first.fileSchema.fields];
+      for (const name of partitionColumns)
+        fields.push({ name, type: inferPartitionType(partitionValues.get(name)!), nullable: true });
+      return { schema: { fields }, partitionColumns };
+    })();
+    return this.#schema;
+  }
+
+  #storedSchemaFits(stored: Schema, first: OpenPart, partitionColumns: readonly string[]): boolean {
+    const dataFields = stored.fields.filter((f) => !partitionColumns.includes(f.name));
+    if (dataFields.length !== first.fileSchema.fields.length) return false;
+    if (partitionColumns.some((name) => !stored.fields.some((f) => f.name === name))) return false;
+    return dataFields.every((field) => {
+      const inFile = first.fileSchema.fields.find((f) => f.name === field.name);
+      return inFile !== undefined && compatible(field.type, inFile.type);
+    });
+  }
+
+  async schema(signal?: AbortSignal): Promise<Schema> {
+    return (await this.resolveSchema(signal)).schema;
+  }
+
+  /** Row count from the footers alone (no data pages are read). */
+  async count(signal?: AbortSignal): Promise<number> {
+    const parts = await this.#requireParts(signal);
+    let total = 0;
+    for (const part of parts) total += (await this.open(part, signal)).numRows;
+    return total;
+  }
+
+  #selectFields(schema: Schema, columns: readonly string[] | undefined): Field[] {
+    if (!columns) return [...schema.fields];
+    return columns.map((name) => {
+      const field = schema.fields.find((f) => f.name === name);
+      if (!field) {
+        throw errors.invalidInput(
+          `column "${name}" is not in the table at ${this.where} (columns: ${schema.fields.map((f) => f.name).join(", ")})`,
+        );
+      }
+      return field;
+    });
+  }
+
+  /** One row group of one part, with partition columns filled in from its directory. */
+  async #readGroup(
+    open: OpenPart,
+    groupIndex: number,
+    fields: readonly Field[],
+    partitionColumns: readonly string[],
+  ): Promise<Group> {
+    const where = this.#whereOf(open.part);
+    const fileColumns: string[] = [];
+    for (const field of fields) {
+      if (partitionColumns.includes(field.name)) continue;
+      const inFile = open.fileSchema.fields.find((f) => f.name === field.name);
+      if (!inFile) throw errors.invalidInput(`${where}: column "${field.name}" is missing from this part`);
+      if (!compatible(field.type, inFile.type)) {
+        throw errors.invalidInput(
+          `${where}: column "${field.name}" is ${describeType(inFile.type)} here but ${describeType(field.type)} in the table`,
+        );
+      }
+      fileColumns.push(field.name);
+    }
+    const rows = open.rowGroups[groupIndex] ?? 0;
+    const columns = await readRowGroup(open, groupIndex, fileColumns, where);
+    const pairs = new Map(partitionPairs(open.part.relative));
+    for (const field of fields) {
+      if (!partitionColumns.includes(field.name)) continue;
+      const raw = pairs.get(field.name);
+      const value = raw === undefined ? null : parsePartitionValue(raw, field.type, field.name);
+      columns[field.name] = new Array(rows).fill(value);
+    }
+    return { columns, rows };
+  }
+
+  async *#groups(
+    fields: readonly Field[],
+    partitionColumns: readonly string[],
+    options: StreamOptions,
+  ): AsyncGenerator<Group> {
+    const parts = await this.#requireParts(options.signal);
+    if (!options.shuffle) {
+      for (const part of parts) {
+        const open = await this.open(part, options.signal);
+        for (let g = 0; g < open.rowGroups.length; g++)
+          yield await this.#readGroup(open, g, fields, partitionColumns);
+      }
+      return;
+    }
+    const opened = await Promise.all(parts.map((part) => this.open(part, options.signal)));
+    const units = opened.flatMap((open) => open.rowGroups.map((_, g) => [open, g] as const));
+    shuffleInPlace(units, createRandom(`${options.shuffle.seed}:groups`));
+    for (const [open, g] of units) yield await this.#readGroup(open, g, fields, partitionColumns);
+  }
+
+  /** Batches of exactly `batchSize` rows (the last may be short unless `dropLast`). */
+  async *stream(options: StreamOptions = {}): AsyncGenerator<ColumnBatch> {
+    const batchSize = options.batchSize ?? 1024;
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw errors.invalidInput(`batchSize must be a positive integer, got ${batchSize}`);
+    const { schema: tableSchema, partitionColumns } = await this.resolveSchema(options.signal);
+    const fields = this.#selectFields(tableSchema, options.columns);
+    const schema: Schema = { fields, ...(tableSchema.metadata ? { metadata: tableSchema.metadata } : {}) };
+    const groups = this.#groups(fields, partitionColumns, options);
+    const batches = options.shuffle
+      ? shuffledBatches(groups, fields, batchSize, options.shuffle)
+      : orderedBatches(groups, fields, batchSize);
+    for await (const columns of batches) {
+      const numRows = columns[fields[0]?.name ?? ""]?.length ?? 0;
+      if (numRows < batchSize && options.dropLast) return;
+      yield { schema, columns, numRows };
+      options.signal?.throwIfAborted();
+    }
+  }
+
+  /** Every row (of the selected columns) in one batch: the caller asked for the whole table in memory. */
+  async fetch(options: Pick<StreamOptions, "columns" | "signal"> = {}): Promise<ColumnBatch> {
+    const { schema: tableSchema, partitionColumns } = await this.resolveSchema(options.signal);
+    const fields = this.#selectFields(tableSchema, options.columns);
+    const columns: Record<string, unknown[]> = Object.fromEntries(
+      fields.map((f) => [f.name, [] as unknown[]]),
+    );
+    let numRows = 0;
+    for await (const group of this.#groups(fields, partitionColumns, options)) {
+      for (const field of fields) {
+        const target = columns[field.name]!;
+        const values = group.columns[field.name]!;
+        if (target.length === 0) columns[field.name] = values;
+        else for (const value of values) target.push(value);
+      }
+      numRows += group.rows;
+    }
+    return {
+      schema: { fields, ...(tableSchema.metadata ? { metadata: tableSchema.metadata } : {}) },
+      columns,
+      numRows,
+    };
+  }
+}
+
+function emptyColumns(fields: readonly Field[]): Record<string, unknown[]> {
+  return Object.fromEntries(fields.map((f) => [f.name, [] as unknown[]]));
+}
+
+async function* orderedBatches(
+  groups: AsyncIterable<Group>,
+  fields: readonly Field[],
+  batchSize: number,
+): AsyncGenerator<Record<string, unknown[]>> {
+  let out = emptyColumns(fields);
+  let outRows = 0;
+  for await (const group of groups) {
+    let position = 0;
+    while (position < group.rows) {
+      const take = Math.min(batchSize - outRows, group.rows - position);
+      for (const field of fields) {
+        const source = group.columns[field.name]!;
+        const target = out[field.name]!;
+        for (let i = position; i < position + take; i++) target.push(source[i]);
+      }
+      outRows += take;
+      position += take;
+      if (outRows === batchSize) {
+        yield out;
+        out = emptyColumns(fields);
+        outRows = 0;
+      }
+    }
+  }
+  if (outRows > 0) yield out;
+}
+
+/**
+ * A shuffle buffer (as in tf.data): rows enter a pool of `bufferSize`; once it is full each new row
+ * evicts a random one into the output. Rows are copied out of their row group, so memory is the pool.
+ */
+async function* shuffledBatches(
+  groups: AsyncIterable<Group>,
+  fields: readonly Field[],
+  batchSize: number,
+  shuffle: ShuffleOptions,
+): AsyncGenerator<Record<string, unknown[]>> {
+  const bufferSize = shuffle.bufferSize ?? Math.max(10 * batchSize, 10_000);
+  if (!Number.isInteger(bufferSize) || bufferSize < 1)
+    throw errors.invalidInput(`shuffle bufferSize must be a positive integer, got ${bufferSize}`);
+  const random = createRandom(`${shuffle.seed}:rows`);
+  const pool: unknown[][] = [];
+  let out = emptyColumns(fields);
+  let outRows = 0;
+  const emit = (row: unknown[]): boolean => {
+    fields.forEach((field, c) => {
+      out[field.name]!.push(row[c]);
+    });
+    outRows++;
+    return outRows === batchSize;
+  };
+  for await (const group of groups) {
+    const sources = fields.map((f) => group.columns[f.name]!);
+    for (let i = 0; i < group.rows; i++) {
+      const row = sources.map((column) => column[i]);
+      if (pool.length < bufferSize) {
+        pool.push(row);
+        continue;
+      }
+      const j = Math.floor(random() * bufferSize);
+      const evicted = pool[j]!;
+      pool[j] = row;
+      if (emit(evicted)) {
+        yield out;
+        out = emptyColumns(fields);
+        outRows = 0;
+      }
+    }
+  }
+  shuffleInPlace(pool, random);
+  for (const row of pool) {
+    if (emit(row)) {
+      yield out;
+      out = emptyColumns(fields);
+      outRows = 0;
+    }
+  }
+  if (outRows > 0) yield out;
+}
+
+export type { PartFile };

@@ -1,0 +1,244 @@
+/**
+ * The Table resource: `table(data, location?)` picks a flavour from the data; `write`, `fetch`,
+ * `stream`, `count`, `schema`, `to`, `rm`; `Table.from(location)` opens an existing table folder.
+ * Metadata (flavour, partitioning, schema) is not written next to the data: `toConfig()` gives it to
+ * the resource registry.
+ */
+import { randomBytes } from "node:crypto";
+import { ferry } from "../default.ts";
+import { errors } from "../errors.ts";
+import { formatLocation, type Location, type LocationLike, parseLocation, withPath } from "../location.ts";
+import type { PluginRegistry } from "../plugins.ts";
+import type { Storage } from "../storage.ts";
+import { sync } from "../transfer/index.ts";
+import { plainBatches, plainFlavour } from "./plain.ts";
+import { type StreamOptions, TableReader } from "./reader.ts";
+import type { BatchSource, ColumnBatch, Schema, TableFlavour } from "./types.ts";
+import { type WriteResult, type WriteTableOptions, writeTable } from "./writer.ts";
+
+export interface TableOptions extends WriteTableOptions {
+  /** Explicit schema for plain data (instead of inferring it). */
+  schema?: Schema | undefined;
+  /** Force a flavour (an instance, or the name of a registered / first-party one). Default: detected from the data. */
+  flavour?: TableFlavour | string | undefined;
+  /** Registry resolving locations and flavours (default: `ferry`). */
+  registry?: PluginRegistry | undefined;
+}
+
+/** What the resource registry saves for a table (no data, no secrets). */
+export interface TableConfig {
+  type: "table";
+  /** Canonical URL of the table folder. */
+  location: string;
+  flavour: string;
+  partitioning: string[];
+  schema: Schema | undefined;
+}
+
+const DEFAULT_PREFIX = "ferry-table";
+
+function defaultKey(): string {
+  return `${DEFAULT_PREFIX}/${randomBytes(16).toString("hex")}`;
+}
+
+/** A location; with no path (a bare bucket, or nothing at all) a fresh `ferry-table/<32 hex>` below it. */
+function tableLocation(input: LocationLike | undefined, registry: PluginRegistry): Location {
+  const location = parseLocation(input ?? `./${defaultKey()}`, { cwd: registry.cwd });
+  return location.path === "" ? withPath(location, defaultKey()) : location;
+}
+
+export class Table<T = unknown> {
+  /** Where the table's folder is. */
+  readonly location: Location;
+  protected readonly data: T | undefined;
+  protected readonly options: TableOptions;
+  protected readonly registry: PluginRegistry;
+  #flavour: Promise<TableFlavour<T>> | undefined;
+  #storage: Promise<Storage> | undefined;
+  #partitioning: string[];
+  #writtenSchema: Schema | undefined;
+
+  constructor(data: T | undefined, location?: LocationLike, options: TableOptions = {}) {
+    this.data = data;
+    this.options = options;
+    this.registry = options.registry ?? ferry;
+    this.location = tableLocation(location, this.registry);
+    this.#partitioning = [...(options.partitionBy ?? [])];
+  }
+
+  /** Open an existing table folder (or a single parquet file) to read it. */
+  static from<T = Record<string, unknown[]>>(location: LocationLike, options: TableOptions = {}): Table<T> {
+    return new Table<T>(undefined, location, options);
+  }
+
+  /** Canonical URL of the table folder. */
+  get url(): string {
+    return this.location.url;
+  }
+
+  /** Display form used in messages. */
+  get where(): string {
+    return formatLocation(this.location);
+  }
+
+  storage(): Promise<Storage> {
+    this.#storage ??= this.registry.storageFor(this.location);
+    return this.#storage;
+  }
+
+  /** A reader over the folder as it is now (each operation lists it afresh). */
+  async reader(): Promise<TableReader> {
+    return new TableReader(await this.storage(), this.location.path, this.where);
+  }
+
+  /** The flavour: given, detected from the data among registered flavours, or the plain one. */
+  flavour(): Promise<TableFlavour<T>> {
+    this.#flavour ??= (async () => {
+      const given = this.options.flavour;
+      if (typeof given === "string")
+        return given === plainFlavour.name ? plainFlavour : this.registry.flavour(given);
+      if (given) return given;
+      if (this.data === undefined) return plainFlavour;
+      const detected = this.registry.flavours().find((flavour) => flavour.detect(this.data));
+      if (detected) return detected;
+      if (plainFlavour.detect(this.data)) return plainFlavour;
+      throw errors.invalidInput(
+        "cannot tell which table flavour this data is: pass plain data ({ column: [...] } or row objects), or register the flavour of your table type (ferry.use(arrow()))",
+      );
+    })() as Promise<TableFlavour<T>>;
+    return this.#flavour;
+  }
+
+  async #batches(): Promise<BatchSource> {
+    if (this.data === undefined)
+      throw errors.invalidInput(
+        `this table (${this.where}) was opened from storage: there is no data to write`,
+      );
+    const flavour = await this.flavour();
+    if (flavour === (plainFlavour as TableFlavour))
+      return plainBatches(this.data as never, this.options.schema);
+    if (this.options.schema)
+      throw errors.invalidInput(
+        `an explicit schema is only for plain data; ${flavour.name} tables carry their own`,
+      );
+    return flavour.toBatches(this.data);
+  }
+
+  /** Write the data to the table's location (overwrite by default; `mode: "append"` adds parts). */
+  async write(options: WriteTableOptions = {}): Promise<WriteResult> {
+    const merged: WriteTableOptions = { ...this.options, ...options };
+    const source = await this.#batches();
+    const reader = await this.reader();
+    const result = await writeTable(await this.storage(), this.location.path, source, reader, merged);
+    this.#partitioning = [...(merged.partitionBy ?? [])];
+    this.#writtenSchema = result.schema;
+    return result;
+  }
+
+  /** Write batches you produce yourself (e.g. a converter's output) to this table's location. */
+  async writeBatches(source: BatchSource, options: WriteTableOptions = {}): Promise<WriteResult> {
+    const merged: WriteTableOptions = { ...this.options, ...options };
+    const result = await writeTable(
+      await this.storage(),
+      this.location.path,
+      source,
+      await this.reader(),
+      merged,
+    );
+    this.#partitioning = [...(merged.partitionBy ?? [])];
+    this.#writtenSchema = result.schema;
+    return result;
+  }
+
+  /** The whole table (or some columns) in the flavour's type. */
+  async fetch(options: { columns?: readonly string[]; signal?: AbortSignal } = {}): Promise<T> {
+    const batch = await this.fetchBatch(options);
+    return (await this.flavour()).fromBatches({ schema: batch.schema, batches: [batch] });
+  }
+
+  /** The whole table (or some columns) as one ColumnBatch. */
+  async fetchBatch(
+    options: { columns?: readonly string[]; signal?: AbortSignal } = {},
+  ): Promise<ColumnBatch> {
+    return (await this.reader()).fetch(options);
+  }
+
+  /** Batches of exactly `batchSize` rows in the flavour's batch type (ColumnBatch when it has none). */
+  async *stream(options: StreamOptions = {}): AsyncGenerator<T | ColumnBatch> {
+    const flavour = await this.flavour();
+    for await (const batch of (await this.reader()).stream(options)) {
+      yield flavour.fromBatch ? await flavour.fromBatch(batch) : batch;
+    }
+  }
+
+  /** Batches as ColumnBatch, whatever the flavour. */
+  async *streamBatches(options: StreamOptions = {}): AsyncGenerator<ColumnBatch> {
+    yield* (await this.reader()).stream(options);
+  }
+
+  /** Rows, from the parquet footers only. */
+  async count(options: { signal?: AbortSignal } = {}): Promise<number> {
+    return (await this.reader()).count(options.signal);
+  }
+
+  async schema(options: { signal?: AbortSignal } = {}): Promise<Schema> {
+    return (await this.reader()).schema(options.signal);
+  }
+
+  /** Copy the table folder to another location (any system); returns the table there. */
+  async to(destination?: LocationLike, options: { signal?: AbortSignal } = {}): Promise<Table<T>> {
+    const target = tableLocation(destination, this.registry);
+    const parts = await (await this.reader()).parts(options.signal);
+    if (parts.length === 0) throw errors.notFound(`no table at ${this.where} to copy`, { path: this.where });
+    if (parts.length === 1 && parts[0]!.relative === "") {
+      throw errors.invalidInput(
+        `${this.where} is a single parquet file, not a table folder; copy it as a Blob`,
+      );
+    }
+    const copied = new Table<T>(this.data, target, {
+      ...this.options,
+      registry: this.registry,
+      partitionBy: this.#partitioning,
+    });
+    const storage = await this.storage();
+    await sync(
+      { storage, path: this.location.path },
+      { storage: await copied.storage(), path: target.path },
+      {
+        delete: true,
+        include: ["**/*.parquet", "**/*.parq", "**/*.pq"],
+        registry: this.registry,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+    );
+    return copied;
+  }
+
+  /** Delete the table folder and everything in it. */
+  async rm(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const storage = await this.storage();
+    await storage.deleteDirectory(this.location.path, options);
+  }
+
+  /** Whether the location holds a table (at least one parquet file). */
+  async exists(options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    return (await (await this.reader()).parts(options.signal)).length > 0;
+  }
+
+  /** What the resource registry saves: where, which flavour, partitioning and schema. */
+  async toConfig(): Promise<TableConfig> {
+    const schema = this.#writtenSchema ?? (await this.schema().catch(() => undefined));
+    return {
+      type: "table",
+      location: this.location.url,
+      flavour: (await this.flavour()).name,
+      partitioning: [...this.#partitioning],
+      schema,
+    };
+  }
+}
+
+/** A table of `data` (plain JS data or any registered flavour's table) at `location`. */
+export function table<T>(data: T, location?: LocationLike, options: TableOptions = {}): Table<T> {
+  return new Table<T>(data, location, options);
+}

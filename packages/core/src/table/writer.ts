@@ -1,0 +1,246 @@
+/**
+ * Writing batches as a table folder. Rows are buffered per partition up to one row group, so memory
+ * is bounded by rowGroupSize × open partitions. Overwrite removes the old parts only after every new
+ * one is complete; a failed write removes what it wrote and leaves the old table as it was.
+ */
+import { errors } from "../errors.ts";
+import type { Storage } from "../storage.ts";
+import { lastPartNumber, listParts, type PartFile, partKey } from "./layout.ts";
+import { describeType, sameType } from "./parquet-schema.ts";
+import { type Codec, encodeColumns, PartWriter } from "./part-writer.ts";
+import { checkPartitionField, partitionSegment } from "./partition.ts";
+import type { TableReader } from "./reader.ts";
+import type { BatchSource, ColumnBatch, Field, Schema } from "./types.ts";
+
+export type WriteMode = "overwrite" | "append" | "error";
+
+export interface WriteTableOptions {
+  /** `overwrite` (default) replaces the table, `append` adds parts after the existing ones, `error` refuses to touch an existing table. */
+  mode?: WriteMode | undefined;
+  /** Hive-partition by these columns (`col=value/` directories). */
+  partitionBy?: readonly string[] | undefined;
+  /** Rows per row group: the unit of streaming reads, so the memory knob for readers. Default 100 000. */
+  rowGroupSize?: number | undefined;
+  /** Start a new part file after this many rows (default: one part per partition per write). */
+  maxRowsPerFile?: number | undefined;
+  /** Compression codec. Default SNAPPY. */
+  codec?: Codec | undefined;
+  /** Target data page size in bytes (default 1 MiB). */
+  pageSize?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface WriteResult {
+  /** Keys of the part files written, in order. */
+  files: string[];
+  rows: number;
+  schema: Schema;
+}
+
+interface PartitionState {
+  directory: string;
+  writer: PartWriter | undefined;
+  buffer: Record<string, unknown[]>;
+  buffered: number;
+}
+
+function positiveInteger(value: number | undefined, name: string, fallback: number): number {
+  const n = value ?? fallback;
+  if (!Number.isInteger(n) || n < 1)
+    throw errors.invalidInput(`${name} must be a positive integer, got ${value}`);
+  return n;
+}
+
+/** Same column names and types (field metadata aside): what `append` requires. */
+function assertSameSchema(existing: Schema, incoming: Schema, where: string): void {
+  const describe = (s: Schema) => s.fields.map((f) => `${f.name}: ${describeType(f.type)}`).join(", ");
+  const same =
+    existing.fields.length === incoming.fields.length &&
+    existing.fields.every(
+      (f, i) => f.name === incoming.fields[i]!.name && sameType(f.type, incoming.fields[i]!.type),
+    );
+  if (!same) {
+    throw errors.invalidInput(
+      `cannot append to ${where}: its schema is (${describe(existing)}), the data's is (${describe(incoming)})`,
+    );
+  }
+}
+
+export async function writeTable(
+  storage: Storage,
+  path: string,
+  source: BatchSource,
+  existing: TableReader,
+  options: WriteTableOptions = {},
+): Promise<WriteResult> {
+  const mode = options.mode ?? "overwrite";
+  const rowGroupSize = positiveInteger(options.rowGroupSize, "rowGroupSize", 100_000);
+  const maxRowsPerFile = positiveInteger(options.maxRowsPerFile, "maxRowsPerFile", Number.MAX_SAFE_INTEGER);
+  const schema = source.schema;
+  const names = new Set<string>();
+  for (const field of schema.fields) {
+    if (names.has(field.name))
+      throw errors.invalidInput(`column "${field.name}" appears twice in the schema`);
+    names.add(field.name);
+  }
+  const partitionFields = (options.partitionBy ?? []).map((name) =>
+    checkPartitionField(
+      schema.fields.find((f) => f.name === name),
+      name,
+    ),
+  );
+  if (partitionFields.length === schema.fields.length && partitionFields.length > 0) {
+    throw errors.invalidInput(
+      "every column is a partition column: at least one column must be stored in the files",
+    );
+  }
+  const fileSchema: Schema = { fields: schema.fields.filter((f) => !partitionFields.includes(f)) };
+
+  const oldParts: PartFile[] = await listParts(storage, path, options.signal);
+  if (oldParts.length > 0 && mode === "error") {
+    throw errors.alreadyExists(`a table already exists at ${existing.where}`, { path: existing.where });
+  }
+  if (oldParts.length > 0 && mode === "append")
+    assertSameSchema(await existing.schema(options.signal), schema, existing.where);
+  let nextNumber = mode === "append" ? lastPartNumber(oldParts) + 1 : 0;
+
+  const partitions = new Map<string, PartitionState>();
+  const written: string[] = [];
+  const openWriters = new Set<PartWriter>();
+  let rows = 0;
+
+  const partWriterOptions = {
+    codec: options.codec ?? "SNAPPY",
+    rowGroupSize,
+    pageSize: options.pageSize,
+    signal: options.signal,
+  };
+
+  const flush = async (state: PartitionState, force: boolean): Promise<void> => {
+    while (state.buffered >= rowGroupSize || (force && state.buffered > 0)) {
+      if (!state.writer) {
+        state.writer = await PartWriter.open(
+          storage,
+          partKey(path, state.directory, nextNumber++),
+          fileSchema,
+          schema,
+          partWriterOptions,
+        );
+        openWriters.add(state.writer);
+      }
+      const room = maxRowsPerFile - state.writer.rows;
+      const take = Math.min(state.buffered, rowGroupSize, room);
+      const group: Record<string, unknown[]> = {};
+      for (const field of fileSchema.fields) {
+        const values = state.buffer[field.name]!;
+        group[field.name] = values.splice(0, take);
+      }
+      state.buffered -= take;
+      await state.writer.writeRows(group, take);
+      if (state.writer.rows >= maxRowsPerFile) await closeWriter(state);
+    }
+  };
+
+  const closeWriter = async (state: PartitionState): Promise<void> => {
+    const writer = state.writer;
+    if (!writer) return;
+    state.writer = undefined;
+    await writer.finish();
+    openWriters.delete(writer);
+    written.push(writer.path);
+  };
+
+  const stateFor = (directory: string): PartitionState => {
+    let state = partitions.get(directory);
+    if (!state) {
+      state = {
+        directory,
+        writer: undefined,
+        buffer: Object.fromEntries(fileSchema.fields.map((f) => [f.name, []])),
+        buffered: 0,
+      };
+      partitions.set(directory, state);
+    }
+    return state;
+  };
+
+  const addBatch = async (batch: ColumnBatch): Promise<void> => {
+    const encoded = encodeColumns(fileSchema.fields, batch.columns, batch.numRows);
+    // Partition values are validated like any column; their JS form names the directory.
+    encodeColumns(partitionFields, batch.columns, batch.numRows);
+    if (partitionFields.length === 0) {
+      const state = stateFor("");
+      for (const field of fileSchema.fields)
+        for (const value of encoded[field.name]!) state.buffer[field.name]!.push(value);
+      state.buffered += batch.numRows;
+      await flush(state, false);
+    } else {
+      const byDirectory = new Map<string, number[]>();
+      for (let row = 0; row < batch.numRows; row++) {
+        const directory = partitionFields
+          .map((field: Field) => partitionSegment(field, batch.columns[field.name]![row]))
+          .join("/");
+        let list = byDirectory.get(directory);
+        if (!list) {
+          list = [];
+          byDirectory.set(directory, list);
+        }
+        list.push(row);
+      }
+      for (const [directory, rowIndexes] of byDirectory) {
+        const state = stateFor(directory);
+        for (const field of fileSchema.fields) {
+          const source = encoded[field.name]!;
+          const target = state.buffer[field.name]!;
+          for (const row of rowIndexes) target.push(source[row]);
+        }
+        state.buffered += rowIndexes.length;
+        await flush(state, false);
+      }
+    }
+    rows += batch.numRows;
+  };
+
+  try {
+    for await (const batch of source.batches) {
+      options.signal?.throwIfAborted();
+      await addBatch(batch);
+    }
+    for (const state of partitions.values()) {
+      await flush(state, true);
+      await closeWriter(state);
+    }
+    if (written.length === 0) {
+      // An empty table is still a table: one part with no rows keeps its schema readable.
+      const state = stateFor("");
+      state.writer = await PartWriter.open(
+        storage,
+        partKey(path, "", nextNumber++),
+        fileSchema,
+        schema,
+        partWriterOptions,
+      );
+      openWriters.add(state.writer);
+      await closeWriter(state);
+    }
+  } catch (error) {
+    const failure = errors.aborted("table write failed", { cause: error });
+    await Promise.all([...openWriters].map((writer) => writer.abort(failure)));
+    await storage.delete(written).catch(() => undefined);
+    if (options.signal?.aborted)
+      throw errors.aborted(`table write to ${existing.where} aborted`, {
+        cause: error,
+        path: existing.where,
+      });
+    throw error;
+  }
+
+  if (mode === "overwrite" && oldParts.length > 0) {
+    const keep = new Set(written);
+    await storage.delete(
+      oldParts.map((p) => p.path).filter((p) => !keep.has(p)),
+      { signal: options.signal },
+    );
+  }
+  return { files: written, rows, schema };
+}
