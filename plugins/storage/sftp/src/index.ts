@@ -1,1 +1,98 @@
-export {};
+/**
+ * @ferry/storage-sftp — remote machines over SSH ("clusters") as ferry storage.
+ *
+ *   import { sftp } from "@ferry/storage-sftp";
+ *   ferry.use(sftp({ hostKeyCheck: "strict" }));
+ *   await ferry.folder("sftp://me@gpu-box/~/data").list();
+ */
+import { createStorage, errors, type Location, type Storage, type StoragePlugin } from "@ferry/core";
+import { type HostFeatures, SftpDriver, sftpCapabilities } from "./driver.ts";
+import type { SftpOptions } from "./options.ts";
+import { acquirePool, type HostPool } from "./pool.ts";
+import { runRaw, shellQuote } from "./shell.ts";
+import { describeTarget, resolveTarget } from "./target.ts";
+
+export { type HostFeatures, SftpDriver, sftpCapabilities } from "./driver.ts";
+export { type HostKeyCheck, hostPattern } from "./known-hosts.ts";
+export type { SftpOptions } from "./options.ts";
+export { shellQuote } from "./shell.ts";
+
+const PROBE_MARKER = "ferry-exec-probe";
+
+/** Find out once per storage whether the host runs commands and has the tools ferry uses there. */
+async function probeFeatures(pool: HostPool, options: SftpOptions): Promise<HostFeatures> {
+  return pool.run(async (connection) => {
+    const features: HostFeatures = { exec: false, md5sum: false, cp: false, rm: false, copyData: connection.hasExtension("copy-data") };
+    if (options.exec === false) return features;
+    const tools = { md5sum: options.execCommands?.md5sum ?? "md5sum", cp: options.execCommands?.cp ?? "cp", rm: options.execCommands?.rm ?? "rm" };
+    const probe = Object.entries(tools)
+      .map(([name, command]) => `command -v ${shellQuote(command)} >/dev/null 2>&1 && echo ${name}`)
+      .join("; ");
+    try {
+      const result = await runRaw(connection, `echo ${PROBE_MARKER}; ${probe}`);
+      const lines = result.stdout.toString("utf8").split("\n");
+      // An sftp-only account (ForceCommand internal-sftp) accepts the request but never echoes.
+      if (lines[0] !== PROBE_MARKER) return features;
+      return { ...features, exec: true, md5sum: lines.includes("md5sum"), cp: lines.includes("cp"), rm: lines.includes("rm") };
+    } catch (error) {
+      if (connection.dead) throw error;
+      return features;
+    }
+  });
+}
+
+export interface SftpRoot {
+  /** Host name, address or ~/.ssh/config alias. */
+  host: string;
+  port?: number | undefined;
+  user?: string | undefined;
+  /** Directory on the host the storage is rooted at: absolute, or relative to the login's home (`~`, `~/data`, `data`). */
+  root?: string | undefined;
+}
+
+/** Connect (sharing the host's pool), resolve the root directory, probe features, build the driver. */
+export async function openSftpDriver(where: SftpRoot, options: SftpOptions = {}): Promise<SftpDriver> {
+  const target = resolveTarget({ host: where.host, port: where.port, user: where.user }, options);
+  const pool = acquirePool(target, options);
+  try {
+    const requested = where.root ?? "/";
+    const homeRelative = !requested.startsWith("/");
+    const relative = requested.replace(/^~\/?/, "");
+    const base = await pool.run(async (connection) => {
+      if (!homeRelative) return requested.replace(/\/+$/, "") || "/";
+      // SFTP paths without a leading slash are relative to the login directory; realpath('.') names it.
+      const home = await connection.calls.realpath(".");
+      return relative === "" ? home : `${home.replace(/\/+$/, "")}/${relative.replace(/\/+$/, "")}`;
+    });
+    const features = await probeFeatures(pool, options);
+    const displayRoot = homeRelative ? `/~${relative ? `/${relative}` : ""}` : base;
+    return new SftpDriver({ pool, base, root: `sftp://${describeTarget(target)}${displayRoot}`, features, options });
+  } catch (error) {
+    await pool.release();
+    throw error;
+  }
+}
+
+/** A Storage on one host, rooted at a directory there. Close it to release the connections. */
+export async function sftpStorage(options: SftpOptions & SftpRoot): Promise<Storage> {
+  return createStorage(await openSftpDriver(options, options));
+}
+
+/**
+ * The SFTP storage plugin (schemes `sftp`, `ssh`, and ~/.ssh/config host aliases). Every option is
+ * optional: with none, keys come from ssh-agent and ~/.ssh, host keys from ~/.ssh/known_hosts.
+ */
+export function sftp(options: SftpOptions = {}): StoragePlugin {
+  return {
+    name: "sftp",
+    schemes: ["sftp", "ssh"],
+    capabilities: sftpCapabilities({ exec: true, md5sum: true, cp: true, rm: true, copyData: true }),
+    create(location: Location) {
+      const host = location.host ?? options.host;
+      if (!host) throw errors.invalidInput(`an sftp location needs a host: ${location.url}`, { system: "sftp" });
+      return openSftpDriver({ host, port: location.port, user: location.user, root: location.homeRelative ? "~" : "/" }, options);
+    },
+  };
+}
+
+export default sftp;

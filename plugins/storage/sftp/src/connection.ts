@@ -1,0 +1,241 @@
+/**
+ * One SSH connection (with its SFTP channel), opened through ProxyJump hops when configured, with
+ * host keys checked against known_hosts and connection failures mapped to typed errors.
+ * ssh2 is loaded on first use, so importing the plugin costs nothing until a host is contacted.
+ */
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { errors, type FerryError } from "@ferry/core";
+import type { AgentAuthMethod, Client, ClientChannel, ConnectConfig, PublicKeyAuthMethod, SFTPWrapper } from "ssh2";
+import { algorithmsFor, knownKeys, hostPattern, type Verdict, verifyHostKey } from "./known-hosts.ts";
+import { DEFAULTS, type SftpOptions } from "./options.ts";
+import { SftpCalls } from "./sftp-ops.ts";
+import { agentSocket, describeTarget, keySources, parseJump, resolveTarget, type Target } from "./target.ts";
+
+type Ssh2 = typeof import("ssh2");
+let ssh2: Promise<Ssh2> | undefined;
+
+/** The ssh2 module, imported once on first use. */
+export function loadSsh2(): Promise<Ssh2> {
+  ssh2 ??= import("ssh2").then((module) => ((module as { default?: Ssh2 }).default ?? module) as Ssh2);
+  return ssh2;
+}
+
+/** A live SSH connection. `sftp` is open on pooled connections, absent on ProxyJump hops. */
+export class Connection {
+  readonly client: Client;
+  readonly target: Target;
+  readonly sftp: SFTPWrapper | undefined;
+  readonly #hops: Connection[];
+  /** Set when the transport closed or failed; a dead connection is never handed out again. */
+  dead = false;
+  /** Operations (and open read streams) currently using this connection. */
+  busy = 0;
+
+  constructor(client: Client, target: Target, sftp: SFTPWrapper | undefined, hops: Connection[]) {
+    this.client = client;
+    this.target = target;
+    this.sftp = sftp;
+    this.#hops = hops;
+    const die = () => {
+      this.dead = true;
+    };
+    client.on("close", die);
+    client.on("error", die);
+    client.on("end", die);
+    sftp?.on("close", die);
+    sftp?.on("error", die);
+  }
+
+  get label(): string {
+    return describeTarget(this.target);
+  }
+
+  #calls: SftpCalls | undefined;
+  /** Promise-returning SFTP requests on this connection's channel. */
+  get calls(): SftpCalls {
+    if (!this.sftp) throw errors.unexpected(`no SFTP channel on the connection to ${this.label}`, { system: "sftp" });
+    this.#calls ??= new SftpCalls(this.sftp, this.label);
+    return this.#calls;
+  }
+
+  /** SFTP extensions the server advertised (`posix-rename@openssh.com`, `hardlink@openssh.com`, `copy-data`, ...). */
+  hasExtension(name: string): boolean {
+    const extensions = (this.sftp as unknown as { _extensions?: Record<string, string> } | undefined)?._extensions;
+    return extensions?.[name] !== undefined;
+  }
+
+  /** Let Node exit while this connection is idle; hold it open while in use. */
+  setActive(active: boolean): void {
+    const socket = (this.client as unknown as { _sock?: Partial<Socket> })._sock;
+    if (active) socket?.ref?.();
+    else socket?.unref?.();
+  }
+
+  async end(): Promise<void> {
+    this.dead = true;
+    if ((this.client as unknown as { _sock?: { destroyed?: boolean } })._sock?.destroyed !== true) {
+      await new Promise<void>((resolve) => {
+        this.client.once("close", () => resolve());
+        this.client.end();
+        // A peer that never answers the disconnect must not hold close() forever.
+        setTimeout(() => {
+          this.client.destroy();
+          resolve();
+        }, 2000).unref();
+      });
+    }
+    for (const hop of this.#hops.reverse()) await hop.end();
+  }
+}
+
+function connectError(error: Error & { level?: string; code?: string }, target: Target, context: { hostKey?: Verdict; tried: string[] }): FerryError {
+  const where = `${target.host}:${target.port}`;
+  const ctx = { system: "sftp", path: `sftp://${describeTarget(target)}`, cause: error };
+  if (context.hostKey && !context.hostKey.ok) return errors.permissionDenied(context.hostKey.message, ctx);
+  if (error.level === "client-authentication") {
+    const tried = context.tried.length > 0 ? context.tried.join(", ") : "nothing (no key, no agent)";
+    return errors.permissionDenied(`authentication failed for ${target.username}@${target.host} (port ${target.port}); tried ${tried}`, ctx);
+  }
+  switch (error.code) {
+    case "ENOTFOUND":
+      return errors.notFound(`unknown host ${target.host}: the name does not resolve (connecting to ${where})`, ctx);
+    case "EAI_AGAIN":
+      return errors.transient(`cannot resolve ${target.host} right now (DNS is not answering), connecting to ${where}`, ctx);
+    case "ECONNREFUSED":
+      return errors.transient(`connection refused by ${where}: is sshd running and listening there?`, ctx);
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+    case "ETIMEDOUT":
+    case "ECONNRESET":
+    case "EPIPE":
+      return errors.transient(`cannot reach ${where} (${error.code})`, ctx);
+  }
+  if (error.level === "client-timeout") {
+    return errors.transient(`SSH handshake with ${where} timed out`, ctx);
+  }
+  return errors.transient(`SSH connection to ${describeTarget(target)} failed: ${error.message}`, ctx);
+}
+
+async function authMethods(target: Target, options: SftpOptions, tried: string[]): Promise<Array<PublicKeyAuthMethod | AgentAuthMethod>> {
+  const { utils } = await loadSsh2();
+  const methods: Array<PublicKeyAuthMethod | AgentAuthMethod> = [];
+  const username = target.username;
+  const agent = agentSocket(options);
+  const sources = keySources(target, options);
+  const explicit = sources.filter((source) => source.explicit);
+  const files = sources.filter((source) => !source.explicit);
+  const addKey = (source: (typeof sources)[number]) => {
+    const parsed = utils.parseKey(source.key, source.passphrase);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (key instanceof Error || key === undefined) {
+      const reason = key instanceof Error ? key.message : "no key found";
+      if (source.explicit) {
+        const hint = /passphrase/i.test(reason) ? " (pass `passphrase` for an encrypted key)" : "";
+        throw errors.invalidInput(`cannot use the private key from ${source.label}: ${reason}${hint}`, { system: "sftp" });
+      }
+      tried.push(`${source.label} (unusable: ${reason})`);
+      return;
+    }
+    tried.push(`key ${source.label}`);
+    methods.push({ type: "publickey", username, key });
+  };
+  explicit.forEach(addKey);
+  if (agent) {
+    tried.push(`ssh-agent (${agent})`);
+    methods.push({ type: "agent", username, agent });
+  }
+  files.forEach(addKey);
+  return methods;
+}
+
+/**
+ * Open a connection to `target` (over `sock` when given). With `withSftp`, the SFTP subsystem is
+ * started too. Failures are typed: PermissionDenied (auth, host key), NotFound (unknown host name),
+ * Transient (refused, unreachable, dropped).
+ */
+export async function connect(target: Target, options: SftpOptions, withSftp: boolean): Promise<Connection> {
+  const hops: Connection[] = [];
+  try {
+    let sock: Duplex | undefined;
+    if (target.proxyJump) {
+      const specs = target.proxyJump.split(",");
+      let previous: Connection | undefined;
+      for (const [index, spec] of specs.entries()) {
+        const hop = resolveTarget(parseJump(spec), options);
+        // A hop is reached through the previous one; its own ProxyJump is ignored (OpenSSH uses the list).
+        delete hop.proxyJump;
+        const hopSock: Duplex | undefined = previous ? await forward(previous, hop) : undefined;
+        previous = await open(hop, options, false, hopSock);
+        hops.push(previous);
+        if (index === specs.length - 1) sock = await forward(previous, target);
+      }
+    }
+    return await open(target, options, withSftp, sock, hops);
+  } catch (error) {
+    for (const hop of hops.reverse()) await hop.end();
+    throw error;
+  }
+}
+
+function forward(via: Connection, to: Target): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    via.client.forwardOut("127.0.0.1", 0, to.host, to.port, (error, channel) => {
+      if (error) {
+        reject(errors.transient(`jump host ${via.label} could not reach ${to.host}:${to.port}: ${error.message}`, { system: "sftp", cause: error }));
+      } else resolve(channel);
+    });
+  });
+}
+
+async function open(target: Target, options: SftpOptions, withSftp: boolean, sock: Duplex | undefined, hops: Connection[] = []): Promise<Connection> {
+  const { Client } = await loadSsh2();
+  const tried: string[] = [];
+  const methods = await authMethods(target, options, tried);
+  const context: { hostKey?: Verdict; tried: string[] } = { tried };
+  const client = new Client();
+  const recordedTypes = target.hostKeyCheck === "off" ? [] : knownKeys(target.knownHosts, hostPattern(target.host, target.port)).map((entry) => entry.type);
+  const config: ConnectConfig = {
+    host: target.host,
+    port: target.port,
+    username: target.username,
+    readyTimeout: options.readyTimeout ?? DEFAULTS.readyTimeout,
+    // No keepalive: its timer would keep Node alive. A connection that died while idle is found
+    // on next use and replaced (the pool retries once).
+    authHandler: methods,
+    hostVerifier: (key: Buffer) => {
+      context.hostKey = verifyHostKey({ file: target.knownHosts, host: target.host, port: target.port, presented: key, policy: target.hostKeyCheck });
+      return context.hostKey.ok;
+    },
+  };
+  if (recordedTypes.length > 0) config.algorithms = { serverHostKey: algorithmsFor(recordedTypes) as never };
+  if (sock) config.sock = sock;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) => {
+      client.removeListener("ready", onReady);
+      client.end();
+      reject(connectError(error, target, context));
+    };
+    const onReady = () => {
+      client.removeListener("error", onError);
+      resolve();
+    };
+    client.once("ready", onReady);
+    client.once("error", onError);
+    client.connect(config);
+  });
+  // Errors after the handshake surface through the operation that sees them; keep one listener so
+  // an 'error' event never becomes an uncaught exception.
+  client.on("error", () => {});
+  if (!withSftp) return new Connection(client, target, undefined, hops);
+  const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
+    client.sftp((error, channel) => {
+      if (error) {
+        client.end();
+        reject(errors.unsupported(`${describeTarget(target)} does not offer the SFTP subsystem: ${error.message}`, { system: "sftp", cause: error }));
+      } else resolve(channel);
+    });
+  });
+  sftp.on("error", () => {});
+  return new Connection(client, target, sftp, hops);
+}

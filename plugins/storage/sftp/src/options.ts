@@ -1,0 +1,56 @@
+import type { HostKeyCheck } from "./known-hosts.ts";
+
+/** Options of the `sftp()` plugin factory. Every field is optional: URLs and ~/.ssh/config fill in the rest. */
+export interface SftpOptions {
+  /** Host to connect to when a location does not name one (a storage made with `sftpStorage`). */
+  host?: string;
+  /** Default 22, or `Port` from ssh config. */
+  port?: number;
+  /** Login name. Default: the URL's user, else `User` from ssh config, else $USER. */
+  username?: string;
+  /** Private key text (OpenSSH or PEM). Tried first. Never logged or put in an error. */
+  privateKey?: string | Buffer;
+  /** Path of a private key file, tried first (after `privateKey`). `~` is expanded. */
+  privateKeyPath?: string;
+  /** Passphrase for encrypted keys (explicit key and IdentityFiles). */
+  passphrase?: string;
+  /** ssh-agent socket. Default `SSH_AUTH_SOCK`; `false` disables the agent. */
+  agent?: string | false;
+  /**
+   * known_hosts file used to check host keys. Default: `UserKnownHostsFile` from ssh config, else
+   * ~/.ssh/known_hosts.
+   */
+  knownHosts?: string;
+  /**
+   * Host key policy. `"strict"` (default): the host key must already be in known_hosts.
+   * `"accept-new"`: an unknown host's key is recorded on first use, a changed key is still refused
+   * (OpenSSH's StrictHostKeyChecking=accept-new). `"off"`: no check at all, which lets anyone on the
+   * network path impersonate the host; only for throwaway machines. Default follows
+   * `StrictHostKeyChecking` in ssh config when set there.
+   */
+  hostKeyCheck?: HostKeyCheck;
+  /** ssh config file for Host aliases. Default: FERRY_SSH_CONFIG, else ~/.ssh/config. */
+  sshConfigPath?: string;
+  /** Most SSH connections open at once to one host (shared by every storage on it). Default 4. */
+  maxSessionsPerHost?: number;
+  /** Bytes per write request in flight for uploads. Default 256 KiB. */
+  chunkSize?: number;
+  /** Chunks in flight per upload (memory: chunkSize × concurrency). Default 8. */
+  concurrency?: number;
+  /** Milliseconds to wait for the SSH handshake. Default 20000. */
+  readyTimeout?: number;
+  /**
+   * Run commands on the host (`exec`, server-side `cp`, `md5sum`, `rm -rf`). Default true, probed on
+   * first connection; false for sftp-only accounts, or to keep ferry from running anything there.
+   */
+  exec?: boolean;
+  /** Commands used on the host, for systems where they live elsewhere (e.g. `{ md5sum: "gmd5sum" }`). */
+  execCommands?: { md5sum?: string; cp?: string; rm?: string };
+}
+
+export const DEFAULTS = {
+  maxSessionsPerHost: 4,
+  chunkSize: 256 * 1024,
+  concurrency: 8,
+  readyTimeout: 20_000,
+} as const;

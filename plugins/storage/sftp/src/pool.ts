@@ -1,0 +1,165 @@
+/**
+ * Connections per host, shared by every storage on that host with the same identity: at most
+ * `maxSessionsPerHost` SSH connections; operations beyond that are multiplexed onto the least busy
+ * one (SFTP pipelines requests). A dropped connection is discarded and the operation retried once
+ * on a fresh one when it is safe to repeat. The last storage to close ends the connections; idle
+ * connections never keep Node alive.
+ */
+import { createHash } from "node:crypto";
+import { errors, FerryError } from "@ferry/core";
+import { type Connection, connect } from "./connection.ts";
+import { DEFAULTS, type SftpOptions } from "./options.ts";
+import { agentSocket, describeTarget, type Target } from "./target.ts";
+
+const pools = new Map<string, HostPool>();
+
+function identity(target: Target, options: SftpOptions): string {
+  const key = options.privateKey === undefined ? "" : createHash("sha256").update(options.privateKey).digest("hex");
+  return JSON.stringify([
+    target.username,
+    target.host,
+    target.port,
+    target.proxyJump ?? "",
+    target.knownHosts,
+    target.hostKeyCheck,
+    options.privateKeyPath ?? "",
+    key,
+    agentSocket(options) ?? "",
+  ]);
+}
+
+/** The shared pool for this host and identity; call `release()` once per `acquirePool()`. */
+export function acquirePool(target: Target, options: SftpOptions): HostPool {
+  const key = identity(target, options);
+  let pool = pools.get(key);
+  if (!pool) {
+    pool = new HostPool(target, options, () => pools.delete(key));
+    pools.set(key, pool);
+  }
+  pool.retain();
+  return pool;
+}
+
+/** An error that means the transport went away, not that the operation itself failed. */
+function isConnectionLoss(error: unknown, connection: Connection): boolean {
+  if (connection.dead) return true;
+  if (FerryError.isInstance(error)) return false;
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: string };
+  if (typeof code === "number") return false;
+  return /No response from server|Not connected|closed|ECONNRESET|EPIPE|write after end/i.test(message ?? "");
+}
+
+export class HostPool {
+  readonly target: Target;
+  readonly #options: SftpOptions;
+  readonly #max: number;
+  readonly #onEmpty: () => void;
+  #connections: Connection[] = [];
+  #opening: Promise<Connection>[] = [];
+  #refs = 0;
+
+  constructor(target: Target, options: SftpOptions, onEmpty: () => void) {
+    this.target = target;
+    this.#options = options;
+    this.#max = Math.max(1, options.maxSessionsPerHost ?? DEFAULTS.maxSessionsPerHost);
+    this.#onEmpty = onEmpty;
+  }
+
+  get label(): string {
+    return describeTarget(this.target);
+  }
+
+  /** Live connections right now. */
+  get size(): number {
+    return this.#connections.filter((connection) => !connection.dead).length;
+  }
+
+  retain(): void {
+    this.#refs += 1;
+  }
+
+  /** Drop one reference; the last one ends every connection. */
+  async release(): Promise<void> {
+    this.#refs -= 1;
+    if (this.#refs > 0) return;
+    this.#onEmpty();
+    const opening = await Promise.allSettled(this.#opening);
+    const all = [...this.#connections, ...opening.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []))];
+    this.#connections = [];
+    await Promise.all(all.map((connection) => connection.end()));
+  }
+
+  /** A connection marked busy; give it back with `giveBack`. */
+  async take(): Promise<Connection> {
+    if (this.#refs <= 0) throw errors.invalidInput(`the storage for ${this.label} is closed`, { system: "sftp" });
+    for (;;) {
+      this.#connections = this.#connections.filter((connection) => !connection.dead);
+      const idle = this.#connections.find((connection) => connection.busy === 0);
+      let chosen = idle;
+      if (!chosen && this.#connections.length + this.#opening.length < this.#max) chosen = await this.#open();
+      if (!chosen && this.#connections.length > 0) {
+        chosen = this.#connections.reduce((best, connection) => (connection.busy < best.busy ? connection : best));
+      }
+      if (!chosen) {
+        // Every slot is still connecting: wait for one, then look again.
+        await Promise.race(this.#opening).catch(() => undefined);
+        continue;
+      }
+      if (chosen.dead) continue;
+      chosen.busy += 1;
+      if (chosen.busy === 1) chosen.setActive(true);
+      return chosen;
+    }
+  }
+
+  /** Keep `connection` busy beyond the operation that took it (a stream still reading); pair with `giveBack`. */
+  hold(connection: Connection): void {
+    connection.busy += 1;
+  }
+
+  giveBack(connection: Connection): void {
+    connection.busy -= 1;
+    if (connection.busy === 0 && !connection.dead) connection.setActive(false);
+  }
+
+  async #open(): Promise<Connection> {
+    const pending = connect(this.target, this.#options, true);
+    this.#opening.push(pending);
+    try {
+      const connection = await pending;
+      if (this.#refs <= 0) {
+        await connection.end();
+        throw errors.invalidInput(`the storage for ${this.label} was closed while connecting`, { system: "sftp" });
+      }
+      this.#connections.push(connection);
+      return connection;
+    } finally {
+      this.#opening = this.#opening.filter((item) => item !== pending);
+    }
+  }
+
+  /**
+   * Run `operation` on a pooled connection. When the connection drops under it, the operation is
+   * retried once on a fresh connection if `retry` (it is safe to repeat); otherwise, or when the
+   * retry also loses its connection, it fails with Transient.
+   */
+  async run<T>(operation: (connection: Connection) => Promise<T>, options: { retry?: boolean } = {}): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const connection = await this.take();
+      try {
+        return await operation(connection);
+      } catch (error) {
+        if (!isConnectionLoss(error, connection)) throw error;
+        connection.dead = true;
+        void connection.end();
+        if (options.retry !== false && attempt === 0) continue;
+        throw errors.transient(`the SSH connection to ${this.label} dropped during the operation`, {
+          system: "sftp",
+          cause: error,
+        });
+      } finally {
+        this.giveBack(connection);
+      }
+    }
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * SFTP requests as promises, with SFTP status codes mapped to ferry's error codes. Errors without a
+ * status code (the transport went away) pass through unchanged, for the pool to recognise.
+ */
+import { errors, type FerryError } from "@ferry/core";
+import type { Attributes, FileEntryWithStats, OpenMode, SFTPWrapper } from "ssh2";
+
+/** SSH_FX_* status codes (draft-ietf-secsh-filexfer-02, the version OpenSSH speaks). */
+export const STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, OP_UNSUPPORTED: 8 } as const;
+
+const S_IFMT = 0o170000;
+export const isDirectoryMode = (mode: number) => (mode & S_IFMT) === 0o040000;
+export const isFileMode = (mode: number) => (mode & S_IFMT) === 0o100000;
+export const isLinkMode = (mode: number) => (mode & S_IFMT) === 0o120000;
+
+export function statusOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+/** Map a failed SFTP request on `path` (absolute, on `host`) to a FerryError; transport errors are returned as they are. */
+export function mapSftpError(error: unknown, path: string, host: string, intent: "read" | "write" = "read"): unknown {
+  const status = statusOf(error);
+  if (status === undefined) return error;
+  const ctx = { system: "sftp", path, cause: error };
+  switch (status) {
+    case STATUS.NO_SUCH_FILE:
+      return errors.notFound(`no such file or directory: ${path} on ${host}`, ctx);
+    case STATUS.PERMISSION_DENIED:
+      return errors.permissionDenied(`permission denied: cannot ${intent} ${path} on ${host}`, ctx);
+    case STATUS.OP_UNSUPPORTED:
+      return errors.unsupported(`${host} does not support this SFTP request (${path})`, ctx);
+    default:
+      return errors.unexpected(`SFTP ${intent} of ${path} on ${host} failed: ${(error as Error).message}`, ctx);
+  }
+}
+
+/** Calls on one SFTP channel, as promises. */
+export class SftpCalls {
+  readonly sftp: SFTPWrapper;
+  readonly host: string;
+
+  constructor(sftp: SFTPWrapper, host: string) {
+    this.sftp = sftp;
+    this.host = host;
+  }
+
+  #call<T>(path: string, intent: "read" | "write", start: (done: (error: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      try {
+        start((error, value) => (error ? reject(mapSftpError(error, path, this.host, intent)) : resolve(value as T)));
+      } catch (error) {
+        // ssh2 throws synchronously when the channel is already closed.
+        reject(error);
+      }
+    });
+  }
+
+  stat(path: string): Promise<Attributes> {
+    return this.#call(path, "read", (done) => this.sftp.stat(path, done));
+  }
+
+  lstat(path: string): Promise<Attributes> {
+    return this.#call(path, "read", (done) => this.sftp.lstat(path, done));
+  }
+
+  /** stat, or undefined when nothing is there. */
+  async statOrNothing(path: string): Promise<Attributes | undefined> {
+    try {
+      return await this.stat(path);
+    } catch (error) {
+      if ((error as FerryError).code === "NotFound") return undefined;
+      throw error;
+    }
+  }
+
+  realpath(path: string): Promise<string> {
+    return this.#call(path, "read", (done) => this.sftp.realpath(path, done));
+  }
+
+  open(path: string, flags: OpenMode, intent: "read" | "write", mode?: number): Promise<Buffer> {
+    return this.#call(path, intent, (done) =>
+      mode === undefined ? this.sftp.open(path, flags, done) : this.sftp.open(path, flags, { mode }, done),
+    );
+  }
+
+  close(handle: Buffer, path: string): Promise<void> {
+    return this.#call(path, "write", (done) => this.sftp.close(handle, done));
+  }
+
+  writeAt(handle: Buffer, chunk: Uint8Array, position: number, path: string): Promise<void> {
+    const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    return this.#call(path, "write", (done) => this.sftp.write(handle, buffer, 0, buffer.byteLength, position, done));
+  }
+
+  futimes(handle: Buffer, mtime: Date, path: string): Promise<void> {
+    return this.#call(path, "write", (done) => this.sftp.futimes(handle, mtime, mtime, done));
+  }
+
+  opendir(path: string): Promise<Buffer> {
+    return this.#call(path, "read", (done) => this.sftp.opendir(path, done));
+  }
+
+  /** One batch of directory entries, or undefined at the end. */
+  readdirBatch(handle: Buffer, path: string): Promise<FileEntryWithStats[] | undefined> {
+    return new Promise((resolve, reject) => {
+      this.sftp.readdir(handle, (error, list) => {
+        if (statusOf(error) === STATUS.EOF) resolve(undefined);
+        else if (error) reject(mapSftpError(error, path, this.host));
+        else resolve(list as FileEntryWithStats[]);
+      });
+    });
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.#call(path, "write", (done) => this.sftp.unlink(path, done));
+  }
+
+  rmdir(path: string): Promise<void> {
+    return this.#call(path, "write", (done) => this.sftp.rmdir(path, done));
+  }
+
+  mkdir(path: string): Promise<void> {
+    return this.#call(path, "write", (done) => this.sftp.mkdir(path, done));
+  }
+
+  /** SFTP v3 rename: refuses to replace an existing target (OpenSSH implements it with link + unlink). */
+  rename(from: string, to: string): Promise<void> {
+    return this.#call(to, "write", (done) => this.sftp.rename(from, to, done));
+  }
+
+  /** rename(2): atomically replaces the target. */
+  posixRename(from: string, to: string): Promise<void> {
+    return this.#call(to, "write", (done) => this.sftp.ext_openssh_rename(from, to, done));
+  }
+
+  /** link(2): fails if the target exists, so it is an atomic create-if-absent. */
+  hardlink(from: string, to: string): Promise<void> {
+    return this.#call(to, "write", (done) => this.sftp.ext_openssh_hardlink(from, to, done));
+  }
+
+  /** Server-side copy of a whole file between two open handles (`copy-data` extension). */
+  copyData(source: Buffer, target: Buffer, path: string): Promise<void> {
+    return this.#call(path, "write", (done) => this.sftp.ext_copy_data(source, 0, 0, target, 0, done));
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Running commands on the host. Every path ferry puts into a command line goes through
+ * `shellQuote` and follows `--`, so keys with spaces, quotes, `$`, newlines, unicode or a leading
+ * dash are passed as one literal argument.
+ */
+import { constants } from "node:os";
+import { errors, type ExecResult } from "@ferry/core";
+import type { ClientChannel } from "ssh2";
+import type { Connection } from "./connection.ts";
+
+/**
+ * POSIX single-quoting: inside '…' nothing is special except the quote itself, written '\''.
+ * (A one-line rule of the POSIX shell grammar, so no quoting library is needed for it.)
+ */
+export function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `cd` + `export` prefix for a user command. Env is set in the command line: sshd drops `env` requests unless AcceptEnv allows them. */
+export function commandLine(command: string, options: { cwd?: string | undefined; env?: Record<string, string> | undefined }): string {
+  const parts: string[] = [];
+  if (options.cwd !== undefined) parts.push(`cd -- ${shellQuote(options.cwd)} || exit 1`);
+  for (const [name, value] of Object.entries(options.env ?? {})) {
+    if (!ENV_NAME.test(name)) throw errors.invalidInput(`invalid environment variable name ${JSON.stringify(name)}`, { system: "sftp" });
+    parts.push(`export ${name}=${shellQuote(value)}`);
+  }
+  parts.push(command);
+  return parts.join("\n");
+}
+
+export interface RawResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/** Run `command` through the login shell on the host and collect its output. */
+export function runRaw(connection: Connection, command: string, options: { stdin?: Uint8Array | string | undefined; signal?: AbortSignal | undefined } = {}): Promise<RawResult> {
+  return new Promise((resolve, reject) => {
+    connection.client.exec(command, (error, channel: ClientChannel) => {
+      if (error) {
+        reject(error);
+        return;
+      }
+      const stdout: Buffer[] = [];
+      const stderr: Buffer[] = [];
+      let exitCode = -1;
+      const onAbort = () => {
+        channel.signal("KILL");
+        channel.close();
+        reject(errors.aborted(`command aborted on ${connection.label}`, { system: "sftp" }));
+      };
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      channel.on("data", (chunk: Buffer) => stdout.push(chunk));
+      channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+      channel.on("exit", (code: number | null, signalName?: string) => {
+        if (typeof code === "number") exitCode = code;
+        else if (signalName) exitCode = 128 + (constants.signals[`SIG${signalName}` as keyof typeof constants.signals] ?? 0);
+      });
+      channel.on("close", () => {
+        options.signal?.removeEventListener("abort", onAbort);
+        resolve({ exitCode, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) });
+      });
+      if (options.stdin !== undefined) channel.end(options.stdin);
+      else channel.end();
+    });
+  });
+}
+
+export async function run(connection: Connection, command: string, options: { stdin?: Uint8Array | string | undefined; signal?: AbortSignal | undefined } = {}): Promise<ExecResult> {
+  const raw = await runRaw(connection, command, options);
+  return { exitCode: raw.exitCode, stdout: raw.stdout.toString("utf8"), stderr: raw.stderr.toString("utf8") };
+}

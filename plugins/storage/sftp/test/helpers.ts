@@ -1,0 +1,41 @@
+import type { Storage } from "@ferry/core";
+import { type SshdBackend, sshdSkipReason, startSshd } from "@ferry/test-harness";
+import { afterAll, beforeAll } from "vitest";
+import { type SftpOptions, sftpStorage } from "../src/index.ts";
+
+/** Why these tests cannot run here (OpenSSH missing outside CI), or undefined. */
+export const skipReason = sshdSkipReason();
+
+/** One sshd for the file, stopped afterwards. */
+export function useSshd(): () => SshdBackend {
+  let sshd: SshdBackend | undefined;
+  beforeAll(async () => {
+    if (!skipReason) sshd = await startSshd();
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+  });
+  return () => {
+    if (!sshd) throw new Error("sshd is not running");
+    return sshd;
+  };
+}
+
+/** Options that reach the harness's sshd with its user key, checking its host key strictly. */
+export function baseOptions(sshd: SshdBackend): SftpOptions & { host: string; port: number; user: string } {
+  return {
+    host: sshd.host,
+    port: sshd.port,
+    user: sshd.user,
+    privateKeyPath: sshd.privateKeyPath,
+    knownHosts: sshd.knownHostsPath,
+    agent: false,
+  };
+}
+
+/** A storage rooted at a fresh directory on the host. */
+export async function freshStorage(sshd: SshdBackend, options: SftpOptions = {}): Promise<{ storage: Storage; root: string }> {
+  const root = sshd.makeRoot();
+  const storage = await sftpStorage({ ...baseOptions(sshd), root, ...options });
+  return { storage, root };
+}
