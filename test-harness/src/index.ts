@@ -2,4 +2,5 @@ export * from "./lifecycle.ts";
 export * from "./s3.ts";
 export * from "./azurite.ts";
 export * from "./sshd.ts";
+export * from "./gcs/index.ts";
 export * from "./github/index.ts";

@@ -27,8 +27,7 @@ export function sshConfigPath(): string {
 
 let cache: { path: string; mtimeMs: number; config: SSHConfig } | undefined;
 
-function load(): SSHConfig | undefined {
-  const path = sshConfigPath();
+function load(path: string): SSHConfig | undefined {
   let mtimeMs: number;
   try {
     mtimeMs = statSync(path).mtimeMs;
@@ -53,9 +52,12 @@ function hasExplicitHost(config: SSHConfig, name: string): boolean {
   return false;
 }
 
-/** The effective settings for `name` when it is an explicit Host alias in the ssh config, else undefined. */
-export function findSshHost(name: string): SshHostConfig | undefined {
-  const config = load();
+/**
+ * The effective settings for `name` when it is an explicit Host alias in the ssh config, else undefined.
+ * `configPath` defaults to `sshConfigPath()`.
+ */
+export function findSshHost(name: string, configPath: string = sshConfigPath()): SshHostConfig | undefined {
+  const config = load(configPath);
   if (!config || !hasExplicitHost(config, name)) return undefined;
   const computed = config.compute(name) as Record<string, string | string[]>;
   const get = (key: string): string | undefined => {
