@@ -12,3 +12,6 @@ export * from "./default.ts";
 export * from "./local/index.ts";
 export * from "./transfer/index.ts";
 export * from "./table/index.ts";
+export * from "./resource-target.ts";
+export * from "./folder.ts";
+export * from "./blob.ts";

@@ -23,6 +23,11 @@ export interface StoragePlugin {
   readonly schemes: readonly string[];
   /** The capabilities its storages declare (a storage may narrow them per instance). */
   readonly capabilities: Capabilities;
+  /**
+   * The bucket / container / host used when a location names only the system, as in
+   * `folder.to("s3")`: from the plugin's options or environment. Absent: the caller must name one.
+   */
+  readonly defaultRoot?: string | undefined;
   /** A storage for `location.root` (bucket, container, host, repo@ref). Called once per root and cached. */
   create(location: Location): StorageDriver | Storage | Promise<StorageDriver | Storage>;
 }

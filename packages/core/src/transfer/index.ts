@@ -1,4 +1,5 @@
 export { copy, sync } from "./engine.ts";
+export { throwOnFailures } from "./failures.ts";
 export { createFilter, type PathFilter } from "./filters.ts";
 export type {
   ActionKind,

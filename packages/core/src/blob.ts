@@ -1,0 +1,147 @@
+/**
+ * Blob: a single file of bytes on any system. ferry assumes nothing about what the bytes mean —
+ * serialize before `write`, deserialize after `fetch` (as Runhouse's docs put it: "we do not make
+ * any assumptions about deserializing the underlying blob data").
+ */
+import type { Readable } from "node:stream";
+import { ferry } from "./default.ts";
+import { errors, FerryError } from "./errors.ts";
+import { type Location, type LocationLike, parseLocation, withPath } from "./location.ts";
+import type { PluginRegistry } from "./plugins.ts";
+import {
+  defaultKey,
+  type ResourceConfig,
+  type ResourceOptions,
+  type ResourceTransferOptions,
+  resolveTarget,
+} from "./resource-target.ts";
+import type { Storage, WriteSource } from "./storage.ts";
+import { copy } from "./transfer/engine.ts";
+import { throwOnFailures } from "./transfer/failures.ts";
+
+export interface BlobOptions extends ResourceOptions {
+  /** Content to keep until `write()` is called. */
+  data?: WriteSource;
+}
+
+export class Blob {
+  readonly location: Location;
+  readonly registry: PluginRegistry;
+  readonly metadata: Record<string, unknown>;
+  #data: WriteSource | undefined;
+
+  /** `location` defaults to `ferry-blob/<32 hex>` in the working directory. */
+  constructor(location?: LocationLike, options: BlobOptions = {}) {
+    this.registry = options.registry ?? ferry;
+    this.metadata = { ...options.metadata };
+    this.location = parseLocation(location ?? defaultKey("blob"), { cwd: this.registry.cwd });
+    if (this.location.path === "") {
+      throw errors.invalidInput(`a blob is one file; ${this.location.url} names no file`, {
+        system: this.location.system,
+      });
+    }
+    this.#data = options.data;
+  }
+
+  get url(): string {
+    return this.location.url;
+  }
+
+  get system(): string {
+    return this.location.system;
+  }
+
+  /** Key within the storage root. */
+  get path(): string {
+    return this.location.path;
+  }
+
+  async storage(): Promise<Storage> {
+    return this.registry.storageFor(this.location);
+  }
+
+  /** Write `data` (or the data the blob was created with). Atomic: readers see the old content or the new, never half. */
+  async write(data?: WriteSource, options: { signal?: AbortSignal } = {}): Promise<this> {
+    const content = data ?? this.#data;
+    if (content === undefined) {
+      throw errors.invalidInput(
+        `nothing to write to ${this.url}: pass the data to write() or to blob(data, location)`,
+        {
+          system: this.system,
+          path: this.path,
+        },
+      );
+    }
+    await (await this.storage()).write(this.path, content, options);
+    // A stream can only be consumed once; bytes and text stay available for another write.
+    this.#data = typeof content === "string" || content instanceof Uint8Array ? content : undefined;
+    return this;
+  }
+
+  /** The whole content as bytes. */
+  async fetch(options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    return (await this.storage()).readBytes(this.path, options);
+  }
+
+  /** The whole content as UTF-8 text. */
+  async text(options: { signal?: AbortSignal } = {}): Promise<string> {
+    return new TextDecoder().decode(await this.fetch(options));
+  }
+
+  /** The content as a stream, for data too big to hold in memory. */
+  async stream(options: { signal?: AbortSignal } = {}): Promise<Readable> {
+    return (await this.storage()).read(this.path, options);
+  }
+
+  async exists(): Promise<boolean> {
+    try {
+      return (await (await this.storage()).stat(this.path)).kind === "file";
+    } catch (error) {
+      if (FerryError.isInstance(error, "NotFound")) return false;
+      throw error;
+    }
+  }
+
+  /** Remove the file; a missing one is fine. */
+  async rm(options: { signal?: AbortSignal } = {}): Promise<void> {
+    await (await this.storage()).delete(this.path, options);
+  }
+
+  /**
+   * Copy the blob to another system or place and return a Blob there (this one is unchanged).
+   * With no key at the destination it goes to `ferry-blob/<32 hex>`; a destination that is a
+   * directory receives the file under its own name.
+   */
+  async to(target: LocationLike, path?: string, options: ResourceTransferOptions = {}): Promise<Blob> {
+    const destination = await resolveTarget(target, path, "blob", this.registry);
+    const summary = throwOnFailures(
+      await copy(this.location, destination, { ...options, registry: this.registry }),
+    );
+    const landed = summary.plan[0]?.destinationKey ?? destination.path;
+    return new Blob(withPath(destination, landed), { registry: this.registry, metadata: this.metadata });
+  }
+
+  toConfig(): ResourceConfig {
+    return {
+      type: "blob",
+      url: this.url,
+      system: this.system,
+      path: this.path,
+      metadata: { ...this.metadata },
+    };
+  }
+
+  /** What the resource registry records when this blob is saved. */
+  registryDescription(): { type: "blob"; location: Location } {
+    return { type: "blob", location: this.location };
+  }
+
+  toString(): string {
+    return `Blob(${this.url})`;
+  }
+}
+
+/** A Blob holding `data` (written by `write()`) at `location` (default: `ferry-blob/<32 hex>` in the working directory). */
+export function blob(data?: WriteSource, location?: LocationLike, options: ResourceOptions = {}): Blob {
+  return new Blob(location, { ...options, ...(data === undefined ? {} : { data }) });
+}

@@ -1,0 +1,271 @@
+/**
+ * Folder: a directory of files on any system (Runhouse's `rh.folder`). Reads and writes go through
+ * the storage serving its location; `to()` and `mv()` go through the transfer engine, so a folder
+ * moves between systems server-side, from the host it lives on, or streamed — never via local disk.
+ */
+import type { Readable } from "node:stream";
+import pLimit from "p-limit";
+import { ferry } from "./default.ts";
+import { errors, FerryError } from "./errors.ts";
+import { type Location, type LocationLike, parseLocation, withPath } from "./location.ts";
+import { baseName, compareKeys, joinKey, normalizeKey, relativeKey } from "./paths.ts";
+import type { PluginRegistry } from "./plugins.ts";
+import {
+  defaultKey,
+  type ResourceConfig,
+  type ResourceOptions,
+  type ResourceTransferOptions,
+  resolveTarget,
+} from "./resource-target.ts";
+import type { Storage, WriteSource } from "./storage.ts";
+import { overlaps, sameStorage } from "./transfer/endpoints.ts";
+import { copy } from "./transfer/engine.ts";
+import { throwOnFailures } from "./transfer/failures.ts";
+
+export interface LsOptions {
+  /** Full URLs (absolute paths for local folders) instead of names relative to the folder. */
+  fullPaths?: boolean;
+  /** Every file below, as paths relative to the folder, instead of one level of files and directories. */
+  recursive?: boolean;
+}
+
+export interface PutOptions {
+  /** Replace files that already exist (default false: AlreadyExists naming them, nothing written). */
+  overwrite?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Files to put: name (relative to the folder) → content. */
+export type FolderContents = Record<string, WriteSource> | Map<string, WriteSource>;
+
+export class Folder {
+  readonly location: Location;
+  readonly registry: PluginRegistry;
+  readonly metadata: Record<string, unknown>;
+
+  /** `location` defaults to `ferry-folder/<32 hex>` in the working directory. */
+  constructor(location?: LocationLike, options: ResourceOptions = {}) {
+    this.registry = options.registry ?? ferry;
+    this.metadata = { ...options.metadata };
+    this.location = parseLocation(location ?? defaultKey("folder"), { cwd: this.registry.cwd });
+  }
+
+  get url(): string {
+    return this.location.url;
+  }
+
+  get system(): string {
+    return this.location.system;
+  }
+
+  /** Key within the storage root. */
+  get path(): string {
+    return this.location.path;
+  }
+
+  /** The storage this folder lives in (resolved once per root by the registry). */
+  async storage(): Promise<Storage> {
+    return this.registry.storageFor(this.location);
+  }
+
+  #key(name: string): string {
+    return joinKey(this.location.path, normalizeKey(name, { system: this.system }));
+  }
+
+  /** Names in the folder, sorted; a missing folder lists as empty (object stores cannot tell the two apart). */
+  async ls(options: LsOptions = {}): Promise<string[]> {
+    const storage = await this.storage();
+    const names: { key: string; name: string }[] = [];
+    for await (const entry of storage.list(this.path, { recursive: options.recursive === true })) {
+      const relative = relativeKey(this.path, entry.path);
+      if (relative === undefined || relative === "") continue;
+      names.push({ key: entry.path, name: options.recursive ? relative : baseName(entry.path) });
+    }
+    names.sort((a, b) => compareKeys(a.name, b.name));
+    if (!options.fullPaths) return names.map(({ name }) => name);
+    return names.map(({ key }) => (this.system === "file" ? `/${key}` : withPath(this.location, key).url));
+  }
+
+  /** True when the folder exists as a directory (for object stores: when any key is below it). */
+  async exists(): Promise<boolean> {
+    if (this.path === "") return true;
+    try {
+      return (await (await this.storage()).stat(this.path)).kind === "directory";
+    } catch (error) {
+      if (FerryError.isInstance(error, "NotFound")) return false;
+      throw error;
+    }
+  }
+
+  /** Create the folder (and its parents). Where directories only exist through files, there is nothing to do. */
+  async mkdir(): Promise<this> {
+    const storage = await this.storage();
+    if (storage.capabilities.mkdir !== false) await storage.mkdir(this.path);
+    return this;
+  }
+
+  /** Remove the whole folder, or only the named entries in it (files or sub-folders). Missing ones are fine. */
+  async rm(names?: readonly string[]): Promise<void> {
+    const storage = await this.storage();
+    if (names === undefined) {
+      await storage.deleteDirectory(this.path);
+      return;
+    }
+    for (const name of names) {
+      const key = this.#key(name);
+      const entry = await storage.stat(key).catch((error: unknown) => {
+        if (FerryError.isInstance(error, "NotFound")) return undefined;
+        throw error;
+      });
+      if (entry?.kind === "directory") await storage.deleteDirectory(key);
+      else if (entry) await storage.delete([key]);
+    }
+  }
+
+  /** A stream of one file's content. */
+  async open(name: string, options: { signal?: AbortSignal } = {}): Promise<Readable> {
+    return (await this.storage()).read(this.#key(name), options);
+  }
+
+  /** One file's content as bytes. */
+  async get(name: string, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    return (await this.storage()).readBytes(this.#key(name), options);
+  }
+
+  /** One file's content as UTF-8 text. */
+  async text(name: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+    return new TextDecoder().decode(await this.get(name, options));
+  }
+
+  /**
+   * Write several files (name → bytes, text or stream), or copy another folder's files in.
+   * Without `overwrite`, nothing is written if any of the names exists (AlreadyExists lists them).
+   */
+  async put(contents: FolderContents | Folder, options: PutOptions = {}): Promise<this> {
+    if (contents instanceof Folder) {
+      await this.#putFolder(contents, options);
+      return this;
+    }
+    const storage = await this.storage();
+    const files = [...(contents instanceof Map ? contents : Object.entries(contents))].map(
+      ([name, data]) => [this.#key(name), data] as const,
+    );
+    const limit = pLimit(4);
+    if (!options.overwrite) {
+      const taken = await Promise.all(
+        files.map(([key]) => limit(async () => ((await storage.exists(key)) ? key : undefined))),
+      );
+      const existing = taken.filter((key): key is string => key !== undefined);
+      if (existing.length > 0) throw this.#alreadyExists(existing);
+    }
+    const createOnly = !options.overwrite && storage.capabilities.conditionalWrite;
+    await Promise.all(
+      files.map(([key, data]) =>
+        limit(() =>
+          storage.write(key, data, {
+            signal: options.signal,
+            ...(createOnly ? { ifNoneMatch: "*" as const } : {}),
+          }),
+        ),
+      ),
+    );
+    return this;
+  }
+
+  async #putFolder(source: Folder, options: PutOptions): Promise<void> {
+    const target = { storage: await this.storage(), path: this.path };
+    const from = { storage: await source.storage(), path: source.path };
+    if (!options.overwrite) {
+      const plan = await copy(from, target, { dryRun: true, registry: this.registry });
+      const existing = plan.plan
+        .filter((action) => action.destination !== undefined)
+        .map((action) => action.destinationKey);
+      if (existing.length > 0) throw this.#alreadyExists(existing);
+    }
+    throwOnFailures(
+      await copy(from, target, {
+        registry: this.registry,
+        ...(options.signal ? { signal: options.signal } : {}),
+      }),
+    );
+  }
+
+  #alreadyExists(keys: readonly string[]): FerryError {
+    const names = keys.map((key) => relativeKey(this.path, key) ?? key);
+    const shown = names.slice(0, 5).join(", ") + (names.length > 5 ? ` and ${names.length - 5} more` : "");
+    return errors.alreadyExists(
+      `${shown} already exist(s) in ${this.url}; pass { overwrite: true } to replace them`,
+      {
+        system: this.system,
+        path: this.path,
+      },
+    );
+  }
+
+  /**
+   * Copy the folder to another system or place and return a Folder there (this one is unchanged).
+   * `to("s3")` uses the S3 plugin's default bucket; `to("s3://bucket")` puts it at `ferry-folder/<32 hex>`.
+   */
+  async to(target: LocationLike, path?: string, options: ResourceTransferOptions = {}): Promise<Folder> {
+    const destination = await resolveTarget(target, path, "folder", this.registry);
+    throwOnFailures(await copy(this.location, destination, { ...options, registry: this.registry }));
+    return new Folder(destination, { registry: this.registry, metadata: this.metadata });
+  }
+
+  /**
+   * Move the folder: renamed file by file where the storage can, otherwise copied and then removed
+   * (only once every file arrived). Returns the Folder at the new place.
+   */
+  async mv(target: LocationLike, path?: string, options: ResourceTransferOptions = {}): Promise<Folder> {
+    const destination = await resolveTarget(target, path, "folder", this.registry);
+    const [from, to] = await Promise.all([this.storage(), this.registry.storageFor(destination)]);
+    if (sameStorage(from, to) && overlaps(this.path, destination.path)) {
+      throw errors.invalidInput(`cannot move ${this.url} to ${destination.url}: one is inside the other`, {
+        system: this.system,
+        path: this.path,
+      });
+    }
+    if (from === to && from.capabilities.move !== false) {
+      const limit = pLimit(options.transfers ?? 4);
+      const moves: Promise<unknown>[] = [];
+      for await (const entry of from.list(this.path, { recursive: true, signal: options.signal })) {
+        const relative = relativeKey(this.path, entry.path);
+        if (relative)
+          moves.push(
+            limit(() =>
+              from.move(entry.path, joinKey(destination.path, relative), { signal: options.signal }),
+            ),
+          );
+      }
+      await Promise.all(moves);
+    } else {
+      throwOnFailures(await copy(this.location, destination, { ...options, registry: this.registry }));
+    }
+    await from.deleteDirectory(this.path);
+    return new Folder(destination, { registry: this.registry, metadata: this.metadata });
+  }
+
+  toConfig(): ResourceConfig {
+    return {
+      type: "folder",
+      url: this.url,
+      system: this.system,
+      path: this.path,
+      metadata: { ...this.metadata },
+    };
+  }
+
+  /** What the resource registry records when this folder is saved. */
+  registryDescription(): { type: "folder"; location: Location } {
+    return { type: "folder", location: this.location };
+  }
+
+  toString(): string {
+    return `Folder(${this.url})`;
+  }
+}
+
+/** A Folder at `location` (default: `ferry-folder/<32 hex>` in the working directory). */
+export function folder(location?: LocationLike, options: ResourceOptions = {}): Folder {
+  return new Folder(location, options);
+}

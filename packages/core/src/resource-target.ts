@@ -1,0 +1,123 @@
+/**
+ * Where a resource goes: the shared rules of `folder.to(...)`, `blob.to(...)` and the default
+ * location of a new resource. As in Runhouse, a destination that names no key gets a fresh
+ * default one — `ferry-folder/<32 hex>` or `ferry-blob/<32 hex>` — under the bucket, the
+ * container, the login's home on an SSH host, or the working directory locally.
+ */
+import { randomUUID } from "node:crypto";
+import { errors } from "./errors.ts";
+import {
+  canonicalSystem,
+  childLocation,
+  type Location,
+  type LocationLike,
+  parseLocation,
+} from "./location.ts";
+import type { PluginRegistry } from "./plugins.ts";
+import { findSshHost } from "./ssh-config.ts";
+import type { TransferOptions } from "./transfer/types.ts";
+
+export type ResourceKind = "folder" | "blob";
+
+/** Options every resource takes. */
+export interface ResourceOptions {
+  /** Plugin registry resolving locations (default: the `ferry` registry). */
+  registry?: PluginRegistry;
+  /** Free-form metadata carried into the resource's config. */
+  metadata?: Record<string, unknown>;
+}
+
+/** Transfer options a resource's `to()` / `mv()` passes on (the registry is the resource's own). */
+export type ResourceTransferOptions = Omit<TransferOptions, "registry" | "delete" | "dryRun">;
+
+/** What `toConfig()` returns: enough to find the resource again, nothing secret. */
+export interface ResourceConfig {
+  type: ResourceKind | "table";
+  url: string;
+  system: string;
+  /** Key within the storage root. */
+  path: string;
+  metadata: Record<string, unknown>;
+}
+
+/** `ferry-folder/<32 lower-case hex>` (Runhouse's `runhouse-folder/<uuid4 hex>`). */
+export function defaultKey(kind: ResourceKind): string {
+  return `ferry-${kind}/${randomUUID().replaceAll("-", "")}`;
+}
+
+const SYSTEM_NAMES = new Set(["file", "local", "s3", "gs", "gcs", "az", "azure", "sftp", "ssh", "github"]);
+
+/** A bare system name (`"s3"`), or a `~/.ssh/config` host alias, as opposed to a URL or a path. */
+function isSystemName(value: string): boolean {
+  return (
+    !value.includes("/") &&
+    !value.includes(":") &&
+    (SYSTEM_NAMES.has(value.toLowerCase()) || findSshHost(value) !== undefined)
+  );
+}
+
+/**
+ * Resolve `to(target, path?)`:
+ * - `"s3"` (a system name alone): the plugin's default bucket (`defaultRoot`) + a default key; no
+ *   default bucket is InvalidInput asking for one; `"file"` → the working directory + a default key;
+ *   an SSH alias → the login's home + a default key;
+ * - `"s3", "bucket/prefix"` or `{ system: "s3", path: "bucket/prefix" }`: exactly there;
+ * - a URL or path: exactly there, except a bucket/container/host with no key gets a default key;
+ * - `path` with a URL: joined below it.
+ */
+export async function resolveTarget(
+  target: LocationLike,
+  path: string | undefined,
+  kind: ResourceKind,
+  registry: PluginRegistry,
+): Promise<Location> {
+  const cwd = registry.cwd;
+  if (typeof target === "string" && isSystemName(target)) {
+    if (path !== undefined) return parseLocation({ system: target, path }, { cwd });
+    return defaultLocationOn(target, kind, registry);
+  }
+  if (
+    typeof target === "object" &&
+    target !== null &&
+    !("url" in target) &&
+    (target.path === undefined || target.path === "")
+  ) {
+    if (path !== undefined) return parseLocation({ ...target, path }, { cwd });
+    return defaultLocationOn(String(target.system), kind, registry);
+  }
+  const location = parseLocation(target, { cwd });
+  if (path !== undefined) return childLocation(location, path);
+  if (location.path === "" && location.system !== "file") return childLocation(location, defaultKey(kind));
+  return location;
+}
+
+/** A new default location on a system named alone. */
+export async function defaultLocationOn(
+  system: string,
+  kind: ResourceKind,
+  registry: PluginRegistry,
+): Promise<Location> {
+  const cwd = registry.cwd;
+  const canonical = canonicalSystem(system);
+  const key = defaultKey(kind);
+  if (canonical === "file") return parseLocation({ system: "file", path: key }, { cwd });
+  if (findSshHost(system) !== undefined && !SYSTEM_NAMES.has(system.toLowerCase()))
+    return parseLocation({ system, path: key }, { cwd });
+  const plugin = await registry.storagePlugin(canonical);
+  const root = plugin.defaultRoot;
+  if (!root) {
+    const noun =
+      canonical === "az"
+        ? "container"
+        : canonical === "sftp"
+          ? "host"
+          : canonical === "github"
+            ? "repository"
+            : "bucket";
+    throw errors.invalidInput(
+      `"${system}" alone does not say which ${noun} to use: pass a URL such as ${canonical}://my-${noun}/path, or configure a default ${noun} in the ${plugin.name} plugin`,
+      { system: canonical },
+    );
+  }
+  return parseLocation(`${canonical}://${root}/${key}`, { cwd });
+}
