@@ -48,26 +48,9 @@ export function writableFields(resource: Record<string, unknown>): WritableField
 
 /** The writable fields of an existing object, for copies that keep the source's metadata. */
 export function fieldsOf(object: StoredObject): WritableFields {
-  const {
-    contentType,
-    contentEncoding,
-    contentDisposition,
-    contentLanguage,
-    cacheControl,
-    customTime,
-    storageClass,
-    metadata,
-  } = object;
-  return cleanFields({
-    contentType,
-    contentEncoding,
-    contentDisposition,
-    contentLanguage,
-    cacheControl,
-    customTime,
-    storageClass,
-    metadata: metadata && { ...metadata },
-  });
+  const fields: WritableFields = Object.fromEntries(PATCHABLE.map((field) => [field, object[field]]));
+  if (object.metadata) fields.metadata = { ...object.metadata };
+  return cleanFields(fields);
 }
 
 export function cleanFields(fields: WritableFields): WritableFields {

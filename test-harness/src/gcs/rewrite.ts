@@ -85,14 +85,34 @@ function perCallLimit(ctx: GcsContext, request: GcsRequest, body: Record<string,
   return Math.min(requested ?? Number.POSITIVE_INFINITY, ctx.settings.rewriteBytesPerCall);
 }
 
-export async function handleRewrite(
+/** Source and destination of a copy, from the URL. */
+export interface CopyRoute {
+  sourceBucket: string;
+  sourceName: string;
+  destinationBucket: string;
+  destinationName: string;
+}
+
+/** The live source, after its own (`ifSource…`) and the destination's (`if…`) preconditions are checked. */
+function openCopy(
   ctx: GcsContext,
   request: GcsRequest,
-  sourceBucket: string,
-  sourceName: string,
-  destinationBucket: string,
-  destinationName: string,
-): Promise<void> {
+  route: CopyRoute,
+): { source: StoredObject; conditions: Preconditions } {
+  const source = ctx.store.object(
+    route.sourceBucket,
+    route.sourceName,
+    intParam(request.query, "sourceGeneration"),
+  );
+  checkPreconditions(source, preconditionsFrom(request.query, "ifSource"));
+  validateObjectName(route.destinationName);
+  const conditions = preconditionsFrom(request.query);
+  checkPreconditions(ctx.store.peek(route.destinationBucket, route.destinationName), conditions);
+  return { source, conditions };
+}
+
+export async function handleRewrite(ctx: GcsContext, request: GcsRequest, route: CopyRoute): Promise<void> {
+  const { sourceBucket, sourceName, destinationBucket, destinationName } = route;
   const body = await readJsonBody(request.body);
   const token = request.query.get("rewriteToken");
   let job: RewriteJob;
@@ -107,11 +127,7 @@ export async function handleRewrite(
       throw gcsErrors.invalid("The rewrite token does not belong to this source and destination.");
     }
   } else {
-    const source = ctx.store.object(sourceBucket, sourceName, intParam(request.query, "sourceGeneration"));
-    checkPreconditions(source, preconditionsFrom(request.query, "ifSource"));
-    validateObjectName(destinationName);
-    const conditions = preconditionsFrom(request.query);
-    checkPreconditions(ctx.store.peek(destinationBucket, destinationName), conditions);
+    const { source, conditions } = openCopy(ctx, request, route);
     job = {
       token: randomBytes(24).toString("base64url"),
       source,
@@ -166,19 +182,9 @@ export async function handleRewrite(
 }
 
 /** objects.copy: the older one-call copy that answers with the destination object. */
-export async function handleCopyTo(
-  ctx: GcsContext,
-  request: GcsRequest,
-  sourceBucket: string,
-  sourceName: string,
-  destinationBucket: string,
-  destinationName: string,
-): Promise<void> {
+export async function handleCopyTo(ctx: GcsContext, request: GcsRequest, route: CopyRoute): Promise<void> {
   const body = await readJsonBody(request.body);
-  const source = ctx.store.object(sourceBucket, sourceName, intParam(request.query, "sourceGeneration"));
-  checkPreconditions(source, preconditionsFrom(request.query, "ifSource"));
-  const conditions = preconditionsFrom(request.query);
-  checkPreconditions(ctx.store.peek(destinationBucket, destinationName), conditions);
+  const { source, conditions } = openCopy(ctx, request, route);
   const staged = await ctx.store.stage();
   try {
     await copyRange(source, staged, 0, source.size);
@@ -187,8 +193,8 @@ export async function handleCopyTo(
       { md5: source.md5Hash !== undefined },
     );
     const stored = await ctx.store.commit(
-      destinationBucket,
-      destinationName,
+      route.destinationBucket,
+      route.destinationName,
       { ...data, componentCount: source.componentCount },
       destinationFields(body, source),
       conditions,

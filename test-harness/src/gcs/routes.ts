@@ -53,7 +53,12 @@ export async function route(ctx: GcsContext, request: GcsRequest, pathname: stri
     tail.length === 5
   ) {
     const handler = tail[0] === "rewriteTo" ? handleRewrite : handleCopyTo;
-    return handler(ctx, request, bucket, name, tail[2]!, decodeSegment(tail[4]!));
+    return handler(ctx, request, {
+      sourceBucket: bucket,
+      sourceName: name,
+      destinationBucket: tail[2]!,
+      destinationName: decodeSegment(tail[4]!),
+    });
   }
   if (tail[0] === "compose" && tail.length === 1) return handleCompose(ctx, request, bucket, name);
   if (tail[0] === "moveTo" && tail[1] === "o" && tail.length === 3)
