@@ -191,8 +191,14 @@ export class LocalDriver implements StorageDriver {
     const sourcePath = await this.#root.resolve(from, { followLast: false });
     const targetPath = await this.#root.resolve(to);
     refuseTempName(to, targetPath);
-    await withFsErrors(sourcePath, "read", () => lstat(sourcePath));
+    const source = await withFsErrors(sourcePath, "read", () => lstat(sourcePath));
     if (from === to) return this.stat(to);
+    if (source.isDirectory() && to.startsWith(`${from}/`)) {
+      throw errors.invalidInput(`cannot move the directory ${sourcePath} into itself (${targetPath})`, {
+        system: "file",
+        path: targetPath,
+      });
+    }
     await ensureParent(targetPath);
     try {
       if (options.ifNoneMatch === "*") {

@@ -17,6 +17,7 @@ import type { Entry, ListOptions } from "../storage.ts";
 import { fsErrorCode, mapFsError } from "./errors.ts";
 import { type LocalRoot, TEMP_PREFIX } from "./root.ts";
 
+const STAT_BATCH = 32;
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 interface Child {
@@ -88,10 +89,13 @@ async function readLevel(
     throw mapFsError(error, dirPath);
   }
   const children: Child[] = [];
-  for (const dirent of dirents) {
+  // A bounded number of stats at a time: large directories list quickly without a burst of requests.
+  for (let start = 0; start < dirents.length; start += STAT_BATCH) {
     throwIfAborted(signal, { system: "file", path: dirPath });
-    const child = await describe(root, dir, dirPath, dirent);
-    if (child) children.push(child);
+    const batch = dirents
+      .slice(start, start + STAT_BATCH)
+      .map((dirent) => describe(root, dir, dirPath, dirent));
+    for (const child of await Promise.all(batch)) if (child) children.push(child);
   }
   const sortKey = (child: Child) => (child.kind === "directory" ? `${child.key}/` : child.key);
   return children.sort((a, b) => compareKeys(sortKey(a), sortKey(b)));

@@ -1,5 +1,6 @@
 /** Streaming reads with byte ranges, and streamed checksums. */
 import { createHash } from "node:crypto";
+import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { errors } from "../errors.ts";
@@ -18,7 +19,8 @@ export function clampRange(range: ByteRange | undefined, size: number): { start:
 async function openFile(filePath: string) {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
-    handle = await open(filePath, "r");
+    // O_NONBLOCK: opening a FIFO must not hang waiting for a writer; regular files ignore it.
+    handle = await open(filePath, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     throw mapFsError(error, filePath);
   }
@@ -29,6 +31,12 @@ async function openFile(filePath: string) {
         system: "file",
         path: filePath,
       });
+    if (!stats.isFile()) {
+      throw errors.invalidInput(`not a regular file (socket, FIFO or device): ${filePath}`, {
+        system: "file",
+        path: filePath,
+      });
+    }
     return { handle, size: stats.size };
   } catch (error) {
     await handle.close();

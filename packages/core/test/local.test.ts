@@ -1,0 +1,353 @@
+/**
+ * Local-only behaviour of the file storage: the symlink policy, temp files, name edge cases,
+ * permission errors and the default registry. The shared contract is covered by the conformance
+ * run in packages/conformance/test/local.test.ts.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
+import { createServer } from "node:net";
+import { platform, tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  type ErrorCode,
+  FerryError,
+  ferry,
+  local,
+  localStorage,
+  PluginRegistry,
+  type Storage,
+} from "../src/index.ts";
+import { mapFsError } from "../src/local/errors.ts";
+
+let base: string;
+let rootDir: string;
+let outside: string;
+let storage: Storage;
+
+beforeEach(async () => {
+  base = await mkdtemp(join(tmpdir(), "ferry-local-"));
+  rootDir = join(base, "root");
+  outside = join(base, "outside");
+  await mkdir(rootDir);
+  await mkdir(outside);
+  await writeFile(join(outside, "secret.txt"), "outside the root");
+  storage = localStorage(rootDir);
+});
+
+afterEach(async () => {
+  await storage.close();
+  await chmod(rootDir, 0o755).catch(() => undefined);
+  await rm(base, { recursive: true, force: true });
+});
+
+async function codeOf(action: Promise<unknown>): Promise<ErrorCode | "none"> {
+  try {
+    await action;
+    return "none";
+  } catch (error) {
+    if (!FerryError.isInstance(error)) throw error;
+    return error.code;
+  }
+}
+
+async function shape(dir: string, recursive = false): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of storage.list(dir, { recursive }))
+    out.push(entry.kind === "directory" ? `${entry.path}/` : entry.path);
+  return out;
+}
+
+/** Names actually on disk below the root, temp files included. */
+async function onDisk(): Promise<string[]> {
+  return (await readdir(rootDir, { recursive: true })).map(String).sort();
+}
+
+describe("local storage: symlinks", () => {
+  it("follows a link to a file inside the root", async () => {
+    await storage.write("data/real.txt", "real");
+    await symlink(join(rootDir, "data/real.txt"), join(rootDir, "alias.txt"));
+    expect(new TextDecoder().decode(await storage.readBytes("alias.txt"))).toBe("real");
+    expect(await storage.stat("alias.txt")).toMatchObject({ kind: "file", size: 4 });
+    expect(await shape("")).toEqual(["alias.txt", "data/"]);
+  });
+
+  it("follows a relative link to a directory inside the root, but a recursive listing does not descend into it", async () => {
+    await storage.write("data/inner.txt", "inner");
+    await symlink("data", join(rootDir, "linked"));
+    expect(await shape("")).toEqual(["data/", "linked/"]);
+    expect(await shape("linked")).toEqual(["linked/inner.txt"]);
+    expect(await shape("", true)).toEqual(["data/inner.txt"]);
+    await storage.write("linked/through.txt", "via link");
+    expect(await readFile(join(rootDir, "data/through.txt"), "utf8")).toBe("via link");
+  });
+
+  it("refuses a link to a file outside the root with PermissionDenied and leaves it out of listings", async () => {
+    await symlink(join(outside, "secret.txt"), join(rootDir, "escape.txt"));
+    expect(await codeOf(storage.read("escape.txt"))).toBe("PermissionDenied");
+    expect(await codeOf(storage.stat("escape.txt"))).toBe("PermissionDenied");
+    expect(await codeOf(storage.write("escape.txt", "overwrite"))).toBe("PermissionDenied");
+    expect(await codeOf(storage.checksum("escape.txt", "md5"))).toBe("PermissionDenied");
+    expect(await codeOf(storage.copy("escape.txt", "copied.txt"))).toBe("PermissionDenied");
+    expect(await shape("")).toEqual([]);
+    expect(await readFile(join(outside, "secret.txt"), "utf8")).toBe("outside the root");
+  });
+
+  it("refuses writes, mkdir and listings through a linked directory outside the root", async () => {
+    await symlink(outside, join(rootDir, "out"));
+    expect(await codeOf(storage.write("out/planted.txt", "x"))).toBe("PermissionDenied");
+    expect(await codeOf(storage.write("out/new/deeper.txt", "x"))).toBe("PermissionDenied");
+    expect(await codeOf(storage.mkdir("out/made"))).toBe("PermissionDenied");
+    expect(await codeOf(storage.copy("missing.txt", "out/x.txt"))).toBe("NotFound");
+    expect(await codeOf(shape("out"))).toBe("PermissionDenied");
+    expect(await shape("")).toEqual([]);
+    expect(await readdir(outside)).toEqual(["secret.txt"]);
+  });
+
+  it("deletes a link itself, never its target", async () => {
+    await symlink(join(outside, "secret.txt"), join(rootDir, "escape.txt"));
+    await symlink(outside, join(rootDir, "out"));
+    await storage.delete(["escape.txt", "out"]);
+    expect(await onDisk()).toEqual([]);
+    expect(await readFile(join(outside, "secret.txt"), "utf8")).toBe("outside the root");
+  });
+
+  it("deleteDirectory on a linked directory removes the link, not what it points to", async () => {
+    await symlink(outside, join(rootDir, "out"));
+    await storage.deleteDirectory("out");
+    expect(await onDisk()).toEqual([]);
+    expect(await readdir(outside)).toEqual(["secret.txt"]);
+  });
+
+  it("skips broken links in listings and reports them NotFound", async () => {
+    await symlink(join(rootDir, "nowhere.txt"), join(rootDir, "broken.txt"));
+    await storage.write("kept.txt", "x");
+    expect(await shape("")).toEqual(["kept.txt"]);
+    expect(await codeOf(storage.stat("broken.txt"))).toBe("NotFound");
+    expect(await codeOf(storage.read("broken.txt"))).toBe("NotFound");
+  });
+
+  it("works when the root itself is reached through a link", async () => {
+    const linkedRoot = join(base, "root-link");
+    await symlink(rootDir, linkedRoot);
+    const viaLink = localStorage(linkedRoot);
+    await viaLink.write("a/b.txt", "through the root link");
+    expect(await readFile(join(rootDir, "a/b.txt"), "utf8")).toBe("through the root link");
+    expect(await shape("", true)).toEqual(["a/b.txt"]);
+  });
+});
+
+describe("local storage: temp files", () => {
+  async function* failing(): AsyncIterable<Uint8Array> {
+    yield new Uint8Array(10_000);
+    throw new Error("source failed");
+  }
+
+  it("removes the temp file after a failed write, in nested directories too", async () => {
+    await storage.write("nested/keep.txt", "keep");
+    await expect(storage.write("nested/fail.bin", failing())).rejects.toThrow();
+    await expect(storage.write("fail.bin", failing())).rejects.toThrow();
+    expect(await onDisk()).toEqual(["nested", "nested/keep.txt"]);
+  });
+
+  it("removes the temp file when a create-only write or copy loses", async () => {
+    await storage.write("taken.txt", "first");
+    expect(await codeOf(storage.write("taken.txt", "second", { ifNoneMatch: "*" }))).toBe("ConditionNotMet");
+    await storage.write("other.txt", "other");
+    expect(await codeOf(storage.copy("other.txt", "taken.txt", { ifNoneMatch: "*" }))).toBe(
+      "ConditionNotMet",
+    );
+    expect(await onDisk()).toEqual(["other.txt", "taken.txt"]);
+  });
+
+  it("never lists in-flight temp files and refuses keys that use the reserved prefix", async () => {
+    await writeFile(join(rootDir, ".ferry-tmp-0123456789ab-report.csv"), "partial");
+    await storage.write("report.csv", "done");
+    expect(await shape("")).toEqual(["report.csv"]);
+    expect(await codeOf(storage.write(".ferry-tmp-mine", "x"))).toBe("InvalidInput");
+    expect(await codeOf(storage.read(".ferry-tmp-0123456789ab-report.csv"))).toBe("InvalidInput");
+  });
+
+  it("writes names near the file-name limit (the temp name is shortened)", async () => {
+    const name = `${"é".repeat(120)}.txt`; // 244 bytes in UTF-8
+    await storage.write(`long/${name}`, "long name");
+    expect(await shape("long")).toEqual([`long/${name}`]);
+    expect(await codeOf(storage.write(`long/${"x".repeat(300)}`, "too long"))).toBe("InvalidInput");
+    expect(await onDisk()).toEqual(["long", `long/${name}`]);
+  });
+
+  it("writes with fsync enabled", async () => {
+    const durable = localStorage(rootDir, { fsync: true });
+    await durable.write("durable/file.txt", "synced");
+    expect(await readFile(join(rootDir, "durable/file.txt"), "utf8")).toBe("synced");
+  });
+});
+
+describe("local storage: files and directories", () => {
+  it("delete removes an empty directory and refuses one with contents", async () => {
+    await storage.mkdir("empty");
+    await storage.write("full/file.txt", "x");
+    await storage.delete("empty");
+    expect(await codeOf(storage.delete("full"))).toBe("InvalidInput");
+    expect(await onDisk()).toEqual(["full", "full/file.txt"]);
+  });
+
+  it("deleteDirectory refuses a file path", async () => {
+    await storage.write("plain.txt", "x");
+    expect(await codeOf(storage.deleteDirectory("plain.txt"))).toBe("InvalidInput");
+    expect(await onDisk()).toEqual(["plain.txt"]);
+  });
+
+  it("reading a directory is InvalidInput; a file in the path is NotFound", async () => {
+    await storage.write("dir/file.txt", "x");
+    expect(await codeOf(storage.read("dir"))).toBe("InvalidInput");
+    expect(await codeOf(storage.read("dir/file.txt/below"))).toBe("NotFound");
+    expect(await codeOf(storage.stat("dir/file.txt/below"))).toBe("NotFound");
+  });
+
+  it("move renames whole directories", async () => {
+    await storage.write("before/a.txt", "a");
+    await storage.write("before/sub/b.txt", "b");
+    const entry = await storage.move("before", "after/renamed");
+    expect(entry.kind).toBe("directory");
+    expect(await shape("", true)).toEqual(["after/renamed/a.txt", "after/renamed/sub/b.txt"]);
+  });
+
+  it("refuses to move a directory into itself", async () => {
+    await storage.write("loop/a.txt", "a");
+    expect(await codeOf(storage.move("loop", "loop/inner/loop"))).toBe("InvalidInput");
+    expect(await shape("", true)).toEqual(["loop/a.txt"]);
+  });
+
+  it.skipIf(platform() === "win32")("reading a FIFO fails fast instead of waiting for a writer", async () => {
+    execFileSync("mkfifo", [join(rootDir, "pipe")]);
+    expect(await codeOf(storage.read("pipe"))).toBe("InvalidInput");
+    expect(await codeOf(storage.stat("pipe"))).toBe("InvalidInput");
+    expect(await shape("")).toEqual([]);
+  });
+
+  it("keeps mtimes to the millisecond", async () => {
+    const mtime = new Date("2020-01-02T03:04:05.678Z");
+    await storage.write("dated.txt", "x", { mtime });
+    expect((await storage.stat("dated.txt")).mtime?.toISOString()).toBe(mtime.toISOString());
+    await utimes(join(rootDir, "dated.txt"), new Date(0), new Date(1_600_000_000_123));
+    expect((await storage.stat("dated.txt")).mtime?.getTime()).toBe(1_600_000_000_123);
+  });
+
+  it("copy gives the target a fresh inode: changing one never changes the other", async () => {
+    await storage.write("src.txt", "source");
+    await storage.copy("src.txt", "dst.txt");
+    expect((await stat(join(rootDir, "src.txt"))).ino).not.toBe((await stat(join(rootDir, "dst.txt"))).ino);
+  });
+
+  it.skipIf(platform() === "win32")(
+    "leaves sockets and names that are not UTF-8 out of listings",
+    async () => {
+      await writeFile(
+        Buffer.concat([Buffer.from(`${rootDir}/`), Buffer.from([0x66, 0xff, 0xfe])]),
+        "latin-1 name",
+      );
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(join(rootDir, "ferry.sock"), resolve));
+      try {
+        await storage.write("normal.txt", "x");
+        expect(await shape("")).toEqual(["normal.txt"]);
+        expect(await codeOf(storage.read("ferry.sock"))).not.toBe("none");
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    },
+  );
+});
+
+describe("local storage: errors", () => {
+  it("maps file-system error codes onto ferry codes", () => {
+    const cases: [string, ErrorCode][] = [
+      ["ENOENT", "NotFound"],
+      ["EEXIST", "AlreadyExists"],
+      ["EACCES", "PermissionDenied"],
+      ["EPERM", "PermissionDenied"],
+      ["EROFS", "PermissionDenied"],
+      ["EISDIR", "InvalidInput"],
+      ["EMFILE", "Transient"],
+      ["EAGAIN", "Transient"],
+      ["EIO", "Unexpected"],
+    ];
+    for (const [code, expected] of cases) {
+      const error = mapFsError(Object.assign(new Error(`${code}: raw text`), { code }), "/data/file.txt");
+      expect(error.code, code).toBe(expected);
+      expect(error.message).toContain("/data/file.txt");
+      expect(error.message).not.toContain("raw text");
+      expect(error.retryable).toBe(expected === "Transient");
+    }
+    const notDir = Object.assign(new Error("ENOTDIR"), { code: "ENOTDIR" });
+    expect(mapFsError(notDir, "/a/b", "read").code).toBe("NotFound");
+    expect(mapFsError(notDir, "/a/b", "write").code).toBe("InvalidInput");
+  });
+
+  it.skipIf(platform() !== "linux" || !existsSync("/sys/kernel"))(
+    "a directory the kernel refuses to write is PermissionDenied (independent of the user)",
+    async () => {
+      // sysfs refuses new files with EACCES even to root, unlike chmod.
+      const sys = localStorage("/sys");
+      expect(await codeOf(sys.write("ferry-probe.txt", "x"))).toBe("PermissionDenied");
+      const error = (await sys
+        .write("ferry-probe.txt", "x")
+        .catch((caught: unknown) => caught)) as FerryError;
+      expect(error.message).toContain("/sys/ferry-probe.txt");
+    },
+  );
+
+  it.skipIf(process.getuid?.() === 0 || platform() === "win32")(
+    "a read-only directory is PermissionDenied (chmod; root bypasses it, so this runs as a normal user only)",
+    async () => {
+      await storage.write("ro/file.txt", "x");
+      await chmod(join(rootDir, "ro"), 0o555);
+      try {
+        expect(await codeOf(storage.write("ro/new.txt", "x"))).toBe("PermissionDenied");
+        expect(await codeOf(storage.delete("ro/file.txt"))).toBe("PermissionDenied");
+      } finally {
+        await chmod(join(rootDir, "ro"), 0o755);
+      }
+    },
+  );
+});
+
+describe("local storage: registry", () => {
+  it("the default registry resolves plain paths and file URLs to local storage rooted at /", async () => {
+    await writeFile(join(rootDir, "hello.txt"), "hello");
+    for (const location of [join(rootDir, "hello.txt"), `file://${join(rootDir, "hello.txt")}`]) {
+      const resolved = await ferry.resolve(location);
+      expect(resolved.storage.system).toBe("file");
+      expect(resolved.storage.root).toBe("file:///");
+      expect(new TextDecoder().decode(await resolved.storage.readBytes(resolved.path))).toBe("hello");
+    }
+  });
+
+  it("local() can be registered on a fresh registry", async () => {
+    const registry = new PluginRegistry({ lazy: false }).use(local());
+    const { storage: resolved, path } = await registry.resolve({
+      system: "file",
+      path: join(rootDir, "x/y.txt"),
+    });
+    await resolved.write(path, "via registry");
+    expect(await readFile(join(rootDir, "x/y.txt"), "utf8")).toBe("via registry");
+    await registry.close();
+  });
+
+  it("localStorage resolves a relative directory against the working directory", () => {
+    expect(localStorage("relative-dir").root).toBe(`file://${join(process.cwd(), "relative-dir")}`);
+  });
+});
