@@ -140,6 +140,9 @@ export class S3Driver implements StorageDriver {
     const recursive = options.recursive === true;
     let token: string | undefined;
     let first = true;
+    // The last key (or common prefix) yielded: S3 lists in one global order, so anything not after it
+    // is a repeat — some compatible servers (s3rver) repeat a common prefix on the next page.
+    let last: string | undefined;
     while (first || token !== undefined) {
       first = false;
       const page = await this.#run("list", dir, (client, sdk) =>
@@ -147,6 +150,8 @@ export class S3Driver implements StorageDriver {
           new sdk.ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: prefix,
+            // Keys may hold characters XML cannot carry (CR is normalised to LF by every XML parser).
+            EncodingType: "url",
             ...(recursive ? {} : { Delimiter: "/" }),
             ...(options.pageSize ? { MaxKeys: options.pageSize } : {}),
             ...(token ? { ContinuationToken: token } : {}),
@@ -157,10 +162,12 @@ export class S3Driver implements StorageDriver {
           requestOptions(options.signal),
         ),
       );
+      // A server that ignores encoding-type does not echo it, and its keys are raw.
+      const decode = page.EncodingType === "url" ? decodeListedKey : (key: string) => key;
       // S3 orders keys and common prefixes together by UTF-8 bytes; merge the two lists of the page the same way.
       const items: Array<{ sortKey: string; entry: Entry }> = [];
       for (const object of page.Contents ?? []) {
-        const key = object.Key!;
+        const key = decode(object.Key!);
         if (key.endsWith("/")) continue; // directory markers (this directory's own, or any when recursive)
         items.push({
           sortKey: key,
@@ -176,16 +183,23 @@ export class S3Driver implements StorageDriver {
         });
       }
       for (const common of page.CommonPrefixes ?? []) {
-        const key = common.Prefix!;
+        const key = decode(common.Prefix!);
         items.push({ sortKey: key, entry: { path: key.slice(0, -1), kind: "directory", size: 0 } });
       }
       items.sort((a, b) => compareKeys(a.sortKey, b.sortKey));
-      for (const item of items) yield item.entry;
+      for (const item of items) {
+        if (last !== undefined && compareKeys(item.sortKey, last) <= 0) continue;
+        last = item.sortKey;
+        yield item.entry;
+      }
       const next = page.IsTruncated ? page.NextContinuationToken : undefined;
       if (next !== undefined && next === token) {
         throw errors.unexpected(
           `list s3://${this.bucket}/${prefix}: the server repeated its continuation token`,
-          { system: "s3", path: dir },
+          {
+            system: "s3",
+            path: dir,
+          },
         );
       }
       token = next;
@@ -313,13 +327,15 @@ export class S3Driver implements StorageDriver {
           new sdk.ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: prefix,
+            EncodingType: "url",
             ...(token ? { ContinuationToken: token } : {}),
           }),
           requestOptions(options.signal),
         ),
       );
+      const decode = page.EncodingType === "url" ? decodeListedKey : (key: string) => key;
       await this.#deleteKeys(
-        (page.Contents ?? []).map((object) => object.Key!),
+        (page.Contents ?? []).map((object) => decode(object.Key!)),
         path,
         options,
       );
@@ -353,17 +369,19 @@ export class S3Driver implements StorageDriver {
     return this.stat(to, options);
   }
 
+  /** Like `mkdir -p`: a marker for the directory and each parent, so removing a child leaves its parents. */
   async mkdir(path: string, options: SignalOptions = {}): Promise<void> {
     if (path === "" || !this.#options.directoryMarkers) return;
+    const segments = path.split("/");
+    const markers = segments.map((_, index) => `${segments.slice(0, index + 1).join("/")}/`);
     await this.#run("mkdir", path, (client, sdk) =>
-      client.send(
-        new sdk.PutObjectCommand({
-          Bucket: this.bucket,
-          Key: `${path}/`,
-          Body: new Uint8Array(0),
-          ContentLength: 0,
-        }),
-        requestOptions(options.signal),
+      Promise.all(
+        markers.map((Key) =>
+          client.send(
+            new sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: new Uint8Array(0), ContentLength: 0 }),
+            requestOptions(options.signal),
+          ),
+        ),
       ),
     );
   }
@@ -401,6 +419,11 @@ export class S3Driver implements StorageDriver {
       return getSignedUrl(client, command, { expiresIn: options.expiresIn ?? 900 });
     });
   }
+}
+
+/** `encoding-type=url` keys: percent-encoded, with spaces as "+" (form encoding). */
+function decodeListedKey(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, " "));
 }
 
 function rangeHeader(offset: number, length: number | undefined): string {
