@@ -40,9 +40,13 @@ export const localCapabilities: Capabilities = Object.freeze({
   mtimePrecisionMs: 1,
   setMtime: true,
   contentType: false,
-  caseInsensitive: false,
+  // The platforms' default file systems (APFS, NTFS) fold case; Linux file systems do not.
+  caseInsensitive: process.platform === "darwin" || process.platform === "win32",
   limits: Object.freeze({}),
 } satisfies Capabilities);
+
+/** Unlinks in flight at once during a batch delete. */
+const DELETE_CONCURRENCY = 16;
 
 export interface LocalDriverOptions {
   /** fsync each written file (and its directory) before it becomes visible. Default false. */
@@ -82,7 +86,7 @@ export class LocalDriver implements StorageDriver {
   async read(path: string, options: ReadOptions = {}) {
     const filePath = await this.#root.resolve(path);
     refuseTempName(path, filePath);
-    return readRange(filePath, options.range);
+    return readRange(filePath, options.range, options.signal);
   }
 
   async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {
@@ -103,16 +107,14 @@ export class LocalDriver implements StorageDriver {
    * failure is thrown afterwards.
    */
   async delete(paths: readonly string[], options: SignalOptions = {}): Promise<void> {
-    let failure: unknown;
-    for (const path of paths) {
-      throwIfAborted(options.signal, { system: "file", path });
-      try {
-        await this.#deleteOne(path);
-      } catch (error) {
-        failure ??= error;
-      }
+    const outcomes: PromiseSettledResult<void>[] = [];
+    for (let start = 0; start < paths.length; start += DELETE_CONCURRENCY) {
+      throwIfAborted(options.signal, { system: "file", path: paths[start] });
+      const batch = paths.slice(start, start + DELETE_CONCURRENCY);
+      outcomes.push(...(await Promise.allSettled(batch.map((path) => this.#deleteOne(path)))));
     }
-    if (failure !== undefined) throw failure;
+    const failure = outcomes.find((outcome) => outcome.status === "rejected");
+    if (failure) throw failure.reason;
   }
 
   async #deleteOne(path: string): Promise<void> {

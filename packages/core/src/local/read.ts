@@ -45,7 +45,11 @@ async function openFile(filePath: string) {
 }
 
 /** A file stream (back-pressured by Node's fs streams) over the requested range. */
-export async function readRange(filePath: string, range: ByteRange | undefined): Promise<Readable> {
+export async function readRange(
+  filePath: string,
+  range: ByteRange | undefined,
+  signal?: AbortSignal | undefined,
+): Promise<Readable> {
   const { handle, size } = await openFile(filePath);
   const { start, end } = clampRange(range, size);
   if (end <= start) {
@@ -53,7 +57,12 @@ export async function readRange(filePath: string, range: ByteRange | undefined):
     return Readable.from([]);
   }
   // `end` is inclusive for fs streams. The handle closes when the stream ends or is destroyed.
-  const stream = handle.createReadStream({ start, end: end - 1, autoClose: true });
+  const stream = handle.createReadStream({
+    start,
+    end: end - 1,
+    autoClose: true,
+    ...(signal ? { signal } : {}),
+  });
   return wrapErrors(stream, filePath);
 }
 
@@ -83,14 +92,6 @@ export async function hashFile(
       path: filePath,
     });
   const hash = createHash(nodeAlgorithm);
-  const stream = await readRange(filePath, undefined);
-  const onAbort = () =>
-    stream.destroy(errors.aborted(`operation aborted: ${filePath}`, { system: "file", path: filePath }));
-  signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    for await (const chunk of stream) hash.update(chunk as Uint8Array);
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-  }
+  for await (const chunk of await readRange(filePath, undefined, signal)) hash.update(chunk as Uint8Array);
   return hash.digest("hex");
 }

@@ -3,9 +3,9 @@
  * silent fallback), and every declared one works. Gaps declared through the suite's capability
  * overrides skip the "works" half only; the storage is still held to what it declares.
  */
-import type { HashAlgorithm } from "@ferry/core";
+import { compareKeys, type HashAlgorithm } from "@ferry/core";
 import { expect } from "vitest";
-import { bytes, expectFerryError, hashHex, listPaths, readText } from "../helpers.ts";
+import { bytes, expectFerryError, hashHex, listPaths, readText, seed } from "../helpers.ts";
 import type { StorageCase } from "../types.ts";
 
 const ALL_HASHES: readonly HashAlgorithm[] = ["md5", "sha1", "sha256", "crc32c", "git-sha1"];
@@ -198,6 +198,35 @@ export const capabilityCases: StorageCase[] = [
       const top = await listPaths(storage, "");
       if (declared.emptyDirectories) expect(top).toEqual(["maybe-empty"]);
       else expect(top).toEqual([]);
+    },
+  },
+  {
+    name: "capabilities: a declared lexicographic order holds in the driver's own listing",
+    async run({ storage, declared }) {
+      await seed(storage, {
+        "t/x.txt": "1",
+        "t-/y.txt": "2",
+        "t.txt": "3",
+        T: "4",
+        é: "5",
+        "😀/z": "6",
+        ｅ: "7",
+      });
+      const level: string[] = [];
+      for await (const entry of storage.driver.list(""))
+        level.push(entry.kind === "directory" ? `${entry.path}/` : entry.path);
+      expect(level.slice().sort()).toEqual(["T", "t-/", "t.txt", "t/", "é", "ｅ", "😀/"].sort());
+      if (declared.listOrder === "lexicographic") expect(level).toEqual([...level].sort(compareKeys));
+      if (declared.listRecursive === "native") {
+        const all: string[] = [];
+        for await (const entry of storage.driver.list("", { recursive: true })) {
+          expect(entry.kind).toBe("file");
+          all.push(entry.path);
+        }
+        const expected = ["T", "t-/y.txt", "t.txt", "t/x.txt", "é", "ｅ", "😀/z"];
+        expect(all.slice().sort()).toEqual(expected.slice().sort());
+        if (declared.listOrder === "lexicographic") expect(all).toEqual(expected.sort(compareKeys));
+      }
     },
   },
 ];

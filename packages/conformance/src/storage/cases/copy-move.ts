@@ -56,6 +56,16 @@ export const copyCases: StorageCase[] = [
     },
   },
   {
+    name: "copy: an empty object",
+    needs: ["write", "copy"],
+    async run({ storage }) {
+      await storage.write("void.bin", new Uint8Array(0));
+      const entry = await storage.copy("void.bin", "void-copy.bin");
+      expect(entry.size).toBe(0);
+      expect((await storage.readBytes("void-copy.bin")).byteLength).toBe(0);
+    },
+  },
+  {
     name: "copy: changing the copy does not change the source",
     needs: ["write", "copy"],
     async run({ storage }) {

@@ -140,4 +140,13 @@ export const directoryCases: StorageCase[] = [
       expect(await readText(storage, "after.txt")).toBe("still usable");
     },
   },
+  {
+    name: "directories: mkdir of the root is not an error",
+    needs: ["write", "mkdir"],
+    async run({ storage }) {
+      await storage.mkdir("");
+      await storage.mkdir("/");
+      expect((await storage.stat("")).kind).toBe("directory");
+    },
+  },
 ];

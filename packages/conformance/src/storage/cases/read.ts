@@ -125,4 +125,33 @@ export const readCases: StorageCase[] = [
       expect(after.etag).toBe(before.etag);
     },
   },
+  {
+    name: "read: aborting the signal mid-read fails the stream",
+    async run({ storage, partSize }) {
+      await storage.write("abortable.bin", bytes(Math.max(partSize * 4, 1 << 20), 13));
+      const controller = new AbortController();
+      const stream = await storage.read("abortable.bin", { signal: controller.signal });
+      const consumed = (async () => {
+        let first = true;
+        for await (const _ of stream) {
+          if (first) controller.abort();
+          first = false;
+        }
+      })();
+      await expect(consumed).rejects.toThrow();
+      expect(stream.destroyed).toBe(true);
+    },
+  },
+  {
+    name: "read: the stream does not buffer the whole object ahead of the consumer",
+    async run({ storage }) {
+      const size = 2 << 20;
+      await storage.write("pressure.bin", bytes(size, 14));
+      const stream = await storage.read("pressure.bin");
+      await new Promise((resolve) => stream.once("readable", resolve));
+      for (let tick = 0; tick < 20; tick++) await new Promise((resolve) => setImmediate(resolve));
+      expect(stream.readableLength).toBeLessThan(size / 2);
+      stream.destroy();
+    },
+  },
 ];

@@ -326,4 +326,12 @@ export const writeCases: StorageCase[] = [
       expect((await storage.stat("dir")).kind).toBe("directory");
     },
   },
+  {
+    name: "write: many tiny chunks are written in order",
+    async run({ storage }) {
+      const data = bytes(20_000, 15);
+      await storage.write("tiny-chunks.bin", streamed(data, 7));
+      equalBytes(await storage.readBytes("tiny-chunks.bin"), data);
+    },
+  },
 ];
