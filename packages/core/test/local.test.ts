@@ -116,6 +116,15 @@ describe("local storage: symlinks", () => {
     expect(await readdir(outside)).toEqual(["secret.txt"]);
   });
 
+  it("a write to a link inside the root replaces the link, leaving its target as it was", async () => {
+    await storage.write("target.txt", "target");
+    await symlink("target.txt", join(rootDir, "link.txt"));
+    await storage.write("link.txt", "new file");
+    expect((await lstat(join(rootDir, "link.txt"))).isSymbolicLink()).toBe(false);
+    expect(await readFile(join(rootDir, "target.txt"), "utf8")).toBe("target");
+    expect(await readFile(join(rootDir, "link.txt"), "utf8")).toBe("new file");
+  });
+
   it("deletes a link itself, never its target", async () => {
     await symlink(join(outside, "secret.txt"), join(rootDir, "escape.txt"));
     await symlink(outside, join(rootDir, "out"));
@@ -223,6 +232,22 @@ describe("local storage: files and directories", () => {
     const entry = await storage.move("before", "after/renamed");
     expect(entry.kind).toBe("directory");
     expect(await shape("", true)).toEqual(["after/renamed/a.txt", "after/renamed/sub/b.txt"]);
+  });
+
+  it("create-only moves of directories claim the target atomically", async () => {
+    await storage.write("src/a.txt", "a");
+    await storage.write("taken/b.txt", "b");
+    expect(await codeOf(storage.move("src", "taken", { ifNoneMatch: "*" }))).toBe("ConditionNotMet");
+    await storage.move("src", "fresh/dst", { ifNoneMatch: "*" });
+    expect(await shape("", true)).toEqual(["fresh/dst/a.txt", "taken/b.txt"]);
+  });
+
+  it("moving between a file and a directory is InvalidInput and changes nothing", async () => {
+    await storage.write("f.txt", "file");
+    await storage.write("d/inner.txt", "inner");
+    expect(await codeOf(storage.move("f.txt", "d"))).toBe("InvalidInput");
+    expect(await codeOf(storage.move("d", "f.txt"))).toBe("InvalidInput");
+    expect(await shape("", true)).toEqual(["d/inner.txt", "f.txt"]);
   });
 
   it("refuses to move a directory into itself", async () => {

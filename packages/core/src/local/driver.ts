@@ -203,11 +203,12 @@ export class LocalDriver implements StorageDriver {
     }
     await ensureParent(targetPath);
     try {
-      if (options.ifNoneMatch === "*") {
+      if (options.ifNoneMatch !== "*") await rename(sourcePath, targetPath);
+      else if (source.isDirectory()) await this.#renameDirectoryExclusive(sourcePath, targetPath);
+      else {
+        // link fails with EEXIST instead of replacing: the create-only check and the move are one step.
         await link(sourcePath, targetPath);
         await unlink(sourcePath);
-      } else {
-        await rename(sourcePath, targetPath);
       }
     } catch (error) {
       const code = fsErrorCode(error);
@@ -218,16 +219,39 @@ export class LocalDriver implements StorageDriver {
           cause: error,
         });
       }
-      if (code === "EXDEV") {
+      if (code === "EXDEV" && !source.isDirectory()) {
         await this.copy(from, to, options);
-        await unlink(sourcePath);
+        await withFsErrors(sourcePath, "write", () => unlink(sourcePath));
       } else if (code === "ENOENT") {
         throw mapFsError(error, sourcePath);
+      } else if (code === "ENOTDIR" || code === "EISDIR") {
+        throw errors.invalidInput(
+          `cannot move ${sourcePath} onto ${targetPath}: one is a directory and the other is not`,
+          {
+            system: "file",
+            path: targetPath,
+            cause: error,
+          },
+        );
       } else {
         throw mapFsError(error, targetPath, "write");
       }
     }
     return this.stat(to);
+  }
+
+  /**
+   * Claim the target by creating it empty (mkdir fails with EEXIST if anything is there), then
+   * rename the directory over it: POSIX rename replaces an empty directory atomically.
+   */
+  async #renameDirectoryExclusive(sourcePath: string, targetPath: string): Promise<void> {
+    await mkdir(targetPath);
+    try {
+      await rename(sourcePath, targetPath);
+    } catch (error) {
+      await rmdir(targetPath).catch(() => undefined);
+      throw error;
+    }
   }
 
   async mkdir(path: string, _options?: SignalOptions): Promise<void> {
