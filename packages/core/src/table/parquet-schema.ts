@@ -45,15 +45,12 @@ function appendField(out: SchemaElement[], field: Field, column: string): void {
       out.push({ ...base, type: "BOOLEAN" });
       return;
     case "int": {
+      // Converted types only: hyparquet-writer encodes the INTEGER logical type's bit width with the
+      // wrong thrift type, which DuckDB rejects; every reader maps INT_8..UINT_64 the same way.
       const converted = `${type.signed ? "INT" : "UINT"}_${type.bits}` as NonNullable<
         SchemaElement["converted_type"]
       >;
-      out.push({
-        ...base,
-        type: type.bits === 64 ? "INT64" : "INT32",
-        converted_type: converted,
-        logical_type: { type: "INTEGER", bitWidth: type.bits, isSigned: type.signed },
-      });
+      out.push({ ...base, type: type.bits === 64 ? "INT64" : "INT32", converted_type: converted });
       return;
     }
     case "float":

@@ -27,6 +27,20 @@ const PARSERS: Partial<ParquetParsers> = {
   geographyFromBytes: (bytes) => bytes,
 };
 
+type Decompressor = (input: Uint8Array, outputLength: number) => Uint8Array;
+
+/**
+ * hyparquet-compressors' codecs, made to accept the zero-byte page a v2 data page holds when all its
+ * values are null (the spec says such a page must not be decompressed; hysnappy rejects it).
+ */
+const DECOMPRESSORS: Record<string, Decompressor> = Object.fromEntries(
+  Object.entries(compressors as Record<string, Decompressor>).map(([codec, decompress]) => [
+    codec,
+    (input: Uint8Array, outputLength: number) =>
+      input.byteLength === 0 && outputLength === 0 ? new Uint8Array(0) : decompress(input, outputLength),
+  ]),
+);
+
 /** Counts bytes fetched, so callers (and tests) can see what a read cost. */
 export interface ReadStats {
   bytesRead: number;
@@ -74,6 +88,11 @@ export interface OpenPart {
 function describeFailure(error: unknown, where: string): FerryError {
   if (FerryError.isInstance(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
+  if (/Cannot create a string longer/.test(message)) {
+    return errors.unsupported(`${where}: a value is larger than a JavaScript string can hold (${message})`, {
+      cause: error,
+    });
+  }
   if (error instanceof RangeError || /out of memory|allocation|invalid array length/i.test(message)) {
     return errors.invalidInput(`${where}: not a readable parquet file (corrupt sizes: ${message})`, {
       cause: error,
@@ -178,7 +197,7 @@ export async function readRowGroup(
       rowEnd,
       utf8: false,
       parsers: PARSERS,
-      compressors,
+      compressors: DECOMPRESSORS,
       onChunk: ({ columnName, columnData, rowStart: chunkStart }) => {
         let list = chunks.get(columnName);
         if (!list) {

@@ -1,0 +1,165 @@
+/**
+ * apache/parquet-testing: every readable file reads (values checked against the *_expect.csv files and
+ * spot values from the corpus README), every encrypted and every bad_data file fails with a typed error.
+ */
+import { readdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ColumnBatch, FerryError, Table } from "../src/index.ts";
+
+const corpus = resolve(dirname(fileURLToPath(import.meta.url)), "../../../../shared/data/parquet-testing");
+
+function parquetFiles(dir: string): string[] {
+  return (readdirSync(join(corpus, dir), { recursive: true }) as string[])
+    .filter((f) => /\.parquet(\.encrypted)?$/.test(f))
+    .sort();
+}
+
+/** Files no JS reader can load: a single value beyond V8's string limit (0x1fffffe8 characters). */
+const BEYOND_JS_LIMITS = new Set(["large_string_map.brotli.parquet"]);
+/**
+ * The one malformed-on-purpose file in data/ (its dictionary page is corrupt), and the bad_data file
+ * that is valid after the Arrow fix it reproduces (RLE bit width 0 with a one-entry dictionary): ferry
+ * reads it exactly as DuckDB does.
+ */
+const MALFORMED_IN_DATA = new Set(["nation.dict-malformed.parquet"]);
+const VALID_IN_BAD_DATA = "ARROW-GH-43605.parquet";
+
+const dataFiles = parquetFiles("data");
+const encrypted = dataFiles.filter((f) => f.endsWith(".encrypted"));
+const readable = dataFiles.filter(
+  (f) => !f.endsWith(".encrypted") && !BEYOND_JS_LIMITS.has(f) && !MALFORMED_IN_DATA.has(f),
+);
+
+let duck: Awaited<ReturnType<DuckDBInstance["connect"]>>;
+beforeAll(async () => {
+  duck = await (await DuckDBInstance.create(":memory:")).connect();
+});
+afterAll(() => {
+  duck.closeSync();
+});
+
+async function duckRows(sql: string): Promise<Record<string, unknown>[]> {
+  return (await duck.runAndReadAll(sql)).getRowObjectsJS();
+}
+
+function text(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Uint8Array) return new TextDecoder().decode(value);
+  return String(value);
+}
+
+describe("parquet-testing: readable files", () => {
+  it.each(readable)(
+    "%s: count() from footers equals the rows read, and streaming yields the same rows",
+    async (file) => {
+      const table = Table.from(join(corpus, "data", file));
+      const all = await table.fetchBatch();
+      expect(await table.count()).toBe(all.numRows);
+      const streamed: ColumnBatch[] = [];
+      for await (const batch of table.streamBatches({ batchSize: 7 })) streamed.push(batch);
+      const names = all.schema.fields.map((f) => f.name);
+      for (const name of names)
+        expect(streamed.flatMap((b) => b.columns[name] as unknown[])).toEqual(all.columns[name]);
+      expect(streamed.slice(0, -1).every((b) => b.numRows === 7)).toBe(true);
+    },
+  );
+
+  const expectFiles = readdirSync(join(corpus, "data")).filter((f) => f.endsWith("_expect.csv"));
+  it.each(expectFiles)("%s: values match", async (csvFile) => {
+    const file = join(corpus, "data", csvFile.replace("_expect.csv", ".parquet"));
+    const expected = await duckRows(
+      `select * from read_csv('${join(corpus, "data", csvFile)}', all_varchar = true, header = true)`,
+    );
+    const batch = await Table.from(file).fetchBatch();
+    expect(batch.numRows).toBe(expected.length);
+    const expectedNames = Object.keys(expected[0]!);
+    // The csv headers carry stray spaces (and in one file a trailing colon) around the column names.
+    const bare = (name: string) => name.trim().replace(/:$/, "");
+    expect(expectedNames.map(bare)).toEqual(batch.schema.fields.map((f) => bare(f.name)));
+    batch.schema.fields.forEach((field, c) => {
+      const csvName = expectedNames[c]!;
+      expect((batch.columns[field.name] as unknown[]).map(text), field.name).toEqual(
+        expected.map((row) => row[csvName] ?? null),
+      );
+    });
+  });
+
+  it("reads exact values: INT96 as ns, decimals as exact strings, lists, maps and structs", async () => {
+    const plain = await Table.from(join(corpus, "data/alltypes_plain.parquet")).fetchBatch();
+    expect(plain.columns.id).toEqual([4, 5, 6, 7, 2, 3, 0, 1]);
+    expect(plain.columns.bigint_col).toEqual([0n, 10n, 0n, 10n, 0n, 10n, 0n, 10n]);
+    expect(plain.schema.fields.find((f) => f.name === "timestamp_col")!.type).toEqual({
+      type: "timestamp",
+      unit: "ns",
+    });
+    expect(plain.columns.timestamp_col![0]).toBe(BigInt(Date.UTC(2009, 2, 1)) * 1_000_000n);
+    for (const name of ["int32_decimal", "int64_decimal", "byte_array_decimal", "fixed_length_decimal"]) {
+      const values = (await Table.from(join(corpus, `data/${name}.parquet`)).fetchBatch()).columns.value;
+      expect(values, name).toEqual(Array.from({ length: 24 }, (_, i) => `${i + 1}.00`));
+    }
+    const lists = await Table.from(join(corpus, "data/list_columns.parquet")).fetchBatch();
+    expect(lists.columns.int64_list).toEqual([[1n, 2n, 3n], [null, 1n], [4n]]);
+    expect(lists.columns.utf8_list).toEqual([["abc", "efg", "hij"], null, ["efg", null, "hij", "xyz"]]);
+    const maps = await Table.from(join(corpus, "data/nested_maps.snappy.parquet")).fetchBatch();
+    expect(maps.columns.a![0]).toEqual([
+      {
+        key: "a",
+        value: [
+          { key: 1, value: true },
+          { key: 2, value: false },
+        ],
+      },
+    ]);
+    const nulls = await Table.from(join(corpus, "data/nulls.snappy.parquet")).fetchBatch();
+    expect(nulls.columns.b_struct).toEqual(Array(8).fill({ b_c_int: null }));
+  });
+
+  it("agrees with DuckDB on ARROW-GH-43605 (RLE bit width 0 over a one-entry dictionary)", async () => {
+    const file = join(corpus, "bad_data", VALID_IN_BAD_DATA);
+    const batch = await Table.from(file).fetchBatch();
+    const [duckCount] = await duckRows(
+      `select count(*)::int as n, count(distinct min_fl)::int as d, min(min_fl)::int as v from '${file}'`,
+    );
+    expect(batch.numRows).toBe(duckCount!.n);
+    expect(new Set(batch.columns.min_fl)).toEqual(new Set([duckCount!.v]));
+  });
+});
+
+describe("parquet-testing: files ferry must refuse", () => {
+  it.each(encrypted)("%s: Unsupported, naming the file and encryption", async (file) => {
+    const error = await Table.from(join(corpus, "data", file))
+      .fetchBatch()
+      .catch((e: unknown) => e);
+    expect(FerryError.isInstance(error, "Unsupported")).toBe(true);
+    expect((error as Error).message).toContain(file.split("/").pop());
+    expect((error as Error).message).toMatch(/encrypt/i);
+  });
+
+  const badData = parquetFiles("bad_data").filter((f) => f !== VALID_IN_BAD_DATA);
+  it.each([...badData.map((f) => `bad_data/${f}`), ...[...MALFORMED_IN_DATA].map((f) => `data/${f}`)])(
+    "%s: a typed error naming the file, never a crash or rows",
+    async (file) => {
+      const table = Table.from(join(corpus, file));
+      const error = await (async () => {
+        await table.count();
+        for await (const _ of table.streamBatches({ batchSize: 1000 })) {
+          // reading must fail before the end
+        }
+      })().catch((e: unknown) => e);
+      expect(FerryError.isInstance(error), String(error)).toBe(true);
+      expect(["InvalidInput", "Unsupported"]).toContain((error as FerryError).code);
+      expect((error as Error).message).toContain(file.split("/").pop());
+    },
+  );
+
+  it("large_string_map.brotli.parquet: Unsupported (a value larger than a JS string can hold)", async () => {
+    const error = await Table.from(join(corpus, "data/large_string_map.brotli.parquet"))
+      .fetchBatch()
+      .catch((e: unknown) => e);
+    expect(FerryError.isInstance(error, "Unsupported")).toBe(true);
+    expect((error as Error).message).toMatch(/large_string_map.*JavaScript string/);
+  });
+});
