@@ -1,1 +1,2 @@
-export {};
+export { EXIT, exitCodeFor } from "./exit-codes.ts";
+export { buildProgram, main } from "./main.ts";

@@ -1,0 +1,179 @@
+/**
+ * `ferry cp` and `ferry sync`, with rclone's flags. A directory source copies its contents into the
+ * destination (as rclone does, trailing slashes do not matter); a file source goes to the
+ * destination's name, or inside it when it is a directory or ends with `/`.
+ */
+import { readFile } from "node:fs/promises";
+import {
+  copy,
+  type PlannedAction,
+  sync,
+  type TransferFileEvent,
+  type TransferOptions,
+  type TransferSummary,
+} from "@ferry/core";
+import { type Command, InvalidArgumentError } from "commander";
+import { action, type CommandContext, withCommonOptions } from "../context.ts";
+import { EXIT } from "../exit-codes.ts";
+import { formatBytes, formatSeconds } from "../format.ts";
+import type { Output } from "../output.ts";
+import { ProgressBar } from "../progress.ts";
+import { parseNonNegative } from "./storage.ts";
+
+interface TransferFlags {
+  dryRun?: boolean;
+  checksum?: boolean;
+  sizeOnly?: boolean;
+  transfers?: number;
+  retries?: number;
+  include: string[];
+  exclude: string[];
+  filesFrom?: string;
+  progress: boolean;
+  delete?: boolean;
+  json?: boolean;
+}
+
+const collectRepeated = (value: string, previous: string[]) => [...previous, value];
+
+function transferCommand(program: Command, name: "cp" | "sync", description: string): Command {
+  return withCommonOptions(
+    program
+      .command(name)
+      .description(description)
+      .argument("<source>", "file or directory: path or URL")
+      .argument("<destination>", "path or URL")
+      .option("-n, --dry-run", "show what would be done, change nothing")
+      .option("-c, --checksum", "skip files by size and hash instead of size and modified time")
+      .option("--size-only", "skip files whose size matches, whatever their time or hash")
+      .option("--transfers <n>", "files in flight at once", parsePositive, 4)
+      .option("--retries <n>", "retries of a file after a transient error", parseNonNegative, 3)
+      .option("--include <glob>", "only paths matching (repeatable)", collectRepeated, [])
+      .option("--exclude <glob>", "leave out paths matching (repeatable)", collectRepeated, [])
+      .option("--files-from <file>", "only the paths listed in this file, one per line ('-' for stdin)")
+      .option("--no-progress", "no progress bar, even on a terminal"),
+  );
+}
+
+export function registerTransferCommands(program: Command): void {
+  transferCommand(
+    program,
+    "cp",
+    "copy new and changed files; files only the destination has are kept",
+  ).action(
+    action((context, flags: TransferFlags, source: string, destination: string) =>
+      runTransfer(context, flags, "cp", source, destination),
+    ),
+  );
+  transferCommand(
+    program,
+    "sync",
+    "make the destination match the source (with --delete, remove what the source lacks)",
+  )
+    .option("--delete", "delete destination files the source does not have (after every copy succeeded)")
+    .action(
+      action((context, flags: TransferFlags, source: string, destination: string) =>
+        runTransfer(context, flags, "sync", source, destination),
+      ),
+    );
+}
+
+async function runTransfer(
+  { output, signal }: CommandContext,
+  flags: TransferFlags,
+  command: "cp" | "sync",
+  source: string,
+  destination: string,
+): Promise<number> {
+  const bar =
+    flags.progress && !output.json && process.stderr.isTTY && !flags.dryRun ? new ProgressBar() : undefined;
+  const options: TransferOptions = {
+    signal,
+    dryRun: flags.dryRun === true,
+    checksum: flags.checksum === true,
+    sizeOnly: flags.sizeOnly === true,
+    transfers: flags.transfers ?? 4,
+    retries: flags.retries ?? 3,
+    include: flags.include,
+    exclude: flags.exclude,
+    delete: command === "sync" && flags.delete === true,
+    onFile: (event) => reportFile(output, event, bar),
+    ...(bar ? { onProgress: (progress) => bar.update(progress) } : {}),
+    ...(flags.filesFrom ? { files: await readFileList(flags.filesFrom) } : {}),
+  };
+  let summary: TransferSummary;
+  try {
+    summary = await (command === "sync" ? sync : copy)(source, destination, options);
+  } finally {
+    bar?.stop();
+  }
+  if (summary.dryRun) for (const planned of summary.plan) reportPlanned(output, planned);
+  for (const note of summary.notes) output.note(note);
+  reportSummary(output, summary);
+  return summary.failed > 0 ? EXIT.failed : EXIT.ok;
+}
+
+function reportFile(output: Output, event: TransferFileEvent, bar: ProgressBar | undefined): void {
+  if (bar && event.status === "done") return; // the bar shows progress; failures still get a line
+  const verb = event.action === "delete" ? "deleted" : "copied";
+  const plain =
+    event.status === "failed"
+      ? `failed  ${event.path}: ${event.error?.code}: ${event.error?.message}`
+      : `${verb}  ${event.path}${event.action === "copy" ? ` (${formatBytes(event.size)}${event.route && event.route !== "stream" ? `, ${event.route}` : ""})` : ""}`;
+  const record = {
+    action: event.action,
+    status: event.status,
+    path: event.path,
+    destination: event.destinationKey,
+    size: event.size,
+    ...(event.route ? { route: event.route } : {}),
+    ...(event.attempts ? { attempts: event.attempts } : {}),
+    ...(event.error ? { error: event.error } : {}),
+  };
+  if (bar && event.status === "failed") process.stderr.write("\n");
+  output.emit("file", record, plain);
+}
+
+function reportPlanned(output: Output, planned: PlannedAction): void {
+  const record = {
+    action: planned.action,
+    path: planned.path,
+    destination: planned.destinationKey,
+    size: planned.size,
+    reason: planned.reason,
+  };
+  const plain =
+    planned.action === "skip" ? undefined : `would ${planned.action}  ${planned.path} (${planned.reason})`;
+  output.emit("plan", record, plain);
+}
+
+function reportSummary(output: Output, summary: TransferSummary): void {
+  const rate = summary.seconds > 0 ? `, ${formatBytes(Math.round(summary.bytes / summary.seconds))}/s` : "";
+  const plain = summary.dryRun
+    ? `dry run: would copy ${summary.plan.filter((a) => a.action === "copy").length}, skip ${summary.skipped}, delete ${summary.plan.filter((a) => a.action === "delete").length}`
+    : `copied ${summary.copied}, skipped ${summary.skipped}, deleted ${summary.deleted}, failed ${summary.failed}: ` +
+      `${formatBytes(summary.bytes)} in ${formatSeconds(summary.seconds)}${rate}` +
+      (summary.bytesThroughClient !== summary.bytes
+        ? ` (${formatBytes(summary.bytesThroughClient)} through this machine)`
+        : "");
+  const { plan: _plan, errors: failures, ...counts } = summary;
+  output.emit("summary", { ...counts, errors: failures.map(({ path, error }) => ({ path, error })) }, plain);
+}
+
+async function readFileList(file: string): Promise<string[]> {
+  const text = file === "-" ? await readStdin() : await readFile(file, "utf8");
+  return text.split(/\r?\n/).filter((line) => line !== "" && !line.startsWith("#"));
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function parsePositive(value: string): number {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number < 1)
+    throw new InvalidArgumentError("expected a whole number of at least 1");
+  return number;
+}

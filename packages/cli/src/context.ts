@@ -1,0 +1,56 @@
+/**
+ * What every command shares: the output mode, an AbortSignal that Ctrl-C fires (a second Ctrl-C
+ * exits at once), and the wrapper that turns a command's result or error into an exit code.
+ */
+import { FerryError } from "@ferry/core";
+import type { Command } from "commander";
+import { EXIT } from "./exit-codes.ts";
+import { Output } from "./output.ts";
+
+const interrupt = new AbortController();
+let interrupted = false;
+
+/** Install once, in main: the first SIGINT cancels cleanly, the second leaves immediately. */
+export function handleInterrupts(): void {
+  process.on("SIGINT", () => {
+    if (interrupted) process.exit(EXIT.aborted);
+    interrupted = true;
+    interrupt.abort(new Error("interrupted (Ctrl-C)"));
+  });
+}
+
+export interface CommandContext {
+  output: Output;
+  signal: AbortSignal;
+}
+
+/** Options every command accepts. */
+export function withCommonOptions(command: Command): Command {
+  return command.option("--json", "print JSON lines (one object per line) instead of text");
+}
+
+/**
+ * Wrap a commander action: `run(context, ...positional, options)` returns an exit code (default 0);
+ * errors are printed on one line and mapped to their exit code.
+ */
+export function action<Args extends unknown[], Options>(
+  run: (context: CommandContext, options: Options, ...args: Args) => Promise<number | undefined>,
+): (...commanderArgs: unknown[]) => Promise<void> {
+  return async (...commanderArgs) => {
+    const command = commanderArgs.at(-1) as Command;
+    const options = command.opts() as Options & { json?: boolean };
+    const args = commanderArgs.slice(0, -2) as Args;
+    const output = new Output(options.json === true);
+    try {
+      process.exitCode = (await run({ output, signal: interrupt.signal }, options, ...args)) ?? EXIT.ok;
+    } catch (error) {
+      process.exitCode = output.error(interrupt.signal.aborted ? abortedError(error) : error);
+    }
+  };
+}
+
+function abortedError(cause: unknown): FerryError {
+  return FerryError.isInstance(cause, "Aborted")
+    ? cause
+    : new FerryError("Aborted", "interrupted (Ctrl-C)", { cause });
+}

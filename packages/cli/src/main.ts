@@ -1,0 +1,46 @@
+/**
+ * The `ferry` command: builds the program from its command groups and runs it. Each group lives in
+ * commands/<group>.ts and exports `register<Group>Commands(program)`.
+ */
+import { VERSION } from "@ferry/core";
+import { Command, CommanderError } from "commander";
+import { registerStorageCommands } from "./commands/storage.ts";
+import { registerTransferCommands } from "./commands/transfer.ts";
+import { handleInterrupts } from "./context.ts";
+import { EXIT } from "./exit-codes.ts";
+import { Output } from "./output.ts";
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name("ferry")
+    .description("Store, recall and move data between local disk, SSH hosts, S3, GCS, Azure Blob and GitHub.")
+    .version(VERSION, "-V, --version")
+    .showHelpAfterError("(run ferry --help for usage)")
+    .exitOverride();
+  registerStorageCommands(program);
+  registerTransferCommands(program);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+/** Run with the given arguments (without `node` and the script); resolves to the exit code. */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
+  handleInterrupts();
+  process.exitCode = EXIT.ok;
+  try {
+    await buildProgram().parseAsync([...argv], { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version "fail" with code 0; every other parse error is a usage error.
+      process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    } else {
+      process.exitCode = new Output(argv.includes("--json")).error(error);
+    }
+  } finally {
+    const { ferry } = await import("@ferry/core");
+    await ferry.close();
+  }
+  return Number(process.exitCode);
+}
+
+if (import.meta.main) await main();

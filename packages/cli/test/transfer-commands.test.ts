@@ -1,0 +1,175 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { jsonLines, makeTemp, removeTemp, runFerry, writeFiles } from "./run-ferry.ts";
+
+let work: string;
+
+beforeEach(async () => {
+  work = await makeTemp("transfer");
+  await writeFiles(work, { "src/a.txt": "alpha", "src/b.log": "bravo log", "src/sub/c.txt": "charlie" });
+});
+
+afterEach(() => removeTemp(work));
+
+const tree = (dir: string): string[] =>
+  readdirSync(join(work, dir), { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name).slice(join(work, dir).length + 1))
+    .sort();
+
+describe("ferry cp", () => {
+  it("copies a tree with one line per file and a summary", async () => {
+    const run = await runFerry(["cp", "src", "dst"], { cwd: work });
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split("\n");
+    expect(lines.slice(0, -1).sort()).toEqual([
+      "copied  a.txt (5 B)",
+      "copied  b.log (9 B)",
+      "copied  sub/c.txt (7 B)",
+    ]);
+    expect(lines.at(-1)).toMatch(/^copied 3, skipped 0, deleted 0, failed 0: 21 B in /);
+    expect(tree("dst")).toEqual(["a.txt", "b.log", "sub/c.txt"]);
+  });
+
+  it("--json: file events and a summary; a second run copies nothing", async () => {
+    const first = jsonLines((await runFerry(["cp", "--json", "src", "dst"], { cwd: work })).stdout);
+    expect(first.filter((line) => line.event === "file")).toHaveLength(3);
+    expect(first.find((line) => line.path === "a.txt")).toEqual({
+      event: "file",
+      action: "copy",
+      status: "done",
+      path: "a.txt",
+      destination: join(work, "dst/a.txt").slice(1),
+      size: 5,
+      route: "stream",
+      attempts: 1,
+    });
+    const second = await runFerry(["cp", "--json", "src", "dst"], { cwd: work });
+    const lines = jsonLines(second.stdout);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      event: "summary",
+      copied: 0,
+      skipped: 3,
+      deleted: 0,
+      failed: 0,
+      bytes: 0,
+      dryRun: false,
+      errors: [],
+    });
+    expect(Object.keys(lines[0]!).sort()).toEqual(
+      [
+        "event",
+        "source",
+        "destination",
+        "dryRun",
+        "copied",
+        "skipped",
+        "deleted",
+        "failed",
+        "bytes",
+        "bytesThroughClient",
+        "seconds",
+        "notes",
+        "errors",
+      ].sort(),
+    );
+  });
+
+  it("copies one file to a name, or into a directory given with a trailing slash", async () => {
+    expect((await runFerry(["cp", "src/a.txt", "one/renamed.txt"], { cwd: work })).code).toBe(0);
+    expect((await runFerry(["cp", "src/a.txt", "into/"], { cwd: work })).code).toBe(0);
+    expect(readFileSync(join(work, "one/renamed.txt"), "utf8")).toBe("alpha");
+    expect(readFileSync(join(work, "into/a.txt"), "utf8")).toBe("alpha");
+  });
+
+  it("--include / --exclude (repeatable) and --files-from", async () => {
+    await runFerry(["cp", "src", "texts", "--include", "*.txt", "--exclude", "sub/**"], { cwd: work });
+    expect(tree("texts")).toEqual(["a.txt"]);
+    await runFerry(["cp", "src", "both", "--include", "*.txt", "--include", "*.log"], { cwd: work });
+    expect(tree("both")).toEqual(["a.txt", "b.log", "sub/c.txt"]);
+    await runFerry(["cp", "src", "listed", "--files-from", "-"], { cwd: work, input: "sub/c.txt\nb.log\n" });
+    expect(tree("listed")).toEqual(["b.log", "sub/c.txt"]);
+  });
+
+  it("--checksum copies a same-size, same-time file whose bytes changed", async () => {
+    await runFerry(["cp", "src", "dst"], { cwd: work });
+    const { utimes, stat } = await import("node:fs/promises");
+    const before = await stat(join(work, "src/a.txt"));
+    await writeFile(join(work, "src/a.txt"), "ALPHA");
+    await utimes(join(work, "src/a.txt"), before.atime, before.mtime);
+    const bySize = jsonLines((await runFerry(["cp", "--json", "src", "dst"], { cwd: work })).stdout).at(-1);
+    expect(bySize).toMatchObject({ copied: 0 });
+    const byHash = jsonLines(
+      (await runFerry(["cp", "--json", "--checksum", "src", "dst"], { cwd: work })).stdout,
+    ).at(-1);
+    expect(byHash).toMatchObject({ copied: 1, skipped: 2 });
+    expect(readFileSync(join(work, "dst/a.txt"), "utf8")).toBe("ALPHA");
+  });
+
+  it("a missing source is NotFound (3)", async () => {
+    const run = await runFerry(["cp", "nope", "dst"], { cwd: work });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain("ferry: NotFound: nothing to copy");
+  });
+});
+
+describe("ferry sync", () => {
+  it("--dry-run prints the plan and changes nothing", async () => {
+    await writeFiles(work, { "dst/extra.txt": "x" });
+    const run = await runFerry(["sync", "--dry-run", "--delete", "src", "dst"], { cwd: work });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("would copy  a.txt (new)");
+    expect(run.stdout).toContain("would delete  extra.txt (not in source)");
+    expect(run.stdout.trim().split("\n").at(-1)).toBe("dry run: would copy 3, skip 0, delete 1");
+    expect(tree("dst")).toEqual(["extra.txt"]);
+  });
+
+  it("--delete mirrors: extras removed, excluded files kept", async () => {
+    await writeFiles(work, { "dst/extra.txt": "x", "dst/keep.tmp": "excluded" });
+    const run = await runFerry(["sync", "--delete", "--exclude", "*.tmp", "--json", "src", "dst"], {
+      cwd: work,
+    });
+    const lines = jsonLines(run.stdout);
+    expect(lines.filter((line) => line.action === "delete").map((line) => line.path)).toEqual(["extra.txt"]);
+    expect(lines.at(-1)).toMatchObject({ copied: 3, deleted: 1 });
+    expect(tree("dst")).toEqual(["a.txt", "b.log", "keep.tmp", "sub/c.txt"]);
+  });
+
+  it("without --delete keeps extras", async () => {
+    await writeFiles(work, { "dst/extra.txt": "x" });
+    await runFerry(["sync", "src", "dst"], { cwd: work });
+    expect(tree("dst")).toContain("extra.txt");
+  });
+});
+
+describe("Ctrl-C", () => {
+  it("SIGINT aborts cleanly: exit 130, no partial files", async () => {
+    const many = Object.fromEntries(
+      Array.from({ length: 3000 }, (_, index) => [
+        `many/f${String(index).padStart(5, "0")}.txt`,
+        `file ${index}`,
+      ]),
+    );
+    await writeFiles(work, many);
+    let sent = false;
+    const run = await runFerry(["cp", "--json", "--transfers", "1", "many", "copy"], {
+      cwd: work,
+      onSpawn: (child) => {
+        child.stdout?.on("data", () => {
+          if (!sent) {
+            sent = true;
+            child.kill("SIGINT");
+          }
+        });
+      },
+    });
+    expect(run.code).toBe(130);
+    expect(run.stderr).toMatch(/ferry: Aborted:/);
+    const copied = existsSync(join(work, "copy")) ? tree("copy") : [];
+    expect(copied.length).toBeLessThan(3000);
+    expect(copied.every((name) => /^f\d{5}\.txt$/.test(name))).toBe(true);
+  });
+});
