@@ -76,6 +76,9 @@ export async function startS3rver(): Promise<S3Backend> {
       AWS_REGION: region,
       AWS_DEFAULT_REGION: region,
       AWS_EC2_METADATA_DISABLED: "true",
+      // Newer AWS CLIs default to CRC checksums in aws-chunked bodies, which s3rver would store verbatim.
+      AWS_REQUEST_CHECKSUM_CALCULATION: "when_required",
+      AWS_RESPONSE_CHECKSUM_VALIDATION: "when_required",
     }),
     stop() {
       stopped ??= (async () => {
