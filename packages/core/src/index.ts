@@ -15,3 +15,4 @@ export * from "./table/index.ts";
 export * from "./resource-target.ts";
 export * from "./folder.ts";
 export * from "./blob.ts";
+export * from "./registry/index.ts";

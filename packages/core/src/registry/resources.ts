@@ -1,0 +1,45 @@
+/**
+ * The type → class map. Folder, Table and Blob register a factory here when their module loads,
+ * so the registry can construct the right class from an entry without importing them (which
+ * would be an import cycle: they import the registry for `save` and `fromName`).
+ */
+import { errors } from "../errors.ts";
+import type { PluginRegistry } from "../plugins.ts";
+import type { RegistryEntry, ResourceDescription, ResourceType } from "./entry.ts";
+
+/** Anything the registry can save: it says what it is and where it lives. */
+export interface Registrable {
+  registryDescription(): ResourceDescription | Promise<ResourceDescription>;
+}
+
+export interface ResourceFactoryContext {
+  /** The plugin registry that resolves the entry's location. */
+  plugins: PluginRegistry;
+}
+
+export type ResourceFactory = (entry: RegistryEntry, context: ResourceFactoryContext) => unknown;
+
+const factories = new Map<ResourceType, ResourceFactory>();
+
+/** Called by a resource class's module: how to build one from a registry entry. */
+export function registerResourceType(type: ResourceType, factory: ResourceFactory): void {
+  factories.set(type, factory);
+}
+
+export function resourceFactory(type: ResourceType): ResourceFactory {
+  const factory = factories.get(type);
+  if (!factory) {
+    throw errors.unsupported(
+      `no resource class is registered for registry type "${type}": import it from @ferry/core (the ${type} module registers itself)`,
+    );
+  }
+  return factory;
+}
+
+export function isRegistrable(value: unknown): value is Registrable {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Registrable).registryDescription === "function"
+  );
+}
