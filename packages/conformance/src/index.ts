@@ -1,1 +1,2 @@
 export * from "./storage/index.ts";
+export * from "./table.ts";

@@ -9,6 +9,7 @@ export {
   columnsToRows,
   inferSchema,
   inferType,
+  PLAIN_SCHEMA,
   type PlainData,
   plainBatches,
   plainFlavour,

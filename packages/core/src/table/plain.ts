@@ -38,6 +38,12 @@ export type ColumnData = Readonly<Record<string, readonly unknown[] | TypedColum
 export type RowData = readonly Readonly<Record<string, unknown>>[];
 export type PlainData = ColumnData | RowData;
 
+/**
+ * Column objects returned by `fetch()` carry their schema under this (non-enumerable) key, so writing
+ * them again keeps the exact types instead of re-inferring them.
+ */
+export const PLAIN_SCHEMA: unique symbol = Symbol.for("ferry.table.schema") as never;
+
 /** Rows per batch when plain data is handed to the writer. */
 const PLAIN_BATCH_ROWS = 65_536;
 
@@ -192,7 +198,8 @@ export function inferSchema(data: PlainData): Schema {
 /** Plain data as batches; with `schema`, columns are taken in its order and validated by the writer. */
 export function plainBatches(data: PlainData, schema?: Schema): BatchSource {
   const columns = columnsOf(data);
-  const resolved = schema ?? inferSchema(columns);
+  const carried = (data as { [PLAIN_SCHEMA]?: Schema })[PLAIN_SCHEMA];
+  const resolved = schema ?? carried ?? inferSchema(columns);
   const lengths = new Set(Object.values(columns).map((c) => c.length));
   if (lengths.size > 1)
     throw errors.invalidInput(`columns have different lengths (${[...lengths].join(", ")})`);
@@ -220,6 +227,7 @@ export async function batchesToColumns(source: BatchSource): Promise<Record<stri
   const out: Record<string, unknown[]> = Object.fromEntries(
     source.schema.fields.map((f) => [f.name, [] as unknown[]]),
   );
+  Object.defineProperty(out, PLAIN_SCHEMA, { value: source.schema, enumerable: false });
   for await (const batch of source.batches) {
     for (const field of source.schema.fields) {
       const target = out[field.name]!;

@@ -1,0 +1,5 @@
+import { plainFlavour } from "@ferry/core";
+import { describeTableFlavour } from "../src/index.ts";
+
+// The built-in flavour runs the same suite as every plugin: plain column objects carry their schema.
+describeTableFlavour("plain", () => plainFlavour);
