@@ -6,8 +6,15 @@
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { errors, type FerryError } from "@ferry/core";
-import type { AgentAuthMethod, Client, ClientChannel, ConnectConfig, PublicKeyAuthMethod, SFTPWrapper } from "ssh2";
-import { algorithmsFor, knownKeys, hostPattern, type Verdict, verifyHostKey } from "./known-hosts.ts";
+import type {
+  AgentAuthMethod,
+  Client,
+  ClientChannel,
+  ConnectConfig,
+  PublicKeyAuthMethod,
+  SFTPWrapper,
+} from "ssh2";
+import { algorithmsFor, hostPattern, knownKeys, type Verdict, verifyHostKey } from "./known-hosts.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
 import { SftpCalls } from "./sftp-ops.ts";
 import { agentSocket, describeTarget, keySources, parseJump, resolveTarget, type Target } from "./target.ts";
@@ -54,14 +61,16 @@ export class Connection {
   #calls: SftpCalls | undefined;
   /** Promise-returning SFTP requests on this connection's channel. */
   get calls(): SftpCalls {
-    if (!this.sftp) throw errors.unexpected(`no SFTP channel on the connection to ${this.label}`, { system: "sftp" });
+    if (!this.sftp)
+      throw errors.unexpected(`no SFTP channel on the connection to ${this.label}`, { system: "sftp" });
     this.#calls ??= new SftpCalls(this.sftp, this.label);
     return this.#calls;
   }
 
   /** SFTP extensions the server advertised (`posix-rename@openssh.com`, `hardlink@openssh.com`, `copy-data`, ...). */
   hasExtension(name: string): boolean {
-    const extensions = (this.sftp as unknown as { _extensions?: Record<string, string> } | undefined)?._extensions;
+    const extensions = (this.sftp as unknown as { _extensions?: Record<string, string> } | undefined)
+      ?._extensions;
     return extensions?.[name] !== undefined;
   }
 
@@ -89,19 +98,32 @@ export class Connection {
   }
 }
 
-function connectError(error: Error & { level?: string; code?: string }, target: Target, context: { hostKey?: Verdict; tried: string[] }): FerryError {
+function connectError(
+  error: Error & { level?: string; code?: string },
+  target: Target,
+  context: { hostKey?: Verdict; tried: string[] },
+): FerryError {
   const where = `${target.host}:${target.port}`;
   const ctx = { system: "sftp", path: `sftp://${describeTarget(target)}`, cause: error };
   if (context.hostKey && !context.hostKey.ok) return errors.permissionDenied(context.hostKey.message, ctx);
   if (error.level === "client-authentication") {
     const tried = context.tried.length > 0 ? context.tried.join(", ") : "nothing (no key, no agent)";
-    return errors.permissionDenied(`authentication failed for ${target.username}@${target.host} (port ${target.port}); tried ${tried}`, ctx);
+    return errors.permissionDenied(
+      `authentication failed for ${target.username}@${target.host} (port ${target.port}); tried ${tried}`,
+      ctx,
+    );
   }
   switch (error.code) {
     case "ENOTFOUND":
-      return errors.notFound(`unknown host ${target.host}: the name does not resolve (connecting to ${where})`, ctx);
+      return errors.notFound(
+        `unknown host ${target.host}: the name does not resolve (connecting to ${where})`,
+        ctx,
+      );
     case "EAI_AGAIN":
-      return errors.transient(`cannot resolve ${target.host} right now (DNS is not answering), connecting to ${where}`, ctx);
+      return errors.transient(
+        `cannot resolve ${target.host} right now (DNS is not answering), connecting to ${where}`,
+        ctx,
+      );
     case "ECONNREFUSED":
       return errors.transient(`connection refused by ${where}: is sshd running and listening there?`, ctx);
     case "EHOSTUNREACH":
@@ -117,7 +139,11 @@ function connectError(error: Error & { level?: string; code?: string }, target: 
   return errors.transient(`SSH connection to ${describeTarget(target)} failed: ${error.message}`, ctx);
 }
 
-async function authMethods(target: Target, options: SftpOptions, tried: string[]): Promise<Array<PublicKeyAuthMethod | AgentAuthMethod>> {
+async function authMethods(
+  target: Target,
+  options: SftpOptions,
+  tried: string[],
+): Promise<Array<PublicKeyAuthMethod | AgentAuthMethod>> {
   const { utils } = await loadSsh2();
   const methods: Array<PublicKeyAuthMethod | AgentAuthMethod> = [];
   const username = target.username;
@@ -132,7 +158,9 @@ async function authMethods(target: Target, options: SftpOptions, tried: string[]
       const reason = key instanceof Error ? key.message : "no key found";
       if (source.explicit) {
         const hint = /passphrase/i.test(reason) ? " (pass `passphrase` for an encrypted key)" : "";
-        throw errors.invalidInput(`cannot use the private key from ${source.label}: ${reason}${hint}`, { system: "sftp" });
+        throw errors.invalidInput(`cannot use the private key from ${source.label}: ${reason}${hint}`, {
+          system: "sftp",
+        });
       }
       tried.push(`${source.label} (unusable: ${reason})`);
       return;
@@ -182,19 +210,33 @@ function forward(via: Connection, to: Target): Promise<ClientChannel> {
   return new Promise((resolve, reject) => {
     via.client.forwardOut("127.0.0.1", 0, to.host, to.port, (error, channel) => {
       if (error) {
-        reject(errors.transient(`jump host ${via.label} could not reach ${to.host}:${to.port}: ${error.message}`, { system: "sftp", cause: error }));
+        reject(
+          errors.transient(`jump host ${via.label} could not reach ${to.host}:${to.port}: ${error.message}`, {
+            system: "sftp",
+            cause: error,
+          }),
+        );
       } else resolve(channel);
     });
   });
 }
 
-async function open(target: Target, options: SftpOptions, withSftp: boolean, sock: Duplex | undefined, hops: Connection[] = []): Promise<Connection> {
+async function open(
+  target: Target,
+  options: SftpOptions,
+  withSftp: boolean,
+  sock: Duplex | undefined,
+  hops: Connection[] = [],
+): Promise<Connection> {
   const { Client } = await loadSsh2();
   const tried: string[] = [];
   const methods = await authMethods(target, options, tried);
   const context: { hostKey?: Verdict; tried: string[] } = { tried };
   const client = new Client();
-  const recordedTypes = target.hostKeyCheck === "off" ? [] : knownKeys(target.knownHosts, hostPattern(target.host, target.port)).map((entry) => entry.type);
+  const recordedTypes =
+    target.hostKeyCheck === "off"
+      ? []
+      : knownKeys(target.knownHosts, hostPattern(target.host, target.port)).map((entry) => entry.type);
   const config: ConnectConfig = {
     host: target.host,
     port: target.port,
@@ -204,7 +246,13 @@ async function open(target: Target, options: SftpOptions, withSftp: boolean, soc
     // on next use and replaced (the pool retries once).
     authHandler: methods,
     hostVerifier: (key: Buffer) => {
-      context.hostKey = verifyHostKey({ file: target.knownHosts, host: target.host, port: target.port, presented: key, policy: target.hostKeyCheck });
+      context.hostKey = verifyHostKey({
+        file: target.knownHosts,
+        host: target.host,
+        port: target.port,
+        presented: key,
+        policy: target.hostKeyCheck,
+      });
       return context.hostKey.ok;
     },
   };
@@ -222,6 +270,8 @@ async function open(target: Target, options: SftpOptions, withSftp: boolean, soc
     };
     client.once("ready", onReady);
     client.once("error", onError);
+    // Requests are small and answered one by one: without TCP_NODELAY each waits out a delayed ACK.
+    client.once("connect", () => client.setNoDelay(true));
     client.connect(config);
   });
   // Errors after the handshake surface through the operation that sees them; keep one listener so
@@ -232,7 +282,12 @@ async function open(target: Target, options: SftpOptions, withSftp: boolean, soc
     client.sftp((error, channel) => {
       if (error) {
         client.end();
-        reject(errors.unsupported(`${describeTarget(target)} does not offer the SFTP subsystem: ${error.message}`, { system: "sftp", cause: error }));
+        reject(
+          errors.unsupported(
+            `${describeTarget(target)} does not offer the SFTP subsystem: ${error.message}`,
+            { system: "sftp", cause: error },
+          ),
+        );
       } else resolve(channel);
     });
   });

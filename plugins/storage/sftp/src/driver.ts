@@ -6,9 +6,10 @@
 import { posix } from "node:path";
 import { PassThrough, pipeline, type Readable } from "node:stream";
 import {
-  type Capabilities,
   baseCapabilities,
+  type Capabilities,
   type CopyOptions,
+  compareKeys,
   type Entry,
   type ExecOptions,
   type ExecResult,
@@ -28,7 +29,15 @@ import { DEFAULTS, type SftpOptions } from "./options.ts";
 import type { HostPool } from "./pool.ts";
 import { isDirectoryMode, isFileMode, isLinkMode, mapSftpError, type SftpCalls } from "./sftp-ops.ts";
 import { commandLine, run, runRaw, shellQuote } from "./shell.ts";
-import { ensureParent, makeDirectories, place, placeFeatures, TEMP_PREFIX, tempPathFor, uploadTo } from "./write.ts";
+import {
+  ensureParent,
+  makeDirectories,
+  place,
+  placeFeatures,
+  TEMP_PREFIX,
+  tempPathFor,
+  uploadTo,
+} from "./write.ts";
 
 /** What the host can do beyond plain SFTP, found out on first connection. */
 export interface HostFeatures {
@@ -56,7 +65,7 @@ export function sftpCapabilities(features: HostFeatures): Capabilities {
     checksum,
     exec: features.exec,
     presign: false,
-    listOrder: "unordered",
+    listOrder: "lexicographic",
     listRecursive: "walk",
     mtime: "native",
     mtimePrecisionMs: 1000,
@@ -117,7 +126,10 @@ export class SftpDriver implements StorageDriver {
 
   #refuseTempName(key: string): void {
     if (posix.basename(key).startsWith(TEMP_PREFIX)) {
-      throw errors.invalidInput(`names starting with "${TEMP_PREFIX}" are reserved for in-flight writes: ${key}`, { system: "sftp", path: key });
+      throw errors.invalidInput(
+        `names starting with "${TEMP_PREFIX}" are reserved for in-flight writes: ${key}`,
+        { system: "sftp", path: key },
+      );
     }
   }
 
@@ -147,6 +159,9 @@ export class SftpDriver implements StorageDriver {
     if (!opened) return;
     const { connection, handle } = opened;
     const calls = connection.calls;
+    // readdir order is the server's; one directory's entries are sorted here (a directory `d`
+    // sorting as `d/`), which is what core would otherwise buffer to do.
+    const entries: Entry[] = [];
     try {
       for (;;) {
         throwIfAborted(options.signal, { system: "sftp", path: dir });
@@ -160,13 +175,16 @@ export class SftpDriver implements StorageDriver {
           // Symlinks are followed, as stat does; a dangling one is left out.
           if (isLinkMode(attrs.mode)) attrs = await calls.statOrNothing(childPath);
           if (!attrs || (!isDirectoryMode(attrs.mode) && !isFileMode(attrs.mode))) continue;
-          yield entryOf(dir === "" ? name : `${dir}/${name}`, attrs);
+          entries.push(entryOf(dir === "" ? name : `${dir}/${name}`, attrs));
         }
       }
     } finally {
       await calls.close(handle, path).catch(() => undefined);
       this.#pool.giveBack(connection);
     }
+    const sortKey = (entry: Entry) => (entry.kind === "directory" ? `${entry.path}/` : entry.path);
+    entries.sort((a, b) => compareKeys(sortKey(a), sortKey(b)));
+    yield* entries;
   }
 
   async read(key: string, options: ReadOptions = {}): Promise<Readable> {
@@ -174,7 +192,11 @@ export class SftpDriver implements StorageDriver {
     const label = this.#pool.label;
     const opened = await this.#pool.run(async (connection) => {
       const attrs = await connection.calls.stat(path);
-      if (isDirectoryMode(attrs.mode)) throw errors.invalidInput(`is a directory, not a file: ${path} on ${label}`, { system: "sftp", path });
+      if (isDirectoryMode(attrs.mode))
+        throw errors.invalidInput(`is a directory, not a file: ${path} on ${label}`, {
+          system: "sftp",
+          path,
+        });
       if (!isFileMode(attrs.mode)) throw notRegular(path, label);
       const span = byteSpan(attrs.size, options.range);
       if (span.length === 0) return { span };
@@ -245,10 +267,16 @@ export class SftpDriver implements StorageDriver {
   async #checkTarget(calls: SftpCalls, path: string, exclusive: boolean): Promise<void> {
     const existing = await calls.statOrNothing(path).catch(() => undefined);
     if (existing && isDirectoryMode(existing.mode)) {
-      throw errors.invalidInput(`cannot write ${path} on ${calls.host}: a directory is there`, { system: "sftp", path });
+      throw errors.invalidInput(`cannot write ${path} on ${calls.host}: a directory is there`, {
+        system: "sftp",
+        path,
+      });
     }
     if (existing && exclusive) {
-      throw errors.conditionNotMet(`not created: something already exists at ${path} on ${calls.host}`, { system: "sftp", path });
+      throw errors.conditionNotMet(`not created: something already exists at ${path} on ${calls.host}`, {
+        system: "sftp",
+        path,
+      });
     }
     if (!existing) await ensureParent(calls, path);
   }
@@ -289,7 +317,10 @@ export class SftpDriver implements StorageDriver {
     } catch (error) {
       if (FerryError.isInstance(error, "NotFound")) return;
       if (FerryError.isInstance(error, "Unexpected")) {
-        throw errors.invalidInput(`${path} on ${calls.host} is a directory with contents; use deleteDirectory to remove it`, { system: "sftp", path, cause: error });
+        throw errors.invalidInput(
+          `${path} on ${calls.host} is a directory with contents; use deleteDirectory to remove it`,
+          { system: "sftp", path, cause: error },
+        );
       }
       throw error;
     }
@@ -304,7 +335,10 @@ export class SftpDriver implements StorageDriver {
       if (!attrs) return;
       if (!isDirectoryMode(attrs.mode)) {
         if (key === "") return;
-        throw errors.invalidInput(`${path} on ${calls.host} is a file, not a directory; use delete to remove it`, { system: "sftp", path });
+        throw errors.invalidInput(
+          `${path} on ${calls.host} is a file, not a directory; use delete to remove it`,
+          { system: "sftp", path },
+        );
       }
       if (this.features.exec && this.features.rm) {
         const rm = this.#options.execCommands?.rm ?? "rm";
@@ -336,7 +370,10 @@ export class SftpDriver implements StorageDriver {
       await ensureParent(calls, target);
       const exclusive = options.ifNoneMatch === "*";
       // Hard links are for files; directories take the rename that refuses to replace.
-      const features = { ...placeFeatures(connection), ...(isDirectoryMode(attrs.mode) ? { hardlink: false } : {}) };
+      const features = {
+        ...placeFeatures(connection),
+        ...(isDirectoryMode(attrs.mode) ? { hardlink: false } : {}),
+      };
       await place(calls, source, target, exclusive, features);
     });
     return this.stat(to);
@@ -352,7 +389,11 @@ export class SftpDriver implements StorageDriver {
       await this.#pool.run(async (connection) => {
         const calls = connection.calls;
         const attrs = await calls.stat(source);
-        if (isDirectoryMode(attrs.mode)) throw errors.invalidInput(`is a directory, not a file: ${source} on ${calls.host}`, { system: "sftp", path: source });
+        if (isDirectoryMode(attrs.mode))
+          throw errors.invalidInput(`is a directory, not a file: ${source} on ${calls.host}`, {
+            system: "sftp",
+            path: source,
+          });
         await this.#checkTarget(calls, target, exclusive);
         await this.#copyInto(connection, source, temp, attrs.size, options.signal);
         await place(calls, temp, target, exclusive, placeFeatures(connection));
@@ -365,11 +406,22 @@ export class SftpDriver implements StorageDriver {
   }
 
   /** The bytes of `source` into a new file `temp`: `cp` on the host, else `copy-data`, else streamed through the client. */
-  async #copyInto(connection: Connection, source: string, temp: string, size: number, signal: AbortSignal | undefined): Promise<void> {
+  async #copyInto(
+    connection: Connection,
+    source: string,
+    temp: string,
+    size: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const calls = connection.calls;
     if (this.features.exec && this.features.cp) {
       const cp = this.#options.execCommands?.cp ?? "cp";
-      await this.#runChecked(connection, `${cp} -- ${shellQuote(source)} ${shellQuote(temp)}`, source, signal);
+      await this.#runChecked(
+        connection,
+        `${cp} -- ${shellQuote(source)} ${shellQuote(temp)}`,
+        source,
+        signal,
+      );
       return;
     }
     const sourceHandle = await calls.open(source, "r", "read");
@@ -383,7 +435,11 @@ export class SftpDriver implements StorageDriver {
         }
         return;
       }
-      const stream = connection.sftp!.createReadStream(source, { handle: sourceHandle, autoClose: false, end: Math.max(0, size - 1) });
+      const stream = connection.sftp!.createReadStream(source, {
+        handle: sourceHandle,
+        autoClose: false,
+        end: Math.max(0, size - 1),
+      });
       await uploadTo(calls, temp, size === 0 ? emptySource() : stream, {
         chunkSize: this.#options.chunkSize ?? DEFAULTS.chunkSize,
         concurrency: this.#options.concurrency ?? DEFAULTS.concurrency,
@@ -397,16 +453,32 @@ export class SftpDriver implements StorageDriver {
   async checksum(key: string, algorithm: HashAlgorithm, options: SignalOptions = {}): Promise<string> {
     const path = this.pathOf(key);
     if (algorithm !== "md5" || !this.capabilities.checksum) {
-      throw errors.unsupported(`sftp storage computes only md5 (with md5sum on the host), not ${algorithm}`, { system: "sftp", path });
+      throw errors.unsupported(`sftp storage computes only md5 (with md5sum on the host), not ${algorithm}`, {
+        system: "sftp",
+        path,
+      });
     }
     const md5sum = this.#options.execCommands?.md5sum ?? "md5sum";
     return this.#pool.run(async (connection) => {
       const attrs = await connection.calls.stat(path);
-      if (isDirectoryMode(attrs.mode)) throw errors.invalidInput(`is a directory, not a file: ${path} on ${connection.label}`, { system: "sftp", path });
+      if (isDirectoryMode(attrs.mode))
+        throw errors.invalidInput(`is a directory, not a file: ${path} on ${connection.label}`, {
+          system: "sftp",
+          path,
+        });
       // Read from stdin so the output never has to be parsed around an escaped file name.
-      const result = await this.#runChecked(connection, `${md5sum} < ${shellQuote(path)}`, path, options.signal);
+      const result = await this.#runChecked(
+        connection,
+        `${md5sum} < ${shellQuote(path)}`,
+        path,
+        options.signal,
+      );
       const match = /^\\?([0-9a-f]{32})\b/.exec(result.stdout);
-      if (!match) throw errors.unexpected(`unexpected output from ${md5sum} on ${connection.label}: ${result.stdout.slice(0, 200)}`, { system: "sftp", path });
+      if (!match)
+        throw errors.unexpected(
+          `unexpected output from ${md5sum} on ${connection.label}: ${result.stdout.slice(0, 200)}`,
+          { system: "sftp", path },
+        );
       return match[1]!;
     });
   }
@@ -415,18 +487,32 @@ export class SftpDriver implements StorageDriver {
     const cwd = options.cwd === undefined ? this.base : posix.resolve(this.base, options.cwd);
     const line = commandLine(command, { cwd, env: options.env });
     // A command may have side effects, so it is never re-run after a dropped connection.
-    return this.#pool.run((connection) => run(connection, line, { stdin: options.stdin, signal: options.signal }), { retry: false });
+    return this.#pool.run(
+      (connection) => run(connection, line, { stdin: options.stdin, signal: options.signal }),
+      { retry: false },
+    );
   }
 
   /** Run a ferry-built command; a non-zero exit becomes a typed error carrying stderr. */
-  async #runChecked(connection: Connection, command: string, path: string, signal?: AbortSignal): Promise<ExecResult> {
+  async #runChecked(
+    connection: Connection,
+    command: string,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<ExecResult> {
     const raw = await runRaw(connection, command, { signal });
-    const result = { exitCode: raw.exitCode, stdout: raw.stdout.toString("utf8"), stderr: raw.stderr.toString("utf8") };
+    const result = {
+      exitCode: raw.exitCode,
+      stdout: raw.stdout.toString("utf8"),
+      stderr: raw.stderr.toString("utf8"),
+    };
     if (result.exitCode === 0) return result;
     const detail = result.stderr.trim().split("\n").slice(-3).join("; ");
     const ctx = { system: "sftp", path };
-    if (/permission denied/i.test(detail)) throw errors.permissionDenied(`permission denied on ${connection.label}: ${detail}`, ctx);
-    if (/no such file/i.test(detail)) throw errors.notFound(`no such file or directory on ${connection.label}: ${detail}`, ctx);
+    if (/permission denied/i.test(detail))
+      throw errors.permissionDenied(`permission denied on ${connection.label}: ${detail}`, ctx);
+    if (/no such file/i.test(detail))
+      throw errors.notFound(`no such file or directory on ${connection.label}: ${detail}`, ctx);
     throw errors.unexpected(`command on ${connection.label} exited with ${result.exitCode}: ${detail}`, ctx);
   }
 
@@ -460,9 +546,17 @@ function readError(error: unknown, path: string, connection: Connection): unknow
   const mapped = mapSftpError(error, path, connection.label);
   if (mapped !== error) return mapped;
   if (connection.dead || /No response|Not connected|closed/i.test(String((error as Error).message))) {
-    return errors.transient(`the SSH connection to ${connection.label} dropped while reading ${path}`, { system: "sftp", path, cause: error });
+    return errors.transient(`the SSH connection to ${connection.label} dropped while reading ${path}`, {
+      system: "sftp",
+      path,
+      cause: error,
+    });
   }
-  return errors.unexpected(`reading ${path} on ${connection.label} failed: ${(error as Error).message}`, { system: "sftp", path, cause: error });
+  return errors.unexpected(`reading ${path} on ${connection.label} failed: ${(error as Error).message}`, {
+    system: "sftp",
+    path,
+    cause: error,
+  });
 }
 
 function ignoreNotFound(error: unknown): undefined {
@@ -471,7 +565,10 @@ function ignoreNotFound(error: unknown): undefined {
 }
 
 function notRegular(path: string, host: string): FerryError {
-  return errors.invalidInput(`not a regular file or directory (socket, FIFO or device): ${path} on ${host}`, { system: "sftp", path });
+  return errors.invalidInput(`not a regular file or directory (socket, FIFO or device): ${path} on ${host}`, {
+    system: "sftp",
+    path,
+  });
 }
 
 /** rm -r over SFTP, depth first; `removeSelf` false empties the directory. */
@@ -479,7 +576,11 @@ async function removeTree(calls: SftpCalls, dir: string, removeSelf: boolean): P
   const handle = await calls.opendir(dir);
   const children: { path: string; directory: boolean }[] = [];
   try {
-    for (let batch = await calls.readdirBatch(handle, dir); batch; batch = await calls.readdirBatch(handle, dir)) {
+    for (
+      let batch = await calls.readdirBatch(handle, dir);
+      batch;
+      batch = await calls.readdirBatch(handle, dir)
+    ) {
       for (const item of batch) {
         if (item.filename === "." || item.filename === "..") continue;
         children.push({ path: posix.join(dir, item.filename), directory: isDirectoryMode(item.attrs.mode) });

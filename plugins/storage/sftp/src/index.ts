@@ -20,25 +20,44 @@ export { shellQuote } from "./shell.ts";
 const PROBE_MARKER = "ferry-exec-probe";
 
 /** Find out once per storage whether the host runs commands and has the tools ferry uses there. */
-async function probeFeatures(pool: HostPool, options: SftpOptions): Promise<HostFeatures> {
-  return pool.run(async (connection) => {
-    const features: HostFeatures = { exec: false, md5sum: false, cp: false, rm: false, copyData: connection.hasExtension("copy-data") };
-    if (options.exec === false) return features;
-    const tools = { md5sum: options.execCommands?.md5sum ?? "md5sum", cp: options.execCommands?.cp ?? "cp", rm: options.execCommands?.rm ?? "rm" };
-    const probe = Object.entries(tools)
-      .map(([name, command]) => `command -v ${shellQuote(command)} >/dev/null 2>&1 && echo ${name}`)
-      .join("; ");
-    try {
-      const result = await runRaw(connection, `echo ${PROBE_MARKER}; ${probe}`);
-      const lines = result.stdout.toString("utf8").split("\n");
-      // An sftp-only account (ForceCommand internal-sftp) accepts the request but never echoes.
-      if (lines[0] !== PROBE_MARKER) return features;
-      return { ...features, exec: true, md5sum: lines.includes("md5sum"), cp: lines.includes("cp"), rm: lines.includes("rm") };
-    } catch (error) {
-      if (connection.dead) throw error;
-      return features;
-    }
-  });
+function probeFeatures(pool: HostPool, options: SftpOptions): Promise<HostFeatures> {
+  const key = `features ${options.exec === false ? "no-exec" : JSON.stringify(options.execCommands ?? {})}`;
+  return pool.fact(key, () =>
+    pool.run(async (connection) => {
+      const features: HostFeatures = {
+        exec: false,
+        md5sum: false,
+        cp: false,
+        rm: false,
+        copyData: connection.hasExtension("copy-data"),
+      };
+      if (options.exec === false) return features;
+      const tools = {
+        md5sum: options.execCommands?.md5sum ?? "md5sum",
+        cp: options.execCommands?.cp ?? "cp",
+        rm: options.execCommands?.rm ?? "rm",
+      };
+      const probe = Object.entries(tools)
+        .map(([name, command]) => `command -v ${shellQuote(command)} >/dev/null 2>&1 && echo ${name}`)
+        .join("; ");
+      try {
+        const result = await runRaw(connection, `echo ${PROBE_MARKER}; ${probe}`);
+        const lines = result.stdout.toString("utf8").split("\n");
+        // An sftp-only account (ForceCommand internal-sftp) accepts the request but never echoes.
+        if (lines[0] !== PROBE_MARKER) return features;
+        return {
+          ...features,
+          exec: true,
+          md5sum: lines.includes("md5sum"),
+          cp: lines.includes("cp"),
+          rm: lines.includes("rm"),
+        };
+      } catch (error) {
+        if (connection.dead) throw error;
+        return features;
+      }
+    }),
+  );
 }
 
 export interface SftpRoot {
@@ -58,15 +77,21 @@ export async function openSftpDriver(where: SftpRoot, options: SftpOptions = {})
     const requested = where.root ?? "/";
     const homeRelative = !requested.startsWith("/");
     const relative = requested.replace(/^~\/?/, "");
-    const base = await pool.run(async (connection) => {
-      if (!homeRelative) return requested.replace(/\/+$/, "") || "/";
+    let base = requested.replace(/\/+$/, "") || "/";
+    if (homeRelative) {
       // SFTP paths without a leading slash are relative to the login directory; realpath('.') names it.
-      const home = await connection.calls.realpath(".");
-      return relative === "" ? home : `${home.replace(/\/+$/, "")}/${relative.replace(/\/+$/, "")}`;
-    });
+      const home = await pool.fact("home", () => pool.run((connection) => connection.calls.realpath(".")));
+      base = relative === "" ? home : `${home.replace(/\/+$/, "")}/${relative.replace(/\/+$/, "")}`;
+    }
     const features = await probeFeatures(pool, options);
     const displayRoot = homeRelative ? `/~${relative ? `/${relative}` : ""}` : base;
-    return new SftpDriver({ pool, base, root: `sftp://${describeTarget(target)}${displayRoot}`, features, options });
+    return new SftpDriver({
+      pool,
+      base,
+      root: `sftp://${describeTarget(target)}${displayRoot}`,
+      features,
+      options,
+    });
   } catch (error) {
     await pool.release();
     throw error;
@@ -89,8 +114,12 @@ export function sftp(options: SftpOptions = {}): StoragePlugin {
     capabilities: sftpCapabilities({ exec: true, md5sum: true, cp: true, rm: true, copyData: true }),
     create(location: Location) {
       const host = location.host ?? options.host;
-      if (!host) throw errors.invalidInput(`an sftp location needs a host: ${location.url}`, { system: "sftp" });
-      return openSftpDriver({ host, port: location.port, user: location.user, root: location.homeRelative ? "~" : "/" }, options);
+      if (!host)
+        throw errors.invalidInput(`an sftp location needs a host: ${location.url}`, { system: "sftp" });
+      return openSftpDriver(
+        { host, port: location.port, user: location.user, root: location.homeRelative ? "~" : "/" },
+        options,
+      );
     },
   };
 }

@@ -14,7 +14,8 @@ import { agentSocket, describeTarget, type Target } from "./target.ts";
 const pools = new Map<string, HostPool>();
 
 function identity(target: Target, options: SftpOptions): string {
-  const key = options.privateKey === undefined ? "" : createHash("sha256").update(options.privateKey).digest("hex");
+  const key =
+    options.privateKey === undefined ? "" : createHash("sha256").update(options.privateKey).digest("hex");
   return JSON.stringify([
     target.username,
     target.host,
@@ -57,6 +58,7 @@ export class HostPool {
   #connections: Connection[] = [];
   #opening: Promise<Connection>[] = [];
   #refs = 0;
+  readonly #facts = new Map<string, Promise<unknown>>();
 
   constructor(target: Target, options: SftpOptions, onEmpty: () => void) {
     this.target = target;
@@ -74,6 +76,20 @@ export class HostPool {
     return this.#connections.filter((connection) => !connection.dead).length;
   }
 
+  /**
+   * A fact about the host (its features, the login's home directory), computed once per pool: it
+   * cannot change while connections to the host stay open. A failure is not remembered.
+   */
+  fact<T>(name: string, compute: () => Promise<T>): Promise<T> {
+    let pending = this.#facts.get(name) as Promise<T> | undefined;
+    if (!pending) {
+      pending = compute();
+      pending.catch(() => this.#facts.delete(name));
+      this.#facts.set(name, pending);
+    }
+    return pending;
+  }
+
   retain(): void {
     this.#refs += 1;
   }
@@ -84,21 +100,27 @@ export class HostPool {
     if (this.#refs > 0) return;
     this.#onEmpty();
     const opening = await Promise.allSettled(this.#opening);
-    const all = [...this.#connections, ...opening.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []))];
+    const all = [
+      ...this.#connections,
+      ...opening.flatMap((result) => (result.status === "fulfilled" ? [result.value] : [])),
+    ];
     this.#connections = [];
     await Promise.all(all.map((connection) => connection.end()));
   }
 
   /** A connection marked busy; give it back with `giveBack`. */
   async take(): Promise<Connection> {
-    if (this.#refs <= 0) throw errors.invalidInput(`the storage for ${this.label} is closed`, { system: "sftp" });
+    if (this.#refs <= 0)
+      throw errors.invalidInput(`the storage for ${this.label} is closed`, { system: "sftp" });
     for (;;) {
       this.#connections = this.#connections.filter((connection) => !connection.dead);
       const idle = this.#connections.find((connection) => connection.busy === 0);
       let chosen = idle;
       if (!chosen && this.#connections.length + this.#opening.length < this.#max) chosen = await this.#open();
       if (!chosen && this.#connections.length > 0) {
-        chosen = this.#connections.reduce((best, connection) => (connection.busy < best.busy ? connection : best));
+        chosen = this.#connections.reduce((best, connection) =>
+          connection.busy < best.busy ? connection : best,
+        );
       }
       if (!chosen) {
         // Every slot is still connecting: wait for one, then look again.
@@ -129,7 +151,9 @@ export class HostPool {
       const connection = await pending;
       if (this.#refs <= 0) {
         await connection.end();
-        throw errors.invalidInput(`the storage for ${this.label} was closed while connecting`, { system: "sftp" });
+        throw errors.invalidInput(`the storage for ${this.label} was closed while connecting`, {
+          system: "sftp",
+        });
       }
       this.#connections.push(connection);
       return connection;
@@ -143,7 +167,10 @@ export class HostPool {
    * retried once on a fresh connection if `retry` (it is safe to repeat); otherwise, or when the
    * retry also loses its connection, it fails with Transient.
    */
-  async run<T>(operation: (connection: Connection) => Promise<T>, options: { retry?: boolean } = {}): Promise<T> {
+  async run<T>(
+    operation: (connection: Connection) => Promise<T>,
+    options: { retry?: boolean } = {},
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const connection = await this.take();
       try {

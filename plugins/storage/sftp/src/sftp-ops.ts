@@ -6,7 +6,13 @@ import { errors, type FerryError } from "@ferry/core";
 import type { Attributes, FileEntryWithStats, OpenMode, SFTPWrapper } from "ssh2";
 
 /** SSH_FX_* status codes (draft-ietf-secsh-filexfer-02, the version OpenSSH speaks). */
-export const STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, OP_UNSUPPORTED: 8 } as const;
+export const STATUS = {
+  EOF: 1,
+  NO_SUCH_FILE: 2,
+  PERMISSION_DENIED: 3,
+  FAILURE: 4,
+  OP_UNSUPPORTED: 8,
+} as const;
 
 const S_IFMT = 0o170000;
 export const isDirectoryMode = (mode: number) => (mode & S_IFMT) === 0o040000;
@@ -19,7 +25,12 @@ export function statusOf(error: unknown): number | undefined {
 }
 
 /** Map a failed SFTP request on `path` (absolute, on `host`) to a FerryError; transport errors are returned as they are. */
-export function mapSftpError(error: unknown, path: string, host: string, intent: "read" | "write" = "read"): unknown {
+export function mapSftpError(
+  error: unknown,
+  path: string,
+  host: string,
+  intent: "read" | "write" = "read",
+): unknown {
   const status = statusOf(error);
   if (status === undefined) return error;
   const ctx = { system: "sftp", path, cause: error };
@@ -31,7 +42,10 @@ export function mapSftpError(error: unknown, path: string, host: string, intent:
     case STATUS.OP_UNSUPPORTED:
       return errors.unsupported(`${host} does not support this SFTP request (${path})`, ctx);
     default:
-      return errors.unexpected(`SFTP ${intent} of ${path} on ${host} failed: ${(error as Error).message}`, ctx);
+      return errors.unexpected(
+        `SFTP ${intent} of ${path} on ${host} failed: ${(error as Error).message}`,
+        ctx,
+      );
   }
 }
 
@@ -45,10 +59,16 @@ export class SftpCalls {
     this.host = host;
   }
 
-  #call<T>(path: string, intent: "read" | "write", start: (done: (error: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+  #call<T>(
+    path: string,
+    intent: "read" | "write",
+    start: (done: (error: Error | null | undefined, value?: T) => void) => void,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       try {
-        start((error, value) => (error ? reject(mapSftpError(error, path, this.host, intent)) : resolve(value as T)));
+        start((error, value) =>
+          error ? reject(mapSftpError(error, path, this.host, intent)) : resolve(value as T),
+        );
       } catch (error) {
         // ssh2 throws synchronously when the channel is already closed.
         reject(error);
@@ -90,7 +110,9 @@ export class SftpCalls {
 
   writeAt(handle: Buffer, chunk: Uint8Array, position: number, path: string): Promise<void> {
     const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    return this.#call(path, "write", (done) => this.sftp.write(handle, buffer, 0, buffer.byteLength, position, done));
+    return this.#call(path, "write", (done) =>
+      this.sftp.write(handle, buffer, 0, buffer.byteLength, position, done),
+    );
   }
 
   futimes(handle: Buffer, mtime: Date, path: string): Promise<void> {

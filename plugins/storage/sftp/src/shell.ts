@@ -4,7 +4,7 @@
  * dash are passed as one literal argument.
  */
 import { constants } from "node:os";
-import { errors, type ExecResult } from "@ferry/core";
+import { type ExecResult, errors } from "@ferry/core";
 import type { ClientChannel } from "ssh2";
 import type { Connection } from "./connection.ts";
 
@@ -19,11 +19,17 @@ export function shellQuote(value: string): string {
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `cd` + `export` prefix for a user command. Env is set in the command line: sshd drops `env` requests unless AcceptEnv allows them. */
-export function commandLine(command: string, options: { cwd?: string | undefined; env?: Record<string, string> | undefined }): string {
+export function commandLine(
+  command: string,
+  options: { cwd?: string | undefined; env?: Record<string, string> | undefined },
+): string {
   const parts: string[] = [];
   if (options.cwd !== undefined) parts.push(`cd -- ${shellQuote(options.cwd)} || exit 1`);
   for (const [name, value] of Object.entries(options.env ?? {})) {
-    if (!ENV_NAME.test(name)) throw errors.invalidInput(`invalid environment variable name ${JSON.stringify(name)}`, { system: "sftp" });
+    if (!ENV_NAME.test(name))
+      throw errors.invalidInput(`invalid environment variable name ${JSON.stringify(name)}`, {
+        system: "sftp",
+      });
     parts.push(`export ${name}=${shellQuote(value)}`);
   }
   parts.push(command);
@@ -37,7 +43,11 @@ export interface RawResult {
 }
 
 /** Run `command` through the login shell on the host and collect its output. */
-export function runRaw(connection: Connection, command: string, options: { stdin?: Uint8Array | string | undefined; signal?: AbortSignal | undefined } = {}): Promise<RawResult> {
+export function runRaw(
+  connection: Connection,
+  command: string,
+  options: { stdin?: Uint8Array | string | undefined; signal?: AbortSignal | undefined } = {},
+): Promise<RawResult> {
   return new Promise((resolve, reject) => {
     connection.client.exec(command, (error, channel: ClientChannel) => {
       if (error) {
@@ -57,7 +67,8 @@ export function runRaw(connection: Connection, command: string, options: { stdin
       channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
       channel.on("exit", (code: number | null, signalName?: string) => {
         if (typeof code === "number") exitCode = code;
-        else if (signalName) exitCode = 128 + (constants.signals[`SIG${signalName}` as keyof typeof constants.signals] ?? 0);
+        else if (signalName)
+          exitCode = 128 + (constants.signals[`SIG${signalName}` as keyof typeof constants.signals] ?? 0);
       });
       channel.on("close", () => {
         options.signal?.removeEventListener("abort", onAbort);
@@ -69,7 +80,11 @@ export function runRaw(connection: Connection, command: string, options: { stdin
   });
 }
 
-export async function run(connection: Connection, command: string, options: { stdin?: Uint8Array | string | undefined; signal?: AbortSignal | undefined } = {}): Promise<ExecResult> {
+export async function run(
+  connection: Connection,
+  command: string,
+  options: { stdin?: Uint8Array | string | undefined; signal?: AbortSignal | undefined } = {},
+): Promise<ExecResult> {
   const raw = await runRaw(connection, command, options);
   return { exitCode: raw.exitCode, stdout: raw.stdout.toString("utf8"), stderr: raw.stderr.toString("utf8") };
 }

@@ -66,7 +66,8 @@ export function resolveTarget(
     username: input.user ?? alias?.user ?? options.username ?? process.env.USER ?? userInfo().username,
     identityFiles: (alias?.identityFiles ?? []).map(expandHome),
     knownHosts: expandHome(options.knownHosts ?? knownHostsFromConfig ?? "~/.ssh/known_hosts"),
-    hostKeyCheck: options.hostKeyCheck ?? policyFromConfig(first(alias?.raw.StrictHostKeyChecking)) ?? "strict",
+    hostKeyCheck:
+      options.hostKeyCheck ?? policyFromConfig(first(alias?.raw.StrictHostKeyChecking)) ?? "strict",
   };
   const jump = alias?.proxyJump;
   if (jump !== undefined && jump.toLowerCase() !== "none") target.proxyJump = jump;
@@ -76,7 +77,10 @@ export function resolveTarget(
 /** One `[user@]host[:port]` hop of a ProxyJump list (or an alias). */
 export function parseJump(spec: string): { host: string; port?: number; user?: string } {
   const match = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(spec.trim());
-  if (!match) throw errors.invalidInput(`malformed ProxyJump host "${spec}" (expected [user@]host[:port])`, { system: "sftp" });
+  if (!match)
+    throw errors.invalidInput(`malformed ProxyJump host "${spec}" (expected [user@]host[:port])`, {
+      system: "sftp",
+    });
   const [, user, host, port] = match;
   const hop: { host: string; port?: number; user?: string } = { host: host!.replace(/^\[|\]$/g, "") };
   if (user !== undefined) hop.user = user;

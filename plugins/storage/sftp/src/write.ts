@@ -42,7 +42,10 @@ export async function makeDirectories(calls: SftpCalls, dir: string): Promise<vo
   });
   if (existing) {
     if (isDirectoryMode(existing.mode)) return;
-    throw errors.alreadyExists(`cannot create directory ${dir} on ${calls.host}: a file is in the way`, { system: "sftp", path: dir });
+    throw errors.alreadyExists(`cannot create directory ${dir} on ${calls.host}: a file is in the way`, {
+      system: "sftp",
+      path: dir,
+    });
   }
   const parent = posix.dirname(dir);
   if (parent !== dir) await makeDirectories(calls, parent);
@@ -52,7 +55,11 @@ export async function makeDirectories(calls: SftpCalls, dir: string): Promise<vo
     // Lost a race with another creator: fine when a directory is there now.
     const now = await calls.statOrNothing(dir);
     if (now && isDirectoryMode(now.mode)) return;
-    if (now) throw errors.alreadyExists(`cannot create directory ${dir} on ${calls.host}: a file is in the way`, { system: "sftp", path: dir });
+    if (now)
+      throw errors.alreadyExists(`cannot create directory ${dir} on ${calls.host}: a file is in the way`, {
+        system: "sftp",
+        path: dir,
+      });
     throw error;
   }
 }
@@ -63,7 +70,10 @@ export async function ensureParent(calls: SftpCalls, finalPath: string): Promise
     await makeDirectories(calls, posix.dirname(finalPath));
   } catch (error) {
     if ((error as { code?: string }).code === "AlreadyExists") {
-      throw errors.invalidInput(`cannot create ${finalPath} on ${calls.host}: a parent path is a file, not a directory`, { system: "sftp", path: finalPath, cause: error });
+      throw errors.invalidInput(
+        `cannot create ${finalPath} on ${calls.host}: a parent path is a file, not a directory`,
+        { system: "sftp", path: finalPath, cause: error },
+      );
     }
     throw error;
   }
@@ -75,7 +85,13 @@ export async function ensureParent(calls: SftpCalls, finalPath: string): Promise
  * (atomic replace), else unlink + rename (a short window without the file; only on servers
  * lacking posix-rename).
  */
-export async function place(calls: SftpCalls, temp: string, finalPath: string, exclusive: boolean, features: PlaceFeatures): Promise<void> {
+export async function place(
+  calls: SftpCalls,
+  temp: string,
+  finalPath: string,
+  exclusive: boolean,
+  features: PlaceFeatures,
+): Promise<void> {
   if (exclusive) {
     try {
       if (features.hardlink) {
@@ -86,7 +102,10 @@ export async function place(calls: SftpCalls, temp: string, finalPath: string, e
       }
     } catch (error) {
       if (await calls.statOrNothing(finalPath)) {
-        throw errors.conditionNotMet(`not created: something already exists at ${finalPath} on ${calls.host}`, { system: "sftp", path: finalPath, cause: error });
+        throw errors.conditionNotMet(
+          `not created: something already exists at ${finalPath} on ${calls.host}`,
+          { system: "sftp", path: finalPath, cause: error },
+        );
       }
       throw error;
     }
@@ -116,7 +135,12 @@ export interface UploadOptions {
  * Write `source` into a new file `temp` (created exclusively). Up to `concurrency` chunk writes are
  * in flight; the source is not read further until one completes (back-pressure).
  */
-export async function uploadTo(calls: SftpCalls, temp: string, source: AsyncIterable<Uint8Array>, options: UploadOptions): Promise<number> {
+export async function uploadTo(
+  calls: SftpCalls,
+  temp: string,
+  source: AsyncIterable<Uint8Array>,
+  options: UploadOptions,
+): Promise<number> {
   const handle = await calls.open(temp, "wx", "write", 0o644);
   let closed = false;
   try {

@@ -34,7 +34,10 @@ export function baseOptions(sshd: SshdBackend): SftpOptions & { host: string; po
 }
 
 /** A storage rooted at a fresh directory on the host. */
-export async function freshStorage(sshd: SshdBackend, options: SftpOptions = {}): Promise<{ storage: Storage; root: string }> {
+export async function freshStorage(
+  sshd: SshdBackend,
+  options: SftpOptions = {},
+): Promise<{ storage: Storage; root: string }> {
   const root = sshd.makeRoot();
   const storage = await sftpStorage({ ...baseOptions(sshd), root, ...options });
   return { storage, root };
