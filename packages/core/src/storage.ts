@@ -84,7 +84,7 @@ export interface CopyOptions extends SignalOptions {
 }
 
 export interface ExecOptions extends SignalOptions {
-  /** Working directory on the host. */
+  /** Working directory on the host (default: the storage's root directory; relative paths resolve against it). */
   cwd?: string | undefined;
   /** Bytes to feed to the command's stdin. */
   stdin?: Uint8Array | string | undefined;

@@ -277,7 +277,7 @@ async function runRemote(
     for (const action of copies) action.route = "stream";
     return copies;
   };
-  const installed = await probeTools(source.storage, options.signal);
+  const installed = await probeTools(source.storage, options.remoteEnv, options.signal);
   const tool = chooseTool(installed, destination.storage.system);
   if (!tool)
     return fallBack(

@@ -3,7 +3,8 @@
  *
  * "Unchanged" follows rclone:
  * - default: same size and same modified time, within the coarser of the two sides' precision —
- *   used only when the destination records the times we give it (`capabilities.setMtime`);
+ *   used when the destination records the times we give it (`capabilities.setMtime`) and both
+ *   listings carry a time;
  *   otherwise a destination's time is just "when it was uploaded" and says nothing, so we compare
  *   size + MD5 when both listings carry one, else size alone;
  * - `checksum`: same size and same MD5 (from the listings, or the storage's `checksum()` for files of
@@ -72,7 +73,9 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     destinationKey: string,
     existing: Entry | undefined,
   ) => {
-    const reason = existing ? await compare.changed(entry, existing, sourceKey, destinationKey) : "new";
+    const verdict = existing
+      ? await compare.compare(entry, existing, sourceKey, destinationKey)
+      : { changed: true, reason: "new" };
     const base = {
       path,
       sourceKey,
@@ -81,9 +84,9 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       ...(existing ? { destination: existing } : {}),
     };
     actions.push(
-      reason === undefined
-        ? { ...base, action: "skip", size: 0, reason: compare.unchangedReason }
-        : { ...base, action: "copy", size: entry.size, reason },
+      verdict.changed
+        ? { ...base, action: "copy", size: entry.size, reason: verdict.reason }
+        : { ...base, action: "skip", size: 0, reason: verdict.reason },
     );
   };
 
@@ -154,26 +157,22 @@ class Comparison {
     const from = input.source.storage.capabilities;
     const to = input.destination.storage.capabilities;
     this.#tolerance = Math.max(from.mtimePrecisionMs, to.mtimePrecisionMs, 1);
-    this.#timesComparable = to.setMtime && from.mtime !== "none";
+    // A destination that records the times we give it holds the source's time (S3's upload time
+    // included), so times compare; anywhere else its time is merely when the copy was made.
+    this.#timesComparable = to.setMtime;
   }
 
-  get unchangedReason(): string {
-    if (this.#input.sizeOnly) return "same size";
-    if (this.#input.checksum) return "same size and hash";
-    return this.#timesComparable
-      ? "same size and modified time"
-      : "same size (and hash where both sides have one)";
-  }
-
-  /** Why the destination file must be replaced, or undefined when it is unchanged. */
-  async changed(
+  /** Whether the destination file must be replaced, and why (or why not). */
+  async compare(
     source: Entry,
     destination: Entry,
     sourceKey: string,
     destinationKey: string,
-  ): Promise<string | undefined> {
-    if (source.size !== destination.size) return "size differs";
-    if (this.#input.sizeOnly) return undefined;
+  ): Promise<{ changed: boolean; reason: string }> {
+    const changed = (reason: string) => ({ changed: true, reason });
+    const unchanged = (reason: string) => ({ changed: false, reason });
+    if (source.size !== destination.size) return changed("size differs");
+    if (this.#input.sizeOnly) return unchanged("same size");
     if (this.#input.checksum) {
       const [a, b] = await Promise.all([
         this.#md5(this.#input.source.storage, source, sourceKey),
@@ -183,18 +182,19 @@ class Comparison {
         this.#notes.push(
           "--checksum: the two sides have no hash in common, so files of equal size were taken as unchanged",
         );
-        return undefined;
+        return unchanged("same size (no common hash)");
       }
-      return a === b ? undefined : "hash differs";
+      return a === b ? unchanged("same size and hash") : changed("hash differs");
     }
-    if (this.#timesComparable) {
-      if (!source.mtime || !destination.mtime) return "modified time unknown";
+    if (this.#timesComparable && source.mtime && destination.mtime) {
       return Math.abs(source.mtime.getTime() - destination.mtime.getTime()) <= this.#tolerance
-        ? undefined
-        : "modified time differs";
+        ? unchanged("same size and modified time")
+        : changed("modified time differs");
     }
-    if (source.md5 && destination.md5) return source.md5 === destination.md5 ? undefined : "hash differs";
-    return undefined;
+    if (source.md5 && destination.md5) {
+      return source.md5 === destination.md5 ? unchanged("same size and hash") : changed("hash differs");
+    }
+    return unchanged("same size");
   }
 
   async #md5(storage: Storage, entry: Entry, key: string): Promise<string | undefined> {

@@ -25,9 +25,13 @@ export interface RemoteCopyResult {
 }
 
 /** Tools installed on the host, in order of preference. */
-export async function probeTools(host: Storage, signal: AbortSignal | undefined): Promise<RemoteTool[]> {
+export async function probeTools(
+  host: Storage,
+  env: Record<string, string> | undefined,
+  signal: AbortSignal | undefined,
+): Promise<RemoteTool[]> {
   const script = TOOLS.map((tool) => `command -v ${tool} >/dev/null 2>&1 && echo ${tool}`).join("; ");
-  const result = await host.exec(`${script}; true`, { signal });
+  const result = await host.exec(`${script}; true`, { signal, ...(env ? { env } : {}) });
   const found = new Set(result.stdout.split(/\s+/));
   return TOOLS.filter((tool) => found.has(tool));
 }
@@ -104,11 +108,12 @@ function buildCommand(input: RemoteCopyInput, sourcePath: string, targetKey: str
   }
 }
 
-/** The source's path as the host's shell sees it (home-relative paths stay relative: exec starts in the home directory). */
+/**
+ * The source's path as the host's shell sees it. Commands start in the storage's root directory
+ * (the contract's default working directory for `exec`), so the key is used relative to it.
+ */
 export function hostPath(endpoint: ResolvedEndpoint): string {
-  const homeRelative = endpoint.location?.homeRelative ?? /\/~\/?$/.test(endpoint.storage.root);
-  if (homeRelative) return endpoint.key === "" ? "." : endpoint.key;
-  return `/${endpoint.key}`;
+  return endpoint.key === "" ? "." : `./${endpoint.key}`;
 }
 
 function destinationUrl(endpoint: ResolvedEndpoint, key: string): string {

@@ -1,0 +1,201 @@
+/**
+ * Every route of the transfer engine against real backends on 127.0.0.1: s3rver for S3 and
+ * OpenSSH's sshd for a "cluster" reached over SSH (with rclone installed on it, as on a real one).
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { s3 } from "@ferry/storage-s3";
+import { sftp } from "@ferry/storage-sftp";
+import {
+  type S3Backend,
+  type SshdBackend,
+  sshdSkipReason,
+  startS3rver,
+  startSshd,
+} from "@ferry/test-harness";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  copy,
+  FerryError,
+  folder,
+  local,
+  PluginRegistry,
+  sync,
+  type TransferFileEvent,
+} from "../src/index.ts";
+import { filesUnder, removeTemp, tempDir, writeTree } from "./transfer-faults.ts";
+
+const sshSkip = sshdSkipReason();
+const TREE: Record<string, Uint8Array> = {
+  "a.txt": new TextEncoder().encode("alpha"),
+  "nested/b.bin": new Uint8Array(200_000).map((_, index) => index % 251),
+  "nested/deeper/c.csv": new TextEncoder().encode("id,value\n1,2\n"),
+};
+const md5 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex");
+
+let server: S3Backend;
+let bucket: string;
+let sshd: SshdBackend | undefined;
+let registry: PluginRegistry;
+let work: string;
+
+beforeAll(async () => {
+  work = tempDir("routes");
+  await writeTree(join(work, "src"), TREE);
+  server = await startS3rver();
+  bucket = await server.createBucket();
+  const plugins = [
+    local(),
+    s3({
+      endpoint: server.endpoint,
+      region: server.region,
+      credentials: { ...server.credentials },
+      capabilities: { conditionalWrite: false },
+    }),
+  ];
+  if (!sshSkip) {
+    sshd = await startSshd();
+    plugins.push(
+      sftp({ privateKeyPath: sshd.privateKeyPath, knownHosts: sshd.knownHostsPath, agent: false }),
+    );
+  }
+  registry = new PluginRegistry({ cwd: work, lazy: false }).use(...plugins);
+});
+
+afterAll(async () => {
+  await registry?.close();
+  await Promise.allSettled([server?.stop(), sshd?.stop()]);
+  removeTemp(work);
+});
+
+const s3url = (key: string) => `s3://${bucket}/${key}`;
+
+async function s3Contents(prefix: string): Promise<Record<string, string>> {
+  const { storage } = await registry.resolve(s3url(prefix));
+  const out: Record<string, string> = {};
+  for await (const entry of storage.list(prefix, { recursive: true }))
+    out[entry.path.slice(prefix.length + 1)] = md5(await storage.readBytes(entry.path));
+  return out;
+}
+
+const expectedSums = Object.fromEntries(Object.entries(TREE).map(([path, bytes]) => [path, md5(bytes)]));
+
+describe("local ↔ S3 (s3rver)", () => {
+  it("local → S3 streams every byte and verifies it; a second run skips by size and MD5", async () => {
+    const first = await copy(join(work, "src"), s3url("up"), { registry });
+    expect(first).toMatchObject({
+      copied: 3,
+      failed: 0,
+      bytes: 200_000 + 5 + 13,
+      bytesThroughClient: 200_018,
+    });
+    expect(await s3Contents("up")).toEqual(expectedSums);
+    const second = await copy(join(work, "src"), s3url("up"), { registry });
+    expect(second).toMatchObject({ copied: 0, skipped: 3 });
+  });
+
+  it("S3 → local brings the tree back byte for byte; unchanged on the next run (upload times carried over)", async () => {
+    await copy(join(work, "src"), s3url("down-src"), { registry });
+    const target = join(work, "down");
+    const first = await copy(s3url("down-src"), target, { registry });
+    expect(first.copied).toBe(3);
+    expect(filesUnder(target)).toEqual(["a.txt", "nested/b.bin", "nested/deeper/c.csv"]);
+    expect(md5(readFileSync(join(target, "nested/b.bin")))).toBe(expectedSums["nested/b.bin"]);
+    const second = await copy(s3url("down-src"), target, { registry });
+    expect(second).toMatchObject({ copied: 0, skipped: 3 });
+    expect(second.plan.every((action) => action.reason === "same size and modified time")).toBe(true);
+  });
+
+  it("S3 → S3 in one bucket is server-side: no bytes through this process", async () => {
+    await copy(join(work, "src"), s3url("same-a"), { registry });
+    const events: TransferFileEvent[] = [];
+    const summary = await copy(s3url("same-a"), s3url("same-b"), {
+      registry,
+      onFile: (event) => events.push(event),
+    });
+    expect(summary).toMatchObject({ copied: 3, failed: 0, bytes: 200_018, bytesThroughClient: 0 });
+    expect(events.map((event) => event.route)).toEqual(["native", "native", "native"]);
+    expect(await s3Contents("same-b")).toEqual(expectedSums);
+  });
+
+  it("sync --delete against S3 removes only the extras", async () => {
+    await copy(join(work, "src"), s3url("mirror"), { registry });
+    const { storage } = await registry.resolve(s3url("mirror"));
+    await storage.write("mirror/extra.txt", "stale");
+    const summary = await sync(join(work, "src"), s3url("mirror"), { registry, delete: true });
+    expect(summary).toMatchObject({ copied: 0, skipped: 3, deleted: 1 });
+    expect(Object.keys(await s3Contents("mirror")).sort()).toEqual(Object.keys(TREE).sort());
+  });
+
+  it('Folder.to("s3://bucket") lands at ferry-folder/<32 hex>; to("s3") alone asks for a bucket', async () => {
+    const samples = folder(join(work, "src"), { registry });
+    const remote = await samples.to(`s3://${bucket}`);
+    expect(remote.url).toMatch(new RegExp(`^s3://${bucket}/ferry-folder/[0-9a-f]{32}$`));
+    expect(await remote.ls()).toEqual(["a.txt", "nested"]);
+    expect(await remote.ls({ recursive: true })).toEqual(["a.txt", "nested/b.bin", "nested/deeper/c.csv"]);
+    const back = await remote.to(join(work, "back-from-s3"));
+    expect(await back.ls({ recursive: true })).toEqual(["a.txt", "nested/b.bin", "nested/deeper/c.csv"]);
+    const error = await samples.to("s3").catch((caught: unknown) => caught);
+    expect(FerryError.isInstance(error, "InvalidInput")).toBe(true);
+    expect((error as Error).message).toContain("which bucket");
+  });
+});
+
+describe.skipIf(sshSkip !== undefined)(
+  `a cluster over SSH (sshd)${sshSkip ? ` — skipped: ${sshSkip}` : ""}`,
+  () => {
+    const sftpUrl = (path: string) => `sftp://${sshd!.user}@${sshd!.host}:${sshd!.port}${path}`;
+
+    it("local → SFTP → local streams both ways", async () => {
+      const root = sshd!.makeRoot();
+      const up = await copy(join(work, "src"), sftpUrl(`${root}/data`), { registry });
+      expect(up).toMatchObject({ copied: 3, failed: 0 });
+      expect(filesUnder(join(root, "data"))).toEqual(["a.txt", "nested/b.bin", "nested/deeper/c.csv"]);
+      const target = join(work, "from-cluster");
+      const down = await copy(sftpUrl(`${root}/data`), target, { registry });
+      expect(down).toMatchObject({ copied: 3, bytesThroughClient: 200_018 });
+      expect(md5(readFileSync(join(target, "nested/b.bin")))).toBe(expectedSums["nested/b.bin"]);
+      expect((await copy(join(work, "src"), sftpUrl(`${root}/data`), { registry })).copied).toBe(0);
+    });
+
+    it("cluster → S3 runs on the cluster (rclone there): the data never comes back here", async () => {
+      const root = sshd!.makeRoot();
+      await writeTree(join(root, "results"), TREE);
+      const events: TransferFileEvent[] = [];
+      const summary = await copy(sftpUrl(`${root}/results`), s3url("from-cluster"), {
+        registry,
+        onFile: (event) => events.push(event),
+        remoteEnv: {
+          RCLONE_CONFIG: "/dev/null",
+          RCLONE_S3_PROVIDER: "Other",
+          RCLONE_S3_ENDPOINT: server.endpoint,
+          RCLONE_S3_REGION: server.region,
+          RCLONE_S3_FORCE_PATH_STYLE: "true",
+          AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+        },
+      });
+      expect(summary.notes).toEqual([expect.stringMatching(/^copied on sftp:\/\/\S+ with rclone$/)]);
+      expect(summary).toMatchObject({ copied: 3, failed: 0, bytes: 200_018 });
+      expect(events.every((event) => event.route === "remote")).toBe(true);
+      expect(summary.bytesThroughClient).toBeGreaterThan(0);
+      expect(summary.bytesThroughClient).toBeLessThan(summary.bytes / 100);
+      expect(await s3Contents("from-cluster")).toEqual(expectedSums);
+    });
+
+    it("falls back to streaming, with a note, when the cluster has no tool for the job", async () => {
+      const root = sshd!.makeRoot();
+      await writeTree(join(root, "results"), TREE);
+      const summary = await copy(sftpUrl(`${root}/results`), s3url("fallback"), {
+        registry,
+        remoteEnv: { PATH: "/nonexistent" },
+      });
+      expect(summary.notes.join("\n")).toMatch(
+        /no ferry, rclone or aws CLI on .* that can write to s3; streamed through this machine instead/,
+      );
+      expect(summary).toMatchObject({ copied: 3, failed: 0, bytesThroughClient: 200_018 });
+      expect(await s3Contents("fallback")).toEqual(expectedSums);
+    });
+  },
+);
