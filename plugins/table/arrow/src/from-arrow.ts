@@ -1,0 +1,117 @@
+/**
+ * arrow Data → ferry column values, read from the raw buffers so that 64-bit integers, us/ns
+ * timestamps and decimals stay exact (arrow's `get()` turns timestamps into float milliseconds).
+ */
+import type { ColumnBatch, Schema } from "@ferry/core";
+import * as A from "apache-arrow";
+import { fromArrowSchema } from "./schema.ts";
+
+const DAY_MS = 86_400_000;
+const decoder = new TextDecoder();
+
+function isValid(data: A.Data, i: number): boolean {
+  return data.nullCount === 0 || data.getValid(i);
+}
+
+function decimalText(words: Uint32Array, scale: number): string {
+  let value = 0n;
+  for (let w = words.length - 1; w >= 0; w--) value = (value << 32n) | BigInt(words[w]!);
+  value = BigInt.asIntN(words.length * 32, value);
+  const negative = value < 0n;
+  const digits = (negative ? -value : value).toString().padStart(scale + 1, "0");
+  const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return negative ? `-${text}` : text;
+}
+
+/** Values of rows [0, data.length) of one arrow Data. */
+export function fromArrowData(data: A.Data): unknown[] {
+  const { type, length } = data;
+  const out = new Array<unknown>(length);
+  const each = (read: (i: number) => unknown) => {
+    for (let i = 0; i < length; i++) out[i] = isValid(data, i) ? read(i) : null;
+    return out;
+  };
+  if (A.DataType.isNull(type)) return out.fill(null);
+  if (A.DataType.isBool(type)) {
+    const bits = data.values as Uint8Array;
+    return each((i) => {
+      const at = data.offset + i;
+      return (bits[at >> 3]! & (1 << (at & 7))) !== 0;
+    });
+  }
+  if (A.DataType.isInt(type) || (A.DataType.isFloat(type) && type.precision !== A.Precision.HALF)) {
+    const values = data.values as ArrayLike<number | bigint>;
+    return each((i) => values[i]);
+  }
+  if (A.DataType.isFloat(type)) {
+    const values = data.values as Uint16Array;
+    return each((i) => A.util.uint16ToFloat64(values[i]!));
+  }
+  if (
+    A.DataType.isUtf8(type) ||
+    A.DataType.isLargeUtf8(type) ||
+    A.DataType.isBinary(type) ||
+    A.DataType.isLargeBinary(type)
+  ) {
+    const offsets = data.valueOffsets as ArrayLike<number | bigint>;
+    const bytes = data.values as Uint8Array;
+    const text = A.DataType.isUtf8(type) || A.DataType.isLargeUtf8(type);
+    return each((i) => {
+      const slice = bytes.subarray(Number(offsets[i]), Number(offsets[i + 1]));
+      return text ? decoder.decode(slice) : slice.slice();
+    });
+  }
+  if (A.DataType.isFixedSizeBinary(type)) {
+    const bytes = data.values as Uint8Array;
+    return each((i) => bytes.slice(i * type.byteWidth, (i + 1) * type.byteWidth));
+  }
+  if (A.DataType.isDate(type)) {
+    const values = data.values as ArrayLike<number | bigint>;
+    const perUnit = type.unit === A.DateUnit.DAY ? DAY_MS : 1;
+    return each((i) => new Date(Number(values[i]) * perUnit));
+  }
+  if (A.DataType.isTimestamp(type)) {
+    const values = data.values as BigInt64Array;
+    if (type.unit === A.TimeUnit.SECOND) return each((i) => new Date(Number(values[i]!) * 1000));
+    if (type.unit === A.TimeUnit.MILLISECOND) return each((i) => new Date(Number(values[i]!)));
+    return each((i) => values[i]);
+  }
+  if (A.DataType.isDecimal(type)) {
+    const words = type.bitWidth / 32;
+    const values = data.values as Uint32Array;
+    return each((i) => decimalText(values.subarray(i * words, (i + 1) * words), type.scale));
+  }
+  if (A.DataType.isList(type) || A.DataType.isMap(type)) {
+    const offsets = data.valueOffsets as Int32Array;
+    const child = data.children[0]!;
+    const start = offsets[0]!;
+    const end = offsets[length]!;
+    const items = fromArrowData(child.slice(start, end - start));
+    return each((i) => items.slice(offsets[i]! - start, offsets[i + 1]! - start));
+  }
+  if (A.DataType.isFixedSizeList(type)) {
+    const size = type.listSize;
+    const items = fromArrowData(data.children[0]!.slice(0, length * size));
+    return each((i) => items.slice(i * size, (i + 1) * size));
+  }
+  if (A.DataType.isStruct(type)) {
+    const names = type.children.map((f) => f.name);
+    const columns = data.children.map((child) => fromArrowData(child));
+    return each((i) => Object.fromEntries(names.map((name, c) => [name, columns[c]![i]])));
+  }
+  // Views and dictionaries: arrow's own accessor returns their plain values.
+  const vector = A.makeVector(data);
+  return each((i) => vector.get(i));
+}
+
+/** A RecordBatch (or the batches of a Table) as ferry batches. */
+export function recordBatchToColumns(
+  batch: A.RecordBatch,
+  schema: Schema = fromArrowSchema(batch.schema),
+): ColumnBatch {
+  const columns: Record<string, unknown[]> = {};
+  schema.fields.forEach((field, c) => {
+    columns[field.name] = fromArrowData(batch.data.children[c]!);
+  });
+  return { schema, columns, numRows: batch.numRows };
+}
