@@ -9,15 +9,16 @@ export class ProgressBar {
   update(progress: TransferProgress): void {
     const payload = {
       files: `${progress.filesDone}/${progress.filesTotal} files`,
-      done: formatBytes(progress.bytesDone),
-      total: formatBytes(progress.bytesTotal),
+      // cli-progress reserves {value} and {total} for the raw numbers.
+      copiedBytes: formatBytes(progress.bytesDone),
+      totalBytes: formatBytes(progress.bytesTotal),
       rate: `${formatBytes(Math.round(progress.bytesPerSecond))}/s`,
       remaining: progress.etaSeconds === undefined ? "?" : formatSeconds(progress.etaSeconds),
     };
     if (!this.#bar) {
       this.#bar = new SingleBar(
         {
-          format: "{bar} {percentage}% | {files} | {done} of {total} | {rate} | ETA {remaining}",
+          format: "{bar} {percentage}% | {files} | {copiedBytes} of {totalBytes} | {rate} | ETA {remaining}",
           stream: process.stderr,
           hideCursor: true,
           clearOnComplete: true,
