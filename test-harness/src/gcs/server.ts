@@ -48,6 +48,8 @@ export interface GcsBackend extends Backend {
   createBucket(name?: string): string;
   /** Fail the next matching request(s). */
   injectFault(fault: GcsFault): void;
+  /** Forget faults that have not fired yet. */
+  clearFaults(): void;
   /** Requests served so far (method, path, status), oldest first, for assertions and failure reports. */
   requests(): readonly GcsRequestRecord[];
 }
@@ -106,6 +108,7 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
     projectId: settings.projectId,
     createBucket: (name = uniqueName()) => store.createBucket(name).name,
     injectFault: (fault) => faults.push({ ...fault, remaining: fault.times ?? 1 }),
+    clearFaults: () => faults.splice(0),
     requests: () => records,
     logs: () => log.toString(),
     stop() {

@@ -1,0 +1,352 @@
+/**
+ * The GCS StorageDriver over @google-cloud/storage: a bucket is the root, keys are object names,
+ * directories are name prefixes (plus `dir/` marker objects when asked for).
+ */
+import { PassThrough, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  type Capabilities,
+  type CopyOptions,
+  type Entry,
+  errors,
+  forEachConcurrent,
+  type HashAlgorithm,
+  type ListOptions,
+  type PresignOptions,
+  type ReadOptions,
+  type SignalOptions,
+  type StorageDriver,
+  type WriteOptions,
+} from "@ferry/core";
+import type { Bucket, File, Storage } from "@google-cloud/storage";
+import mime from "mime";
+import { base64ToHex, directoryEntry, fileEntry, type ObjectResource } from "./entries.ts";
+import { type ErrorContext, isNotFound, mapGcsError, statusOfError } from "./errors.ts";
+import type { ResolvedGcsOptions } from "./options.ts";
+import { upload } from "./write.ts";
+
+/** Lazily created client shared by every bucket of one plugin instance. */
+export interface ClientHandle {
+  client(): Promise<Storage>;
+  /** Values never to appear in messages. */
+  secrets(): readonly string[];
+}
+
+interface ListPage {
+  items?: ObjectResource[];
+  prefixes?: string[];
+  nextPageToken?: string;
+}
+
+const MAX_PAGE = 1000;
+/** V4 signed URLs live at most 7 days. */
+const MAX_SIGNED_SECONDS = 7 * 24 * 3600;
+
+/** GCS refuses CR and LF in object names; say so before sending anything. */
+function checkWritableName(bucket: string, path: string): void {
+  if (/[\r\n]/.test(path)) {
+    throw errors.invalidInput(
+      `gs://${bucket}/${JSON.stringify(path).slice(1, -1)}: GCS object names cannot contain carriage returns or line feeds`,
+      { system: "gs", path },
+    );
+  }
+}
+
+/** Whether an object name is a key ferry can address (no empty, `.` or `..` segments). */
+function isAddressable(name: string): boolean {
+  return name.split("/").every((segment) => segment !== "" && segment !== "." && segment !== "..");
+}
+
+export class GcsDriver implements StorageDriver {
+  readonly system = "gs";
+  readonly root: string;
+  readonly capabilities: Capabilities;
+  readonly #bucketName: string;
+  readonly #handle: ClientHandle;
+  readonly #options: ResolvedGcsOptions;
+
+  constructor(bucket: string, capabilities: Capabilities, handle: ClientHandle, options: ResolvedGcsOptions) {
+    this.#bucketName = bucket;
+    this.root = `gs://${bucket}/`;
+    this.capabilities = capabilities;
+    this.#handle = handle;
+    this.#options = options;
+  }
+
+  async #bucket(): Promise<Bucket> {
+    return (await this.#handle.client()).bucket(this.#bucketName);
+  }
+
+  async #file(path: string): Promise<File> {
+    return (await this.#bucket()).file(path);
+  }
+
+  #context(operation: string, path?: string): ErrorContext {
+    return { bucket: this.#bucketName, path, operation, secrets: this.#handle.secrets() };
+  }
+
+  async #run<T>(operation: string, path: string | undefined, action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      throw mapGcsError(error, this.#context(operation, path));
+    }
+  }
+
+  /** One page of objects.list, raw (items and prefixes as the API returns them). */
+  async #listPage(query: Record<string, unknown>): Promise<ListPage> {
+    const bucket = await this.#bucket();
+    const [, , response] = await bucket.getFiles({ ...query, autoPaginate: false });
+    return (response ?? {}) as ListPage;
+  }
+
+  async stat(path: string, _options?: SignalOptions): Promise<Entry> {
+    return this.#run("stat", path, async () => {
+      if (path === "") {
+        await (await this.#bucket()).getMetadata();
+        return directoryEntry("");
+      }
+      try {
+        const [metadata] = await (await this.#file(path)).getMetadata();
+        return fileEntry(path, metadata as ObjectResource);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+      // A virtual directory: anything at all below `path/` (a marker counts).
+      const page = await this.#listPage({ prefix: `${path}/`, maxResults: 1 });
+      if ((page.items?.length ?? 0) > 0 || (page.prefixes?.length ?? 0) > 0) return directoryEntry(path);
+      throw errors.notFound(`stat gs://${this.#bucketName}/${path}: no such object or directory`, {
+        system: "gs",
+        path,
+      });
+    });
+  }
+
+  async *list(dir: string, options: ListOptions = {}): AsyncIterable<Entry> {
+    const prefix = dir === "" ? "" : `${dir}/`;
+    const recursive = options.recursive ?? false;
+    const query: Record<string, unknown> = {
+      prefix,
+      maxResults: Math.min(options.pageSize ?? MAX_PAGE, MAX_PAGE),
+      ...(recursive ? {} : { delimiter: "/" }),
+      // startOffset is inclusive and startAfter exclusive: core drops the one entry equal to it.
+      ...(options.startAfter !== undefined && options.startAfter > prefix
+        ? { startOffset: options.startAfter }
+        : {}),
+    };
+    let pageToken: string | undefined;
+    do {
+      const page = await this.#run("list", dir, () =>
+        this.#listPage({ ...query, ...(pageToken ? { pageToken } : {}) }),
+      );
+      yield* this.#pageEntries(page, prefix, recursive);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+  }
+
+  /** Items and prefixes of one page merged in name order (a prefix `d/` sorts as `d/`). */
+  *#pageEntries(page: ListPage, prefix: string, recursive: boolean): Iterable<Entry> {
+    const files = (page.items ?? []).filter(
+      (item) =>
+        item.name !== undefined &&
+        item.name !== prefix &&
+        !item.name.endsWith("/") &&
+        isAddressable(item.name),
+    );
+    const dirs = recursive ? [] : (page.prefixes ?? []).filter((name) => isAddressable(name.slice(0, -1)));
+    let fileIndex = 0;
+    let dirIndex = 0;
+    while (fileIndex < files.length || dirIndex < dirs.length) {
+      const file = files[fileIndex];
+      const dirName = dirs[dirIndex];
+      if (
+        file &&
+        (dirName === undefined || Buffer.compare(Buffer.from(file.name!), Buffer.from(dirName)) < 0)
+      ) {
+        yield fileEntry(file.name!, file);
+        fileIndex += 1;
+      } else if (dirName !== undefined) {
+        yield directoryEntry(dirName.slice(0, -1));
+        dirIndex += 1;
+      }
+    }
+  }
+
+  async read(path: string, options: ReadOptions = {}): Promise<Readable> {
+    const range = options.range;
+    const file = await this.#file(path);
+    const empty = range !== undefined && ("suffix" in range ? range.suffix === 0 : range.length === 0);
+    if (empty) {
+      await this.stat(path, options);
+      return emptyStream();
+    }
+    const span =
+      range === undefined
+        ? {}
+        : "suffix" in range
+          ? { end: -range.suffix }
+          : {
+              start: range.offset,
+              ...(range.length === undefined ? {} : { end: range.offset + range.length - 1 }),
+            };
+    const source = file.createReadStream({
+      ...span,
+      ...(range === undefined ? { validation: "crc32c" as const } : {}),
+    });
+    try {
+      await responded(source);
+    } catch (error) {
+      source.destroy();
+      // 416: the offset is at or past the end, which reads nothing.
+      if (statusOfError(error) === 416) return emptyStream();
+      throw mapGcsError(error, this.#context("read", path));
+    }
+    const out = new PassThrough();
+    pipeline(source, out, ...(options.signal ? [{ signal: options.signal }] : [])).catch((error: unknown) => {
+      out.destroy(mapGcsError(error, this.#context("read", path)));
+    });
+    return out;
+  }
+
+  async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {
+    checkWritableName(this.#bucketName, path);
+    const contentType =
+      options.contentType ??
+      (this.#options.contentTypeDetection ? (mime.getType(path) ?? undefined) : undefined);
+    return this.#run("write", path, async () => {
+      const resource = await upload(await this.#file(path), source, options, {
+        chunkSize: this.#options.chunkSize,
+        resumableThreshold: this.#options.resumableThreshold,
+        contentType,
+      });
+      return fileEntry(path, resource);
+    });
+  }
+
+  async delete(paths: readonly string[], _options?: SignalOptions): Promise<void> {
+    const bucket = await this.#bucket();
+    // The JSON API deletes one object per request; a batch is sent concurrently.
+    await forEachConcurrent(paths, this.#options.deleteConcurrency, (path) =>
+      this.#run("delete", path, async () => {
+        await bucket.file(path).delete({ ignoreNotFound: true });
+      }),
+    );
+  }
+
+  /** Every object below `path/`, markers included (core's fallback lists files only and would leave markers). */
+  async deleteDirectory(path: string, options: SignalOptions = {}): Promise<void> {
+    const prefix = path === "" ? "" : `${path}/`;
+    let pageToken: string | undefined;
+    do {
+      const page = await this.#run("deleteDirectory", path, () =>
+        this.#listPage({ prefix, maxResults: MAX_PAGE, ...(pageToken ? { pageToken } : {}) }),
+      );
+      options.signal?.throwIfAborted();
+      await this.delete((page.items ?? []).map((item) => item.name!).filter(Boolean));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+  }
+
+  /** Server-side rewrite, following the rewrite token until done: no object bytes pass through ferry. */
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
+    checkWritableName(this.#bucketName, to);
+    return this.#run("copy", from, async () => {
+      const bucket = await this.#bucket();
+      const [, response] = await bucket
+        .file(from)
+        .copy(
+          bucket.file(to),
+          options.ifNoneMatch === "*" ? { preconditionOpts: { ifGenerationMatch: 0 } } : {},
+        );
+      const resource = (response as { resource?: ObjectResource } | undefined)?.resource;
+      if (resource) return fileEntry(to, resource);
+      const [metadata] = await bucket.file(to).getMetadata();
+      return fileEntry(to, metadata as ObjectResource);
+    });
+  }
+
+  async mkdir(path: string, _options?: SignalOptions): Promise<void> {
+    if (path === "" || !this.#options.directoryMarkers) return;
+    checkWritableName(this.#bucketName, path);
+    await this.#run("mkdir", path, async () => {
+      try {
+        // Create-only: a marker that exists already is left as it is.
+        await (await this.#file(`${path}/`)).save("", {
+          resumable: false,
+          preconditionOpts: { ifGenerationMatch: 0 },
+        });
+      } catch (error) {
+        if (statusOfError(error) !== 412) throw error;
+      }
+    });
+  }
+
+  async checksum(path: string, algorithm: HashAlgorithm, _options?: SignalOptions): Promise<string> {
+    return this.#run("checksum", path, async () => {
+      const [metadata] = await (await this.#file(path)).getMetadata();
+      const resource = metadata as ObjectResource;
+      const value =
+        algorithm === "md5" ? resource.md5Hash : algorithm === "crc32c" ? resource.crc32c : undefined;
+      if (value === undefined) {
+        // Composite objects (compose) have a CRC32C but no MD5.
+        throw errors.unsupported(
+          `gs://${this.#bucketName}/${path} has no ${algorithm} (composite objects keep only crc32c)`,
+          {
+            system: "gs",
+            path,
+          },
+        );
+      }
+      return base64ToHex(value)!;
+    });
+  }
+
+  async presign(path: string, options: PresignOptions = {}): Promise<string> {
+    const method = options.method ?? "GET";
+    const action = ({ GET: "read", PUT: "write", DELETE: "delete" } as const)[
+      method as "GET" | "PUT" | "DELETE"
+    ];
+    if (!action)
+      throw errors.unsupported(`gs presign supports GET, PUT and DELETE, not ${method}`, {
+        system: "gs",
+        path,
+      });
+    const seconds = options.expiresIn ?? 3600;
+    if (!Number.isInteger(seconds) || seconds <= 0 || seconds > MAX_SIGNED_SECONDS)
+      throw errors.invalidInput(
+        `presign expiresIn must be 1..${MAX_SIGNED_SECONDS} seconds, got ${seconds}`,
+        { system: "gs", path },
+      );
+    return this.#run("presign", path, async () => {
+      const [url] = await (await this.#file(path)).getSignedUrl({
+        version: "v4",
+        action,
+        expires: Date.now() + seconds * 1000,
+      });
+      return url;
+    });
+  }
+}
+
+function emptyStream(): Readable {
+  const stream = new PassThrough();
+  stream.end();
+  return stream;
+}
+
+/** Start a download and wait for its status: errors (404…) surface here, not later in the stream. */
+function responded(stream: Readable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: unknown) => reject(error);
+    stream.once("error", onError);
+    stream.once("response", (response: { statusCode?: number; status?: number }) => {
+      const status = response.statusCode ?? response.status ?? 200;
+      if (status >= 200 && status < 300) {
+        stream.off("error", onError);
+        resolve();
+      }
+      // Otherwise the client reads the error body and destroys the stream: onError rejects.
+    });
+    stream.read(0);
+  });
+}

@@ -1,0 +1,144 @@
+/**
+ * Client errors → ferry codes. The client's errors come in several shapes (ApiError with `code` from
+ * the JSON body, GaxiosError with `status`, a plain `{code, message, errors}` object from a failed
+ * resumable chunk, RequestError with a string code after an integrity check, Node network errors),
+ * and some carry request URLs and headers. What ferry attaches as `cause` is a fresh, redacted
+ * error: name, message and status only.
+ */
+import { type ErrorCode, FerryError } from "@ferry/core";
+
+interface ClientError {
+  name?: string;
+  message?: string;
+  code?: number | string;
+  status?: number;
+  response?: { status?: number };
+  errors?: { reason?: string; message?: string }[];
+}
+
+export interface ErrorContext {
+  bucket: string;
+  path?: string | undefined;
+  /** What was being done: "read", "write", "copy", … */
+  operation: string;
+  /** Values never to appear in a message (a configured private key, client email is fine). */
+  secrets?: readonly string[];
+}
+
+const NETWORK_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EAI_AGAIN",
+  "ENOTFOUND",
+  "ECONNABORTED",
+  "UND_ERR_SOCKET",
+]);
+const INTEGRITY_CODES = new Set([
+  "FILE_NO_UPLOAD",
+  "FILE_NO_UPLOAD_DELETE",
+  "CONTENT_DOWNLOAD_MISMATCH",
+  "MD5_NOT_AVAILABLE",
+]);
+
+const SENSITIVE: RegExp[] = [
+  // A resumable session URI lets anyone holding it write the object.
+  /(upload_id=)[^&\s"']+/gi,
+  /(X-Goog-Signature=)[^&\s"']+/gi,
+  /(X-Goog-Credential=)[^&\s"']+/gi,
+  /(access_token=)[^&\s"']+/gi,
+  /(Bearer\s+)[A-Za-z0-9._~+/=-]+/g,
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
+];
+
+export function redact(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 8) out = out.split(secret).join("<redacted>");
+  for (const pattern of SENSITIVE)
+    out = out.replace(
+      pattern,
+      (_match, prefix?: string) => `${typeof prefix === "string" ? prefix : ""}<redacted>`,
+    );
+  return out;
+}
+
+function statusOf(error: ClientError): number | undefined {
+  if (typeof error.code === "number") return error.code;
+  return error.status ?? error.response?.status;
+}
+
+function classify(error: ClientError): ErrorCode {
+  const status = statusOf(error);
+  const code = typeof error.code === "string" ? error.code : undefined;
+  const message = error.message ?? "";
+  if (error.name === "AbortError" || code === "ABORT_ERR") return "Aborted";
+  if (code !== undefined && INTEGRITY_CODES.has(code)) return "Integrity";
+  if (status === 404) return "NotFound";
+  if (status === 412) return "ConditionNotMet";
+  if (status === 401 || status === 403) return "PermissionDenied";
+  if (status === 409) return "AlreadyExists";
+  if (status === 408 || status === 429 || (status !== undefined && status >= 500)) return "Transient";
+  if (status === 400 && /\b(MD5|CRC32C|hash)\b/i.test(message)) return "Integrity";
+  if (status === 400 || status === 416) return "InvalidInput";
+  if (code !== undefined && NETWORK_CODES.has(code)) return "Transient";
+  if (/Retry limit exceeded|socket hang up|ECONNRESET|EPIPE|connection closure/i.test(message))
+    return "Transient";
+  if (/Could not load the default credentials|Could not refresh access token|invalid_grant/i.test(message))
+    return "PermissionDenied";
+  return "Unexpected";
+}
+
+function describe(code: ErrorCode, error: ClientError, context: ErrorContext): string {
+  const where =
+    context.path === undefined ? `gs://${context.bucket}` : `gs://${context.bucket}/${context.path}`;
+  const message = error.message ?? "";
+  if (code === "NotFound" && /bucket/i.test(message))
+    return `${context.operation} ${where}: bucket "${context.bucket}" does not exist`;
+  if (code === "NotFound") return `${context.operation} ${where}: no such object`;
+  if (code === "ConditionNotMet")
+    return `${context.operation} ${where}: the precondition failed (an object already exists or changed)`;
+  if (code === "PermissionDenied")
+    return `${context.operation} ${where}: permission denied; check the credentials ferry found (Application Default Credentials, keyFilename or credentials) and the bucket's IAM policy`;
+  if (code === "Integrity")
+    return `${context.operation} ${where}: checksum mismatch, nothing was stored (${message})`;
+  const status = statusOf(error);
+  return `${context.operation} ${where}: ${message || error.name || "error"}${status ? ` (HTTP ${status})` : ""}`;
+}
+
+/** A redacted stand-in for the client error, safe to log. */
+function safeCause(error: ClientError, secrets: readonly string[]): Error {
+  const cause = new Error(redact(error.message ?? String(error.code ?? "error"), secrets));
+  cause.name = error.name ?? "GcsError";
+  const status = statusOf(error);
+  const reason = error.errors?.[0]?.reason;
+  Object.assign(cause, {
+    ...(status !== undefined ? { status } : {}),
+    ...(typeof error.code === "string" ? { code: error.code } : {}),
+    ...(reason ? { reason } : {}),
+  });
+  return cause;
+}
+
+export function mapGcsError(error: unknown, context: ErrorContext): FerryError {
+  if (FerryError.isInstance(error)) return error;
+  const client = (
+    typeof error === "object" && error !== null ? error : { message: String(error) }
+  ) as ClientError;
+  const secrets = context.secrets ?? [];
+  const code = classify(client);
+  return new FerryError(code, redact(describe(code, client, context), secrets), {
+    system: "gs",
+    path: context.path,
+    cause: safeCause(client, secrets),
+  });
+}
+
+/** True for a "not found" from the client, in whichever shape it arrives. */
+export function isNotFound(error: unknown): boolean {
+  return typeof error === "object" && error !== null && statusOf(error as ClientError) === 404;
+}
+
+export function statusOfError(error: unknown): number | undefined {
+  return typeof error === "object" && error !== null ? statusOf(error as ClientError) : undefined;
+}

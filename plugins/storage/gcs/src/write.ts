@@ -1,0 +1,91 @@
+/**
+ * Uploads. A known size up to the resumable threshold goes in one multipart request carrying the
+ * MD5, so GCS itself refuses corrupted bytes; anything larger, or of unknown size, is a resumable
+ * upload in chunks (each chunk one retryable request, one chunk in memory). Either way the object
+ * appears only when the upload completes: a failure or abort leaves nothing, and the resumable
+ * session is cancelled.
+ */
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { collectBytes, type WriteOptions } from "@ferry/core";
+import type { CreateWriteStreamOptions, File, SaveOptions } from "@google-cloud/storage";
+import { mtimeMetadata, type ObjectResource } from "./entries.ts";
+import { roundChunk } from "./options.ts";
+
+export interface UploadSettings {
+  chunkSize: number;
+  resumableThreshold: number;
+  contentType: string | undefined;
+}
+
+/** Object fields sent with the upload (the resource body of the request). */
+function uploadMetadata(options: WriteOptions, contentType: string | undefined): Record<string, unknown> {
+  return {
+    ...(contentType ? { contentType } : {}),
+    ...(options.md5 ? { md5Hash: Buffer.from(options.md5, "hex").toString("base64") } : {}),
+    ...(options.mtime ? { metadata: mtimeMetadata(options.mtime) } : {}),
+  };
+}
+
+export async function upload(
+  file: File,
+  source: AsyncIterable<Uint8Array>,
+  options: WriteOptions,
+  settings: UploadSettings,
+): Promise<ObjectResource> {
+  const metadata = uploadMetadata(options, settings.contentType);
+  const preconditionOpts = options.ifNoneMatch === "*" ? { ifGenerationMatch: 0 } : undefined;
+  if (options.size !== undefined && options.size <= settings.resumableThreshold) {
+    // Bounded by the threshold, like one resumable chunk: the MD5 has to be in the request's
+    // metadata part, which goes before the bytes.
+    const bytes = await collectBytes(source);
+    options.signal?.throwIfAborted();
+    const md5Hash = createHash("md5").update(bytes).digest("base64");
+    const save: SaveOptions = {
+      resumable: false,
+      metadata: { ...metadata, md5Hash },
+      ...(preconditionOpts ? { preconditionOpts } : {}),
+    };
+    await file.save(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), save);
+    return file.metadata as ObjectResource;
+  }
+  // The session is opened first, so that a failure at any later point can cancel it by its URI.
+  const [session] = await file.createResumableUpload({
+    metadata,
+    ...(preconditionOpts ? { preconditionOpts } : {}),
+  });
+  const stream: CreateWriteStreamOptions = {
+    resumable: true,
+    uri: session,
+    offset: 0,
+    chunkSize: options.partSize === undefined ? settings.chunkSize : roundChunk(options.partSize),
+    metadata,
+    ...(preconditionOpts ? { preconditionOpts } : {}),
+  };
+  try {
+    await pipeline(
+      Readable.from(source),
+      file.createWriteStream(stream),
+      ...(options.signal ? [{ signal: options.signal }] : []),
+    );
+  } catch (error) {
+    await cancelSession(session);
+    throw error;
+  }
+  return file.metadata as ObjectResource;
+}
+
+/**
+ * A session that will never complete is cancelled (DELETE on its URI, answered with 499), so the
+ * server drops the bytes it holds instead of keeping them for a week. Best effort: the upload has
+ * already failed, and an unfinished session never becomes an object.
+ */
+async function cancelSession(uri: string): Promise<void> {
+  try {
+    const response = await fetch(uri, { method: "DELETE", signal: AbortSignal.timeout(10_000) });
+    await response.body?.cancel();
+  } catch {
+    // the session expires on its own
+  }
+}
