@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { devNull } from "node:os";
 import type { Readable } from "node:stream";
+import { CatFile } from "./cat-file.ts";
 
 export const ZERO_SHA = "0000000000000000000000000000000000000000";
 export const EMPTY_TREE_SHA = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
@@ -70,9 +71,22 @@ export function isSafeRevision(name: string): boolean {
 
 export class GitRepository {
   readonly gitDir: string;
+  #catFile: CatFile | undefined;
+  #hasCommits = false;
 
   constructor(gitDir: string) {
     this.gitDir = gitDir;
+  }
+
+  /** Object reads go through one long-lived cat-file process (started on first use). */
+  get #objects(): CatFile {
+    this.#catFile ??= new CatFile(gitEnv(this.gitDir));
+    return this.#catFile;
+  }
+
+  close(): void {
+    this.#catFile?.close();
+    this.#catFile = undefined;
   }
 
   static async init(gitDir: string, defaultBranch: string): Promise<GitRepository> {
@@ -133,20 +147,23 @@ export class GitRepository {
   /** The object's type, or undefined when it does not exist. */
   async objectType(sha: string): Promise<ObjectType | undefined> {
     if (!/^[0-9a-f]{40}$/.test(sha)) return undefined;
-    try {
-      return (await this.text(["cat-file", "-t", sha])).trim() as ObjectType;
-    } catch (error) {
-      if (error instanceof GitCommandError) return undefined;
-      throw error;
-    }
+    return (await this.#objects.info(sha))?.type;
   }
 
   async blobSize(sha: string): Promise<number> {
-    return Number((await this.text(["cat-file", "-s", sha])).trim());
+    const info = await this.#objects.info(sha);
+    if (!info) throw new Error(`no object ${sha}`);
+    return info.size;
   }
 
   async readBlob(sha: string): Promise<Buffer> {
-    return this.run(["cat-file", "blob", sha]);
+    return (await this.#read(sha, "blob")).content;
+  }
+
+  async #read(name: string, type: ObjectType): Promise<{ sha: string; content: Buffer }> {
+    const answer = await this.#objects.contents(name);
+    if (!answer || answer.info.type !== type) throw new Error(`${name} is not a ${type}`);
+    return { sha: answer.info.sha, content: answer.content };
   }
 
   /** The blob's bytes as a stream straight from git (raw responses are piped, never buffered). */
@@ -159,7 +176,7 @@ export class GitRepository {
   }
 
   async readCommit(sha: string): Promise<CommitObject> {
-    return parseCommit(sha, await this.text(["cat-file", "commit", sha]));
+    return parseCommit(sha, (await this.#read(sha, "commit")).content.toString("utf8"));
   }
 
   async readTag(sha: string): Promise<{
@@ -169,7 +186,7 @@ export class GitRepository {
     tagger: Signature | undefined;
     message: string;
   }> {
-    const raw = await this.text(["cat-file", "tag", sha]);
+    const raw = (await this.#read(sha, "tag")).content.toString("utf8");
     const [head = "", ...rest] = raw.split("\n\n");
     const fields = headerFields(head);
     const tagger = fields.get("tagger");
@@ -182,34 +199,64 @@ export class GitRepository {
     };
   }
 
-  /** One level of a tree, or (recursive) every entry below it including subtrees, in git order. */
-  async listTree(
-    treeish: string,
-    options: { recursive?: boolean; paths?: readonly string[] } = {},
-  ): Promise<TreeEntry[]> {
-    const args = ["ls-tree", "-z", "-l", ...(options.recursive ? ["-r", "-t"] : []), treeish];
-    if (options.paths) args.push("--", ...options.paths);
-    const out = await this.text(args);
-    return out
-      .split("\0")
-      .filter(Boolean)
-      .map((line) => {
-        const tab = line.indexOf("\t");
-        const [mode = "", type = "", sha = "", size = "-"] = line.slice(0, tab).split(/ +/);
-        return {
-          mode,
-          type: type as TreeEntry["type"],
-          sha,
-          size: size === "-" ? undefined : Number(size),
-          path: line.slice(tab + 1),
-        };
-      });
+  /** One level of a tree, or (recursive) every entry below it including subtrees, in git order (pre-order). */
+  async listTree(treeish: string, options: { recursive?: boolean } = {}): Promise<TreeEntry[]> {
+    const tree = await this.#objects.info(`${treeish}^{tree}`);
+    if (!tree) throw new Error(`${treeish} is not a tree`);
+    const out: TreeEntry[] = [];
+    await this.#collect(tree.sha, "", options.recursive ?? false, out);
+    return out;
+  }
+
+  async #collect(tree: string, prefix: string, recursive: boolean, out: TreeEntry[]): Promise<void> {
+    const level = await this.#level(tree);
+    for (const entry of level) {
+      out.push({ ...entry, path: `${prefix}${entry.path}` });
+      if (recursive && entry.type === "tree")
+        await this.#collect(entry.sha, `${prefix}${entry.path}/`, true, out);
+    }
+  }
+
+  /** A raw tree object parsed: `<mode> <name>\0<20-byte id>` per entry, blob sizes asked in one pipelined batch. */
+  async #level(tree: string): Promise<TreeEntry[]> {
+    const { content } = await this.#read(tree, "tree");
+    const entries: TreeEntry[] = [];
+    let offset = 0;
+    while (offset < content.byteLength) {
+      const space = content.indexOf(32, offset);
+      const nul = content.indexOf(0, space);
+      const rawMode = content.subarray(offset, space).toString("latin1");
+      const mode = rawMode.padStart(6, "0");
+      const type = mode === "040000" ? "tree" : mode === "160000" ? "commit" : "blob";
+      const path = content.subarray(space + 1, nul).toString("utf8");
+      const sha = content.subarray(nul + 1, nul + 21).toString("hex");
+      entries.push({ mode, type, sha, size: undefined, path });
+      offset = nul + 21;
+    }
+    await Promise.all(
+      entries.map(async (entry) => {
+        if (entry.type === "blob") entry.size = (await this.#objects.info(entry.sha))?.size ?? 0;
+      }),
+    );
+    return entries;
   }
 
   /** The entry at `path` in a commit or tree, or undefined. Paths are literal (no globbing). */
   async entryAt(treeish: string, path: string): Promise<TreeEntry | undefined> {
-    const entries = await this.listTree(treeish, { paths: [path] });
-    return entries.find((entry) => entry.path === path);
+    const root = await this.#objects.info(`${treeish}^{tree}`);
+    if (!root) return undefined;
+    let tree = root.sha;
+    let found: TreeEntry | undefined;
+    const segments = path.split("/");
+    for (const [index, segment] of segments.entries()) {
+      found = (await this.#level(tree)).find((entry) => entry.path === segment);
+      if (!found) return undefined;
+      if (index < segments.length - 1) {
+        if (found.type !== "tree") return undefined;
+        tree = found.sha;
+      }
+    }
+    return found ? { ...found, path } : undefined;
   }
 
   /** `git rev-parse --verify` of an expression; undefined when it does not resolve. */

@@ -78,11 +78,18 @@ export class HostedRepository {
    */
   async resolveCommit(name: string): Promise<string | undefined> {
     if (!isSafeRevision(name)) return undefined;
-    const candidates = name.startsWith("refs/")
-      ? [name]
-      : [`refs/heads/${name}`, `refs/tags/${name}`, ...(/^[0-9a-f]{4,40}$/.test(name) ? [name] : [])];
-    for (const candidate of candidates) {
-      const sha = await this.git.revParse(`${candidate}^{commit}`);
+    // Refs are read fresh from git for every call (never through a long-lived process's cache).
+    const refs = await this.git.refs();
+    const names = name.startsWith("refs/") ? [name] : [`refs/heads/${name}`, `refs/tags/${name}`];
+    for (const candidate of names) {
+      const record = refs.find((ref) => ref.ref === candidate);
+      if (record)
+        return record.type === "tag"
+          ? (record.peeled ?? (await this.git.revParse(`${record.sha}^{commit}`)))
+          : record.sha;
+    }
+    if (/^[0-9a-f]{4,40}$/.test(name)) {
+      const sha = await this.git.revParse(`${name}^{commit}`);
       if (sha) return sha;
     }
     return undefined;
@@ -90,7 +97,8 @@ export class HostedRepository {
 
   /** Head commit of a branch, or undefined. */
   async branchHead(branch: string): Promise<string | undefined> {
-    return isSafeRevision(branch) ? this.git.revParse(`refs/heads/${branch}^{commit}`) : undefined;
+    if (!isSafeRevision(branch)) return undefined;
+    return (await this.git.refs()).find((ref) => ref.ref === `refs/heads/${branch}`)?.sha;
   }
 
   /** Commit directly to a branch with git plumbing, as another client pushing would. Returns the new commit sha. */

@@ -292,6 +292,7 @@ export async function startGithubServer(options: GithubServerOptions = {}): Prom
       stopped ??= (async () => {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const repo of repos.values()) repo.git.close();
         await rm(root, { recursive: true, force: true });
       })();
       return stopped;

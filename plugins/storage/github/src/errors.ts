@@ -1,0 +1,134 @@
+/**
+ * GitHub's answers mapped onto ferry's error codes. Messages name the repository, ref and path the
+ * operation was about; the token never appears (octokit redacts it from the request it attaches too).
+ */
+import { errors, FerryError } from "@ferry/core";
+
+interface HttpFailure {
+  status: number;
+  message: string;
+  response?: { headers?: Record<string, string | number | undefined>; data?: unknown } | undefined;
+}
+
+function isHttpFailure(error: unknown): error is HttpFailure {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    typeof (error as HttpFailure).status === "number" &&
+    error instanceof Error
+  );
+}
+
+export function githubMessage(error: unknown): string {
+  const data = (error as HttpFailure).response?.data;
+  if (
+    typeof data === "object" &&
+    data !== null &&
+    typeof (data as { message?: unknown }).message === "string"
+  ) {
+    return (data as { message: string }).message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function httpStatus(error: unknown): number | undefined {
+  return isHttpFailure(error) ? error.status : undefined;
+}
+
+/** When the rate limit resets, if this failure is a rate limit. */
+function rateLimitReset(
+  failure: HttpFailure,
+): { retryAfter: Date; limit: string | undefined; secondary: boolean } | undefined {
+  if (failure.status !== 403 && failure.status !== 429) return undefined;
+  const headers = failure.response?.headers ?? {};
+  const retryAfterSeconds = Number(headers["retry-after"]);
+  const message = githubMessage(failure);
+  if (Number.isFinite(retryAfterSeconds) && headers["retry-after"] !== undefined) {
+    return { retryAfter: new Date(Date.now() + retryAfterSeconds * 1000), limit: undefined, secondary: true };
+  }
+  if (String(headers["x-ratelimit-remaining"]) === "0") {
+    const reset = Number(headers["x-ratelimit-reset"]);
+    const retryAfter = Number.isFinite(reset) ? new Date(reset * 1000) : new Date(Date.now() + 60_000);
+    return {
+      retryAfter,
+      limit: headers["x-ratelimit-limit"] === undefined ? undefined : String(headers["x-ratelimit-limit"]),
+      secondary: false,
+    };
+  }
+  if (/secondary rate limit/i.test(message))
+    return { retryAfter: new Date(Date.now() + 60_000), limit: undefined, secondary: true };
+  return undefined;
+}
+
+export interface ErrorSubject {
+  /** `owner/repo@ref/path` or whatever the operation was about. */
+  what: string;
+  path?: string | undefined;
+}
+
+/** Any error from a GitHub call as a FerryError about `subject`. */
+export function toGithubError(error: unknown, subject: ErrorSubject): FerryError {
+  if (FerryError.isInstance(error)) return error;
+  const ctx = { system: "github", path: subject.path, cause: error };
+  if (error instanceof Error && error.name === "AbortError")
+    return errors.aborted(`aborted: ${subject.what}`, ctx);
+  if (!isHttpFailure(error))
+    return errors.unexpected(
+      `${subject.what}: ${error instanceof Error ? error.message : String(error)}`,
+      ctx,
+    );
+  const message = githubMessage(error);
+  const rate = rateLimitReset(error);
+  if (rate) {
+    const kind = rate.secondary
+      ? "secondary rate limit"
+      : `rate limit${rate.limit ? ` (${rate.limit} requests per hour)` : ""}`;
+    return errors.transient(
+      `GitHub API ${kind} exceeded while accessing ${subject.what}; try again after ${rate.retryAfter.toISOString()}`,
+      {
+        ...ctx,
+        retryAfter: rate.retryAfter,
+      },
+    );
+  }
+  switch (error.status) {
+    case 401:
+      return errors.permissionDenied(
+        `GitHub rejected the token (bad credentials) for ${subject.what}: check GITHUB_TOKEN / GH_TOKEN or the token option`,
+        ctx,
+      );
+    case 403:
+      if (
+        /too_large|too large/i.test(JSON.stringify((error.response?.data as object | undefined) ?? message))
+      ) {
+        return errors.unsupported(`${subject.what} is larger than the GitHub API serves (100 MB)`, ctx);
+      }
+      return errors.permissionDenied(`GitHub denied access to ${subject.what}: ${message}`, ctx);
+    case 404:
+      return errors.notFound(`${subject.what} was not found on GitHub`, ctx);
+    case 409:
+      if (/empty/i.test(message))
+        return errors.notFound(`${subject.what}: the repository is empty (it has no commits yet)`, ctx);
+      return errors.conditionNotMet(`${subject.what}: ${message}`, ctx);
+    case 422:
+      if (/fast forward/i.test(message)) {
+        return errors.conditionNotMet(
+          `${subject.what}: the branch moved while committing (someone else pushed); nothing was committed — re-read and retry`,
+          ctx,
+        );
+      }
+      if (/no commit found/i.test(message)) return errors.notFound(`${subject.what}: no such ref`, ctx);
+      return errors.invalidInput(`GitHub refused the change to ${subject.what}: ${message}`, ctx);
+    default:
+      if (error.status >= 500 || error.status === 408) {
+        return errors.transient(
+          `GitHub request for ${subject.what} failed (${error.status}): ${message}`,
+          ctx,
+        );
+      }
+      return errors.unexpected(
+        `GitHub request for ${subject.what} failed (${error.status}): ${message}`,
+        ctx,
+      );
+  }
+}

@@ -1,0 +1,44 @@
+import type { Octokit } from "@octokit/rest";
+
+/** A commit author or committer. The date is the commit time. */
+export interface GitIdentity {
+  name: string;
+  email: string;
+}
+
+/** What one commit changes, for building its message. */
+export interface CommitSummary {
+  /** Paths written (new or replaced). */
+  written: string[];
+  deleted: string[];
+  /** `[from, to]` pairs copied server-side. */
+  copied: [string, string][];
+  /** `[from, to]` pairs moved (renamed) in the same commit. */
+  moved: [string, string][];
+  branch: string;
+}
+
+export interface GithubOptions {
+  /**
+   * Personal access token or GitHub App token. Default: `GITHUB_TOKEN`, then `GH_TOKEN` from the
+   * environment; without one, public repositories are readable at GitHub's anonymous rate limit.
+   * Never logged, never put in an error message.
+   */
+  token?: string | undefined;
+  /** API root, e.g. `https://github.example.com/api/v3` for GitHub Enterprise Server. Default: `GITHUB_API_URL` or `https://api.github.com`. */
+  baseUrl?: string | undefined;
+  /** Your own configured client (auth, retries, throttling, proxy); `token` and `baseUrl` are then ignored. */
+  octokit?: Octokit | undefined;
+  /** Commit message for writes, deletes, copies and moves: a fixed text or built from what the commit changes. */
+  commitMessage?: string | ((summary: CommitSummary) => string) | undefined;
+  /** Commit author. Default: the token's user (GitHub fills it in). */
+  author?: GitIdentity | undefined;
+  /** Commit committer. Default: the author. */
+  committer?: GitIdentity | undefined;
+  /**
+   * How long (ms) a branch or tag's resolved commit is reused before asking GitHub again. Default 5000.
+   * Trees and blobs are content-addressed and cached by id regardless; a storage's own commits update
+   * it at once, so this only bounds how soon pushes from elsewhere are seen. Use 0 to always re-resolve.
+   */
+  treeCacheTtl?: number | undefined;
+}
