@@ -140,8 +140,15 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
+export interface SshdOptions {
+  /** Only SFTP: every exec request runs internal-sftp instead (ForceCommand), as on sftp-only accounts. */
+  sftpOnly?: boolean;
+  /** The SFTP server refuses every change with "permission denied" (internal-sftp -R). */
+  readOnly?: boolean;
+}
+
 /** Start sshd on 127.0.0.1 at a free port. Throws (naming the package) when OpenSSH is not installed. */
-export async function startSshd(): Promise<SshdBackend> {
+export async function startSshd(options: SshdOptions = {}): Promise<SshdBackend> {
   const unavailable = sshdUnavailable();
   if (unavailable) throw new Error(unavailable);
   const dir = await mkdtemp(join(tmpdir(), "ferry-sshd-"));
@@ -161,6 +168,7 @@ export async function startSshd(): Promise<SshdBackend> {
   const port = await freePort();
   const user = userInfo().username;
   const configPath = join(dir, "sshd_config");
+  const sftpServer = `internal-sftp${options.readOnly ? " -R" : ""}`;
   writeFileSync(
     configPath,
     [
@@ -176,7 +184,8 @@ export async function startSshd(): Promise<SshdBackend> {
       "StrictModes no",
       "UsePAM no",
       "LogLevel VERBOSE",
-      "Subsystem sftp internal-sftp",
+      `Subsystem sftp ${sftpServer}`,
+      ...(options.sftpOnly ? [`ForceCommand ${sftpServer}`] : []),
       // Tests open many connections in quick succession; the default 10:30:100 drops some.
       "MaxStartups 100",
       "",

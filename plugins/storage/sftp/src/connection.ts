@@ -17,7 +17,15 @@ import type {
 import { algorithmsFor, hostPattern, knownKeys, type Verdict, verifyHostKey } from "./known-hosts.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
 import { SftpCalls } from "./sftp-ops.ts";
-import { agentSocket, describeTarget, keySources, parseJump, resolveTarget, type Target } from "./target.ts";
+import {
+  agentSocket,
+  describeTarget,
+  type KeySource,
+  keySources,
+  parseJump,
+  resolveTarget,
+  type Target,
+} from "./target.ts";
 
 type Ssh2 = typeof import("ssh2");
 let ssh2: Promise<Ssh2> | undefined;
@@ -72,6 +80,12 @@ export class Connection {
     const extensions = (this.sftp as unknown as { _extensions?: Record<string, string> } | undefined)
       ?._extensions;
     return extensions?.[name] !== undefined;
+  }
+
+  /** Bytes this connection's socket has received and sent (0 over a ProxyJump channel). */
+  get bytes(): { read: number; written: number } {
+    const socket = (this.client as unknown as { _sock?: Partial<Socket> })._sock;
+    return { read: socket?.bytesRead ?? 0, written: socket?.bytesWritten ?? 0 };
   }
 
   /** Let Node exit while this connection is idle; hold it open while in use. */
@@ -139,41 +153,54 @@ function connectError(
   return errors.transient(`SSH connection to ${describeTarget(target)} failed: ${error.message}`, ctx);
 }
 
+type ParsedKey = Exclude<ReturnType<Ssh2["utils"]["parseKey"]>, Error>;
+
+/** Parse a key source; an unusable explicit key is InvalidInput, an unusable discovered one a note in `tried`. */
+async function parseSource(source: KeySource, tried: string[]): Promise<ParsedKey | undefined> {
+  const { utils } = await loadSsh2();
+  const parsed = utils.parseKey(source.key, source.passphrase);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (key instanceof Error || key === undefined) {
+    const reason = key instanceof Error ? key.message : "no key found";
+    if (source.explicit) {
+      const hint = /passphrase|decrypt/i.test(reason) ? " (pass `passphrase` for an encrypted key)" : "";
+      throw errors.invalidInput(`cannot use the private key from ${source.label}: ${reason}${hint}`, {
+        system: "sftp",
+      });
+    }
+    tried.push(`${source.label} (unusable: ${reason})`);
+    return undefined;
+  }
+  return key as ParsedKey;
+}
+
+/** Check the explicitly given key (and its passphrase) before any connection is reused or opened. */
+export async function checkExplicitKey(target: Target, options: SftpOptions): Promise<void> {
+  for (const source of keySources(target, options).filter((item) => item.explicit))
+    await parseSource(source, []);
+}
+
 async function authMethods(
   target: Target,
   options: SftpOptions,
   tried: string[],
 ): Promise<Array<PublicKeyAuthMethod | AgentAuthMethod>> {
-  const { utils } = await loadSsh2();
   const methods: Array<PublicKeyAuthMethod | AgentAuthMethod> = [];
   const username = target.username;
   const agent = agentSocket(options);
   const sources = keySources(target, options);
-  const explicit = sources.filter((source) => source.explicit);
-  const files = sources.filter((source) => !source.explicit);
-  const addKey = (source: (typeof sources)[number]) => {
-    const parsed = utils.parseKey(source.key, source.passphrase);
-    const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (key instanceof Error || key === undefined) {
-      const reason = key instanceof Error ? key.message : "no key found";
-      if (source.explicit) {
-        const hint = /passphrase/i.test(reason) ? " (pass `passphrase` for an encrypted key)" : "";
-        throw errors.invalidInput(`cannot use the private key from ${source.label}: ${reason}${hint}`, {
-          system: "sftp",
-        });
-      }
-      tried.push(`${source.label} (unusable: ${reason})`);
-      return;
-    }
+  const addKey = async (source: KeySource) => {
+    const key = await parseSource(source, tried);
+    if (!key) return;
     tried.push(`key ${source.label}`);
     methods.push({ type: "publickey", username, key });
   };
-  explicit.forEach(addKey);
+  for (const source of sources.filter((item) => item.explicit)) await addKey(source);
   if (agent) {
     tried.push(`ssh-agent (${agent})`);
     methods.push({ type: "agent", username, agent });
   }
-  files.forEach(addKey);
+  for (const source of sources.filter((item) => !item.explicit)) await addKey(source);
   return methods;
 }
 

@@ -6,6 +6,7 @@
  *   await ferry.folder("sftp://me@gpu-box/~/data").list();
  */
 import { createStorage, errors, type Location, type Storage, type StoragePlugin } from "@ferry/core";
+import { checkExplicitKey } from "./connection.ts";
 import { type HostFeatures, SftpDriver, sftpCapabilities } from "./driver.ts";
 import type { SftpOptions } from "./options.ts";
 import { acquirePool, type HostPool } from "./pool.ts";
@@ -72,6 +73,7 @@ export interface SftpRoot {
 /** Connect (sharing the host's pool), resolve the root directory, probe features, build the driver. */
 export async function openSftpDriver(where: SftpRoot, options: SftpOptions = {}): Promise<SftpDriver> {
   const target = resolveTarget({ host: where.host, port: where.port, user: where.user }, options);
+  await checkExplicitKey(target, options);
   const pool = acquirePool(target, options);
   try {
     const requested = where.root ?? "/";

@@ -71,9 +71,30 @@ export class HostPool {
     return describeTarget(this.target);
   }
 
-  /** Live connections right now. */
-  get size(): number {
-    return this.#connections.filter((connection) => !connection.dead).length;
+  /**
+   * Live connections, and the bytes the host's connections have received and sent so far (the
+   * encrypted stream, so it shows whether data passed through this process at all).
+   */
+  stats(): { connections: number; bytesRead: number; bytesWritten: number } {
+    const live = this.#connections.filter((connection) => !connection.dead);
+    let { read: bytesRead, written: bytesWritten } = this.#retiredBytes;
+    for (const connection of this.#connections) {
+      bytesRead += connection.bytes.read;
+      bytesWritten += connection.bytes.written;
+    }
+    return { connections: live.length, bytesRead, bytesWritten };
+  }
+
+  #retiredBytes = { read: 0, written: 0 };
+
+  /** Forget dead connections, keeping their byte counts. */
+  #prune(): void {
+    for (const connection of this.#connections) {
+      if (!connection.dead) continue;
+      this.#retiredBytes.read += connection.bytes.read;
+      this.#retiredBytes.written += connection.bytes.written;
+    }
+    this.#connections = this.#connections.filter((connection) => !connection.dead);
   }
 
   /**
@@ -113,7 +134,7 @@ export class HostPool {
     if (this.#refs <= 0)
       throw errors.invalidInput(`the storage for ${this.label} is closed`, { system: "sftp" });
     for (;;) {
-      this.#connections = this.#connections.filter((connection) => !connection.dead);
+      this.#prune();
       const idle = this.#connections.find((connection) => connection.busy === 0);
       let chosen = idle;
       if (!chosen && this.#connections.length + this.#opening.length < this.#max) chosen = await this.#open();

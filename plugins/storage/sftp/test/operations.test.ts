@@ -1,0 +1,181 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { folder, local, PluginRegistry, type Storage } from "@ferry/core";
+import { afterEach, describe, expect, it } from "vitest";
+import { type SftpDriver, sftp } from "../src/index.ts";
+import { baseOptions, freshStorage, skipReason, useSshd } from "./helpers.ts";
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+const md5 = (bytes: Uint8Array | string) => createHash("md5").update(bytes).digest("hex");
+
+/** Names a shell would split, expand, glob or read as options if they were not quoted. */
+const AWKWARD_NAMES = [
+  "with space.txt",
+  "it's quoted.txt",
+  'double "quoted".txt',
+  "$(touch pwned).txt",
+  "`touch pwned`.txt",
+  "-n",
+  "--help",
+  "star *.txt",
+  "semi;colon&amp.txt",
+  "new\nline.txt",
+  "ünïcödé 文件 🚀.txt",
+  "back\\slash.txt",
+];
+
+describe.skipIf(skipReason !== undefined)("sftp operations", () => {
+  const sshd = useSshd();
+  const open: Storage[] = [];
+  const storageOn = async (options = {}) => {
+    const made = await freshStorage(sshd(), options);
+    open.push(made.storage);
+    return made;
+  };
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((storage) => storage.close()));
+  });
+
+  it("sends a local folder of 0.txt..4.txt to the cluster, where ls shows the five files", async () => {
+    const localDir = mkdtempSync(join(tmpdir(), "ferry-sample-"));
+    try {
+      for (let index = 0; index < 5; index++) writeFileSync(join(localDir, `${index}.txt`), `${index}`);
+      const root = sshd().makeRoot();
+      const { host, port, user, ...options } = baseOptions(sshd());
+      const registry = new PluginRegistry({ lazy: false }).use(local(), sftp(options));
+      const remote = await folder(localDir, { registry }).to(
+        `sftp://${user}@${host}:${port}${root}/sample_folder`,
+      );
+      expect(await remote.ls()).toEqual(["0.txt", "1.txt", "2.txt", "3.txt", "4.txt"]);
+      // What the user sees on the cluster itself (the Runhouse walkthrough's `cluster.run(["ls sample_folder"])`).
+      const storage = await remote.storage();
+      expect(await storage.exec("ls sample_folder", { cwd: root })).toEqual({
+        exitCode: 0,
+        stdout: "0.txt\n1.txt\n2.txt\n3.txt\n4.txt\n",
+        stderr: "",
+      });
+      expect(readFileSync(join(root, "sample_folder", "3.txt"), "utf8")).toBe("3");
+      await registry.close();
+    } finally {
+      rmSync(localDir, { recursive: true, force: true });
+    }
+  });
+
+  it("exec runs in the storage root by default, with cwd, env (quoted values) and stdin", async () => {
+    const { storage, root } = await storageOn();
+    mkdirSync(join(root, "sub"));
+    expect((await storage.exec("pwd")).stdout).toBe(`${root}\n`);
+    expect((await storage.exec("pwd", { cwd: "sub" })).stdout).toBe(`${root}/sub\n`);
+    const env = await storage.exec('printf "%s|%s" "$GREETING" "$OTHER"', {
+      env: { GREETING: "it's $HOME `x`", OTHER: "two\nlines" },
+    });
+    expect(env.stdout).toBe("it's $HOME `x`|two\nlines");
+    expect((await storage.exec("tr a-z A-Z", { stdin: "shout" })).stdout).toBe("SHOUT");
+    const failing = await storage.exec("echo oops >&2; exit 3");
+    expect(failing).toEqual({ exitCode: 3, stdout: "", stderr: "oops\n" });
+    await expect(storage.exec("true", { env: { "BAD-NAME": "x" } })).rejects.toMatchObject({
+      code: "InvalidInput",
+    });
+    await expect(storage.exec("pwd", { cwd: "missing-dir" })).resolves.toMatchObject({ exitCode: 1 });
+  });
+
+  it("copies on the host: a 2 MiB copy moves almost no bytes through the client", async () => {
+    const { storage } = await storageOn();
+    const data = randomBytes(2 * 1024 * 1024);
+    await storage.write("big.bin", data);
+    const pool = (storage.driver as SftpDriver).pool;
+    const before = pool.stats();
+    const entry = await storage.copy("big.bin", "copies/big-copy.bin");
+    const after = pool.stats();
+    expect(entry).toMatchObject({ path: "copies/big-copy.bin", size: data.byteLength });
+    expect(after.bytesRead - before.bytesRead).toBeLessThan(64 * 1024);
+    expect(after.bytesWritten - before.bytesWritten).toBeLessThan(64 * 1024);
+    expect(await storage.checksum("copies/big-copy.bin", "md5")).toBe(md5(data));
+  });
+
+  it("checksums and removes files whose names a shell would misread", async () => {
+    const { storage, root } = await storageOn();
+    await storage.write("keep.txt", "keep me");
+    await Promise.all(
+      AWKWARD_NAMES.map(async (name, index) => {
+        const content = `content ${index} of ${name}`;
+        await storage.write(`dir/${name}`, content);
+        expect(await storage.checksum(`dir/${name}`, "md5"), name).toBe(md5(content));
+        const copy = await storage.copy(`dir/${name}`, `copied/${name}`);
+        expect(copy.size, name).toBe(Buffer.byteLength(content));
+        await storage.mkdir(`tree/${name}/inner`);
+        await storage.write(`tree/${name}/inner/file.txt`, "x");
+        await storage.deleteDirectory(`tree/${name}`);
+        expect(await storage.exists(`tree/${name}/inner/file.txt`), name).toBe(false);
+      }),
+    );
+    expect(readdirSync(join(root, "dir")).sort()).toEqual([...AWKWARD_NAMES].sort());
+    expect(readdirSync(join(root, "tree"))).toEqual([]);
+    expect(text(await storage.readBytes("keep.txt"))).toBe("keep me");
+    // Nothing a command substitution would have created.
+    expect(readdirSync(root).filter((name) => name.includes("pwned"))).toEqual([]);
+  });
+
+  it("uploads large files in parallel chunks and reads byte ranges of them", async () => {
+    const { storage, root } = await storageOn({ chunkSize: 16 * 1024, concurrency: 4 });
+    const data = randomBytes(3 * 1024 * 1024 + 123);
+    const progress: number[] = [];
+    const entry = await storage.write("large.bin", data, {
+      partSize: 64 * 1024,
+      concurrency: 4,
+      onProgress: (bytes) => progress.push(bytes),
+    });
+    expect(entry.size).toBe(data.byteLength);
+    expect(md5(readFileSync(join(root, "large.bin")))).toBe(md5(data));
+    expect(progress.at(-1)).toBe(data.byteLength);
+    const middle = await storage.readBytes("large.bin", { range: { offset: 1_000_000, length: 70_000 } });
+    expect(Buffer.from(middle).equals(data.subarray(1_000_000, 1_070_000))).toBe(true);
+    const tail = await storage.readBytes("large.bin", { range: { suffix: 10 } });
+    expect(Buffer.from(tail).equals(data.subarray(-10))).toBe(true);
+  });
+
+  it("records the mtime it is given, to the second", async () => {
+    const { storage } = await storageOn();
+    const mtime = new Date("2024-02-29T12:34:56.789Z");
+    await storage.write("dated.txt", "x", { mtime });
+    expect((await storage.stat("dated.txt")).mtime).toEqual(new Date("2024-02-29T12:34:56.000Z"));
+  });
+
+  it("leaves nothing behind when the source fails, the checksum does not match, or the write is aborted", async () => {
+    const { storage, root } = await storageOn({ chunkSize: 4096 });
+    async function* failing() {
+      yield new Uint8Array(10_000);
+      throw new Error("source broke");
+    }
+    await expect(storage.write("a/broken.bin", failing())).rejects.toThrow("source broke");
+    await expect(storage.write("a/bad-md5.txt", "abc", { md5: "0".repeat(32) })).rejects.toMatchObject({
+      code: "Integrity",
+    });
+    const controller = new AbortController();
+    async function* slow() {
+      yield new Uint8Array(8192);
+      controller.abort();
+      yield new Uint8Array(8192);
+    }
+    await expect(storage.write("a/aborted.bin", slow(), { signal: controller.signal })).rejects.toMatchObject(
+      { code: "Aborted" },
+    );
+    expect(readdirSync(join(root, "a"))).toEqual([]);
+  });
+
+  it("create-only writes use an atomic link: exactly one of many racing writers wins", async () => {
+    const { storage } = await storageOn();
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, index) =>
+        storage.write("once.txt", `writer ${index}`, { ifNoneMatch: "*" }),
+      ),
+    );
+    expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(1);
+    for (const result of results) {
+      if (result.status === "rejected") expect(result.reason).toMatchObject({ code: "ConditionNotMet" });
+    }
+    expect(text(await storage.readBytes("once.txt"))).toMatch(/^writer \d$/);
+  });
+});
