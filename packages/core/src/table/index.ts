@@ -17,8 +17,8 @@ export {
   rowsToColumns,
 } from "./plain.ts";
 export { createRandom, shuffleInPlace } from "./random.ts";
-export type { ShuffleOptions, StreamOptions } from "./reader.ts";
-export { TableReader } from "./reader.ts";
+export type { Group, ShuffleOptions, StreamOptions } from "./reader.ts";
+export { orderedBatches, shuffledBatches, TableReader } from "./reader.ts";
 export { Table, type TableConfig, type TableOptions, table } from "./table.ts";
 export * from "./types.ts";
 export type { WriteMode, WriteResult, WriteTableOptions } from "./writer.ts";

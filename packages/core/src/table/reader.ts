@@ -36,7 +36,8 @@ export interface ResolvedSchema {
   partitionColumns: string[];
 }
 
-interface Group {
+/** Decoded columns of one unit of reading (a row group, an Arrow record batch). */
+export interface Group {
   columns: Record<string, unknown[]>;
   rows: number;
 }
@@ -70,10 +71,12 @@ export class TableReader {
   readonly #open = new Map<string, Promise<OpenPart>>();
   #schema: Promise<ResolvedSchema> | undefined;
 
-  constructor(storage: Storage, path: string, where: string) {
+  /** `parts`: read exactly these files (in this order) instead of listing the folder at `path`. */
+  constructor(storage: Storage, path: string, where: string, parts?: readonly PartFile[]) {
     this.storage = storage;
     this.path = path;
     this.where = where;
+    if (parts) this.#parts = Promise.resolve([...parts]);
   }
 
   parts(signal?: AbortSignal): Promise<PartFile[]> {
@@ -266,7 +269,8 @@ function emptyColumns(fields: readonly Field[]): Record<string, unknown[]> {
   return Object.fromEntries(fields.map((f) => [f.name, [] as unknown[]]));
 }
 
-async function* orderedBatches(
+/** Re-slice groups into batches of exactly `batchSize` rows (the last may be short). */
+export async function* orderedBatches(
   groups: AsyncIterable<Group>,
   fields: readonly Field[],
   batchSize: number,
@@ -298,7 +302,7 @@ async function* orderedBatches(
  * A shuffle buffer (as in tf.data): rows enter a pool of `bufferSize`; once it is full each new row
  * evicts a random one into the output. Rows are copied out of their row group, so memory is the pool.
  */
-async function* shuffledBatches(
+export async function* shuffledBatches(
   groups: AsyncIterable<Group>,
   fields: readonly Field[],
   batchSize: number,
