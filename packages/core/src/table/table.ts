@@ -14,7 +14,7 @@ import { sync } from "../transfer/index.ts";
 import { plainBatches, plainFlavour } from "./plain.ts";
 import { type StreamOptions, TableReader } from "./reader.ts";
 import type { BatchSource, ColumnBatch, Schema, TableFlavour } from "./types.ts";
-import { type WriteResult, type WriteTableOptions, writeTable } from "./writer.ts";
+import { type WriteResult, type WriteTableOptions, writeEncodedPart, writeTable } from "./writer.ts";
 
 export interface TableOptions extends WriteTableOptions {
   /** Explicit schema for plain data (instead of inferring it). */
@@ -127,9 +127,27 @@ export class Table<T = unknown> {
   /** Write the data to the table's location (overwrite by default; `mode: "append"` adds parts). */
   async write(options: WriteTableOptions = {}): Promise<WriteResult> {
     const merged: WriteTableOptions = { ...this.options, ...options };
-    const source = await this.#batches();
+    const flavour = await this.flavour();
     const reader = await this.reader();
-    const result = await writeTable(await this.storage(), this.location.path, source, reader, merged);
+    const storage = await this.storage();
+    // A flavour whose library writes parquet natively (polars) encodes unpartitioned tables itself.
+    const native =
+      flavour.encodeParquet &&
+      this.data !== undefined &&
+      !merged.partitionBy?.length &&
+      merged.maxRowsPerFile === undefined;
+    const result = native
+      ? await writeEncodedPart(
+          storage,
+          this.location.path,
+          await flavour.encodeParquet!(this.data as T, {
+            codec: merged.codec ?? "SNAPPY",
+            rowGroupSize: merged.rowGroupSize ?? 100_000,
+          }),
+          reader,
+          merged,
+        )
+      : await writeTable(storage, this.location.path, await this.#batches(), reader, merged);
     this.#partitioning = [...(merged.partitionBy ?? [])];
     this.#writtenSchema = result.schema;
     return result;
@@ -152,8 +170,27 @@ export class Table<T = unknown> {
 
   /** The whole table (or some columns) in the flavour's type. */
   async fetch(options: { columns?: readonly string[]; signal?: AbortSignal } = {}): Promise<T> {
+    const flavour = await this.flavour();
+    if (flavour.decodeParquet && flavour.concat) {
+      // A flavour whose library reads parquet natively (polars) decodes unpartitioned tables itself.
+      const reader = await this.reader();
+      const { schema, partitionColumns } = await reader.resolveSchema(options.signal);
+      if (partitionColumns.length === 0) {
+        for (const name of options.columns ?? []) {
+          if (!schema.fields.some((f) => f.name === name))
+            throw errors.invalidInput(`column "${name}" is not in the table at ${this.where}`);
+        }
+        const storage = await this.storage();
+        const values: T[] = [];
+        for (const part of await reader.parts(options.signal)) {
+          const bytes = await storage.readBytes(part.path, { signal: options.signal });
+          values.push(await flavour.decodeParquet(bytes, { columns: options.columns }));
+        }
+        return flavour.concat(values);
+      }
+    }
     const batch = await this.fetchBatch(options);
-    return (await this.flavour()).fromBatches({ schema: batch.schema, batches: [batch] });
+    return flavour.fromBatches({ schema: batch.schema, batches: [batch] });
   }
 
   /** The whole table (or some columns) as one ColumnBatch. */

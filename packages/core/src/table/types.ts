@@ -76,6 +76,22 @@ export interface TableFlavour<T = unknown> {
   fromBatches(source: BatchSource): Promise<T>;
   /** Convert one batch (used by `Table.stream()` to yield flavour-typed batches). */
   fromBatch?(batch: ColumnBatch): T | Promise<T>;
+  /**
+   * Optional fast path for `write()` of an unpartitioned table: the value encoded as one parquet file by
+   * the library itself (e.g. polars' native writer). ferry stores it as a part file as usual.
+   */
+  encodeParquet?(value: T, options: ParquetEncodeOptions): Uint8Array | Promise<Uint8Array>;
+  /** Optional fast path for `fetch()` of an unpartitioned table: one part file's bytes decoded by the library. */
+  decodeParquet?(bytes: Uint8Array, options: { columns?: readonly string[] | undefined }): T | Promise<T>;
+  /** Join values decoded part by part (required with `decodeParquet`). */
+  concat?(values: readonly T[]): T | Promise<T>;
+}
+
+export interface ParquetEncodeOptions {
+  /** Compression codec name, e.g. "SNAPPY", "ZSTD", "UNCOMPRESSED". */
+  readonly codec: string;
+  /** Rows per row group. */
+  readonly rowGroupSize: number;
 }
 
 /** Shorthand constructors for schemas. */

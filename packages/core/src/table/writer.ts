@@ -3,10 +3,11 @@
  * is bounded by rowGroupSize × open partitions. Overwrite removes the old parts only after every new
  * one is complete; a failed write removes what it wrote and leaves the old table as it was.
  */
+import { type FileMetaData, parquetMetadata } from "hyparquet";
 import { errors } from "../errors.ts";
 import type { Storage } from "../storage.ts";
 import { lastPartNumber, listParts, type PartFile, partKey } from "./layout.ts";
-import { describeType, sameType } from "./parquet-schema.ts";
+import { describeType, fromParquetSchema, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
 import { type Codec, encodeColumns, PartWriter } from "./part-writer.ts";
 import { checkPartitionField, partitionSegment } from "./partition.ts";
 import type { TableReader } from "./reader.ts";
@@ -243,4 +244,47 @@ export async function writeTable(
     );
   }
   return { files: written, rows, schema };
+}
+
+/**
+ * Store one parquet file a flavour encoded itself (its library's native writer) as the table's part,
+ * with the same modes: overwrite removes old parts after the new one is written, append continues the
+ * numbering after checking the schema, error refuses an existing table.
+ */
+export async function writeEncodedPart(
+  storage: Storage,
+  path: string,
+  bytes: Uint8Array,
+  existing: TableReader,
+  options: Pick<WriteTableOptions, "mode" | "signal"> = {},
+): Promise<WriteResult> {
+  const mode = options.mode ?? "overwrite";
+  let metadata: FileMetaData;
+  try {
+    metadata = parquetMetadata(bytes);
+  } catch (error) {
+    throw errors.invalidInput(
+      `the flavour's parquet encoder produced an unreadable file (${(error as Error).message})`,
+      { cause: error },
+    );
+  }
+  const schema = schemaFromKeyValue(metadata) ?? fromParquetSchema(metadata, existing.where);
+  const oldParts = await listParts(storage, path, options.signal);
+  if (oldParts.length > 0 && mode === "error") {
+    throw errors.alreadyExists(`a table already exists at ${existing.where}`, { path: existing.where });
+  }
+  if (oldParts.length > 0 && mode === "append")
+    assertSameSchema(await existing.schema(options.signal), schema, existing.where);
+  const key = partKey(path, "", mode === "append" ? lastPartNumber(oldParts) + 1 : 0);
+  await storage.write(key, bytes, {
+    signal: options.signal,
+    size: bytes.byteLength,
+    contentType: "application/vnd.apache.parquet",
+  });
+  if (mode === "overwrite" && oldParts.length > 0)
+    await storage.delete(
+      oldParts.map((p) => p.path),
+      { signal: options.signal },
+    );
+  return { files: [key], rows: Number(metadata.num_rows), schema };
 }

@@ -81,13 +81,12 @@ export function fromArrowData(data: A.Data): unknown[] {
     const values = data.values as Uint32Array;
     return each((i) => decimalText(values.subarray(i * words, (i + 1) * words), type.scale));
   }
-  if (A.DataType.isList(type) || A.DataType.isMap(type)) {
-    const offsets = data.valueOffsets as Int32Array;
-    const child = data.children[0]!;
-    const start = offsets[0]!;
-    const end = offsets[length]!;
-    const items = fromArrowData(child.slice(start, end - start));
-    return each((i) => items.slice(offsets[i]! - start, offsets[i + 1]! - start));
+  if (A.DataType.isList(type) || A.DataType.isLargeList(type) || A.DataType.isMap(type)) {
+    const offsets = data.valueOffsets as ArrayLike<number | bigint>;
+    const at = (i: number) => Number(offsets[i]);
+    const start = at(0);
+    const items = fromArrowData(data.children[0]!.slice(start, at(length) - start));
+    return each((i) => items.slice(at(i) - start, at(i + 1) - start));
   }
   if (A.DataType.isFixedSizeList(type)) {
     const size = type.listSize;

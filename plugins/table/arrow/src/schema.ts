@@ -91,7 +91,7 @@ export function fromArrowType(type: A.DataType, column: string): DataType {
     return type.timezone ? { type: "timestamp", unit, timezone: type.timezone } : { type: "timestamp", unit };
   }
   if (A.DataType.isDecimal(type)) return { type: "decimal", precision: type.precision, scale: type.scale };
-  if (A.DataType.isList(type) || A.DataType.isFixedSizeList(type)) {
+  if (A.DataType.isList(type) || A.DataType.isLargeList(type) || A.DataType.isFixedSizeList(type)) {
     const child = type.children[0]!;
     return { type: "list", item: fromArrowField(child, `${column}[]`) };
   }
