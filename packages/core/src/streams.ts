@@ -108,3 +108,52 @@ export async function forEachConcurrent<T>(
   await Promise.all(inFlight);
   if (failure !== undefined) throw failure.error;
 }
+
+/**
+ * Reads up to `limit` bytes of `source` into one buffer. When the source ended within the limit,
+ * `rest` is undefined (a single-request upload will do); otherwise `rest` yields the whole stream
+ * again — the buffered head first — so a multipart upload loses nothing.
+ */
+export async function readUpTo(
+  source: AsyncIterable<Uint8Array>,
+  limit: number,
+): Promise<{ head: Uint8Array; rest: AsyncIterable<Uint8Array> | undefined }> {
+  const iterator = source[Symbol.asyncIterator]();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return { head: concatBytes(chunks, total), rest: undefined };
+    const chunk = next.value;
+    if (total + chunk.byteLength > limit) {
+      chunks.push(chunk.subarray(0, limit - total));
+      const head = concatBytes(chunks, limit);
+      const tail = chunk.subarray(limit - total);
+      return {
+        head,
+        rest: (async function* () {
+          yield head;
+          yield tail;
+          for (;;) {
+            const more = await iterator.next();
+            if (more.done) return;
+            yield more.value;
+          }
+        })(),
+      };
+    }
+    chunks.push(chunk);
+    total += chunk.byteLength;
+  }
+}
+
+function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}

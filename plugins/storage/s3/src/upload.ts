@@ -7,7 +7,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { debuglog } from "node:util";
 import type { CompletedPart, S3Client } from "@aws-sdk/client-s3";
-import { chunkBytes, forEachConcurrent, throwIfAborted } from "@ferry/core";
+import { chunkBytes, forEachConcurrent, readUpTo, throwIfAborted } from "@ferry/core";
 import { GiB } from "./options.ts";
 import { requestOptions, type S3Sdk } from "./sdk.ts";
 
@@ -42,41 +42,6 @@ export interface UploadResult {
 
 const base64 = (hex: string) => Buffer.from(hex, "hex").toString("base64");
 
-/** Reads the first `limit` bytes (or all, if fewer) into one buffer; returns it and whether the source ended. */
-async function readHead(
-  iterator: AsyncIterator<Uint8Array>,
-  limit: number,
-): Promise<{ head: Buffer; rest: Uint8Array | undefined; ended: boolean }> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const next = await iterator.next();
-    if (next.done) return { head: Buffer.concat(chunks), rest: undefined, ended: true };
-    const chunk = next.value;
-    if (total + chunk.byteLength > limit) {
-      const take = limit - total;
-      chunks.push(chunk.subarray(0, take));
-      return { head: Buffer.concat(chunks), rest: chunk.subarray(take), ended: false };
-    }
-    chunks.push(chunk);
-    total += chunk.byteLength;
-  }
-}
-
-async function* resume(
-  head: Uint8Array,
-  rest: Uint8Array | undefined,
-  iterator: AsyncIterator<Uint8Array>,
-): AsyncIterable<Uint8Array> {
-  yield head;
-  if (rest !== undefined && rest.byteLength > 0) yield rest;
-  for (;;) {
-    const next = await iterator.next();
-    if (next.done) return;
-    yield next.value;
-  }
-}
-
 /** A part size that keeps a known-size upload within 10,000 parts. */
 function effectivePartSize(partSize: number, size: number | undefined): number {
   if (size === undefined) return partSize;
@@ -85,13 +50,12 @@ function effectivePartSize(partSize: number, size: number | undefined): number {
 
 export async function upload(target: UploadTarget, source: AsyncIterable<Uint8Array>): Promise<UploadResult> {
   const partSize = effectivePartSize(target.partSize, target.size);
-  const iterator = source[Symbol.asyncIterator]();
-  const { head, rest, ended } = await readHead(iterator, partSize);
-  if (ended) return putObject(target, head);
-  return multipartUpload(target, resume(head, rest, iterator), partSize);
+  const { head, rest } = await readUpTo(source, partSize);
+  if (rest === undefined) return putObject(target, head);
+  return multipartUpload(target, rest, partSize);
 }
 
-async function putObject(target: UploadTarget, body: Buffer): Promise<UploadResult> {
+async function putObject(target: UploadTarget, body: Uint8Array): Promise<UploadResult> {
   const md5 = createHash("md5").update(body).digest("hex");
   const output = await target.client.send(
     new target.sdk.PutObjectCommand({

@@ -1,0 +1,362 @@
+/** One container as a ferry StorageDriver. Keys arrive validated and normalised by core. */
+import { Readable } from "node:stream";
+import type { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
+import type {
+  Capabilities,
+  CopyOptions,
+  Entry,
+  HashAlgorithm,
+  ListOptions,
+  PresignOptions,
+  ReadOptions,
+  SignalOptions,
+  StorageDriver,
+  WriteOptions,
+} from "@ferry/core";
+import { compareKeys, errors, FerryError } from "@ferry/core";
+import mime from "mime";
+import { mapAzureError } from "./errors.ts";
+import type { ResolvedAzureOptions } from "./options.ts";
+import type { BlobSdk } from "./sdk.ts";
+import { uploadBlob } from "./upload.ts";
+
+export interface ServiceHandle {
+  service(): Promise<{ service: BlobServiceClient; sdk: BlobSdk }>;
+  secrets(): readonly string[];
+}
+
+/** Blob Batch allows 256 sub-requests per batch. */
+export const DELETE_BATCH_MAX = 256;
+const LIST_PAGE_MAX = 5000;
+
+const signalOption = (signal: AbortSignal | undefined) => (signal ? { abortSignal: signal } : {});
+const hex = (md5: Uint8Array | undefined) =>
+  md5 && md5.byteLength === 16 ? Buffer.from(md5).toString("hex") : undefined;
+const unquote = (etag: string | undefined) => etag?.replace(/^"|"$/g, "");
+
+export class AzureDriver implements StorageDriver {
+  readonly system = "az";
+  readonly root: string;
+  readonly capabilities: Capabilities;
+  readonly container: string;
+  readonly #handle: ServiceHandle;
+  readonly #options: ResolvedAzureOptions;
+
+  constructor(
+    container: string,
+    capabilities: Capabilities,
+    handle: ServiceHandle,
+    options: ResolvedAzureOptions,
+  ) {
+    this.container = container;
+    this.root = `az://${container}`;
+    this.capabilities = capabilities;
+    this.#handle = handle;
+    this.#options = options;
+  }
+
+  async #run<T>(
+    operation: string,
+    path: string | undefined,
+    body: (container: ContainerClient, sdk: BlobSdk) => Promise<T>,
+  ): Promise<T> {
+    const { service, sdk } = await this.#handle.service();
+    try {
+      return await body(service.getContainerClient(this.container), sdk);
+    } catch (error) {
+      throw mapAzureError(error, {
+        operation,
+        path,
+        container: this.container,
+        secrets: this.#handle.secrets(),
+      });
+    }
+  }
+
+  async stat(path: string, options: SignalOptions = {}): Promise<Entry> {
+    if (path === "") {
+      const exists = await this.#run("stat", undefined, (container) =>
+        container.exists(signalOption(options.signal)),
+      );
+      if (!exists) throw errors.notFound(`container "${this.container}" does not exist`, { system: "az" });
+      return { path: "", kind: "directory", size: 0 };
+    }
+    try {
+      const properties = await this.#run("stat", path, (container) =>
+        container.getBlockBlobClient(path).getProperties(signalOption(options.signal)),
+      );
+      return {
+        path,
+        kind: "file",
+        size: properties.contentLength ?? 0,
+        mtime: properties.lastModified,
+        etag: unquote(properties.etag),
+        md5: hex(properties.contentMD5),
+        contentType: properties.contentType,
+      };
+    } catch (error) {
+      if (!FerryError.isInstance(error, "NotFound") || error.message.includes("container")) throw error;
+    }
+    const page = await this.#run("stat", path, async (container) => {
+      const pages = container.listBlobsFlat({ prefix: `${path}/` }).byPage({ maxPageSize: 1 });
+      return (await pages.next()).value;
+    });
+    if ((page?.segment.blobItems.length ?? 0) > 0) return { path, kind: "directory", size: 0 };
+    throw errors.notFound(`stat az://${this.container}/${path}: no such blob or directory`, {
+      system: "az",
+      path,
+    });
+  }
+
+  async *list(dir: string, options: ListOptions = {}): AsyncIterable<Entry> {
+    const prefix = dir === "" ? "" : `${dir}/`;
+    const maxPageSize = Math.min(options.pageSize ?? LIST_PAGE_MAX, LIST_PAGE_MAX);
+    const { service } = await this.#handle.service();
+    const container = service.getContainerClient(this.container);
+    const pages = options.recursive
+      ? container.listBlobsFlat({ prefix, ...signalOption(options.signal) }).byPage({ maxPageSize })
+      : container
+          .listBlobsByHierarchy("/", { prefix, ...signalOption(options.signal) })
+          .byPage({ maxPageSize });
+    const iterator = pages[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<{
+        segment: { blobItems: BlobItemLike[]; blobPrefixes?: Array<{ name: string }> };
+      }>;
+      try {
+        next = await iterator.next();
+      } catch (error) {
+        throw mapAzureError(error, {
+          operation: "list",
+          path: dir,
+          container: this.container,
+          secrets: this.#handle.secrets(),
+        });
+      }
+      if (next.done) return;
+      // Azure lists blobs and prefixes in one order by name; merge the two lists of the page the same way.
+      const items: Array<{ sortKey: string; entry: Entry }> = [];
+      for (const blob of next.value.segment.blobItems) {
+        if (blob.name.endsWith("/")) continue; // directory markers
+        items.push({
+          sortKey: blob.name,
+          entry: {
+            path: blob.name,
+            kind: "file",
+            size: blob.properties.contentLength ?? 0,
+            mtime: blob.properties.lastModified,
+            etag: unquote(blob.properties.etag),
+            md5: hex(blob.properties.contentMD5),
+            contentType: blob.properties.contentType,
+          },
+        });
+      }
+      for (const blobPrefix of next.value.segment.blobPrefixes ?? []) {
+        items.push({
+          sortKey: blobPrefix.name,
+          entry: { path: blobPrefix.name.slice(0, -1), kind: "directory", size: 0 },
+        });
+      }
+      items.sort((a, b) => compareKeys(a.sortKey, b.sortKey));
+      for (const item of items) yield item.entry;
+    }
+  }
+
+  async read(path: string, options: ReadOptions = {}): Promise<Readable> {
+    const range = options.range;
+    let offset = 0;
+    let count: number | undefined;
+    if (range && "suffix" in range) {
+      // The Blob API has no suffix ranges: the size decides where the suffix starts.
+      const { size } = await this.stat(path, options);
+      offset = Math.max(0, size - range.suffix);
+      if (range.suffix === 0 || size === 0) return Readable.from([]);
+    } else if (range) {
+      offset = range.offset;
+      count = range.length;
+      if (count === 0) {
+        await this.stat(path, options);
+        return Readable.from([]);
+      }
+    }
+    try {
+      const response = await this.#run("read", path, (container) =>
+        container.getBlockBlobClient(path).download(offset, count, signalOption(options.signal)),
+      );
+      return response.readableStreamBody as Readable;
+    } catch (error) {
+      // A range starting at or past the end reads nothing (the service answers 416 InvalidRange).
+      if (FerryError.isInstance(error, "InvalidInput") && /InvalidRange|416/.test(error.message))
+        return Readable.from([]);
+      throw error;
+    }
+  }
+
+  async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {
+    const contentType =
+      options.contentType ??
+      (this.#options.contentTypeDetection ? (mime.getType(path) ?? undefined) : undefined);
+    const result = await this.#run("write", path, (container) =>
+      uploadBlob(
+        {
+          blob: container.getBlockBlobClient(path),
+          contentType,
+          ifNoneMatch: options.ifNoneMatch,
+          size: options.size,
+          blockSize: options.partSize ?? this.#options.blockSize,
+          concurrency: options.concurrency ?? this.#options.concurrency,
+          signal: options.signal,
+        },
+        source,
+      ),
+    );
+    return {
+      path,
+      kind: "file",
+      size: result.size,
+      mtime: result.lastModified,
+      etag: unquote(result.etag),
+      md5: result.md5,
+      contentType: contentType ?? "application/octet-stream",
+    };
+  }
+
+  /**
+   * One Blob Batch request per call (core splits at 256). A missing blob is not an error. Where the
+   * server has no batch endpoint, the blobs are deleted one by one, in parallel.
+   */
+  async delete(paths: readonly string[], options: SignalOptions = {}): Promise<void> {
+    if (paths.length === 0) return;
+    await this.#run("delete", paths[0], async (container) => {
+      const clients = paths.map((path) => container.getBlobClient(path));
+      try {
+        const response = await container
+          .getBlobBatchClient()
+          .deleteBlobs(clients, signalOption(options.signal));
+        const failed = response.subResponses.filter((sub) => sub.status !== 202 && sub.status !== 404);
+        if (failed.length > 0) {
+          const first = failed[0]!;
+          throw Object.assign(
+            new Error(
+              `${failed.length} of ${paths.length} blobs were not deleted, first: ${first.errorCode ?? first.status}`,
+            ),
+            {
+              statusCode: first.status,
+              details: { errorCode: first.errorCode },
+            },
+          );
+        }
+      } catch (error) {
+        if (!isBatchUnsupported(error)) throw error;
+        await Promise.all(clients.map((client) => client.deleteIfExists(signalOption(options.signal))));
+      }
+    });
+  }
+
+  /** Every blob below the prefix, directory markers included (core's fallback lists files only). */
+  async deleteDirectory(path: string, options: SignalOptions = {}): Promise<void> {
+    const prefix = path === "" ? "" : `${path}/`;
+    const names: string[] = [];
+    await this.#run("deleteDirectory", path, async (container) => {
+      for await (const blob of container.listBlobsFlat({ prefix, ...signalOption(options.signal) }))
+        names.push(blob.name);
+    });
+    for (let index = 0; index < names.length; index += DELETE_BATCH_MAX) {
+      await this.delete(names.slice(index, index + DELETE_BATCH_MAX), options);
+    }
+  }
+
+  /** Copy Blob within the account: the service copies, no bytes pass through the client. */
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
+    const source = await this.stat(from, options);
+    if (source.kind === "directory") {
+      throw errors.invalidInput(`copy az://${this.container}/${from}: it is a directory; copy its files`, {
+        system: "az",
+        path: from,
+      });
+    }
+    await this.#run("copy", to, async (container) => {
+      const poller = await container
+        .getBlockBlobClient(to)
+        .beginCopyFromURL(container.getBlobClient(from).url, {
+          ...(options.ifNoneMatch ? { conditions: { ifNoneMatch: options.ifNoneMatch } } : {}),
+          ...(source.etag ? { sourceConditions: { ifMatch: `"${source.etag}"` } } : {}),
+          ...signalOption(options.signal),
+        });
+      const result = await poller.pollUntilDone();
+      if (result.copyStatus !== "success") {
+        throw Object.assign(new Error(`copy ended with status ${result.copyStatus}`), {
+          details: { errorCode: "CopyFailed" },
+        });
+      }
+    });
+    return this.stat(to, options);
+  }
+
+  /** Like `mkdir -p`: a marker for the directory and each parent, with `hdi_isfolder=true`. */
+  async mkdir(path: string, options: SignalOptions = {}): Promise<void> {
+    if (path === "" || !this.#options.directoryMarkers) return;
+    const segments = path.split("/");
+    await this.#run("mkdir", path, (container) =>
+      Promise.all(
+        segments.map((_, index) =>
+          container
+            .getBlockBlobClient(`${segments.slice(0, index + 1).join("/")}/`)
+            .upload(new Uint8Array(0), 0, {
+              metadata: { hdi_isfolder: "true" },
+              ...signalOption(options.signal),
+            }),
+        ),
+      ),
+    );
+  }
+
+  async checksum(path: string, algorithm: HashAlgorithm, options: SignalOptions = {}): Promise<string> {
+    const entry = await this.stat(path, options);
+    if (algorithm !== "md5" || entry.kind !== "file") {
+      throw errors.unsupported(`checksum ${algorithm} of az://${this.container}/${path}`, {
+        system: "az",
+        path,
+      });
+    }
+    if (entry.md5 === undefined) {
+      throw errors.unsupported(
+        `az://${this.container}/${path} has no Content-MD5: it was uploaded in blocks by a client that set none`,
+        {
+          system: "az",
+          path,
+        },
+      );
+    }
+    return entry.md5;
+  }
+
+  /** A short-lived blob SAS signed with the account key (only declared when a key is configured). */
+  async presign(path: string, options: PresignOptions = {}): Promise<string> {
+    return this.#run("presign", path, async (container, sdk) => {
+      const method = options.method ?? "GET";
+      const permissions = method === "PUT" ? "cw" : method === "DELETE" ? "d" : "r";
+      return container.getBlobClient(path).generateSasUrl({
+        permissions: sdk.BlobSASPermissions.parse(permissions),
+        expiresOn: new Date(Date.now() + (options.expiresIn ?? 900) * 1000),
+      });
+    });
+  }
+}
+
+interface BlobItemLike {
+  name: string;
+  properties: {
+    contentLength?: number | undefined;
+    lastModified?: Date | undefined;
+    etag?: string | undefined;
+    contentMD5?: Uint8Array | undefined;
+    contentType?: string | undefined;
+  };
+}
+
+function isBatchUnsupported(error: unknown): boolean {
+  const status = (error as { statusCode?: number }).statusCode;
+  const code = (error as { details?: { errorCode?: string }; code?: string }).details?.errorCode;
+  return status === 501 || status === 405 || code === "NotImplemented" || code === "UnsupportedHttpVerb";
+}

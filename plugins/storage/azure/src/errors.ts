@@ -1,0 +1,121 @@
+/**
+ * Azure SDK errors → ferry codes. A RestError carries the request (headers, URL with any SAS), so
+ * what ferry attaches as `cause` is a fresh, redacted error: code, status and request id only.
+ */
+import { type ErrorCode, FerryError } from "@ferry/core";
+
+interface RestErrorLike {
+  name?: string;
+  message?: string;
+  code?: string;
+  statusCode?: number;
+  details?: { errorCode?: string; requestId?: string };
+}
+
+export interface ErrorContext {
+  path?: string | undefined;
+  container: string;
+  operation: string;
+  secrets: readonly string[];
+}
+
+const NETWORK_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EAI_AGAIN",
+  "ENOTFOUND",
+  "REQUEST_SEND_ERROR",
+]);
+
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join("<redacted>");
+  // SAS query parameters and SharedKey signatures, wherever a URL or header ends up in a message.
+  return out
+    .replace(/([?&]sig=)[^&\s]+/gi, "$1<redacted>")
+    .replace(/(SharedKey [^:\s]+:)\S+/g, "$1<redacted>");
+}
+
+function errorCodeOf(error: RestErrorLike): string {
+  return error.details?.errorCode ?? error.code ?? error.name ?? "Error";
+}
+
+function classify(error: RestErrorLike): ErrorCode {
+  const code = errorCodeOf(error);
+  const status = error.statusCode;
+  if (error.name === "AbortError" || code === "ABORT_ERR") return "Aborted";
+  if (
+    code === "BlobNotFound" ||
+    code === "ContainerNotFound" ||
+    code === "ResourceNotFound" ||
+    status === 404
+  )
+    return "NotFound";
+  if (
+    code === "ConditionNotMet" ||
+    code === "BlobAlreadyExists" ||
+    code === "TargetConditionNotMet" ||
+    status === 412
+  )
+    return "ConditionNotMet";
+  if (code === "Md5Mismatch" || code === "InvalidMd5" || code === "Crc64Mismatch") return "Integrity";
+  // Azurite reports a Content-MD5 mismatch as a generic 400 InvalidOperation.
+  if (status === 400 && /content-?md5/i.test(error.message ?? "")) return "Integrity";
+  if (
+    status === 429 ||
+    (status !== undefined && status >= 500) ||
+    code === "ServerBusy" ||
+    code === "OperationTimedOut"
+  )
+    return "Transient";
+  if (NETWORK_CODES.has(code) || (error.code !== undefined && NETWORK_CODES.has(error.code)))
+    return "Transient";
+  if (
+    status === 401 ||
+    status === 403 ||
+    code === "AuthenticationFailed" ||
+    code === "AuthorizationFailure" ||
+    code === "CredentialUnavailableError"
+  )
+    return "PermissionDenied";
+  if (status === 409) return "ConditionNotMet";
+  if (code === "InvalidRange" || status === 416 || status === 400) return "InvalidInput";
+  return "Unexpected";
+}
+
+function describe(code: ErrorCode, error: RestErrorLike, context: ErrorContext): string {
+  const where =
+    context.path === undefined ? `az://${context.container}` : `az://${context.container}/${context.path}`;
+  const name = errorCodeOf(error);
+  if (name === "ContainerNotFound")
+    return `${context.operation} ${where}: container "${context.container}" does not exist`;
+  if (code === "NotFound") return `${context.operation} ${where}: no such blob`;
+  if (code === "ConditionNotMet") return `${context.operation} ${where}: the precondition failed (${name})`;
+  if (code === "PermissionDenied") {
+    return `${context.operation} ${where}: access denied (${name}); check the account key, SAS or Azure credential ferry found`;
+  }
+  const status = error.statusCode;
+  const firstLine = (error.message ?? "").split("\n")[0];
+  return `${context.operation} ${where}: ${name}${status ? ` (HTTP ${status})` : ""}${firstLine && firstLine !== name ? `: ${firstLine}` : ""}`;
+}
+
+export function mapAzureError(error: unknown, context: ErrorContext): FerryError {
+  if (FerryError.isInstance(error)) return error;
+  const rest = (
+    typeof error === "object" && error !== null ? error : { message: String(error) }
+  ) as RestErrorLike;
+  const code = classify(rest);
+  const cause = new Error(redact((rest.message ?? errorCodeOf(rest)).split("\n")[0] ?? "", context.secrets));
+  cause.name = errorCodeOf(rest);
+  Object.assign(cause, {
+    ...(rest.statusCode !== undefined ? { statusCode: rest.statusCode } : {}),
+    ...(rest.details?.requestId ? { requestId: rest.details.requestId } : {}),
+  });
+  return new FerryError(code, redact(describe(code, rest, context), context.secrets), {
+    system: "az",
+    path: context.path,
+    cause,
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * Writes: one Put Blob for bodies that fit in a block, staged blocks and a block list otherwise.
+ * Every request carries Content-MD5 so the service rejects a corrupted body; the whole blob's MD5 is
+ * computed as bytes pass and committed as its Content-MD5, so block uploads keep an MD5 too.
+ * Nothing is visible until the block list is committed; uncommitted blocks of a failed upload cannot
+ * be deleted through the API and are discarded by the service (after seven days on Azure).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import type { BlockBlobClient } from "@azure/storage-blob";
+import { chunkBytes, forEachConcurrent, readUpTo, throwIfAborted } from "@ferry/core";
+
+export interface BlockUpload {
+  blob: BlockBlobClient;
+  contentType: string | undefined;
+  ifNoneMatch: "*" | undefined;
+  size: number | undefined;
+  blockSize: number;
+  concurrency: number;
+  signal: AbortSignal | undefined;
+}
+
+export interface UploadResult {
+  etag: string | undefined;
+  md5: string;
+  size: number;
+  lastModified: Date | undefined;
+}
+
+const MAX_BLOCKS = 50_000;
+
+const signalOption = (signal: AbortSignal | undefined) => (signal ? { abortSignal: signal } : {});
+const conditions = (ifNoneMatch: "*" | undefined) => (ifNoneMatch ? { conditions: { ifNoneMatch } } : {});
+
+export async function uploadBlob(
+  target: BlockUpload,
+  source: AsyncIterable<Uint8Array>,
+): Promise<UploadResult> {
+  const blockSize =
+    target.size === undefined
+      ? target.blockSize
+      : Math.max(target.blockSize, Math.ceil(target.size / MAX_BLOCKS));
+  const { head, rest } = await readUpTo(source, blockSize);
+  if (rest === undefined) return putBlob(target, head);
+  return stageAndCommit(target, rest, blockSize);
+}
+
+async function putBlob(target: BlockUpload, body: Uint8Array): Promise<UploadResult> {
+  const digest = createHash("md5").update(body).digest();
+  const response = await target.blob.upload(body, body.byteLength, {
+    transactionalContentMD5: digest,
+    blobHTTPHeaders: {
+      blobContentMD5: digest,
+      ...(target.contentType ? { blobContentType: target.contentType } : {}),
+    },
+    ...conditions(target.ifNoneMatch),
+    ...signalOption(target.signal),
+  });
+  return {
+    etag: response.etag,
+    md5: digest.toString("hex"),
+    size: body.byteLength,
+    lastModified: response.lastModified,
+  };
+}
+
+async function stageAndCommit(
+  target: BlockUpload,
+  source: AsyncIterable<Uint8Array>,
+  blockSize: number,
+): Promise<UploadResult> {
+  // Block ids are unique per upload, so two concurrent uploads to one name never mix blocks.
+  const uploadId = randomBytes(12).toString("hex");
+  const blockIds: string[] = [];
+  const whole = createHash("md5");
+  let size = 0;
+  const hashed = (async function* () {
+    for await (const block of chunkBytes(source, blockSize)) {
+      whole.update(block);
+      size += block.byteLength;
+      yield block;
+    }
+  })();
+  await forEachConcurrent(hashed, target.concurrency, async (block, index) => {
+    throwIfAborted(target.signal);
+    const blockId = Buffer.from(`${uploadId}-${String(index).padStart(6, "0")}`).toString("base64");
+    blockIds[index] = blockId;
+    await target.blob.stageBlock(blockId, block, block.byteLength, {
+      transactionalContentMD5: createHash("md5").update(block).digest(),
+      ...signalOption(target.signal),
+    });
+  });
+  throwIfAborted(target.signal);
+  const digest = whole.digest();
+  // Committing is not aborted midway: the blob appears whole or not at all.
+  const response = await target.blob.commitBlockList(blockIds, {
+    blobHTTPHeaders: {
+      blobContentMD5: digest,
+      ...(target.contentType ? { blobContentType: target.contentType } : {}),
+    },
+    ...conditions(target.ifNoneMatch),
+  });
+  return { etag: response.etag, md5: digest.toString("hex"), size, lastModified: response.lastModified };
+}
