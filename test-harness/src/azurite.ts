@@ -7,7 +7,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { type Backend, freePort, HOST, spawnBackend, uniqueName, waitForPort, waitUntil } from "./lifecycle.ts";
+import {
+  type Backend,
+  freePort,
+  HOST,
+  spawnBackend,
+  uniqueName,
+  waitForPort,
+  waitUntil,
+} from "./lifecycle.ts";
 
 export interface AzuriteBackend extends Backend {
   readonly connectionString: string;
@@ -24,7 +32,8 @@ export interface AzuriteBackend extends Backend {
 }
 
 const ACCOUNT_NAME = "devstoreaccount1";
-const ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const ACCOUNT_KEY =
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const API_VERSION = "2025-01-05";
 
 const require = createRequire(import.meta.url);
@@ -68,9 +77,15 @@ export async function startAzurite(): Promise<AzuriteBackend> {
     blobEndpoint,
     logs: () => child.logs(),
     async createContainer(name = uniqueName()) {
-      const response = await signedRequest("PUT", `${blobEndpoint}/${name}?restype=container`, `/${name}\nrestype:container`);
+      const response = await signedRequest(
+        "PUT",
+        `${blobEndpoint}/${name}?restype=container`,
+        `/${name}\nrestype:container`,
+      );
       if (response.status !== 201) {
-        throw new Error(`azurite could not create container ${name}: ${response.status} ${await response.text()}`);
+        throw new Error(
+          `azurite could not create container ${name}: ${response.status} ${await response.text()}`,
+        );
       }
       return name;
     },
@@ -108,9 +123,15 @@ async function signedRequest(method: string, url: string, resource: string): Pro
   const date = new Date().toUTCString();
   const canonicalHeaders = `x-ms-date:${date}\nx-ms-version:${API_VERSION}\n`;
   const stringToSign = `${method}\n\n\n\n\n\n\n\n\n\n\n\n${canonicalHeaders}/${ACCOUNT_NAME}/${ACCOUNT_NAME}${resource}`;
-  const signature = createHmac("sha256", Buffer.from(ACCOUNT_KEY, "base64")).update(stringToSign, "utf8").digest("base64");
+  const signature = createHmac("sha256", Buffer.from(ACCOUNT_KEY, "base64"))
+    .update(stringToSign, "utf8")
+    .digest("base64");
   return fetch(url, {
     method,
-    headers: { "x-ms-date": date, "x-ms-version": API_VERSION, authorization: `SharedKey ${ACCOUNT_NAME}:${signature}` },
+    headers: {
+      "x-ms-date": date,
+      "x-ms-version": API_VERSION,
+      authorization: `SharedKey ${ACCOUNT_NAME}:${signature}`,
+    },
   });
 }
