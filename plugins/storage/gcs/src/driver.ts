@@ -64,6 +64,8 @@ export class GcsDriver implements StorageDriver {
   readonly #bucketName: string;
   readonly #handle: ClientHandle;
   readonly #options: ResolvedGcsOptions;
+  /** Present only with `atomicMove`; without it core moves by copy + delete. */
+  readonly move?: (from: string, to: string, options?: CopyOptions) => Promise<Entry>;
 
   constructor(bucket: string, capabilities: Capabilities, handle: ClientHandle, options: ResolvedGcsOptions) {
     this.#bucketName = bucket;
@@ -71,6 +73,7 @@ export class GcsDriver implements StorageDriver {
     this.capabilities = capabilities;
     this.#handle = handle;
     this.#options = options;
+    if (options.atomicMove) this.move = (from, to, moveOptions) => this.#atomicMove(from, to, moveOptions);
   }
 
   async #bucket(): Promise<Bucket> {
@@ -260,6 +263,18 @@ export class GcsDriver implements StorageDriver {
         );
       const resource = (response as { resource?: ObjectResource } | undefined)?.resource;
       if (resource) return fileEntry(to, resource);
+      const [metadata] = await bucket.file(to).getMetadata();
+      return fileEntry(to, metadata as ObjectResource);
+    });
+  }
+
+  /** objects.move within the bucket: atomic, nothing copied. Only with `atomicMove`. */
+  async #atomicMove(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
+    checkWritableName(this.#bucketName, to);
+    return this.#run("move", from, async () => {
+      const bucket = await this.#bucket();
+      const precondition = options.ifNoneMatch === "*" ? { preconditionOpts: { ifGenerationMatch: 0 } } : {};
+      await bucket.file(from).moveFileAtomic(to, precondition);
       const [metadata] = await bucket.file(to).getMetadata();
       return fileEntry(to, metadata as ObjectResource);
     });

@@ -27,7 +27,7 @@ export function gcsCapabilities(options: GcsOptions = {}): Capabilities {
     conditionalWrite: true,
     rangeRead: true,
     copy: "native",
-    move: "emulated",
+    move: resolved.atomicMove ? "native" : "emulated",
     mkdir: markers ? "marker" : false,
     emptyDirectories: markers,
     directories: "virtual",

@@ -55,6 +55,11 @@ export interface GcsOptions {
    * can sign another way (IAM signBlob on Google Cloud).
    */
   signedUrls?: boolean;
+  /**
+   * `move` within a bucket with objects.move (atomic, no copy) instead of rewrite + delete. GCS offers
+   * it on buckets where atomic move is enabled (hierarchical namespace buckets first); off by default.
+   */
+  atomicMove?: boolean;
   /** Deletes sent at once (the JSON API deletes one object per request). Default 16. */
   deleteConcurrency?: number;
   /** Narrow the declared capabilities (e.g. for an emulator that lacks a feature). Only narrow. */
@@ -67,6 +72,7 @@ export interface ResolvedGcsOptions {
   directoryMarkers: boolean;
   contentTypeDetection: boolean;
   signedUrls: boolean;
+  atomicMove: boolean;
   deleteConcurrency: number;
 }
 
@@ -89,6 +95,7 @@ export function resolveOptions(options: GcsOptions): ResolvedGcsOptions {
     directoryMarkers: options.directoryMarkers ?? false,
     contentTypeDetection: options.contentTypeDetection ?? true,
     signedUrls: options.signedUrls ?? hasKey,
+    atomicMove: options.atomicMove ?? false,
     deleteConcurrency: positive("deleteConcurrency", options.deleteConcurrency, 16),
   };
 }

@@ -1,6 +1,7 @@
 import { describeStorage } from "@ferry/conformance";
 import { type GcsBackend, startGcsServer } from "@ferry/test-harness";
 import { afterAll, beforeAll } from "vitest";
+import type { GcsOptions } from "../src/index.ts";
 import { bucketStorage } from "./fixture.ts";
 
 let server: GcsBackend;
@@ -12,12 +13,8 @@ afterAll(() => server?.stop());
 
 // 256 KiB is GCS's chunk quantum: multi-part cases run resumable uploads of several chunks,
 // and a threshold of 64 KiB sends everything larger than that through resumable sessions.
-const fresh = (directoryMarkers: boolean) => async () => ({
-  storage: await bucketStorage(server, {
-    chunkSize: 256 * 1024,
-    resumableThreshold: 64 * 1024,
-    directoryMarkers,
-  }),
+const fresh = (extra: GcsOptions) => async () => ({
+  storage: await bucketStorage(server, { chunkSize: 256 * 1024, resumableThreshold: 64 * 1024, ...extra }),
 });
 
 const options = {
@@ -26,5 +23,10 @@ const options = {
   skip: { "keys: line breaks round-trip": "GCS object names cannot contain carriage returns or line feeds" },
 };
 
-describeStorage("gcs (harness server)", fresh(false), options);
-describeStorage("gcs (harness server, directory markers)", fresh(true), options);
+describeStorage("gcs (harness server)", fresh({}), options);
+// The second run also switches move from rewrite + delete to the atomic objects.move.
+describeStorage(
+  "gcs (harness server, directory markers, atomic move)",
+  fresh({ directoryMarkers: true, atomicMove: true }),
+  options,
+);

@@ -132,6 +132,19 @@ describe("server-side copy", () => {
     expect(await storage.exists("a.txt")).toBe(false);
     expect(new TextDecoder().decode(await storage.readBytes("c.txt"))).toBe("a");
   });
+
+  it("moves with the atomic objects.move when atomicMove is on", async () => {
+    const bucket = server.createBucket();
+    const storage = await bucketStorage(server, { atomicMove: true }, bucket);
+    expect(storage.capabilities.move).toBe("native");
+    await storage.write("from.txt", "payload");
+    const { requests } = await traffic(() => storage.move("from.txt", "to/dest.txt"));
+    const paths = requests.map((r) => `${r.method} ${r.url.split("?")[0]}`);
+    expect(paths).toContain(`POST /storage/v1/b/${bucket}/o/from.txt/moveTo/o/to%2Fdest.txt`);
+    expect(requests.some((r) => r.url.includes("/rewriteTo/"))).toBe(false);
+    expect(await storage.exists("from.txt")).toBe(false);
+    expect(new TextDecoder().decode(await storage.readBytes("to/dest.txt"))).toBe("payload");
+  });
 });
 
 describe("errors", () => {
