@@ -16,3 +16,4 @@ export * from "./resource-target.ts";
 export * from "./folder.ts";
 export * from "./blob.ts";
 export * from "./registry/index.ts";
+export * from "./catalog/index.ts";

@@ -13,7 +13,7 @@ import { errors } from "../errors.ts";
 import type { LocationLike } from "../location.ts";
 import type { RegistryScope } from "./names.ts";
 
-export interface RegistryOptions {
+export interface RegistryLocationOptions {
   /** Working directory (default: process.cwd() at the time of each call). */
   cwd?: string | undefined;
   /** The project's local registry (`~/` names). */
@@ -94,7 +94,7 @@ function checkScope(value: unknown, where: string): RegistryScope {
   throw errors.invalidInput(`${where} must be "local" or "shared", got ${JSON.stringify(value)}`);
 }
 
-export function resolveRegistryConfig(options: RegistryOptions = {}): ResolvedRegistryConfig {
+export function resolveRegistryConfig(options: RegistryLocationOptions = {}): ResolvedRegistryConfig {
   const cwd = resolve(options.cwd ?? process.cwd());
   const env = options.env ?? process.env;
   const configFile = findConfigFile(cwd);

@@ -1,4 +1,4 @@
-export type { RegistryOptions, ResolvedRegistryConfig } from "./config.ts";
+export type { RegistryLocationOptions, ResolvedRegistryConfig } from "./config.ts";
 export { resolveRegistryConfig } from "./config.ts";
 export {
   parseEntry,

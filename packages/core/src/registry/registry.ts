@@ -8,7 +8,11 @@ import { ferry } from "../default.ts";
 import { errors, FerryError } from "../errors.ts";
 import { parseLocation } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
-import { type RegistryOptions, type ResolvedRegistryConfig, resolveRegistryConfig } from "./config.ts";
+import {
+  type RegistryLocationOptions,
+  type ResolvedRegistryConfig,
+  resolveRegistryConfig,
+} from "./config.ts";
 import { buildEntry, type RegistryEntry, type ResourceType } from "./entry.ts";
 import { parseName, parsePrefix, type RegistryName, type RegistryScope, scopePrefix } from "./names.ts";
 import { isRegistrable, type Registrable, resourceFactory } from "./resources.ts";
@@ -17,7 +21,7 @@ import { VersionStore } from "./store.ts";
 
 const RESOURCE_TYPES: readonly ResourceType[] = ["folder", "table", "blob"];
 
-export interface ResourceRegistryOptions extends RegistryOptions {
+export interface ResourceRegistryOptions extends RegistryLocationOptions {
   /** Resolves registry and resource locations (default: the `ferry` registry). */
   plugins?: PluginRegistry | undefined;
 }

@@ -1,0 +1,207 @@
+/** The two stages of a step's catalog: get (before the job) and put (after it). */
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import pLimit from "p-limit";
+import { errors, FerryError, toFerryError } from "../errors.ts";
+import type { Catalog, GetPattern } from "./catalog.ts";
+import { hashLocalFile } from "./hashing.ts";
+import { expandLocalPattern, keyMatcher } from "./patterns.ts";
+import type { CatalogRecord, RunLog } from "./run-log.ts";
+import { type CatalogStore, isRunOwnFile } from "./store.ts";
+
+export interface StageContext {
+  store: CatalogStore;
+  runId: string;
+  cwd: string;
+  /** Directories (relative to cwd) never captured. */
+  exclude: readonly string[];
+  /** The run log of a run (the current one from memory, earlier ones from the catalog). */
+  runLog(runId: string): Promise<RunLog>;
+  signal?: AbortSignal | undefined;
+}
+
+export interface StageResult {
+  records: CatalogRecord[];
+  /** What went wrong; records of what did succeed are kept either way. */
+  error?: FerryError | undefined;
+}
+
+async function settle<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<CatalogRecord>,
+): Promise<StageResult> {
+  const limit = pLimit(concurrency);
+  const results = await Promise.allSettled(items.map((item) => limit(() => work(item))));
+  const records: CatalogRecord[] = [];
+  const failures: FerryError[] = [];
+  for (const result of results) {
+    if (result.status === "fulfilled") records.push(result.value);
+    else failures.push(toFerryError(result.reason));
+  }
+  if (failures.length === 0) return { records };
+  const first = failures[0]!;
+  const message =
+    failures.length === 1 ? first.message : `${first.message} (and ${failures.length - 1} more failures)`;
+  return {
+    records,
+    error: new FerryError(first.code, message, { cause: first, system: first.system, path: first.path }),
+  };
+}
+
+/**
+ * Capture what the put patterns match. On a successful job a pattern that matches nothing is an
+ * error naming it (nothing is captured then); after a failed job whatever does match is captured.
+ */
+export async function capturePuts(
+  catalog: Catalog,
+  context: StageContext,
+  jobSucceeded: boolean,
+): Promise<StageResult> {
+  const { cwd, exclude, runId, store } = context;
+  const matches = await Promise.all(
+    catalog.put.map((pattern) => expandLocalPattern(cwd, pattern, { exclude, signal: context.signal })),
+  );
+  const unmatched = catalog.put.filter((_, index) => matches[index]!.length === 0);
+  if (jobSucceeded && unmatched.length > 0) {
+    const listed = unmatched.map((pattern) => JSON.stringify(pattern)).join(", ");
+    return {
+      records: [],
+      error: errors.notFound(
+        `catalog put ${unmatched.length === 1 ? "pattern" : "patterns"} ${listed} matched no file in ${cwd}`,
+        { path: cwd },
+      ),
+    };
+  }
+  // In the order the patterns name them (sorted within a pattern), each file once.
+  const files = [...new Set(matches.flat())];
+  const clash = files.find((file) => isRunOwnFile(runId, file));
+  if (clash !== undefined) {
+    return {
+      records: [],
+      error: errors.invalidInput(
+        `cannot capture ${clash}: the run folder keeps its own file under that name`,
+        { path: clash },
+      ),
+    };
+  }
+  const result = await settle(files, catalog.concurrency, async (relative) => {
+    const startedAt = new Date();
+    const localPath = join(cwd, relative);
+    const { size } = await stat(localPath);
+    const fingerprint = catalog.storeCopy
+      ? await store.storeFile(runId, relative, localPath, size, context.signal)
+      : await hashLocalFile(localPath, size);
+    return {
+      name: relative,
+      stage: "put",
+      md5: fingerprint.md5,
+      size: fingerprint.size,
+      stored: catalog.storeCopy,
+      ...(catalog.storeCopy ? { catalogPath: `${runId}/${relative}` } : {}),
+      startedAt: startedAt.toISOString(),
+      durationMs: Date.now() - startedAt.getTime(),
+    } satisfies CatalogRecord;
+  });
+  const order = new Map(files.map((file, index) => [file, index]));
+  result.records.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+  return result;
+}
+
+/** The last put of each name in a run log (what its stored copy, or its hash, should be). */
+export function latestPuts(log: RunLog): Map<string, CatalogRecord> {
+  const puts = new Map<string, CatalogRecord>();
+  for (const step of log.steps)
+    for (const record of step.catalog) if (record.stage === "put") puts.set(record.name, record);
+  return puts;
+}
+
+interface PlannedGet {
+  runId: string;
+  name: string;
+  expected: CatalogRecord | undefined;
+}
+
+async function plan(patterns: readonly GetPattern[], context: StageContext): Promise<PlannedGet[]> {
+  const filesByRun = new Map<string, Promise<string[]>>();
+  const putsByRun = new Map<string, Promise<Map<string, CatalogRecord>>>();
+  const planned = new Map<string, PlannedGet>();
+  for (const get of patterns) {
+    const runId = get.runId ?? context.runId;
+    if (!filesByRun.has(runId)) filesByRun.set(runId, context.store.runFiles(runId));
+    if (!putsByRun.has(runId)) {
+      putsByRun.set(
+        runId,
+        context.runLog(runId).then(latestPuts, (error: unknown) => {
+          // An earlier run without a readable run log can still be read from; its copies are just unchecked.
+          if (get.runId !== undefined && FerryError.isInstance(error, "NotFound"))
+            return new Map<string, CatalogRecord>();
+          throw error;
+        }),
+      );
+    }
+    const matches = keyMatcher(get.pattern);
+    const files = (await filesByRun.get(runId)!).filter(matches);
+    const puts = await putsByRun.get(runId)!;
+    const hashOnly = [...puts.values()].filter(
+      (record) => !record.stored && matches(record.name) && !files.includes(record.name),
+    );
+    if (hashOnly.length > 0) {
+      const names = hashOnly.map((record) => record.name).join(", ");
+      throw errors.notFound(
+        `catalog get ${JSON.stringify(get.text)}: ${names} ${hashOnly.length === 1 ? "was" : "were"} recorded by hash only (storeCopy: false) in run ${runId}, so there is no copy to get`,
+        { path: context.store.display(runId) },
+      );
+    }
+    if (files.length === 0) {
+      throw errors.notFound(
+        `catalog get ${JSON.stringify(get.text)} matched nothing in ${context.store.display(runId)}`,
+        {
+          path: context.store.display(runId),
+        },
+      );
+    }
+    // The working directory gets each path once; a later pattern naming the same path wins.
+    for (const name of files) planned.set(name, { runId, name, expected: puts.get(name) });
+  }
+  return [...planned.values()];
+}
+
+/**
+ * Bring files from the catalog into the working directory (streamed, replacing what is there).
+ * Each copy is checked against the MD5 its run log recorded; a mismatch is Integrity and the working
+ * file is left as it was. Any pattern that matches nothing is an error naming it, before anything is
+ * fetched.
+ */
+export async function fetchGets(catalog: Catalog, context: StageContext): Promise<StageResult> {
+  let planned: PlannedGet[];
+  try {
+    planned = await plan(catalog.get, context);
+  } catch (error) {
+    return { records: [], error: toFerryError(error) };
+  }
+  const result = await settle(planned, catalog.concurrency, async ({ runId, name, expected }) => {
+    const startedAt = new Date();
+    const fingerprint = await context.store.fetchFile(
+      context.store.key(runId, name),
+      join(context.cwd, name),
+      {
+        expectedMd5: expected?.md5,
+        signal: context.signal,
+      },
+    );
+    return {
+      name,
+      stage: "get",
+      md5: fingerprint.md5,
+      size: fingerprint.size,
+      stored: true,
+      catalogPath: `${runId}/${name}`,
+      source: `runs:${runId}/${name}`,
+      startedAt: startedAt.toISOString(),
+      durationMs: Date.now() - startedAt.getTime(),
+    } satisfies CatalogRecord;
+  });
+  result.records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return result;
+}

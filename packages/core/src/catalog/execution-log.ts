@@ -1,0 +1,84 @@
+/**
+ * The execution log of one step: everything the job wrote to stdout and stderr, shown live on the
+ * console as well (tee), written to a temporary file outside the working directory (so globs never
+ * see it) and then stored in the run folder as `<name><XYZ>.execution.log`.
+ */
+import { randomInt } from "node:crypto";
+import { createWriteStream, type WriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EXECUTION_LOG_SUFFIX } from "./store.ts";
+
+const TAG_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/** runnable's naming: the step name's letters and digits, three random [A-Z0-9], `.execution.log`. */
+export function executionLogName(stepName: string): string {
+  let tag = "";
+  for (let index = 0; index < 3; index++) tag += TAG_ALPHABET[randomInt(TAG_ALPHABET.length)];
+  const base = stepName.replace(/[^A-Za-z0-9]/g, "") || "job";
+  return `${base}${tag}${EXECUTION_LOG_SUFFIX}`;
+}
+
+type Write = typeof process.stdout.write;
+
+export class ExecutionLog {
+  readonly name: string;
+  readonly path: string;
+  readonly #dir: string;
+  readonly #stream: WriteStream;
+
+  private constructor(name: string, dir: string) {
+    this.name = name;
+    this.#dir = dir;
+    this.path = join(dir, name);
+    this.#stream = createWriteStream(this.path);
+  }
+
+  static async create(stepName: string): Promise<ExecutionLog> {
+    const dir = await mkdtemp(join(tmpdir(), "ferry-execution-"));
+    return new ExecutionLog(executionLogName(stepName), dir);
+  }
+
+  write(chunk: string | Uint8Array): void {
+    this.#stream.write(chunk);
+  }
+
+  /**
+   * Run `body` with this process's stdout and stderr also written to the log. Anything else the
+   * process prints meanwhile (another async task) is captured too: the streams are process-wide.
+   */
+  async capture<T>(body: () => Promise<T>): Promise<T> {
+    const restore = [this.#tee(process.stdout), this.#tee(process.stderr)];
+    try {
+      return await body();
+    } finally {
+      for (const undo of restore) undo();
+    }
+  }
+
+  #tee(stream: NodeJS.WriteStream): () => void {
+    const original = stream.write;
+    const log = this;
+    stream.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+      if (typeof chunk === "string" || chunk instanceof Uint8Array) log.write(chunk);
+      return (original as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as Write;
+    return () => {
+      stream.write = original;
+    };
+  }
+
+  /** Flush and close the file (idempotent). */
+  async close(): Promise<void> {
+    if (this.#stream.closed) return;
+    await new Promise<void>((resolve, reject) =>
+      this.#stream.end((error?: Error | null) => (error ? reject(error) : resolve())),
+    );
+  }
+
+  async dispose(): Promise<void> {
+    await this.close().catch(() => undefined);
+    await rm(this.#dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The run log (`<catalog>/<run-id>/<run-id>.json`) and the summaries derived from it. The run log is
+ * written with status RUNNING before anything runs and rewritten after every step, so a run that
+ * crashes part-way stays RUNNING (or FAIL) and never claims SUCCESS.
+ */
+
+export type RunStatus = "RUNNING" | "SUCCESS" | "FAIL";
+export type StepKind = "function" | "shell";
+
+export interface CatalogRecord {
+  /** Path relative to the working directory (put) or to the run folder it came from (get). */
+  name: string;
+  stage: "get" | "put";
+  md5: string;
+  size: number;
+  /** true: a copy is in the catalog at `catalogPath`; false: only MD5 and size were recorded. */
+  stored: boolean;
+  /** Key of the stored copy relative to the catalog root (`<run-id>/<name>`), when stored. */
+  catalogPath?: string | undefined;
+  /** get: where the file came from (`runs:<run-id>/<name>`). */
+  source?: string | undefined;
+  startedAt: string;
+  durationMs: number;
+}
+
+export interface StepRecord {
+  name: string;
+  kind: StepKind;
+  command?: string | undefined;
+  attempt: number;
+  status: RunStatus;
+  start: string;
+  end?: string | undefined;
+  durationMs?: number | undefined;
+  exitCode?: number | undefined;
+  error?: string | undefined;
+  /** File name of the execution log in the run folder. */
+  executionLog?: string | undefined;
+  parameters: Record<string, unknown>;
+  outputParameters: Record<string, unknown>;
+  catalog: CatalogRecord[];
+}
+
+export interface RunLog {
+  runId: string;
+  status: RunStatus;
+  start: string;
+  end?: string | undefined;
+  durationMs?: number | undefined;
+  /** Parameters the run started with. */
+  parameters: Record<string, unknown>;
+  /** Parameters after the last step (started with, plus every step's outputs). */
+  finalParameters: Record<string, unknown>;
+  /** The catalog root, as a URL. */
+  catalogLocation: string;
+  attempts: number;
+  codeIdentities: string[];
+  error?: string | undefined;
+  ferryVersion: string;
+  steps: StepRecord[];
+}
+
+/** runnable's rule: the value itself, or a string's first 10 characters and "...". */
+export function describeParameter(value: unknown): string {
+  const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
+  return typeof value === "string" && text.length > 10 ? `${text.slice(0, 10)}...` : text;
+}
+
+function parameterList(parameters: Record<string, unknown>): [string, string][] {
+  return Object.entries(parameters).map(([name, value]) => [name, describeParameter(value)]);
+}
+
+/** Names in stage order, each once (a file put twice is listed once, as runnable's run log does). */
+function names(steps: readonly StepRecord[], stage: "get" | "put"): string[] {
+  return [
+    ...new Set(
+      steps.flatMap((step) =>
+        step.catalog.filter((record) => record.stage === stage).map((record) => record.name),
+      ),
+    ),
+  ];
+}
+
+/** A job's summary, in runnable's JobLog shape plus the run id, the catalog and any error. */
+export function jobSummary(log: RunLog, step: StepRecord): Record<string, unknown> {
+  return {
+    "Unique execution id": log.runId,
+    "Available parameters": parameterList(step.parameters),
+    "Input catalog content": names([step], "get"),
+    "Output catalog content": names([step], "put"),
+    "Output parameters": parameterList(step.outputParameters),
+    Metrics: [],
+    "Code identities": log.codeIdentities,
+    "Catalog Location": `${log.catalogLocation.replace(/\/$/, "")}/${log.runId}`,
+    status: step.status === "SUCCESS" ? "SUCCESS" : "FAIL",
+    ...(step.error === undefined ? {} : { Error: step.error }),
+  };
+}
+
+/** A pipeline step's summary, in runnable's StepLog shape. */
+export function stepSummary(log: RunLog, step: StepRecord): Record<string, unknown> {
+  return {
+    Name: step.name,
+    "Input catalog content": names([step], "get"),
+    "Available parameters": parameterList(step.parameters),
+    "Output catalog content": names([step], "put"),
+    "Output parameters": parameterList(step.outputParameters),
+    Metrics: [],
+    "Code identities": log.codeIdentities,
+    status: step.status === "SUCCESS" ? "SUCCESS" : "FAIL",
+    ...(step.error === undefined ? {} : { Error: step.error }),
+  };
+}
+
+/** A pipeline's summary, in runnable's RunLog shape plus every step's catalog content. */
+export function runSummary(log: RunLog): Record<string, unknown> {
+  return {
+    "Unique execution id": log.runId,
+    status: log.status === "SUCCESS" ? "SUCCESS" : "FAIL",
+    "Catalog Location": `${log.catalogLocation.replace(/\/$/, "")}/${log.runId}`,
+    "Full Run log present at: ": `${log.catalogLocation.replace(/\/$/, "")}/${log.runId}/${log.runId}.json`,
+    "Final Parameters": parameterList(log.finalParameters),
+    "Collected metrics": {},
+    "Input catalog content": names(log.steps, "get"),
+    "Output catalog content": names(log.steps, "put"),
+    Steps: log.steps.map((step) => stepSummary(log, step)),
+    ...(log.error === undefined ? {} : { Error: log.error }),
+  };
+}

@@ -1,0 +1,235 @@
+/**
+ * A catalog on any storage:
+ *
+ *   <catalog>/<run-id>/<relative paths>            stored copies (put with storeCopy)
+ *   <catalog>/<run-id>/<name><XYZ>.execution.log   stdout and stderr of each step
+ *   <catalog>/<run-id>/<run-id>.json               the run log
+ *   <catalog>/<run-id>/<run-id>.summary.json       the summary printed at the end
+ *
+ * Everything about one run is inside its folder, so a run can be copied, listed or removed as one.
+ */
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { dirname, isAbsolute, relative, sep } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { ferry } from "../default.ts";
+import { errors, FerryError } from "../errors.ts";
+import { formatLocation, type Location, type LocationLike, parseLocation } from "../location.ts";
+import { joinKey, relativeKey } from "../paths.ts";
+import type { PluginRegistry } from "../plugins.ts";
+import type { Storage } from "../storage.ts";
+import { type Fingerprint, HashingTap, md5Of, SMALL_FILE_BYTES } from "./hashing.ts";
+import type { RunLog } from "./run-log.ts";
+
+export const DEFAULT_CATALOG = ".catalog";
+export const EXECUTION_LOG_SUFFIX = ".execution.log";
+
+export function runLogName(runId: string): string {
+  return `${runId}.json`;
+}
+
+export function summaryName(runId: string): string {
+  return `${runId}.summary.json`;
+}
+
+/** Files of the run folder that belong to the run itself, not to what it captured. */
+export function isRunOwnFile(runId: string, relativePath: string): boolean {
+  if (relativePath.includes("/")) return false;
+  return (
+    relativePath === runLogName(runId) ||
+    relativePath === summaryName(runId) ||
+    relativePath.endsWith(EXECUTION_LOG_SUFFIX)
+  );
+}
+
+export class CatalogStore {
+  readonly storage: Storage;
+  readonly location: Location;
+
+  constructor(storage: Storage, location: Location) {
+    this.storage = storage;
+    this.location = location;
+  }
+
+  /** Resolve a catalog location (default `.catalog` in `cwd`) to its storage. */
+  static async open(
+    location: LocationLike | undefined,
+    cwd: string,
+    plugins: PluginRegistry = ferry,
+  ): Promise<CatalogStore> {
+    const parsed = parseLocation(location ?? DEFAULT_CATALOG, { cwd });
+    const { storage } = await plugins.resolve(parsed);
+    return new CatalogStore(storage, parsed);
+  }
+
+  get url(): string {
+    return this.location.url;
+  }
+
+  /** The catalog's directory relative to `cwd` when it is a local folder inside it (so it is never captured). */
+  localDirectoryIn(cwd: string): string | undefined {
+    if (this.location.system !== "file") return undefined;
+    const rel = relative(cwd, `/${this.location.path}`);
+    if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return undefined;
+    return rel.split(sep).join("/");
+  }
+
+  key(runId: string, relativePath = ""): string {
+    return joinKey(this.location.path, runId, relativePath);
+  }
+
+  display(runId: string, relativePath = ""): string {
+    const base = formatLocation(this.location).replace(/\/$/, "");
+    return [base, runId, relativePath].filter(Boolean).join("/");
+  }
+
+  async runExists(runId: string): Promise<boolean> {
+    for await (const _ of this.storage.list(this.key(runId), { limit: 1 })) return true;
+    return false;
+  }
+
+  async readRunLog(runId: string): Promise<RunLog> {
+    const key = this.key(runId, runLogName(runId));
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.storage.readBytes(key);
+    } catch (error) {
+      if (FerryError.isInstance(error, "NotFound")) {
+        throw errors.notFound(`run ${runId} has no run log in the catalog ${formatLocation(this.location)}`, {
+          path: this.display(runId),
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    let log: unknown;
+    try {
+      log = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (error) {
+      throw errors.invalidInput(`run log ${this.display(runId, runLogName(runId))} is not valid JSON`, {
+        cause: error,
+      });
+    }
+    if (
+      typeof log !== "object" ||
+      log === null ||
+      (log as RunLog).runId !== runId ||
+      !Array.isArray((log as RunLog).steps)
+    ) {
+      throw errors.invalidInput(`${this.display(runId, runLogName(runId))} is not a ferry run log`);
+    }
+    return log as RunLog;
+  }
+
+  /** Write the run log; `create` makes it create-only where the storage can (claims the run id atomically). */
+  async writeRunLog(log: RunLog, options: { create?: boolean } = {}): Promise<void> {
+    const body = `${JSON.stringify(log, null, 2)}\n`;
+    const conditional = options.create === true && this.storage.capabilities.conditionalWrite;
+    await this.storage.write(this.key(log.runId, runLogName(log.runId)), body, {
+      contentType: "application/json",
+      ...(conditional ? { ifNoneMatch: "*" as const } : {}),
+    });
+  }
+
+  async writeJson(runId: string, name: string, value: unknown): Promise<void> {
+    await this.storage.write(this.key(runId, name), `${JSON.stringify(value, null, 2)}\n`, {
+      contentType: "application/json",
+    });
+  }
+
+  /** Stream a local file into the run folder, hashing it on the way (one read). */
+  async storeFile(
+    runId: string,
+    relativePath: string,
+    localPath: string,
+    size: number,
+    signal?: AbortSignal,
+  ): Promise<Fingerprint> {
+    const key = this.key(runId, relativePath);
+    if (size <= SMALL_FILE_BYTES) {
+      const bytes = await readFile(localPath, signal ? { signal } : {});
+      const md5 = md5Of(bytes);
+      await this.storage.write(key, bytes, { size: bytes.byteLength, md5, signal });
+      return { md5, size: bytes.byteLength };
+    }
+    const tap = new HashingTap();
+    await this.storage.write(key, tap.tap(createReadStream(localPath, { highWaterMark: 1024 * 1024 })), {
+      size,
+      signal,
+    });
+    return tap.result();
+  }
+
+  /**
+   * Stream a key of the catalog into a local file, hashing it on the way. The file appears under its
+   * name only when complete (temp file + rename), replacing what was there.
+   */
+  async fetchFile(
+    key: string,
+    localPath: string,
+    options: { expectedMd5?: string | undefined; signal?: AbortSignal | undefined } = {},
+  ): Promise<Fingerprint> {
+    const { signal, expectedMd5 } = options;
+    await mkdir(dirname(localPath), { recursive: true });
+    const temp = `${localPath}.ferry-get-${randomBytes(4).toString("hex")}`;
+    const tap = new HashingTap();
+    try {
+      const stream = await this.storage.read(key, { signal });
+      await pipeline(tap.tap(stream), createWriteStream(temp, { flags: "wx" }), signal ? { signal } : {});
+      const { md5 } = tap.result();
+      if (expectedMd5 !== undefined && md5 !== expectedMd5) {
+        throw errors.integrity(
+          `${formatLocation(this.location)}/${relativeKey(this.location.path, key) ?? key} has MD5 ${md5}, but its run log recorded ${expectedMd5}: the stored copy changed since it was captured`,
+          {
+            path: key,
+          },
+        );
+      }
+      await rename(temp, localPath);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+    return tap.result();
+  }
+
+  /** Keys in a run folder, relative to it, captured files only (not the run's own files), sorted. */
+  async runFiles(runId: string): Promise<string[]> {
+    const base = this.key(runId);
+    const files: string[] = [];
+    for await (const entry of this.storage.list(base, { recursive: true })) {
+      const rel = relativeKey(base, entry.path);
+      if (rel !== undefined && rel !== "" && !isRunOwnFile(runId, rel)) files.push(rel);
+    }
+    return files;
+  }
+
+  /** Run ids: the folders directly under the catalog root. */
+  async runIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const entry of this.storage.list(this.location.path)) {
+      if (entry.kind === "directory") {
+        const id = relativeKey(this.location.path, entry.path);
+        if (id) ids.push(id);
+      }
+    }
+    return ids;
+  }
+
+  async deleteRun(runId: string): Promise<void> {
+    await this.storage.deleteDirectory(this.key(runId));
+  }
+
+  /** Read a stored copy as a stream (for verify). */
+  read(runId: string, relativePath: string, signal?: AbortSignal) {
+    return this.storage.read(this.key(runId, relativePath), { signal });
+  }
+
+  /** Upload a local file (e.g. the execution log) as it is. */
+  async uploadFile(runId: string, name: string, localPath: string): Promise<void> {
+    await this.storage.write(this.key(runId, name), createReadStream(localPath), {
+      contentType: "text/plain",
+    });
+  }
+}
