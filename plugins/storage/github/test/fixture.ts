@@ -1,0 +1,50 @@
+/** Shared setup for the plugin's own tests: the harness GitHub server and storages on its repositories. */
+import { execFileSync } from "node:child_process";
+import { createStorage, parseLocation, type Storage } from "@ferry/core";
+import type { GithubBackend, HostedRepository } from "@ferry/test-harness";
+import { type GithubOptions, github } from "../src/index.ts";
+
+let counter = 0;
+
+/** A repository name no other test in this process uses. */
+export function repoName(prefix = "repo"): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${counter}`;
+}
+
+/** A storage on `github://owner/repo[@ref]`, configured against the harness server. */
+export async function openStorage(
+  backend: GithubBackend,
+  url: string,
+  options: GithubOptions = {},
+): Promise<Storage> {
+  const plugin = github({ baseUrl: backend.baseUrl, token: backend.token, ...options });
+  return createStorage(await plugin.create(parseLocation(url)));
+}
+
+/** Commit count on a branch, read with git in the bare repository. */
+export function commitCount(repo: HostedRepository, branch = repo.defaultBranch): number {
+  return Number(
+    execFileSync("git", ["--git-dir", repo.gitDir, "rev-list", "--count", branch], {
+      encoding: "utf8",
+    }).trim(),
+  );
+}
+
+/** Files on a branch, read with git in the bare repository. */
+export function filesAt(repo: HostedRepository, ref = repo.defaultBranch): string[] {
+  const out = execFileSync("git", ["--git-dir", repo.gitDir, "ls-tree", "-r", "--name-only", "-z", ref], {
+    encoding: "utf8",
+  });
+  return out.split("\0").filter(Boolean);
+}
+
+export async function listPaths(storage: Storage, dir = "", recursive = true): Promise<string[]> {
+  const paths: string[] = [];
+  for await (const entry of storage.list(dir, { recursive })) paths.push(entry.path);
+  return paths;
+}
+
+export async function text(storage: Storage, path: string): Promise<string> {
+  return new TextDecoder().decode(await storage.readBytes(path));
+}

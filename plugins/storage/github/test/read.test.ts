@@ -1,0 +1,196 @@
+/** Reading repositories at a branch, tag or commit; truncated trees; auth, rate limits and missing things as typed errors. */
+import { createHash } from "node:crypto";
+import { createStorage, FerryError, PluginRegistry, parseLocation } from "@ferry/core";
+import { type GithubBackend, printLogsOnFailure, startGithubServer } from "@ferry/test-harness";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { github } from "../src/index.ts";
+import { listPaths, openStorage, repoName, text } from "./fixture.ts";
+
+let backend: GithubBackend;
+beforeAll(async () => {
+  backend = await startGithubServer();
+});
+afterEach((context) => printLogsOnFailure(context, backend));
+afterAll(() => backend.stop());
+
+async function failure(promise: Promise<unknown>): Promise<FerryError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (FerryError.isInstance(error)) return error;
+    throw error;
+  }
+  throw new Error("expected a FerryError");
+}
+
+describe("reading a folder at a ref", () => {
+  it("lists and reads the same folder at a branch, a tag and a commit sha", async () => {
+    const name = repoName();
+    const repo = await backend.createRepo("octo", name, {
+      files: { "data/a.txt": "a1", "data/sub/b.txt": "b1", "other.txt": "o" },
+    });
+    const first = (await repo.log())[0]!.sha;
+    await repo.tag("v1", first, { message: "first release" });
+    await repo.commit({ files: { "data/a.txt": "a2", "data/c.txt": "c2" }, message: "second" });
+
+    const atBranch = await openStorage(backend, `github://octo/${name}@main/data`);
+    const atTag = await openStorage(backend, `github://octo/${name}@v1`);
+    const atSha = await openStorage(backend, `https://github.com/octo/${name}/tree/${first}/data`);
+
+    expect(await listPaths(atBranch, "data")).toEqual(["data/a.txt", "data/c.txt", "data/sub/b.txt"]);
+    expect(await listPaths(atTag, "data")).toEqual(["data/a.txt", "data/sub/b.txt"]);
+    expect(await listPaths(atSha, "data")).toEqual(["data/a.txt", "data/sub/b.txt"]);
+    expect(await text(atBranch, "data/a.txt")).toBe("a2");
+    expect(await text(atTag, "data/a.txt")).toBe("a1");
+    expect(await text(atSha, "data/a.txt")).toBe("a1");
+
+    const level: [string, string][] = [];
+    for await (const entry of atBranch.list("data")) level.push([entry.path, entry.kind]);
+    expect(level).toEqual([
+      ["data/a.txt", "file"],
+      ["data/c.txt", "file"],
+      ["data/sub", "directory"],
+    ]);
+    const stat = await atTag.stat("data/a.txt");
+    const blobSha = createHash("sha1").update("blob 2\0a1").digest("hex");
+    expect(stat).toMatchObject({ kind: "file", size: 2, etag: blobSha });
+    expect(await atTag.checksum("data/a.txt", "git-sha1")).toBe(blobSha);
+    expect(atSha.capabilities.write).toBe(false);
+  });
+
+  it("falls back to walking subtrees when GitHub truncates the recursive tree", async () => {
+    const name = repoName();
+    const files: Record<string, string> = {};
+    for (let dir = 0; dir < 3; dir += 1)
+      for (let file = 0; file < 4; file += 1) files[`d${dir}/f${file}.txt`] = `${dir}-${file}`;
+    await backend.createRepo("octo", name, { files });
+    const storage = await openStorage(backend, `github://octo/${name}`);
+    const before = backend.logs().length;
+    backend.settings.treeEntryLimit = 5;
+    try {
+      expect(await listPaths(storage)).toEqual(Object.keys(files).sort());
+    } finally {
+      backend.settings.treeEntryLimit = 100_000;
+    }
+    const requests = backend.logs().slice(before);
+    // One recursive request came back truncated; the walk then fetched each subtree without `recursive`.
+    expect(requests).toMatch(/git\/trees\/[0-9a-f]{40}\?recursive=1 -> 200/);
+    expect(requests.match(/git\/trees\/[0-9a-f]{40} -> 200/g)?.length).toBeGreaterThanOrEqual(3);
+    expect(await text(storage, "d2/f3.txt")).toBe("2-3");
+  });
+
+  it("streams files larger than the contents API serves inline, and slices ranges", async () => {
+    const name = repoName();
+    const big = new Uint8Array(3 * 1024 * 1024).map((_, index) => (index * 31) % 251);
+    await backend.createRepo("octo", name, { files: { "big.bin": big } });
+    const storage = await openStorage(backend, `github://octo/${name}`);
+    const bytes = await storage.readBytes("big.bin");
+    expect(bytes.byteLength).toBe(big.byteLength);
+    expect(Buffer.compare(Buffer.from(bytes), Buffer.from(big))).toBe(0);
+    const slice = await storage.readBytes("big.bin", { range: { offset: 1_000_000, length: 10 } });
+    expect([...slice]).toEqual([...big.subarray(1_000_000, 1_000_010)]);
+    expect(storage.capabilities.rangeRead).toBe(false);
+  });
+
+  it("resolves github:// locations through the registry by scheme", async () => {
+    const name = repoName();
+    await backend.createRepo("octo", name, { files: { "x/y.txt": "y" } });
+    const registry = new PluginRegistry({ lazy: false }).use(
+      github({ baseUrl: backend.baseUrl, token: backend.token }),
+    );
+    const { storage, path } = await registry.resolve(`github://octo/${name}/x/y.txt`);
+    expect(await text(storage, path)).toBe("y");
+    await registry.close();
+  });
+});
+
+describe("auth, limits and missing things", () => {
+  it("reads a private repository with a token and reports it as not found without one", async () => {
+    const name = repoName();
+    await backend.createRepo("octo", name, { private: true, files: { "secret.txt": "s" } });
+    expect(await text(await openStorage(backend, `github://octo/${name}`), "secret.txt")).toBe("s");
+    // No token option and none in the environment: an anonymous client.
+    const saved = { GITHUB_TOKEN: process.env.GITHUB_TOKEN, GH_TOKEN: process.env.GH_TOKEN };
+    delete process.env.GITHUB_TOKEN;
+    delete process.env.GH_TOKEN;
+    const withoutToken = createStorage(
+      await github({ baseUrl: backend.baseUrl }).create(parseLocation(`github://octo/${name}`)),
+    );
+    Object.assign(
+      process.env,
+      Object.fromEntries(Object.entries(saved).filter(([, value]) => value !== undefined)),
+    );
+    const error = await failure(withoutToken.readBytes("secret.txt"));
+    expect(error.code).toBe("NotFound");
+    expect(error.message).toContain(`octo/${name}`);
+    expect(error.message).toMatch(/private/);
+  });
+
+  it("maps a bad token to PermissionDenied without echoing it", async () => {
+    const name = repoName();
+    await backend.createRepo("octo", name);
+    const token = "ghp_this-token-is-wrong";
+    const storage = await openStorage(backend, `github://octo/${name}`, { token });
+    const error = await failure(storage.stat("README.md"));
+    expect(error.code).toBe("PermissionDenied");
+    expect(error.message).toMatch(/bad credentials/);
+    expect(error.message).not.toContain(token);
+    expect(JSON.stringify(error.toJSON())).not.toContain(token);
+  });
+
+  it("maps an exhausted rate limit to Transient with the reset time", async () => {
+    const limited = await startGithubServer({ rateLimit: { authenticated: 4 } });
+    try {
+      const name = repoName();
+      await limited.createRepo("octo", name, { files: { "a.txt": "a" } });
+      const storage = await openStorage(limited, `github://octo/${name}`, { treeCacheTtl: 0 });
+      let error: FerryError | undefined;
+      for (let attempt = 0; attempt < 10 && !error; attempt += 1) {
+        try {
+          await storage.stat("a.txt");
+        } catch (caught) {
+          if (!FerryError.isInstance(caught)) throw caught;
+          error = caught;
+        }
+      }
+      expect(error?.code).toBe("Transient");
+      expect(error?.retryable).toBe(true);
+      expect(error?.retryAfter?.getTime()).toBeGreaterThan(Date.now());
+      expect(error?.message).toContain(error!.retryAfter!.toISOString());
+      expect(error?.message).toMatch(/rate limit \(4 requests per hour\) exceeded/);
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  it("names the missing repository, the missing ref and the missing path", async () => {
+    const name = repoName();
+    await backend.createRepo("octo", name, { files: { "a.txt": "a" } });
+    const missingRepo = await failure(
+      (await openStorage(backend, "github://octo/no-such-repo")).stat("a.txt"),
+    );
+    expect(missingRepo.code).toBe("NotFound");
+    expect(missingRepo.message).toContain("repository octo/no-such-repo");
+    const missingRef = await failure(
+      (await openStorage(backend, `github://octo/${name}@no-such-branch`)).readBytes("a.txt"),
+    );
+    expect(missingRef.code).toBe("NotFound");
+    expect(missingRef.message).toContain('ref "no-such-branch"');
+    expect(missingRef.message).toContain(`octo/${name}`);
+    const missingPath = await failure(
+      (await openStorage(backend, `github://octo/${name}@main`)).readBytes("nope/b.txt"),
+    );
+    expect(missingPath.code).toBe("NotFound");
+    expect(missingPath.message).toContain(`octo/${name}@main/nope/b.txt`);
+    const listing = await failure(listPaths(await openStorage(backend, "github://octo/no-such-repo")));
+    expect(listing.code).toBe("NotFound");
+  });
+
+  it("reports an empty repository (no commits) as NotFound saying so", async () => {
+    const name = repoName();
+    await backend.createRepo("octo", name, { empty: true });
+    const error = await failure((await openStorage(backend, `github://octo/${name}`)).stat("a.txt"));
+    expect(error.code).toBe("NotFound");
+    expect(error.message).toMatch(/empty/);
+  });
+});
