@@ -45,6 +45,8 @@ const DECOMPRESSORS: Record<string, Decompressor> = Object.fromEntries(
 export interface ReadStats {
   bytesRead: number;
   requests: number;
+  /** Bytes of the largest single range read. */
+  largestRead: number;
 }
 
 /** hyparquet's AsyncBuffer over ranged storage reads. */
@@ -64,6 +66,7 @@ export function storageBuffer(
       if (stats) {
         stats.bytesRead += bytes.byteLength;
         stats.requests++;
+        stats.largestRead = Math.max(stats.largestRead, bytes.byteLength);
       }
       if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength)
         return bytes.buffer as ArrayBuffer;

@@ -66,7 +66,7 @@ export class TableReader {
   /** Display location used in error messages. */
   readonly where: string;
   /** Bytes fetched so far by this reader. */
-  readonly stats: ReadStats = { bytesRead: 0, requests: 0 };
+  readonly stats: ReadStats = { bytesRead: 0, requests: 0, largestRead: 0 };
   #parts: Promise<PartFile[]> | undefined;
   readonly #open = new Map<string, Promise<OpenPart>>();
   #schema: Promise<ResolvedSchema> | undefined;
