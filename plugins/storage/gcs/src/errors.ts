@@ -93,7 +93,12 @@ function describe(code: ErrorCode, error: ClientError, context: ErrorContext): s
   const where =
     context.path === undefined ? `gs://${context.bucket}` : `gs://${context.bucket}/${context.path}`;
   const message = error.message ?? "";
-  if (code === "NotFound" && /bucket/i.test(message))
+  // Object messages name the bucket too ("No such object: bucket/key"), so look for the object form first.
+  if (
+    code === "NotFound" &&
+    !/No such object/i.test(message) &&
+    /bucket does not exist|bucket.*not found/i.test(message)
+  )
     return `${context.operation} ${where}: bucket "${context.bucket}" does not exist`;
   if (code === "NotFound") return `${context.operation} ${where}: no such object`;
   if (code === "ConditionNotMet")

@@ -8,10 +8,14 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { debuglog } from "node:util";
 import { collectBytes, type WriteOptions } from "@ferry/core";
 import type { CreateWriteStreamOptions, File, SaveOptions } from "@google-cloud/storage";
 import { mtimeMetadata, type ObjectResource } from "./entries.ts";
 import { roundChunk } from "./options.ts";
+
+/** `NODE_DEBUG=ferry:gcs`: which upload path a write takes and why a session was cancelled (names and sizes only). */
+const debug = debuglog("ferry:gcs");
 
 export interface UploadSettings {
   chunkSize: number;
@@ -39,6 +43,7 @@ export async function upload(
   if (options.size !== undefined && options.size <= settings.resumableThreshold) {
     // Bounded by the threshold, like one resumable chunk: the MD5 has to be in the request's
     // metadata part, which goes before the bytes.
+    debug("single-request upload of %s (%d bytes)", file.name, options.size);
     const bytes = await collectBytes(source);
     options.signal?.throwIfAborted();
     const md5Hash = createHash("md5").update(bytes).digest("base64");
@@ -50,6 +55,12 @@ export async function upload(
     await file.save(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), save);
     return file.metadata as ObjectResource;
   }
+  debug(
+    "resumable upload of %s (%s bytes, chunks of %d)",
+    file.name,
+    options.size ?? "unknown",
+    chunkSizeFor(options, settings),
+  );
   // The session is opened first, so that a failure at any later point can cancel it by its URI.
   const [session] = await file.createResumableUpload({
     metadata,
@@ -59,7 +70,7 @@ export async function upload(
     resumable: true,
     uri: session,
     offset: 0,
-    chunkSize: options.partSize === undefined ? settings.chunkSize : roundChunk(options.partSize),
+    chunkSize: chunkSizeFor(options, settings),
     metadata,
     ...(preconditionOpts ? { preconditionOpts } : {}),
   };
@@ -70,10 +81,15 @@ export async function upload(
       ...(options.signal ? [{ signal: options.signal }] : []),
     );
   } catch (error) {
+    debug("upload of %s failed (%s); cancelling its session", file.name, (error as Error)?.name ?? "error");
     await cancelSession(session);
     throw error;
   }
   return file.metadata as ObjectResource;
+}
+
+function chunkSizeFor(options: WriteOptions, settings: UploadSettings): number {
+  return options.partSize === undefined ? settings.chunkSize : roundChunk(options.partSize);
 }
 
 /**

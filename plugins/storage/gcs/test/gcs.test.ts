@@ -162,10 +162,16 @@ describe("errors", () => {
     expect(JSON.stringify(error)).not.toMatch(/upload_id=[0-9a-f]/);
   }, 60_000);
 
-  it("names a missing bucket", async () => {
-    const storage = await bucketStorage(server, {}, "ferry-no-such-bucket");
-    const error = await expectCode(storage.stat(""), "NotFound");
-    expect(error.message).toContain("ferry-no-such-bucket");
+  it("tells a missing bucket from a missing object", async () => {
+    const missingBucket = await bucketStorage(server, {}, "ferry-no-such-bucket");
+    expect((await expectCode(missingBucket.stat(""), "NotFound")).message).toContain(
+      'bucket "ferry-no-such-bucket" does not exist',
+    );
+    expect((await expectCode(missingBucket.read("x.txt"), "NotFound")).message).toContain("does not exist");
+    // Object errors name the bucket too; a bucket called "…bucket…" must not read as a missing bucket.
+    const storage = await bucketStorage(server, {}, server.createBucket(`ferry-bucket-${Date.now()}`));
+    const error = await expectCode(storage.read("missing.txt"), "NotFound");
+    expect(error.message).toMatch(/missing\.txt: no such object$/);
   });
 
   it("refuses names GCS cannot store before sending anything", async () => {
