@@ -1,0 +1,124 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Table, t, table } from "@ferry/core";
+import { Command } from "commander";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { registerTableCommands } from "../src/commands/table.ts";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ferry-table-cli-"));
+  await table({ id: [1, 2, 3, 4, 5, 6], grade: ["a", "b", "b", "a", "a", "e"] }, join(dir, "seed")).write();
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs `ferry table ...` in process through the registered commands; returns stdout, stderr and the exit code. */
+async function ferryTable(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const program = new Command().exitOverride();
+  registerTableCommands(program);
+  let stdout = "";
+  let stderr = "";
+  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  process.exitCode = 0;
+  try {
+    await program.parseAsync(["table", ...args], { from: "user" });
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = 0;
+  return { code, stdout, stderr };
+}
+
+describe("ferry table head | schema | count", () => {
+  it("head prints the first rows as a grid, or JSON lines", async () => {
+    const plain = await ferryTable("head", "-n", "3", join(dir, "seed"));
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toBe("id  grade\n1   a\n2   b\n3   b\n");
+    const json = await ferryTable("head", "-n", "2", "--columns", "grade", "--json", join(dir, "seed"));
+    expect(json.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([
+      { event: "row", grade: "a" },
+      { event: "row", grade: "b" },
+    ]);
+  });
+
+  it("schema and count", async () => {
+    expect((await ferryTable("schema", join(dir, "seed"))).stdout).toBe("id: int32\ngrade: string\n");
+    expect((await ferryTable("count", join(dir, "seed"))).stdout).toBe("6\n");
+    const missing = await ferryTable("count", join(dir, "nothing"));
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/NotFound: no table at/);
+  });
+});
+
+describe("ferry table convert", () => {
+  it("CSV → partitioned table, inferring int64, float64, bool and string, empty cells as null", async () => {
+    const csv = join(dir, "people.csv");
+    await writeFile(csv, 'id,score,ok,name,team\n1,0.5,true,"Smith, J",red\n2,,false,Ann,blue\n3,1e3,TRUE,,red\n');
+    const run = await ferryTable("convert", csv, join(dir, "people"), "--partition-by", "team");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("3 rows");
+    const people = Table.from(join(dir, "people"));
+    expect((await people.schema()).fields.map((f) => [f.name, f.type])).toEqual([
+      ["id", t.int64()],
+      ["score", t.float64()],
+      ["ok", t.bool()],
+      ["name", t.string()],
+      ["team", t.string()],
+    ]);
+    expect(await people.fetch()).toEqual({
+      id: [1n, 3n, 2n],
+      score: [0.5, 1000, null],
+      ok: [true, true, false],
+      name: ["Smith, J", null, "Ann"],
+      team: ["red", "red", "blue"],
+    });
+  });
+
+  it("table → CSV and JSON lines → table round-trip the values", async () => {
+    const source = join(dir, "typed");
+    await table(
+      { n: [1n, null], when: [new Date("2024-01-02T03:04:05Z"), null], tags: [["x"], []], bytes: [new Uint8Array([1, 2]), null] },
+      source,
+    ).write();
+    expect((await ferryTable("convert", source, join(dir, "typed.csv"))).code).toBe(0);
+    expect(await readFile(join(dir, "typed.csv"), "utf8")).toBe('n,when,tags,bytes\n1,2024-01-02T03:04:05.000Z,"[""x""]",AQI=\n,,[],\n');
+    expect((await ferryTable("convert", source, join(dir, "typed.jsonl"))).code).toBe(0);
+    expect(await readFile(join(dir, "typed.jsonl"), "utf8")).toBe(
+      '{"n":1,"when":"2024-01-02T03:04:05.000Z","tags":["x"],"bytes":"AQI="}\n{"n":null,"when":null,"tags":[],"bytes":null}\n',
+    );
+    await writeFile(join(dir, "events.jsonl"), '{"id":1,"tags":["a"]}\n\n{"id":2,"tags":[],"extra":true}\n');
+    expect((await ferryTable("convert", join(dir, "events.jsonl"), join(dir, "events"))).code).toBe(0);
+    expect(await Table.from(join(dir, "events")).fetch()).toEqual({ id: [1, 2], tags: [["a"], []], extra: [null, true] });
+  });
+
+  it("a parquet file → table, appending", async () => {
+    const parts = await (await Table.from(join(dir, "seed")).reader()).parts();
+    const file = `/${parts[0]!.path}`;
+    await ferryTable("convert", file, join(dir, "appended"));
+    await ferryTable("convert", file, join(dir, "appended"), "--mode", "append");
+    expect(await Table.from(join(dir, "appended")).count()).toBe(12);
+  });
+
+  it("a CSV value that breaks the inferred type fails with a usage error naming row and column", async () => {
+    const csv = join(dir, "bad.csv");
+    await writeFile(csv, `n\n${Array.from({ length: 10_001 }, (_, i) => (i === 10_000 ? "x" : String(i))).join("\n")}\n`);
+    const run = await ferryTable("convert", csv, join(dir, "bad"));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/row 10001: column "n" was inferred as int64 .* "x" \(use --all-strings\)/);
+    const strings = await ferryTable("convert", csv, join(dir, "bad"), "--all-strings");
+    expect(strings.code).toBe(0);
+    expect((await Table.from(join(dir, "bad")).schema()).fields[0]!.type).toEqual(t.string());
+  });
+});
