@@ -1,0 +1,161 @@
+/**
+ * `ferry registry ls | show | history | save | rm`: the resource registry from the shell.
+ * Names are `~/name` (the project's local registry), `@/name` (the shared one) or bare
+ * (the configured default scope, local unless set).
+ */
+import { errors, parseLocation, type RegistryEntry, ResourceRegistry, type ResourceType } from "@ferry/core";
+import { type Command, InvalidArgumentError } from "commander";
+import { action, withCommonOptions } from "../context.ts";
+
+const TYPES: readonly ResourceType[] = ["folder", "table", "blob"];
+
+function parseType(value: string): ResourceType {
+  if (!(TYPES as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`expected one of ${TYPES.join(", ")}`);
+  return value as ResourceType;
+}
+
+function parseVersion(value: string): number {
+  const version = Number(value);
+  if (!Number.isInteger(version) || version < 1)
+    throw new InvalidArgumentError("expected a version number (1, 2, ...)");
+  return version;
+}
+
+function parseMetadata(value: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError('expected a JSON object, e.g. \'{"owner": "ml-team"}\'');
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new InvalidArgumentError("expected a JSON object");
+  return parsed as Record<string, unknown>;
+}
+
+interface RegistryCommandOptions {
+  shared?: string;
+}
+
+function withRegistryOptions(command: Command): Command {
+  return withCommonOptions(command).option(
+    "--shared <location>",
+    "the shared registry for @/ names (default: FERRY_SHARED_REGISTRY or ferry.config.json)",
+  );
+}
+
+function open(options: RegistryCommandOptions): ResourceRegistry {
+  return new ResourceRegistry(options.shared === undefined ? {} : { shared: options.shared });
+}
+
+function entryLine(entry: RegistryEntry): string {
+  return `${entry.name}  v${entry.version}  ${entry.type}  ${entry.url}  ${entry.updated}`;
+}
+
+export function registerRegistryCommands(program: Command): void {
+  const registry = program.command("registry").description("save and find Folders, Tables and Blobs by name");
+
+  withRegistryOptions(
+    registry
+      .command("ls")
+      .description("list saved names (local, then shared), optionally under a prefix such as @/team/")
+      .argument("[prefix]", "~, @, a name or the start of one")
+      .option("-l, --long", "show version, type, location and time of each"),
+  ).action(
+    action(
+      async (
+        { output },
+        options: RegistryCommandOptions & { long?: boolean; json?: boolean },
+        prefix?: string,
+      ) => {
+        const reg = open(options);
+        for (const name of await reg.list(prefix)) {
+          if (options.long || options.json) {
+            const entry = await reg.entry(name);
+            output.emit("entry", { ...entry }, entryLine(entry));
+          } else {
+            output.emit("entry", { name }, name);
+          }
+        }
+        return undefined;
+      },
+    ),
+  );
+
+  withRegistryOptions(
+    registry
+      .command("show")
+      .description("print the saved entry of a name (the latest version unless --version)")
+      .argument("<name>")
+      .option("--version <n>", "an earlier version", parseVersion),
+  ).action(
+    action(async ({ output }, options: RegistryCommandOptions & { version?: number }, name: string) => {
+      const entry = await open(options).entry(name, { version: options.version });
+      output.emit("entry", { ...entry }, JSON.stringify(entry, null, 2));
+      return undefined;
+    }),
+  );
+
+  withRegistryOptions(
+    registry.command("history").description("every saved version of a name, oldest first").argument("<name>"),
+  ).action(
+    action(async ({ output }, options: RegistryCommandOptions, name: string) => {
+      for (const entry of await open(options).history(name))
+        output.emit("entry", { ...entry }, entryLine(entry));
+      return undefined;
+    }),
+  );
+
+  withRegistryOptions(
+    registry
+      .command("save")
+      .description("save a location under a name (a new version if the name exists)")
+      .argument("<name>")
+      .argument("<location>", "path or URL of the data")
+      .requiredOption("--type <type>", "folder, table or blob", parseType)
+      .option(
+        "--metadata <json>",
+        "free-form metadata as a JSON object (secrets are refused)",
+        parseMetadata,
+      ),
+  ).action(
+    action(
+      async (
+        { output },
+        options: RegistryCommandOptions & { type: ResourceType; metadata?: Record<string, unknown> },
+        name: string,
+        target: string,
+      ) => {
+        const reg = open(options);
+        const location = parseLocation(target, { cwd: reg.config.cwd });
+        const { storage } = await reg.plugins.resolve(location);
+        const present = location.path === "" || (await storage.exists(location.path));
+        if (!present) output.note(`nothing is at ${location.url} yet; saved the name anyway`);
+        const entry = await reg.save(
+          { registryDescription: () => ({ type: options.type, location }) },
+          { name, metadata: options.metadata },
+        );
+        output.emit("saved", { ...entry }, `saved ${entry.name} v${entry.version} → ${entry.url}`);
+        return undefined;
+      },
+    ),
+  );
+
+  withRegistryOptions(
+    registry
+      .command("rm")
+      .description("remove a name and its history (the data it points at is kept)")
+      .argument("<names...>"),
+  ).action(
+    action(async ({ output }, options: RegistryCommandOptions, names: string[]) => {
+      const reg = open(options);
+      if (names.length === 0) throw errors.invalidInput("name at least one registry name");
+      for (const name of names) {
+        await reg.rm(name);
+        output.emit("removed", { name: reg.parseName(name).full }, `removed ${reg.parseName(name).full}`);
+      }
+      return undefined;
+    }),
+  );
+}
