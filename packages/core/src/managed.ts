@@ -3,10 +3,11 @@
  * so that every plugin behaves the same to callers and the conformance suite tests one contract.
  */
 import { createHash } from "node:crypto";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { errors, FerryError, throwIfAborted, toFerryError } from "./errors.ts";
 import { compareKeys, normalizeKey } from "./paths.ts";
 import type {
+  ByteRange,
   CopyOptions,
   Entry,
   ExecOptions,
@@ -161,7 +162,25 @@ class ManagedStorage implements Storage {
         });
       }
     }
+    if (range && !this.capabilities.rangeRead) return this.#call(key, options.signal, () => this.#emulatedRange(key, range, options));
     return this.#call(key, options.signal, () => this.driver.read(key, options));
+  }
+
+  /** For drivers that cannot fetch a range: stream the object and pass on only the requested bytes. */
+  async #emulatedRange(key: string, range: ByteRange, options: ReadOptions): Promise<Readable> {
+    let start: number;
+    let end: number;
+    if ("suffix" in range) {
+      const size = (await this.driver.stat(key, options)).size;
+      start = Math.max(0, size - range.suffix);
+      end = size;
+    } else {
+      start = range.offset;
+      end = range.length === undefined ? Number.POSITIVE_INFINITY : range.offset + range.length;
+    }
+    const { range: _range, ...rest } = options;
+    const source = await this.driver.read(key, rest);
+    return Readable.from(sliceStream(source, start, end), { objectMode: false });
   }
 
   async readBytes(path: string, options: ReadOptions = {}): Promise<Uint8Array> {
@@ -304,5 +323,23 @@ class ManagedStorage implements Storage {
     if (this.#closed) return;
     this.#closed = true;
     await this.driver.close?.();
+  }
+}
+
+/** Bytes [start, end) of a stream; stops reading (and destroys the source) once `end` is reached. */
+async function* sliceStream(source: Readable, start: number, end: number): AsyncGenerator<Uint8Array> {
+  let position = 0;
+  try {
+    for await (const chunk of source) {
+      const bytes = chunk as Uint8Array;
+      const chunkEnd = position + bytes.byteLength;
+      if (chunkEnd > start && position < end) {
+        yield bytes.subarray(Math.max(0, start - position), Math.min(bytes.byteLength, end - position));
+      }
+      position = chunkEnd;
+      if (position >= end) break;
+    }
+  } finally {
+    source.destroy();
   }
 }

@@ -70,7 +70,8 @@ export function storageBuffer(
       }
       if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength)
         return bytes.buffer as ArrayBuffer;
-      return bytes.slice().buffer as ArrayBuffer;
+      // Not bytes.slice(): on a Node Buffer that is a view, and .buffer would be the whole allocation pool.
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     },
   };
 }

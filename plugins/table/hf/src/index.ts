@@ -1,1 +1,51 @@
-export {};
+/**
+ * @ferry/table-hf — Hugging Face datasets from any storage ferry reaches: save_to_disk folders (one split
+ * or a DatasetDict, current and pre-2.8 layouts), Hub-style repositories (README YAML configs,
+ * data/{split}-*.parquet) and the parquet-conversion layout ({config}/{split}/NNNN.parquet).
+ */
+import type { BatchSource, ColumnBatch, TableFlavour } from "@ferry/core";
+import { HfDataset } from "./dataset.ts";
+
+export {
+  type DatasetDescription,
+  describeDataset,
+  HfDataset,
+  type LoadDatasetOptions,
+  loadDataset,
+  loadDatasetDict,
+} from "./dataset.ts";
+export {
+  classLabelNames,
+  type Feature,
+  type Features,
+  featureFromJson,
+  featuresFromJson,
+  featuresFromYaml,
+  featureToJson,
+} from "./features.ts";
+export { type DatasetLayout, detectLayout, type SplitFiles } from "./layout.ts";
+
+export type HfFlavourOptions = {
+  /** Rows per batch when an HfDataset is written as a ferry table (default 10 000). */
+  batchSize?: number;
+};
+
+/** The table flavour: `table(dataset, "s3://…").write()` stores a split as a parquet table; `Table.from(…, { flavour: hf() })` reads one back as an HfDataset. */
+export function hf(options: HfFlavourOptions = {}): TableFlavour<HfDataset> {
+  const batchSize = options.batchSize ?? 10_000;
+  return {
+    name: "hf",
+    detect: (value): value is HfDataset => HfDataset.isInstance(value),
+    async toBatches(dataset): Promise<BatchSource> {
+      return { schema: await dataset.schema(), batches: dataset.stream({ batchSize }) };
+    },
+    async fromBatches(source) {
+      const batches: ColumnBatch[] = [];
+      for await (const batch of source.batches) batches.push(batch);
+      return HfDataset.fromBatches(source.schema, batches);
+    },
+    fromBatch: (batch) => HfDataset.fromBatches(batch.schema, [batch]),
+  };
+}
+
+export default hf;
