@@ -134,6 +134,28 @@ describe("uploads", () => {
     expect(Buffer.from(await storage.readBytes("big/blocks.bin"))).toEqual(body);
   });
 
+  it("holds at most (concurrency + 1) blocks of the source in memory", async () => {
+    const { service, traffic } = recordingService(server);
+    const blockSize = 4096;
+    const concurrency = 2;
+    const storage = await containerStorage(server, { serviceClient: service, blockSize, concurrency });
+    let pulled = 0;
+    let peakAhead = 0;
+    const staged = () =>
+      traffic.filter((exchange) => comp(exchange) === "block" && exchange.status === 201).length * blockSize;
+    const source = (async function* () {
+      for (let index = 0; index < 64; index++) {
+        peakAhead = Math.max(peakAhead, pulled - staged());
+        pulled += 1024;
+        yield randomBytes(1024);
+      }
+    })();
+    await storage.write("bounded.bin", source);
+    expect(traffic.filter((exchange) => comp(exchange) === "block")).toHaveLength(16);
+    expect(peakAhead).toBeLessThanOrEqual((concurrency + 1) * blockSize);
+    expect(peakAhead).toBeGreaterThanOrEqual(concurrency * blockSize - 1024);
+  });
+
   it("streams a body of unknown size: one Put Blob when it fits, blocks when it does not", async () => {
     const { service, traffic } = recordingService(server);
     const storage = await containerStorage(server, { serviceClient: service, blockSize: 4096 });

@@ -20,7 +20,8 @@ let sampleFolder: string;
 beforeAll(async () => {
   [azurite, s3rver] = await Promise.all([startAzurite(), startS3rver()]);
   sampleFolder = await mkdtemp(join(tmpdir(), "ferry-sample-folder-"));
-  for (const [index, name] of NAMES.entries()) await writeFile(join(sampleFolder, name), `Hello from file ${index}\n`);
+  for (const [index, name] of NAMES.entries())
+    await writeFile(join(sampleFolder, name), `Hello from file ${index}\n`);
 });
 afterAll(async () => {
   await Promise.all([azurite?.stop(), s3rver?.stop()]);
@@ -51,7 +52,11 @@ it("sends a local sample_folder of 0.txt..4.txt to Azure and lists ['0.txt', …
 it("sends that folder on from S3 to Azure as streams, byte for byte", async () => {
   const bucket = await s3rver.createBucket();
   const fromS3 = createStorage(
-    await s3({ endpoint: s3rver.endpoint, region: s3rver.region, credentials: { ...s3rver.credentials } }).create(parseLocation(`s3://${bucket}`)),
+    await s3({
+      endpoint: s3rver.endpoint,
+      region: s3rver.region,
+      credentials: { ...s3rver.credentials },
+    }).create(parseLocation(`s3://${bucket}`)),
   );
   await sendFolder(localStorage(sampleFolder), "", fromS3, "sample_folder");
   const az = await containerStorage(azurite);
@@ -62,7 +67,11 @@ it("sends that folder on from S3 to Azure as streams, byte for byte", async () =
     const azEntry = await az.stat(`from_s3/${name}`);
     // Each service keeps an MD5 it verified on upload: the same on both ends, and right.
     expect(azEntry.md5).toBe(s3Entry.md5);
-    expect(azEntry.md5).toBe(createHash("md5").update(`Hello from file ${NAMES.indexOf(name)}\n`).digest("hex"));
+    expect(azEntry.md5).toBe(
+      createHash("md5")
+        .update(`Hello from file ${NAMES.indexOf(name)}\n`)
+        .digest("hex"),
+    );
   }
   await fromS3.close();
 });

@@ -257,6 +257,30 @@ describe("multipart uploads", () => {
     expect(Buffer.from(await storage.readBytes("big/multipart.bin"))).toEqual(body);
   });
 
+  it("holds at most (concurrency + 1) parts of the source in memory", async () => {
+    const { client, traffic } = recordingClient(server);
+    const partSize = 4096;
+    const concurrency = 2;
+    const storage = await bucketStorage(server, { client, partSize, concurrency });
+    let pulled = 0;
+    let peakAhead = 0;
+    const uploaded = () =>
+      traffic.filter((exchange) => exchange.command === "UploadPart" && exchange.status === 200).length *
+      partSize;
+    const source = (async function* () {
+      for (let index = 0; index < 64; index++) {
+        peakAhead = Math.max(peakAhead, pulled - uploaded());
+        pulled += 1024;
+        yield randomBytes(1024);
+      }
+    })();
+    await storage.write("bounded.bin", source);
+    expect(traffic.filter((exchange) => exchange.command === "UploadPart")).toHaveLength(16);
+    // One part being filled plus `concurrency` parts in flight; the source is never read further ahead.
+    expect(peakAhead).toBeLessThanOrEqual((concurrency + 1) * partSize);
+    expect(peakAhead).toBeGreaterThanOrEqual(concurrency * partSize - 1024);
+  });
+
   it("sends Content-MD5 with single-part bodies", async () => {
     const { client, traffic } = recordingClient(server);
     const storage = await bucketStorage(server, { client });
