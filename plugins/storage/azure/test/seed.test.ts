@@ -6,11 +6,22 @@ import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { baseName, createStorage, localStorage, parseLocation, type Storage } from "@ferry/core";
+import {
+  baseName,
+  createStorage,
+  folder,
+  local,
+  localStorage,
+  PluginRegistry,
+  parseLocation,
+  type Storage,
+} from "@ferry/core";
 import { s3 } from "@ferry/storage-s3";
 import { type AzuriteBackend, type S3Backend, startS3rver } from "@ferry/test-harness";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { azure } from "../src/index.ts";
 import { containerStorage, startAzurite } from "./fixture.ts";
+import { recordingService } from "./traffic.ts";
 
 const NAMES = ["0.txt", "1.txt", "2.txt", "3.txt", "4.txt"];
 
@@ -74,4 +85,27 @@ it("sends that folder on from S3 to Azure as streams, byte for byte", async () =
     );
   }
   await fromS3.close();
+});
+
+it("through Folder.to(): local → S3 → Azure, then Azure → Azure server-side", async () => {
+  const { service, traffic } = recordingService(azurite);
+  const registry = new PluginRegistry({ lazy: false }).use(
+    local(),
+    s3({ endpoint: s3rver.endpoint, region: s3rver.region, credentials: { ...s3rver.credentials } }),
+    azure({ serviceClient: service }),
+  );
+  const bucket = await s3rver.createBucket();
+  const container = await azurite.createContainer();
+  const onS3 = await folder(sampleFolder, { registry }).to(`s3://${bucket}/sample_folder`);
+  const onAzure = await onS3.to(`az://${container}/sample_folder`);
+  expect(await onAzure.ls()).toEqual(NAMES);
+  traffic.length = 0;
+  const backup = await onAzure.to(`az://${container}/backup`);
+  expect(await backup.ls()).toEqual(NAMES);
+  expect(traffic.some((exchange) => exchange.headers["x-ms-copy-source"] !== undefined)).toBe(true);
+  expect(traffic.reduce((sum, exchange) => sum + exchange.bodyBytes, 0)).toBe(0);
+  expect(
+    traffic.some((exchange) => exchange.method === "GET" && exchange.url.searchParams.get("comp") === null),
+  ).toBe(false);
+  await registry.close();
 });
