@@ -1,5 +1,5 @@
 /** Object downloads (`alt=media`), with single byte ranges as GCS serves them. */
-import { createReadStream } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import { pipeline } from "node:stream/promises";
 import { gcsErrors } from "./errors.ts";
@@ -60,26 +60,48 @@ function mediaHeaders(object: StoredObject): Record<string, string> {
   return headers;
 }
 
+/**
+ * Serve the bytes of the object `lookup` names. The file is opened before any header is sent: an
+ * overwrite that lands between the lookup and the open unlinks the old file, and then the new live
+ * object is served instead (an open file keeps its bytes however the object changes afterwards).
+ */
 export async function sendMedia(
   res: ServerResponse,
-  object: StoredObject,
+  lookup: () => StoredObject,
   rangeHeader: string | undefined,
   method: string,
 ): Promise<void> {
-  const span = parseRange(rangeHeader, object.size);
-  const headers = mediaHeaders(object);
-  if (span) {
-    headers["content-range"] = `bytes ${span.start}-${span.end}/${object.size}`;
-    headers["content-length"] = String(span.end - span.start + 1);
-    res.writeHead(206, headers);
-  } else {
-    headers["content-length"] = String(object.size);
-    res.writeHead(200, headers);
+  let object = lookup();
+  let handle: FileHandle | undefined;
+  for (let attempt = 0; handle === undefined; attempt++) {
+    try {
+      handle = await open(object.file, "r");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 3) throw error;
+      object = lookup();
+    }
   }
-  if (method === "HEAD" || object.size === 0) {
-    res.end();
-    return;
+  try {
+    const span = parseRange(rangeHeader, object.size);
+    const headers = mediaHeaders(object);
+    if (span) {
+      headers["content-range"] = `bytes ${span.start}-${span.end}/${object.size}`;
+      headers["content-length"] = String(span.end - span.start + 1);
+      res.writeHead(206, headers);
+    } else {
+      headers["content-length"] = String(object.size);
+      res.writeHead(200, headers);
+    }
+    if (method === "HEAD" || object.size === 0) {
+      res.end();
+      return;
+    }
+    const stream = handle.createReadStream({
+      ...(span ? { start: span.start, end: span.end } : {}),
+      autoClose: false,
+    });
+    await pipeline(stream, res);
+  } finally {
+    await handle.close();
   }
-  // The file is opened now: a concurrent overwrite unlinks it, but this read keeps its bytes.
-  await pipeline(createReadStream(object.file, span ? { start: span.start, end: span.end } : {}), res);
 }

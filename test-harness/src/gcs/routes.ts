@@ -141,11 +141,14 @@ async function objectItem(
   switch (request.method) {
     case "GET":
     case "HEAD": {
-      const object = store.object(bucket, name, generation);
-      readPreconditions(object, conditions);
+      const lookup = () => {
+        const object = store.object(bucket, name, generation);
+        readPreconditions(object, conditions);
+        return object;
+      };
       if (mediaOnly || request.query.get("alt") === "media")
-        return sendMedia(request.res, object, request.header("range"), request.method);
-      sendJson(request.res, 200, objectResource(object, ctx.baseUrl));
+        return sendMedia(request.res, lookup, request.header("range"), request.method);
+      sendJson(request.res, 200, objectResource(lookup(), ctx.baseUrl));
       return;
     }
     case "DELETE":
