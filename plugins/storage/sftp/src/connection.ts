@@ -97,6 +97,8 @@ export class Connection {
 
   async end(): Promise<void> {
     this.dead = true;
+    // An idle (unref'd) socket would let Node exit before the goodbye is exchanged.
+    this.setActive(true);
     if ((this.client as unknown as { _sock?: { destroyed?: boolean } })._sock?.destroyed !== true) {
       await new Promise<void>((resolve) => {
         this.client.once("close", () => resolve());

@@ -4,7 +4,7 @@
  * the client.
  */
 import { posix } from "node:path";
-import { PassThrough, pipeline, type Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import {
   baseCapabilities,
   type Capabilities,
@@ -221,11 +221,14 @@ export class SftpDriver implements StorageDriver {
     };
     source.once("close", release);
     const output = new PassThrough({ highWaterMark: this.#options.chunkSize ?? DEFAULTS.chunkSize });
-    // Errors from the channel become ferry errors (a dropped connection: Transient) on the stream we hand out.
-    pipeline(source, output, (error) => {
+    // Errors from the channel become ferry errors (a dropped connection: Transient) on the stream we
+    // hand out; a consumer that stops early closes the remote handle.
+    source.on("error", (error: Error) => {
       release();
-      if (error) output.destroy(readError(error, path, connection) as Error);
+      output.destroy(readError(error, path, connection) as Error);
     });
+    output.once("close", () => source.destroy());
+    source.pipe(output);
     const signal = options.signal;
     if (signal) {
       const onAbort = () => output.destroy(errors.aborted(`read aborted: ${path}`, { system: "sftp", path }));

@@ -54,9 +54,23 @@ export class SftpCalls {
   readonly sftp: SFTPWrapper;
   readonly host: string;
 
+  readonly #pending = new Set<(error: Error) => void>();
+  #closed = false;
+
   constructor(sftp: SFTPWrapper, host: string) {
     this.sftp = sftp;
     this.host = host;
+    // ssh2 answers the requests in flight when a channel closes, but a request issued after that
+    // would wait forever: fail every waiting call, and refuse new ones.
+    sftp.once("close", () => {
+      this.#closed = true;
+      for (const reject of this.#pending) reject(this.#lost());
+      this.#pending.clear();
+    });
+  }
+
+  #lost(): Error {
+    return new Error(`Not connected: the SFTP channel to ${this.host} closed`);
   }
 
   #call<T>(
@@ -65,13 +79,21 @@ export class SftpCalls {
     start: (done: (error: Error | null | undefined, value?: T) => void) => void,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      if (this.#closed) {
+        reject(this.#lost());
+        return;
+      }
+      this.#pending.add(reject);
+      const settle = (error: Error | null | undefined, value?: T) => {
+        this.#pending.delete(reject);
+        if (error) reject(mapSftpError(error, path, this.host, intent));
+        else resolve(value as T);
+      };
       try {
-        start((error, value) =>
-          error ? reject(mapSftpError(error, path, this.host, intent)) : resolve(value as T),
-        );
+        start(settle);
       } catch (error) {
         // ssh2 throws synchronously when the channel is already closed.
-        reject(error);
+        settle(error as Error);
       }
     });
   }
@@ -124,14 +146,15 @@ export class SftpCalls {
   }
 
   /** One batch of directory entries, or undefined at the end. */
-  readdirBatch(handle: Buffer, path: string): Promise<FileEntryWithStats[] | undefined> {
-    return new Promise((resolve, reject) => {
-      this.sftp.readdir(handle, (error, list) => {
-        if (statusOf(error) === STATUS.EOF) resolve(undefined);
-        else if (error) reject(mapSftpError(error, path, this.host));
-        else resolve(list as FileEntryWithStats[]);
-      });
-    });
+  async readdirBatch(handle: Buffer, path: string): Promise<FileEntryWithStats[] | undefined> {
+    try {
+      return await this.#call<FileEntryWithStats[]>(path, "read", (done) =>
+        this.sftp.readdir(handle, done as never),
+      );
+    } catch (error) {
+      if (statusOf((error as { cause?: unknown }).cause) === STATUS.EOF) return undefined;
+      throw error;
+    }
   }
 
   unlink(path: string): Promise<void> {

@@ -1,0 +1,128 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Storage } from "@ferry/core";
+import { waitUntil } from "@ferry/test-harness";
+import { afterEach, describe, expect, it } from "vitest";
+import type { SftpDriver } from "../src/index.ts";
+import { baseOptions, freshStorage, skipReason, useSshd } from "./helpers.ts";
+
+const pluginDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+describe.skipIf(skipReason !== undefined)("sftp connection pool", () => {
+  const sshd = useSshd();
+  const open: Storage[] = [];
+  const storageOn = async (options = {}) => {
+    const made = await freshStorage(sshd(), options);
+    open.push(made.storage);
+    return made;
+  };
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((storage) => storage.close()));
+    await waitUntil(async () => sshd().openConnections() === 0, { what: "connections to close" });
+  });
+
+  it("never opens more than maxSessionsPerHost connections, however many operations run at once", async () => {
+    const { storage } = await storageOn({ maxSessionsPerHost: 2 });
+    let most = 0;
+    const sample = setInterval(() => {
+      most = Math.max(most, sshd().openConnections());
+    }, 5);
+    try {
+      const data = randomBytes(64 * 1024);
+      await Promise.all(
+        Array.from({ length: 24 }, async (_, index) => {
+          await storage.write(`f${index}.bin`, data);
+          expect(Buffer.from(await storage.readBytes(`f${index}.bin`)).equals(data)).toBe(true);
+        }),
+      );
+    } finally {
+      clearInterval(sample);
+    }
+    most = Math.max(most, sshd().openConnections());
+    expect(most).toBe(2);
+    expect((storage.driver as SftpDriver).pool.stats().connections).toBe(2);
+  });
+
+  it("shares connections between storages on the same host and closes them with the last one", async () => {
+    const first = await storageOn();
+    const second = await storageOn();
+    await first.storage.write("a.txt", "a");
+    await second.storage.write("b.txt", "b");
+    expect((first.storage.driver as SftpDriver).pool).toBe((second.storage.driver as SftpDriver).pool);
+    expect(sshd().openConnections()).toBe(1);
+    await first.storage.close();
+    expect(await second.storage.exists("b.txt")).toBe(true);
+    await second.storage.close();
+    await waitUntil(async () => sshd().openConnections() === 0, { what: "connections to close" });
+  });
+
+  it("reconnects after the connection drops", async () => {
+    const { storage } = await storageOn();
+    await storage.write("before.txt", "before");
+    await sshd().dropConnections();
+    expect(await storage.exists("before.txt")).toBe(true);
+    await storage.write("after.txt", "after");
+    const names: string[] = [];
+    for await (const entry of storage.list("")) names.push(entry.path);
+    expect(names).toEqual(["after.txt", "before.txt"]);
+  });
+
+  it("a write cut off by a dropped connection fails as Transient and leaves no partial file", async () => {
+    const { storage, root } = await storageOn({ chunkSize: 8 * 1024 });
+    const drop = sshd().dropConnections;
+    async function* source() {
+      yield randomBytes(64 * 1024);
+      await drop();
+      yield randomBytes(64 * 1024);
+    }
+    await expect(storage.write("dir/cut.bin", source())).rejects.toMatchObject({ code: "Transient" });
+    await waitUntil(async () => readdirSync(join(root, "dir")).length === 0, {
+      what: "temporary file removal",
+    });
+    expect(await storage.exists("dir/cut.bin")).toBe(false);
+  });
+
+  it("a read cut off by a dropped connection errors the stream with Transient", async () => {
+    const { storage } = await storageOn({ chunkSize: 16 * 1024 });
+    await storage.write("big.bin", randomBytes(4 * 1024 * 1024));
+    const stream = await storage.read("big.bin");
+    const failure = (async () => {
+      for await (const _chunk of stream) await sshd().dropConnections();
+    })();
+    await expect(failure).rejects.toMatchObject({ code: "Transient" });
+    expect((await storage.stat("big.bin")).size).toBe(4 * 1024 * 1024);
+  });
+
+  for (const closes of [true, false]) {
+    it(`a program that uses the plugin exits by itself ${closes ? "after close()" : "even without close()"}`, async () => {
+      const root = sshd().makeRoot();
+      const script = join(sshd().dir, `child-${closes ? "close" : "noclose"}.mjs`);
+      writeFileSync(
+        script,
+        [
+          `const { sftpStorage } = await import(${JSON.stringify(pathToFileURL(join(pluginDir, "src/index.ts")).href)});`,
+          `const storage = await sftpStorage(${JSON.stringify({ ...baseOptions(sshd()), root })});`,
+          `await storage.write("from-child.txt", "written by a child process");`,
+          `process.stdout.write(new TextDecoder().decode(await storage.readBytes("from-child.txt")));`,
+          closes ? "await storage.close();" : "",
+        ].join("\n"),
+      );
+      const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+        // A handle left open would keep the child alive until this timeout kills it.
+        const child = execFile(
+          process.execPath,
+          ["--conditions=@ferry/source", script],
+          { cwd: pluginDir, timeout: 30_000 },
+          (error, stdout, stderr) =>
+            done({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+        );
+        child.stdin?.end();
+      });
+      expect(result).toMatchObject({ code: 0, stdout: "written by a child process" });
+      expect(existsSync(join(root, "from-child.txt"))).toBe(true);
+    });
+  }
+});
