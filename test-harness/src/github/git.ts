@@ -296,10 +296,11 @@ export class GitRepository {
       });
   }
 
+  /** Whether any branch exists; once true it stays true (a repository's branches are not all deleted in tests). */
   async hasCommits(): Promise<boolean> {
-    return (
-      (await this.text(["for-each-ref", "--count=1", "--format=%(refname)", "refs/heads/"])).trim() !== ""
-    );
+    this.#hasCommits ||=
+      (await this.text(["for-each-ref", "--count=1", "--format=%(refname)", "refs/heads/"])).trim() !== "";
+    return this.#hasCommits;
   }
 
   /** Commits reachable from `start`, newest first (optionally only those touching `path`). */

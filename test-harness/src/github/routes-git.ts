@@ -127,7 +127,7 @@ export const gitRoutes: Route[] = [
         if (!(await repo.git.updateRef(current.ref, sha, current.sha)))
           throw new HttpError(422, "Update is not a fast forward", DOCS.updateRef);
         repo.pushedAt = new Date();
-        return (await findRef(context, name))!;
+        return { ...current, sha, type, peeled: undefined };
       });
       context.json(200, gitRef(context.urls, record));
     },

@@ -260,6 +260,7 @@ export async function runBatch(
       trees.forgetHead();
       throw error;
     }
+    trees.rememberLevel(tree.sha, tree.tree);
     trees.setHead({ commit: commit.sha, tree: tree.sha });
     return { commit: commit.sha, parent, branch, summary };
   });

@@ -81,6 +81,16 @@ export class TreeReader {
     this.#head = { value: head, at: Date.now() };
   }
 
+  /** A tree level already in hand (the root of a tree this storage just created). */
+  rememberLevel(tree: string, items: readonly TreeItem[]): void {
+    // Only when it is complete: a blob without its size would make stat report 0 bytes.
+    if (this.#levels.has(tree) || items.some((item) => item.type === "blob" && typeof item.size !== "number"))
+      return;
+    const level = new Map<string, GitEntry>();
+    for (const item of items) level.set(item.path!, toEntry(item.path!, item));
+    this.#remember(tree, level);
+  }
+
   forgetHead(): void {
     this.#head = undefined;
   }
@@ -195,7 +205,7 @@ export class TreeReader {
   }
 }
 
-interface TreeItem {
+export interface TreeItem {
   path?: string;
   mode?: string;
   type?: string;
