@@ -8,6 +8,16 @@ export {
   type ResourceType,
   registryEntrySchema,
 } from "./entry.ts";
+export {
+  entryLocation,
+  isNameOnly,
+  loadNamed,
+  type NamedResource,
+  type NamedSpec,
+  type SaveNamedOptions,
+  saveNamed,
+  specLocation,
+} from "./named.ts";
 export { MAX_NAME_LENGTH, parseName, type RegistryName, type RegistryScope } from "./names.ts";
 export {
   exists,

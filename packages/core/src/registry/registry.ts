@@ -138,7 +138,8 @@ export class ResourceRegistry {
   /** Load the resource saved under `name`, as the class its entry names (Folder, Table or Blob). */
   async load<T = unknown>(name: string, options: LoadOptions = {}): Promise<T> {
     const entry = await this.entry(name, options);
-    return (await resourceFactory(entry.type)(entry, { plugins: this.plugins })) as T;
+    const factory = await resourceFactory(entry.type);
+    return (await factory(entry, { plugins: this.plugins })) as T;
   }
 
   async exists(name: string): Promise<boolean> {

@@ -26,7 +26,16 @@ export function registerResourceType(type: ResourceType, factory: ResourceFactor
   factories.set(type, factory);
 }
 
-export function resourceFactory(type: ResourceType): ResourceFactory {
+/**
+ * The factory for `type`. First-party classes register when their module loads; if a bundler
+ * dropped that module (the package is side-effect free), it is imported here on demand.
+ */
+export async function resourceFactory(type: ResourceType): Promise<ResourceFactory> {
+  if (!factories.has(type)) {
+    if (type === "folder") await import("../folder.ts");
+    else if (type === "blob") await import("../blob.ts");
+    else if (type === "table") await import("../table/table.ts");
+  }
   const factory = factories.get(type);
   if (!factory) {
     throw errors.unsupported(
