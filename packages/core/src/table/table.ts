@@ -67,8 +67,11 @@ export class Table<T = unknown> {
   }
 
   /** Open an existing table folder (or a single parquet file) to read it. */
-  static from<T = Record<string, unknown[]>>(location: LocationLike, options: TableOptions = {}): Table<T> {
-    return new Table<T>(undefined, location, options);
+  static from<T = Record<string, unknown[]>>(
+    location: LocationLike,
+    options: Omit<TableOptions, "flavour"> & { flavour?: TableFlavour<T> | string | undefined } = {},
+  ): Table<T> {
+    return new Table<T>(undefined, location, options as TableOptions);
   }
 
   /** Canonical URL of the table folder. */
