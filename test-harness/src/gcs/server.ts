@@ -27,7 +27,8 @@ export interface GcsServerOptions {
  * A failure to inject into the next matching request(s), to exercise client retries and resumes.
  * `status` answers with that status and a JSON error instead of handling the request;
  * `resetAfterBytes` lets that many body bytes through (a resumable session keeps them) and then
- * drops the connection, as a network failure mid-chunk would.
+ * drops the connection, as a network failure mid-chunk would; `corruptResponse` flips one bit of the
+ * first response body chunk, as a faulty network or proxy would.
  */
 export interface GcsFault {
   method?: string;
@@ -35,6 +36,7 @@ export interface GcsFault {
   path?: RegExp;
   status?: number;
   resetAfterBytes?: number;
+  corruptResponse?: boolean;
   /** How many requests it applies to (default 1). */
   times?: number;
 }
@@ -152,8 +154,15 @@ async function serve(
     else if (chunk instanceof Uint8Array) counters.bytesOut += chunk.length;
   };
   const write = res.write.bind(res);
+  let corrupt = fault?.corruptResponse === true;
   res.write = ((chunk: unknown, ...rest: unknown[]) => {
     count(chunk);
+    if (corrupt && chunk instanceof Uint8Array && chunk.length > 0) {
+      corrupt = false;
+      const damaged = Buffer.from(chunk);
+      damaged[0]! ^= 0x01;
+      return (write as (...args: unknown[]) => boolean)(damaged, ...rest);
+    }
     return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
   }) as typeof res.write;
   const end = res.end.bind(res);

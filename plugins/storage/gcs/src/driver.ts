@@ -3,7 +3,6 @@
  * directories are name prefixes (plus `dir/` marker objects when asked for).
  */
 import { PassThrough, type Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import {
   type Capabilities,
   type CopyOptions,
@@ -204,10 +203,27 @@ export class GcsDriver implements StorageDriver {
       if (statusOfError(error) === 416) return emptyStream();
       throw mapGcsError(error, this.#context("read", path));
     }
+    return this.#forward(source, path, options.signal);
+  }
+
+  /**
+   * The download as the caller sees it: back-pressure through `pipe`, client errors (a CRC32C
+   * mismatch among them) mapped to ferry codes, and the download released when the caller destroys
+   * the stream or aborts. (`pipeline` would destroy the output with the raw client error first.)
+   */
+  #forward(source: Readable, path: string, signal: AbortSignal | undefined): Readable {
     const out = new PassThrough();
-    pipeline(source, out, ...(options.signal ? [{ signal: options.signal }] : [])).catch((error: unknown) => {
-      out.destroy(mapGcsError(error, this.#context("read", path)));
+    source.once("error", (error) => out.destroy(mapGcsError(error, this.#context("read", path))));
+    out.once("close", () => {
+      if (!source.destroyed) source.destroy();
     });
+    if (signal) {
+      const onAbort = () =>
+        out.destroy(errors.aborted(`read gs://${this.#bucketName}/${path}: aborted`, { system: "gs", path }));
+      signal.addEventListener("abort", onAbort, { once: true });
+      out.once("close", () => signal.removeEventListener("abort", onAbort));
+    }
+    source.pipe(out);
     return out;
   }
 

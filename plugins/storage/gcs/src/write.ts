@@ -46,7 +46,9 @@ export async function upload(
     debug("single-request upload of %s (%d bytes)", file.name, options.size);
     const bytes = await collectBytes(source);
     options.signal?.throwIfAborted();
-    const md5Hash = createHash("md5").update(bytes).digest("base64");
+    // The caller's MD5 when given (GCS then checks the bytes against what the caller expects),
+    // else the one of the bytes in hand (GCS then catches corruption on the way).
+    const md5Hash = metadata.md5Hash ?? createHash("md5").update(bytes).digest("base64");
     const save: SaveOptions = {
       resumable: false,
       metadata: { ...metadata, md5Hash },
