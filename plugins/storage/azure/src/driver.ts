@@ -95,7 +95,8 @@ export class AzureDriver implements StorageDriver {
         contentType: properties.contentType,
       };
     } catch (error) {
-      if (!FerryError.isInstance(error, "NotFound") || error.message.includes("container")) throw error;
+      // Not a blob: maybe a directory. (A missing container is reported by the listing below.)
+      if (!FerryError.isInstance(error, "NotFound")) throw error;
     }
     const page = await this.#run("stat", path, async (container) => {
       const pages = container.listBlobsFlat({ prefix: `${path}/` }).byPage({ maxPageSize: 1 });

@@ -130,7 +130,11 @@ async function multipartUpload(
     const md5 = whole.digest("hex");
     let etag = completed.ETag;
     if (!target.md5 && target.recordMultipartMd5 && size <= target.copyCutoff) {
-      etag = await recordMd5(target, md5, etag);
+      etag = await recordMd5(target, md5, etag).catch((error: unknown) => {
+        // The object is complete and correct; without the record its MD5 is merely unknown to readers.
+        debug("recording the MD5 of s3://%s/%s failed: %s", bucket, key, (error as Error).name);
+        return etag;
+      });
     }
     return { etag, md5, size, multipart: true };
   } catch (error) {
