@@ -284,6 +284,15 @@ describe("Table: layout and modes", () => {
     expect(await back.fetch({ columns: ["grade", "id"] })).toEqual({ grade: data.grade, id: data.id });
   });
 
+  it("an overwrite of a partitioned table leaves no emptied partition directory behind", async () => {
+    const location = join(dir, "hive-overwrite");
+    await table(seed, location, { partitionBy: ["grade"] }).write();
+    await table({ id: [1], grade: ["z"] }, location, { partitionBy: ["grade"] }).write();
+    const entries = (await readdir(location, { recursive: true })).sort();
+    expect(entries.filter((e) => !e.endsWith(".parquet"))).toEqual(["grade=z"]);
+    expect(await Table.from(location).fetch()).toEqual({ id: [1], grade: ["z"] });
+  });
+
   it("refuses partition columns it cannot name a directory after", async () => {
     await expect(
       table({ x: [1.5], y: [1] }, join(dir, "p-float"), { partitionBy: ["x"] }).write(),
@@ -352,6 +361,8 @@ describe("Table: layout and modes", () => {
     const copy = await source.to(join(dir, "copy-dst"));
     expect(await copy.count()).toBe(6);
     expect(await copy.toConfig()).toMatchObject({ type: "table", flavour: "plain", partitioning: ["grade"] });
+    const flat = await Table.from(join(dir, "seed")).to(join(dir, "copy-flat"));
+    expect(await flat.fetch()).toEqual(seed);
     const part = (await filesUnder(join(dir, "seed")))[0]!;
     expect(await Table.from(join(dir, "seed", part)).fetch()).toEqual(seed);
     await copy.rm();

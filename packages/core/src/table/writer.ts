@@ -5,6 +5,7 @@
  */
 import { type FileMetaData, parquetMetadata } from "hyparquet";
 import { errors } from "../errors.ts";
+import { joinKey, parentKey } from "../paths.ts";
 import type { Storage } from "../storage.ts";
 import { lastPartNumber, listParts, type PartFile, partKey } from "./layout.ts";
 import { describeType, fromParquetSchema, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
@@ -242,8 +243,34 @@ export async function writeTable(
       oldParts.map((p) => p.path).filter((p) => !keep.has(p)),
       { signal: options.signal },
     );
+    await removeEmptyPartitionDirectories(storage, path, oldParts, options.signal);
   }
   return { files: written, rows, schema };
+}
+
+/**
+ * On systems with real directories, partition directories an overwrite emptied would linger (object
+ * stores drop them by themselves): remove the ones that hold nothing any more, deepest first.
+ */
+async function removeEmptyPartitionDirectories(
+  storage: Storage,
+  tablePath: string,
+  oldParts: readonly PartFile[],
+  signal?: AbortSignal,
+): Promise<void> {
+  if (storage.capabilities.directories !== "real") return;
+  const directories = new Set<string>();
+  for (const part of oldParts) {
+    for (let dir = parentKey(part.relative); dir !== ""; dir = parentKey(dir))
+      directories.add(joinKey(tablePath, dir));
+  }
+  const deepestFirst = [...directories].sort((a, b) => b.split("/").length - a.split("/").length);
+  for (const dir of deepestFirst) {
+    const listing = storage.list(dir, { limit: 1, signal })[Symbol.asyncIterator]();
+    const first = await listing.next();
+    await listing.return?.();
+    if (first.done) await storage.deleteDirectory(dir, { signal });
+  }
 }
 
 /**
