@@ -1,6 +1,6 @@
 import type { Storage } from "@ferry/core";
 import { type SshdBackend, sshdSkipReason, startSshd } from "@ferry/test-harness";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { type SftpOptions, sftpStorage } from "../src/index.ts";
 
 /** Why these tests cannot run here (OpenSSH missing outside CI), or undefined. */
@@ -41,4 +41,18 @@ export async function freshStorage(
   const root = sshd.makeRoot();
   const storage = await sftpStorage({ ...baseOptions(sshd), root, ...options });
   return { storage, root };
+}
+
+/** `storageOn(options)`: a storage on a fresh root, closed after each test. */
+export function useStorages(sshd: () => SshdBackend, afterClose?: () => Promise<void>) {
+  const open: Storage[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((storage) => storage.close()));
+    await afterClose?.();
+  });
+  return async (options: SftpOptions = {}) => {
+    const made = await freshStorage(sshd(), options);
+    open.push(made.storage);
+    return made;
+  };
 }

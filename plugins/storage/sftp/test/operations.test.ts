@@ -2,10 +2,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { folder, local, PluginRegistry, type Storage } from "@ferry/core";
-import { afterEach, describe, expect, it } from "vitest";
+import { folder, local, PluginRegistry } from "@ferry/core";
+import { describe, expect, it } from "vitest";
 import { type SftpDriver, sftp } from "../src/index.ts";
-import { baseOptions, freshStorage, skipReason, useSshd } from "./helpers.ts";
+import { baseOptions, skipReason, useSshd, useStorages } from "./helpers.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const md5 = (bytes: Uint8Array | string) => createHash("md5").update(bytes).digest("hex");
@@ -28,15 +28,7 @@ const AWKWARD_NAMES = [
 
 describe.skipIf(skipReason !== undefined)("sftp operations", () => {
   const sshd = useSshd();
-  const open: Storage[] = [];
-  const storageOn = async (options = {}) => {
-    const made = await freshStorage(sshd(), options);
-    open.push(made.storage);
-    return made;
-  };
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((storage) => storage.close()));
-  });
+  const storageOn = useStorages(sshd);
 
   it("sends a local folder of 0.txt..4.txt to the cluster, where ls shows the five files", async () => {
     const localDir = mkdtempSync(join(tmpdir(), "ferry-sample-"));

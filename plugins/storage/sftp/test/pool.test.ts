@@ -3,26 +3,18 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Storage } from "@ferry/core";
 import { waitUntil } from "@ferry/test-harness";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { SftpDriver } from "../src/index.ts";
-import { baseOptions, freshStorage, skipReason, useSshd } from "./helpers.ts";
+import { baseOptions, skipReason, useSshd, useStorages } from "./helpers.ts";
 
 const pluginDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 describe.skipIf(skipReason !== undefined)("sftp connection pool", () => {
   const sshd = useSshd();
-  const open: Storage[] = [];
-  const storageOn = async (options = {}) => {
-    const made = await freshStorage(sshd(), options);
-    open.push(made.storage);
-    return made;
-  };
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((storage) => storage.close()));
-    await waitUntil(async () => sshd().openConnections() === 0, { what: "connections to close" });
-  });
+  const storageOn = useStorages(sshd, () =>
+    waitUntil(async () => sshd().openConnections() === 0, { what: "connections to close" }),
+  );
 
   it("never opens more than maxSessionsPerHost connections, however many operations run at once", async () => {
     const { storage } = await storageOn({ maxSessionsPerHost: 2 });
