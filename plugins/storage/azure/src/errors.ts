@@ -60,6 +60,9 @@ function classify(error: RestErrorLike): ErrorCode {
     status === 412
   )
     return "ConditionNotMet";
+  // Another upload to the same name committed first, and Azure discarded this upload's staged blocks:
+  // writing again succeeds.
+  if (code === "InvalidBlockList") return "Transient";
   if (code === "Md5Mismatch" || code === "InvalidMd5" || code === "Crc64Mismatch") return "Integrity";
   // Azurite reports a Content-MD5 mismatch as a generic 400 InvalidOperation.
   if (status === 400 && /content-?md5/i.test(error.message ?? "")) return "Integrity";
@@ -93,6 +96,9 @@ function describe(code: ErrorCode, error: RestErrorLike, context: ErrorContext):
     return `${context.operation} ${where}: container "${context.container}" does not exist`;
   if (code === "NotFound") return `${context.operation} ${where}: no such blob`;
   if (code === "ConditionNotMet") return `${context.operation} ${where}: the precondition failed (${name})`;
+  if (name === "InvalidBlockList") {
+    return `${context.operation} ${where}: another upload to this blob committed first and the service discarded this upload's blocks; write again`;
+  }
   if (code === "PermissionDenied") {
     return `${context.operation} ${where}: access denied (${name}); check the account key, SAS or Azure credential ferry found`;
   }

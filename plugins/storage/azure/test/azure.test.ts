@@ -215,6 +215,28 @@ describe("uploads", () => {
     expect(await storage.exists("aborted.bin")).toBe(false);
   });
 
+  it("concurrent writes to one name: each succeeds or fails as Transient, and one whole version remains", async () => {
+    const storage = await containerStorage(server, { blockSize: 4096 });
+    for (let round = 0; round < 3; round++) {
+      const versions = Array.from({ length: 4 }, (_, index) =>
+        new Uint8Array(4096 * (index + 1) + 7).fill(0x41 + index),
+      );
+      const outcomes = await Promise.allSettled(
+        versions.map((data) => storage.write("contested.bin", chunks(data, 1000))),
+      );
+      for (const outcome of outcomes) {
+        if (outcome.status === "rejected") {
+          expect(FerryError.isInstance(outcome.reason, "Transient"), String(outcome.reason)).toBe(true);
+          expect((outcome.reason as FerryError).message).toMatch(/committed first/);
+        }
+      }
+      const final = await storage.readBytes("contested.bin");
+      const winner = versions.findIndex((data) => data[0] === final[0]);
+      expect(outcomes[winner]?.status).toBe("fulfilled");
+      expect(md5(final)).toBe(md5(versions[winner]!));
+    }
+  });
+
   it("creates only when nothing exists with ifNoneMatch, for single and block uploads", async () => {
     const storage = await containerStorage(server, { blockSize: 4096 });
     await storage.write("once.txt", "first", { ifNoneMatch: "*" });

@@ -23,7 +23,18 @@ const AZURITE_SKIPS = {
     "azurite turns \\ into / in blob names (rclone's Azure backend encodes backslashes for the same reason)",
 };
 
-const suite = { partSize: 8 * 1024, skip: AZURITE_SKIPS };
+/**
+ * Azure itself (not only azurite) discards a blob's uncommitted blocks when any upload to that name
+ * commits, so of two concurrent block uploads to one name the later commit can fail. The plugin test
+ * "concurrent writes to one name" holds the driver to the Azure contract instead: each write succeeds
+ * or fails as Transient, and the blob is one whole version of a write that succeeded.
+ */
+const AZURE_SEMANTICS = {
+  "concurrency: concurrent writes to one key leave one whole version":
+    "Azure discards staged blocks when another upload to the name commits; see the plugin test",
+};
+
+const suite = { partSize: 8 * 1024, skip: { ...AZURITE_SKIPS, ...AZURE_SEMANTICS } };
 describeStorage("azure (azurite)", fresh({ blockSize: 8 * 1024 }), suite);
 describeStorage(
   "azure (azurite, directory markers)",
