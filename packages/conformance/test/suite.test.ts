@@ -197,6 +197,7 @@ describe("the cases fail against drivers that break the contract", () => {
       },
     });
     await expect(runCase("write: a source failing midway leaves nothing", broken)).rejects.toThrow();
+    await expect(runCase("write: an object is invisible until its write completes", broken)).rejects.toThrow();
     await expect(
       runCase("write: an MD5 mismatch leaves the existing object unchanged", broken),
     ).rejects.toThrow();

@@ -59,4 +59,18 @@ export const concurrencyCases: StorageCase[] = [
       expect(observed.at(-1)![0]).toBe(versions[rounds % 2]![0]);
     },
   },
+  {
+    name: "concurrency: concurrent writes to one key leave one whole version",
+    async run({ storage, partSize }) {
+      const versions = Array.from({ length: 4 }, (_, index) =>
+        new Uint8Array(partSize + 100 * index).fill(0x41 + index),
+      );
+      await Promise.all(versions.map((data) => storage.write("contested.bin", data, { partSize })));
+      const final = await storage.readBytes("contested.bin");
+      const winner = versions.find((data) => data[0] === final[0]);
+      expect(winner, "the object is one of the written versions").toBeDefined();
+      equalBytes(final, winner!);
+      expect(await listPaths(storage, "", { recursive: true })).toEqual(["contested.bin"]);
+    },
+  },
 ];

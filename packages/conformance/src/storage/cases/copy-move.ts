@@ -28,6 +28,15 @@ export const copyCases: StorageCase[] = [
     },
   },
   {
+    name: "copy: a directory source fails with NotFound or InvalidInput",
+    needs: ["write", "copy"],
+    async run({ storage }) {
+      await storage.write("folder/inside.txt", "x");
+      await expectFerryError(storage.copy("folder", "folder-copy"), "NotFound", "InvalidInput");
+      expect(await listPaths(storage, "", { recursive: true })).toEqual(["folder/inside.txt"]);
+    },
+  },
+  {
     name: "copy: into a new nested path",
     needs: ["write", "copy"],
     async run({ storage }) {

@@ -221,4 +221,24 @@ export const listingCases: StorageCase[] = [
       }
     },
   },
+  {
+    name: "list: writes during a paginated listing neither repeat nor drop existing keys",
+    async run({ storage }) {
+      const keys = Array.from(
+        { length: 12 },
+        (_, index) => `moving/${String(index * 2).padStart(2, "0")}.txt`,
+      );
+      await seed(storage, Object.fromEntries(keys.map((key) => [key, key])));
+      const seen: string[] = [];
+      let inserted = 0;
+      for await (const entry of storage.list("moving", { pageSize: 2 })) {
+        seen.push(entry.path);
+        if (inserted < 5)
+          await storage.write(`moving/${String(inserted++ * 4 + 1).padStart(2, "0")}.txt`, "new");
+      }
+      expect(new Set(seen).size).toBe(seen.length);
+      for (const key of keys) expect(seen).toContain(key);
+      expect(seen).toEqual([...seen].sort(compareKeys));
+    },
+  },
 ];

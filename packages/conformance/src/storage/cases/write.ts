@@ -334,4 +334,31 @@ export const writeCases: StorageCase[] = [
       equalBytes(await storage.readBytes("tiny-chunks.bin"), data);
     },
   },
+  {
+    name: "write: an object is invisible until its write completes",
+    async run({ storage, partSize }) {
+      await storage.write("pending/existing.txt", "old");
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let started!: () => void;
+      const halfway = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      async function* source(): AsyncIterable<Uint8Array> {
+        yield bytes(partSize + 1, 1);
+        started();
+        await released;
+        yield bytes(10, 2);
+      }
+      const newWrite = storage.write("pending/new.bin", source(), { partSize });
+      await halfway;
+      expect(await storage.exists("pending/new.bin")).toBe(false);
+      expect(await listPaths(storage, "", { recursive: true })).toEqual(["pending/existing.txt"]);
+      release();
+      await newWrite;
+      expect((await storage.stat("pending/new.bin")).size).toBe(partSize + 11);
+    },
+  },
 ];
