@@ -73,6 +73,13 @@ export interface CommitTarget {
   serialize<T>(run: () => Promise<T>): Promise<T>;
 }
 
+/** Errors the caller's own batch callback threw: they pass through unchanged, never re-labelled as GitHub's. */
+const callbackErrors = new WeakSet<object>();
+
+export function isCallbackError(error: unknown): boolean {
+  return typeof error === "object" && error !== null && callbackErrors.has(error);
+}
+
 export async function runBatch(
   target: CommitTarget,
   build: (tx: GithubTransaction) => void | Promise<void>,
@@ -125,6 +132,9 @@ export async function runBatch(
   };
   try {
     await build(tx);
+  } catch (error) {
+    if (typeof error === "object" && error !== null) callbackErrors.add(error);
+    throw error;
   } finally {
     // Never leave an upload running behind a failed callback.
     await Promise.all(uploads);

@@ -19,6 +19,7 @@ import {
   type BatchResult,
   type CommitTarget,
   type GithubTransaction,
+  isCallbackError,
   runBatch,
 } from "./batch.ts";
 import { downloadBlob } from "./blobs.ts";
@@ -101,6 +102,7 @@ export class GithubDriver implements StorageDriver {
     try {
       return await run();
     } catch (error) {
+      if (isCallbackError(error)) throw error;
       throw await this.#explain(error, path);
     }
   }

@@ -63,14 +63,18 @@ export class TreeReader {
     if (this.#head && (immutable || Date.now() - this.#head.at < this.#ttl)) return this.#head.value;
     const api = await this.#client();
     const ref = this.#repo.ref ?? (await this.defaultBranch());
-    const { data } = await api.repos.getCommit({
+    // The sha media type answers just the commit id: the full commit response carries a diff
+    // (files, stats) that GitHub computes for nothing here. The tree then comes from the commit
+    // object, cached by id.
+    const { data } = await api.request("GET /repos/{owner}/{repo}/commits/{ref}", {
       owner: this.#repo.owner,
       repo: this.#repo.repo,
       ref,
+      headers: { accept: "application/vnd.github.sha" },
       request: withSignal(signal),
     });
-    const value = { commit: data.sha, tree: data.commit.tree.sha };
-    this.#commitTrees.set(value.commit, value.tree);
+    const commit = String(data).trim();
+    const value = { commit, tree: await this.commitTree(commit, signal) };
     this.#head = { value, at: Date.now() };
     return value;
   }

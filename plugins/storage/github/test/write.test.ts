@@ -82,6 +82,25 @@ describe("commits", () => {
     expect(filesAt(repo)).toEqual(["keep.txt", "x.txt"]);
   });
 
+  it("a batch whose callback throws commits nothing, even after its uploads finished", async () => {
+    const { name, repo } = await seeded();
+    const storage = await openStorage(backend, `github://octo/${name}`);
+    const error = await githubDriver(storage)
+      .batch(async (tx) => {
+        await tx.write("half.txt", "uploaded");
+        tx.delete("keep.txt");
+        throw new Error("changed my mind");
+      })
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toBe("changed my mind");
+    expect(commitCount(repo)).toBe(1);
+    expect(filesAt(repo)).toEqual(["keep.txt", "old/a.txt", "old/b.txt"]);
+  });
+
   it("deleteDirectory removes a subtree in one commit", async () => {
     const { name, repo } = await seeded({ "d/a.txt": "a", "d/e/b.txt": "b", "z.txt": "z" });
     const storage = await openStorage(backend, `github://octo/${name}`);
