@@ -198,6 +198,17 @@ describe("local storage: temp files", () => {
     expect(await onDisk()).toEqual(["long", `long/${name}`]);
   });
 
+  it.skipIf(platform() === "win32")("an overwrite keeps the file's permissions", async () => {
+    await storage.write("run.sh", "#!/bin/sh\necho one\n");
+    await chmod(join(rootDir, "run.sh"), 0o750);
+    await storage.write("run.sh", "#!/bin/sh\necho two\n");
+    expect((await stat(join(rootDir, "run.sh"))).mode & 0o777).toBe(0o750);
+    await storage.copy("run.sh", "copy.sh");
+    await chmod(join(rootDir, "copy.sh"), 0o600);
+    await storage.copy("run.sh", "copy.sh");
+    expect((await stat(join(rootDir, "copy.sh"))).mode & 0o777).toBe(0o600);
+  });
+
   it("writes with fsync enabled", async () => {
     const durable = localStorage(rootDir, { fsync: true });
     await durable.write("durable/file.txt", "synced");

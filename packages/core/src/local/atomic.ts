@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { link, mkdir, open, rename, rm, unlink, utimes } from "node:fs/promises";
+import { chmod, link, mkdir, open, rename, rm, stat, unlink, utimes } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -69,6 +69,7 @@ export async function placeAtomically(
       await linkExclusive(tempPath, finalPath);
       await unlink(tempPath);
     } else {
+      await keepMode(finalPath, tempPath);
       await renameInto(tempPath, finalPath);
     }
     if (options.fsync) await syncDirectory(dirname(finalPath));
@@ -86,6 +87,15 @@ export async function streamToFile(
 ): Promise<void> {
   const sink = createWriteStream(tempPath, { flags: "wx" });
   await pipeline(Readable.from(source, { objectMode: false }), sink, signal ? { signal } : {});
+}
+
+/**
+ * An overwrite replaces the file, so it would otherwise get default permissions: carry the old
+ * file's mode over (an executable script stays executable, a private file stays private).
+ */
+async function keepMode(finalPath: string, tempPath: string): Promise<void> {
+  const existing = await stat(finalPath).catch(() => undefined);
+  if (existing?.isFile()) await chmod(tempPath, existing.mode & 0o7777);
 }
 
 async function linkExclusive(tempPath: string, finalPath: string): Promise<void> {
