@@ -27,6 +27,7 @@ import type { Attributes } from "ssh2";
 import type { Connection } from "./connection.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
 import type { HostPool } from "./pool.ts";
+import { ParallelReadStream } from "./read-stream.ts";
 import { isDirectoryMode, isFileMode, isLinkMode, mapSftpError, type SftpCalls } from "./sftp-ops.ts";
 import { commandLine, run, runRaw, shellQuote } from "./shell.ts";
 import {
@@ -206,27 +207,27 @@ export class SftpDriver implements StorageDriver {
     });
     if (!opened.connection || !opened.handle) return new PassThrough().end();
     const { connection, handle, span } = opened;
-    const source = connection.sftp!.createReadStream(path, {
-      handle,
-      start: span.start,
-      end: span.start + span.length - 1,
-      highWaterMark: this.#options.chunkSize ?? DEFAULTS.chunkSize,
-      autoClose: true,
-    });
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       this.#pool.giveBack(connection);
     };
-    source.once("close", release);
+    const source = new ParallelReadStream(
+      connection.calls,
+      handle,
+      path,
+      {
+        ...span,
+        chunkSize: this.#options.chunkSize ?? DEFAULTS.chunkSize,
+        concurrency: this.#options.concurrency ?? DEFAULTS.concurrency,
+      },
+      release,
+    );
     const output = new PassThrough({ highWaterMark: this.#options.chunkSize ?? DEFAULTS.chunkSize });
     // Errors from the channel become ferry errors (a dropped connection: Transient) on the stream we
     // hand out; a consumer that stops early closes the remote handle.
-    source.on("error", (error: Error) => {
-      release();
-      output.destroy(readError(error, path, connection) as Error);
-    });
+    source.on("error", (error: Error) => output.destroy(readError(error, path, connection) as Error));
     output.once("close", () => source.destroy());
     source.pipe(output);
     const signal = options.signal;
@@ -428,28 +429,33 @@ export class SftpDriver implements StorageDriver {
       return;
     }
     const sourceHandle = await calls.open(source, "r", "read");
-    try {
-      if (this.features.copyData) {
+    if (this.features.copyData) {
+      try {
         const targetHandle = await calls.open(temp, "wx", "write", 0o644);
         try {
           await calls.copyData(sourceHandle, targetHandle, temp);
         } finally {
           await calls.close(targetHandle, temp);
         }
-        return;
+      } finally {
+        await calls.close(sourceHandle, source).catch(() => undefined);
       }
-      const stream = connection.sftp!.createReadStream(source, {
-        handle: sourceHandle,
-        autoClose: false,
-        end: Math.max(0, size - 1),
-      });
-      await uploadTo(calls, temp, size === 0 ? emptySource() : stream, {
-        chunkSize: this.#options.chunkSize ?? DEFAULTS.chunkSize,
-        concurrency: this.#options.concurrency ?? DEFAULTS.concurrency,
-        signal,
-      });
+      return;
+    }
+    // Neither a shell nor copy-data: the bytes come through this process, read ahead in parallel.
+    const chunkSize = this.#options.chunkSize ?? DEFAULTS.chunkSize;
+    const concurrency = this.#options.concurrency ?? DEFAULTS.concurrency;
+    const stream = new ParallelReadStream(
+      calls,
+      sourceHandle,
+      source,
+      { start: 0, length: size, chunkSize, concurrency },
+      () => {},
+    );
+    try {
+      await uploadTo(calls, temp, stream, { chunkSize, concurrency, signal });
     } finally {
-      await calls.close(sourceHandle, source).catch(() => undefined);
+      stream.destroy();
     }
   }
 
@@ -529,8 +535,6 @@ export class SftpDriver implements StorageDriver {
 function positive(value: number | undefined): number | undefined {
   return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : undefined;
 }
-
-async function* emptySource(): AsyncIterable<Uint8Array> {}
 
 /** Offset and length to read, clamped to the file. */
 function byteSpan(size: number, range: ReadOptions["range"]): { start: number; length: number } {

@@ -137,6 +137,28 @@ export class SftpCalls {
     );
   }
 
+  /** `length` bytes from `position`, fewer only at the end of the file (servers may answer a read in parts). */
+  async readAt(handle: Buffer, position: number, length: number, path: string): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      let count: number;
+      try {
+        count = await this.#call<number>(path, "read", (done) =>
+          this.sftp.read(handle, buffer, filled, length - filled, position + filled, (error, bytesRead) =>
+            done(error, bytesRead),
+          ),
+        );
+      } catch (error) {
+        if (statusOf((error as { cause?: unknown }).cause) === STATUS.EOF) break;
+        throw error;
+      }
+      if (count === 0) break;
+      filled += count;
+    }
+    return buffer.subarray(0, filled);
+  }
+
   futimes(handle: Buffer, mtime: Date, path: string): Promise<void> {
     return this.#call(path, "write", (done) => this.sftp.futimes(handle, mtime, mtime, done));
   }

@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { PluginRegistry, type Storage } from "@ferry/core";
 import { freePort, spawnBackend, uniqueName, waitUntil } from "@ferry/test-harness";
 import { afterEach, describe, expect, it } from "vitest";
@@ -8,6 +9,7 @@ import { sftp, sftpStorage } from "../src/index.ts";
 import { baseOptions, skipReason, useSshd } from "./helpers.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+const pluginDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 describe.skipIf(skipReason !== undefined)("sftp connections: ssh config, keys, agent, host keys", () => {
   const sshd = useSshd();
@@ -47,6 +49,20 @@ describe.skipIf(skipReason !== undefined)("sftp connections: ssh config, keys, a
         expect(text(await storage.readBytes(path)), JSON.stringify(location)).toBe("hi from the cluster");
         expect(storage.root).toBe(`sftp://${sshd().user}@127.0.0.1:${sshd().port}/`);
       }
+    } finally {
+      await registry.close();
+    }
+  });
+
+  it("is loaded by scheme from its package and configured from the environment alone", async () => {
+    process.env.FERRY_SSH_CONFIG = sshd().sshConfigPath;
+    const root = sshd().makeRoot();
+    writeFileSync(join(root, "lazy.txt"), "found by scheme");
+    const registry = new PluginRegistry({ cwd: pluginDir });
+    try {
+      const { storage, path } = await registry.resolve(`ferry-cluster:${root}/lazy.txt`);
+      expect(storage.system).toBe("sftp");
+      expect(text(await storage.readBytes(path))).toBe("found by scheme");
     } finally {
       await registry.close();
     }
