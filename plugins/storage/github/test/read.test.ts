@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import { createStorage, FerryError, PluginRegistry, parseLocation } from "@ferry/core";
 import { type GithubBackend, printLogsOnFailure, startGithubServer } from "@ferry/test-harness";
+import { Octokit } from "@octokit/rest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { github } from "../src/index.ts";
 import { listPaths, openStorage, repoName, text } from "./fixture.ts";
@@ -101,6 +102,48 @@ describe("reading a folder at a ref", () => {
     const { storage, path } = await registry.resolve(`github://octo/${name}/x/y.txt`);
     expect(await text(storage, path)).toBe("y");
     await registry.close();
+  });
+});
+
+describe("configuration", () => {
+  it("takes the token from GITHUB_TOKEN, then GH_TOKEN, when none is given", async () => {
+    const name = repoName();
+    await backend.createRepo("octo", name, { private: true, files: { "p.txt": "p" } });
+    const saved = { GITHUB_TOKEN: process.env.GITHUB_TOKEN, GH_TOKEN: process.env.GH_TOKEN };
+    try {
+      delete process.env.GITHUB_TOKEN;
+      process.env.GH_TOKEN = backend.token;
+      const viaGh = createStorage(
+        await github({ baseUrl: backend.baseUrl }).create(parseLocation(`github://octo/${name}`)),
+      );
+      expect(await text(viaGh, "p.txt")).toBe("p");
+      process.env.GITHUB_TOKEN = backend.token;
+      process.env.GH_TOKEN = "ghp_wrong";
+      const viaGithub = createStorage(
+        await github({ baseUrl: backend.baseUrl }).create(parseLocation(`github://octo/${name}`)),
+      );
+      expect(await text(viaGithub, "p.txt")).toBe("p");
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
+
+  it("uses the caller's own Octokit, and a GitHub Enterprise style base URL", async () => {
+    const enterprise = await startGithubServer({ pathPrefix: "/api/v3" });
+    try {
+      const name = repoName();
+      await enterprise.createRepo("corp", name, { files: { "e.txt": "enterprise" } });
+      const octokit = new Octokit({ baseUrl: enterprise.baseUrl, auth: enterprise.token });
+      const storage = createStorage(await github({ octokit }).create(parseLocation(`github://corp/${name}`)));
+      expect(await text(storage, "e.txt")).toBe("enterprise");
+      await storage.write("f.txt", "written");
+      expect((await enterprise.repo("corp", name)!.readFile("f.txt"))?.toString()).toBe("written");
+    } finally {
+      await enterprise.stop();
+    }
   });
 });
 
