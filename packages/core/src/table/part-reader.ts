@@ -9,6 +9,7 @@ import { errors, FerryError } from "../errors.ts";
 import type { Storage } from "../storage.ts";
 import type { PartFile } from "./layout.ts";
 import { fromParquetSchema } from "./parquet-schema.ts";
+import { fetchRowGroup } from "./row-group-bytes.ts";
 import type { Schema } from "./types.ts";
 import { decodeColumn } from "./values.ts";
 
@@ -194,7 +195,7 @@ export async function readRowGroup(
   const chunks = new Map<string, { rowStart: number; data: ArrayLike<unknown> }[]>();
   try {
     await parquetRead({
-      file: open.file,
+      file: await fetchRowGroup(open.file, open.metadata, groupIndex, columns, where),
       metadata: open.readMetadata,
       columns: [...columns],
       rowStart,
