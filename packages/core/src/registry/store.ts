@@ -2,7 +2,7 @@
  * The registry's layout on any Storage, and the only code that writes it:
  *
  *   <registry>/<name>/_versions/000001.json   one file per save, never rewritten
- *   <registry>/<name>/_claims/...             transient, only on storages without conditional writes
+ *   <registry>/<name>/_claims/<n>/...         transient, only on storages without conditional writes
  *
  * The current version of a name is its highest-numbered file, so a save is one create of a new
  * file and there is no second "current" pointer that could disagree with it. `_versions` cannot be
@@ -31,8 +31,8 @@ import { parseEntry, type RegistryEntry, serializeEntry } from "./entry.ts";
 const VERSIONS = "_versions";
 const CLAIMS = "_claims";
 const VERSION_FILE = /^(\d+)\.json$/;
-/** `<version>.<priority ms>.<written ms>.<token>.json` */
-const CLAIM_FILE = /^(\d+)\.(\d+)\.(\d+)\.([0-9a-f]+)\.json$/;
+/** `_claims/<version>/<priority ms>.<written ms>.<token>.json` */
+const CLAIM_FILE = /^(\d+)\.(\d+)\.([0-9a-f]+)\.json$/;
 export const MAX_ATTEMPTS = 200;
 export const CLAIM_TTL_MS = 60_000;
 
@@ -156,15 +156,16 @@ export class VersionStore {
     body: string,
     priority: number,
   ): Promise<"written" | "taken" | "rival"> {
-    const claims = this.#dir(name, CLAIMS);
+    // Claims for one version live in their own folder, so a writer lists only its rivals.
+    const claims = joinKey(this.#dir(name, CLAIMS), String(version));
     const token = randomBytes(8).toString("hex");
     const mine = claimOrder(priority, token);
-    const claimKey = joinKey(claims, `${version}.${priority}.${Date.now()}.${token}.json`);
-    await this.storage.write(claimKey, body, { contentType: "application/json" });
+    const claimKey = joinKey(claims, `${priority}.${Date.now()}.${token}.json`);
+    await this.storage.write(claimKey, "", { contentType: "application/json" });
     try {
       const deadline = Date.now() + CLAIM_TTL_MS / 2;
       for (;;) {
-        const rivals = await this.#rivalClaims(claims, version, token);
+        const rivals = await this.#rivalClaims(claims, token);
         if (await this.storage.exists(this.versionKey(name, version))) return "taken";
         if (rivals.length === 0) {
           await this.storage.write(this.versionKey(name, version), body, { contentType: "application/json" });
@@ -182,16 +183,16 @@ export class VersionStore {
     }
   }
 
-  /** Live claims on `version` other than ours, as sortable order keys; stale ones are cleaned up. */
-  async #rivalClaims(claims: string, version: number, token: string): Promise<string[]> {
+  /** Live claims in a version's claim folder other than ours, as sortable order keys; stale ones are cleaned up. */
+  async #rivalClaims(claims: string, token: string): Promise<string[]> {
     const now = Date.now();
     const stale: string[] = [];
     const rivals: string[] = [];
     for await (const entry of this.storage.list(claims)) {
       const match = CLAIM_FILE.exec(entry.path.slice(entry.path.lastIndexOf("/") + 1));
-      if (!match || match[4] === token) continue;
-      if (now - Number(match[3]) > CLAIM_TTL_MS) stale.push(entry.path);
-      else if (Number(match[1]) === version) rivals.push(claimOrder(Number(match[2]), match[4]!));
+      if (!match || match[3] === token) continue;
+      if (now - Number(match[2]) > CLAIM_TTL_MS) stale.push(entry.path);
+      else rivals.push(claimOrder(Number(match[1]), match[3]!));
     }
     if (stale.length > 0) await this.storage.delete(stale).catch(() => undefined);
     return rivals;
