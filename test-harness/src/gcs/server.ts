@@ -85,12 +85,22 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
 
   const server = createServer((req, res) => {
     if (!ctx) return res.destroy();
-    serve(ctx, req, res, takeFault(faults, req), (record) => {
-      records.push(record);
+    // Recorded when the request arrives and completed as it is answered, so a client that has its
+    // answer always finds the request in requests() (the socket's close comes later).
+    const entry: GcsRequestRecord = {
+      method: req.method ?? "?",
+      url: req.url ?? "/",
+      status: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+    };
+    records.push(entry);
+    res.once("close", () =>
       log.push(
-        `${record.method} ${record.url} -> ${record.status} (${record.bytesIn} in, ${record.bytesOut} out)\n`,
-      );
-    }).catch((error: unknown) => {
+        `${entry.method} ${entry.url} -> ${entry.status} (${entry.bytesIn} in, ${entry.bytesOut} out)\n`,
+      ),
+    );
+    serve(ctx, req, res, takeFault(faults, req), entry).catch((error: unknown) => {
       log.push(`[server error] ${error instanceof Error ? error.stack : String(error)}\n`);
       res.destroy();
     });
@@ -145,13 +155,13 @@ async function serve(
   req: IncomingMessage,
   res: ServerResponse,
   fault: GcsFault | undefined,
-  record: (entry: GcsRequestRecord) => void,
+  entry: GcsRequestRecord,
 ): Promise<void> {
   const url = new URL(req.url ?? "/", ctx.baseUrl);
-  const counters = { bytesIn: 0, bytesOut: 0 };
   const count = (chunk: unknown) => {
-    if (typeof chunk === "string") counters.bytesOut += Buffer.byteLength(chunk);
-    else if (chunk instanceof Uint8Array) counters.bytesOut += chunk.length;
+    entry.status = res.statusCode;
+    if (typeof chunk === "string") entry.bytesOut += Buffer.byteLength(chunk);
+    else if (chunk instanceof Uint8Array) entry.bytesOut += chunk.length;
   };
   const write = res.write.bind(res);
   let corrupt = fault?.corruptResponse === true;
@@ -170,20 +180,12 @@ async function serve(
     count(chunk);
     return (end as (...args: unknown[]) => ServerResponse)(chunk, ...rest);
   }) as typeof res.end;
-  res.once("close", () =>
-    record({
-      method: req.method ?? "?",
-      url: `${url.pathname}${url.search}`,
-      status: res.headersSent ? res.statusCode : 0,
-      ...counters,
-    }),
-  );
   const request: GcsRequest = {
     req,
     res,
     method: req.method ?? "GET",
     query: parseQuery(url.search),
-    body: countedBody(req, counters, fault?.resetAfterBytes),
+    body: countedBody(req, entry, fault?.resetAfterBytes),
     header: (name) => {
       const value = req.headers[name.toLowerCase()];
       return Array.isArray(value) ? value.join(", ") : value;
