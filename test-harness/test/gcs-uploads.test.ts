@@ -64,7 +64,7 @@ describe("resumable uploads", () => {
     const name = "interrupted.bin";
     const file = storage.bucket(backend.createBucket()).file(name);
     const data = randomBytes(2 * 256 * 1024 + 5000);
-    // The second chunk's PUT loses its connection after 1000 bytes; the server keeps those.
+    // The first chunk's PUT loses its connection after 1000 bytes; the server keeps those.
     backend.injectFault({ method: "PUT", path: /upload_id=/, resetAfterBytes: 1000, times: 1 });
     const skipFirst = backend.requests().length;
     const retrying = new Storage({
