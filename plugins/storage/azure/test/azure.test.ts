@@ -3,6 +3,7 @@ import { inspect } from "node:util";
 import { createStorage, FerryError, parseLocation, type Storage } from "@ferry/core";
 import { type AzuriteBackend, printLogsOnFailure } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { mapAzureError } from "../src/errors.ts";
 import { azure } from "../src/index.ts";
 import { canPresign, planAuth } from "../src/options.ts";
 import { containerStorage, startAzurite } from "./fixture.ts";
@@ -400,5 +401,41 @@ describe("errors", () => {
     const storage = await containerStorage(server, { serviceClient: service }, "unreachable");
     const error = await expectCode(storage.stat("x"), "Transient");
     expect(error.retryable).toBe(true);
+  });
+});
+
+describe("error mapping", () => {
+  const context = { operation: "write", path: "k", container: "c", secrets: ["account-key-value"] };
+  const restError = (errorCode: string, statusCode: number, message = `${errorCode} happened`) =>
+    Object.assign(new Error(message), { name: "RestError", statusCode, details: { errorCode } });
+
+  it("maps the Blob service error codes to ferry codes", () => {
+    const cases: Array<[unknown, FerryError["code"]]> = [
+      [restError("BlobNotFound", 404), "NotFound"],
+      [restError("ContainerNotFound", 404), "NotFound"],
+      [restError("AuthorizationFailure", 403), "PermissionDenied"],
+      [restError("ConditionNotMet", 412), "ConditionNotMet"],
+      [restError("BlobAlreadyExists", 409), "ConditionNotMet"],
+      [restError("Md5Mismatch", 400), "Integrity"],
+      [restError("ServerBusy", 503), "Transient"],
+      [restError("InvalidBlockList", 400), "Transient"],
+      [Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), "Transient"],
+    ];
+    for (const [error, code] of cases) expect(mapAzureError(error, context).code, String(error)).toBe(code);
+    expect(mapAzureError(restError("ContainerNotFound", 404), context).message).toContain(
+      'container "c" does not exist',
+    );
+  });
+
+  it("redacts keys, SAS signatures and SharedKey headers that reach a message", () => {
+    const leaky = restError(
+      "Weird",
+      400,
+      "url https://a.blob/c/k?sv=1&sig=SECRETSIG123 auth SharedKey acct:SIGNATURE== key account-key-value",
+    );
+    const mapped = mapAzureError(leaky, context);
+    expect(`${mapped.message} ${inspect(mapped, { depth: 5 })}`).not.toMatch(
+      /SECRETSIG123|SIGNATURE==|account-key-value/,
+    );
   });
 });

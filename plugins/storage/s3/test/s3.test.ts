@@ -11,6 +11,7 @@ import {
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { md5Of } from "../src/driver.ts";
+import { mapS3Error } from "../src/errors.ts";
 import { needsPathStyle, s3 } from "../src/index.ts";
 import { clientConfig } from "../src/options.ts";
 import { bucketStorage, s3rverOptions, startS3rver } from "./fixture.ts";
@@ -437,6 +438,56 @@ describe("errors", () => {
     const storage = await bucketStorage(server, { client });
     const error = await expectCode(storage.stat("x"), "Transient");
     expect(error.retryable).toBe(true);
+  });
+});
+
+describe("declared s3rver gaps, shown", () => {
+  it("sends If-None-Match: * for create-only writes, which s3rver ignores (hence conditionalWrite: false in its tests)", async () => {
+    const { client, traffic } = recordingClient(server);
+    // Declared as S3 itself behaves: the plugin's own capabilities, no override.
+    const storage = await bucketStorage(server, { client, capabilities: {} });
+    expect(storage.capabilities.conditionalWrite).toBe(true);
+    await storage.write("once.txt", "first", { ifNoneMatch: "*" });
+    await storage.write("once.txt", "second", { ifNoneMatch: "*" });
+    expect(
+      traffic
+        .filter((exchange) => exchange.command === "PutObject")
+        .map((exchange) => exchange.headers["if-none-match"]),
+    ).toEqual(["*", "*"]);
+    // S3 would answer 412 to the second write; s3rver overwrites. If this starts failing, s3rver gained the feature.
+    expect(new TextDecoder().decode(await storage.readBytes("once.txt"))).toBe("second");
+  });
+});
+
+describe("error mapping", () => {
+  const context = { operation: "write", path: "k", bucket: "b" };
+  const sdkError = (name: string, status: number, extra: Record<string, unknown> = {}) =>
+    Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status }, ...extra });
+
+  it("maps the S3 error codes a server can answer to ferry codes", () => {
+    const cases: Array<[unknown, FerryError["code"]]> = [
+      [sdkError("NoSuchKey", 404), "NotFound"],
+      [sdkError("NotFound", 404), "NotFound"],
+      [sdkError("AccessDenied", 403), "PermissionDenied"],
+      [sdkError("PreconditionFailed", 412), "ConditionNotMet"],
+      [sdkError("BadDigest", 400), "Integrity"],
+      [sdkError("SlowDown", 503), "Transient"],
+      [sdkError("InternalError", 500), "Transient"],
+      [Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }), "Transient"],
+      [sdkError("NotImplemented", 501), "Unsupported"],
+    ];
+    for (const [error, code] of cases) expect(mapS3Error(error, context).code, String(error)).toBe(code);
+    expect(mapS3Error(sdkError("NoSuchBucket", 404), context).message).toContain('bucket "b" does not exist');
+  });
+
+  it("redacts key ids and signatures that reach a message", () => {
+    const leaky = sdkError("Weird", 400, {
+      message:
+        "bad request AKIAIOSFODNN7EXAMPLE Credential=AKIAIOSFODNN7EXAMPLE/20260101 Signature=abcdef0123",
+    });
+    const mapped = mapS3Error(leaky, { ...context, secrets: ["my-secret-value"] });
+    expect(mapped.message).not.toMatch(/AKIAIOSFODNN7EXAMPLE|abcdef0123/);
+    expect(inspect(mapped, { depth: 5 })).not.toMatch(/AKIAIOSFODNN7EXAMPLE|abcdef0123/);
   });
 });
 
