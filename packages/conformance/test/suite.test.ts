@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import {
   type Capabilities,
   createStorage,
@@ -16,7 +17,7 @@ import {
 } from "@ferry/core";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CaseContext, StorageFixture } from "../src/index.ts";
-import { describeStorage, listPaths, STORAGE_CASE_NAMES } from "../src/index.ts";
+import { describeStorage, listPaths, overrideDriver, STORAGE_CASE_NAMES } from "../src/index.ts";
 import { ALL_CASES } from "../src/storage/cases/index.ts";
 
 const dirs: string[] = [];
@@ -25,30 +26,6 @@ async function freshDriver(): Promise<LocalDriver> {
   const dir = await mkdtemp(join(tmpdir(), "ferry-suite-"));
   dirs.push(dir);
   return new LocalDriver(dir);
-}
-
-/** The local driver with some members replaced: `capabilities` and any operation. */
-function tweak(
-  driver: LocalDriver,
-  overrides: Partial<Omit<StorageDriver, "capabilities">> & { capabilities?: Partial<Capabilities> },
-): StorageDriver {
-  const forwarded: StorageDriver = {
-    system: driver.system,
-    root: driver.root,
-    capabilities: { ...driver.capabilities, ...overrides.capabilities },
-    stat: (path, options) => driver.stat(path, options),
-    list: (dir, options) => driver.list(dir, options),
-    read: (path, options) => driver.read(path, options),
-    write: (path, source, options) => driver.write(path, source, options),
-    delete: (paths, options) => driver.delete(paths, options),
-    copy: (from, to, options) => driver.copy(from, to, options),
-    move: (from, to, options) => driver.move(from, to, options),
-    mkdir: (path, options) => driver.mkdir(path, options),
-    deleteDirectory: (path, options) => driver.deleteDirectory(path, options),
-    checksum: (path, algorithm, options) => driver.checksum(path, algorithm, options),
-  };
-  const { capabilities: _, ...operations } = overrides;
-  return { ...forwarded, ...operations };
 }
 
 const localFixture = async (): Promise<StorageFixture> => {
@@ -70,7 +47,7 @@ const READ_ONLY: Partial<Capabilities> = {
 // A read-only view: only the cases that need no writing run, and the honesty case checks every write is refused.
 describeStorage("local, read-only view", async () => {
   const driver = await freshDriver();
-  return { storage: createStorage(tweak(driver, { capabilities: READ_ONLY })) };
+  return { storage: createStorage(overrideDriver(driver, { capabilities: READ_ONLY })) };
 });
 
 // Overrides hide declared capabilities from gating (copy, move, mkdir here) but not from the honesty cases.
@@ -107,11 +84,11 @@ describe("describeStorage options", () => {
   });
 });
 
-/** Runs one case directly against `driver`; resolves if it passes, rejects with its assertion if not. */
-async function runCase(name: string, driver: StorageDriver): Promise<void> {
+/** Runs one case directly against a fresh local driver, altered by `alter`. */
+async function runCase(name: string, alter: (driver: LocalDriver) => StorageDriver): Promise<void> {
   const storageCase = ALL_CASES.find((candidate) => candidate.name === name);
   if (!storageCase) throw new Error(`no case named ${name}`);
-  const storage: Storage = createStorage(driver);
+  const storage: Storage = createStorage(alter(await freshDriver()));
   const context: CaseContext = {
     storage,
     capabilities: storage.capabilities,
@@ -123,91 +100,111 @@ async function runCase(name: string, driver: StorageDriver): Promise<void> {
   await storageCase.run(context);
 }
 
+/** The case passes on the intact driver and fails on the broken one. */
+async function expectCaseCatches(
+  name: string,
+  breakDriver: (driver: LocalDriver) => StorageDriver,
+): Promise<void> {
+  await expect(
+    runCase(name, (driver) => driver),
+    `${name} on the intact driver`,
+  ).resolves.toBeUndefined();
+  await expect(runCase(name, breakDriver), `${name} on the broken driver`).rejects.toBeInstanceOf(Error);
+}
+
 describe("the cases fail against drivers that break the contract", () => {
   it("a create-only write that overwrites", async () => {
-    const driver = await freshDriver();
-    const broken = tweak(driver, {
-      write: (path, source, options) => driver.write(path, source, { ...options, ifNoneMatch: undefined }),
-    });
-    await expect(
-      runCase("conditional write: create-only on an existing key fails with ConditionNotMet", broken),
-    ).rejects.toThrow();
-    await expect(
-      runCase("conditional write: of racing creates exactly one wins", tweak(await freshDriver(), {})),
-    ).resolves.toBeUndefined();
+    const broken = (driver: LocalDriver) =>
+      overrideDriver(driver, {
+        write: (path, source, options) => driver.write(path, source, { ...options, ifNoneMatch: undefined }),
+      });
+    await expectCaseCatches(
+      "conditional write: create-only on an existing key fails with ConditionNotMet",
+      broken,
+    );
+    await expectCaseCatches("conditional write: of racing creates exactly one wins", broken);
   });
 
   it("a listing out of order while declaring lexicographic", async () => {
-    const driver = await freshDriver();
-    const reversed = tweak(driver, {
-      list: async function* (dir, options) {
-        const entries = [];
-        for await (const entry of driver.list(dir, options)) entries.push(entry);
-        yield* entries.reverse();
-      },
-    });
-    await expect(runCase("list: order is by UTF-8 bytes", reversed)).rejects.toThrow();
-    await expect(
-      runCase("capabilities: a declared lexicographic order holds in the driver's own listing", reversed),
-    ).rejects.toThrow();
+    const reversed = (driver: LocalDriver) =>
+      overrideDriver(driver, {
+        list: async function* (dir, options) {
+          const entries = [];
+          for await (const entry of driver.list(dir, options)) entries.push(entry);
+          yield* entries.reverse();
+        },
+      });
+    await expectCaseCatches("list: order is by UTF-8 bytes", reversed);
+    await expectCaseCatches(
+      "capabilities: a declared lexicographic order holds in the driver's own listing",
+      reversed,
+    );
   });
 
   it("a read that ignores the range", async () => {
-    const driver = await freshDriver();
-    const broken = tweak(driver, {
-      read: (path, options) => driver.read(path, { ...options, range: undefined }),
-    });
-    await expect(runCase("read: a range in the middle", broken)).rejects.toThrow();
-    await expect(runCase("read: a suffix range gives the last bytes", broken)).rejects.toThrow();
+    const broken = (driver: LocalDriver) =>
+      overrideDriver(driver, {
+        read: (path, options) => driver.read(path, { ...options, range: undefined }),
+      });
+    await expectCaseCatches("read: a range in the middle", broken);
+    await expectCaseCatches("read: a suffix range gives the last bytes", broken);
   });
 
   it("a delete that fails on missing paths", async () => {
-    const driver = await freshDriver();
-    const broken = tweak(driver, {
-      delete: async (paths, options) => {
-        for (const path of paths) await driver.stat(path);
-        await driver.delete(paths, options);
-      },
-    });
-    await expect(runCase("delete: a missing path is not an error", broken)).rejects.toThrow();
+    const broken = (driver: LocalDriver) =>
+      overrideDriver(driver, {
+        delete: async (paths, options) => {
+          for (const path of paths) await driver.stat(path);
+          await driver.delete(paths, options);
+        },
+      });
+    await expectCaseCatches("delete: a missing path is not an error", broken);
   });
 
   it("an md5 reported without declaring it", async () => {
-    const driver = await freshDriver();
-    const broken = tweak(driver, {
-      capabilities: { hashes: ["sha256"] },
-      stat: async (path, options) => ({ ...(await driver.stat(path, options)), md5: "0".repeat(32) }),
-    });
-    await expect(
-      runCase("capabilities: no md5 is reported unless md5 is a declared hash", broken),
-    ).rejects.toThrow();
+    const broken = (driver: LocalDriver) =>
+      overrideDriver(driver, {
+        capabilities: { hashes: ["sha256"] },
+        stat: async (path, options) => ({ ...(await driver.stat(path, options)), md5: "0".repeat(32) }),
+      });
+    await expectCaseCatches("capabilities: no md5 is reported unless md5 is a declared hash", broken);
   });
 
   it("a write that is visible before it completes", async () => {
-    const driver = await freshDriver();
     // Writes straight to the final name: a failing source leaves a partial object behind.
-    const broken = tweak(driver, {
-      write: async (path, source, options) => {
-        const chunks: Uint8Array[] = [];
-        for await (const chunk of source) {
-          chunks.push(chunk);
-          await driver.write(path, toByteIterable(chunks), {});
-        }
-        return driver.write(path, toByteIterable(chunks), options);
-      },
-    });
-    await expect(runCase("write: a source failing midway leaves nothing", broken)).rejects.toThrow();
-    await expect(runCase("write: an object is invisible until its write completes", broken)).rejects.toThrow();
-    await expect(
-      runCase("write: an MD5 mismatch leaves the existing object unchanged", broken),
-    ).rejects.toThrow();
+    const broken = (driver: LocalDriver) =>
+      overrideDriver(driver, {
+        write: async (path, source, options) => {
+          const chunks: Uint8Array[] = [];
+          for await (const chunk of source) {
+            chunks.push(chunk);
+            await driver.write(path, toByteIterable(chunks), {});
+          }
+          return driver.write(path, toByteIterable(chunks), options);
+        },
+      });
+    await expectCaseCatches("write: a source failing midway leaves nothing", broken);
+    await expectCaseCatches("write: an MD5 mismatch leaves the existing object unchanged", broken);
+  });
+
+  it("a read that buffers the whole object", async () => {
+    const broken = (driver: LocalDriver) =>
+      overrideDriver(driver, {
+        read: async (path, options) => {
+          const stream = await driver.read(path, options);
+          const chunks: Buffer[] = [];
+          for await (const chunk of stream) chunks.push(chunk as Buffer);
+          return Readable.from([Buffer.concat(chunks)]);
+        },
+      });
+    await expectCaseCatches(
+      "read: the stream does not buffer the whole object ahead of the consumer",
+      broken,
+    );
   });
 
   it("an empty directory that a declared emptyDirectories storage loses", async () => {
-    const driver = await freshDriver();
-    const broken = tweak(driver, { mkdir: async () => undefined });
-    await expect(
-      runCase("directories: mkdir creates an empty directory that lists", broken),
-    ).rejects.toThrow();
+    const broken = (driver: LocalDriver) => overrideDriver(driver, { mkdir: async () => undefined });
+    await expectCaseCatches("directories: mkdir creates an empty directory that lists", broken);
   });
 });

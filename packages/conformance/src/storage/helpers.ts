@@ -1,6 +1,14 @@
 /** Small tools the cases share: deterministic data, hashing, collecting listings, typed-error checks. */
 import { createHash } from "node:crypto";
-import { type Entry, type ErrorCode, FerryError, type ListOptions, type Storage } from "@ferry/core";
+import {
+  type Capabilities,
+  type Entry,
+  type ErrorCode,
+  FerryError,
+  type ListOptions,
+  type Storage,
+  type StorageDriver,
+} from "@ferry/core";
 import { expect } from "vitest";
 
 /** `size` pseudo-random bytes, the same for the same seed (xorshift32). */
@@ -113,4 +121,45 @@ export function equalBytes(actual: Uint8Array, expected: Uint8Array): void {
 /** Write each `path → content` (text), in parallel. */
 export async function seed(storage: Storage, files: Record<string, string | Uint8Array>): Promise<void> {
   await Promise.all(Object.entries(files).map(([path, content]) => storage.write(path, content)));
+}
+
+export type DriverOverrides = Partial<Omit<StorageDriver, "capabilities">> & {
+  capabilities?: Partial<Omit<Capabilities, "limits">> & { limits?: Partial<Capabilities["limits"]> };
+};
+
+/**
+ * `driver` with some members replaced: capabilities (merged, limits too) and any operations. Every
+ * other operation forwards to the original, bound to it (drivers may use private fields).
+ */
+export function overrideDriver(driver: StorageDriver, overrides: DriverOverrides): StorageDriver {
+  const { capabilities, ...operations } = overrides;
+  const forwarded: Record<string, unknown> = {
+    system: driver.system,
+    root: driver.root,
+    capabilities: {
+      ...driver.capabilities,
+      ...capabilities,
+      limits: { ...driver.capabilities.limits, ...capabilities?.limits },
+    },
+  };
+  const methods = [
+    "stat",
+    "list",
+    "read",
+    "write",
+    "delete",
+    "copy",
+    "move",
+    "mkdir",
+    "deleteDirectory",
+    "checksum",
+    "exec",
+    "presign",
+    "close",
+  ] as const;
+  for (const name of methods) {
+    const method = driver[name] as ((...args: unknown[]) => unknown) | undefined;
+    if (method) forwarded[name] = method.bind(driver);
+  }
+  return { ...(forwarded as unknown as StorageDriver), ...operations };
 }

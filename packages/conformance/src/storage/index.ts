@@ -1,4 +1,13 @@
-export { bytes, expectFerryError, listEntries, listPaths, md5Hex, readText } from "./helpers.ts";
+export {
+  bytes,
+  type DriverOverrides,
+  expectFerryError,
+  listEntries,
+  listPaths,
+  md5Hex,
+  overrideDriver,
+  readText,
+} from "./helpers.ts";
 export { REQUIREMENTS } from "./requirements.ts";
 export { describeStorage, STORAGE_CASE_NAMES } from "./suite.ts";
 export type * from "./types.ts";

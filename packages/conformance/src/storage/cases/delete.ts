@@ -1,6 +1,6 @@
-import { type Capabilities, createStorage, type Storage, type StorageDriver } from "@ferry/core";
+import { type Capabilities, createStorage, type Storage } from "@ferry/core";
 import { expect } from "vitest";
-import { expectFerryError, listPaths, readText, seed } from "../helpers.ts";
+import { expectFerryError, listPaths, overrideDriver, readText, seed } from "../helpers.ts";
 import type { StorageCase } from "../types.ts";
 
 /**
@@ -13,20 +13,14 @@ function withLowerLimits(
 ): { storage: Storage; batches: number[] } {
   const driver = storage.driver;
   const batches: number[] = [];
-  const forwarding: StorageDriver = {
-    system: driver.system,
-    root: driver.root,
-    capabilities: { ...driver.capabilities, limits: { ...driver.capabilities.limits, ...limits } },
-    stat: (path, options) => driver.stat(path, options),
-    list: (dir, options) => driver.list(dir, options),
-    read: (path, options) => driver.read(path, options),
-    write: (path, source, options) => driver.write(path, source, options),
+  const lowered = overrideDriver(driver, {
+    capabilities: { limits },
     delete: (paths, options) => {
       batches.push(paths.length);
       return driver.delete(paths, options);
     },
-  };
-  return { storage: createStorage(forwarding), batches };
+  });
+  return { storage: createStorage(lowered), batches };
 }
 
 export const deleteCases: StorageCase[] = [
