@@ -119,8 +119,12 @@ export const gitRoutes: Route[] = [
         const type = await repo.git.objectType(sha);
         if (!type) throw new HttpError(422, "Object does not exist", DOCS.updateRef);
         if (force !== true) {
+          // Most updates are a direct child of the current head: no need to ask merge-base.
           const fastForward =
-            type === "commit" && current.type === "commit" && (await repo.git.isAncestor(current.sha, sha));
+            type === "commit" &&
+            current.type === "commit" &&
+            ((await repo.git.readCommit(sha)).parents.includes(current.sha) ||
+              (await repo.git.isAncestor(current.sha, sha)));
           if (!fastForward) throw new HttpError(422, "Update is not a fast forward", DOCS.updateRef);
         }
         // Compare-and-swap against the value just checked: git refuses if the ref moved meanwhile.

@@ -196,9 +196,7 @@ export async function startGithubServer(options: GithubServerOptions = {}): Prom
     const captures = route.pattern.exec(rest)!.slice(1);
     let params: string[];
     try {
-      params = captures.map((capture) =>
-        capture === undefined ? (undefined as unknown as string) : decodeURIComponent(capture),
-      );
+      params = captures.map((capture) => (capture === undefined ? "" : decodeURIComponent(capture)));
     } catch {
       throw new HttpError(400, "Malformed percent-encoding in the path", docs);
     }
