@@ -1,5 +1,5 @@
 /** The two stages of a step's catalog: get (before the job) and put (after it). */
-import { stat } from "node:fs/promises";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { errors, FerryError, toFerryError } from "../errors.ts";
@@ -88,7 +88,7 @@ export async function capturePuts(
   const result = await settle(files, catalog.concurrency, async (relative) => {
     const startedAt = new Date();
     const localPath = join(cwd, relative);
-    const { size } = await stat(localPath);
+    const { size } = statSync(localPath);
     const fingerprint = catalog.storeCopy
       ? await store.storeFile(runId, relative, localPath, size, context.signal)
       : await hashLocalFile(localPath, size);

@@ -1,7 +1,7 @@
 /** MD5 and size of bytes as they stream past: one read of each file, whether it is copied or only hashed. */
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { createReadStream, readFileSync } from "node:fs";
+import { setImmediate } from "node:timers/promises";
 
 export interface Fingerprint {
   md5: string;
@@ -35,10 +35,25 @@ export function md5Of(bytes: Uint8Array): string {
   return createHash("md5").update(bytes).digest("hex");
 }
 
+let readsSinceYield = 0;
+
+/**
+ * A small file's bytes, read synchronously: for many small files a thread-pool round trip per call
+ * costs more than the read. Yields to the event loop every few dozen files so that timers, aborts
+ * and other work still get their turn.
+ */
+export async function readSmallFile(path: string): Promise<Uint8Array> {
+  if (++readsSinceYield >= 32) {
+    readsSinceYield = 0;
+    await setImmediate();
+  }
+  return readFileSync(path);
+}
+
 /** Hash a whole local file, streaming (never the whole file in memory unless it is small). */
 export async function hashLocalFile(path: string, size?: number): Promise<Fingerprint> {
   if (size !== undefined && size <= SMALL_FILE_BYTES) {
-    const bytes = await readFile(path);
+    const bytes = await readSmallFile(path);
     return { md5: md5Of(bytes), size: bytes.byteLength };
   }
   const tap = new HashingTap();

@@ -84,9 +84,17 @@ export class Run {
   readonly #options: ExecuteOptions;
   readonly #exclude: string[];
   readonly #started: number;
+  readonly #identities: Promise<string[]>;
 
-  private constructor(store: CatalogStore, cwd: string, log: RunLog, options: ExecuteOptions) {
+  private constructor(
+    store: CatalogStore,
+    cwd: string,
+    log: RunLog,
+    options: ExecuteOptions,
+    identities: Promise<string[]>,
+  ) {
     this.store = store;
+    this.#identities = identities;
     this.cwd = cwd;
     this.log = log;
     this.#options = options;
@@ -106,7 +114,8 @@ export class Run {
     const env = options.env ?? process.env;
     const requested = options.runId ?? (env.FERRY_RUN_ID || undefined);
     const parameters = { ...options.parameters };
-    const identities = await codeIdentities(cwd);
+    // Asking git takes a few milliseconds: done while the run proceeds, recorded when it finishes.
+    const identities = codeIdentities(cwd);
     const fresh = (runId: string): RunLog => ({
       runId,
       status: "RUNNING",
@@ -115,7 +124,7 @@ export class Run {
       finalParameters: { ...parameters },
       catalogLocation: store.url,
       attempts: 1,
-      codeIdentities: identities,
+      codeIdentities: [],
       ferryVersion: VERSION,
       steps: [],
     });
@@ -136,16 +145,16 @@ export class Run {
           ...previous,
           status: "RUNNING",
           attempts: previous.attempts + 1,
-          codeIdentities: identities,
         };
         delete log.end;
         delete log.durationMs;
         delete log.error;
         await store.writeRunLog(log);
-        return new Run(store, cwd, log, options);
+        return new Run(store, cwd, log, options, identities);
       }
+      const log = fresh(runId);
       try {
-        await store.writeRunLog(fresh(runId), { create: true });
+        await store.writeRunLog(log, { create: true });
       } catch (error) {
         if (FerryError.isInstance(error, "ConditionNotMet")) {
           throw errors.alreadyExists(
@@ -155,7 +164,7 @@ export class Run {
         }
         throw error;
       }
-      return new Run(store, cwd, fresh(runId), options);
+      return new Run(store, cwd, log, options, identities);
     }
 
     for (;;) {
@@ -163,7 +172,7 @@ export class Run {
       const log = fresh(runId);
       try {
         await store.writeRunLog(log, { create: true });
-        return new Run(store, cwd, log, options);
+        return new Run(store, cwd, log, options, identities);
       } catch (error) {
         // Another process took the same id between the check and the create: pick again.
         if (!FerryError.isInstance(error, "ConditionNotMet")) throw error;
@@ -270,6 +279,7 @@ export class Run {
     this.log.status = failed ? "FAIL" : "SUCCESS";
     if (failed?.error !== undefined) this.log.error = `${failed.name}: ${failed.error}`;
     this.log.finalParameters = finalParameters;
+    this.log.codeIdentities = await this.#identities;
     this.log.end = new Date().toISOString();
     this.log.durationMs = Date.now() - this.#started;
     await this.store.writeRunLog(this.log);

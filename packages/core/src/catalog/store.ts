@@ -9,17 +9,19 @@
  * Everything about one run is inside its folder, so a run can be copied, listed or removed as one.
  */
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readFile, rename, rm } from "node:fs/promises";
-import { dirname, isAbsolute, relative, sep } from "node:path";
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ferry } from "../default.ts";
-import { errors, FerryError } from "../errors.ts";
+import { errors, FerryError, toFerryError } from "../errors.ts";
+import { LocalDriver } from "../local/driver.ts";
+import { TEMP_PREFIX } from "../local/root.ts";
 import { formatLocation, type Location, type LocationLike, parseLocation } from "../location.ts";
 import { joinKey, relativeKey } from "../paths.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import type { Storage } from "../storage.ts";
-import { type Fingerprint, HashingTap, md5Of, SMALL_FILE_BYTES } from "./hashing.ts";
+import { type Fingerprint, HashingTap, md5Of, readSmallFile, SMALL_FILE_BYTES } from "./hashing.ts";
 import type { RunLog } from "./run-log.ts";
 
 export const DEFAULT_CATALOG = ".catalog";
@@ -46,10 +48,14 @@ export function isRunOwnFile(runId: string, relativePath: string): boolean {
 export class CatalogStore {
   readonly storage: Storage;
   readonly location: Location;
+  /** The directory of a catalog on local disk, for the small-file fast path. */
+  readonly #localDirectory: string | undefined;
+  readonly #madeDirectories = new Set<string>();
 
   constructor(storage: Storage, location: Location) {
     this.storage = storage;
     this.location = location;
+    this.#localDirectory = storage.driver instanceof LocalDriver ? storage.driver.directory : undefined;
   }
 
   /** Resolve a catalog location (default `.catalog` in `cwd`) to its storage. */
@@ -138,7 +144,12 @@ export class CatalogStore {
     });
   }
 
-  /** Stream a local file into the run folder, hashing it on the way (one read). */
+  /**
+   * Put a local file into the run folder, hashing it on the way (one read). Large files stream; small
+   * ones are read in one call and, for a catalog on local disk, written with synchronous calls (temp
+   * file + rename, as the local driver does): for thousands of small files the thread-pool round trips
+   * of asynchronous I/O cost more than the I/O itself.
+   */
   async storeFile(
     runId: string,
     relativePath: string,
@@ -148,9 +159,11 @@ export class CatalogStore {
   ): Promise<Fingerprint> {
     const key = this.key(runId, relativePath);
     if (size <= SMALL_FILE_BYTES) {
-      const bytes = await readFile(localPath, signal ? { signal } : {});
+      const bytes = await readSmallFile(localPath);
       const md5 = md5Of(bytes);
-      await this.storage.write(key, bytes, { size: bytes.byteLength, md5, signal });
+      if (this.#localDirectory !== undefined)
+        this.#writeLocal(join(this.#localDirectory, ...key.split("/")), bytes);
+      else await this.storage.write(key, bytes, { size: bytes.byteLength, md5, signal });
       return { md5, size: bytes.byteLength };
     }
     const tap = new HashingTap();
@@ -159,6 +172,22 @@ export class CatalogStore {
       signal,
     });
     return tap.result();
+  }
+
+  #writeLocal(path: string, bytes: Uint8Array): void {
+    const parent = dirname(path);
+    if (!this.#madeDirectories.has(parent)) {
+      mkdirSync(parent, { recursive: true });
+      this.#madeDirectories.add(parent);
+    }
+    const temp = join(parent, `${TEMP_PREFIX}${randomBytes(6).toString("hex")}-${basename(path)}`);
+    try {
+      writeFileSync(temp, bytes, { flag: "wx" });
+      renameSync(temp, path);
+    } catch (error) {
+      rmSync(temp, { force: true });
+      throw toFerryError(error, { system: "file", path });
+    }
   }
 
   /**
