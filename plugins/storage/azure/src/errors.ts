@@ -62,6 +62,13 @@ function classify(error: RestErrorLike): ErrorCode {
     return "ConditionNotMet";
   // Another upload to the same name committed first, and Azure discarded this upload's staged blocks:
   // writing again succeeds.
+  // @azure/identity: no credential in the chain worked.
+  if (
+    /^(CredentialUnavailableError|AggregateAuthenticationError|AuthenticationRequiredError|AuthenticationError)$/.test(
+      error.name ?? "",
+    )
+  )
+    return "PermissionDenied";
   if (code === "InvalidBlockList") return "Transient";
   if (code === "Md5Mismatch" || code === "InvalidMd5" || code === "Crc64Mismatch") return "Integrity";
   // Azurite reports a Content-MD5 mismatch as a generic 400 InvalidOperation.
