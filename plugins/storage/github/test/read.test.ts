@@ -147,6 +147,35 @@ describe("configuration", () => {
   });
 });
 
+describe("caching and limits", () => {
+  it("reuses a branch's resolved commit for treeCacheTtl; 0 sees a push from elsewhere at once", async () => {
+    const name = repoName();
+    const repo = await backend.createRepo("octo", name, { files: { "v.txt": "1" } });
+    const cached = await openStorage(backend, `github://octo/${name}`, { treeCacheTtl: 3_600_000 });
+    const fresh = await openStorage(backend, `github://octo/${name}`, { treeCacheTtl: 0 });
+    expect(await text(cached, "v.txt")).toBe("1");
+    expect(await text(fresh, "v.txt")).toBe("1");
+    await repo.commit({ files: { "v.txt": "2" } });
+    expect(await text(cached, "v.txt")).toBe("1");
+    expect(await text(fresh, "v.txt")).toBe("2");
+  });
+
+  it("a file larger than the blobs API serves is Unsupported, naming it", async () => {
+    const limited = await startGithubServer({ blobMaxBytes: 1024 });
+    try {
+      const name = repoName();
+      await limited.createRepo("octo", name, { files: { "huge.bin": new Uint8Array(2048) } });
+      const storage = await openStorage(limited, `github://octo/${name}`);
+      expect((await storage.stat("huge.bin")).size).toBe(2048);
+      const error = await failure(storage.readBytes("huge.bin"));
+      expect(error.code).toBe("Unsupported");
+      expect(error.message).toContain(`octo/${name}/huge.bin`);
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
 describe("auth, limits and missing things", () => {
   it("reads a private repository with a token and reports it as not found without one", async () => {
     const name = repoName();
