@@ -11,7 +11,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { baseCapabilities, type Capabilities, errors, type Location, type StoragePlugin } from "@ferry/core";
 import { type ClientHandle, S3Driver } from "./driver.ts";
 import { clientConfig, GiB, MiB, resolveOptions, type S3Options } from "./options.ts";
-import { loadSdk, type S3Sdk } from "./sdk.ts";
+import { createClient, loadSdk, type S3Sdk } from "./sdk.ts";
 
 export { S3Driver } from "./driver.ts";
 export type { S3Options } from "./options.ts";
@@ -66,7 +66,7 @@ export function s3(options: S3Options = {}): StoragePlugin {
     client() {
       pending ??= (async () => {
         const sdk = await loadSdk();
-        return { client: options.client ?? new sdk.S3Client(clientConfig(options)), sdk };
+        return { client: options.client ?? (await createClient(sdk, clientConfig(options))), sdk };
       })();
       return pending;
     },

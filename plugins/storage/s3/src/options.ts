@@ -115,8 +115,7 @@ export function needsPathStyle(endpoint: string): boolean {
 /** The SDK client configuration from options and the environment (credentials stay with the SDK's chain unless given). */
 export function clientConfig(options: S3Options, env: NodeJS.ProcessEnv = process.env): S3ClientConfig {
   const endpoint = options.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
-  const region =
-    options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (endpoint ? "us-east-1" : undefined);
+  const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   const config: S3ClientConfig = {
     // ferry sends Content-MD5 itself, which every S3-compatible server understands; the SDK's newer
     // default CRC checksums (aws-chunked bodies) are not, so they are only sent where the API demands one.

@@ -3,6 +3,7 @@
  * actually talks to S3.
  */
 import type * as ClientS3 from "@aws-sdk/client-s3";
+import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import type * as Presigner from "@aws-sdk/s3-request-presigner";
 
 export type S3Sdk = typeof ClientS3;
@@ -24,4 +25,21 @@ export function loadPresigner(): Promise<PresignerSdk> {
 /** Per-request options: the caller's AbortSignal, when there is one. */
 export function requestOptions(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
   return signal ? { abortSignal: signal } : {};
+}
+
+/**
+ * A client from `config`. When neither the options nor the SDK's chain (environment, profile, instance
+ * metadata) name a region, a custom endpoint still works: S3-compatible servers ignore the region, so
+ * `us-east-1` signs the requests. Without an endpoint the SDK's "Region is missing" error stands.
+ */
+export async function createClient(sdk: S3Sdk, config: S3ClientConfig): Promise<S3Client> {
+  const client = new sdk.S3Client(config);
+  if (config.region !== undefined || config.endpoint === undefined) return client;
+  try {
+    await client.config.region();
+    return client;
+  } catch {
+    client.destroy();
+    return new sdk.S3Client({ ...config, region: "us-east-1" });
+  }
 }

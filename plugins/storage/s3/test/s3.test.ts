@@ -1,4 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { inspect } from "node:util";
 import {
   collectBytes,
@@ -75,11 +78,9 @@ describe("configuration", () => {
       forcePathStyle: true,
     });
     const viaGlobal = clientConfig({}, { AWS_ENDPOINT_URL: "http://localhost:2" });
-    expect(viaGlobal).toMatchObject({
-      endpoint: "http://localhost:2",
-      region: "us-east-1",
-      forcePathStyle: true,
-    });
+    expect(viaGlobal).toMatchObject({ endpoint: "http://localhost:2", forcePathStyle: true });
+    // No region named: the SDK's chain (profile) decides when the client is created, else us-east-1.
+    expect(viaGlobal.region).toBeUndefined();
     expect(clientConfig({}, {}).endpoint).toBeUndefined();
   });
 
@@ -100,6 +101,74 @@ describe("configuration", () => {
         if (saved[key] === undefined) delete process.env[key];
         else process.env[key] = saved[key];
       }
+    }
+  });
+});
+
+describe("credential chain", () => {
+  it("finds credentials and region in a shared-config profile (AWS_PROFILE)", async () => {
+    const bucket = await server.createBucket();
+    const dir = await mkdtemp(join(tmpdir(), "ferry-aws-profile-"));
+    await writeFile(
+      join(dir, "credentials"),
+      "[ferry-test]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n",
+    );
+    await writeFile(join(dir, "config"), "[profile ferry-test]\nregion = eu-west-3\n");
+    const saved = { ...process.env };
+    for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
+    Object.assign(process.env, {
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, "credentials"),
+      AWS_CONFIG_FILE: join(dir, "config"),
+      AWS_PROFILE: "ferry-test",
+      AWS_ENDPOINT_URL: server.endpoint,
+      AWS_EC2_METADATA_DISABLED: "true",
+    });
+    try {
+      const storage = createStorage(await s3().create(parseLocation(`s3://${bucket}`)));
+      await storage.write("via-profile.txt", "profile credentials");
+      // The profile's region signs the requests (it is in the presigned URL's credential scope).
+      expect(decodeURIComponent(await storage.presign("via-profile.txt"))).toContain(
+        "/eu-west-3/s3/aws4_request",
+      );
+      expect(new TextDecoder().decode(await storage.readBytes("via-profile.txt"))).toBe(
+        "profile credentials",
+      );
+      await storage.close();
+    } finally {
+      for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
+      Object.assign(process.env, saved);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("region fallback", () => {
+  it("signs for us-east-1 when a custom endpoint is set and nothing names a region", async () => {
+    const bucket = await server.createBucket();
+    const dir = await mkdtemp(join(tmpdir(), "ferry-aws-empty-"));
+    await writeFile(join(dir, "config"), "");
+    const saved = { ...process.env };
+    for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
+    Object.assign(process.env, {
+      AWS_CONFIG_FILE: join(dir, "config"),
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, "config"),
+      AWS_EC2_METADATA_DISABLED: "true",
+    });
+    try {
+      const storage = createStorage(
+        await s3({ endpoint: server.endpoint, credentials: { ...server.credentials } }).create(
+          parseLocation(`s3://${bucket}`),
+        ),
+      );
+      await storage.write("no-region.txt", "x");
+      expect(decodeURIComponent(await storage.presign("no-region.txt"))).toContain(
+        "/us-east-1/s3/aws4_request",
+      );
+      await storage.close();
+    } finally {
+      for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
+      Object.assign(process.env, saved);
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
