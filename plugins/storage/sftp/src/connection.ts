@@ -18,7 +18,6 @@ import { algorithmsFor, hostPattern, knownKeys, type Verdict, verifyHostKey } fr
 import { DEFAULTS, type SftpOptions } from "./options.ts";
 import { SftpCalls } from "./sftp-ops.ts";
 import {
-  agentSocket,
   describeTarget,
   type KeySource,
   keySources,
@@ -189,7 +188,7 @@ async function authMethods(
 ): Promise<Array<PublicKeyAuthMethod | AgentAuthMethod>> {
   const methods: Array<PublicKeyAuthMethod | AgentAuthMethod> = [];
   const username = target.username;
-  const agent = agentSocket(options);
+  const agent = target.agent;
   const sources = keySources(target, options);
   const addKey = async (source: KeySource) => {
     const key = await parseSource(source, tried);

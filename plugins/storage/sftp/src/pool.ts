@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { errors, FerryError } from "@ferry/core";
 import { type Connection, connect } from "./connection.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
-import { agentSocket, describeTarget, type Target } from "./target.ts";
+import { describeTarget, type Target } from "./target.ts";
 
 const pools = new Map<string, HostPool>();
 
@@ -25,7 +25,7 @@ function identity(target: Target, options: SftpOptions): string {
     target.hostKeyCheck,
     options.privateKeyPath ?? "",
     key,
-    agentSocket(options) ?? "",
+    target.agent ?? "",
   ]);
 }
 

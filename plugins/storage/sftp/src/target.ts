@@ -21,10 +21,45 @@ export interface Target {
   proxyJump?: string;
   knownHosts: string;
   hostKeyCheck: HostKeyCheck;
+  /** ssh-agent socket to ask, if any. */
+  agent?: string;
+  /** ssh config `IdentitiesOnly yes`: only the configured keys, no agent, no default key files. */
+  identitiesOnly: boolean;
 }
 
 export function expandHome(path: string): string {
   return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : path;
+}
+
+/** `~` and the ssh_config(5) tokens that name paths: %d home, %u local user, %h host, %r remote user, %p port, %n alias. */
+function expandPath(path: string, target: Pick<Target, "host" | "port" | "username" | "name">): string {
+  const tokens: Record<string, string> = {
+    "%": "%",
+    d: homedir(),
+    u: userInfo().username,
+    h: target.host,
+    r: target.username,
+    p: String(target.port),
+    n: target.name,
+  };
+  return expandHome(path.replace(/%([%duhrpn])/g, (_, token: string) => tokens[token]!));
+}
+
+/** The agent socket: the option, else ssh config `IdentityAgent`, else SSH_AUTH_SOCK; `none`/`false` for none. */
+function agentFor(
+  options: SftpOptions,
+  configured: string | undefined,
+  target: Parameters<typeof expandPath>[1],
+): string | undefined {
+  if (options.agent === false) return undefined;
+  if (options.agent !== undefined) return options.agent || undefined;
+  if (configured !== undefined) {
+    if (configured.toLowerCase() === "none") return undefined;
+    if (configured === "SSH_AUTH_SOCK") return process.env.SSH_AUTH_SOCK || undefined;
+    if (configured.startsWith("$")) return process.env[configured.slice(1)] || undefined;
+    return expandPath(configured, target);
+  }
+  return process.env.SSH_AUTH_SOCK || undefined;
 }
 
 /** `user@host:port`, the form every error message names a connection by. */
@@ -59,16 +94,24 @@ export function resolveTarget(
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw errors.invalidInput(`invalid SSH port ${port} for ${input.host}`, { system: "sftp" });
   }
-  const target: Target = {
+  const where = {
     name: input.host,
     host: alias?.hostName ?? input.host,
     port,
     username: input.user ?? alias?.user ?? options.username ?? process.env.USER ?? userInfo().username,
-    identityFiles: (alias?.identityFiles ?? []).map(expandHome),
-    knownHosts: expandHome(options.knownHosts ?? knownHostsFromConfig ?? "~/.ssh/known_hosts"),
+  };
+  const target: Target = {
+    ...where,
+    identityFiles: (alias?.identityFiles ?? []).map((file) => expandPath(file, where)),
+    knownHosts: options.knownHosts
+      ? expandHome(options.knownHosts)
+      : expandPath(knownHostsFromConfig ?? "~/.ssh/known_hosts", where),
     hostKeyCheck:
       options.hostKeyCheck ?? policyFromConfig(first(alias?.raw.StrictHostKeyChecking)) ?? "strict",
+    identitiesOnly: first(alias?.raw.IdentitiesOnly)?.toLowerCase() === "yes",
   };
+  const agent = agentFor(options, first(alias?.raw.IdentityAgent), where);
+  if (agent !== undefined && !target.identitiesOnly) target.agent = agent;
   const jump = alias?.proxyJump;
   if (jump !== undefined && jump.toLowerCase() !== "none") target.proxyJump = jump;
   return target;
@@ -109,17 +152,12 @@ export function keySources(target: Target, options: SftpOptions): KeySource[] {
     sources.push(withPassphrase({ label: path, key: readFileSync(path), explicit: true }));
   }
   const defaults = ["id_ed25519", "id_ecdsa", "id_rsa"].map((name) => join(homedir(), ".ssh", name));
-  const explicitOnly = options.privateKey !== undefined || options.privateKeyPath !== undefined;
+  const explicitOnly =
+    options.privateKey !== undefined || options.privateKeyPath !== undefined || target.identitiesOnly;
   const files = [...target.identityFiles, ...(explicitOnly ? [] : defaults)];
   for (const path of [...new Set(files)]) {
     if (!existsSync(path)) continue;
     sources.push(withPassphrase({ label: path, key: readFileSync(path), explicit: false }));
   }
   return sources;
-}
-
-export function agentSocket(options: SftpOptions): string | undefined {
-  if (options.agent === false) return undefined;
-  const socket = options.agent ?? process.env.SSH_AUTH_SOCK;
-  return socket ? socket : undefined;
 }

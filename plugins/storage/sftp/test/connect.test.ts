@@ -59,12 +59,14 @@ describe.skipIf(skipReason !== undefined)("sftp connections: ssh config, keys, a
     const root = sshd().makeRoot();
     writeFileSync(join(root, "lazy.txt"), "found by scheme");
     const registry = new PluginRegistry({ cwd: pluginDir });
+    const { storage, path } = await registry.resolve(`ferry-cluster:${root}/lazy.txt`);
     try {
-      const { storage, path } = await registry.resolve(`ferry-cluster:${root}/lazy.txt`);
       expect(storage.system).toBe("sftp");
       expect(text(await storage.readBytes(path))).toBe("found by scheme");
     } finally {
       await registry.close();
+      // Closing is idempotent; the storage is closed here too in case the registry no longer holds it.
+      await storage.close();
     }
   });
 
@@ -82,12 +84,26 @@ describe.skipIf(skipReason !== undefined)("sftp connections: ssh config, keys, a
       `${readFileSync(sshd().sshConfigPath, "utf8")}\nHost jumped\n  HostName 127.0.0.1\n  Port ${sshd().port}\n  User ${sshd().user}\n  IdentityFile ${sshd().privateKeyPath}\n  UserKnownHostsFile ${sshd().knownHostsPath}\n  ProxyJump ferry-cluster\n`,
     );
     const root = sshd().makeRoot();
-    const before = sshd().openConnections();
+    // Connections of earlier tests may still be winding down on the server.
+    await waitUntil(async () => sshd().openConnections() === 0, { what: "earlier connections to end" });
     const storage = await connect({ host: "jumped", sshConfigPath: config, agent: false, root });
     await storage.write("via-jump.txt", "through the hop");
     expect(readFileSync(join(root, "via-jump.txt"), "utf8")).toBe("through the hop");
     // One connection to the jump host, one forwarded through it to the target.
-    expect(sshd().openConnections() - before).toBe(2);
+    expect(sshd().openConnections()).toBe(2);
+  });
+
+  it("expands %-tokens in IdentityFile and honours IdentitiesOnly", async () => {
+    // A key file named after the alias (%n) and the port (%p), as ssh_config(5) allows.
+    const keyPath = join(sshd().dir, `tokens-host-${sshd().port}_ed25519`);
+    writeFileSync(keyPath, sshd().privateKey, { mode: 0o600 });
+    const config = join(sshd().dir, uniqueName("tokens_config"));
+    writeFileSync(
+      config,
+      `Host tokens-host\n  HostName 127.0.0.1\n  Port ${sshd().port}\n  User ${sshd().user}\n  IdentityFile ${sshd().dir}/%n-%p_ed25519\n  IdentitiesOnly yes\n  IdentityAgent /nonexistent/agent.sock\n  UserKnownHostsFile ${sshd().knownHostsPath}\n`,
+    );
+    const storage = await connect({ host: "tokens-host", sshConfigPath: config, root: sshd().makeRoot() });
+    await storage.write("tokens.txt", "x");
   });
 
   it("uses a passphrase-protected key with its passphrase, and says what is wrong without it", async () => {
@@ -135,6 +151,14 @@ describe.skipIf(skipReason !== undefined)("sftp connections: ssh config, keys, a
       const storage = await connect({ ...withoutKey, agent: socket, root: sshd().makeRoot() });
       await storage.write("agent.txt", "signed by the agent");
       expect(text(await storage.readBytes("agent.txt"))).toBe("signed by the agent");
+      // The same agent named by the ssh config's IdentityAgent instead of an option.
+      const config = join(sshd().dir, uniqueName("agent_config"));
+      writeFileSync(
+        config,
+        `Host via-agent\n  HostName 127.0.0.1\n  Port ${sshd().port}\n  User ${sshd().user}\n  IdentityAgent ${socket}\n  UserKnownHostsFile ${sshd().knownHostsPath}\n`,
+      );
+      const viaConfig = await connect({ host: "via-agent", sshConfigPath: config, root: sshd().makeRoot() });
+      await viaConfig.write("config-agent.txt", "x");
     } finally {
       await agent.stop();
     }
