@@ -109,15 +109,28 @@ function describeFailure(error: unknown, where: string): FerryError {
   return errors.invalidInput(`${where}: not a readable parquet file (${message})`, { cause: error });
 }
 
-async function checkMagic(file: AsyncBuffer, where: string): Promise<void> {
+/**
+ * Read the file's tail once (it holds the footer of most files), check the magic, and hand hyparquet
+ * a buffer that serves the footer from that read instead of fetching it again.
+ */
+async function readTail(file: AsyncBuffer, where: string): Promise<AsyncBuffer> {
   if (file.byteLength < 12)
     throw errors.invalidInput(`${where}: not a parquet file (only ${file.byteLength} bytes)`);
-  const tail = new Uint8Array(await file.slice(file.byteLength - 4));
-  const magic = utf8.decode(tail);
+  const tailStart = Math.max(0, file.byteLength - FOOTER_FETCH);
+  const tail = new Uint8Array(await file.slice(tailStart, file.byteLength));
+  const magic = utf8.decode(tail.subarray(tail.byteLength - 4));
   if (magic === "PARE") {
     throw errors.unsupported(`${where}: encrypted parquet (Parquet Modular Encryption) is not supported`);
   }
   if (magic !== "PAR1") throw errors.invalidInput(`${where}: not a parquet file (no PAR1 footer)`);
+  return {
+    byteLength: file.byteLength,
+    slice(start: number, end?: number) {
+      const stop = end ?? file.byteLength;
+      if (start < tailStart || stop > file.byteLength) return file.slice(start, end);
+      return tail.slice(start - tailStart, stop - tailStart).buffer as ArrayBuffer;
+    },
+  };
 }
 
 function checkMetadata(metadata: FileMetaData, where: string): void {
@@ -158,8 +171,8 @@ export async function openPart(
 ): Promise<OpenPart> {
   const file = storageBuffer(storage, part.path, part.size, signal, stats);
   try {
-    await checkMagic(file, where);
-    const metadata = await parquetMetadataAsync(file, { parsers: PARSERS, initialFetchSize: FOOTER_FETCH });
+    const footer = await readTail(file, where);
+    const metadata = await parquetMetadataAsync(footer, { parsers: PARSERS, initialFetchSize: FOOTER_FETCH });
     checkMetadata(metadata, where);
     const fileSchema = fromParquetSchema(metadata, where);
     const rowGroups = metadata.row_groups.map((group) => Number(group.num_rows));
