@@ -1,0 +1,59 @@
+/**
+ * Runs every benchmark in one go and rebuilds BENCHMARKS.md from their results.
+ *
+ *   ./dev bench            full sizes (each file's header says what they are; takes a while)
+ *   ./dev bench --quick    small sizes, a smoke run of every row
+ *   ./dev bench tables     only the named benchmarks (transfer, tables, catalog)
+ *
+ * Each benchmark runs ferry and its peer (rclone, cp, md5sum, DuckDB, Polars) side by side in one run
+ * against the same servers, prints a markdown table of ratios and writes bench/results/<name>.md.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { fileURLToPath } from "node:url";
+
+const ALL = ["transfer", "tables", "catalog"] as const;
+const root = fileURLToPath(new URL("..", import.meta.url));
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const chosen = args.filter((arg) => !arg.startsWith("--"));
+const unknown = chosen.filter((name) => !(ALL as readonly string[]).includes(name));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark(s): ${unknown.join(", ")}; choose from ${ALL.join(", ")}`);
+  process.exit(2);
+}
+const names = chosen.length > 0 ? chosen : [...ALL];
+
+// tables.ts runs its documented default size unless --full; the others run full sizes unless --quick.
+const sizeFlag = (name: string): string[] => (name === "tables" ? (quick ? [] : ["--full"]) : quick ? ["--quick"] : []);
+
+let failed = 0;
+for (const name of names) {
+  console.log(`\n## ${name}\n`);
+  const run = spawnSync(process.execPath, ["--conditions=@ferry/source", `bench/${name}.ts`, ...sizeFlag(name)], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  if (run.status !== 0) {
+    console.error(`bench/${name}.ts exited with ${run.status ?? run.signal}`);
+    failed++;
+  }
+}
+
+const sections = ALL.filter((name) => existsSync(`${root}/bench/results/${name}.md`)).map((name) =>
+  readFileSync(`${root}/bench/results/${name}.md`, "utf8").trim(),
+);
+const header = `# Benchmarks
+
+ferry side by side with the tool a user would otherwise reach for, doing the same work in the same run
+against the same servers on 127.0.0.1. A ratio is ferry's time (or memory) divided by the peer's: below 1.0
+ferry is faster. Regenerate with \`./dev bench\` (full sizes) or \`./dev bench --quick\`; each section says
+which sizes it ran.
+
+Machine of the last run: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), ${Math.round(totalmem() / 2 ** 30)} GiB,
+Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}${quick ? ", --quick sizes" : ""}.
+`;
+writeFileSync(`${root}/BENCHMARKS.md`, `${header}\n${sections.join("\n\n")}\n`);
+console.log(`\nBENCHMARKS.md rebuilt from ${sections.length} result file(s)`);
+process.exit(failed === 0 ? 0 : 1);
