@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -185,6 +185,28 @@ describe("the seed job", () => {
     expect(text).toContain("Summary of job");
     expect(text).toContain('"Output catalog content": [\n    "df.csv"\n  ]');
     expect(text).toContain('"status": "SUCCESS"');
+  });
+});
+
+describe("code identity", () => {
+  it("records the working directory's git commit, marked not dependable when there are uncommitted changes", async () => {
+    const cwd = await workdir();
+    const git = (...args: string[]) =>
+      spawnSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], {
+        cwd,
+        encoding: "utf8",
+      });
+    git("init", "-q");
+    await writeFile(join(cwd, "train.py"), "print(1)\n");
+    git("add", "train.py");
+    git("commit", "-q", "-m", "first");
+    const sha = git("rev-parse", "HEAD").stdout.trim();
+    const job = new FunctionJob({ fn: () => undefined });
+    expect((await job.execute({ cwd, ...quiet }))["Code identities"]).toEqual([`git:${sha}`]);
+    await writeFile(join(cwd, "train.py"), "print(2)\n");
+    expect((await job.execute({ cwd, ...quiet }))["Code identities"]).toEqual([
+      `git:${sha} but is not dependable`,
+    ]);
   });
 });
 

@@ -66,7 +66,8 @@ const exec = promisify(execFile);
 async function codeIdentities(cwd: string): Promise<string[]> {
   try {
     const { stdout: sha } = await exec("git", ["rev-parse", "HEAD"], { cwd });
-    const { stdout: status } = await exec("git", ["status", "--porcelain"], { cwd });
+    // Changes to tracked files make the commit undependable; untracked files (the catalog itself) do not.
+    const { stdout: status } = await exec("git", ["status", "--porcelain", "--untracked-files=no"], { cwd });
     return [`git:${sha.trim()}${status.trim() === "" ? "" : " but is not dependable"}`];
   } catch {
     return [];
