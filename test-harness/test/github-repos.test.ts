@@ -214,6 +214,103 @@ describe("contents", () => {
   });
 });
 
+describe("contents writes", () => {
+  it("creates, updates and deletes a file as one commit each, with GitHub's conflict answers", async () => {
+    const repo = await fresh({ files: { "a.txt": "a" } });
+    const put = (extra: Record<string, unknown>) =>
+      octokit.repos.createOrUpdateFileContents({
+        owner,
+        repo: repo.name,
+        path: "dir/n b.txt",
+        message: "m",
+        content: "",
+        ...extra,
+      });
+    const created = await put({ content: Buffer.from("one").toString("base64"), message: "create" });
+    expect(created.status).toBe(201);
+    expect(created.data.content).toMatchObject({
+      path: "dir/n b.txt",
+      name: "n b.txt",
+      size: 3,
+      type: "file",
+    });
+    expect(created.data.commit).toMatchObject({
+      message: "create",
+      parents: [{ sha: (await repo.log())[1]!.sha }],
+    });
+    const noSha = await failure(put({ content: Buffer.from("two").toString("base64") }));
+    expect(noSha).toMatchObject({
+      status: 422,
+      data: { message: 'Invalid request.\n\n"sha" wasn\'t supplied.' },
+    });
+    const stale = await failure(put({ content: Buffer.from("two").toString("base64"), sha: "0".repeat(40) }));
+    expect(stale).toMatchObject({
+      status: 409,
+      data: { message: `dir/n b.txt does not match ${"0".repeat(40)}` },
+    });
+    const updated = await put({
+      content: Buffer.from("two").toString("base64"),
+      sha: created.data.content!.sha,
+      message: "update",
+    });
+    expect(updated.status).toBe(200);
+    expect((await repo.readFile("dir/n b.txt"))?.toString()).toBe("two");
+    const removed = await octokit.repos.deleteFile({
+      owner,
+      repo: repo.name,
+      path: "dir/n b.txt",
+      message: "remove",
+      sha: updated.data.content!.sha!,
+    });
+    expect(removed.data.content).toBeNull();
+    expect((await repo.log()).map((entry) => entry.message)).toEqual([
+      "remove",
+      "update",
+      "create",
+      "Initial commit",
+    ]);
+    expect(
+      (
+        await failure(
+          octokit.repos.deleteFile({
+            owner,
+            repo: repo.name,
+            path: "nope.txt",
+            message: "m",
+            sha: "1".repeat(40),
+          }),
+        )
+      ).status,
+    ).toBe(404);
+  });
+
+  it("starts an empty repository: the first PUT creates the default branch", async () => {
+    const repo = await fresh({ empty: true, defaultBranch: "trunk" });
+    const created = await octokit.repos.createOrUpdateFileContents({
+      owner,
+      repo: repo.name,
+      path: "first.txt",
+      message: "first",
+      content: Buffer.from("hello").toString("base64"),
+    });
+    expect(created.data.commit.parents).toEqual([]);
+    expect((await octokit.git.getRef({ owner, repo: repo.name, ref: "heads/trunk" })).data.object.sha).toBe(
+      created.data.commit.sha,
+    );
+    const elsewhere = await failure(
+      octokit.repos.createOrUpdateFileContents({
+        owner,
+        repo: repo.name,
+        path: "x",
+        message: "m",
+        content: "",
+        branch: "nope",
+      }),
+    );
+    expect(elsewhere.status).toBe(404);
+  });
+});
+
 describe("authentication and rate limits", () => {
   it("hides a private repository without a token (404), and rejects a bad token with 401 Bad credentials", async () => {
     const repo = await fresh({ private: true });

@@ -1,7 +1,8 @@
 /** The git data API: refs, commits, trees, blobs and tag objects, mapped onto git plumbing. */
 import type { Route, RouteContext } from "./context.ts";
-import { isoSeconds, type RefRecord, type Signature, ZERO_SHA } from "./git.ts";
+import { type RefRecord, ZERO_SHA } from "./git.ts";
 import { emptyRepository, HttpError, mediaFormat, notFound, readJsonBody, wrappedBase64 } from "./http.ts";
+import { signatureInput, userSignature } from "./identity.ts";
 import { gitCommit, gitRef, gitTree, nodeId } from "./shapes.ts";
 import { buildTree, parseTreeChanges } from "./tree-builder.ts";
 
@@ -32,23 +33,6 @@ async function findRef(context: RouteContext, ref: string): Promise<RefRecord | 
 
 function created<T extends { url: string }>(context: RouteContext, body: T): void {
   context.json(201, body, { location: body.url });
-}
-
-function signatureInput(value: unknown, fallback: Signature, field: string, docs: string): Signature {
-  if (value === undefined) return fallback;
-  const record = value as Record<string, unknown>;
-  if (
-    typeof record !== "object" ||
-    record === null ||
-    typeof record.name !== "string" ||
-    typeof record.email !== "string"
-  ) {
-    throw new HttpError(422, `Invalid request.\n\n"name" and "email" are required for '${field}'.`, docs);
-  }
-  const date = typeof record.date === "string" ? new Date(record.date) : new Date();
-  if (Number.isNaN(date.getTime()))
-    throw new HttpError(422, `Invalid request.\n\n'${field}.date' is not a valid date.`, docs);
-  return { name: record.name, email: record.email, date: isoSeconds(date) };
 }
 
 export const gitRoutes: Route[] = [
@@ -183,16 +167,12 @@ export const gitRoutes: Route[] = [
           throw new HttpError(422, "Parent SHA does not exist or is not a commit object", DOCS.createCommit);
         }
       }
-      const principal = context.principal;
-      const user: Signature =
-        principal.kind === "token"
-          ? {
-              name: principal.login,
-              email: `${principal.userId}+${principal.login}@users.noreply.github.com`,
-              date: isoSeconds(new Date()),
-            }
-          : { name: "anonymous", email: "anonymous@users.noreply.github.com", date: isoSeconds(new Date()) };
-      const author = signatureInput(body.author, user, "author", DOCS.createCommit);
+      const author = signatureInput(
+        body.author,
+        userSignature(context.principal),
+        "author",
+        DOCS.createCommit,
+      );
       const committer = signatureInput(body.committer, author, "committer", DOCS.createCommit);
       const sha = await git.writeCommit({
         tree: body.tree,

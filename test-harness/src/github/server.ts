@@ -19,6 +19,7 @@ import { DOCS_ROOT, HttpError, sendJson } from "./http.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { type FileContent, HostedRepository } from "./repository.ts";
 import { contentRoutes } from "./routes-contents.ts";
+import { contentWriteRoutes } from "./routes-contents-write.ts";
 import { gitRoutes } from "./routes-git.ts";
 import { repoRoutes } from "./routes-repos.ts";
 
@@ -60,7 +61,7 @@ export interface GithubBackend extends Backend {
 }
 
 const RATE_LIMIT_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api";
-const ROUTES: readonly Route[] = [...repoRoutes, ...gitRoutes, ...contentRoutes];
+const ROUTES: readonly Route[] = [...repoRoutes, ...gitRoutes, ...contentRoutes, ...contentWriteRoutes];
 
 export async function startGithubServer(options: GithubServerOptions = {}): Promise<GithubBackend> {
   const settings: GithubServerSettings = {
