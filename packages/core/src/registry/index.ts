@@ -10,6 +10,7 @@ export {
 } from "./entry.ts";
 export {
   entryLocation,
+  isNamedSpec,
   isNameOnly,
   loadNamed,
   type NamedResource,

@@ -27,6 +27,20 @@ export function specLocation(spec: NamedSpec): LocationLike | undefined {
   return spec.path;
 }
 
+/**
+ * True for Runhouse's object spelling, `{ name: "...", ... }`: a plain object whose `name` is a
+ * string (a Location, bytes, a stream or table data never is one).
+ */
+export function isNamedSpec(value: unknown): value is NamedSpec & { name: string; data?: unknown } {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype &&
+    typeof (value as { name?: unknown }).name === "string" &&
+    !("url" in value && "root" in value)
+  );
+}
+
 /** True for `{ name: "..." }` and nothing else that says where or what: Runhouse's "a name alone loads". */
 export function isNameOnly(spec: NamedSpec & { data?: unknown }): boolean {
   return (
@@ -47,7 +61,7 @@ export interface SaveNamedOptions extends ResourceRegistryOptions {
 /** A resource the registry can save, with the name it was given. */
 export interface NamedResource extends Registrable {
   name: string | undefined;
-  readonly metadata: Record<string, unknown>;
+  readonly metadata?: Record<string, unknown> | undefined;
 }
 
 /** Save `resource` under its name (or `options.name`); remembers the full name on the resource. */
