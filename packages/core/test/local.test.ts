@@ -384,6 +384,17 @@ describe("local storage: registry", () => {
     await registry.close();
   });
 
+  it("a root that does not exist yet lists empty, reads NotFound, and is created by the first write", async () => {
+    const later = localStorage(join(base, "not", "yet"));
+    expect(await later.exists("")).toBe(false);
+    expect(await codeOf(later.read("a.txt"))).toBe("NotFound");
+    const listed = [];
+    for await (const entry of later.list("", { recursive: true })) listed.push(entry);
+    expect(listed).toEqual([]);
+    await later.write("a.txt", "first");
+    expect(await readFile(join(base, "not", "yet", "a.txt"), "utf8")).toBe("first");
+  });
+
   it("localStorage resolves a relative directory against the working directory", () => {
     expect(localStorage("relative-dir").root).toBe(`file://${join(process.cwd(), "relative-dir")}`);
   });
