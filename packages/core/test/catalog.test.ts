@@ -376,6 +376,16 @@ describe("patterns", () => {
     ]);
   });
 
+  it("takes a name that exists literally even when it has glob characters", async () => {
+    const cwd = await workdir();
+    await writeAt(cwd, { "report (1).pdf": "pdf", "report 1.pdf": "other" });
+    const summary = await new FunctionJob({
+      fn: () => undefined,
+      catalog: new Catalog({ put: ["report (1).pdf"] }),
+    }).execute({ cwd, ...quiet });
+    expect(summary["Output catalog content"]).toEqual(["report (1).pdf"]);
+  });
+
   it("a put pattern that matches nothing fails a successful job, naming the pattern", async () => {
     const cwd = await workdir();
     const summary = await new FunctionJob({
@@ -496,6 +506,32 @@ describe("failures", () => {
     expect((await listRuns({ cwd })).find((run) => run.runId === "crashing-run-0001")?.status).toBe(
       "RUNNING",
     );
+  });
+
+  it("function jobs running at the same time each log their output, and stdout is restored afterwards", async () => {
+    const cwd = await workdir();
+    const original = process.stdout.write;
+    const slow = (label: string, delay: number) =>
+      new FunctionJob({
+        name: label,
+        fn: async () => {
+          process.stdout.write(`${label} starts\n`);
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          process.stdout.write(`${label} ends\n`);
+        },
+      });
+    const [a, b] = await Promise.all([
+      slow("first", 30).execute({ cwd, ...quiet }),
+      slow("second", 5).execute({ cwd, ...quiet }),
+    ]);
+    expect(process.stdout.write).toBe(original);
+    for (const summary of [a, b]) {
+      const runId = summary["Unique execution id"] as string;
+      const log = await runLogOf(cwd, runId);
+      const text = await readFile(join(cwd, ".catalog", runId, log.steps[0]!.executionLog!), "utf8");
+      expect(text).toContain(`${log.steps[0]!.name} starts`);
+      expect(text).toContain(`${log.steps[0]!.name} ends`);
+    }
   });
 
   it("captures console.log and console.error of a function job in a plain Node process", async () => {

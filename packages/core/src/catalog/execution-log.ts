@@ -22,6 +22,38 @@ export function executionLogName(stepName: string): string {
 
 type Write = typeof process.stdout.write;
 
+/**
+ * One tee for the whole process: stdout and stderr are patched once while any log is capturing, and
+ * every write goes to all capturing logs. Jobs running at the same time therefore never undo each
+ * other's patches, and the original functions come back when the last capture ends.
+ */
+const capturing = new Set<ExecutionLog>();
+let originals: { stdout: Write; stderr: Write } | undefined;
+
+function teeInto(stream: NodeJS.WriteStream, original: Write): Write {
+  return function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+    if (typeof chunk === "string" || chunk instanceof Uint8Array)
+      for (const log of capturing) log.write(chunk);
+    return (original as (...args: unknown[]) => boolean).call(this ?? stream, chunk, ...rest);
+  } as Write;
+}
+
+function startTee(log: ExecutionLog): void {
+  capturing.add(log);
+  if (originals) return;
+  originals = { stdout: process.stdout.write, stderr: process.stderr.write };
+  process.stdout.write = teeInto(process.stdout, originals.stdout);
+  process.stderr.write = teeInto(process.stderr, originals.stderr);
+}
+
+function stopTee(log: ExecutionLog): void {
+  capturing.delete(log);
+  if (capturing.size > 0 || !originals) return;
+  process.stdout.write = originals.stdout;
+  process.stderr.write = originals.stderr;
+  originals = undefined;
+}
+
 export class ExecutionLog {
   readonly name: string;
   readonly path: string;
@@ -49,24 +81,12 @@ export class ExecutionLog {
    * process prints meanwhile (another async task) is captured too: the streams are process-wide.
    */
   async capture<T>(body: () => Promise<T>): Promise<T> {
-    const restore = [this.#tee(process.stdout), this.#tee(process.stderr)];
+    startTee(this);
     try {
       return await body();
     } finally {
-      for (const undo of restore) undo();
+      stopTee(this);
     }
-  }
-
-  #tee(stream: NodeJS.WriteStream): () => void {
-    const original = stream.write;
-    const log = this;
-    stream.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
-      if (typeof chunk === "string" || chunk instanceof Uint8Array) log.write(chunk);
-      return (original as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-    } as Write;
-    return () => {
-      stream.write = original;
-    };
   }
 
   /** Flush and close the file (idempotent). */

@@ -85,10 +85,11 @@ export async function expandLocalPattern(
   options: ExpandOptions,
 ): Promise<string[]> {
   const found = new Set<string>();
-  if (!isDynamicPattern(pattern)) {
-    const kind = await kindOf(join(cwd, pattern));
-    if (kind === "file") found.add(pattern);
-    else if (kind === "directory")
+  // A name that exists is taken literally, even when it contains glob characters: `report (1).pdf`.
+  const literal = await kindOf(join(cwd, pattern));
+  if (literal !== undefined || !isDynamicPattern(pattern)) {
+    if (literal === "file") found.add(pattern);
+    else if (literal === "directory")
       for (const file of await filesBelow(cwd, pattern, options)) found.add(file);
   } else {
     const matches = await glob(pattern, {
