@@ -361,6 +361,13 @@ describe("Table: layout and modes", () => {
     const copy = await source.to(join(dir, "copy-dst"));
     expect(await copy.count()).toBe(6);
     expect(await copy.toConfig()).toMatchObject({ type: "table", flavour: "plain", partitioning: ["grade"] });
+    expect(await Table.from(join(dir, "copy-src")).toConfig()).toEqual({
+      type: "table",
+      location: `file://${join(dir, "copy-src")}`,
+      flavour: "plain",
+      partitioning: ["grade"],
+      schema: { fields: [t.field("id", t.int32()), t.field("grade", t.string())] },
+    });
     const flat = await Table.from(join(dir, "seed")).to(join(dir, "copy-flat"));
     expect(await flat.fetch()).toEqual(seed);
     const part = (await filesUnder(join(dir, "seed")))[0]!;

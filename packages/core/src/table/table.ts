@@ -267,13 +267,16 @@ export class Table<T = unknown> {
 
   /** What the resource registry saves: where, which flavour, partitioning and schema. */
   async toConfig(): Promise<TableConfig> {
-    const schema = this.#writtenSchema ?? (await this.schema().catch(() => undefined));
+    // What this object wrote, else what the folder holds (a table opened with Table.from), else nothing yet.
+    const stored = this.#writtenSchema
+      ? undefined
+      : await (await this.reader()).resolveSchema().catch(() => undefined);
     return {
       type: "table",
       location: this.location.url,
       flavour: (await this.flavour()).name,
-      partitioning: [...this.#partitioning],
-      schema,
+      partitioning: this.#writtenSchema || !stored ? [...this.#partitioning] : stored.partitionColumns,
+      schema: this.#writtenSchema ?? stored?.schema,
     };
   }
 }
