@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  Blob,
   FerryError,
+  Folder,
   isSecretKey,
   LocalDriver,
   type Location,
@@ -418,6 +420,74 @@ describe("no secret is ever written", () => {
     const everything = (await Promise.all(written.map((file) => readFile(file, "utf8")))).join("\n");
     for (const value of allStrings(secrets)) expect(everything).not.toContain(value);
     expect(everything).toContain("s3://team-bucket/ds");
+  });
+});
+
+describe("no credential given to a first-party plugin reaches the registry", () => {
+  it("saves folders and blobs on s3, gs, az, sftp and github through plugins configured with every credential option", async () => {
+    const secrets = {
+      s3: {
+        credentials: {
+          accessKeyId: "AKIAREGISTRYTEST0001",
+          secretAccessKey: "s3-secret-access-key-1",
+          sessionToken: "s3-session-token-1",
+        },
+      },
+      gs: {
+        credentials: {
+          client_email: "svc@project.iam.gserviceaccount.com",
+          private_key: "-----BEGIN PRIVATE KEY-----gs-private-key-1",
+        },
+        keyFilename: "/secure/gs-key-file-1.json",
+      },
+      az: {
+        connectionString:
+          "DefaultEndpointsProtocol=https;AccountName=acct1;AccountKey=az-account-key-1==;EndpointSuffix=core.windows.net",
+        accountKey: "az-account-key-2==",
+        sasToken: "sv=2022-11-02&ss=b&sig=az-sas-signature-1",
+        account: "acct1",
+      },
+      sftp: {
+        privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----sftp-private-key-1",
+        passphrase: "sftp-passphrase-1",
+        privateKeyPath: "/secure/id_sftp_1",
+      },
+      github: { token: "ghp_registrytesttoken0000000000000000000" },
+    };
+    const { s3 } = await import("@ferry/storage-s3");
+    const { gcs } = await import("@ferry/storage-gcs");
+    const { azure } = await import("@ferry/storage-azure");
+    const { sftp } = await import("@ferry/storage-sftp");
+    const { github } = await import("@ferry/storage-github");
+    const plugins = new PluginRegistry({ lazy: false });
+    plugins.use(
+      local(),
+      s3(secrets.s3),
+      gcs(secrets.gs),
+      azure(secrets.az),
+      sftp(secrets.sftp),
+      github(secrets.github),
+    );
+    const cwd = await project();
+    const shared = join(cwd, "team-registry");
+    const registry = new ResourceRegistry({ cwd, shared, plugins });
+    const locations = [
+      "s3://team-bucket/ds/bert_preproc",
+      "gs://team-bucket/ds",
+      "az://team-container/ds",
+      "sftp://me@cluster.example:2222/data/run1",
+      "github://owner/repo@main/data",
+    ];
+    for (const [index, url] of locations.entries()) {
+      await registry.save(new Folder(url, { registry: plugins }), { name: `@/folder${index}` });
+      await registry.save(new Blob(`${url}/model.bin`, { registry: plugins }), { name: `~/blob${index}` });
+    }
+    const written = await collectFiles([join(cwd, ".ferry"), shared]);
+    expect(written).toHaveLength(locations.length * 2);
+    const everything = (await Promise.all(written.map((file) => readFile(file, "utf8")))).join("\n");
+    for (const value of allStrings(secrets).filter((value) => value !== "acct1"))
+      expect(everything).not.toContain(value);
+    expect((await registry.entry("@/folder2")).url).toBe("az://team-container/ds");
   });
 });
 
