@@ -27,8 +27,15 @@ import type { Attributes } from "ssh2";
 import type { Connection } from "./connection.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
 import type { HostPool } from "./pool.ts";
-import { ParallelReadStream } from "./read-stream.ts";
-import { isDirectoryMode, isFileMode, isLinkMode, mapSftpError, type SftpCalls } from "./sftp-ops.ts";
+import { ParallelReadStream, type RemoteFile } from "./read-stream.ts";
+import {
+  isDirectoryMode,
+  isFileMode,
+  isLinkMode,
+  isLostConnection,
+  mapSftpError,
+  type SftpCalls,
+} from "./sftp-ops.ts";
 import { commandLine, run, runRaw, shellQuote } from "./shell.ts";
 import {
   ensureParent,
@@ -188,46 +195,59 @@ export class SftpDriver implements StorageDriver {
     yield* entries;
   }
 
-  async read(key: string, options: ReadOptions = {}): Promise<Readable> {
-    const path = this.pathOf(key);
+  /** Open `path` for reading on a pooled connection, held until the file is released. */
+  #openForRead(path: string): Promise<RemoteFile> {
     const label = this.#pool.label;
-    const opened = await this.#pool.run(async (connection) => {
+    return this.#pool.run(async (connection) => {
       const attrs = await connection.calls.stat(path);
-      if (isDirectoryMode(attrs.mode))
+      if (isDirectoryMode(attrs.mode)) {
         throw errors.invalidInput(`is a directory, not a file: ${path} on ${label}`, {
           system: "sftp",
           path,
         });
+      }
       if (!isFileMode(attrs.mode)) throw notRegular(path, label);
-      const span = byteSpan(attrs.size, options.range);
-      if (span.length === 0) return { span };
       const handle = await connection.calls.open(path, "r", "read");
       this.#pool.hold(connection);
-      return { span, connection, handle };
+      let released = false;
+      return {
+        calls: connection.calls,
+        handle,
+        size: attrs.size,
+        mtime: attrs.mtime,
+        lost: (error: unknown) => connection.dead || isLostConnection(error),
+        release: () => {
+          if (released) return;
+          released = true;
+          this.#pool.giveBack(connection);
+        },
+      };
     });
-    if (!opened.connection || !opened.handle) return new PassThrough().end();
-    const { connection, handle, span } = opened;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      this.#pool.giveBack(connection);
-    };
+  }
+
+  async read(key: string, options: ReadOptions = {}): Promise<Readable> {
+    const path = this.pathOf(key);
+    const file = await this.#openForRead(path);
+    const span = byteSpan(file.size, options.range);
+    if (span.length === 0) {
+      await file.calls.close(file.handle, path).catch(() => undefined);
+      file.release();
+      return new PassThrough().end();
+    }
     const source = new ParallelReadStream(
-      connection.calls,
-      handle,
+      file,
       path,
       {
         ...span,
         chunkSize: this.#options.chunkSize ?? DEFAULTS.chunkSize,
         concurrency: this.#options.concurrency ?? DEFAULTS.concurrency,
       },
-      release,
+      () => this.#openForRead(path),
     );
     const output = new PassThrough({ highWaterMark: this.#options.chunkSize ?? DEFAULTS.chunkSize });
     // Errors from the channel become ferry errors (a dropped connection: Transient) on the stream we
     // hand out; a consumer that stops early closes the remote handle.
-    source.on("error", (error: Error) => output.destroy(readError(error, path, connection) as Error));
+    source.on("error", (error: Error) => output.destroy(readError(error, path, this.#pool.label) as Error));
     output.once("close", () => source.destroy());
     source.pipe(output);
     const signal = options.signal;
@@ -445,13 +465,16 @@ export class SftpDriver implements StorageDriver {
     // Neither a shell nor copy-data: the bytes come through this process, read ahead in parallel.
     const chunkSize = this.#options.chunkSize ?? DEFAULTS.chunkSize;
     const concurrency = this.#options.concurrency ?? DEFAULTS.concurrency;
-    const stream = new ParallelReadStream(
+    const file: RemoteFile = {
       calls,
-      sourceHandle,
-      source,
-      { start: 0, length: size, chunkSize, concurrency },
-      () => {},
-    );
+      handle: sourceHandle,
+      size,
+      mtime: 0,
+      lost: () => false,
+      // The stream closes the handle; the connection belongs to the surrounding operation.
+      release: () => {},
+    };
+    const stream = new ParallelReadStream(file, source, { start: 0, length: size, chunkSize, concurrency });
     try {
       await uploadTo(calls, temp, stream, { chunkSize, concurrency, signal });
     } finally {
@@ -548,18 +571,18 @@ function byteSpan(size: number, range: ReadOptions["range"]): { start: number; l
   return { start, length };
 }
 
-function readError(error: unknown, path: string, connection: Connection): unknown {
+function readError(error: unknown, path: string, host: string): unknown {
   if (FerryError.isInstance(error)) return error;
-  const mapped = mapSftpError(error, path, connection.label);
+  const mapped = mapSftpError(error, path, host);
   if (mapped !== error) return mapped;
-  if (connection.dead || /No response|Not connected|closed/i.test(String((error as Error).message))) {
-    return errors.transient(`the SSH connection to ${connection.label} dropped while reading ${path}`, {
+  if (isLostConnection(error)) {
+    return errors.transient(`the SSH connection to ${host} dropped while reading ${path}`, {
       system: "sftp",
       path,
       cause: error,
     });
   }
-  return errors.unexpected(`reading ${path} on ${connection.label} failed: ${(error as Error).message}`, {
+  return errors.unexpected(`reading ${path} on ${host} failed: ${(error as Error).message}`, {
     system: "sftp",
     path,
     cause: error,

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { errors, FerryError } from "@ferry/core";
 import { type Connection, connect } from "./connection.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
+import { isLostConnection } from "./sftp-ops.ts";
 import { describeTarget, type Target } from "./target.ts";
 
 const pools = new Map<string, HostPool>();
@@ -44,10 +45,7 @@ export function acquirePool(target: Target, options: SftpOptions): HostPool {
 /** An error that means the transport went away, not that the operation itself failed. */
 function isConnectionLoss(error: unknown, connection: Connection): boolean {
   if (connection.dead) return true;
-  if (FerryError.isInstance(error)) return false;
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: string };
-  if (typeof code === "number") return false;
-  return /No response from server|Not connected|closed|ECONNRESET|EPIPE|write after end/i.test(message ?? "");
+  return !FerryError.isInstance(error) && isLostConnection(error);
 }
 
 export class HostPool {

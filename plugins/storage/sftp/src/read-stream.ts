@@ -1,11 +1,25 @@
 /**
- * Reading a byte span of an open remote file with several read requests in flight, delivered in
- * order with back-pressure: at most `concurrency` chunks of `chunkSize` are requested ahead of
- * what the consumer has taken (ssh2's own ReadStream waits for each reply before asking again,
- * which costs a round trip per chunk).
+ * Reading a byte span of a remote file with several read requests in flight, delivered in order
+ * with back-pressure: at most `concurrency` chunks of `chunkSize` are requested ahead of what the
+ * consumer has taken (ssh2's own ReadStream waits for each reply before asking again, which costs a
+ * round trip per chunk). When the connection drops, the file is opened again on a fresh connection
+ * (once) and reading resumes after the last byte delivered — if the file is unchanged.
  */
 import { Readable } from "node:stream";
+import { errors } from "@ferry/core";
 import type { SftpCalls } from "./sftp-ops.ts";
+
+/** An open remote file, held on one pooled connection until `release()`. */
+export interface RemoteFile {
+  calls: SftpCalls;
+  handle: Buffer;
+  size: number;
+  /** Seconds, as SFTP reports it. */
+  mtime: number;
+  /** Whether `error` means this file's connection went away. */
+  lost(error: unknown): boolean;
+  release(): void;
+}
 
 export interface SpanOptions {
   start: number;
@@ -15,30 +29,31 @@ export interface SpanOptions {
 }
 
 export class ParallelReadStream extends Readable {
-  readonly #calls: SftpCalls;
-  readonly #handle: Buffer;
+  #file: RemoteFile;
+  readonly #reopen: (() => Promise<RemoteFile>) | undefined;
   readonly #path: string;
   readonly #chunkSize: number;
   readonly #concurrency: number;
   readonly #end: number;
-  /** Next offset to request. */
+  /** Next offset to request, and the offset after the last byte pushed. */
   #next: number;
+  #delivered: number;
   /** Requests in flight, in file order. */
-  readonly #queue: Promise<Buffer>[] = [];
+  #queue: Promise<Buffer>[] = [];
   #draining = false;
   #closed = false;
-  readonly #onClose: () => void;
+  #resumed = false;
 
-  constructor(calls: SftpCalls, handle: Buffer, path: string, span: SpanOptions, onClose: () => void) {
+  constructor(file: RemoteFile, path: string, span: SpanOptions, reopen?: () => Promise<RemoteFile>) {
     super({ highWaterMark: span.chunkSize });
-    this.#calls = calls;
-    this.#handle = handle;
+    this.#file = file;
+    this.#reopen = reopen;
     this.#path = path;
     this.#chunkSize = span.chunkSize;
     this.#concurrency = Math.max(1, span.concurrency);
     this.#next = span.start;
+    this.#delivered = span.start;
     this.#end = span.start + span.length;
-    this.#onClose = onClose;
   }
 
   #fill(): void {
@@ -46,7 +61,7 @@ export class ParallelReadStream extends Readable {
       const offset = this.#next;
       const length = Math.min(this.#chunkSize, this.#end - offset);
       this.#next += length;
-      const request = this.#calls.readAt(this.#handle, offset, length, this.#path);
+      const request = this.#file.calls.readAt(this.#file.handle, offset, length, this.#path);
       // Rejections are handled when the request reaches the head of the queue.
       request.catch(() => undefined);
       this.#queue.push(request);
@@ -68,13 +83,21 @@ export class ParallelReadStream extends Readable {
           this.push(null);
           return;
         }
-        const chunk = await head;
+        let chunk: Buffer;
+        try {
+          chunk = await head;
+        } catch (error) {
+          if (this.#resumed || !this.#reopen || !this.#file.lost(error) || this.destroyed) throw error;
+          await this.#resume();
+          continue;
+        }
         if (this.destroyed) return;
-        // A short read before the end means the file shrank under us: stop at what exists.
+        // Nothing where bytes were expected: the file shrank under us; stop at what exists.
         if (chunk.byteLength === 0) {
           this.push(null);
           return;
         }
+        this.#delivered += chunk.byteLength;
         if (!this.push(chunk)) return;
       }
     } catch (error) {
@@ -84,13 +107,35 @@ export class ParallelReadStream extends Readable {
     }
   }
 
+  /** Reopen on a fresh connection and continue after the last byte delivered. */
+  async #resume(): Promise<void> {
+    this.#resumed = true;
+    // Every request on the old connection fails with it; none of their bytes were delivered.
+    this.#queue = [];
+    const old = this.#file;
+    old.release();
+    const file = await this.#reopen!();
+    if (file.size !== old.size || file.mtime !== old.mtime) {
+      await file.calls.close(file.handle, this.#path).catch(() => undefined);
+      file.release();
+      this.#closed = true;
+      throw errors.transient(`${this.#path} changed while the connection was re-established; read it again`, {
+        system: "sftp",
+        path: this.#path,
+      });
+    }
+    this.#file = file;
+    this.#next = this.#delivered;
+  }
+
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (!this.#closed) {
       this.#closed = true;
+      const file = this.#file;
       void Promise.allSettled(this.#queue)
-        .then(() => this.#calls.close(this.#handle, this.#path))
+        .then(() => file.calls.close(file.handle, this.#path))
         .catch(() => undefined)
-        .finally(this.#onClose);
+        .finally(() => file.release());
     }
     callback(error);
   }

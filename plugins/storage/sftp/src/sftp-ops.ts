@@ -19,6 +19,14 @@ export const isDirectoryMode = (mode: number) => (mode & S_IFMT) === 0o040000;
 export const isFileMode = (mode: number) => (mode & S_IFMT) === 0o100000;
 export const isLinkMode = (mode: number) => (mode & S_IFMT) === 0o120000;
 
+/** An error that means the transport went away (no SFTP status: the request never got an answer). */
+export function isLostConnection(error: unknown): boolean {
+  if (statusOf(error) !== undefined) return false;
+  return /No response from server|Not connected|closed|ECONNRESET|EPIPE|write after end/i.test(
+    String((error as { message?: unknown } | undefined)?.message ?? ""),
+  );
+}
+
 export function statusOf(error: unknown): number | undefined {
   const code = (error as { code?: unknown } | undefined)?.code;
   return typeof code === "number" ? code : undefined;

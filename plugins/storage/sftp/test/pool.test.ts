@@ -77,15 +77,43 @@ describe.skipIf(skipReason !== undefined)("sftp connection pool", () => {
     expect(await storage.exists("dir/cut.bin")).toBe(false);
   });
 
-  it("a read cut off by a dropped connection errors the stream with Transient", async () => {
+  it("a read cut off by a dropped connection resumes on a fresh connection with identical bytes", async () => {
     const { storage } = await storageOn({ chunkSize: 16 * 1024 });
+    const data = randomBytes(4 * 1024 * 1024);
+    await storage.write("big.bin", data);
+    const chunks: Buffer[] = [];
+    let dropped = false;
+    for await (const chunk of await storage.read("big.bin")) {
+      chunks.push(chunk);
+      if (!dropped) {
+        dropped = true;
+        await sshd().dropConnections();
+      }
+    }
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+  });
+
+  it("a read that loses its connection again, or whose file changed meanwhile, fails with Transient", async () => {
+    const { storage, root } = await storageOn({ chunkSize: 16 * 1024 });
     await storage.write("big.bin", randomBytes(4 * 1024 * 1024));
-    const stream = await storage.read("big.bin");
-    const failure = (async () => {
-      for await (const _chunk of stream) await sshd().dropConnections();
+    const dropEveryChunk = (async () => {
+      for await (const _chunk of await storage.read("big.bin")) await sshd().dropConnections();
     })();
-    await expect(failure).rejects.toMatchObject({ code: "Transient" });
-    expect((await storage.stat("big.bin")).size).toBe(4 * 1024 * 1024);
+    await expect(dropEveryChunk).rejects.toMatchObject({ code: "Transient" });
+
+    const changed = (async () => {
+      let first = true;
+      for await (const _chunk of await storage.read("big.bin")) {
+        if (!first) continue;
+        first = false;
+        writeFileSync(join(root, "big.bin"), "replaced by something shorter");
+        await sshd().dropConnections();
+      }
+    })();
+    await expect(changed).rejects.toMatchObject({
+      code: "Transient",
+      message: expect.stringContaining("changed"),
+    });
   });
 
   for (const closes of [true, false]) {
