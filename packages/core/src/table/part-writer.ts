@@ -20,8 +20,15 @@ export interface PartWriterOptions {
 }
 
 /** Write-side codecs; hyparquet-writer has SNAPPY built in and takes the rest as functions. */
+let wasmSnappy: ((input: Uint8Array) => Uint8Array) | undefined;
+
 async function writeCompressors(codec: Codec): Promise<Record<string, (input: Uint8Array) => Uint8Array>> {
-  if (codec === "SNAPPY" || codec === "UNCOMPRESSED") return {};
+  if (codec === "UNCOMPRESSED") return {};
+  // hysnappy's WASM compressor: over ten times faster than hyparquet-writer's built-in JS snappy.
+  if (codec === "SNAPPY") {
+    wasmSnappy ??= (await import("hysnappy")).snappyCompressor();
+    return { SNAPPY: wasmSnappy };
+  }
   const zlib = await import("node:zlib");
   if (codec === "GZIP") return { GZIP: (input) => zlib.gzipSync(input) };
   if (codec === "BROTLI") return { BROTLI: (input) => zlib.brotliCompressSync(input) };
