@@ -16,6 +16,7 @@ import type {
 import { compareKeys, errors } from "@ferry/core";
 import mime from "mime";
 import { mapS3Error } from "./errors.ts";
+import { listPages } from "./listing.ts";
 import type { ResolvedS3Options } from "./options.ts";
 import { loadPresigner, requestOptions, type S3Sdk } from "./sdk.ts";
 import { MD5_METADATA_KEY, serverSideCopy, upload } from "./upload.ts";
@@ -137,72 +138,42 @@ export class S3Driver implements StorageDriver {
 
   async *list(dir: string, options: ListOptions = {}): AsyncIterable<Entry> {
     const prefix = dir === "" ? "" : `${dir}/`;
-    const recursive = options.recursive === true;
-    let token: string | undefined;
-    let first = true;
+    const pages = listPages((run) => this.#run("list", dir, run), {
+      bucket: this.bucket,
+      prefix,
+      delimiter: options.recursive ? undefined : "/",
+      pageSize: options.pageSize,
+      startAfter:
+        options.startAfter && compareKeys(options.startAfter, prefix) > 0 ? options.startAfter : undefined,
+      signal: options.signal,
+    });
     // The last key (or common prefix) yielded: S3 lists in one global order, so anything not after it
     // is a repeat — some compatible servers (s3rver) repeat a common prefix on the next page.
     let last: string | undefined;
-    while (first || token !== undefined) {
-      first = false;
-      const page = await this.#run("list", dir, (client, sdk) =>
-        client.send(
-          new sdk.ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: prefix,
-            // Keys may hold characters XML cannot carry (CR is normalised to LF by every XML parser).
-            EncodingType: "url",
-            ...(recursive ? {} : { Delimiter: "/" }),
-            ...(options.pageSize ? { MaxKeys: options.pageSize } : {}),
-            ...(token ? { ContinuationToken: token } : {}),
-            ...(!token && options.startAfter && compareKeys(options.startAfter, prefix) > 0
-              ? { StartAfter: options.startAfter }
-              : {}),
-          }),
-          requestOptions(options.signal),
-        ),
-      );
-      // A server that ignores encoding-type does not echo it, and its keys are raw.
-      const decode = page.EncodingType === "url" ? decodeListedKey : (key: string) => key;
+    for await (const page of pages) {
       // S3 orders keys and common prefixes together by UTF-8 bytes; merge the two lists of the page the same way.
       const items: Array<{ sortKey: string; entry: Entry }> = [];
-      for (const object of page.Contents ?? []) {
-        const key = decode(object.Key!);
+      for (const { key, object } of page.objects) {
         if (key.endsWith("/")) continue; // directory markers (this directory's own, or any when recursive)
-        items.push({
-          sortKey: key,
-          entry: {
-            path: key,
-            kind: "file",
-            size: object.Size ?? 0,
-            mtime: object.LastModified,
-            etag: unquote(object.ETag),
-            // Listings carry no metadata: only a plain ETag proves an MD5 here; stat may find a recorded one.
-            md5: md5Of(object.ETag, undefined, false),
-          },
-        });
+        const entry: Entry = {
+          path: key,
+          kind: "file",
+          size: object.Size ?? 0,
+          mtime: object.LastModified,
+          etag: unquote(object.ETag),
+          // Listings carry no metadata: only a plain ETag proves an MD5 here; stat may find a recorded one.
+          md5: md5Of(object.ETag, undefined, false),
+        };
+        items.push({ sortKey: key, entry });
       }
-      for (const common of page.CommonPrefixes ?? []) {
-        const key = decode(common.Prefix!);
+      for (const key of page.prefixes)
         items.push({ sortKey: key, entry: { path: key.slice(0, -1), kind: "directory", size: 0 } });
-      }
       items.sort((a, b) => compareKeys(a.sortKey, b.sortKey));
       for (const item of items) {
         if (last !== undefined && compareKeys(item.sortKey, last) <= 0) continue;
         last = item.sortKey;
         yield item.entry;
       }
-      const next = page.IsTruncated ? page.NextContinuationToken : undefined;
-      if (next !== undefined && next === token) {
-        throw errors.unexpected(
-          `list s3://${this.bucket}/${prefix}: the server repeated its continuation token`,
-          {
-            system: "s3",
-            path: dir,
-          },
-        );
-      }
-      token = next;
     }
   }
 
@@ -320,27 +291,18 @@ export class S3Driver implements StorageDriver {
   /** Every key below the prefix, directory markers included (core's fallback lists files only). */
   async deleteDirectory(path: string, options: SignalOptions = {}): Promise<void> {
     const prefix = path === "" ? "" : `${path}/`;
-    let token: string | undefined;
-    do {
-      const page = await this.#run("deleteDirectory", path, (client, sdk) =>
-        client.send(
-          new sdk.ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: prefix,
-            EncodingType: "url",
-            ...(token ? { ContinuationToken: token } : {}),
-          }),
-          requestOptions(options.signal),
-        ),
-      );
-      const decode = page.EncodingType === "url" ? decodeListedKey : (key: string) => key;
+    const pages = listPages((run) => this.#run("deleteDirectory", path, run), {
+      bucket: this.bucket,
+      prefix,
+      signal: options.signal,
+    });
+    for await (const page of pages) {
       await this.#deleteKeys(
-        (page.Contents ?? []).map((object) => decode(object.Key!)),
+        page.objects.map(({ key }) => key),
         path,
         options,
       );
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
+    }
   }
 
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
@@ -419,11 +381,6 @@ export class S3Driver implements StorageDriver {
       return getSignedUrl(client, command, { expiresIn: options.expiresIn ?? 900 });
     });
   }
-}
-
-/** `encoding-type=url` keys: percent-encoded, with spaces as "+" (form encoding). */
-function decodeListedKey(key: string): string {
-  return decodeURIComponent(key.replace(/\+/g, " "));
 }
 
 function rangeHeader(offset: number, length: number | undefined): string {

@@ -4,18 +4,18 @@
  * unicode included.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { md5Hex } from "@ferry/conformance";
 import type { Storage } from "@ferry/core";
 import { printLogsOnFailure, type S3Backend, s3ClientEnv } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { bucketStorage, startS3rver } from "./fixture.ts";
 
 const run = promisify(execFile);
-const md5 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex");
 
 function onPath(binary: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${binary}`]).status === 0;
@@ -101,8 +101,8 @@ async function ferryReads(prefix: string, expected: Map<string, Buffer>): Promis
   expect(listed.sort()).toEqual([...expected.keys()].map((key) => `${prefix}/${key}`).sort());
   for (const [key, body] of expected) {
     const read = Buffer.from(await storage.readBytes(`${prefix}/${key}`));
-    expect(md5(read), key).toBe(md5(body));
-    expect((await storage.stat(`${prefix}/${key}`)).md5, key).toBe(md5(body));
+    expect(md5Hex(read), key).toBe(md5Hex(body));
+    expect((await storage.stat(`${prefix}/${key}`)).md5, key).toBe(md5Hex(body));
   }
 }
 
@@ -123,7 +123,8 @@ describeWithClient("aws", "awscli", () => {
     const local = await mkdtemp(join(tmpdir(), "ferry-aws-"));
     try {
       await aws(["s3", "cp", "--recursive", `s3://${bucket}/aws-reads/`, local]);
-      for (const [key, body] of written) expect(md5(await readFile(join(local, key))), key).toBe(md5(body));
+      for (const [key, body] of written)
+        expect(md5Hex(await readFile(join(local, key))), key).toBe(md5Hex(body));
     } finally {
       await rm(local, { recursive: true, force: true });
     }
@@ -158,11 +159,11 @@ describeWithClient("rclone", "rclone", () => {
     expect(lines.sort()).toEqual([...written.keys()].sort());
     for (const [key, body] of written) {
       const read = await rclone(["cat", `interop:${bucket}/rclone-reads/${key}`]);
-      expect(md5(read), key).toBe(md5(body));
+      expect(md5Hex(read), key).toBe(md5Hex(body));
     }
     // rclone's own check: the MD5s it sees (ETag or ferry's recorded md5chksum) match the content.
     const sums = (await rclone(["md5sum", `interop:${bucket}/rclone-reads`])).toString("utf8");
-    for (const [key, body] of written) expect(sums).toContain(`${md5(body)}  ${key}`);
+    for (const [key, body] of written) expect(sums).toContain(`${md5Hex(body)}  ${key}`);
   });
 
   it("writes objects that ferry lists and reads back", async () => {
