@@ -6,7 +6,7 @@
  */
 import { type Entry, errors, normalizeKey, toByteIterable, type WriteSource } from "@ferry/core";
 import type { Octokit } from "@octokit/rest";
-import { uploadBlob } from "./blobs.ts";
+import { createFirstFile, type FirstCommit, uploadBlob } from "./blobs.ts";
 import { withSignal } from "./client.ts";
 import type { CommitSummary, GithubOptions } from "./options.ts";
 import type { GitEntry, TreeReader } from "./trees.ts";
@@ -44,8 +44,8 @@ export interface BatchOptions {
 export interface BatchResult {
   /** The new commit, or undefined when the batch changed nothing (no commit is made). */
   commit: string | undefined;
-  /** The commit the batch was based on. */
-  parent: string;
+  /** The commit the batch was based on (undefined when it started an empty repository). */
+  parent: string | undefined;
   branch: string;
   summary: CommitSummary;
 }
@@ -69,6 +69,8 @@ export interface CommitTarget {
   trees: TreeReader;
   options: GithubOptions;
   describe(path?: string): string;
+  /** The repository has no commit yet: the first write goes through the contents API. */
+  empty: boolean;
   /** Runs commit phases one after another. */
   serialize<T>(run: () => Promise<T>): Promise<T>;
 }
@@ -90,10 +92,38 @@ export async function runBatch(
   const key = (path: string) => normalizeKey(path, { system: "github" });
   const operations: Operation[] = [];
   const uploads: Promise<unknown>[] = [];
+  let bootstrap: Promise<FirstCommit> | undefined;
   const tx: GithubTransaction = {
     write(path, source, writeOptions = {}) {
       const normalized = key(path);
-      const blob = uploadBlob(api, { owner, repo }, toByteIterable(source), writeOptions.signal ?? signal);
+      const bytes = toByteIterable(source);
+      const writeSignal = writeOptions.signal ?? signal;
+      let blob: Promise<{ sha: string; size: number }>;
+      if (target.empty && !bootstrap) {
+        // An empty repository refuses the git data API: its first file is its first commit, made
+        // through the contents API; everything else in the batch then commits on top of it.
+        const first = createFirstFile(
+          api,
+          { owner, repo },
+          {
+            path: normalized,
+            branch,
+            message:
+              options.message ??
+              commitMessage(target.options, { ...emptySummary(branch), written: [normalized] }),
+            author: target.options.author,
+            committer: target.options.committer,
+          },
+          bytes,
+          writeSignal,
+        );
+        bootstrap = first;
+        blob = first.then(({ blob: sha, size }) => ({ sha, size }));
+      } else if (bootstrap) {
+        blob = bootstrap.then(() => uploadBlob(api, { owner, repo }, bytes, writeSignal));
+      } else {
+        blob = uploadBlob(api, { owner, repo }, bytes, writeSignal);
+      }
       uploads.push(blob.catch(() => undefined));
       operations.push({ op: "write", path: normalized, blob, ifNoneMatch: writeOptions.ifNoneMatch === "*" });
       const entry = blob.then(
@@ -140,6 +170,20 @@ export async function runBatch(
     await Promise.all(uploads);
   }
 
+  if (target.empty && !bootstrap) {
+    // Nothing exists in an empty repository: deletes have nothing to do, copies nothing to copy.
+    const copy = operations.find((operation) => operation.op === "copy" || operation.op === "move");
+    if (copy && "from" in copy) {
+      throw errors.notFound(`${target.describe(copy.from)} does not exist (the repository is empty)`, {
+        system: "github",
+        path: copy.from,
+      });
+    }
+    return { commit: undefined, parent: undefined, branch, summary: emptySummary(branch) };
+  }
+  const started = bootstrap ? await bootstrap : undefined;
+  if (started) trees.setHead({ commit: started.commit, tree: started.tree });
+
   // Commits from this storage go one at a time: its own parallel writes never race each other;
   // only a push from elsewhere can make the fast-forward fail.
   return target.serialize(async () => {
@@ -152,7 +196,7 @@ export async function runBatch(
         .sha;
     const baseTree = await trees.commitTree(parent, signal);
     const overlay = new Map<string, Overlay>();
-    const summary: CommitSummary = { written: [], deleted: [], copied: [], moved: [], branch };
+    const summary = emptySummary(branch);
 
     const lookup = async (path: string): Promise<Overlay | GitEntry | undefined> => {
       const own = overlay.get(path);
@@ -238,7 +282,9 @@ export async function runBatch(
     }
 
     const changes = await treeChanges(overlay, baseTree, trees, signal);
-    if (changes.length === 0) return { commit: undefined, parent, branch, summary };
+    // A batch whose only change was the first file of an empty repository is that first commit.
+    if (changes.length === 0)
+      return { commit: started?.commit, parent: started ? undefined : parent, branch, summary };
 
     const { data: tree } = await api.git.createTree({
       owner,
@@ -297,7 +343,11 @@ async function treeChanges(
   const coveredByRemoval = (path: string) => removedDirectories.some((dir) => path.startsWith(`${dir}/`));
   for (const [path, value] of overlay) {
     if (value.kind === "blob") {
-      changes.push({ path, mode: value.mode as TreeChange["mode"], type: "blob", sha: value.sha });
+      // Content the base already has at that path changes nothing: no entry, and no empty commit.
+      const existing = coveredByRemoval(path) ? undefined : await trees.entryAt(baseTree, path, signal);
+      if (existing?.type !== "blob" || existing.sha !== value.sha || existing.mode !== value.mode) {
+        changes.push({ path, mode: value.mode as TreeChange["mode"], type: "blob", sha: value.sha });
+      }
       continue;
     }
     if (coveredByRemoval(path)) continue;
@@ -314,6 +364,10 @@ async function treeChanges(
     }
   }
   return changes;
+}
+
+function emptySummary(branch: string): CommitSummary {
+  return { written: [], deleted: [], copied: [], moved: [], branch };
 }
 
 function commitMessage(options: GithubOptions, summary: CommitSummary): string {

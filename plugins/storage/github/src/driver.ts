@@ -76,7 +76,7 @@ export class GithubDriver implements StorageDriver {
   readonly #client: ClientSource;
   readonly #options: GithubOptions;
   readonly #trees: TreeReader;
-  #branch: Promise<string> | undefined;
+  #branch: Promise<{ branch: string; empty: boolean }> | undefined;
   #commits: Promise<unknown> = Promise.resolve();
 
   constructor(location: RepoRef, client: ClientSource, options: GithubOptions = {}) {
@@ -216,24 +216,42 @@ export class GithubDriver implements StorageDriver {
     return entry.etag!;
   }
 
-  /** The branch writes go to: the ref when it is a branch, else the default branch; tags and shas are read-only. */
-  #writableBranch(): Promise<string> {
+  /**
+   * The branch writes go to: the ref when it is a branch, else the default branch; tags and shas are
+   * read-only. `empty`: the repository has no commit yet (its first commit can only start the default branch).
+   */
+  #writableBranch(): Promise<{ branch: string; empty: boolean }> {
     this.#branch ??= this.#call("", async () => {
-      if (this.ref === undefined) return this.#trees.defaultBranch();
+      const api = await this.#client();
+      const probe = async (branch: string): Promise<"exists" | "missing" | "empty"> => {
+        try {
+          await api.git.getRef({ owner: this.owner, repo: this.repo, ref: `heads/${branch}` });
+          return "exists";
+        } catch (error) {
+          if (httpStatus(error) === 404) return "missing";
+          if (httpStatus(error) === 409) return "empty";
+          throw error;
+        }
+      };
       const readOnly = (kind: string) =>
         errors.unsupported(
           `${this.describe()} is a ${kind}; only branches are writable (use github://${this.owner}/${this.repo}@<branch>)`,
-          {
-            system: "github",
-          },
+          { system: "github" },
         );
+      if (this.ref === undefined) {
+        const branch = await this.#trees.defaultBranch();
+        return { branch, empty: (await probe(branch)) === "empty" };
+      }
       if (isCommitSha(this.ref)) throw readOnly("commit");
-      const api = await this.#client();
-      try {
-        await api.git.getRef({ owner: this.owner, repo: this.repo, ref: `heads/${this.ref}` });
-        return this.ref;
-      } catch (error) {
-        if (httpStatus(error) !== 404) throw error;
+      const state = await probe(this.ref);
+      if (state === "exists") return { branch: this.ref, empty: false };
+      if (state === "empty") {
+        const defaultBranch = await this.#trees.defaultBranch();
+        if (this.ref === defaultBranch) return { branch: this.ref, empty: true };
+        throw errors.notFound(
+          `ref "${this.ref}" was not found in ${this.owner}/${this.repo}: the repository is empty, and its first commit can only start the default branch "${defaultBranch}"`,
+          { system: "github" },
+        );
       }
       try {
         await api.git.getRef({ owner: this.owner, repo: this.repo, ref: `tags/${this.ref}` });
@@ -258,7 +276,9 @@ export class GithubDriver implements StorageDriver {
     build: (tx: GithubTransaction) => void | Promise<void>,
     options: BatchOptions = {},
   ): Promise<BatchResult> {
-    const branch = await this.#writableBranch();
+    const { branch, empty } = await this.#writableBranch();
+    // An empty repository stops being empty with this batch's first write: ask again next time.
+    if (empty) this.#branch = undefined;
     return this.#call("", async () => {
       const target: CommitTarget = {
         api: await this.#client(),
@@ -268,6 +288,7 @@ export class GithubDriver implements StorageDriver {
         trees: this.#trees,
         options: this.#options,
         describe: (path) => this.describe(path),
+        empty,
         serialize: (run) => {
           const next = this.#commits.then(run, run);
           this.#commits = next.catch(() => undefined);

@@ -216,6 +216,47 @@ describe("concurrent writers", () => {
   });
 });
 
+describe("an empty repository", () => {
+  it("gets its first commit from the first write (through the contents API), then commits as usual", async () => {
+    const name = repoName("empty");
+    const repo = await backend.createRepo("octo", name, { empty: true, defaultBranch: "trunk" });
+    const storage = await openStorage(backend, `github://octo/${name}`);
+    const entry = await storage.write("data/first.txt", "first");
+    expect(entry).toMatchObject({ path: "data/first.txt", size: 5 });
+    expect(commitCount(repo, "trunk")).toBe(1);
+    expect(await text(storage, "data/first.txt")).toBe("first");
+    await storage.write("data/second.txt", "second");
+    expect(commitCount(repo, "trunk")).toBe(2);
+    expect(filesAt(repo, "trunk")).toEqual(["data/first.txt", "data/second.txt"]);
+  });
+
+  it("a batch on an empty repository: the first file starts it, the rest is one more commit", async () => {
+    const name = repoName("empty");
+    const repo = await backend.createRepo("octo", name, { empty: true });
+    const storage = await openStorage(backend, `github://octo/${name}@main`);
+    const result = await githubDriver(storage).batch(
+      async (tx) => {
+        await tx.write("a.txt", "a");
+        await Promise.all([tx.write("b.txt", "b"), tx.write("c/d.txt", "d")]);
+        tx.delete("nothing-here.txt");
+      },
+      { message: "seed" },
+    );
+    expect(commitCount(repo)).toBe(2);
+    expect((await repo.log()).map((commit) => commit.message)).toEqual(["seed", "seed"]);
+    expect((await repo.log())[0]!.sha).toBe(result.commit);
+    expect(filesAt(repo)).toEqual(["a.txt", "b.txt", "c/d.txt"]);
+  });
+
+  it("deleting in an empty repository is a no-op; copying from it is NotFound", async () => {
+    const name = repoName("empty");
+    await backend.createRepo("octo", name, { empty: true });
+    const storage = await openStorage(backend, `github://octo/${name}`);
+    await storage.delete(["a.txt"]);
+    expect((await failure(storage.copy("a.txt", "b.txt"))).code).toBe("NotFound");
+  });
+});
+
 describe("what cannot be written", () => {
   it("refuses writes at a tag or a commit sha, naming the ref", async () => {
     const { name, repo } = await seeded();
