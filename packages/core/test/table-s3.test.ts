@@ -1,13 +1,18 @@
 /** A table on S3 (s3rver on 127.0.0.1): counted from footers and streamed by ranged reads, never downloaded whole. */
 import { randomBytes } from "node:crypto";
-import { local, PluginRegistry, t, table } from "@ferry/core";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { local, PluginRegistry, Table, t, table } from "@ferry/core";
 import s3 from "@ferry/storage-s3";
 import { type S3Backend, startS3rver } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let server: S3Backend;
 let registry: PluginRegistry;
+let scratch: string;
 beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "ferry-table-s3-"));
   server = await startS3rver();
   registry = new PluginRegistry({ lazy: false }).use(
     local(),
@@ -17,9 +22,18 @@ beforeAll(async () => {
 afterAll(async () => {
   await registry?.close();
   await server?.stop();
+  await rm(scratch, { recursive: true, force: true });
 });
 
 describe("Table on S3", () => {
+  it("puts a table with no path under ferry-table/<32 hex> in the bucket", async () => {
+    const bucket = await server.createBucket();
+    const placed = table({ id: [1, 2, 3] }, `s3://${bucket}`, { registry });
+    expect(placed.location.path).toMatch(/^ferry-table\/[0-9a-f]{32}$/);
+    await placed.write();
+    expect(await Table.from(placed.url, { registry }).fetch()).toEqual({ id: [1, 2, 3] });
+  });
+
   it("counts from footers and streams one row group at a time through range reads", async () => {
     const bucket = await server.createBucket();
     const rows = 20_000;
@@ -51,6 +65,11 @@ describe("Table on S3", () => {
     // Every request is about one row group (plus the footer), never the whole object.
     expect(streaming.stats.largestRead).toBeLessThan(size / 5);
     expect(streaming.stats.requests).toBeGreaterThanOrEqual(rows / 1_000);
+
+    const copied = await written.to(`s3://${bucket}/tables/copy`);
+    expect(await copied.count()).toBe(rows);
+    const local = await copied.to(join(scratch, "from-s3"));
+    expect((await local.fetchBatch({ columns: ["id"] })).columns.id).toEqual(data.id);
 
     const firstOnly = await written.reader();
     for await (const _ of firstOnly.stream({ batchSize: 10 })) break;

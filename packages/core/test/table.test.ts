@@ -377,6 +377,31 @@ describe("Table: layout and modes", () => {
     expect(await source.exists()).toBe(true);
   });
 
+  it("stops a stream and a write when their signal aborts", async () => {
+    const location = join(dir, "abort");
+    await table({ id: Array.from({ length: 100 }, (_, i) => i) }, location, { rowGroupSize: 10 }).write();
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const reading = (async () => {
+      for await (const batch of Table.from(location).streamBatches({
+        batchSize: 10,
+        signal: controller.signal,
+      })) {
+        seen.push(batch.numRows);
+        if (seen.length === 2) controller.abort(new Error("enough"));
+      }
+    })();
+    await expect(reading).rejects.toSatisfy((e: unknown) => FerryError.isInstance(e, "Aborted"));
+    expect(seen).toEqual([10, 10]);
+    const before = await filesUnder(location);
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(table({ id: [1] }, location).write({ signal: aborted.signal })).rejects.toSatisfy(
+      (e: unknown) => FerryError.isInstance(e, "Aborted"),
+    );
+    expect(await filesUnder(location)).toEqual(before);
+  });
+
   it("writes no file besides the parquet parts", async () => {
     const location = join(dir, "only-parts");
     await table(seed, location, { partitionBy: ["grade"] }).write();

@@ -3,7 +3,7 @@
  * count (footers only), and its rows as batches of exactly `batchSize`, one row group in memory at a
  * time, optionally shuffled reproducibly (row-group order, then a bounded shuffle buffer).
  */
-import { errors } from "../errors.ts";
+import { errors, throwIfAborted } from "../errors.ts";
 import type { Storage } from "../storage.ts";
 import { listParts, type PartFile } from "./layout.ts";
 import { describeType, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
@@ -236,7 +236,7 @@ export class TableReader {
       const numRows = columns[fields[0]?.name ?? ""]?.length ?? 0;
       if (numRows < batchSize && options.dropLast) return;
       yield { schema, columns, numRows };
-      options.signal?.throwIfAborted();
+      throwIfAborted(options.signal, { path: this.where });
     }
   }
 

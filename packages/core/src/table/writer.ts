@@ -4,7 +4,7 @@
  * one is complete; a failed write removes what it wrote and leaves the old table as it was.
  */
 import { type FileMetaData, parquetMetadata } from "hyparquet";
-import { errors } from "../errors.ts";
+import { errors, throwIfAborted } from "../errors.ts";
 import { joinKey, parentKey } from "../paths.ts";
 import type { Storage } from "../storage.ts";
 import { lastPartNumber, listParts, type PartFile, partKey } from "./layout.ts";
@@ -205,7 +205,7 @@ export async function writeTable(
 
   try {
     for await (const batch of source.batches) {
-      options.signal?.throwIfAborted();
+      throwIfAborted(options.signal, { path: existing.where });
       await addBatch(batch);
     }
     for (const state of partitions.values()) {
