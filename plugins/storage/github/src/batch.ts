@@ -51,7 +51,14 @@ export interface BatchResult {
 }
 
 type Operation =
-  | { op: "write"; path: string; blob: Promise<{ sha: string; size: number }>; ifNoneMatch: boolean }
+  | {
+      op: "write";
+      path: string;
+      blob: Promise<{ sha: string; size: number }>;
+      ifNoneMatch: boolean;
+      /** Already committed as the first commit of an empty repository. */
+      started: boolean;
+    }
   | { op: "delete"; path: string }
   | { op: "deleteDirectory"; path: string }
   | { op: "copy" | "move"; from: string; to: string; ifNoneMatch: boolean };
@@ -99,7 +106,8 @@ export async function runBatch(
       const bytes = toByteIterable(source);
       const writeSignal = writeOptions.signal ?? signal;
       let blob: Promise<{ sha: string; size: number }>;
-      if (target.empty && !bootstrap) {
+      const startsRepository = target.empty && !bootstrap;
+      if (startsRepository) {
         // An empty repository refuses the git data API: its first file is its first commit, made
         // through the contents API; everything else in the batch then commits on top of it.
         const first = createFirstFile(
@@ -125,7 +133,13 @@ export async function runBatch(
         blob = uploadBlob(api, { owner, repo }, bytes, writeSignal);
       }
       uploads.push(blob.catch(() => undefined));
-      operations.push({ op: "write", path: normalized, blob, ifNoneMatch: writeOptions.ifNoneMatch === "*" });
+      operations.push({
+        op: "write",
+        path: normalized,
+        blob,
+        ifNoneMatch: writeOptions.ifNoneMatch === "*",
+        started: startsRepository,
+      });
       const entry = blob.then(
         ({ sha, size }): Entry => ({ path: normalized, kind: "file", size, etag: sha }),
       );
@@ -218,7 +232,7 @@ export async function runBatch(
         case "write": {
           const { sha, size } = await operation.blob;
           const existing = await lookup(operation.path);
-          if (operation.ifNoneMatch && existing !== undefined) {
+          if (operation.ifNoneMatch && existing !== undefined && !operation.started) {
             throw errors.conditionNotMet(`${target.describe(operation.path)} already exists`, {
               system: "github",
               path: operation.path,

@@ -16,7 +16,7 @@ describeStorage(
     server ??= startGithubServer();
     const backend = await server;
     const name = uniqueName("conformance");
-    // GitHub's git data API cannot write to a repository without commits: seed one with an empty tree.
+    // One commit of the empty tree: an empty root. (A repository with no commit at all reads as NotFound.)
     await backend.createRepo("ferry", name, { files: {} });
     const plugin = github({ baseUrl: backend.baseUrl, token: backend.token });
     return { storage: createStorage(await plugin.create(parseLocation(`github://ferry/${name}@main`))) };

@@ -221,7 +221,7 @@ describe("an empty repository", () => {
     const name = repoName("empty");
     const repo = await backend.createRepo("octo", name, { empty: true, defaultBranch: "trunk" });
     const storage = await openStorage(backend, `github://octo/${name}`);
-    const entry = await storage.write("data/first.txt", "first");
+    const entry = await storage.write("data/first.txt", "first", { ifNoneMatch: "*" });
     expect(entry).toMatchObject({ path: "data/first.txt", size: 5 });
     expect(commitCount(repo, "trunk")).toBe(1);
     expect(await text(storage, "data/first.txt")).toBe("first");
