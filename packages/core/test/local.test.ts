@@ -329,6 +329,13 @@ describe("local storage: errors", () => {
       expect(error.message).not.toContain("raw text");
       expect(error.retryable).toBe(expected === "Transient");
     }
+    const fromSource = mapFsError(new Error("the network went away"), "/data/file.txt");
+    expect(fromSource.message).toBe("the network went away");
+    const aborted = mapFsError(
+      Object.assign(new Error("The operation was aborted"), { name: "AbortError", code: "ABORT_ERR" }),
+      "/x",
+    );
+    expect(aborted.code).toBe("Aborted");
     const notDir = Object.assign(new Error("ENOTDIR"), { code: "ENOTDIR" });
     expect(mapFsError(notDir, "/a/b", "read").code).toBe("NotFound");
     expect(mapFsError(notDir, "/a/b", "write").code).toBe("InvalidInput");

@@ -2,7 +2,7 @@
  * Map Node file-system errors onto ferry's closed error codes. Messages name the user's own path
  * and say what went wrong in words; the raw errno text stays in `cause`.
  */
-import { errors, FerryError } from "../errors.ts";
+import { errors, FerryError, toFerryError } from "../errors.ts";
 
 export type FsIntent = "read" | "write";
 
@@ -22,8 +22,12 @@ export function fsErrorCode(error: unknown): string | undefined {
  */
 export function mapFsError(error: unknown, filePath: string, intent: FsIntent = "read"): FerryError {
   if (FerryError.isInstance(error)) return error;
+  const code = fsErrorCode(error);
+  // Not a system call's error (a caller's source that threw, an AbortError): keep its own message.
+  if (code === undefined || !/^E[A-Z]+$/.test(code))
+    return toFerryError(error, { system: "file", path: filePath });
   const ctx = { system: "file", path: filePath, cause: error };
-  switch (fsErrorCode(error)) {
+  switch (code) {
     case "ENOENT":
       return errors.notFound(`no such file or directory: ${filePath}`, ctx);
     case "EEXIST":
@@ -50,14 +54,14 @@ export function mapFsError(error: unknown, filePath: string, intent: FsIntent = 
     case "EAGAIN":
     case "EBUSY":
     case "EINTR":
-      return errors.transient(`file system busy (${fsErrorCode(error)}), try again: ${filePath}`, ctx);
+      return errors.transient(`file system busy (${code}), try again: ${filePath}`, ctx);
     case "ENOSPC":
     case "EDQUOT":
       return errors.unexpected(`no space left on the device: ${filePath}`, ctx);
     case "ELOOP":
       return errors.invalidInput(`too many levels of symbolic links: ${filePath}`, ctx);
     default:
-      return errors.unexpected(`file system error (${fsErrorCode(error) ?? "unknown"}) at ${filePath}`, ctx);
+      return errors.unexpected(`file system error (${code}) at ${filePath}`, ctx);
   }
 }
 

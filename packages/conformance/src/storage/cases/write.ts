@@ -175,6 +175,23 @@ export const writeCases: StorageCase[] = [
     },
   },
   {
+    name: "write: a failing source's own error reaches the caller",
+    async run({ storage, partSize }) {
+      const boom = new Error("the source's own message");
+      const source = failingSource([bytes(partSize + 1, 1)], boom);
+      const error = (await storage
+        .write("fail/message.bin", source, { partSize })
+        .catch((caught: unknown) => caught)) as Error;
+      expect(error).toBeInstanceOf(Error);
+      const chain: unknown[] = [];
+      for (let link: unknown = error; link instanceof Error && chain.length < 10; link = link.cause)
+        chain.push(link);
+      expect(
+        chain.some((link) => link === boom || (link as Error).message.includes("the source's own message")),
+      ).toBe(true);
+    },
+  },
+  {
     name: "write: a source failing midway leaves the existing object unchanged",
     async run({ storage, partSize }) {
       await storage.write("fail/existing.txt", "keep me");
