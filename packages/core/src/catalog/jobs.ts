@@ -152,7 +152,8 @@ export class ShellJob extends Job {
           ...this.env,
           FERRY_RUN_ID: context.runId,
         },
-        stdio: ["ignore", "pipe", "pipe"],
+        // stdin stays the caller's, so a command that asks a question can still be answered.
+        stdio: ["inherit", "pipe", "pipe"],
         ...(context.signal ? { signal: context.signal } : {}),
       });
       child.stdout.on("data", (chunk: Buffer) => {
