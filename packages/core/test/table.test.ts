@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -375,6 +375,17 @@ describe("Table: layout and modes", () => {
     await copy.rm();
     expect(await copy.exists()).toBe(false);
     expect(await source.exists()).toBe(true);
+  });
+
+  it("takes the schema from the newest part: older parts read a column added later as nulls", async () => {
+    const location = join(dir, "evolved");
+    await table({ id: [1, 2] }, location).write();
+    const next = join(dir, "evolved-next");
+    await table({ id: [3], note: ["new"] }, next).write();
+    const [newer] = await filesUnder(next);
+    await rename(join(next, newer!), join(location, newer!.replace("part-00000", "part-00001")));
+    expect(await Table.from(location).fetch()).toEqual({ id: [1, 2, 3], note: [null, null, "new"] });
+    expect(await Table.from(location).count()).toBe(3);
   });
 
   it("stops a stream and a write when their signal aborts", async () => {

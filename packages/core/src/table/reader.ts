@@ -1,5 +1,5 @@
 /**
- * Reading a table folder: its schema (from the first footer and the partition directories), its row
+ * Reading a table folder: its schema (from the newest footer and the partition directories), its row
  * count (footers only), and its rows as batches of exactly `batchSize`, one row group in memory at a
  * time, optionally shuffled reproducibly (row-group order, then a bounded shuffle buffer).
  */
@@ -107,7 +107,8 @@ export class TableReader {
   resolveSchema(signal?: AbortSignal): Promise<ResolvedSchema> {
     this.#schema ??= (async () => {
       const parts = await this.#requireParts(signal);
-      const first = await this.open(parts[0]!, signal);
+      // The newest part defines the schema: columns added later read as nulls in older parts.
+      const newest = await this.open(parts.at(-1)!, signal);
       const partitionValues = new Map<string, string[]>();
       for (const part of parts) {
         for (const [name, raw] of partitionPairs(part.relative)) {
@@ -120,12 +121,12 @@ export class TableReader {
         }
       }
       const partitionColumns = [...partitionValues.keys()].filter(
-        (name) => !first.fileSchema.fields.some((f) => f.name === name),
+        (name) => !newest.fileSchema.fields.some((f) => f.name === name),
       );
-      const stored = schemaFromKeyValue(first.metadata);
-      if (stored && this.#storedSchemaFits(stored, first, partitionColumns))
+      const stored = schemaFromKeyValue(newest.metadata);
+      if (stored && this.#storedSchemaFits(stored, newest, partitionColumns))
         return { schema: stored, partitionColumns };
-      const fields: Field[] = [...first.fileSchema.fields];
+      const fields: Field[] = [...newest.fileSchema.fields];
       for (const name of partitionColumns)
         fields.push({ name, type: inferPartitionType(partitionValues.get(name)!), nullable: true });
       return { schema: { fields }, partitionColumns };
@@ -133,12 +134,12 @@ export class TableReader {
     return this.#schema;
   }
 
-  #storedSchemaFits(stored: Schema, first: OpenPart, partitionColumns: readonly string[]): boolean {
+  #storedSchemaFits(stored: Schema, part: OpenPart, partitionColumns: readonly string[]): boolean {
     const dataFields = stored.fields.filter((f) => !partitionColumns.includes(f.name));
-    if (dataFields.length !== first.fileSchema.fields.length) return false;
+    if (dataFields.length !== part.fileSchema.fields.length) return false;
     if (partitionColumns.some((name) => !stored.fields.some((f) => f.name === name))) return false;
     return dataFields.every((field) => {
-      const inFile = first.fileSchema.fields.find((f) => f.name === field.name);
+      const inFile = part.fileSchema.fields.find((f) => f.name === field.name);
       return inFile !== undefined && compatible(field.type, inFile.type);
     });
   }
@@ -177,10 +178,19 @@ export class TableReader {
   ): Promise<Group> {
     const where = this.#whereOf(open.part);
     const fileColumns: string[] = [];
+    const absent: string[] = [];
     for (const field of fields) {
       if (partitionColumns.includes(field.name)) continue;
       const inFile = open.fileSchema.fields.find((f) => f.name === field.name);
-      if (!inFile) throw errors.invalidInput(`${where}: column "${field.name}" is missing from this part`);
+      if (!inFile) {
+        // A part written before a nullable column was added reads as nulls there (schema evolution).
+        if (!field.nullable)
+          throw errors.invalidInput(
+            `${where}: non-nullable column "${field.name}" is missing from this part`,
+          );
+        absent.push(field.name);
+        continue;
+      }
       if (!compatible(field.type, inFile.type)) {
         throw errors.invalidInput(
           `${where}: column "${field.name}" is ${describeType(inFile.type)} here but ${describeType(field.type)} in the table`,
@@ -190,6 +200,7 @@ export class TableReader {
     }
     const rows = open.rowGroups[groupIndex] ?? 0;
     const columns = await readRowGroup(open, groupIndex, fileColumns, where);
+    for (const name of absent) columns[name] = new Array(rows).fill(null);
     const pairs = new Map(partitionPairs(open.part.relative));
     for (const field of fields) {
       if (!partitionColumns.includes(field.name)) continue;
