@@ -31,9 +31,7 @@ export function text(value: string): Uint8Array {
 }
 
 export function hashHex(algorithm: string, data: Uint8Array): string {
-  return createHash(algorithm === "sha1" ? "sha1" : algorithm)
-    .update(data)
-    .digest("hex");
+  return createHash(algorithm).update(data).digest("hex");
 }
 
 export const md5Hex = (data: Uint8Array): string => hashHex("md5", data);
