@@ -4,12 +4,10 @@
  * the client.
  */
 import { posix } from "node:path";
-import { PassThrough, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import {
-  baseCapabilities,
   type Capabilities,
   type CopyOptions,
-  compareKeys,
   type Entry,
   type ExecOptions,
   type ExecResult,
@@ -24,19 +22,13 @@ import {
   type WriteOptions,
 } from "@ferry/core";
 import type { Attributes } from "ssh2";
-import type { Connection } from "./connection.ts";
+import { type HostFeatures, type HostTools, hostTools, sftpCapabilities } from "./capabilities.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
 import type { HostPool } from "./pool.ts";
-import { ParallelReadStream, type RemoteFile } from "./read-stream.ts";
-import {
-  isDirectoryMode,
-  isFileMode,
-  isLinkMode,
-  isLostConnection,
-  mapSftpError,
-  type SftpCalls,
-} from "./sftp-ops.ts";
-import { commandLine, run, runRaw, shellQuote } from "./shell.ts";
+import { entryOf, listDirectory, notRegular, readFile, requireFile } from "./reading.ts";
+import { copyInto, ignoreNotFound, md5OnHost, removeOnHost, removeTree } from "./server-side.ts";
+import { isDirectoryMode, isFileMode, type SftpCalls } from "./sftp-ops.ts";
+import { commandLine, run } from "./shell.ts";
 import {
   ensureParent,
   makeDirectories,
@@ -46,52 +38,6 @@ import {
   tempPathFor,
   uploadTo,
 } from "./write.ts";
-
-/** What the host can do beyond plain SFTP, found out on first connection. */
-export interface HostFeatures {
-  /** Commands run (a shell answers exec requests). */
-  exec: boolean;
-  md5sum: boolean;
-  cp: boolean;
-  rm: boolean;
-  /** The `copy-data` SFTP extension (OpenSSH 9.0+): server-side copy without a shell. */
-  copyData: boolean;
-}
-
-export function sftpCapabilities(features: HostFeatures): Capabilities {
-  const checksum = features.exec && features.md5sum;
-  return {
-    ...baseCapabilities,
-    conditionalWrite: true,
-    rangeRead: true,
-    copy: (features.exec && features.cp) || features.copyData ? "native" : "emulated",
-    move: "native",
-    mkdir: "native",
-    emptyDirectories: true,
-    directories: "real",
-    hashes: checksum ? ["md5"] : [],
-    checksum,
-    exec: features.exec,
-    presign: false,
-    listOrder: "lexicographic",
-    listRecursive: "walk",
-    mtime: "native",
-    mtimePrecisionMs: 1000,
-    setMtime: true,
-    contentType: false,
-    caseInsensitive: false,
-    limits: { partSizeDefault: DEFAULTS.chunkSize, maxKeyBytes: 4096 },
-  };
-}
-
-function entryOf(key: string, attrs: Attributes): Entry {
-  return {
-    path: key,
-    kind: isDirectoryMode(attrs.mode) ? "directory" : "file",
-    size: isDirectoryMode(attrs.mode) ? 0 : attrs.size,
-    mtime: new Date(attrs.mtime * 1000),
-  };
-}
 
 export interface SftpDriverInit {
   pool: HostPool;
@@ -111,6 +57,9 @@ export class SftpDriver implements StorageDriver {
   readonly features: HostFeatures;
   readonly #pool: HostPool;
   readonly #options: SftpOptions;
+  readonly #tools: HostTools;
+  readonly #chunkSize: number;
+  readonly #concurrency: number;
   #closed = false;
 
   constructor(init: SftpDriverInit) {
@@ -119,6 +68,9 @@ export class SftpDriver implements StorageDriver {
     this.root = init.root;
     this.features = init.features;
     this.#options = init.options;
+    this.#tools = hostTools(init.options);
+    this.#chunkSize = positive(init.options.chunkSize) ?? DEFAULTS.chunkSize;
+    this.#concurrency = positive(init.options.concurrency) ?? DEFAULTS.concurrency;
     this.capabilities = sftpCapabilities(init.features);
   }
 
@@ -149,114 +101,14 @@ export class SftpDriver implements StorageDriver {
   }
 
   async *list(dir: string, options: ListOptions = {}): AsyncIterable<Entry> {
-    const path = this.pathOf(dir);
-    const opened = await this.#pool.run(async (connection) => {
-      let handle: Buffer;
-      try {
-        handle = await connection.calls.opendir(path);
-      } catch (error) {
-        // A missing directory, or a file, lists as empty.
-        if (FerryError.isInstance(error, "NotFound")) return undefined;
-        const attrs = await connection.calls.statOrNothing(path);
-        if (!attrs || !isDirectoryMode(attrs.mode)) return undefined;
-        throw error;
-      }
-      this.#pool.hold(connection);
-      return { connection, handle };
-    });
-    if (!opened) return;
-    const { connection, handle } = opened;
-    const calls = connection.calls;
-    // readdir order is the server's; one directory's entries are sorted here (a directory `d`
-    // sorting as `d/`), which is what core would otherwise buffer to do.
-    const entries: Entry[] = [];
-    try {
-      for (;;) {
-        throwIfAborted(options.signal, { system: "sftp", path: dir });
-        const batch = await calls.readdirBatch(handle, path);
-        if (!batch) break;
-        for (const item of batch) {
-          const name = item.filename;
-          if (name === "." || name === ".." || name.startsWith(TEMP_PREFIX)) continue;
-          let attrs: Attributes | undefined = item.attrs;
-          const childPath = posix.join(path, name);
-          // Symlinks are followed, as stat does; a dangling one is left out.
-          if (isLinkMode(attrs.mode)) attrs = await calls.statOrNothing(childPath);
-          if (!attrs || (!isDirectoryMode(attrs.mode) && !isFileMode(attrs.mode))) continue;
-          entries.push(entryOf(dir === "" ? name : `${dir}/${name}`, attrs));
-        }
-      }
-    } finally {
-      await calls.close(handle, path).catch(() => undefined);
-      this.#pool.giveBack(connection);
-    }
-    const sortKey = (entry: Entry) => (entry.kind === "directory" ? `${entry.path}/` : entry.path);
-    entries.sort((a, b) => compareKeys(sortKey(a), sortKey(b)));
-    yield* entries;
+    yield* await listDirectory(this.#pool, this.pathOf(dir), dir, options.signal);
   }
 
-  /** Open `path` for reading on a pooled connection, held until the file is released. */
-  #openForRead(path: string): Promise<RemoteFile> {
-    const label = this.#pool.label;
-    return this.#pool.run(async (connection) => {
-      const attrs = await connection.calls.stat(path);
-      if (isDirectoryMode(attrs.mode)) {
-        throw errors.invalidInput(`is a directory, not a file: ${path} on ${label}`, {
-          system: "sftp",
-          path,
-        });
-      }
-      if (!isFileMode(attrs.mode)) throw notRegular(path, label);
-      const handle = await connection.calls.open(path, "r", "read");
-      this.#pool.hold(connection);
-      let released = false;
-      return {
-        calls: connection.calls,
-        handle,
-        size: attrs.size,
-        mtime: attrs.mtime,
-        lost: (error: unknown) => connection.dead || isLostConnection(error),
-        release: () => {
-          if (released) return;
-          released = true;
-          this.#pool.giveBack(connection);
-        },
-      };
+  read(key: string, options: ReadOptions = {}): Promise<Readable> {
+    return readFile(this.#pool, this.pathOf(key), options, {
+      chunkSize: this.#chunkSize,
+      concurrency: this.#concurrency,
     });
-  }
-
-  async read(key: string, options: ReadOptions = {}): Promise<Readable> {
-    const path = this.pathOf(key);
-    const file = await this.#openForRead(path);
-    const span = byteSpan(file.size, options.range);
-    if (span.length === 0) {
-      await file.calls.close(file.handle, path).catch(() => undefined);
-      file.release();
-      return new PassThrough().end();
-    }
-    const source = new ParallelReadStream(
-      file,
-      path,
-      {
-        ...span,
-        chunkSize: this.#options.chunkSize ?? DEFAULTS.chunkSize,
-        concurrency: this.#options.concurrency ?? DEFAULTS.concurrency,
-      },
-      () => this.#openForRead(path),
-    );
-    const output = new PassThrough({ highWaterMark: this.#options.chunkSize ?? DEFAULTS.chunkSize });
-    // Errors from the channel become ferry errors (a dropped connection: Transient) on the stream we
-    // hand out; a consumer that stops early closes the remote handle.
-    source.on("error", (error: Error) => output.destroy(readError(error, path, this.#pool.label) as Error));
-    output.once("close", () => source.destroy());
-    source.pipe(output);
-    const signal = options.signal;
-    if (signal) {
-      const onAbort = () => output.destroy(errors.aborted(`read aborted: ${path}`, { system: "sftp", path }));
-      signal.addEventListener("abort", onAbort, { once: true });
-      output.once("close", () => signal.removeEventListener("abort", onAbort));
-    }
-    return output;
   }
 
   async write(key: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {
@@ -270,8 +122,8 @@ export class SftpDriver implements StorageDriver {
           const calls = connection.calls;
           await this.#checkTarget(calls, path, exclusive);
           await uploadTo(calls, temp, source, {
-            chunkSize: positive(options.partSize) ?? this.#options.chunkSize ?? DEFAULTS.chunkSize,
-            concurrency: positive(options.concurrency) ?? this.#options.concurrency ?? DEFAULTS.concurrency,
+            chunkSize: positive(options.partSize) ?? this.#chunkSize,
+            concurrency: positive(options.concurrency) ?? this.#concurrency,
             mtime: options.mtime,
             signal: options.signal,
           });
@@ -364,16 +216,9 @@ export class SftpDriver implements StorageDriver {
           { system: "sftp", path },
         );
       }
-      if (this.features.exec && this.features.rm) {
-        const rm = this.#options.execCommands?.rm ?? "rm";
-        const command =
-          key === ""
-            ? `find ${shellQuote(path)} -mindepth 1 -maxdepth 1 -exec ${rm} -rf -- {} +`
-            : `${rm} -rf -- ${shellQuote(path)}`;
-        await this.#runChecked(connection, command, path);
-        return;
-      }
-      await removeTree(calls, path, key !== "");
+      if (this.features.exec && this.features.rm)
+        await removeOnHost(connection, path, key === "", this.#tools);
+      else await removeTree(calls, path, key === "");
     });
   }
 
@@ -413,13 +258,16 @@ export class SftpDriver implements StorageDriver {
       await this.#pool.run(async (connection) => {
         const calls = connection.calls;
         const attrs = await calls.stat(source);
-        if (isDirectoryMode(attrs.mode))
-          throw errors.invalidInput(`is a directory, not a file: ${source} on ${calls.host}`, {
-            system: "sftp",
-            path: source,
-          });
+        requireFile(attrs, source, calls.host);
         await this.#checkTarget(calls, target, exclusive);
-        await this.#copyInto(connection, source, temp, attrs.size, options.signal);
+        const plan = {
+          command: this.features.exec && this.features.cp,
+          copyData: this.features.copyData,
+          tools: this.#tools,
+          chunkSize: this.#chunkSize,
+          concurrency: this.#concurrency,
+        };
+        await copyInto(connection, { path: source, size: attrs.size }, temp, plan, options.signal);
         await place(calls, temp, target, exclusive, placeFeatures(connection));
       });
     } catch (error) {
@@ -427,59 +275,6 @@ export class SftpDriver implements StorageDriver {
       throw error;
     }
     return this.stat(to);
-  }
-
-  /** The bytes of `source` into a new file `temp`: `cp` on the host, else `copy-data`, else streamed through the client. */
-  async #copyInto(
-    connection: Connection,
-    source: string,
-    temp: string,
-    size: number,
-    signal: AbortSignal | undefined,
-  ): Promise<void> {
-    const calls = connection.calls;
-    if (this.features.exec && this.features.cp) {
-      const cp = this.#options.execCommands?.cp ?? "cp";
-      await this.#runChecked(
-        connection,
-        `${cp} -- ${shellQuote(source)} ${shellQuote(temp)}`,
-        source,
-        signal,
-      );
-      return;
-    }
-    const sourceHandle = await calls.open(source, "r", "read");
-    if (this.features.copyData) {
-      try {
-        const targetHandle = await calls.open(temp, "wx", "write", 0o644);
-        try {
-          await calls.copyData(sourceHandle, targetHandle, temp);
-        } finally {
-          await calls.close(targetHandle, temp);
-        }
-      } finally {
-        await calls.close(sourceHandle, source).catch(() => undefined);
-      }
-      return;
-    }
-    // Neither a shell nor copy-data: the bytes come through this process, read ahead in parallel.
-    const chunkSize = this.#options.chunkSize ?? DEFAULTS.chunkSize;
-    const concurrency = this.#options.concurrency ?? DEFAULTS.concurrency;
-    const file: RemoteFile = {
-      calls,
-      handle: sourceHandle,
-      size,
-      mtime: 0,
-      lost: () => false,
-      // The stream closes the handle; the connection belongs to the surrounding operation.
-      release: () => {},
-    };
-    const stream = new ParallelReadStream(file, source, { start: 0, length: size, chunkSize, concurrency });
-    try {
-      await uploadTo(calls, temp, stream, { chunkSize, concurrency, signal });
-    } finally {
-      stream.destroy();
-    }
   }
 
   async checksum(key: string, algorithm: HashAlgorithm, options: SignalOptions = {}): Promise<string> {
@@ -490,28 +285,9 @@ export class SftpDriver implements StorageDriver {
         path,
       });
     }
-    const md5sum = this.#options.execCommands?.md5sum ?? "md5sum";
     return this.#pool.run(async (connection) => {
-      const attrs = await connection.calls.stat(path);
-      if (isDirectoryMode(attrs.mode))
-        throw errors.invalidInput(`is a directory, not a file: ${path} on ${connection.label}`, {
-          system: "sftp",
-          path,
-        });
-      // Read from stdin so the output never has to be parsed around an escaped file name.
-      const result = await this.#runChecked(
-        connection,
-        `${md5sum} < ${shellQuote(path)}`,
-        path,
-        options.signal,
-      );
-      const match = /^\\?([0-9a-f]{32})\b/.exec(result.stdout);
-      if (!match)
-        throw errors.unexpected(
-          `unexpected output from ${md5sum} on ${connection.label}: ${result.stdout.slice(0, 200)}`,
-          { system: "sftp", path },
-        );
-      return match[1]!;
+      requireFile(await connection.calls.stat(path), path, connection.label);
+      return md5OnHost(connection, path, this.#tools, options.signal);
     });
   }
 
@@ -525,29 +301,6 @@ export class SftpDriver implements StorageDriver {
     );
   }
 
-  /** Run a ferry-built command; a non-zero exit becomes a typed error carrying stderr. */
-  async #runChecked(
-    connection: Connection,
-    command: string,
-    path: string,
-    signal?: AbortSignal,
-  ): Promise<ExecResult> {
-    const raw = await runRaw(connection, command, { signal });
-    const result = {
-      exitCode: raw.exitCode,
-      stdout: raw.stdout.toString("utf8"),
-      stderr: raw.stderr.toString("utf8"),
-    };
-    if (result.exitCode === 0) return result;
-    const detail = result.stderr.trim().split("\n").slice(-3).join("; ");
-    const ctx = { system: "sftp", path };
-    if (/permission denied/i.test(detail))
-      throw errors.permissionDenied(`permission denied on ${connection.label}: ${detail}`, ctx);
-    if (/no such file/i.test(detail))
-      throw errors.notFound(`no such file or directory on ${connection.label}: ${detail}`, ctx);
-    throw errors.unexpected(`command on ${connection.label} exited with ${result.exitCode}: ${detail}`, ctx);
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -557,71 +310,4 @@ export class SftpDriver implements StorageDriver {
 
 function positive(value: number | undefined): number | undefined {
   return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : undefined;
-}
-
-/** Offset and length to read, clamped to the file. */
-function byteSpan(size: number, range: ReadOptions["range"]): { start: number; length: number } {
-  if (!range) return { start: 0, length: size };
-  if ("suffix" in range) {
-    const length = Math.min(range.suffix, size);
-    return { start: size - length, length };
-  }
-  const start = Math.min(range.offset, size);
-  const length = Math.min(range.length ?? size - start, size - start);
-  return { start, length };
-}
-
-function readError(error: unknown, path: string, host: string): unknown {
-  if (FerryError.isInstance(error)) return error;
-  const mapped = mapSftpError(error, path, host);
-  if (mapped !== error) return mapped;
-  if (isLostConnection(error)) {
-    return errors.transient(`the SSH connection to ${host} dropped while reading ${path}`, {
-      system: "sftp",
-      path,
-      cause: error,
-    });
-  }
-  return errors.unexpected(`reading ${path} on ${host} failed: ${(error as Error).message}`, {
-    system: "sftp",
-    path,
-    cause: error,
-  });
-}
-
-function ignoreNotFound(error: unknown): undefined {
-  if (FerryError.isInstance(error, "NotFound")) return undefined;
-  throw error;
-}
-
-function notRegular(path: string, host: string): FerryError {
-  return errors.invalidInput(`not a regular file or directory (socket, FIFO or device): ${path} on ${host}`, {
-    system: "sftp",
-    path,
-  });
-}
-
-/** rm -r over SFTP, depth first; `removeSelf` false empties the directory. */
-async function removeTree(calls: SftpCalls, dir: string, removeSelf: boolean): Promise<void> {
-  const handle = await calls.opendir(dir);
-  const children: { path: string; directory: boolean }[] = [];
-  try {
-    for (
-      let batch = await calls.readdirBatch(handle, dir);
-      batch;
-      batch = await calls.readdirBatch(handle, dir)
-    ) {
-      for (const item of batch) {
-        if (item.filename === "." || item.filename === "..") continue;
-        children.push({ path: posix.join(dir, item.filename), directory: isDirectoryMode(item.attrs.mode) });
-      }
-    }
-  } finally {
-    await calls.close(handle, dir).catch(() => undefined);
-  }
-  for (const child of children) {
-    if (child.directory) await removeTree(calls, child.path, true);
-    else await calls.unlink(child.path).catch(ignoreNotFound);
-  }
-  if (removeSelf) await calls.rmdir(dir).catch(ignoreNotFound);
 }

@@ -6,60 +6,18 @@
  *   await ferry.folder("sftp://me@gpu-box/~/data").list();
  */
 import { createStorage, errors, type Location, type Storage, type StoragePlugin } from "@ferry/core";
+import { probeFeatures, sftpCapabilities } from "./capabilities.ts";
 import { checkExplicitKey } from "./connection.ts";
-import { type HostFeatures, SftpDriver, sftpCapabilities } from "./driver.ts";
+import { SftpDriver } from "./driver.ts";
 import type { SftpOptions } from "./options.ts";
-import { acquirePool, type HostPool } from "./pool.ts";
-import { runRaw, shellQuote } from "./shell.ts";
+import { acquirePool } from "./pool.ts";
 import { describeTarget, resolveTarget } from "./target.ts";
 
-export { type HostFeatures, SftpDriver, sftpCapabilities } from "./driver.ts";
+export { type HostFeatures, sftpCapabilities } from "./capabilities.ts";
+export { SftpDriver } from "./driver.ts";
 export { type HostKeyCheck, hostPattern } from "./known-hosts.ts";
 export type { SftpOptions } from "./options.ts";
 export { shellQuote } from "./shell.ts";
-
-const PROBE_MARKER = "ferry-exec-probe";
-
-/** Find out once per storage whether the host runs commands and has the tools ferry uses there. */
-function probeFeatures(pool: HostPool, options: SftpOptions): Promise<HostFeatures> {
-  const key = `features ${options.exec === false ? "no-exec" : JSON.stringify(options.execCommands ?? {})}`;
-  return pool.fact(key, () =>
-    pool.run(async (connection) => {
-      const features: HostFeatures = {
-        exec: false,
-        md5sum: false,
-        cp: false,
-        rm: false,
-        copyData: connection.hasExtension("copy-data"),
-      };
-      if (options.exec === false) return features;
-      const tools = {
-        md5sum: options.execCommands?.md5sum ?? "md5sum",
-        cp: options.execCommands?.cp ?? "cp",
-        rm: options.execCommands?.rm ?? "rm",
-      };
-      const probe = Object.entries(tools)
-        .map(([name, command]) => `command -v ${shellQuote(command)} >/dev/null 2>&1 && echo ${name}`)
-        .join("; ");
-      try {
-        const result = await runRaw(connection, `echo ${PROBE_MARKER}; ${probe}`);
-        const lines = result.stdout.toString("utf8").split("\n");
-        // An sftp-only account (ForceCommand internal-sftp) accepts the request but never echoes.
-        if (lines[0] !== PROBE_MARKER) return features;
-        return {
-          ...features,
-          exec: true,
-          md5sum: lines.includes("md5sum"),
-          cp: lines.includes("cp"),
-          rm: lines.includes("rm"),
-        };
-      } catch (error) {
-        if (connection.dead) throw error;
-        return features;
-      }
-    }),
-  );
-}
 
 export interface SftpRoot {
   /** Host name, address or ~/.ssh/config alias. */
