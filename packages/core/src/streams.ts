@@ -41,14 +41,7 @@ export async function collectBytes(source: AsyncIterable<Uint8Array>): Promise<U
     chunks.push(bytes);
     total += bytes.byteLength;
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks, total);
 }
 
 /**
