@@ -1,6 +1,7 @@
 /** Commit authors: the token's user by default, or what the request body names. */
 import type { Principal } from "./context.ts";
-import { isoSeconds, type Signature } from "./git.ts";
+import type { Signature } from "./git.ts";
+import { isoSeconds } from "./git-objects.ts";
 import { HttpError } from "./http.ts";
 
 /** The authenticated user as GitHub signs commits for them (noreply address), now. */

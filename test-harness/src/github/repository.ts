@@ -3,7 +3,9 @@
  * (owner, name, visibility, default branch). Tests get this handle from `createRepo` to seed
  * content, push "from elsewhere" and inspect history with git itself.
  */
-import { type CommitObject, type GitRepository, isoSeconds, isSafeRevision, ZERO_SHA } from "./git.ts";
+import type { CommitObject, GitRepository } from "./git.ts";
+import { isSafeRevision, ZERO_SHA } from "./git.ts";
+import { isoSeconds } from "./git-objects.ts";
 import { buildTree, type TreeChange } from "./tree-builder.ts";
 
 export type FileContent = string | Uint8Array;

@@ -7,6 +7,7 @@
 import { type Entry, errors, normalizeKey, toByteIterable, type WriteSource } from "@ferry/core";
 import type { Octokit } from "@octokit/rest";
 import { createFirstFile, type FirstCommit, uploadBlob } from "./blobs.ts";
+import { commitMessage, emptySummary, type Overlay, treeChanges } from "./changes.ts";
 import { withSignal } from "./client.ts";
 import type { CommitSummary, GithubOptions } from "./options.ts";
 import type { GitEntry, TreeReader } from "./trees.ts";
@@ -62,11 +63,6 @@ type Operation =
   | { op: "delete"; path: string }
   | { op: "deleteDirectory"; path: string }
   | { op: "copy" | "move"; from: string; to: string; ifNoneMatch: boolean };
-
-type Overlay =
-  | { kind: "blob"; sha: string; mode: string; size: number }
-  | { kind: "deleted" }
-  | { kind: "deletedDirectory" };
 
 export interface CommitTarget {
   api: Octokit;
@@ -334,65 +330,4 @@ export async function runBatch(
     trees.setHead({ commit: commit.sha, tree: tree.sha });
     return { commit: commit.sha, parent, branch, summary };
   });
-}
-
-type TreeChange = {
-  path: string;
-  mode: "100644" | "100755" | "040000" | "160000" | "120000";
-  type: "blob" | "tree";
-  sha: string | null;
-};
-
-/** The overlay as `POST /git/trees` entries; deletions of things the base does not have are dropped. */
-async function treeChanges(
-  overlay: Map<string, Overlay>,
-  baseTree: string,
-  trees: TreeReader,
-  signal?: AbortSignal,
-): Promise<TreeChange[]> {
-  const changes: TreeChange[] = [];
-  const removedDirectories = [...overlay]
-    .filter(([, value]) => value.kind === "deletedDirectory")
-    .map(([path]) => path);
-  const coveredByRemoval = (path: string) => removedDirectories.some((dir) => path.startsWith(`${dir}/`));
-  for (const [path, value] of overlay) {
-    if (value.kind === "blob") {
-      // Content the base already has at that path changes nothing: no entry, and no empty commit.
-      const existing = coveredByRemoval(path) ? undefined : await trees.entryAt(baseTree, path, signal);
-      if (existing?.type !== "blob" || existing.sha !== value.sha || existing.mode !== value.mode) {
-        changes.push({ path, mode: value.mode as TreeChange["mode"], type: "blob", sha: value.sha });
-      }
-      continue;
-    }
-    if (coveredByRemoval(path)) continue;
-    const existing = await trees.entryAt(baseTree, path, signal);
-    if (!existing) continue;
-    if (value.kind === "deleted" && existing.type === "blob")
-      changes.push({ path, mode: existing.mode as TreeChange["mode"], type: "blob", sha: null });
-    if (value.kind === "deletedDirectory") {
-      changes.push(
-        existing.type === "tree"
-          ? { path, mode: "040000", type: "tree", sha: null }
-          : { path, mode: existing.mode as TreeChange["mode"], type: "blob", sha: null },
-      );
-    }
-  }
-  return changes;
-}
-
-function emptySummary(branch: string): CommitSummary {
-  return { written: [], deleted: [], copied: [], moved: [], branch };
-}
-
-function commitMessage(options: GithubOptions, summary: CommitSummary): string {
-  if (typeof options.commitMessage === "function") return options.commitMessage(summary);
-  if (typeof options.commitMessage === "string") return options.commitMessage;
-  const lines = [
-    ...summary.written.map((path) => `Update ${path}`),
-    ...summary.deleted.map((path) => `Delete ${path}`),
-    ...summary.copied.map(([from, to]) => `Copy ${from} to ${to}`),
-    ...summary.moved.map(([from, to]) => `Rename ${from} to ${to}`),
-  ];
-  if (lines.length === 1) return lines[0]!;
-  return `Update ${lines.length} paths\n\n${lines.join("\n")}`;
 }
