@@ -81,24 +81,30 @@ export class Connection {
     return extensions?.[name] !== undefined;
   }
 
+  /** The transport under the SSH session: a TCP socket, or a forwarded channel behind a ProxyJump hop. */
+  get #socket(): Partial<Socket> | undefined {
+    return (this.client as unknown as { _sock?: Partial<Socket> })._sock;
+  }
+
   /** Bytes this connection's socket has received and sent (0 over a ProxyJump channel). */
   get bytes(): { read: number; written: number } {
-    const socket = (this.client as unknown as { _sock?: Partial<Socket> })._sock;
+    const socket = this.#socket;
     return { read: socket?.bytesRead ?? 0, written: socket?.bytesWritten ?? 0 };
   }
 
-  /** Let Node exit while this connection is idle; hold it open while in use. */
+  /** Let Node exit while this connection is idle; hold it open while in use (hops included). */
   setActive(active: boolean): void {
-    const socket = (this.client as unknown as { _sock?: Partial<Socket> })._sock;
+    const socket = this.#socket;
     if (active) socket?.ref?.();
     else socket?.unref?.();
+    for (const hop of this.#hops) hop.setActive(active);
   }
 
   async end(): Promise<void> {
     this.dead = true;
     // An idle (unref'd) socket would let Node exit before the goodbye is exchanged.
     this.setActive(true);
-    if ((this.client as unknown as { _sock?: { destroyed?: boolean } })._sock?.destroyed !== true) {
+    if (this.#socket?.destroyed !== true) {
       await new Promise<void>((resolve) => {
         this.client.once("close", () => resolve());
         this.client.end();
@@ -109,7 +115,7 @@ export class Connection {
         }, 2000).unref();
       });
     }
-    for (const hop of this.#hops.reverse()) await hop.end();
+    for (const hop of [...this.#hops].reverse()) await hop.end();
   }
 }
 

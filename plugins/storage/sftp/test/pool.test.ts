@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { waitUntil } from "@ferry/test-harness";
@@ -117,15 +117,29 @@ describe.skipIf(skipReason !== undefined)("sftp connection pool", () => {
     });
   });
 
-  for (const closes of [true, false]) {
-    it(`a program that uses the plugin exits by itself ${closes ? "after close()" : "even without close()"}`, async () => {
+  const exitCases = [
+    { name: "after close()", closes: true, jump: false },
+    { name: "even without close()", closes: false, jump: false },
+    { name: "without close(), through a ProxyJump hop", closes: false, jump: true },
+  ];
+  for (const { name, closes, jump } of exitCases) {
+    it(`a program that uses the plugin exits by itself ${name}`, async () => {
       const root = sshd().makeRoot();
-      const script = join(sshd().dir, `child-${closes ? "close" : "noclose"}.mjs`);
+      let options: Record<string, unknown> = { ...baseOptions(sshd()), root };
+      if (jump) {
+        const config = join(sshd().dir, "exit_jump_config");
+        writeFileSync(
+          config,
+          `${readFileSync(sshd().sshConfigPath, "utf8")}\nHost exit-jumped\n  HostName 127.0.0.1\n  Port ${sshd().port}\n  IdentityFile ${sshd().privateKeyPath}\n  UserKnownHostsFile ${sshd().knownHostsPath}\n  ProxyJump ferry-cluster\n`,
+        );
+        options = { host: "exit-jumped", user: sshd().user, sshConfigPath: config, agent: false, root };
+      }
+      const script = join(sshd().dir, `child-${name.replace(/\W+/g, "-")}.mjs`);
       writeFileSync(
         script,
         [
           `const { sftpStorage } = await import(${JSON.stringify(pathToFileURL(join(pluginDir, "src/index.ts")).href)});`,
-          `const storage = await sftpStorage(${JSON.stringify({ ...baseOptions(sshd()), root })});`,
+          `const storage = await sftpStorage(${JSON.stringify(options)});`,
           `await storage.write("from-child.txt", "written by a child process");`,
           `process.stdout.write(new TextDecoder().decode(await storage.readBytes("from-child.txt")));`,
           closes ? "await storage.close();" : "",
