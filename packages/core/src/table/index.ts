@@ -5,6 +5,7 @@ export type { Codec } from "./part-writer.ts";
 export { HIVE_NULL } from "./partition.ts";
 export {
   batchesToColumns,
+  batchToColumns,
   type ColumnData,
   columnsToRows,
   inferSchema,

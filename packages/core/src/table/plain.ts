@@ -254,10 +254,23 @@ export function columnsToRows(
   return rows;
 }
 
-/** The built-in flavour: plain JS data in, a column object `{ column: values }` out. */
+/** One batch as a column object carrying its schema (what `stream()` yields for plain tables). */
+export function batchToColumns(batch: ColumnBatch): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = Object.fromEntries(
+    batch.schema.fields.map((f) => [f.name, [...(batch.columns[f.name] ?? [])]]),
+  );
+  Object.defineProperty(out, PLAIN_SCHEMA, { value: batch.schema, enumerable: false });
+  return out;
+}
+
+/**
+ * The built-in flavour: plain JS data in; a column object `{ column: values }` out, from `fetch()` and
+ * for each batch of `stream()` alike.
+ */
 export const plainFlavour: TableFlavour<PlainData> = {
   name: "plain",
   detect: (value: unknown): value is PlainData => isColumnData(value) || isRowData(value),
   toBatches: (value) => plainBatches(value),
   fromBatches: (source) => batchesToColumns(source),
+  fromBatch: batchToColumns,
 };
