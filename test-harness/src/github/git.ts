@@ -284,6 +284,20 @@ export class GitRepository {
     }
   }
 
+  /**
+   * One ref by its full name (`refs/heads/main`), read fresh from disk through the cat-file process
+   * (git resolves loose and packed refs anew on every lookup); undefined when it does not exist.
+   */
+  async readRef(ref: string): Promise<RefRecord | undefined> {
+    // A ref name, not a revision expression (git check-ref-format's forbidden characters).
+    if (!/^refs\/(heads|tags)\//.test(ref) || !isSafeRevision(ref) || /[\^~:?*[\\\s]|\.\.|@\{/.test(ref))
+      return undefined;
+    const target = await this.#objects.info(ref);
+    if (!target) return undefined;
+    const peeled = target.type === "tag" ? (await this.#objects.info(`${ref}^{commit}`))?.sha : undefined;
+    return { ref, sha: target.sha, type: target.type, peeled };
+  }
+
   /** Every ref, sorted by name. */
   async refs(): Promise<RefRecord[]> {
     const format = "%(refname)%00%(objectname)%00%(objecttype)%00%(*objectname)";

@@ -80,27 +80,18 @@ export class HostedRepository {
    */
   async resolveCommit(name: string): Promise<string | undefined> {
     if (!isSafeRevision(name)) return undefined;
-    // Refs are read fresh from git for every call (never through a long-lived process's cache).
-    const refs = await this.git.refs();
     const names = name.startsWith("refs/") ? [name] : [`refs/heads/${name}`, `refs/tags/${name}`];
     for (const candidate of names) {
-      const record = refs.find((ref) => ref.ref === candidate);
-      if (record)
-        return record.type === "tag"
-          ? (record.peeled ?? (await this.git.revParse(`${record.sha}^{commit}`)))
-          : record.sha;
+      const record = await this.git.readRef(candidate);
+      if (record) return record.type === "tag" ? record.peeled : record.sha;
     }
-    if (/^[0-9a-f]{4,40}$/.test(name)) {
-      const sha = await this.git.revParse(`${name}^{commit}`);
-      if (sha) return sha;
-    }
+    if (/^[0-9a-f]{4,40}$/.test(name)) return this.git.revParse(`${name}^{commit}`);
     return undefined;
   }
 
   /** Head commit of a branch, or undefined. */
   async branchHead(branch: string): Promise<string | undefined> {
-    if (!isSafeRevision(branch)) return undefined;
-    return (await this.git.refs()).find((ref) => ref.ref === `refs/heads/${branch}`)?.sha;
+    return (await this.git.readRef(`refs/heads/${branch}`))?.sha;
   }
 
   /** Commit directly to a branch with git plumbing, as another client pushing would. Returns the new commit sha. */

@@ -26,9 +26,8 @@ async function requireCommits(context: RouteContext, docs: string): Promise<void
 }
 
 /** `heads/main` → the ref record, or undefined. */
-async function findRef(context: RouteContext, ref: string): Promise<RefRecord | undefined> {
-  const full = `refs/${ref}`;
-  return (await context.repo.git.refs()).find((record) => record.ref === full);
+function findRef(context: RouteContext, ref: string): Promise<RefRecord | undefined> {
+  return context.repo.git.readRef(`refs/${ref}`);
 }
 
 function created<T extends { url: string }>(context: RouteContext, body: T): void {
