@@ -86,6 +86,11 @@ export class Connection {
     return (this.client as unknown as { _sock?: Partial<Socket> })._sock;
   }
 
+  /** The transport is gone (a 'close' may not have been emitted yet). */
+  get gone(): boolean {
+    return this.dead || this.#socket?.destroyed === true;
+  }
+
   /** Bytes this connection's socket has received and sent (0 over a ProxyJump channel). */
   get bytes(): { read: number; written: number } {
     const socket = this.#socket;

@@ -116,12 +116,17 @@ export class SftpDriver implements StorageDriver {
     const path = this.pathOf(key);
     const temp = tempPathFor(path);
     const exclusive = options.ifNoneMatch === "*";
+    let consumed = false;
+    const tracked = (async function* () {
+      consumed = true;
+      yield* source;
+    })();
     try {
       return await this.#pool.run(
         async (connection) => {
           const calls = connection.calls;
           await this.#checkTarget(calls, path, exclusive);
-          await uploadTo(calls, temp, source, {
+          await uploadTo(calls, temp, tracked, {
             chunkSize: positive(options.partSize) ?? this.#chunkSize,
             concurrency: positive(options.concurrency) ?? this.#concurrency,
             mtime: options.mtime,
@@ -130,8 +135,9 @@ export class SftpDriver implements StorageDriver {
           await place(calls, temp, path, exclusive, placeFeatures(connection));
           return entryOf(key, await calls.stat(path));
         },
-        // The source is consumed as it is sent, so a write cannot be replayed on a new connection.
-        { retry: false },
+        // The source is consumed as it is sent: a write is repeated on a fresh connection only when
+        // the old one was found dead before the first byte was taken.
+        { retry: () => !consumed },
       );
     } catch (error) {
       await this.#removeQuietly(temp);
@@ -294,10 +300,19 @@ export class SftpDriver implements StorageDriver {
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const cwd = options.cwd === undefined ? this.base : posix.resolve(this.base, options.cwd);
     const line = commandLine(command, { cwd, env: options.env });
-    // A command may have side effects, so it is never re-run after a dropped connection.
+    // A command may have side effects: it is repeated on a fresh connection only when the old one
+    // was found dead before the command started.
+    let started = false;
     return this.#pool.run(
-      (connection) => run(connection, line, { stdin: options.stdin, signal: options.signal }),
-      { retry: false },
+      (connection) =>
+        run(connection, line, {
+          stdin: options.stdin,
+          signal: options.signal,
+          onStart: () => {
+            started = true;
+          },
+        }),
+      { retry: () => !started },
     );
   }
 

@@ -44,7 +44,7 @@ export function acquirePool(target: Target, options: SftpOptions): HostPool {
 
 /** An error that means the transport went away, not that the operation itself failed. */
 function isConnectionLoss(error: unknown, connection: Connection): boolean {
-  if (connection.dead) return true;
+  if (connection.gone) return true;
   return !FerryError.isInstance(error) && isLostConnection(error);
 }
 
@@ -183,12 +183,13 @@ export class HostPool {
 
   /**
    * Run `operation` on a pooled connection. When the connection drops under it, the operation is
-   * retried once on a fresh connection if `retry` (it is safe to repeat); otherwise, or when the
-   * retry also loses its connection, it fails with Transient.
+   * retried once on a fresh connection if `retry` says it is safe to repeat (a function is asked at
+   * that moment, e.g. "has the source been read yet?"); otherwise, or when the retry also loses its
+   * connection, it fails with Transient.
    */
   async run<T>(
     operation: (connection: Connection) => Promise<T>,
-    options: { retry?: boolean } = {},
+    options: { retry?: boolean | (() => boolean) } = {},
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const connection = await this.take();
@@ -198,7 +199,8 @@ export class HostPool {
         if (!isConnectionLoss(error, connection)) throw error;
         connection.dead = true;
         void connection.end();
-        if (options.retry !== false && attempt === 0) continue;
+        const repeatable = typeof options.retry === "function" ? options.retry() : options.retry !== false;
+        if (repeatable && attempt === 0) continue;
         throw errors.transient(`the SSH connection to ${this.label} dropped during the operation`, {
           system: "sftp",
           cause: error,

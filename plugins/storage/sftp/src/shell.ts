@@ -43,17 +43,26 @@ export interface RawResult {
 }
 
 /** Run `command` through the login shell on the host and collect its output. */
+export interface RunOptions {
+  stdin?: Uint8Array | string | undefined;
+  signal?: AbortSignal | undefined;
+  /** Called once the host has accepted the command (it may have side effects from then on). */
+  onStart?: (() => void) | undefined;
+}
+
 export function runRaw(
   connection: Connection,
   command: string,
-  options: { stdin?: Uint8Array | string | undefined; signal?: AbortSignal | undefined } = {},
+  options: RunOptions = {},
 ): Promise<RawResult> {
   return new Promise((resolve, reject) => {
+    let exited = false;
     connection.client.exec(command, (error, channel: ClientChannel) => {
       if (error) {
         reject(error);
         return;
       }
+      options.onStart?.();
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       let exitCode = -1;
@@ -66,12 +75,20 @@ export function runRaw(
       channel.on("data", (chunk: Buffer) => stdout.push(chunk));
       channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
       channel.on("exit", (code: number | null, signalName?: string) => {
+        exited = true;
         if (typeof code === "number") exitCode = code;
         else if (signalName)
           exitCode = 128 + (constants.signals[`SIG${signalName}` as keyof typeof constants.signals] ?? 0);
       });
       channel.on("close", () => {
         options.signal?.removeEventListener("abort", onAbort);
+        // Closed without an exit status because the connection went away: not a result.
+        if (!exited && connection.gone) {
+          reject(
+            new Error(`Not connected: the connection to ${connection.label} closed while the command ran`),
+          );
+          return;
+        }
         resolve({ exitCode, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) });
       });
       if (options.stdin !== undefined) channel.end(options.stdin);
@@ -83,7 +100,7 @@ export function runRaw(
 export async function run(
   connection: Connection,
   command: string,
-  options: { stdin?: Uint8Array | string | undefined; signal?: AbortSignal | undefined } = {},
+  options: RunOptions = {},
 ): Promise<ExecResult> {
   const raw = await runRaw(connection, command, options);
   return { exitCode: raw.exitCode, stdout: raw.stdout.toString("utf8"), stderr: raw.stderr.toString("utf8") };

@@ -62,6 +62,27 @@ describe.skipIf(skipReason !== undefined)("sftp connection pool", () => {
     expect(names).toEqual(["after.txt", "before.txt"]);
   });
 
+  it("writes and runs commands on a fresh connection when the pooled one died while idle", async () => {
+    const { storage } = await storageOn();
+    await storage.write("warm.txt", "the pool has a connection now");
+    await sshd().dropConnections();
+    await storage.write("first-after-drop.txt", "written");
+    await sshd().dropConnections();
+    expect(await storage.exec("cat first-after-drop.txt")).toMatchObject({ exitCode: 0, stdout: "written" });
+  });
+
+  it("a command cut off by a dropped connection fails as Transient, not as an exit code", async () => {
+    const { storage, root } = await storageOn();
+    const running = storage.exec("touch started && sleep 30");
+    const outcome = running.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await waitUntil(async () => existsSync(join(root, "started")), { what: "the command to start" });
+    await sshd().dropConnections();
+    expect(await outcome).toMatchObject({ code: "Transient" });
+  });
+
   it("a write cut off by a dropped connection fails as Transient and leaves no partial file", async () => {
     const { storage, root } = await storageOn({ chunkSize: 8 * 1024 });
     const drop = sshd().dropConnections;
