@@ -6,11 +6,15 @@
  * connections never keep Node alive.
  */
 import { createHash } from "node:crypto";
+import { debuglog } from "node:util";
 import { errors, FerryError } from "@ferry/core";
 import { type Connection, connect } from "./connection.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
 import { isLostConnection } from "./sftp-ops.ts";
 import { describeTarget, type Target } from "./target.ts";
+
+/** `NODE_DEBUG=ferry:sftp` traces connections; never keys, passphrases or file contents. */
+const debug = debuglog("ferry:sftp");
 
 const pools = new Map<string, HostPool>();
 
@@ -118,6 +122,7 @@ export class HostPool {
     this.#refs -= 1;
     if (this.#refs > 0) return;
     this.#onEmpty();
+    debug("%s: last storage closed, ending %d connection(s)", this.label, this.#connections.length);
     const opening = await Promise.allSettled(this.#opening);
     const all = [
       ...this.#connections,
@@ -175,6 +180,7 @@ export class HostPool {
         });
       }
       this.#connections.push(connection);
+      debug("%s: connection %d of at most %d open", this.label, this.#connections.length, this.#max);
       return connection;
     } finally {
       this.#opening = this.#opening.filter((item) => item !== pending);
@@ -200,6 +206,12 @@ export class HostPool {
         connection.dead = true;
         void connection.end();
         const repeatable = typeof options.retry === "function" ? options.retry() : options.retry !== false;
+        debug(
+          "%s: connection lost (%s); %s",
+          this.label,
+          (error as Error)?.message,
+          repeatable && attempt === 0 ? "retrying" : "giving up",
+        );
         if (repeatable && attempt === 0) continue;
         throw errors.transient(`the SSH connection to ${this.label} dropped during the operation`, {
           system: "sftp",
