@@ -367,6 +367,25 @@ describe("authentication and rate limits", () => {
     }
   });
 
+  it("answers a secondary rate limit with 403, retry-after and budget left", async () => {
+    const limited = await startGithubServer({ secondaryRateLimit: { requests: 2, retryAfterSeconds: 30 } });
+    try {
+      const repo = await limited.createRepo(owner, "burst");
+      const api = new Octokit({ baseUrl: limited.baseUrl, auth: limited.token, log: quiet });
+      await api.repos.get({ owner, repo: repo.name });
+      await api.repos.get({ owner, repo: repo.name });
+      const refused = await failure(api.repos.get({ owner, repo: repo.name }));
+      expect(refused.status).toBe(403);
+      expect(refused.headers["retry-after"]).toBe("30");
+      expect(Number(refused.headers["x-ratelimit-remaining"])).toBeGreaterThan(0);
+      expect((refused.data as { message: string }).message).toMatch(
+        /^You have exceeded a secondary rate limit/,
+      );
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it("serves under a GitHub Enterprise style path prefix", async () => {
     const enterprise = await startGithubServer({ pathPrefix: "/api/v3" });
     try {

@@ -29,6 +29,12 @@ export interface GithubServerSettings {
     /** Status of a rate-limited answer: GitHub sends 403 or 429. */
     status: 403 | 429;
   };
+  /**
+   * A secondary (abuse) limit: after `requests` requests in the primary window, answer 403 with
+   * `retry-after: retryAfterSeconds` and GitHub's secondary-limit message, with primary budget left.
+   * Off when undefined (the default).
+   */
+  secondaryRateLimit: { requests: number; retryAfterSeconds: number } | undefined;
 }
 
 export interface RouteContext {

@@ -3,6 +3,8 @@ import type { GithubServerSettings, Principal } from "./context.ts";
 
 interface Window {
   used: number;
+  /** Requests seen by the secondary limit. */
+  burst?: number;
   /** Epoch seconds. */
   reset: number;
 }
@@ -47,6 +49,15 @@ export class RateLimiter {
     const window = this.#window(principal);
     const limit = this.#limit(principal);
     return { limit, used: window.used, remaining: Math.max(0, limit - window.used), reset: window.reset };
+  }
+
+  /** Seconds to wait when the secondary limit refuses this request, else undefined (and the request is counted). */
+  secondary(principal: Principal): number | undefined {
+    const limit = this.#settings.secondaryRateLimit;
+    if (!limit) return undefined;
+    const window = this.#window(principal);
+    window.burst = (window.burst ?? 0) + 1;
+    return window.burst > limit.requests ? limit.retryAfterSeconds : undefined;
   }
 
   /** Count one request; `allowed` false once the budget is spent. */

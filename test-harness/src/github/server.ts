@@ -71,6 +71,7 @@ export async function startGithubServer(options: GithubServerOptions = {}): Prom
     blobMaxBytes: options.blobMaxBytes ?? 100 * 1024 * 1024,
     directoryListingMax: options.directoryListingMax ?? 1000,
     rateLimit: { authenticated: 5000, anonymous: 60, windowSeconds: 3600, status: 403, ...options.rateLimit },
+    secondaryRateLimit: options.secondaryRateLimit,
   };
   const prefix = (options.pathPrefix ?? "").replace(/\/+$/, "");
   const root = await mkdtemp(join(tmpdir(), "ferry-github-"));
@@ -133,6 +134,19 @@ export async function startGithubServer(options: GithubServerOptions = {}): Prom
     if (request.method === "GET" && path === "/rate_limit") {
       const rate = limiter.status(principal);
       sendJson(response, 200, { resources: { core: rate }, rate }, limiter.peekHeaders(principal));
+      return;
+    }
+    const wait = limiter.secondary(principal);
+    if (wait !== undefined) {
+      const error = new HttpError(
+        403,
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        `${RATE_LIMIT_DOCS}#about-secondary-rate-limits`,
+      );
+      sendJson(response, 403, error.body(), {
+        ...limiter.peekHeaders(principal),
+        "retry-after": String(wait),
+      });
       return;
     }
     const rate = limiter.take(principal);

@@ -235,6 +235,27 @@ describe("auth, limits and missing things", () => {
     }
   });
 
+  it("maps a secondary rate limit to Transient, retrying after GitHub's retry-after", async () => {
+    const limited = await startGithubServer({ secondaryRateLimit: { requests: 2, retryAfterSeconds: 120 } });
+    try {
+      const name = repoName();
+      await limited.createRepo("octo", name, { files: { "a.txt": "a" } });
+      const storage = await openStorage(limited, `github://octo/${name}`, { treeCacheTtl: 0 });
+      const before = Date.now();
+      let error: FerryError | undefined;
+      for (let attempt = 0; attempt < 5 && !error; attempt += 1)
+        error = await storage.stat("a.txt").then(
+          () => undefined,
+          (caught: FerryError) => caught,
+        );
+      expect(error?.code).toBe("Transient");
+      expect(error?.message).toMatch(/secondary rate limit exceeded/);
+      expect(error!.retryAfter!.getTime()).toBeGreaterThanOrEqual(before + 120_000);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it("names the missing repository, the missing ref and the missing path", async () => {
     const name = repoName();
     await backend.createRepo("octo", name, { files: { "a.txt": "a" } });
