@@ -1,5 +1,5 @@
 /** Byte-stream helpers shared by core and plugins. */
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import type { WriteSource } from "./storage.ts";
 
 const encoder = new TextEncoder();
@@ -149,4 +149,19 @@ function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
     offset += chunk.byteLength;
   }
   return out;
+}
+
+/**
+ * The same bytes as `stream`, with its errors passed through `map` — for a plugin to turn a connection
+ * dropped mid-body into a typed FerryError (Transient) instead of a bare socket error. Back-pressure
+ * is kept (pipe), and destroying the result destroys the source.
+ */
+export function mapStreamErrors(stream: Readable, map: (error: unknown) => Error): Readable {
+  const mapped = new PassThrough();
+  stream.once("error", (error) => mapped.destroy(map(error)));
+  mapped.once("close", () => {
+    if (!stream.destroyed) stream.destroy();
+  });
+  stream.pipe(mapped);
+  return mapped;
 }

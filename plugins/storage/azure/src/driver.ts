@@ -13,7 +13,7 @@ import type {
   StorageDriver,
   WriteOptions,
 } from "@ferry/core";
-import { compareKeys, errors, FerryError } from "@ferry/core";
+import { compareKeys, errors, FerryError, mapStreamErrors } from "@ferry/core";
 import mime from "mime";
 import { mapAzureError } from "./errors.ts";
 import type { ResolvedAzureOptions } from "./options.ts";
@@ -184,7 +184,15 @@ export class AzureDriver implements StorageDriver {
       const response = await this.#run("read", path, (container) =>
         container.getBlockBlobClient(path).download(offset, count, signalOption(options.signal)),
       );
-      return response.readableStreamBody as Readable;
+      return mapStreamErrors(response.readableStreamBody as Readable, (error) =>
+        mapAzureError(error, {
+          operation: "read",
+          path,
+          container: this.container,
+          secrets: this.#handle.secrets(),
+          callerAborted: options.signal?.aborted ?? false,
+        }),
+      );
     } catch (error) {
       // A range starting at or past the end reads nothing (the service answers 416 InvalidRange).
       if (FerryError.isInstance(error, "InvalidInput") && /InvalidRange|416/.test(error.message))

@@ -17,6 +17,11 @@ export interface ErrorContext {
   container: string;
   operation: string;
   secrets: readonly string[];
+  /**
+   * Whether the caller's AbortSignal fired. `false` makes an SDK abort Transient: the SDK also aborts
+   * requests itself (a download stream giving up on a dropped connection). Undefined: trust the SDK.
+   */
+  callerAborted?: boolean | undefined;
 }
 
 const NETWORK_CODES = new Set([
@@ -42,10 +47,11 @@ function errorCodeOf(error: RestErrorLike): string {
   return error.details?.errorCode ?? error.code ?? error.name ?? "Error";
 }
 
-function classify(error: RestErrorLike): ErrorCode {
+function classify(error: RestErrorLike, callerAborted: boolean | undefined): ErrorCode {
   const code = errorCodeOf(error);
   const status = error.statusCode;
-  if (error.name === "AbortError" || code === "ABORT_ERR") return "Aborted";
+  if (error.name === "AbortError" || code === "ABORT_ERR")
+    return callerAborted === false ? "Transient" : "Aborted";
   if (
     code === "BlobNotFound" ||
     code === "ContainerNotFound" ||
@@ -119,7 +125,7 @@ export function mapAzureError(error: unknown, context: ErrorContext): FerryError
   const rest = (
     typeof error === "object" && error !== null ? error : { message: String(error) }
   ) as RestErrorLike;
-  const code = classify(rest);
+  const code = classify(rest, context.callerAborted);
   const cause = new Error(redact((rest.message ?? errorCodeOf(rest)).split("\n")[0] ?? "", context.secrets));
   cause.name = errorCodeOf(rest);
   Object.assign(cause, {

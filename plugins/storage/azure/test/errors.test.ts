@@ -50,6 +50,29 @@ describe("errors", () => {
     }
   });
 
+  it("reports a connection dropped mid-body as Transient", async () => {
+    // A server of its own, killed while a large blob streams: the socket really goes away.
+    const doomed = await startAzurite();
+    try {
+      // One try per request: the SDK's download stream re-requests after a drop, and that must fail fast here.
+      const { service } = recordingService(doomed, { maxTries: 1 });
+      const storage = await containerStorage(doomed, { serviceClient: service });
+      await storage.write("large.bin", new Uint8Array(8 * 1024 * 1024));
+      const stream = await storage.read("large.bin");
+      let killed = false;
+      const reading = (async () => {
+        for await (const _chunk of stream) {
+          if (!killed) process.kill(doomed.pid, "SIGKILL");
+          killed = true;
+        }
+      })();
+      const error = await expectFerryError(reading, "Transient");
+      expect(error.retryable).toBe(true);
+    } finally {
+      await doomed.stop();
+    }
+  });
+
   it("reports an unreachable endpoint as Transient", async () => {
     const { service } = recordingService(server, {
       endpoint: "http://127.0.0.1:1/devstoreaccount1",

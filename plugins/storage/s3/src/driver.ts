@@ -13,7 +13,7 @@ import type {
   StorageDriver,
   WriteOptions,
 } from "@ferry/core";
-import { compareKeys, errors } from "@ferry/core";
+import { compareKeys, errors, mapStreamErrors } from "@ferry/core";
 import mime from "mime";
 import { mapS3Error } from "./errors.ts";
 import { listPages } from "./listing.ts";
@@ -218,7 +218,15 @@ export class S3Driver implements StorageDriver {
         body = (await get(`bytes=${start}-${served.total - 1}`)).Body as Readable;
       }
     }
-    return body;
+    return mapStreamErrors(body, (error) =>
+      mapS3Error(error, {
+        operation: "read",
+        path,
+        bucket: this.bucket,
+        secrets: this.#handle.secrets(),
+        callerAborted: options.signal?.aborted ?? false,
+      }),
+    );
   }
 
   async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {

@@ -22,6 +22,11 @@ export interface ErrorContext {
   operation: string;
   /** Values never to appear in a message (static credentials, when configured). */
   secrets?: readonly string[];
+  /**
+   * Whether the caller's AbortSignal fired. `false` makes an SDK abort Transient (a body stream torn
+   * down by the SDK or the socket, not by the caller). Undefined: trust the SDK.
+   */
+  callerAborted?: boolean | undefined;
 }
 
 const NETWORK_CODES = new Set([
@@ -59,10 +64,11 @@ function codeOf(error: SdkError): string {
   return error.Code ?? error.name ?? error.code ?? "Error";
 }
 
-function classify(error: SdkError): ErrorCode {
+function classify(error: SdkError, callerAborted: boolean | undefined): ErrorCode {
   const name = codeOf(error);
   const status = error.$metadata?.httpStatusCode;
-  if (name === "AbortError" || error.code === "ABORT_ERR") return "Aborted";
+  if (name === "AbortError" || error.code === "ABORT_ERR")
+    return callerAborted === false ? "Transient" : "Aborted";
   if (name === "NoSuchKey" || name === "NotFound" || name === "NoSuchBucket" || name === "NoSuchUpload")
     return "NotFound";
   if (name === "PreconditionFailed" || name === "ConditionalRequestConflict" || status === 412)
@@ -133,7 +139,7 @@ export function mapS3Error(error: unknown, context: ErrorContext): FerryError {
   if (FerryError.isInstance(error)) return error;
   const sdk = (typeof error === "object" && error !== null ? error : { message: String(error) }) as SdkError;
   const secrets = context.secrets ?? [];
-  const code = classify(sdk);
+  const code = classify(sdk, context.callerAborted);
   return new FerryError(code, redact(describe(code, sdk, context), secrets), {
     system: "s3",
     path: context.path,

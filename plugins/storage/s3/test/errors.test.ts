@@ -55,6 +55,27 @@ describe("errors", () => {
     expect(errors[0]!.message).toMatch(/access denied \(InvalidAccessKeyId\)/);
   });
 
+  it("reports a connection dropped mid-body as Transient", async () => {
+    // A server of its own, killed while a large object streams: the socket really goes away.
+    const doomed = await startS3rver();
+    try {
+      const storage = await bucketStorage(doomed);
+      await storage.write("large.bin", new Uint8Array(8 * 1024 * 1024));
+      const stream = await storage.read("large.bin");
+      let killed = false;
+      const reading = (async () => {
+        for await (const _chunk of stream) {
+          if (!killed) process.kill(doomed.pid, "SIGKILL");
+          killed = true;
+        }
+      })();
+      const error = await expectFerryError(reading, "Transient");
+      expect(error.retryable).toBe(true);
+    } finally {
+      await doomed.stop();
+    }
+  });
+
   it("reports an unreachable endpoint as Transient", async () => {
     const { client } = recordingClient({ ...server, endpoint: "http://127.0.0.1:1" }, 1);
     const storage = await bucketStorage(server, { client });
