@@ -1,7 +1,14 @@
 /** Shared setup for the plugin's own tests: the harness GitHub server and storages on its repositories. */
 import { execFileSync } from "node:child_process";
-import { createStorage, parseLocation, type Storage } from "@ferry/core";
-import type { GithubBackend, HostedRepository } from "@ferry/test-harness";
+import { createStorage, FerryError, parseLocation, type Storage } from "@ferry/core";
+import {
+  type GithubBackend,
+  type GithubServerOptions,
+  type HostedRepository,
+  printLogsOnFailure,
+  startGithubServer,
+} from "@ferry/test-harness";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { type GithubOptions, github } from "../src/index.ts";
 
 let counter = 0;
@@ -47,4 +54,26 @@ export async function listPaths(storage: Storage, dir = "", recursive = true): P
 
 export async function text(storage: Storage, path: string): Promise<string> {
   return new TextDecoder().decode(await storage.readBytes(path));
+}
+
+/** One GitHub server for the test file: started before, logs printed for a failed test, stopped after. */
+export function useGithubServer(options?: GithubServerOptions): { readonly backend: GithubBackend } {
+  const handle = {} as { backend: GithubBackend };
+  beforeAll(async () => {
+    handle.backend = await startGithubServer(options);
+  });
+  afterEach((context) => printLogsOnFailure(context, handle.backend));
+  afterAll(() => handle.backend?.stop());
+  return handle;
+}
+
+/** The FerryError a promise rejects with (fails the test if it resolves or throws something else). */
+export async function failure(promise: Promise<unknown>): Promise<FerryError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (FerryError.isInstance(error)) return error;
+    throw error;
+  }
+  throw new Error("expected a FerryError");
 }

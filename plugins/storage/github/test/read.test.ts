@@ -1,42 +1,27 @@
 /** Reading repositories at a branch, tag or commit; truncated trees; auth, rate limits and missing things as typed errors. */
 import { createHash } from "node:crypto";
 import { createStorage, FerryError, PluginRegistry, parseLocation } from "@ferry/core";
-import { type GithubBackend, printLogsOnFailure, startGithubServer } from "@ferry/test-harness";
+import { startGithubServer } from "@ferry/test-harness";
 import { Octokit } from "@octokit/rest";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { github } from "../src/index.ts";
-import { listPaths, openStorage, repoName, text } from "./fixture.ts";
+import { failure, listPaths, openStorage, repoName, text, useGithubServer } from "./fixture.ts";
 
-let backend: GithubBackend;
-beforeAll(async () => {
-  backend = await startGithubServer();
-});
-afterEach((context) => printLogsOnFailure(context, backend));
-afterAll(() => backend.stop());
-
-async function failure(promise: Promise<unknown>): Promise<FerryError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (FerryError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a FerryError");
-}
+const server = useGithubServer();
 
 describe("reading a folder at a ref", () => {
   it("lists and reads the same folder at a branch, a tag and a commit sha", async () => {
     const name = repoName();
-    const repo = await backend.createRepo("octo", name, {
+    const repo = await server.backend.createRepo("octo", name, {
       files: { "data/a.txt": "a1", "data/sub/b.txt": "b1", "other.txt": "o" },
     });
     const first = (await repo.log())[0]!.sha;
     await repo.tag("v1", first, { message: "first release" });
     await repo.commit({ files: { "data/a.txt": "a2", "data/c.txt": "c2" }, message: "second" });
 
-    const atBranch = await openStorage(backend, `github://octo/${name}@main/data`);
-    const atTag = await openStorage(backend, `github://octo/${name}@v1`);
-    const atSha = await openStorage(backend, `https://github.com/octo/${name}/tree/${first}/data`);
+    const atBranch = await openStorage(server.backend, `github://octo/${name}@main/data`);
+    const atTag = await openStorage(server.backend, `github://octo/${name}@v1`);
+    const atSha = await openStorage(server.backend, `https://github.com/octo/${name}/tree/${first}/data`);
 
     expect(await listPaths(atBranch, "data")).toEqual(["data/a.txt", "data/c.txt", "data/sub/b.txt"]);
     expect(await listPaths(atTag, "data")).toEqual(["data/a.txt", "data/sub/b.txt"]);
@@ -64,16 +49,16 @@ describe("reading a folder at a ref", () => {
     const files: Record<string, string> = {};
     for (let dir = 0; dir < 3; dir += 1)
       for (let file = 0; file < 4; file += 1) files[`d${dir}/f${file}.txt`] = `${dir}-${file}`;
-    await backend.createRepo("octo", name, { files });
-    const storage = await openStorage(backend, `github://octo/${name}`);
-    const before = backend.logs().length;
-    backend.settings.treeEntryLimit = 5;
+    await server.backend.createRepo("octo", name, { files });
+    const storage = await openStorage(server.backend, `github://octo/${name}`);
+    const before = server.backend.logs().length;
+    server.backend.settings.treeEntryLimit = 5;
     try {
       expect(await listPaths(storage)).toEqual(Object.keys(files).sort());
     } finally {
-      backend.settings.treeEntryLimit = 100_000;
+      server.backend.settings.treeEntryLimit = 100_000;
     }
-    const requests = backend.logs().slice(before);
+    const requests = server.backend.logs().slice(before);
     // One recursive request came back truncated; the walk then fetched each subtree without `recursive`.
     expect(requests).toMatch(/git\/trees\/[0-9a-f]{40}\?recursive=1 -> 200/);
     expect(requests.match(/git\/trees\/[0-9a-f]{40} -> 200/g)?.length).toBeGreaterThanOrEqual(3);
@@ -83,8 +68,8 @@ describe("reading a folder at a ref", () => {
   it("streams files larger than the contents API serves inline, and slices ranges", async () => {
     const name = repoName();
     const big = new Uint8Array(3 * 1024 * 1024).map((_, index) => (index * 31) % 251);
-    await backend.createRepo("octo", name, { files: { "big.bin": big } });
-    const storage = await openStorage(backend, `github://octo/${name}`);
+    await server.backend.createRepo("octo", name, { files: { "big.bin": big } });
+    const storage = await openStorage(server.backend, `github://octo/${name}`);
     const bytes = await storage.readBytes("big.bin");
     expect(bytes.byteLength).toBe(big.byteLength);
     expect(Buffer.compare(Buffer.from(bytes), Buffer.from(big))).toBe(0);
@@ -95,9 +80,9 @@ describe("reading a folder at a ref", () => {
 
   it("resolves github:// locations through the registry by scheme", async () => {
     const name = repoName();
-    await backend.createRepo("octo", name, { files: { "x/y.txt": "y" } });
+    await server.backend.createRepo("octo", name, { files: { "x/y.txt": "y" } });
     const registry = new PluginRegistry({ lazy: false }).use(
-      github({ baseUrl: backend.baseUrl, token: backend.token }),
+      github({ baseUrl: server.backend.baseUrl, token: server.backend.token }),
     );
     const { storage, path } = await registry.resolve(`github://octo/${name}/x/y.txt`);
     expect(await text(storage, path)).toBe("y");
@@ -108,19 +93,19 @@ describe("reading a folder at a ref", () => {
 describe("configuration", () => {
   it("takes the token from GITHUB_TOKEN, then GH_TOKEN, when none is given", async () => {
     const name = repoName();
-    await backend.createRepo("octo", name, { private: true, files: { "p.txt": "p" } });
+    await server.backend.createRepo("octo", name, { private: true, files: { "p.txt": "p" } });
     const saved = { GITHUB_TOKEN: process.env.GITHUB_TOKEN, GH_TOKEN: process.env.GH_TOKEN };
     try {
       delete process.env.GITHUB_TOKEN;
-      process.env.GH_TOKEN = backend.token;
+      process.env.GH_TOKEN = server.backend.token;
       const viaGh = createStorage(
-        await github({ baseUrl: backend.baseUrl }).create(parseLocation(`github://octo/${name}`)),
+        await github({ baseUrl: server.backend.baseUrl }).create(parseLocation(`github://octo/${name}`)),
       );
       expect(await text(viaGh, "p.txt")).toBe("p");
-      process.env.GITHUB_TOKEN = backend.token;
+      process.env.GITHUB_TOKEN = server.backend.token;
       process.env.GH_TOKEN = "ghp_wrong";
       const viaGithub = createStorage(
-        await github({ baseUrl: backend.baseUrl }).create(parseLocation(`github://octo/${name}`)),
+        await github({ baseUrl: server.backend.baseUrl }).create(parseLocation(`github://octo/${name}`)),
       );
       expect(await text(viaGithub, "p.txt")).toBe("p");
     } finally {
@@ -150,9 +135,9 @@ describe("configuration", () => {
 describe("caching and limits", () => {
   it("reuses a branch's resolved commit for treeCacheTtl; 0 sees a push from elsewhere at once", async () => {
     const name = repoName();
-    const repo = await backend.createRepo("octo", name, { files: { "v.txt": "1" } });
-    const cached = await openStorage(backend, `github://octo/${name}`, { treeCacheTtl: 3_600_000 });
-    const fresh = await openStorage(backend, `github://octo/${name}`, { treeCacheTtl: 0 });
+    const repo = await server.backend.createRepo("octo", name, { files: { "v.txt": "1" } });
+    const cached = await openStorage(server.backend, `github://octo/${name}`, { treeCacheTtl: 3_600_000 });
+    const fresh = await openStorage(server.backend, `github://octo/${name}`, { treeCacheTtl: 0 });
     expect(await text(cached, "v.txt")).toBe("1");
     expect(await text(fresh, "v.txt")).toBe("1");
     await repo.commit({ files: { "v.txt": "2" } });
@@ -179,14 +164,14 @@ describe("caching and limits", () => {
 describe("auth, limits and missing things", () => {
   it("reads a private repository with a token and reports it as not found without one", async () => {
     const name = repoName();
-    await backend.createRepo("octo", name, { private: true, files: { "secret.txt": "s" } });
-    expect(await text(await openStorage(backend, `github://octo/${name}`), "secret.txt")).toBe("s");
+    await server.backend.createRepo("octo", name, { private: true, files: { "secret.txt": "s" } });
+    expect(await text(await openStorage(server.backend, `github://octo/${name}`), "secret.txt")).toBe("s");
     // No token option and none in the environment: an anonymous client.
     const saved = { GITHUB_TOKEN: process.env.GITHUB_TOKEN, GH_TOKEN: process.env.GH_TOKEN };
     delete process.env.GITHUB_TOKEN;
     delete process.env.GH_TOKEN;
     const withoutToken = createStorage(
-      await github({ baseUrl: backend.baseUrl }).create(parseLocation(`github://octo/${name}`)),
+      await github({ baseUrl: server.backend.baseUrl }).create(parseLocation(`github://octo/${name}`)),
     );
     Object.assign(
       process.env,
@@ -200,9 +185,9 @@ describe("auth, limits and missing things", () => {
 
   it("maps a bad token to PermissionDenied without echoing it", async () => {
     const name = repoName();
-    await backend.createRepo("octo", name);
+    await server.backend.createRepo("octo", name);
     const token = "ghp_this-token-is-wrong";
-    const storage = await openStorage(backend, `github://octo/${name}`, { token });
+    const storage = await openStorage(server.backend, `github://octo/${name}`, { token });
     const error = await failure(storage.stat("README.md"));
     expect(error.code).toBe("PermissionDenied");
     expect(error.message).toMatch(/bad credentials/);
@@ -258,31 +243,31 @@ describe("auth, limits and missing things", () => {
 
   it("names the missing repository, the missing ref and the missing path", async () => {
     const name = repoName();
-    await backend.createRepo("octo", name, { files: { "a.txt": "a" } });
+    await server.backend.createRepo("octo", name, { files: { "a.txt": "a" } });
     const missingRepo = await failure(
-      (await openStorage(backend, "github://octo/no-such-repo")).stat("a.txt"),
+      (await openStorage(server.backend, "github://octo/no-such-repo")).stat("a.txt"),
     );
     expect(missingRepo.code).toBe("NotFound");
     expect(missingRepo.message).toContain("repository octo/no-such-repo");
     const missingRef = await failure(
-      (await openStorage(backend, `github://octo/${name}@no-such-branch`)).readBytes("a.txt"),
+      (await openStorage(server.backend, `github://octo/${name}@no-such-branch`)).readBytes("a.txt"),
     );
     expect(missingRef.code).toBe("NotFound");
     expect(missingRef.message).toContain('ref "no-such-branch"');
     expect(missingRef.message).toContain(`octo/${name}`);
     const missingPath = await failure(
-      (await openStorage(backend, `github://octo/${name}@main`)).readBytes("nope/b.txt"),
+      (await openStorage(server.backend, `github://octo/${name}@main`)).readBytes("nope/b.txt"),
     );
     expect(missingPath.code).toBe("NotFound");
     expect(missingPath.message).toContain(`octo/${name}@main/nope/b.txt`);
-    const listing = await failure(listPaths(await openStorage(backend, "github://octo/no-such-repo")));
+    const listing = await failure(listPaths(await openStorage(server.backend, "github://octo/no-such-repo")));
     expect(listing.code).toBe("NotFound");
   });
 
   it("reports an empty repository (no commits) as NotFound saying so", async () => {
     const name = repoName();
-    await backend.createRepo("octo", name, { empty: true });
-    const error = await failure((await openStorage(backend, `github://octo/${name}`)).stat("a.txt"));
+    await server.backend.createRepo("octo", name, { empty: true });
+    const error = await failure((await openStorage(server.backend, `github://octo/${name}`)).stat("a.txt"));
     expect(error.code).toBe("NotFound");
     expect(error.message).toMatch(/empty/);
   });

@@ -1,39 +1,23 @@
 /** Writing: one commit per batch, fast-forward-only ref updates, server-side copy and move, read-only refs. */
 import { FerryError } from "@ferry/core";
-import { type GithubBackend, printLogsOnFailure, startGithubServer } from "@ferry/test-harness";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { githubDriver } from "../src/index.ts";
-import { commitCount, filesAt, openStorage, repoName, text } from "./fixture.ts";
+import { commitCount, failure, filesAt, openStorage, repoName, text, useGithubServer } from "./fixture.ts";
 
-let backend: GithubBackend;
-beforeAll(async () => {
-  backend = await startGithubServer();
-});
-afterEach((context) => printLogsOnFailure(context, backend));
-afterAll(() => backend.stop());
-
-async function failure(promise: Promise<unknown>): Promise<FerryError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (FerryError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a FerryError");
-}
+const server = useGithubServer();
 
 async function seeded(
   files: Record<string, string> = { "keep.txt": "keep", "old/a.txt": "a", "old/b.txt": "b" },
 ) {
   const name = repoName("write");
-  const repo = await backend.createRepo("octo", name, { files });
+  const repo = await server.backend.createRepo("octo", name, { files });
   return { name, repo };
 }
 
 describe("commits", () => {
   it("a batch of puts and deletes is exactly one new commit, with the given message and author", async () => {
     const { name, repo } = await seeded();
-    const storage = await openStorage(backend, `github://octo/${name}@main`, {
+    const storage = await openStorage(server.backend, `github://octo/${name}@main`, {
       author: { name: "Ferry Bot", email: "bot@example.com" },
     });
     const before = commitCount(repo);
@@ -64,7 +48,7 @@ describe("commits", () => {
 
   it("single writes and deletes make one commit each; deleting nothing makes none", async () => {
     const { name, repo } = await seeded();
-    const storage = await openStorage(backend, `github://octo/${name}`, {
+    const storage = await openStorage(server.backend, `github://octo/${name}`, {
       commitMessage: (summary) => `ferry: ${summary.written.length}+ ${summary.deleted.length}-`,
     });
     const before = commitCount(repo);
@@ -84,7 +68,7 @@ describe("commits", () => {
 
   it("a batch whose callback throws commits nothing, even after its uploads finished", async () => {
     const { name, repo } = await seeded();
-    const storage = await openStorage(backend, `github://octo/${name}`);
+    const storage = await openStorage(server.backend, `github://octo/${name}`);
     const error = await githubDriver(storage)
       .batch(async (tx) => {
         await tx.write("half.txt", "uploaded");
@@ -103,7 +87,7 @@ describe("commits", () => {
 
   it("deleteDirectory removes a subtree in one commit", async () => {
     const { name, repo } = await seeded({ "d/a.txt": "a", "d/e/b.txt": "b", "z.txt": "z" });
-    const storage = await openStorage(backend, `github://octo/${name}`);
+    const storage = await openStorage(server.backend, `github://octo/${name}`);
     const before = commitCount(repo);
     await storage.deleteDirectory("d");
     expect(commitCount(repo)).toBe(before + 1);
@@ -112,12 +96,12 @@ describe("commits", () => {
 
   it("copy points a new tree entry at the same blob (no upload) and move renames in one commit", async () => {
     const { name, repo } = await seeded({ "src/data.bin": "payload" });
-    const storage = await openStorage(backend, `github://octo/${name}`);
+    const storage = await openStorage(server.backend, `github://octo/${name}`);
     const source = await storage.stat("src/data.bin");
-    const logStart = backend.logs().length;
+    const logStart = server.backend.logs().length;
     const copied = await storage.copy("src/data.bin", "copy/data.bin");
     expect(copied.etag).toBe(source.etag);
-    expect(backend.logs().slice(logStart)).not.toMatch(/POST \/repos\/octo\/[^/]+\/git\/blobs/);
+    expect(server.backend.logs().slice(logStart)).not.toMatch(/POST \/repos\/octo\/[^/]+\/git\/blobs/);
     const before = commitCount(repo);
     const moved = await storage.move("copy/data.bin", "moved/data.bin");
     expect(moved.etag).toBe(source.etag);
@@ -140,7 +124,7 @@ describe("commits", () => {
       message: "chmod +x",
     });
     await repo.git.updateRef("refs/heads/main", commit, head);
-    const storage = await openStorage(backend, `github://octo/${name}`);
+    const storage = await openStorage(server.backend, `github://octo/${name}`);
     await storage.write("run.sh", "#!/bin/sh\necho hi\n");
     expect((await repo.git.entryAt("main", "run.sh"))?.mode).toBe("100755");
   });
@@ -149,7 +133,7 @@ describe("commits", () => {
 describe("concurrent writers", () => {
   it("a push that lands between reading and committing makes the batch ConditionNotMet, losing nothing", async () => {
     const { name, repo } = await seeded();
-    const writer = await openStorage(backend, `github://octo/${name}`);
+    const writer = await openStorage(server.backend, `github://octo/${name}`);
     const base = (await repo.log())[0]!.sha;
     // Someone else pushes after the writer decided what to commit.
     const theirs = await repo.commit({ files: { "theirs.txt": "theirs" }, message: "their push" });
@@ -168,8 +152,8 @@ describe("concurrent writers", () => {
   it("two writers racing from the same base: exactly one commit lands, the other is ConditionNotMet", async () => {
     const { name, repo } = await seeded();
     const [left, right] = await Promise.all([
-      openStorage(backend, `github://octo/${name}`),
-      openStorage(backend, `github://octo/${name}`),
+      openStorage(server.backend, `github://octo/${name}`),
+      openStorage(server.backend, `github://octo/${name}`),
     ]);
     const base = (await repo.log())[0]!.sha;
     const results = await Promise.allSettled([
@@ -187,7 +171,9 @@ describe("concurrent writers", () => {
 
   it("writers racing without a pinned base never lose an acknowledged write", async () => {
     const { name, repo } = await seeded();
-    const writers = await Promise.all([1, 2, 3].map(() => openStorage(backend, `github://octo/${name}`)));
+    const writers = await Promise.all(
+      [1, 2, 3].map(() => openStorage(server.backend, `github://octo/${name}`)),
+    );
     const attempts = writers.flatMap((storage, writer) =>
       [0, 1, 2].map((index) => ({ storage, path: `w${writer}/${index}.txt` })),
     );
@@ -207,7 +193,7 @@ describe("concurrent writers", () => {
 
   it("parallel writes through one storage are queued into consecutive commits, none refused", async () => {
     const { name, repo } = await seeded();
-    const storage = await openStorage(backend, `github://octo/${name}`);
+    const storage = await openStorage(server.backend, `github://octo/${name}`);
     await Promise.all(
       Array.from({ length: 6 }, (_, index) => storage.write(`p/${index}.txt`, String(index))),
     );
@@ -219,8 +205,8 @@ describe("concurrent writers", () => {
 describe("an empty repository", () => {
   it("gets its first commit from the first write (through the contents API), then commits as usual", async () => {
     const name = repoName("empty");
-    const repo = await backend.createRepo("octo", name, { empty: true, defaultBranch: "trunk" });
-    const storage = await openStorage(backend, `github://octo/${name}`);
+    const repo = await server.backend.createRepo("octo", name, { empty: true, defaultBranch: "trunk" });
+    const storage = await openStorage(server.backend, `github://octo/${name}`);
     const entry = await storage.write("data/first.txt", "first", { ifNoneMatch: "*" });
     expect(entry).toMatchObject({ path: "data/first.txt", size: 5 });
     expect(commitCount(repo, "trunk")).toBe(1);
@@ -232,8 +218,8 @@ describe("an empty repository", () => {
 
   it("a batch on an empty repository: the first file starts it, the rest is one more commit", async () => {
     const name = repoName("empty");
-    const repo = await backend.createRepo("octo", name, { empty: true });
-    const storage = await openStorage(backend, `github://octo/${name}@main`);
+    const repo = await server.backend.createRepo("octo", name, { empty: true });
+    const storage = await openStorage(server.backend, `github://octo/${name}@main`);
     const result = await githubDriver(storage).batch(
       async (tx) => {
         await tx.write("a.txt", "a");
@@ -250,8 +236,8 @@ describe("an empty repository", () => {
 
   it("deleting in an empty repository is a no-op; copying from it is NotFound", async () => {
     const name = repoName("empty");
-    await backend.createRepo("octo", name, { empty: true });
-    const storage = await openStorage(backend, `github://octo/${name}`);
+    await server.backend.createRepo("octo", name, { empty: true });
+    const storage = await openStorage(server.backend, `github://octo/${name}`);
     await storage.delete(["a.txt"]);
     expect((await failure(storage.copy("a.txt", "b.txt"))).code).toBe("NotFound");
   });
@@ -261,20 +247,20 @@ describe("what cannot be written", () => {
   it("refuses writes at a tag or a commit sha, naming the ref", async () => {
     const { name, repo } = await seeded();
     await repo.tag("v1", "main");
-    const atTag = await openStorage(backend, `github://octo/${name}@v1`);
+    const atTag = await openStorage(server.backend, `github://octo/${name}@v1`);
     const tagError = await failure(atTag.write("x.txt", "x"));
     expect(tagError.code).toBe("Unsupported");
     expect(tagError.message).toContain(`octo/${name}@v1 is a tag; only branches are writable`);
     const sha = (await repo.log())[0]!.sha;
-    const atSha = await openStorage(backend, `github://octo/${name}@${sha}`);
+    const atSha = await openStorage(server.backend, `github://octo/${name}@${sha}`);
     expect((await failure(atSha.write("x.txt", "x"))).code).toBe("Unsupported");
     expect(commitCount(repo)).toBe(1);
   });
 
   it("a token without push access is PermissionDenied and commits nothing", async () => {
     const { name, repo } = await seeded();
-    const storage = await openStorage(backend, `github://octo/${name}`, {
-      token: backend.issueToken({ canWrite: false }),
+    const storage = await openStorage(server.backend, `github://octo/${name}`, {
+      token: server.backend.issueToken({ canWrite: false }),
     });
     expect(await text(storage, "keep.txt")).toBe("keep");
     expect((await failure(storage.write("x.txt", "x"))).code).toBe("PermissionDenied");
@@ -283,7 +269,7 @@ describe("what cannot be written", () => {
 
   it("a write to a missing branch names it", async () => {
     const { name } = await seeded();
-    const storage = await openStorage(backend, `github://octo/${name}@nope`);
+    const storage = await openStorage(server.backend, `github://octo/${name}@nope`);
     const error = await failure(storage.write("x.txt", "x"));
     expect(error.code).toBe("NotFound");
     expect(error.message).toContain('ref "nope"');
