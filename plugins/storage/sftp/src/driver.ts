@@ -21,6 +21,7 @@ import {
   throwIfAborted,
   type WriteOptions,
 } from "@ferry/core";
+import pLimit from "p-limit";
 import type { Attributes } from "ssh2";
 import { type HostFeatures, type HostTools, hostTools, sftpCapabilities } from "./capabilities.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
@@ -169,17 +170,19 @@ export class SftpDriver implements StorageDriver {
     await this.#pool.run((connection) => connection.calls.unlink(temp)).catch(() => undefined);
   }
 
+  /** Every path is attempted, `concurrency` at a time (SFTP pipelines them); the first failure is thrown afterwards. */
   async delete(paths: readonly string[], options: SignalOptions = {}): Promise<void> {
-    let failure: unknown;
-    for (const key of paths) {
-      throwIfAborted(options.signal, { system: "sftp", path: key });
-      try {
-        await this.#pool.run((connection) => this.#deleteOne(connection.calls, this.pathOf(key)));
-      } catch (error) {
-        failure ??= error;
-      }
-    }
-    if (failure !== undefined) throw failure;
+    const limit = pLimit(this.#concurrency);
+    const results = await Promise.allSettled(
+      paths.map((key) =>
+        limit(() => {
+          throwIfAborted(options.signal, { system: "sftp", path: key });
+          return this.#pool.run((connection) => this.#deleteOne(connection.calls, this.pathOf(key)));
+        }),
+      ),
+    );
+    const failure = results.find((result) => result.status === "rejected");
+    if (failure) throw failure.reason;
   }
 
   async #deleteOne(calls: SftpCalls, path: string): Promise<void> {
