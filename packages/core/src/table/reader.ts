@@ -293,9 +293,9 @@ export async function* orderedBatches(
     while (position < group.rows) {
       const take = Math.min(batchSize - outRows, group.rows - position);
       for (const field of fields) {
-        const source = group.columns[field.name]!;
-        const target = out[field.name]!;
-        for (let i = position; i < position + take; i++) target.push(source[i]);
+        const slice = group.columns[field.name]!.slice(position, position + take);
+        const pending = out[field.name]!;
+        out[field.name] = pending.length === 0 ? slice : pending.concat(slice);
       }
       outRows += take;
       position += take;
