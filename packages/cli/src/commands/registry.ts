@@ -3,7 +3,20 @@
  * Names are `~/name` (the project's local registry), `@/name` (the shared one) or bare
  * (the configured default scope, local unless set).
  */
-import { errors, parseLocation, type RegistryEntry, ResourceRegistry, type ResourceType } from "@ferry/core";
+
+import { homedir } from "node:os";
+import {
+  Blob,
+  errors,
+  Folder,
+  type Location,
+  parseLocation,
+  type Registrable,
+  type RegistryEntry,
+  ResourceRegistry,
+  type ResourceType,
+  Table,
+} from "@ferry/core";
 import { type Command, InvalidArgumentError } from "commander";
 import { action, withCommonOptions } from "../context.ts";
 
@@ -49,6 +62,32 @@ function open(options: RegistryCommandOptions): ResourceRegistry {
   return new ResourceRegistry(options.shared === undefined ? {} : { shared: options.shared });
 }
 
+/** An unquoted `~/name` arrives as `/home/me/name`: say so instead of calling it a bad name. */
+function unexpanded(name: string): string {
+  const home = homedir();
+  if (name.startsWith(`${home}/`)) {
+    throw errors.invalidInput(
+      `"${name}" looks like a ~/ registry name that the shell expanded to your home directory: quote it, e.g. '~/${name.slice(home.length + 1)}'`,
+    );
+  }
+  return name;
+}
+
+/** The resource at a location as the registry should record it: a table's flavour, partitioning and schema come from its files. */
+async function describe(type: ResourceType, location: Location): Promise<Registrable> {
+  if (type === "folder") return new Folder(location);
+  if (type === "blob") return new Blob(location);
+  const config = await Table.from(location).toConfig();
+  const description = {
+    type,
+    location,
+    flavour: config.flavour,
+    partitioning: config.partitioning,
+    schema: config.schema,
+  };
+  return { registryDescription: () => description };
+}
+
 function entryLine(entry: RegistryEntry): string {
   return `${entry.name}  v${entry.version}  ${entry.type}  ${entry.url}  ${entry.updated}`;
 }
@@ -91,7 +130,7 @@ export function registerRegistryCommands(program: Command): void {
       .option("--version <n>", "an earlier version", parseVersion),
   ).action(
     action(async ({ output }, options: RegistryCommandOptions & { version?: number }, name: string) => {
-      const entry = await open(options).entry(name, { version: options.version });
+      const entry = await open(options).entry(unexpanded(name), { version: options.version });
       output.emit("entry", { ...entry }, JSON.stringify(entry, null, 2));
       return undefined;
     }),
@@ -101,7 +140,7 @@ export function registerRegistryCommands(program: Command): void {
     registry.command("history").description("every saved version of a name, oldest first").argument("<name>"),
   ).action(
     action(async ({ output }, options: RegistryCommandOptions, name: string) => {
-      for (const entry of await open(options).history(name))
+      for (const entry of await open(options).history(unexpanded(name)))
         output.emit("entry", { ...entry }, entryLine(entry));
       return undefined;
     }),
@@ -128,14 +167,15 @@ export function registerRegistryCommands(program: Command): void {
         target: string,
       ) => {
         const reg = open(options);
+        const full = reg.parseName(unexpanded(name)).full;
         const location = parseLocation(target, { cwd: reg.config.cwd });
         const { storage } = await reg.plugins.resolve(location);
         const present = location.path === "" || (await storage.exists(location.path));
         if (!present) output.note(`nothing is at ${location.url} yet; saved the name anyway`);
-        const entry = await reg.save(
-          { registryDescription: () => ({ type: options.type, location }) },
-          { name, metadata: options.metadata },
-        );
+        const entry = await reg.save(await describe(options.type, location), {
+          name: full,
+          metadata: options.metadata,
+        });
         output.emit("saved", { ...entry }, `saved ${entry.name} v${entry.version} → ${entry.url}`);
         return undefined;
       },
@@ -152,7 +192,7 @@ export function registerRegistryCommands(program: Command): void {
       const reg = open(options);
       if (names.length === 0) throw errors.invalidInput("name at least one registry name");
       for (const name of names) {
-        await reg.rm(name);
+        await reg.rm(unexpanded(name));
         output.emit("removed", { name: reg.parseName(name).full }, `removed ${reg.parseName(name).full}`);
       }
       return undefined;
