@@ -32,6 +32,8 @@ ${body}`;
     markReady = resolve;
     failEarly = reject;
   });
+  // A child that never calls ready() is fine: `done` reports how it ended.
+  ready.catch(() => undefined);
   child.stdout.on("data", (chunk) => {
     stdout += chunk;
     if (stdout.startsWith("ready\n")) markReady();
@@ -60,4 +62,9 @@ export async function runTogether(
   await Promise.all(children.map((child) => child.ready));
   for (const child of children) child.go();
   return Promise.all(children.map((child) => child.done));
+}
+
+/** Run one child to the end; resolves with its stdout. */
+export function runNode(body: string, env: Record<string, string> = {}): Promise<string> {
+  return startNode(body, env).done;
 }
