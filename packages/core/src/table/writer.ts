@@ -135,7 +135,8 @@ export async function writeTable(
       const group: Record<string, unknown[]> = {};
       for (const field of fileSchema.fields) {
         const values = state.buffer[field.name]!;
-        group[field.name] = values.splice(0, take);
+        group[field.name] = take === values.length ? values : values.slice(0, take);
+        state.buffer[field.name] = take === values.length ? [] : values.slice(take);
       }
       state.buffered -= take;
       await state.writer.writeRows(group, take);
@@ -172,8 +173,11 @@ export async function writeTable(
     encodeColumns(partitionFields, batch.columns, batch.numRows);
     if (partitionFields.length === 0) {
       const state = stateFor("");
-      for (const field of fileSchema.fields)
-        for (const value of encoded[field.name]!) state.buffer[field.name]!.push(value);
+      for (const field of fileSchema.fields) {
+        const pending = state.buffer[field.name]!;
+        state.buffer[field.name] =
+          pending.length === 0 ? encoded[field.name]! : pending.concat(encoded[field.name]!);
+      }
       state.buffered += batch.numRows;
       await flush(state, false);
     } else {
