@@ -304,7 +304,8 @@ export class AzureDriver implements StorageDriver {
 
   /** Like `mkdir -p`: a marker for the directory and each parent, with `hdi_isfolder=true`. */
   async mkdir(path: string, options: SignalOptions = {}): Promise<void> {
-    if (path === "" || !this.#options.directoryMarkers) return;
+    // Core only calls this when mkdir is declared (directoryMarkers, or a capability override).
+    if (path === "") return;
     const segments = path.split("/");
     await this.#run("mkdir", path, (container) =>
       Promise.all(

@@ -46,7 +46,6 @@ export interface AzureOptions {
 export interface ResolvedAzureOptions {
   blockSize: number;
   concurrency: number;
-  directoryMarkers: boolean;
   contentTypeDetection: boolean;
 }
 
@@ -62,7 +61,6 @@ export function resolveOptions(options: AzureOptions): ResolvedAzureOptions {
   return {
     blockSize: positive("blockSize", options.blockSize, 8 * MiB),
     concurrency: positive("concurrency", options.concurrency, 4),
-    directoryMarkers: options.directoryMarkers ?? false,
     contentTypeDetection: options.contentTypeDetection ?? true,
   };
 }

@@ -341,7 +341,8 @@ export class S3Driver implements StorageDriver {
 
   /** Like `mkdir -p`: a marker for the directory and each parent, so removing a child leaves its parents. */
   async mkdir(path: string, options: SignalOptions = {}): Promise<void> {
-    if (path === "" || !this.#options.directoryMarkers) return;
+    // Core only calls this when mkdir is declared (directoryMarkers, or a capability override).
+    if (path === "") return;
     const segments = path.split("/");
     const markers = segments.map((_, index) => `${segments.slice(0, index + 1).join("/")}/`);
     await this.#run("mkdir", path, (client, sdk) =>

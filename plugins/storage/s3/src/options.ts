@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
-import type { Capabilities } from "@ferry/core";
+import { type Capabilities, errors } from "@ferry/core";
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
@@ -77,7 +77,6 @@ export interface ResolvedS3Options {
   concurrency: number;
   copyCutoff: number;
   copyPartSize: number;
-  directoryMarkers: boolean;
   contentTypeDetection: boolean;
   recordMultipartMd5: boolean;
 }
@@ -85,7 +84,7 @@ export interface ResolvedS3Options {
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value <= 0)
-    throw new RangeError(`s3(): ${name} must be a positive integer, got ${value}`);
+    throw errors.invalidInput(`s3(): ${name} must be a positive integer, got ${value}`, { system: "s3" });
   return value;
 }
 
@@ -95,7 +94,6 @@ export function resolveOptions(options: S3Options): ResolvedS3Options {
     concurrency: positive("concurrency", options.concurrency ?? options.queueSize, 4),
     copyCutoff: positive("copyCutoff", options.copyCutoff, 5 * GiB),
     copyPartSize: positive("copyPartSize", options.copyPartSize, 512 * MiB),
-    directoryMarkers: options.directoryMarkers ?? false,
     contentTypeDetection: options.contentTypeDetection ?? true,
     recordMultipartMd5: options.recordMultipartMd5 ?? true,
   };
