@@ -47,7 +47,12 @@ describe("ferry table head | schema | count", () => {
     expect(plain.code).toBe(0);
     expect(plain.stdout).toBe("id  grade\n1   a\n2   b\n3   b\n");
     const json = await ferryTable("head", "-n", "2", "--columns", "grade", "--json", join(dir, "seed"));
-    expect(json.stdout.trim().split("\n").map((line) => JSON.parse(line))).toEqual([
+    expect(
+      json.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line)),
+    ).toEqual([
       { event: "row", grade: "a" },
       { event: "row", grade: "b" },
     ]);
@@ -65,7 +70,10 @@ describe("ferry table head | schema | count", () => {
 describe("ferry table convert", () => {
   it("CSV → partitioned table, inferring int64, float64, bool and string, empty cells as null", async () => {
     const csv = join(dir, "people.csv");
-    await writeFile(csv, 'id,score,ok,name,team\n1,0.5,true,"Smith, J",red\n2,,false,Ann,blue\n3,1e3,TRUE,,red\n');
+    await writeFile(
+      csv,
+      'id,score,ok,name,team\n1,0.5,true,"Smith, J",red\n2,,false,Ann,blue\n3,1e3,TRUE,,red\n',
+    );
     const run = await ferryTable("convert", csv, join(dir, "people"), "--partition-by", "team");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("3 rows");
@@ -89,18 +97,29 @@ describe("ferry table convert", () => {
   it("table → CSV and JSON lines → table round-trip the values", async () => {
     const source = join(dir, "typed");
     await table(
-      { n: [1n, null], when: [new Date("2024-01-02T03:04:05Z"), null], tags: [["x"], []], bytes: [new Uint8Array([1, 2]), null] },
+      {
+        n: [1n, null],
+        when: [new Date("2024-01-02T03:04:05Z"), null],
+        tags: [["x"], []],
+        bytes: [new Uint8Array([1, 2]), null],
+      },
       source,
     ).write();
     expect((await ferryTable("convert", source, join(dir, "typed.csv"))).code).toBe(0);
-    expect(await readFile(join(dir, "typed.csv"), "utf8")).toBe('n,when,tags,bytes\n1,2024-01-02T03:04:05.000Z,"[""x""]",AQI=\n,,[],\n');
+    expect(await readFile(join(dir, "typed.csv"), "utf8")).toBe(
+      'n,when,tags,bytes\n1,2024-01-02T03:04:05.000Z,"[""x""]",AQI=\n,,[],\n',
+    );
     expect((await ferryTable("convert", source, join(dir, "typed.jsonl"))).code).toBe(0);
     expect(await readFile(join(dir, "typed.jsonl"), "utf8")).toBe(
       '{"n":1,"when":"2024-01-02T03:04:05.000Z","tags":["x"],"bytes":"AQI="}\n{"n":null,"when":null,"tags":[],"bytes":null}\n',
     );
     await writeFile(join(dir, "events.jsonl"), '{"id":1,"tags":["a"]}\n\n{"id":2,"tags":[],"extra":true}\n');
     expect((await ferryTable("convert", join(dir, "events.jsonl"), join(dir, "events"))).code).toBe(0);
-    expect(await Table.from(join(dir, "events")).fetch()).toEqual({ id: [1, 2], tags: [["a"], []], extra: [null, true] });
+    expect(await Table.from(join(dir, "events")).fetch()).toEqual({
+      id: [1, 2],
+      tags: [["a"], []],
+      extra: [null, true],
+    });
   });
 
   it("a parquet file → table, appending", async () => {
@@ -113,7 +132,10 @@ describe("ferry table convert", () => {
 
   it("a CSV value that breaks the inferred type fails with a usage error naming row and column", async () => {
     const csv = join(dir, "bad.csv");
-    await writeFile(csv, `n\n${Array.from({ length: 10_001 }, (_, i) => (i === 10_000 ? "x" : String(i))).join("\n")}\n`);
+    await writeFile(
+      csv,
+      `n\n${Array.from({ length: 10_001 }, (_, i) => (i === 10_000 ? "x" : String(i))).join("\n")}\n`,
+    );
     const run = await ferryTable("convert", csv, join(dir, "bad"));
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/row 10001: column "n" was inferred as int64 .* "x" \(use --all-strings\)/);
