@@ -50,14 +50,22 @@ export interface RunOptions {
   onStart?: (() => void) | undefined;
 }
 
+/**
+ * The command first reports its shell's PID on stderr (a line ferry strips), so an abort can kill
+ * its whole process group: sshd ignores signal requests on sessions without a terminal, and
+ * closing the channel alone leaves the command running.
+ */
+const PID_LINE = /^ferry-pid:(\d+)\n/;
+
 export function runRaw(
   connection: Connection,
   command: string,
   options: RunOptions = {},
 ): Promise<RawResult> {
+  const wrapped = `printf 'ferry-pid:%s\\n' "$$" >&2\n${command}`;
   return new Promise((resolve, reject) => {
     let exited = false;
-    connection.client.exec(command, (error, channel: ClientChannel) => {
+    connection.client.exec(wrapped, (error, channel: ClientChannel) => {
       if (error) {
         reject(error);
         return;
@@ -65,23 +73,46 @@ export function runRaw(
       options.onStart?.();
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
+      let head: Buffer | undefined = Buffer.alloc(0);
+      let pid: string | undefined;
       let exitCode = -1;
       const onAbort = () => {
-        channel.signal("KILL");
+        if (pid)
+          connection.client.exec(`kill -TERM -- -${pid} 2>/dev/null || kill -TERM ${pid}`, (_, killer) =>
+            killer?.resume().end(),
+          );
         channel.close();
         reject(errors.aborted(`command aborted on ${connection.label}`, { system: "sftp" }));
       };
       options.signal?.addEventListener("abort", onAbort, { once: true });
       channel.on("data", (chunk: Buffer) => stdout.push(chunk));
-      channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+      channel.stderr.on("data", (chunk: Buffer) => {
+        if (head === undefined) {
+          stderr.push(chunk);
+          return;
+        }
+        head = Buffer.concat([head, chunk]);
+        const newline = head.indexOf(10);
+        if (newline === -1 && head.byteLength < 64) return;
+        const match = PID_LINE.exec(head.subarray(0, newline + 1).toString("latin1"));
+        if (match) {
+          pid = match[1];
+          stderr.push(head.subarray(newline + 1));
+        } else {
+          stderr.push(head);
+        }
+        head = undefined;
+      });
       channel.on("exit", (code: number | null, signalName?: string) => {
         exited = true;
         if (typeof code === "number") exitCode = code;
-        else if (signalName)
+        else if (signalName) {
           exitCode = 128 + (constants.signals[`SIG${signalName}` as keyof typeof constants.signals] ?? 0);
+        }
       });
       channel.on("close", () => {
         options.signal?.removeEventListener("abort", onAbort);
+        if (head !== undefined) stderr.push(head);
         // Closed without an exit status because the connection went away: not a result.
         if (!exited && connection.gone) {
           reject(

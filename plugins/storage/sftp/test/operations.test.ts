@@ -1,13 +1,36 @@
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { folder, local, PluginRegistry } from "@ferry/core";
+import { waitUntil } from "@ferry/test-harness";
 import { describe, expect, it } from "vitest";
 import { type SftpDriver, sftp } from "../src/index.ts";
 import { baseOptions, skipReason, useSshd, useStorages } from "./helpers.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+/** Pids of `sleep <seconds>` processes on this machine (the sshd under test runs here). */
+function sleepers(seconds: string): number[] {
+  try {
+    return execFileSync("pgrep", ["-f", `^sleep ${seconds}$`])
+      .toString()
+      .trim()
+      .split("\n")
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
 const md5 = (bytes: Uint8Array | string) => createHash("md5").update(bytes).digest("hex");
 
 /** Names a shell would split, expand, glob or read as options if they were not quoted. */
@@ -71,6 +94,22 @@ describe.skipIf(skipReason !== undefined)("sftp operations", () => {
       code: "InvalidInput",
     });
     await expect(storage.exec("pwd", { cwd: "missing-dir" })).resolves.toMatchObject({ exitCode: 1 });
+  });
+
+  it("aborting a command stops it on the host, children included", async () => {
+    const { storage, root } = await storageOn();
+    const controller = new AbortController();
+    // A shell with a child: both must go.
+    const running = storage.exec("touch started; sleep 31.25; echo never", { signal: controller.signal });
+    const outcome = running.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await waitUntil(async () => existsSync(join(root, "started")), { what: "the command to start" });
+    expect(sleepers("31.25")).not.toEqual([]);
+    controller.abort();
+    expect(await outcome).toMatchObject({ code: "Aborted" });
+    await waitUntil(async () => sleepers("31.25").length === 0, { what: "the remote command to end" });
   });
 
   it("copies on the host: a 2 MiB copy moves almost no bytes through the client", async () => {
