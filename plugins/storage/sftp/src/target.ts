@@ -96,7 +96,8 @@ export function resolveTarget(
   }
   const where = {
     name: input.host,
-    host: alias?.hostName ?? input.host,
+    // `[::1]` as written in URLs; the address itself is dialled.
+    host: (alias?.hostName ?? input.host).replace(/^\[(.*)\]$/, "$1"),
     port,
     username: input.user ?? alias?.user ?? options.username ?? process.env.USER ?? userInfo().username,
   };

@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 import { PluginRegistry, type Storage } from "@ferry/core";
 import { freePort, spawnBackend, uniqueName, waitUntil } from "@ferry/test-harness";
 import { afterEach, describe, expect, it } from "vitest";
-import { sftp, sftpStorage } from "../src/index.ts";
+import { hostPattern, sftp, sftpStorage } from "../src/index.ts";
+import { resolveTarget } from "../src/target.ts";
 import { baseOptions, skipReason, useSshd } from "./helpers.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -243,5 +244,17 @@ describe.skipIf(skipReason !== undefined)("sftp connections: ssh config, keys, a
       code: "Transient",
       message: expect.stringContaining(`connection refused by 127.0.0.1:${closed}`),
     });
+  });
+});
+
+describe("resolving a target without a server", () => {
+  it("dials a bracketed IPv6 address without brackets and records it as OpenSSH does", () => {
+    const target = resolveTarget(
+      { host: "[::1]", port: 2222, user: "me" },
+      { sshConfigPath: "/nonexistent" },
+    );
+    expect(target).toMatchObject({ host: "::1", port: 2222, username: "me", hostKeyCheck: "strict" });
+    expect(hostPattern(target.host, target.port)).toBe("[::1]:2222");
+    expect(hostPattern("example.org", 22)).toBe("example.org");
   });
 });
