@@ -24,8 +24,15 @@ function chunkRange(chunk: ColumnChunk): ByteRange | undefined {
   return { start, end: start + Number(meta.total_compressed_size) };
 }
 
-/** Walk a column chunk's pages and compare each recorded CRC with the bytes. */
-function verifyPageChecksums(bytes: Uint8Array, column: string, where: string): void {
+/** Page sizes above this must fit the chunk's declared uncompressed size (a guard against corrupt headers). */
+const TRUSTED_PAGE_SIZE = 16 * 1024 * 1024;
+
+/**
+ * Walk a column chunk's pages: compare each recorded CRC with the bytes, and refuse a page header
+ * claiming more uncompressed bytes than the whole chunk declares (it would make the decoder allocate
+ * whatever a corrupt header says).
+ */
+function verifyPages(bytes: Uint8Array, chunkUncompressed: number, column: string, where: string): void {
   const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
   let page = 0;
   while (reader.offset < bytes.byteLength) {
@@ -37,6 +44,12 @@ function verifyPageChecksums(bytes: Uint8Array, column: string, where: string): 
     }
     const size = header.compressed_page_size;
     if (size < 0 || reader.offset + size > bytes.byteLength) return;
+    const claimed = Number(header.uncompressed_page_size);
+    if (claimed < 0 || (claimed > TRUSTED_PAGE_SIZE && claimed > chunkUncompressed)) {
+      throw errors.invalidInput(
+        `${where}: not a readable parquet file (page ${page} of column "${column}" claims ${claimed} bytes, more than its column chunk)`,
+      );
+    }
     if (header.crc !== undefined) {
       const actual = crc32(bytes.subarray(reader.offset, reader.offset + size)) | 0;
       if (actual !== header.crc) {
@@ -82,8 +95,9 @@ export async function fetchRowGroup(
   );
   for (const { chunk, range } of chunks) {
     const holder = fetched.find((f) => f.start <= range.start && range.end <= f.end)!;
-    verifyPageChecksums(
+    verifyPages(
       holder.bytes.subarray(range.start - holder.start, range.end - holder.start),
+      Number(chunk.meta_data!.total_uncompressed_size),
       chunk.meta_data!.path_in_schema.join("."),
       where,
     );
