@@ -1,7 +1,7 @@
 /** Configuration, reads, listings, copies, deletes, markers and presigned URLs against azurite. */
 import { randomBytes } from "node:crypto";
 import { expectFerryError, listEntries, md5Hex } from "@ferry/conformance";
-import { createStorage, parseLocation, type Storage } from "@ferry/core";
+import { createStorage, PluginRegistry, parseLocation, type Storage } from "@ferry/core";
 import { type AzuriteBackend, printLogsOnFailure } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { azure } from "../src/index.ts";
@@ -66,6 +66,24 @@ describe("configuration", () => {
       expect(new TextDecoder().decode(await storage.readBytes("env.txt"))).toBe("from the environment");
       expect(storage.capabilities.presign).toBe(true);
     } finally {
+      if (saved === undefined) delete process.env.AZURE_STORAGE_CONNECTION_STRING;
+      else process.env.AZURE_STORAGE_CONNECTION_STRING = saved;
+    }
+  });
+});
+
+describe("lazy loading by scheme", () => {
+  it("a registry with nothing registered loads this package for az:// and configures it from the environment", async () => {
+    const container = await server.createContainer();
+    const saved = process.env.AZURE_STORAGE_CONNECTION_STRING;
+    process.env.AZURE_STORAGE_CONNECTION_STRING = server.connectionString;
+    const registry = new PluginRegistry();
+    try {
+      const { storage, path } = await registry.resolve(`az://${container}/lazy/loaded.txt`);
+      await storage.write(path, "found by scheme");
+      expect(new TextDecoder().decode(await storage.readBytes(path))).toBe("found by scheme");
+    } finally {
+      await registry.close();
       if (saved === undefined) delete process.env.AZURE_STORAGE_CONNECTION_STRING;
       else process.env.AZURE_STORAGE_CONNECTION_STRING = saved;
     }

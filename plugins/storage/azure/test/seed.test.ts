@@ -109,3 +109,15 @@ it("through Folder.to(): local → S3 → Azure, then Azure → Azure server-sid
   ).toBe(false);
   await registry.close();
 });
+
+it("gives a container destination with no path ferry-folder/<32 hex>", async () => {
+  const registry = new PluginRegistry({ lazy: false }).use(
+    local(),
+    azure({ connectionString: azurite.connectionString }),
+  );
+  const container = await azurite.createContainer();
+  const remote = await folder(sampleFolder, { registry }).to(`az://${container}`);
+  expect(remote.url).toMatch(new RegExp(`^az://${container}/ferry-folder/[0-9a-f]{32}$`));
+  expect(await remote.ls()).toEqual(NAMES);
+  await registry.close();
+});

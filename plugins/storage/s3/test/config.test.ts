@@ -2,7 +2,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createStorage, parseLocation } from "@ferry/core";
+import { createStorage, PluginRegistry, parseLocation } from "@ferry/core";
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { needsPathStyle, s3 } from "../src/index.ts";
@@ -61,6 +61,27 @@ describe("configuration", () => {
       );
       await storage.close();
     } finally {
+      for (const key of Object.keys(server.env())) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
+  });
+});
+
+describe("lazy loading by scheme", () => {
+  it("a registry with nothing registered loads this package for s3:// and configures it from the environment", async () => {
+    const bucket = await server.createBucket();
+    const saved = { ...process.env };
+    Object.assign(process.env, server.env());
+    const registry = new PluginRegistry();
+    try {
+      const { storage, path } = await registry.resolve(`s3://${bucket}/lazy/loaded.txt`);
+      await storage.write(path, "found by scheme");
+      expect(new TextDecoder().decode(await storage.readBytes(path))).toBe("found by scheme");
+      expect((await registry.storagePlugin("s3")).name).toBe("s3");
+    } finally {
+      await registry.close();
       for (const key of Object.keys(server.env())) {
         if (saved[key] === undefined) delete process.env[key];
         else process.env[key] = saved[key];
