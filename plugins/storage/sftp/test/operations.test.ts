@@ -7,6 +7,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -165,6 +166,28 @@ describe.skipIf(skipReason !== undefined)("sftp operations", () => {
     expect(Buffer.from(middle).equals(data.subarray(1_000_000, 1_070_000))).toBe(true);
     const tail = await storage.readBytes("large.bin", { range: { suffix: 10 } });
     expect(Buffer.from(tail).equals(data.subarray(-10))).toBe(true);
+  });
+
+  it("pulls the source only as fast as the host acknowledges writes (memory stays bounded)", async () => {
+    const chunkSize = 16 * 1024;
+    const concurrency = 2;
+    const { storage, root } = await storageOn({ chunkSize, concurrency });
+    const piece = randomBytes(4 * 1024);
+    let pulled = 0;
+    let furthestAhead = 0;
+    async function* source() {
+      for (let index = 0; index < 512; index++) {
+        const temp = readdirSync(root).find((name) => name.startsWith(".ferry-tmp-"));
+        const onHost = temp ? statSync(join(root, temp)).size : 0;
+        furthestAhead = Math.max(furthestAhead, pulled - onHost);
+        pulled += piece.byteLength;
+        yield piece;
+      }
+    }
+    const entry = await storage.write("paced.bin", source());
+    expect(entry.size).toBe(2 * 1024 * 1024);
+    // One chunk being filled, `concurrency` in flight and one awaiting a slot, at most.
+    expect(furthestAhead).toBeLessThanOrEqual(chunkSize * (concurrency + 2));
   });
 
   it("records the mtime it is given, to the second", async () => {
