@@ -1,6 +1,10 @@
-import { mkdtemp, readdir, rename, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parquetMetadata } from "hyparquet";
+import { parquetHeader } from "hyparquet/src/column.js";
+import { ByteWriter } from "hyparquet-writer";
+import { writePageHeader } from "hyparquet-writer/src/datapage.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ColumnBatch, FerryError, type Schema, Table, t, table } from "../src/index.ts";
 
@@ -195,6 +199,30 @@ describe("Table: types", () => {
     await expect(write).rejects.toSatisfy(
       (e: unknown) => FerryError.isInstance(e, "Unsupported") && /"s"/.test((e as Error).message),
     );
+  });
+});
+
+describe("Table: corrupt files", () => {
+  it("refuses a page header claiming a huge uncompressed size instead of allocating it", async () => {
+    const location = join(dir, "corrupt-size");
+    const { files } = await table({ n: [1, 2, 3] }, location, { codec: "UNCOMPRESSED" }).write();
+    const file = `/${files[0]!}`;
+    const bytes = new Uint8Array(await readFile(file));
+    const metadata = parquetMetadata(bytes);
+    const start = Number(metadata.row_groups[0]!.columns[0]!.meta_data!.data_page_offset);
+    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: start };
+    const header = parquetHeader(reader);
+    const rewritten = new ByteWriter();
+    writePageHeader(rewritten, { ...header, uncompressed_page_size: 1 << 30 });
+    await writeFile(
+      file,
+      Buffer.concat([bytes.subarray(0, start), rewritten.getBytes(), bytes.subarray(reader.offset)]),
+    );
+    const error = await Table.from(location)
+      .fetch()
+      .catch((e: unknown) => e);
+    expect(FerryError.isInstance(error, "InvalidInput"), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(/page 0 of column "n" claims 1073741824 bytes/);
   });
 });
 

@@ -42,14 +42,14 @@ function verifyPages(bytes: Uint8Array, chunkUncompressed: number, column: strin
     } catch {
       return; // unparseable headers are reported by the decoder with its own message
     }
-    const size = header.compressed_page_size;
-    if (size < 0 || reader.offset + size > bytes.byteLength) return;
     const claimed = Number(header.uncompressed_page_size);
     if (claimed < 0 || (claimed > TRUSTED_PAGE_SIZE && claimed > chunkUncompressed)) {
       throw errors.invalidInput(
         `${where}: not a readable parquet file (page ${page} of column "${column}" claims ${claimed} bytes, more than its column chunk)`,
       );
     }
+    const size = header.compressed_page_size;
+    if (size < 0 || reader.offset + size > bytes.byteLength) return;
     if (header.crc !== undefined) {
       const actual = crc32(bytes.subarray(reader.offset, reader.offset + size)) | 0;
       if (actual !== header.crc) {
