@@ -321,6 +321,37 @@ describe("Table: layout and modes", () => {
     expect(await Table.from(location).fetch()).toEqual({ id: [1], grade: ["z"] });
   });
 
+  it("keeps few files open and little buffered with many partitions, and rows keep their order within each", async () => {
+    const location = join(dir, "many-partitions");
+    const n = 400;
+    const data = {
+      id: Array.from({ length: n }, (_, i) => i),
+      key: Array.from({ length: n }, (_, i) => `k${i % 25}`),
+    };
+    const schema: Schema = { fields: [t.field("id", t.int32()), t.field("key", t.string())] };
+    // Small batches, so every partition receives rows again and again.
+    const batches = Array.from({ length: n / 40 }, (_, b) => ({
+      schema,
+      columns: { id: data.id.slice(b * 40, b * 40 + 40), key: data.key.slice(b * 40, b * 40 + 40) },
+      numRows: 40,
+    }));
+    const result = await Table.from(location).writeBatches(
+      { schema, batches },
+      { partitionBy: ["key"], maxOpenFiles: 3, rowGroupSize: 8 },
+    );
+    expect(result.rows).toBe(n);
+    // Partitions are closed and reopened: more parts than partitions, numbered in the order written.
+    expect(result.files.length).toBeGreaterThan(25);
+    const numbers = result.files.map((f) => Number(/part-(\d+)-/.exec(f)![1]));
+    expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
+    const back = (await Table.from(location).fetch()) as { id: number[]; key: string[] };
+    expect([...back.id].sort((a, b) => a - b)).toEqual(data.id);
+    for (let k = 0; k < 25; k++) {
+      const ids = back.id.filter((_, i) => back.key[i] === `k${k}`);
+      expect(ids).toEqual(data.id.filter((id) => id % 25 === k));
+    }
+  });
+
   it("refuses partition columns it cannot name a directory after", async () => {
     await expect(
       table({ x: [1.5], y: [1] }, join(dir, "p-float"), { partitionBy: ["x"] }).write(),

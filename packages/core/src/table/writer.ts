@@ -5,9 +5,9 @@
  */
 import { type FileMetaData, parquetMetadata } from "hyparquet";
 import { errors, throwIfAborted } from "../errors.ts";
-import { joinKey, parentKey } from "../paths.ts";
+import { baseName, joinKey, parentKey } from "../paths.ts";
 import type { Storage } from "../storage.ts";
-import { lastPartNumber, listParts, type PartFile, partKey } from "./layout.ts";
+import { lastPartNumber, listParts, type PartFile, partKey, partNumber } from "./layout.ts";
 import { describeType, fromParquetSchema, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
 import { type Codec, encodeColumns, PartWriter } from "./part-writer.ts";
 import { checkPartitionField, partitionSegment } from "./partition.ts";
@@ -25,6 +25,11 @@ export interface WriteTableOptions {
   rowGroupSize?: number | undefined;
   /** Start a new part file after this many rows (default: one part per partition per write). */
   maxRowsPerFile?: number | undefined;
+  /**
+   * Part files open at once when partitioning (default 16). Past it the least recently written
+   * partition's part is finished; its later rows go to a new part, so order is kept.
+   */
+  maxOpenFiles?: number | undefined;
   /** Compression codec. Default SNAPPY. */
   codec?: Codec | undefined;
   /** Target data page size in bytes (default 1 MiB). */
@@ -44,6 +49,8 @@ interface PartitionState {
   writer: PartWriter | undefined;
   buffer: Record<string, unknown[]>;
   buffered: number;
+  /** When its writer last took rows (for closing the least recently used one). */
+  lastWrite: number;
 }
 
 function positiveInteger(value: number | undefined, name: string, fallback: number): number {
@@ -78,6 +85,9 @@ export async function writeTable(
   const mode = options.mode ?? "overwrite";
   const rowGroupSize = positiveInteger(options.rowGroupSize, "rowGroupSize", 100_000);
   const maxRowsPerFile = positiveInteger(options.maxRowsPerFile, "maxRowsPerFile", Number.MAX_SAFE_INTEGER);
+  const maxOpenFiles = positiveInteger(options.maxOpenFiles, "maxOpenFiles", 16);
+  // Rows buffered across all partitions; past it the fullest buffer is written as a (smaller) row group.
+  const bufferBudget = 2 * rowGroupSize;
   const schema = source.schema;
   const names = new Set<string>();
   for (const field of schema.fields) {
@@ -118,9 +128,13 @@ export async function writeTable(
     signal: options.signal,
   };
 
+  let writes = 0;
+  let totalBuffered = 0;
+
   const flush = async (state: PartitionState, force: boolean): Promise<void> => {
     while (state.buffered >= rowGroupSize || (force && state.buffered > 0)) {
       if (!state.writer) {
+        if (openWriters.size >= maxOpenFiles) await closeLeastRecentlyWritten();
         state.writer = await PartWriter.open(
           storage,
           partKey(path, state.directory, nextNumber++),
@@ -139,6 +153,8 @@ export async function writeTable(
         state.buffer[field.name] = take === values.length ? [] : values.slice(take);
       }
       state.buffered -= take;
+      totalBuffered -= take;
+      state.lastWrite = ++writes;
       await state.writer.writeRows(group, take);
       if (state.writer.rows >= maxRowsPerFile) await closeWriter(state);
     }
@@ -153,6 +169,16 @@ export async function writeTable(
     written.push(writer.path);
   };
 
+  const closeLeastRecentlyWritten = async (): Promise<void> => {
+    let oldest: PartitionState | undefined;
+    for (const state of partitions.values()) {
+      if (state.writer && (!oldest || state.lastWrite < oldest.lastWrite)) oldest = state;
+    }
+    if (!oldest) return;
+    await flush(oldest, true);
+    await closeWriter(oldest);
+  };
+
   const stateFor = (directory: string): PartitionState => {
     let state = partitions.get(directory);
     if (!state) {
@@ -161,6 +187,7 @@ export async function writeTable(
         writer: undefined,
         buffer: Object.fromEntries(fileSchema.fields.map((f) => [f.name, []])),
         buffered: 0,
+        lastWrite: 0,
       };
       partitions.set(directory, state);
     }
@@ -179,6 +206,7 @@ export async function writeTable(
           pending.length === 0 ? encoded[field.name]! : pending.concat(encoded[field.name]!);
       }
       state.buffered += batch.numRows;
+      totalBuffered += batch.numRows;
       await flush(state, false);
     } else {
       const byDirectory = new Map<string, number[]>();
@@ -201,7 +229,15 @@ export async function writeTable(
           for (const row of rowIndexes) target.push(source[row]);
         }
         state.buffered += rowIndexes.length;
+        totalBuffered += rowIndexes.length;
         await flush(state, false);
+      }
+      // Many partitions each holding a partial row group would hold the whole input: write the fullest.
+      while (totalBuffered > bufferBudget) {
+        let fullest: PartitionState | undefined;
+        for (const state of partitions.values())
+          if (!fullest || state.buffered > fullest.buffered) fullest = state;
+        await flush(fullest!, true);
       }
     }
     rows += batch.numRows;
@@ -249,7 +285,8 @@ export async function writeTable(
     );
     await removeEmptyPartitionDirectories(storage, path, oldParts, options.signal);
   }
-  return { files: written, rows, schema };
+  const order = (key: string) => partNumber(baseName(key)) ?? 0;
+  return { files: written.sort((a, b) => order(a) - order(b)), rows, schema };
 }
 
 /**
