@@ -431,6 +431,11 @@ describe("Table: layout and modes", () => {
     expect(await flat.fetch()).toEqual(seed);
     const part = (await filesUnder(join(dir, "seed")))[0]!;
     expect(await Table.from(join(dir, "seed", part)).fetch()).toEqual(seed);
+    await expect(table(seed, join(dir, "seed", part)).write()).rejects.toSatisfy(
+      (e: unknown) =>
+        FerryError.isInstance(e, "InvalidInput") &&
+        /is a parquet file, not a table folder/.test((e as Error).message),
+    );
     await copy.rm();
     expect(await copy.exists()).toBe(false);
     expect(await source.exists()).toBe(true);

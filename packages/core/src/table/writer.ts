@@ -53,6 +53,22 @@ interface PartitionState {
   lastWrite: number;
 }
 
+/** The parts a write replaces or appends to; a single parquet file at the location is not a table folder. */
+async function existingParts(
+  storage: Storage,
+  path: string,
+  where: string,
+  signal?: AbortSignal,
+): Promise<PartFile[]> {
+  const parts = await listParts(storage, path, signal);
+  if (parts.length === 1 && parts[0]!.relative === "") {
+    throw errors.invalidInput(`${where} is a parquet file, not a table folder: write the table to a folder`, {
+      path: where,
+    });
+  }
+  return parts;
+}
+
 function positiveInteger(value: number | undefined, name: string, fallback: number): number {
   const n = value ?? fallback;
   if (!Number.isInteger(n) || n < 1)
@@ -108,7 +124,7 @@ export async function writeTable(
   }
   const fileSchema: Schema = { fields: schema.fields.filter((f) => !partitionFields.includes(f)) };
 
-  const oldParts: PartFile[] = await listParts(storage, path, options.signal);
+  const oldParts = await existingParts(storage, path, existing.where, options.signal);
   if (oldParts.length > 0 && mode === "error") {
     throw errors.alreadyExists(`a table already exists at ${existing.where}`, { path: existing.where });
   }
@@ -337,7 +353,7 @@ export async function writeEncodedPart(
     );
   }
   const schema = schemaFromKeyValue(metadata) ?? fromParquetSchema(metadata, existing.where);
-  const oldParts = await listParts(storage, path, options.signal);
+  const oldParts = await existingParts(storage, path, existing.where, options.signal);
   if (oldParts.length > 0 && mode === "error") {
     throw errors.alreadyExists(`a table already exists at ${existing.where}`, { path: existing.where });
   }
