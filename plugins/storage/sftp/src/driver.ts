@@ -33,6 +33,7 @@ import { commandLine, run } from "./shell.ts";
 import {
   ensureParent,
   makeDirectories,
+  type OpenFile,
   place,
   placeFeatures,
   TEMP_PREFIX,
@@ -125,25 +126,38 @@ export class SftpDriver implements StorageDriver {
     try {
       return await this.#pool.run(
         async (connection) => {
-          const calls = connection.calls;
-          await this.#checkTarget(calls, path, exclusive);
-          await uploadTo(calls, temp, tracked, {
+          await this.#checkTarget(connection.calls, path, exclusive);
+          const { file } = await uploadTo(connection, temp, tracked, {
             chunkSize: positive(options.partSize) ?? this.#chunkSize,
             concurrency: positive(options.concurrency) ?? this.#concurrency,
             mtime: options.mtime,
             signal: options.signal,
+            reopen: () => this.#reopenForWrite(temp),
           });
-          await place(calls, temp, path, exclusive, placeFeatures(connection));
-          return entryOf(key, await calls.stat(path));
+          try {
+            await place(file.connection.calls, temp, path, exclusive, placeFeatures(file.connection));
+            return entryOf(key, await file.connection.calls.stat(path));
+          } finally {
+            file.release();
+          }
         },
-        // The source is consumed as it is sent: a write is repeated on a fresh connection only when
-        // the old one was found dead before the first byte was taken.
+        // The source is consumed as it is sent: the whole write is repeated on a fresh connection
+        // only when the old one was found dead before the first byte was taken (after that, the
+        // upload itself resumes once).
         { retry: () => !consumed },
       );
     } catch (error) {
       await this.#removeQuietly(temp);
       throw error;
     }
+  }
+
+  /** The temporary file of an interrupted upload, open again (not truncated) on a fresh connection. */
+  #reopenForWrite(temp: string): Promise<OpenFile> {
+    return this.#pool.run(async (connection) => {
+      const handle = await connection.calls.open(temp, "r+", "write");
+      return { connection, handle, release: this.#pool.keep(connection) };
+    });
   }
 
   /** Refuse early what the final placement would refuse, and create the parents. */

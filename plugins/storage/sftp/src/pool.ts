@@ -163,6 +163,17 @@ export class HostPool {
     connection.busy += 1;
   }
 
+  /** `hold`, returning the matching release (safe to call more than once). */
+  keep(connection: Connection): () => void {
+    this.hold(connection);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.giveBack(connection);
+    };
+  }
+
   giveBack(connection: Connection): void {
     connection.busy -= 1;
     if (connection.busy === 0 && !connection.dead) connection.setActive(false);

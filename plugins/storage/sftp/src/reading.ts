@@ -91,19 +91,13 @@ function openForRead(pool: HostPool, path: string): Promise<RemoteFile> {
     const attrs = await connection.calls.stat(path);
     requireFile(attrs, path, pool.label);
     const handle = await connection.calls.open(path, "r", "read");
-    pool.hold(connection);
-    let released = false;
     return {
       calls: connection.calls,
       handle,
       size: attrs.size,
       mtime: attrs.mtime,
-      lost: (error: unknown) => connection.dead || isLostConnection(error),
-      release: () => {
-        if (released) return;
-        released = true;
-        pool.giveBack(connection);
-      },
+      lost: (error: unknown) => connection.gone || isLostConnection(error),
+      release: pool.keep(connection),
     };
   });
 }

@@ -160,7 +160,7 @@ export async function copyInto(
     concurrency,
   });
   try {
-    await uploadTo(calls, temp, stream, { chunkSize, concurrency, signal });
+    await uploadTo(connection, temp, stream, { chunkSize, concurrency, signal });
   } finally {
     stream.destroy();
   }

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
 import { chunkBytes, errors, throwIfAborted } from "@ferry/core";
 import type { Connection } from "./connection.ts";
-import { isDirectoryMode, type SftpCalls, STATUS, statusOf } from "./sftp-ops.ts";
+import { isDirectoryMode, isLostConnection, type SftpCalls, STATUS, statusOf } from "./sftp-ops.ts";
 
 /** Same prefix as ferry's local storage, so in-flight writes look alike everywhere and are hidden from listings. */
 export const TEMP_PREFIX = ".ferry-tmp-";
@@ -124,52 +124,104 @@ export async function place(
   }
 }
 
+/** A file open for writing on one pooled connection, held until `release()`. */
+export interface OpenFile {
+  connection: Connection;
+  handle: Buffer;
+  release(): void;
+}
+
 export interface UploadOptions {
   chunkSize: number;
   concurrency: number;
   mtime?: Date | undefined;
   signal?: AbortSignal | undefined;
+  /** Open the temporary file again (without truncating) on a fresh connection, after the first one dropped. */
+  reopen?: (() => Promise<OpenFile>) | undefined;
+}
+
+export interface Uploaded {
+  size: number;
+  /** The connection the upload finished on (a fresh one after a resume): place the file with it, then release. */
+  file: OpenFile;
 }
 
 /**
  * Write `source` into a new file `temp` (created exclusively). Up to `concurrency` chunk writes are
- * in flight; the source is not read further until one completes (back-pressure).
+ * in flight; the source is not read further until one completes (back-pressure). Chunks are kept
+ * until the host acknowledges them, so when the connection drops the upload resumes once on a
+ * fresh connection (`reopen`): the unacknowledged chunks are sent again and the source read on.
  */
 export async function uploadTo(
-  calls: SftpCalls,
+  connection: Connection,
   temp: string,
   source: AsyncIterable<Uint8Array>,
   options: UploadOptions,
-): Promise<number> {
-  const handle = await calls.open(temp, "wx", "write", 0o644);
-  let closed = false;
+): Promise<Uploaded> {
+  let file: OpenFile = {
+    connection,
+    handle: await connection.calls.open(temp, "wx", "write", 0o644),
+    release: () => {},
+  };
+  const inFlight = new Set<Promise<void>>();
+  /** Chunks sent but not yet acknowledged, by offset. */
+  const unacknowledged = new Map<number, Uint8Array>();
+  let failure: unknown;
+  let resumed = false;
+
+  const send = (position: number, chunk: Uint8Array) => {
+    const target = file;
+    const write = target.connection.calls.writeAt(target.handle, chunk, position, temp).then(
+      () => {
+        inFlight.delete(write);
+        unacknowledged.delete(position);
+      },
+      (error) => {
+        inFlight.delete(write);
+        // Failures of writes on a connection already replaced are expected and already handled.
+        if (target === file) failure ??= error;
+      },
+    );
+    inFlight.add(write);
+  };
+
+  /** Throw the first write failure, unless it is a lost connection that can be resumed. */
+  const settle = async () => {
+    if (failure === undefined) return;
+    const error = failure;
+    if (resumed || !options.reopen || !(file.connection.gone || isLostConnection(error))) throw error;
+    resumed = true;
+    failure = undefined;
+    await Promise.allSettled([...inFlight]);
+    file.release();
+    file = await options.reopen();
+    for (const [position, chunk] of unacknowledged) send(position, chunk);
+  };
+
   try {
-    const inFlight = new Set<Promise<void>>();
-    let failure: unknown;
     let position = 0;
     for await (const chunk of chunkBytes(source, options.chunkSize)) {
-      if (failure !== undefined) break;
       throwIfAborted(options.signal, { system: "sftp", path: temp });
-      const write = calls.writeAt(handle, chunk, position, temp).then(
-        () => {
-          inFlight.delete(write);
-        },
-        (error) => {
-          inFlight.delete(write);
-          failure ??= error;
-        },
-      );
-      inFlight.add(write);
+      await settle();
+      unacknowledged.set(position, chunk);
+      send(position, chunk);
       position += chunk.byteLength;
-      if (inFlight.size >= options.concurrency) await Promise.race(inFlight);
+      while (inFlight.size >= options.concurrency) {
+        await Promise.race(inFlight);
+        await settle();
+      }
     }
-    await Promise.all(inFlight);
-    if (failure !== undefined) throw failure;
-    if (options.mtime) await calls.futimes(handle, options.mtime, temp);
-    closed = true;
-    await calls.close(handle, temp);
-    return position;
-  } finally {
-    if (!closed) await calls.close(handle, temp).catch(() => undefined);
+    while (inFlight.size > 0 || failure !== undefined) {
+      if (inFlight.size > 0) await Promise.race(inFlight);
+      await settle();
+    }
+    const calls = file.connection.calls;
+    if (options.mtime) await calls.futimes(file.handle, options.mtime, temp);
+    await calls.close(file.handle, temp);
+    return { size: position, file };
+  } catch (error) {
+    await file.connection.calls.close(file.handle, temp).catch(() => undefined);
+    file.release();
+    throw error;
   }
 }

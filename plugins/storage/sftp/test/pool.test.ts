@@ -83,12 +83,27 @@ describe.skipIf(skipReason !== undefined)("sftp connection pool", () => {
     expect(await outcome).toMatchObject({ code: "Transient" });
   });
 
-  it("a write cut off by a dropped connection fails as Transient and leaves no partial file", async () => {
+  it("a write cut off by a dropped connection resumes on a fresh one and completes the file", async () => {
     const { storage, root } = await storageOn({ chunkSize: 8 * 1024 });
-    const drop = sshd().dropConnections;
+    const parts = [randomBytes(64 * 1024), randomBytes(64 * 1024)];
+    async function* source() {
+      yield parts[0]!;
+      await sshd().dropConnections();
+      yield parts[1]!;
+    }
+    const entry = await storage.write("dir/resumed.bin", source());
+    expect(entry.size).toBe(128 * 1024);
+    expect(readFileSync(join(root, "dir", "resumed.bin")).equals(Buffer.concat(parts))).toBe(true);
+    expect(readdirSync(join(root, "dir"))).toEqual(["resumed.bin"]);
+  });
+
+  it("a write that loses its connection twice fails as Transient and leaves no partial file", async () => {
+    const { storage, root } = await storageOn({ chunkSize: 8 * 1024 });
     async function* source() {
       yield randomBytes(64 * 1024);
-      await drop();
+      await sshd().dropConnections();
+      yield randomBytes(64 * 1024);
+      await sshd().dropConnections();
       yield randomBytes(64 * 1024);
     }
     await expect(storage.write("dir/cut.bin", source())).rejects.toMatchObject({ code: "Transient" });
