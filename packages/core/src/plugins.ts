@@ -68,6 +68,12 @@ export interface RegistryOptions {
   cwd?: string;
   /** Disable lazy loading by scheme (explicit `use()` only). */
   lazy?: boolean;
+  /**
+   * Directories plugin packages are resolved from, in order. Default: the working directory (the
+   * user's project), then the directory @ferry/core is installed in (plugins installed beside it,
+   * e.g. next to a global @ferry/cli).
+   */
+  searchPaths?: readonly string[];
 }
 
 export class PluginRegistry {
@@ -187,19 +193,12 @@ export class PluginRegistry {
   }
 
   async #import(packageName: string, optional: boolean): Promise<Record<string, unknown> | undefined> {
-    const bases = [join(this.cwd, "noop.js"), import.meta.url];
+    const bases = this.#options.searchPaths
+      ? this.#options.searchPaths.map((dir) => join(dir, "noop.js"))
+      : [join(this.cwd, "noop.js"), import.meta.url];
     for (const base of bases) {
-      let resolved: string;
-      try {
-        resolved = createRequire(base).resolve(packageName);
-      } catch {
-        try {
-          return (await import(packageName)) as Record<string, unknown>;
-        } catch (error) {
-          if (isModuleNotFound(error, packageName)) continue;
-          throw error;
-        }
-      }
+      const resolved = resolvePackage(packageName, base);
+      if (resolved === undefined) continue;
       return (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
     }
     if (optional) return undefined;
@@ -248,6 +247,45 @@ function readPluginList(file: string, pick: (json: Record<string, unknown>) => u
     throw errors.invalidInput(`"plugins" in ${file} must be a list of package names`);
   }
   return list;
+}
+
+/**
+ * The entry file of `packageName` as seen from `base`, or undefined when it is not installed there.
+ * CommonJS resolution finds most packages; an ESM-only package (exports with just "import") is
+ * resolved from its package.json with ESM conditions.
+ */
+function resolvePackage(packageName: string, base: string): string | undefined {
+  const require = createRequire(base);
+  try {
+    return require.resolve(packageName);
+  } catch (error) {
+    if (isModuleNotFound(error, packageName)) return undefined;
+    if ((error as { code?: string }).code !== "ERR_PACKAGE_PATH_NOT_EXPORTED") throw error;
+  }
+  for (const dir of require.resolve.paths(packageName) ?? []) {
+    const manifest = join(dir, packageName, "package.json");
+    if (!existsSync(manifest)) continue;
+    const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { exports?: unknown; module?: string; main?: string };
+    const entry = esmEntry(pkg.exports) ?? pkg.module ?? pkg.main ?? "index.js";
+    return join(dirname(manifest), entry);
+  }
+  return undefined;
+}
+
+const ESM_CONDITIONS = ["import", "node", "default"];
+
+function esmEntry(exports: unknown): string | undefined {
+  if (typeof exports === "string") return exports;
+  if (typeof exports !== "object" || exports === null) return undefined;
+  const record = exports as Record<string, unknown>;
+  if ("." in record) return esmEntry(record["."]);
+  for (const [condition, target] of Object.entries(record)) {
+    if (ESM_CONDITIONS.includes(condition)) {
+      const entry = esmEntry(target);
+      if (entry !== undefined) return entry;
+    }
+  }
+  return undefined;
 }
 
 function isModuleNotFound(error: unknown, packageName: string): boolean {

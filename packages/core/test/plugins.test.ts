@@ -1,8 +1,12 @@
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { baseCapabilities, FerryError, PluginRegistry, type StorageDriver, type StoragePlugin } from "../src/index.ts";
+
+const CORE_ENTRY = fileURLToPath(new URL("../src/index.ts", import.meta.url));
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<FerryError> {
   try {
@@ -49,20 +53,50 @@ describe("plugin registry", () => {
     project = mkdtempSync(join(tmpdir(), "ferry-project-"));
     const pkg = join(project, "node_modules", "ferry-storage-constant");
     mkdirSync(pkg, { recursive: true });
-    writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "ferry-storage-constant", type: "module", exports: "./index.js" }));
+    writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "ferry-storage-constant", type: "module", exports: { ".": { import: "./index.js" } } }));
     writeFileSync(join(pkg, "index.js"), THIRD_PARTY_PLUGIN);
   });
   afterAll(() => rmSync(project, { recursive: true, force: true }));
 
-  it("a first-party scheme whose package is not installed raises PluginMissing naming the package", async () => {
-    const registry = new PluginRegistry({ cwd: project });
-    const error = await expectCode(registry.resolve("gs://some-bucket/x"), "PluginMissing");
+  it("a first-party scheme whose package is not installed raises PluginMissing naming the package", () => {
+    // In a plain Node process, as a user's program runs: vitest's own resolver would find workspace packages.
+    const script = `
+      import { PluginRegistry } from ${JSON.stringify(CORE_ENTRY)};
+      const registry = new PluginRegistry({ cwd: ${JSON.stringify(project)}, searchPaths: [${JSON.stringify(project)}] });
+      try { await registry.resolve("gs://some-bucket/x"); console.log("resolved"); }
+      catch (error) { console.log(JSON.stringify(error.toJSON ? error.toJSON() : { message: String(error) })); }
+    `;
+    // pnpm's script shims export NODE_PATH, which would let Node find the workspace's packages.
+    const { NODE_PATH: _, ...env } = process.env;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: project, encoding: "utf8", env });
+    expect(run.stderr).toBe("");
+    const error = JSON.parse(run.stdout) as { code: string; message: string; packageName: string };
+    expect(error, run.stdout).toHaveProperty("code");
+    expect(error.code).toBe("PluginMissing");
     expect(error.message).toContain("@ferry/storage-gcs");
     expect(error.packageName).toBe("@ferry/storage-gcs");
   });
 
+  it("a plain Node program loads an ESM-only third-party plugin listed in ferry.config.json", () => {
+    writeFileSync(join(project, "ferry.config.json"), JSON.stringify({ plugins: ["ferry-storage-constant"] }));
+    try {
+      const script = `
+        import { PluginRegistry } from ${JSON.stringify(CORE_ENTRY)};
+        const registry = new PluginRegistry({ cwd: ${JSON.stringify(project)}, searchPaths: [${JSON.stringify(project)}] });
+        const { storage, path } = await registry.resolve("const://greeting/file.txt");
+        console.log(new TextDecoder().decode(await storage.readBytes(path)));
+      `;
+      const { NODE_PATH: _, ...env } = process.env;
+      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: project, encoding: "utf8", env });
+      expect(run.stderr).toBe("");
+      expect(run.stdout.trim()).toBe("hello from greeting");
+    } finally {
+      rmSync(join(project, "ferry.config.json"));
+    }
+  });
+
   it("an unknown scheme raises PluginMissing saying how to register one", async () => {
-    const registry = new PluginRegistry({ cwd: project });
+    const registry = new PluginRegistry({ cwd: project, searchPaths: [project] });
     const error = await expectCode(registry.resolve("const://anything/x"), "PluginMissing");
     expect(error.message).toMatch(/ferry\.use|ferry\.config\.json/);
   });
@@ -70,7 +104,7 @@ describe("plugin registry", () => {
   it("loads a third-party package listed in ferry.config.json, lazily, by scheme", async () => {
     writeFileSync(join(project, "ferry.config.json"), JSON.stringify({ plugins: ["ferry-storage-constant"] }));
     try {
-      const registry = new PluginRegistry({ cwd: project });
+      const registry = new PluginRegistry({ cwd: project, searchPaths: [project] });
       const { storage, path } = await registry.resolve("const://greeting/file.txt");
       expect(path).toBe("file.txt");
       expect(new TextDecoder().decode(await storage.readBytes(path))).toBe("hello from greeting");
@@ -85,7 +119,7 @@ describe("plugin registry", () => {
   it("a listed package that is not installed is a PluginMissing naming it", async () => {
     writeFileSync(join(project, "ferry.config.json"), JSON.stringify({ plugins: ["ferry-storage-nowhere"] }));
     try {
-      const registry = new PluginRegistry({ cwd: project });
+      const registry = new PluginRegistry({ cwd: project, searchPaths: [project] });
       const error = await expectCode(registry.resolve("nowhere://x/y"), "PluginMissing");
       expect(error.message).toContain("ferry-storage-nowhere");
     } finally {
@@ -96,7 +130,7 @@ describe("plugin registry", () => {
   it("a malformed plugin list is InvalidInput", async () => {
     writeFileSync(join(project, "ferry.config.json"), JSON.stringify({ plugins: "not-a-list" }));
     try {
-      await expectCode(new PluginRegistry({ cwd: project }).resolve("nowhere://x/y"), "InvalidInput");
+      await expectCode(new PluginRegistry({ cwd: project, searchPaths: [project] }).resolve("nowhere://x/y"), "InvalidInput");
     } finally {
       rmSync(join(project, "ferry.config.json"));
     }
