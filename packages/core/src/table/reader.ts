@@ -3,6 +3,7 @@
  * count (footers only), and its rows as batches of exactly `batchSize`, one row group in memory at a
  * time, optionally shuffled reproducibly (row-group order, then a bounded shuffle buffer).
  */
+import pLimit from "p-limit";
 import { errors, throwIfAborted } from "../errors.ts";
 import type { Storage } from "../storage.ts";
 import { listParts, type PartFile } from "./layout.ts";
@@ -11,6 +12,9 @@ import { type OpenPart, openPart, type ReadStats, readRowGroup } from "./part-re
 import { inferPartitionType, parsePartitionValue, partitionPairs } from "./partition.ts";
 import { createRandom, shuffleInPlace } from "./random.ts";
 import type { ColumnBatch, DataType, Field, Schema } from "./types.ts";
+
+/** Footer reads in flight at once for count() and shuffled streams. */
+const FOOTER_CONCURRENCY = 8;
 
 export interface ShuffleOptions {
   /** Same seed, same order. */
@@ -97,6 +101,12 @@ export class TableReader {
     return pending;
   }
 
+  /** Footers of many parts, a few requests in flight at once (remote tables can have thousands of parts). */
+  #openAll(parts: readonly PartFile[], signal?: AbortSignal): Promise<OpenPart[]> {
+    const limit = pLimit(FOOTER_CONCURRENCY);
+    return Promise.all(parts.map((part) => limit(() => this.open(part, signal))));
+  }
+
   async #requireParts(signal?: AbortSignal): Promise<PartFile[]> {
     const parts = await this.parts(signal);
     if (parts.length === 0)
@@ -152,7 +162,7 @@ export class TableReader {
   async count(signal?: AbortSignal): Promise<number> {
     const parts = await this.#requireParts(signal);
     let total = 0;
-    for (const part of parts) total += (await this.open(part, signal)).numRows;
+    for (const open of await this.#openAll(parts, signal)) total += open.numRows;
     return total;
   }
 
@@ -225,7 +235,7 @@ export class TableReader {
       }
       return;
     }
-    const opened = await Promise.all(parts.map((part) => this.open(part, options.signal)));
+    const opened = await this.#openAll(parts, options.signal);
     const units = opened.flatMap((open) => open.rowGroups.map((_, g) => [open, g] as const));
     shuffleInPlace(units, createRandom(`${options.shuffle.seed}:groups`));
     for (const [open, g] of units) yield await this.#readGroup(open, g, fields, partitionColumns);
