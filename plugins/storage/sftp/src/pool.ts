@@ -78,7 +78,7 @@ export class HostPool {
    * encrypted stream, so it shows whether data passed through this process at all).
    */
   stats(): { connections: number; bytesRead: number; bytesWritten: number } {
-    const live = this.#connections.filter((connection) => !connection.dead);
+    const live = this.#connections.filter((connection) => !connection.gone);
     let { read: bytesRead, written: bytesWritten } = this.#retiredBytes;
     for (const connection of this.#connections) {
       bytesRead += connection.bytes.read;
@@ -92,11 +92,11 @@ export class HostPool {
   /** Forget dead connections, keeping their byte counts. */
   #prune(): void {
     for (const connection of this.#connections) {
-      if (!connection.dead) continue;
+      if (!connection.gone) continue;
       this.#retiredBytes.read += connection.bytes.read;
       this.#retiredBytes.written += connection.bytes.written;
     }
-    this.#connections = this.#connections.filter((connection) => !connection.dead);
+    this.#connections = this.#connections.filter((connection) => !connection.gone);
   }
 
   /**
@@ -151,7 +151,7 @@ export class HostPool {
         await Promise.race(this.#opening).catch(() => undefined);
         continue;
       }
-      if (chosen.dead) continue;
+      if (chosen.gone) continue;
       chosen.busy += 1;
       if (chosen.busy === 1) chosen.setActive(true);
       return chosen;
