@@ -97,6 +97,16 @@ describe.skipIf(skipReason !== undefined)("sftp operations", () => {
     await expect(storage.exec("pwd", { cwd: "missing-dir" })).resolves.toMatchObject({ exitCode: 1 });
   });
 
+  it("declares only what the host and the options allow: exec: false, and a tool the host lacks", async () => {
+    const { storage: sftpOnly } = await storageOn({ exec: false });
+    expect(sftpOnly.capabilities).toMatchObject({ exec: false, checksum: false, hashes: [], copy: "native" });
+    await expect(sftpOnly.exec("true")).rejects.toMatchObject({ code: "Unsupported" });
+    const { storage: noMd5 } = await storageOn({ execCommands: { md5sum: "no-such-md5sum-tool" } });
+    expect(noMd5.capabilities).toMatchObject({ exec: true, checksum: false, hashes: [] });
+    await noMd5.write("x.txt", "x");
+    await expect(noMd5.checksum("x.txt", "md5")).rejects.toMatchObject({ code: "Unsupported" });
+  });
+
   it("aborting a command stops it on the host, children included", async () => {
     const { storage, root } = await storageOn();
     const controller = new AbortController();
