@@ -246,6 +246,13 @@ describe("Table: layout and modes", () => {
       expect(batches.slice(0, -1).every((b) => b.numRows === size)).toBe(true);
       expect(batches.flatMap((b) => b.columns.id)).toEqual(ids);
     }
+    for (const prefetch of [0, 3]) {
+      const batches = (await collect(back.streamBatches({ batchSize: 9, prefetch }))) as ColumnBatch[];
+      expect(batches.flatMap((b) => b.columns.id)).toEqual(ids);
+    }
+    await expect(collect(back.streamBatches({ prefetch: -1 }))).rejects.toSatisfy((e: unknown) =>
+      FerryError.isInstance(e, "InvalidInput"),
+    );
     const dropped = (await collect(back.streamBatches({ batchSize: 10, dropLast: true }))) as ColumnBatch[];
     expect(dropped.map((b) => b.numRows)).toEqual(Array(10).fill(10));
   });

@@ -31,6 +31,11 @@ export interface StreamOptions {
   shuffle?: ShuffleOptions | undefined;
   /** Drop a last batch shorter than batchSize. */
   dropLast?: boolean | undefined;
+  /**
+   * Row groups read ahead while the current one is consumed (default 1; 0 reads strictly one at a
+   * time). Memory is about (1 + prefetch) row groups.
+   */
+  prefetch?: number | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -227,18 +232,26 @@ export class TableReader {
     options: StreamOptions,
   ): AsyncGenerator<Group> {
     const parts = await this.#requireParts(options.signal);
+    const ahead = options.prefetch ?? 1;
+    if (!Number.isInteger(ahead) || ahead < 0)
+      throw errors.invalidInput(`prefetch must be 0 or more row groups, got ${ahead}`);
+    const read = ([open, g]: readonly [OpenPart, number]) =>
+      this.#readGroup(open, g, fields, partitionColumns);
     if (!options.shuffle) {
-      for (const part of parts) {
-        const open = await this.open(part, options.signal);
-        for (let g = 0; g < open.rowGroups.length; g++)
-          yield await this.#readGroup(open, g, fields, partitionColumns);
-      }
+      const reader = this;
+      const inOrder = async function* (): AsyncGenerator<readonly [OpenPart, number]> {
+        for (const part of parts) {
+          const open = await reader.open(part, options.signal);
+          for (let g = 0; g < open.rowGroups.length; g++) yield [open, g] as const;
+        }
+      };
+      yield* prefetched(inOrder(), read, ahead);
       return;
     }
     const opened = await this.#openAll(parts, options.signal);
     const units = opened.flatMap((open) => open.rowGroups.map((_, g) => [open, g] as const));
     shuffleInPlace(units, createRandom(`${options.shuffle.seed}:groups`));
-    for (const [open, g] of units) yield await this.#readGroup(open, g, fields, partitionColumns);
+    yield* prefetched(units, read, ahead);
   }
 
   /** Batches of exactly `batchSize` rows (the last may be short unless `dropLast`). */
@@ -284,6 +297,23 @@ export class TableReader {
       numRows,
     };
   }
+}
+
+/** Results of `read` over `units` in order, with up to `ahead` reads started before they are needed. */
+async function* prefetched<U, R>(
+  units: AsyncIterable<U> | Iterable<U>,
+  read: (unit: U) => Promise<R>,
+  ahead: number,
+): AsyncGenerator<R> {
+  const pending: Promise<R>[] = [];
+  for await (const unit of units) {
+    const next = read(unit);
+    // A read ahead that fails is reported when its turn comes; until then it must not count as unhandled.
+    next.catch(() => undefined);
+    pending.push(next);
+    if (pending.length > ahead) yield await pending.shift()!;
+  }
+  while (pending.length > 0) yield await pending.shift()!;
 }
 
 function emptyColumns(fields: readonly Field[]): Record<string, unknown[]> {
