@@ -245,8 +245,9 @@ function render(rows: Row[], streams: StreamResult[]): string {
     ),
     "",
     `Each table is streamed by a fresh process that does nothing else, with V8's old space capped at ${STREAM_HEAP_MIB} MiB`,
-    "(--max-old-space-size): streaming holds one row group (100 000 rows) decoded at a time, so it completes whatever the",
-    "table size. RSS includes Node itself, the young generation and WASM/typed-array buffers outside the capped heap.",
+    "(--max-old-space-size): streaming holds the current row group (100 000 rows) and the next one being read, so it",
+    "completes whatever the table size.",
+    "RSS includes Node itself, the young generation and WASM/typed-array buffers outside the capped heap.",
     "",
   );
   return lines.join("\n");
