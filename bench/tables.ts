@@ -3,12 +3,12 @@
  * timestamp[ms]) with ferry (plain data, table-arrow, table-polars) next to DuckDB and Polars
  * directly, then the peak RSS of streaming a large table in batches of 10 000 rows.
  *
- *   node --conditions=@ferry/source bench/tables.ts           # 1 000 000 rows; streaming 500 000 and 2 000 000 (about 2 min)
+ *   node --conditions=@ferry/source bench/tables.ts           # 1 000 000 rows; streaming 500 000 and 2 000 000 (a few minutes)
  *   node --conditions=@ferry/source bench/tables.ts --full    # 5 000 000 rows; streaming 2 500 000 and 10 000 000
- *   node --conditions=@ferry/source bench/tables.ts --rows 200000 --stream-rows 1000000
+ *   node --conditions=@ferry/source bench/tables.ts --rows 200000 --stream-rows 1000000 --repeat 5
  *
- * Prints a markdown table and writes it to bench/results/tables.md. Timings are wall-clock, one run
- * each after a warm-up of every path on a small table, on whatever machine runs this.
+ * Prints a markdown table and writes it to bench/results/tables.md. Timings are wall-clock medians of
+ * --repeat runs (default 3) after a warm-up of every path on a small table, on whatever machine runs this.
  */
 import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -28,12 +28,14 @@ const { values: args } = parseArgs({
     rows: { type: "string" },
     "stream-rows": { type: "string" },
     "stream-child": { type: "string" },
+    repeat: { type: "string" },
   },
 });
 
 const ROWS = Number(args.rows ?? (args.full ? 5_000_000 : 1_000_000));
 const STREAM_ROWS = Number(args["stream-rows"] ?? (args.full ? 10_000_000 : 2_000_000));
 const STREAM_BATCH = 10_000;
+const REPEAT = Number(args.repeat ?? 3);
 const ROW_GROUP = 100_000;
 /** V8 old-space cap for the streaming process: streaming must fit in it whatever the table size. */
 const STREAM_HEAP_MIB = 128;
@@ -114,8 +116,11 @@ async function main(): Promise<void> {
       const p = paths(n, tag);
       const data: PlainData = columns(n);
       const rows: Row[] = [];
+      // The median of REPEAT runs: one run on a shared machine says little.
       const record = async (operation: Row["operation"], tool: string, work: () => Promise<unknown>) => {
-        rows.push({ operation, tool, seconds: (await timed(work)).seconds });
+        const runs: number[] = [];
+        for (let i = 0; i < REPEAT; i++) runs.push((await timed(work)).seconds);
+        rows.push({ operation, tool, seconds: runs.sort((a, b) => a - b)[Math.floor(runs.length / 2)]! });
       };
       // Inputs in each library's own type, built outside the timings.
       const source = table(data, join(dir, `${tag}-source`), { rowGroupSize: ROW_GROUP });
@@ -217,7 +222,7 @@ function render(rows: Row[], streams: StreamResult[]): string {
     "",
     `Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? "unknown CPU"}), ${new Date().toISOString().slice(0, 10)}.`,
     "Columns: int32, int64, float64, string, bool, timestamp[ms]; snappy; ferry row groups of 100 000 rows.",
-    "Each path ran once after a warm-up on 2 000 rows. × Polars / × DuckDB: time relative to that tool doing the same operation directly.",
+    `Median of ${REPEAT} runs of each path, after a warm-up on 2 000 rows. × Polars / × DuckDB: time relative to that tool doing the same operation directly.`,
     "DuckDB's write generates the rows inside DuckDB (no JS data crosses over); its read materializes the result without converting to JS objects.",
     "",
     "| operation | tool | seconds | rows/s | × Polars | × DuckDB |",
