@@ -3,7 +3,7 @@
  * auth, internal-sftp, everything in a temp dir that `stop()` removes. The "cluster" ferry's SFTP
  * plugin is tested against.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
@@ -227,6 +227,17 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdBackend>
   }
 
   const pid = child.process.pid!;
+  // If this process dies without stopping the server (killed, crashed), a watchdog stops it, so no
+  // sshd outlives the tests that started it.
+  const watchdog = spawn(
+    "sh",
+    [
+      "-c",
+      `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -TERM ${pid} 2>/dev/null; rm -rf '${dir}'`,
+    ],
+    { detached: true, stdio: "ignore" },
+  );
+  watchdog.unref();
   /** Kill every per-connection process and wait until they are gone. */
   const killConnections = async () => {
     const victims = descendants(pid);
@@ -260,6 +271,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdBackend>
       stopped ??= (async () => {
         // Per-connection children run in their own sessions and outlive the listener, so stop the
         // listener first (no new forks), kill its children, then let it handle SIGTERM.
+        if (watchdog.pid) signal(watchdog.pid, "SIGKILL");
         signal(pid, "SIGSTOP");
         try {
           await killConnections();

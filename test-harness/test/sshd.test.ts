@@ -1,6 +1,8 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { sshdSkipReason, startSshd, waitUntil } from "../src/index.ts";
@@ -144,6 +146,38 @@ describe.skipIf(skip !== undefined)(`sshd backend${skip ? ` (skipped: ${skip})` 
       expect(stdout.trim()).toBe("again");
     } finally {
       await sshd.stop();
+    }
+  });
+
+  it("a watchdog stops sshd when the process that started it is killed", async () => {
+    const harness = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), "../src/index.ts")).href;
+    const script = [
+      `const { startSshd } = await import(${JSON.stringify(harness)});`,
+      "const sshd = await startSshd();",
+      "process.stdout.write(`${sshd.dir} ${sshd.port}\\n`);",
+      "setInterval(() => {}, 1000);",
+    ].join("\n");
+    const parent = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let output = "";
+    parent.stdout.on("data", (chunk) => {
+      output += chunk;
+    });
+    try {
+      await waitUntil(async () => output.includes("\n"), { what: "the parent to start sshd" });
+      const [dir, port] = output.trim().split(" ");
+      const serverPid = Number(readFileSync(`${dir}/sshd.pid`, "utf8").trim());
+      expect(processExists(serverPid)).toBe(true);
+      parent.kill("SIGKILL");
+      await waitUntil(async () => !processExists(serverPid), {
+        what: "the orphaned sshd to stop",
+        timeoutMs: 10_000,
+      });
+      expect(await listening(Number(port))).toBe(false);
+      await waitUntil(async () => !existsSync(dir!), { what: "its directory to go", timeoutMs: 5000 });
+    } finally {
+      parent.kill("SIGKILL");
     }
   });
 });
