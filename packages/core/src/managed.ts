@@ -127,7 +127,7 @@ class ManagedStorage implements Storage {
     }
     const all: Entry[] = [];
     for await (const entry of entries) all.push(entry);
-    all.sort((a, b) => compareKeys(a.path, b.path));
+    all.sort((a, b) => compareKeys(listingKey(a), listingKey(b)));
     yield* all;
   }
 
@@ -135,8 +135,7 @@ class ManagedStorage implements Storage {
   async *#walk(dir: string, options: ListOptions): AsyncIterable<Entry> {
     const children: Entry[] = [];
     for await (const entry of this.driver.list(dir, { signal: options.signal, pageSize: options.pageSize })) children.push(entry);
-    const sortKey = (entry: Entry) => (entry.kind === "directory" ? `${entry.path}/` : entry.path);
-    children.sort((a, b) => compareKeys(sortKey(a), sortKey(b)));
+    children.sort((a, b) => compareKeys(listingKey(a), listingKey(b)));
     const after = options.startAfter;
     for (const child of children) {
       throwIfAborted(options.signal);
@@ -324,6 +323,11 @@ class ManagedStorage implements Storage {
     this.#closed = true;
     await this.driver.close?.();
   }
+}
+
+/** Where an entry sorts: a directory `d` as `d/`, so `d.txt` comes before it, as object stores list. */
+function listingKey(entry: Entry): string {
+  return entry.kind === "directory" ? `${entry.path}/` : entry.path;
 }
 
 /** Bytes [start, end) of a stream; stops reading (and destroys the source) once `end` is reached. */

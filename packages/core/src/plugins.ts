@@ -93,20 +93,24 @@ export class PluginRegistry {
 
   /** Register plugin instances. A later registration for a scheme replaces an earlier one. */
   use(...plugins: Plugin[]): this {
-    for (const plugin of plugins) {
-      if (isStoragePlugin(plugin)) {
-        for (const scheme of plugin.schemes) {
-          const system = canonicalSystem(scheme);
-          this.#storagePlugins.set(system, plugin);
-          for (const key of [...this.#storages.keys()]) if (key.startsWith(`${system}\0`)) this.#storages.delete(key);
-        }
-      } else if (typeof (plugin as TableFlavour).detect === "function") {
-        this.#flavours.set(plugin.name, plugin as TableFlavour);
-      } else {
-        throw errors.invalidInput("use() takes storage plugins (with schemes and create) or table flavours (with detect)");
-      }
-    }
+    for (const plugin of plugins) this.#register(plugin, true);
     return this;
+  }
+
+  /** `replace`: drop cached storages of the schemes it serves (an explicit use() reconfigures them). */
+  #register(plugin: Plugin, replace: boolean): void {
+    if (isStoragePlugin(plugin)) {
+      for (const scheme of plugin.schemes) {
+        const system = canonicalSystem(scheme);
+        this.#storagePlugins.set(system, plugin);
+        if (!replace) continue;
+        for (const key of [...this.#storages.keys()]) if (key.startsWith(`${system}\0`)) this.#storages.delete(key);
+      }
+    } else if (typeof (plugin as TableFlavour).detect === "function") {
+      this.#flavours.set(plugin.name, plugin as TableFlavour);
+    } else {
+      throw errors.invalidInput("use() takes storage plugins (with schemes and create) or table flavours (with detect)");
+    }
   }
 
   /** Registered storage plugin for a system, loading the package that serves it if needed. */
@@ -116,7 +120,7 @@ export class PluginRegistry {
     if (existing) return existing;
     if (this.#options.lazy !== false) {
       const loaded = await this.#loadFor(canonical, FIRST_PARTY_STORAGE[canonical]);
-      for (const plugin of loaded) if (isStoragePlugin(plugin)) this.use(plugin);
+      for (const plugin of loaded) if (isStoragePlugin(plugin)) this.#register(plugin, false);
       const found = this.#storagePlugins.get(canonical);
       if (found) return found;
     }
@@ -135,7 +139,7 @@ export class PluginRegistry {
     if (existing) return existing;
     if (this.#options.lazy !== false) {
       const loaded = await this.#loadFor(name, FIRST_PARTY_FLAVOURS[name]);
-      for (const plugin of loaded) if (!isStoragePlugin(plugin)) this.use(plugin);
+      for (const plugin of loaded) if (!isStoragePlugin(plugin)) this.#register(plugin, false);
       const found = this.#flavours.get(name);
       if (found) return found;
     }

@@ -74,4 +74,23 @@ describe("managed storage", () => {
     expect(new TextDecoder().decode(await buffer.slice(16))).toBe("ghij");
     expect(new TextDecoder().decode(await buffer.slice(2, 5))).toBe("234");
   });
+
+  it("sorts one level of an unordered driver in UTF-8 key order, a directory t as t/", async () => {
+    const entries = [
+      { path: "t", kind: "directory" as const, size: 0 },
+      { path: "t.txt", kind: "file" as const, size: 1 },
+      { path: "t-", kind: "directory" as const, size: 0 },
+      { path: "s", kind: "file" as const, size: 1 },
+    ];
+    const unordered = createStorage({
+      ...wholeObjectsOnly(localStorage(dir)),
+      capabilities: { ...storage.capabilities, listOrder: "unordered" },
+      async *list() {
+        yield* entries;
+      },
+    });
+    const listed: string[] = [];
+    for await (const entry of unordered.list("")) listed.push(entry.path);
+    expect(listed).toEqual(["s", "t-", "t.txt", "t"]);
+  });
 });

@@ -41,6 +41,7 @@ export default function constant(options = {}) {
         async read() { const { Readable } = await import("node:stream"); return Readable.from([Buffer.from(text)]); },
         async write() { throw new Error("read-only"); },
         async delete() {},
+        async close() { globalThis.__ferryConstantClosed = (globalThis.__ferryConstantClosed ?? 0) + 1; },
       };
     },
   };
@@ -108,6 +109,10 @@ describe("plugin registry", () => {
       const { storage, path } = await registry.resolve("const://greeting/file.txt");
       expect(path).toBe("file.txt");
       expect(new TextDecoder().decode(await storage.readBytes(path))).toBe("hello from greeting");
+      // A storage created while its plugin was being loaded lazily is still closed by close().
+      const closedBefore = (globalThis as { __ferryConstantClosed?: number }).__ferryConstantClosed ?? 0;
+      await registry.close();
+      expect((globalThis as { __ferryConstantClosed?: number }).__ferryConstantClosed).toBe(closedBefore + 1);
       // Declared read-only: core refuses writes with Unsupported, the driver is never called.
       await expectCode(storage.write("x", "data"), "Unsupported");
       await expectCode(storage.copy("a", "b"), "Unsupported");
