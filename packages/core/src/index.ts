@@ -17,3 +17,4 @@ export * from "./folder.ts";
 export * from "./blob.ts";
 export * from "./registry/index.ts";
 export * from "./catalog/index.ts";
+export * from "./sdk-errors.ts";

@@ -2,7 +2,7 @@
  * Azure SDK errors → ferry codes. A RestError carries the request (headers, URL with any SAS), so
  * what ferry attaches as `cause` is a fresh, redacted error: code, status and request id only.
  */
-import { type ErrorCode, FerryError } from "@ferry/core";
+import { type ErrorCode, FerryError, isNetworkError, redactSecrets } from "@ferry/core";
 
 interface RestErrorLike {
   name?: string;
@@ -24,23 +24,11 @@ export interface ErrorContext {
   callerAborted?: boolean | undefined;
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EAI_AGAIN",
-  "ENOTFOUND",
-  "REQUEST_SEND_ERROR",
-]);
+// SAS query parameters and SharedKey signatures, wherever a URL or header ends up in a message.
+const CREDENTIAL_PATTERNS: RegExp[] = [/([?&]sig=)[^&\s]+/gi, /(SharedKey [^:\s]+:)\S+/g];
 
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join("<redacted>");
-  // SAS query parameters and SharedKey signatures, wherever a URL or header ends up in a message.
-  return out
-    .replace(/([?&]sig=)[^&\s]+/gi, "$1<redacted>")
-    .replace(/(SharedKey [^:\s]+:)\S+/g, "$1<redacted>");
+  return redactSecrets(text, { secrets, patterns: CREDENTIAL_PATTERNS });
 }
 
 function errorCodeOf(error: RestErrorLike): string {
@@ -86,8 +74,7 @@ function classify(error: RestErrorLike, callerAborted: boolean | undefined): Err
     code === "OperationTimedOut"
   )
     return "Transient";
-  if (NETWORK_CODES.has(code) || (error.code !== undefined && NETWORK_CODES.has(error.code)))
-    return "Transient";
+  if (isNetworkError(code) || isNetworkError(error.code)) return "Transient";
   if (
     status === 401 ||
     status === 403 ||

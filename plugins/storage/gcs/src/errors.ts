@@ -5,7 +5,7 @@
  * and some carry request URLs and headers. What ferry attaches as `cause` is a fresh, redacted
  * error: name, message and status only.
  */
-import { type ErrorCode, FerryError } from "@ferry/core";
+import { type ErrorCode, errorCodeForStatus, FerryError, isNetworkError, redactSecrets } from "@ferry/core";
 
 interface ClientError {
   name?: string;
@@ -25,16 +25,6 @@ export interface ErrorContext {
   secrets?: readonly string[];
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EAI_AGAIN",
-  "ENOTFOUND",
-  "ECONNABORTED",
-  "UND_ERR_SOCKET",
-]);
 const INTEGRITY_CODES = new Set([
   "FILE_NO_UPLOAD",
   "FILE_NO_UPLOAD_DELETE",
@@ -53,14 +43,7 @@ const SENSITIVE: RegExp[] = [
 ];
 
 export function redact(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length >= 8) out = out.split(secret).join("<redacted>");
-  for (const pattern of SENSITIVE)
-    out = out.replace(
-      pattern,
-      (_match, prefix?: string) => `${typeof prefix === "string" ? prefix : ""}<redacted>`,
-    );
-  return out;
+  return redactSecrets(text, { secrets, minLength: 8, patterns: SENSITIVE });
 }
 
 function statusOf(error: ClientError): number | undefined {
@@ -74,14 +57,11 @@ function classify(error: ClientError): ErrorCode {
   const message = error.message ?? "";
   if (error.name === "AbortError" || code === "ABORT_ERR") return "Aborted";
   if (code !== undefined && INTEGRITY_CODES.has(code)) return "Integrity";
-  if (status === 404) return "NotFound";
-  if (status === 412) return "ConditionNotMet";
-  if (status === 401 || status === 403) return "PermissionDenied";
   if (status === 409) return "AlreadyExists";
-  if (status === 408 || status === 429 || (status !== undefined && status >= 500)) return "Transient";
   if (status === 400 && /\b(MD5|CRC32C|hash)\b/i.test(message)) return "Integrity";
-  if (status === 400 || status === 416) return "InvalidInput";
-  if (code !== undefined && NETWORK_CODES.has(code)) return "Transient";
+  const byStatus = errorCodeForStatus(status);
+  if (byStatus) return byStatus;
+  if (isNetworkError(code)) return "Transient";
   if (/Retry limit exceeded|socket hang up|ECONNRESET|EPIPE|connection closure/i.test(message))
     return "Transient";
   if (/Could not load the default credentials|Could not refresh access token|invalid_grant/i.test(message))

@@ -3,7 +3,7 @@
  * echo the access key id and the string that was signed), so what ferry attaches as `cause` is a
  * fresh, redacted error: name, message, status and request id only.
  */
-import { type ErrorCode, FerryError } from "@ferry/core";
+import { type ErrorCode, FerryError, isNetworkError, redactSecrets } from "@ferry/core";
 
 interface SdkError {
   name?: string;
@@ -29,16 +29,6 @@ export interface ErrorContext {
   callerAborted?: boolean | undefined;
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EAI_AGAIN",
-  "ENOTFOUND",
-  "ECONNABORTED",
-  "UND_ERR_SOCKET",
-]);
 const THROTTLING =
   /^(SlowDown|Throttling|ThrottlingException|TooManyRequests|RequestLimitExceeded|RequestTimeout|RequestTimeTooSkewed|InternalError|ServiceUnavailable)$/;
 
@@ -50,14 +40,7 @@ const CREDENTIAL_PATTERNS: RegExp[] = [
 ];
 
 export function redact(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join("<redacted>");
-  for (const pattern of CREDENTIAL_PATTERNS)
-    out = out.replace(
-      pattern,
-      (_match, prefix?: string) => `${typeof prefix === "string" ? prefix : ""}<redacted>`,
-    );
-  return out;
+  return redactSecrets(text, { secrets, patterns: CREDENTIAL_PATTERNS });
 }
 
 function codeOf(error: SdkError): string {
@@ -78,7 +61,7 @@ function classify(error: SdkError, callerAborted: boolean | undefined): ErrorCod
   if (name === "NotImplemented" || name === "MethodNotAllowed" || status === 501) return "Unsupported";
   if (name === "InvalidRange") return "InvalidInput";
   if (THROTTLING.test(name) || status === 429 || (status !== undefined && status >= 500)) return "Transient";
-  if (error.code !== undefined && NETWORK_CODES.has(error.code)) return "Transient";
+  if (isNetworkError(error.code)) return "Transient";
   if (name === "TimeoutError" || name === "NetworkingError" || /socket hang up/i.test(error.message ?? ""))
     return "Transient";
   if (
