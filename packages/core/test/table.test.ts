@@ -192,6 +192,15 @@ describe("Table: types", () => {
     );
   });
 
+  it("refuses a table with no columns", async () => {
+    for (const data of [{}, []]) {
+      await expect(table(data, join(dir, "no-columns")).write()).rejects.toSatisfy(
+        (e: unknown) =>
+          FerryError.isInstance(e, "InvalidInput") && /at least one column/.test((e as Error).message),
+      );
+    }
+  });
+
   it("refuses a struct with no fields as Unsupported", async () => {
     const write = table({ s: [{}] }, join(dir, "empty-struct"), {
       schema: { fields: [t.field("s", t.struct([]))] },

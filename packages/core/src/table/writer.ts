@@ -105,6 +105,9 @@ export async function writeTable(
   // Rows buffered across all partitions; past it the fullest buffer is written as a (smaller) row group.
   const bufferBudget = 2 * rowGroupSize;
   const schema = source.schema;
+  if (schema.fields.length === 0) {
+    throw errors.invalidInput("a table needs at least one column (for data with no rows, give a schema)");
+  }
   const names = new Set<string>();
   for (const field of schema.fields) {
     if (names.has(field.name))
