@@ -207,8 +207,18 @@ export function decodeColumn(
   start = 0,
   end = raw.length,
 ): unknown[] {
-  const out = new Array<unknown>(end - start);
   const decode = decoderFor(type);
+  // hyparquet's plain arrays of flat values are already what ferry hands out: no copy unless a null is undefined.
+  if (
+    decode === identity &&
+    Array.isArray(raw) &&
+    start === 0 &&
+    end === raw.length &&
+    !raw.includes(undefined)
+  ) {
+    return raw as unknown[];
+  }
+  const out = new Array<unknown>(end - start);
   if (decode === identity) {
     for (let i = start; i < end; i++) out[i - start] = raw[i] ?? null;
   } else {
