@@ -105,14 +105,19 @@ describe("failures while copying", () => {
   });
 
   it("a destination that reports a different MD5 after writing: Integrity, and the copy is removed", async () => {
-    const corrupting = faultyStorage(destination, (inner) => ({
-      write: async (path, body, options) => {
-        const entry = await inner.write(path, body, options);
-        return path === "other.txt"
-          ? { ...entry, md5: "ffffffffffffffffffffffffffffffff" }
-          : { ...entry, md5: await inner.checksum(path, "md5") };
-      },
-    }));
+    // Another machine that reports MD5s (as object stores do): the engine hashes what it sends and compares.
+    const corrupting = faultyStorage(
+      destination,
+      (inner) => ({
+        write: async (path, body, options) => {
+          const entry = await inner.write(path, body, options);
+          return path === "other.txt"
+            ? { ...entry, md5: "ffffffffffffffffffffffffffffffff" }
+            : { ...entry, md5: await inner.checksum(path, "md5") };
+        },
+      }),
+      { system: "objects" },
+    );
     const summary = await copy(source, { storage: corrupting, path: "" });
     expect(summary.copied).toBe(2);
     expect(summary.failed).toBe(1);

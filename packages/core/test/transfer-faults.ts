@@ -9,14 +9,18 @@ import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { createStorage, LocalDriver, type Storage, type StorageDriver } from "../src/index.ts";
 
-/** A local storage rooted at `dir` whose driver methods can be swapped out. */
+/**
+ * A local storage rooted at `dir` whose driver methods can be swapped out. `system` names it as
+ * another system, so the engine treats it as another machine rather than this one's disk.
+ */
 export function faultyStorage(
   dir: string,
   override: (inner: LocalDriver) => Partial<StorageDriver>,
+  options: { system?: string } = {},
 ): Storage {
   const inner = new LocalDriver(dir);
   const driver: StorageDriver = {
-    system: inner.system,
+    system: options.system ?? inner.system,
     root: inner.root,
     capabilities: inner.capabilities,
     stat: (path, options) => inner.stat(path, options),

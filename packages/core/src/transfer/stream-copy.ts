@@ -25,9 +25,13 @@ export interface FileCopy {
 /** Copy one file through this process. Returns the destination entry, verified. */
 export async function streamCopy(job: FileCopy): Promise<Entry> {
   const { source, destination, sourceEntry } = job;
-  // Hash as bytes pass only when the destination will give us a hash to compare with and the source gave none.
+  // Hash as bytes pass only when the source gave no MD5 and the destination is another machine that
+  // reports one (object stores, SFTP): a local disk's write is checked by size, and hashing there
+  // would cost more than the copy.
   const hash =
-    !sourceEntry.md5 && destination.capabilities.hashes.includes("md5") ? createHash("md5") : undefined;
+    !sourceEntry.md5 && destination.system !== "file" && destination.capabilities.hashes.includes("md5")
+      ? createHash("md5")
+      : undefined;
   const readable = await source.read(job.sourceKey, { signal: job.signal });
   let body: Readable = readable;
   if (hash) {
