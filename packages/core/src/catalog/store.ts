@@ -9,8 +9,17 @@
  * Everything about one run is inside its folder, so a run can be copied, listed or removed as one.
  */
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import {
+  constants,
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { copyFile, mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ferry } from "../default.ts";
@@ -21,7 +30,14 @@ import { formatLocation, type Location, type LocationLike, parseLocation } from 
 import { joinKey, relativeKey } from "../paths.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import type { Storage } from "../storage.ts";
-import { type Fingerprint, HashingTap, md5Of, readSmallFile, SMALL_FILE_BYTES } from "./hashing.ts";
+import {
+  type Fingerprint,
+  HashingTap,
+  hashLocalFile,
+  md5Of,
+  readSmallFile,
+  SMALL_FILE_BYTES,
+} from "./hashing.ts";
 import type { RunLog } from "./run-log.ts";
 
 export const DEFAULT_CATALOG = ".catalog";
@@ -166,12 +182,47 @@ export class CatalogStore {
       else await this.storage.write(key, bytes, { size: bytes.byteLength, md5, signal });
       return { md5, size: bytes.byteLength };
     }
+    if (this.#localDirectory !== undefined)
+      return this.#copyLocal(localPath, join(this.#localDirectory, ...key.split("/")));
     const tap = new HashingTap();
     await this.storage.write(key, tap.tap(createReadStream(localPath, { highWaterMark: 1024 * 1024 })), {
       size,
       signal,
     });
     return tap.result();
+  }
+
+  /**
+   * A large file into a local catalog: the kernel copies it (a reflink where the file system can)
+   * while the hash is computed from the source, instead of pushing every byte through JavaScript.
+   * If the source changes meanwhile (size or mtime), the copy is dropped and Integrity raised.
+   */
+  async #copyLocal(localPath: string, path: string): Promise<Fingerprint> {
+    const before = statSync(localPath);
+    const parent = dirname(path);
+    await mkdir(parent, { recursive: true });
+    const temp = join(parent, `${TEMP_PREFIX}${randomBytes(6).toString("hex")}-${basename(path)}`);
+    try {
+      const [fingerprint] = await Promise.all([
+        hashLocalFile(localPath, before.size),
+        copyFile(localPath, temp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE),
+      ]);
+      const after = statSync(localPath);
+      if (
+        after.size !== before.size ||
+        after.mtimeMs !== before.mtimeMs ||
+        fingerprint.size !== before.size
+      ) {
+        throw errors.integrity(`${localPath} changed while it was being captured; run the capture again`, {
+          path: localPath,
+        });
+      }
+      await rename(temp, path);
+      return fingerprint;
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw toFerryError(error, { system: "file", path });
+    }
   }
 
   #writeLocal(path: string, bytes: Uint8Array): void {
