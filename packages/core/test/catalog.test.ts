@@ -202,10 +202,12 @@ describe("runnable's use cases", () => {
 
   it("model training: trained_model.pkl, training_history.csv, model_metrics.json", async () => {
     const cwd = await workdir();
+    // Bigger than the small-file limit: copied by the large-file path, hashed from the source.
+    const model = new Uint8Array(2 * 1024 * 1024 + 5).map((_, index) => index % 251);
     const job = new FunctionJob({
       fn: async ({ cwd }) => {
         await writeAt(cwd, {
-          "trained_model.pkl": new Uint8Array(4096).map((_, index) => index % 251),
+          "trained_model.pkl": model,
           "training_history.csv": "epoch,loss\n1,0.5\n2,0.3\n",
           "model_metrics.json": JSON.stringify({ accuracy: 0.95 }),
         });
@@ -221,7 +223,17 @@ describe("runnable's use cases", () => {
     expect(JSON.parse(await readFile(join(cwd, ".catalog", runId, "model_metrics.json"), "utf8"))).toEqual({
       accuracy: 0.95,
     });
-    expect((await readFile(join(cwd, ".catalog", runId, "trained_model.pkl"))).byteLength).toBe(4096);
+    expect(new Uint8Array(await readFile(join(cwd, ".catalog", runId, "trained_model.pkl")))).toEqual(model);
+    const log = await runLogOf(cwd, runId);
+    expect(log.steps[0]!.catalog[0]).toMatchObject({
+      name: "trained_model.pkl",
+      md5: md5(model),
+      size: model.byteLength,
+      stored: true,
+    });
+    expect((await tree(join(cwd, ".catalog", runId))).some((file) => file.includes(".ferry-tmp-"))).toBe(
+      false,
+    );
   });
 
   it("report generation: monthly_report.pdf, charts/*.png, data/*.csv and data/*.json", async () => {
