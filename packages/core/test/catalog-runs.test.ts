@@ -190,6 +190,52 @@ describe("runs", () => {
     await expect(job.execute({ cwd, runId: "../escape", ...quiet })).rejects.toThrow(/invalid run id/);
   });
 
+  it("a pipeline retried under its run id skips the steps that already succeeded", async () => {
+    const cwd = await workdir();
+    let generated = 0;
+    let attempts = 0;
+    const pipeline = new Pipeline({
+      steps: [
+        new FunctionJob({
+          name: "generate",
+          fn: async (context) => {
+            generated += 1;
+            await writeFiles(context);
+            return { rows: 2 };
+          },
+          catalog: new Catalog({ put: ["df.csv"] }),
+        }),
+        new FunctionJob({
+          name: "flaky",
+          fn: ({ parameters }) => {
+            attempts += 1;
+            if (attempts === 1) throw new Error("transient failure");
+            return { seen_rows: parameters.rows };
+          },
+          catalog: new Catalog({ get: ["df.csv"] }),
+        }),
+      ],
+    });
+    const first = await pipeline.execute({ cwd, runId: "nightly", ...quiet });
+    expect(first).toMatchObject({ status: "FAIL", Error: "flaky: transient failure" });
+    const second = await pipeline.execute({ cwd, runId: "nightly", retry: true, ...quiet });
+    expect(second).toMatchObject({
+      status: "SUCCESS",
+      "Final Parameters": [
+        ["rows", "2"],
+        ["seen_rows", "2"],
+      ],
+    });
+    expect(generated).toBe(1);
+    const log = await runLogOf(cwd, "nightly");
+    expect(log.attempts).toBe(2);
+    expect(log.steps.map((step) => [step.name, step.attempt, step.status])).toEqual([
+      ["generate", 1, "SUCCESS"],
+      ["flaky", 1, "FAIL"],
+      ["flaky", 2, "SUCCESS"],
+    ]);
+  });
+
   it("pipeline: a later step's get brings back what an earlier step put, with parameters flowing between steps", async () => {
     const cwd = await workdir();
     const pipeline = new Pipeline({
