@@ -9,7 +9,7 @@ import { errors, FerryError } from "../errors.ts";
 import type { Storage } from "../storage.ts";
 import type { PartFile } from "./layout.ts";
 import { fromParquetSchema } from "./parquet-schema.ts";
-import { fetchRowGroup } from "./row-group-bytes.ts";
+import { verifyingBuffer } from "./row-group-bytes.ts";
 import type { Schema } from "./types.ts";
 import { decodeColumn } from "./values.ts";
 
@@ -63,16 +63,25 @@ export function storageBuffer(
     async slice(start: number, end?: number): Promise<ArrayBuffer> {
       const stop = Math.min(end ?? size, size);
       if (stop <= start) return new ArrayBuffer(0);
-      const bytes = await storage.readBytes(path, { range: { offset: start, length: stop - start }, signal });
-      if (stats) {
-        stats.bytesRead += bytes.byteLength;
-        stats.requests++;
-        stats.largestRead = Math.max(stats.largestRead, bytes.byteLength);
+      // Streamed into one buffer of the known size: no list of chunks joined afterwards (half the peak).
+      const out = new Uint8Array(stop - start);
+      let filled = 0;
+      for await (const chunk of await storage.read(path, {
+        range: { offset: start, length: stop - start },
+        signal,
+      })) {
+        const bytes = chunk as Uint8Array;
+        if (filled + bytes.byteLength > out.byteLength)
+          throw errors.invalidInput(`${path}: the storage returned more bytes than the range asked`);
+        out.set(bytes, filled);
+        filled += bytes.byteLength;
       }
-      if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength)
-        return bytes.buffer as ArrayBuffer;
-      // Not bytes.slice(): on a Node Buffer that is a view, and .buffer would be the whole allocation pool.
-      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      if (stats) {
+        stats.bytesRead += filled;
+        stats.requests++;
+        stats.largestRead = Math.max(stats.largestRead, filled);
+      }
+      return filled === out.byteLength ? out.buffer : out.buffer.slice(0, filled);
     },
   };
 }
@@ -208,7 +217,7 @@ export async function readRowGroup(
   const chunks = new Map<string, { rowStart: number; data: ArrayLike<unknown> }[]>();
   try {
     await parquetRead({
-      file: await fetchRowGroup(open.file, open.metadata, groupIndex, columns, where),
+      file: verifyingBuffer(open.file, open.metadata, groupIndex, columns, where),
       metadata: open.readMetadata,
       columns: [...columns],
       rowStart,

@@ -1,15 +1,12 @@
 /**
- * The bytes of one row group's column chunks, fetched by ferry (a few coalesced range reads) and
- * checked against the page CRCs the writer recorded before anything is decoded: a corrupted page
- * raises Integrity instead of yielding wrong rows. hyparquet then decodes from these bytes.
+ * Checks on one row group's column chunks as they are fetched, before anything is decoded: page CRCs
+ * the writer recorded (a corrupt page raises Integrity instead of yielding wrong rows) and page sizes
+ * (a corrupt header must not make the decoder allocate whatever it claims).
  */
 import { crc32 } from "node:zlib";
 import type { AsyncBuffer, ColumnChunk, FileMetaData } from "hyparquet";
 import { parquetHeader } from "hyparquet/src/column.js";
 import { errors } from "../errors.ts";
-
-/** Column chunks closer than this are fetched in one read (the gap is read and dropped). */
-const COALESCE_GAP = 64 * 1024;
 
 interface ByteRange {
   start: number;
@@ -67,57 +64,39 @@ function verifyPages(bytes: Uint8Array, chunkUncompressed: number, column: strin
  * Fetch the selected columns' chunks of one row group, verify their page CRCs, and serve them to
  * hyparquet; anything else it asks for falls through to the file.
  */
-export async function fetchRowGroup(
+/**
+ * A view of the file for reading one row group: every range hyparquet fetches is checked, before it
+ * is handed over for decoding, against the page CRCs and sizes of the column chunks it contains.
+ * The reads are exactly those hyparquet plans (no extra copy of the row group).
+ */
+export function verifyingBuffer(
   file: AsyncBuffer,
   metadata: FileMetaData,
   groupIndex: number,
   columns: readonly string[],
   where: string,
-): Promise<AsyncBuffer> {
+): AsyncBuffer {
   const group = metadata.row_groups[groupIndex];
-  if (!group) return file;
-  const chunks = group.columns
+  const chunks = (group?.columns ?? [])
     .filter((chunk) => chunk.meta_data && columns.includes(chunk.meta_data.path_in_schema[0]!))
     .map((chunk) => ({ chunk, range: chunkRange(chunk)! }))
-    .filter(({ range }) => range.start >= 0 && range.end <= file.byteLength && range.end >= range.start)
-    .sort((a, b) => a.range.start - b.range.start);
-  const merged: ByteRange[] = [];
-  for (const { range } of chunks) {
-    const last = merged.at(-1);
-    if (last && range.start <= last.end + COALESCE_GAP) last.end = Math.max(last.end, range.end);
-    else merged.push({ ...range });
-  }
-  const fetched = await Promise.all(
-    merged.map(async (range) => ({
-      ...range,
-      bytes: new Uint8Array(await file.slice(range.start, range.end)),
-    })),
-  );
-  for (const { chunk, range } of chunks) {
-    const holder = fetched.find((f) => f.start <= range.start && range.end <= f.end)!;
-    verifyPages(
-      holder.bytes.subarray(range.start - holder.start, range.end - holder.start),
-      Number(chunk.meta_data!.total_uncompressed_size),
-      chunk.meta_data!.path_in_schema.join("."),
-      where,
-    );
-  }
+    .filter(({ range }) => range.start >= 0 && range.end <= file.byteLength && range.end >= range.start);
   return {
     byteLength: file.byteLength,
-    slice(start: number, end?: number) {
-      const stop = end ?? file.byteLength;
-      const holder = fetched.find((f) => f.start <= start && stop <= f.end);
-      if (!holder) return file.slice(start, end);
-      const { bytes } = holder;
-      if (
-        start === holder.start &&
-        stop === holder.end &&
-        bytes.byteOffset === 0 &&
-        bytes.byteLength === bytes.buffer.byteLength
-      ) {
-        return bytes.buffer as ArrayBuffer;
+    async slice(start: number, end?: number) {
+      const buffer = await file.slice(start, end);
+      const stop = start + buffer.byteLength;
+      const bytes = new Uint8Array(buffer);
+      for (const { chunk, range } of chunks) {
+        if (range.start < start || range.end > stop) continue;
+        verifyPages(
+          bytes.subarray(range.start - start, range.end - start),
+          Number(chunk.meta_data!.total_uncompressed_size),
+          chunk.meta_data!.path_in_schema.join("."),
+          where,
+        );
       }
-      return bytes.slice(start - holder.start, stop - holder.start).buffer as ArrayBuffer;
+      return buffer;
     },
   };
 }
