@@ -50,7 +50,5 @@ export function action<Args extends unknown[], Options>(
 }
 
 function abortedError(cause: unknown): FerryError {
-  return FerryError.isInstance(cause, "Aborted")
-    ? cause
-    : new FerryError("Aborted", "interrupted (Ctrl-C)", { cause });
+  return new FerryError("Aborted", "interrupted (Ctrl-C)", { cause });
 }

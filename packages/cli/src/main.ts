@@ -4,7 +4,11 @@
  */
 import { VERSION } from "@ferry/core";
 import { Command, CommanderError } from "commander";
+import { registerCatalogCommands } from "./commands/catalog.ts";
+import { registerRegistryCommands } from "./commands/registry.ts";
+import { registerRunCommands } from "./commands/run.ts";
 import { registerStorageCommands } from "./commands/storage.ts";
+import { registerTableCommands } from "./commands/table.ts";
 import { registerTransferCommands } from "./commands/transfer.ts";
 import { handleInterrupts } from "./context.ts";
 import { EXIT } from "./exit-codes.ts";
@@ -15,12 +19,24 @@ export function buildProgram(): Command {
     .name("ferry")
     .description("Store, recall and move data between local disk, SSH hosts, S3, GCS, Azure Blob and GitHub.")
     .version(VERSION, "-V, --version")
+    // Program options only before the command, so a command's own --version (registry show) is its own.
+    .enablePositionalOptions()
     .showHelpAfterError("(run ferry --help for usage)")
     .exitOverride();
   registerStorageCommands(program);
   registerTransferCommands(program);
-  for (const command of program.commands) command.exitOverride();
+  registerTableCommands(program);
+  registerRegistryCommands(program);
+  registerRunCommands(program);
+  registerCatalogCommands(program);
+  overrideExits(program);
   return program;
+}
+
+/** Usage errors anywhere in the tree throw (and become exit code 2) instead of exiting with commander's 1. */
+function overrideExits(command: Command): void {
+  command.exitOverride();
+  for (const child of command.commands) overrideExits(child);
 }
 
 /** Run with the given arguments (without `node` and the script); resolves to the exit code. */

@@ -32,7 +32,24 @@ export async function streamCopy(job: FileCopy): Promise<Entry> {
     !sourceEntry.md5 && destination.system !== "file" && destination.capabilities.hashes.includes("md5")
       ? createHash("md5")
       : undefined;
-  const readable = await source.read(job.sourceKey, { signal: job.signal });
+  // The read gets its own signal, fired from the caller's only once this function holds the stream:
+  // a stream aborted before anyone listens would raise an unhandled 'error' and end the process.
+  const readAbort = new AbortController();
+  const stopReading = () => readAbort.abort(job.signal?.reason);
+  const readable = await source.read(job.sourceKey, { signal: readAbort.signal });
+  readable.on("error", () => {}); // the consumer below sees the error; this only keeps it from being "unhandled"
+  job.signal?.addEventListener("abort", stopReading, { once: true });
+  if (job.signal?.aborted) stopReading();
+  try {
+    return await writeVerified(job, readable, hash);
+  } finally {
+    job.signal?.removeEventListener("abort", stopReading);
+    if (!readable.destroyed) readable.destroy();
+  }
+}
+
+async function writeVerified(job: FileCopy, readable: Readable, hash: Hash | undefined): Promise<Entry> {
+  const { destination, sourceEntry } = job;
   let body: Readable = readable;
   if (hash) {
     const hasher = hashing(hash);
