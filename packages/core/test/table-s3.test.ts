@@ -3,8 +3,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { local, PluginRegistry, Table, t, table } from "@ferry/core";
+import { local, PluginRegistry, plainFlavour, Table, type TableFlavour, t, table } from "@ferry/core";
 import s3 from "@ferry/storage-s3";
+import arrow from "@ferry/table-arrow";
+import danfo from "@ferry/table-danfo";
+import polars from "@ferry/table-polars";
 import { type S3Backend, startS3rver } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -23,6 +26,53 @@ afterAll(async () => {
   await registry?.close();
   await server?.stop();
   await rm(scratch, { recursive: true, force: true });
+});
+
+describe("the seed on S3, in every flavour", () => {
+  const flavours: [string, () => TableFlavour<unknown>][] = [
+    ["plain", () => plainFlavour as TableFlavour<unknown>],
+    ["arrow", () => arrow() as TableFlavour<unknown>],
+    ["polars", () => polars() as TableFlavour<unknown>],
+    ["danfo", () => danfo() as TableFlavour<unknown>],
+  ];
+  it.each(flavours)(
+    "%s: written to S3, reloaded, stream({ batchSize: 2 }) yields (1,a)(2,b) / (3,b)(4,a) / (5,a)(6,e)",
+    async (name, make) => {
+      const flavour = make();
+      const schema = { fields: [t.field("id", t.int32()), t.field("grade", t.string())] };
+      const value = await flavour.fromBatches({
+        schema,
+        batches: [
+          { schema, columns: { id: [1, 2, 3, 4, 5, 6], grade: ["a", "b", "b", "a", "a", "e"] }, numRows: 6 },
+        ],
+      });
+      const url = `s3://${await server.createBucket()}/seed-${name}`;
+      await table(value, url, { registry, flavour }).write();
+      const batches: unknown[][][] = [];
+      for await (const item of Table.from(url, { registry, flavour }).stream({ batchSize: 2 })) {
+        const source = await flavour.toBatches(item);
+        const rows: unknown[][] = [];
+        for await (const batch of source.batches) {
+          for (let i = 0; i < batch.numRows; i++) rows.push([batch.columns.id![i], batch.columns.grade![i]]);
+        }
+        batches.push(rows);
+      }
+      expect(batches).toEqual([
+        [
+          [1, "a"],
+          [2, "b"],
+        ],
+        [
+          [3, "b"],
+          [4, "a"],
+        ],
+        [
+          [5, "a"],
+          [6, "e"],
+        ],
+      ]);
+    },
+  );
 });
 
 describe("Table on S3", () => {
