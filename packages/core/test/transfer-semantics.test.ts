@@ -55,6 +55,16 @@ describe("where a tree copy lands", () => {
     expect(filesUnder(target)).toContain("subdir.txt");
   });
 
+  it("a file may be copied into a directory above it, but not onto itself", async () => {
+    const up = await copy(join(source, "subdir/nesteddir/nestedfile"), `${source}/`);
+    expect(up.copied).toBe(1);
+    expect(filesUnder(source)).toContain("nestedfile");
+    await expect(copy(join(source, "file1"), `${source}/`)).rejects.toMatchObject({ code: "InvalidInput" });
+    await expect(copy(join(source, "file1"), join(source, "file1"))).rejects.toMatchObject({
+      code: "InvalidInput",
+    });
+  });
+
   it("a file goes to a new name, into an existing directory, or into a new one named with a slash", async () => {
     await copy(join(source, "file1"), join(target, "renamed"));
     await writeTree(target, { "existing/keep": "k" });

@@ -12,7 +12,7 @@ import pLimit from "p-limit";
 import { ferry } from "../default.ts";
 import { errors, FerryError, throwIfAborted, toFerryError } from "../errors.ts";
 import type { Entry, Storage } from "../storage.ts";
-import { overlaps, type ResolvedEndpoint, resolveEndpoint, sameStorage } from "./endpoints.ts";
+import { type ResolvedEndpoint, resolveEndpoint, sameStorage } from "./endpoints.ts";
 import { createFilter } from "./filters.ts";
 import { buildPlan } from "./plan.ts";
 import { ProgressTracker } from "./progress.ts";
@@ -51,15 +51,6 @@ async function transfer(
     resolveEndpoint(sourceSpec, registry),
     resolveEndpoint(destinationSpec, registry),
   ]);
-  if (sameStorage(source.storage, destination.storage) && overlaps(source.key, destination.key)) {
-    throw errors.invalidInput(
-      `source and destination overlap (${source.url} and ${destination.url}): one is inside the other`,
-      {
-        system: source.storage.system,
-        path: source.key,
-      },
-    );
-  }
   if (!destination.storage.capabilities.write && !options.dryRun) {
     throw errors.unsupported(`${destination.url} is read-only`, {
       system: destination.storage.system,

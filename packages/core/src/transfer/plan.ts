@@ -17,7 +17,7 @@ import { errors, throwIfAborted } from "../errors.ts";
 import { baseName, compareKeys, joinKey, relativeKey } from "../paths.ts";
 import type { Entry, Storage } from "../storage.ts";
 import type { ResolvedEndpoint } from "./endpoints.ts";
-import { statOrUndefined } from "./endpoints.ts";
+import { overlaps, sameStorage, statOrUndefined } from "./endpoints.ts";
 import type { PathFilter } from "./filters.ts";
 import type { PlannedAction } from "./types.ts";
 
@@ -90,11 +90,18 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     );
   };
 
+  const oneStorage = sameStorage(source.storage, destination.storage);
   if (sourceEntry.kind === "file") {
     // A file goes to the destination's name, or inside it when that is a directory (cp semantics).
     const target = await statOrUndefined(destination.storage, destination.key, signal);
     const intoDirectory = destination.directoryHint || destination.key === "" || target?.kind === "directory";
     const key = intoDirectory ? joinKey(destination.key, baseName(source.key)) : destination.key;
+    if (oneStorage && key === source.key) {
+      throw errors.invalidInput(`cannot copy ${source.url} onto itself`, {
+        system: source.storage.system,
+        path: source.key,
+      });
+    }
     const existing = intoDirectory ? await statOrUndefined(destination.storage, key, signal) : target;
     await decide(
       baseName(source.key),
@@ -106,6 +113,12 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     return { actions, notes, singleFile: true };
   }
 
+  if (oneStorage && overlaps(source.key, destination.key)) {
+    throw errors.invalidInput(
+      `source and destination overlap (${source.url} and ${destination.url}): one is inside the other`,
+      { system: source.storage.system, path: source.key },
+    );
+  }
   const [sourceFiles, destinationFiles] = await Promise.all([
     listTree(source.storage, source.key, signal),
     listTree(destination.storage, destination.key, signal),
