@@ -1,16 +1,23 @@
 /**
- * Every route of the transfer engine against real backends on 127.0.0.1: s3rver for S3 and
- * OpenSSH's sshd for a "cluster" reached over SSH (with rclone installed on it, as on a real one).
+ * Every route of the transfer engine against real backends on 127.0.0.1: s3rver for S3, azurite for
+ * Azure Blob, the harness's GCS server, and OpenSSH's sshd for a "cluster" reached over SSH (with
+ * rclone installed on it, as on a real one).
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { azure } from "@ferry/storage-azure";
+import { gcs } from "@ferry/storage-gcs";
 import { s3 } from "@ferry/storage-s3";
 import { sftp } from "@ferry/storage-sftp";
 import {
+  type AzuriteBackend,
+  type GcsBackend,
   type S3Backend,
   type SshdBackend,
   sshdSkipReason,
+  startAzurite,
+  startGcsServer,
   startS3rver,
   startSshd,
 } from "@ferry/test-harness";
@@ -36,6 +43,10 @@ const md5 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("hex")
 
 let server: S3Backend;
 let bucket: string;
+let azurite: AzuriteBackend;
+let container: string;
+let gcsServer: GcsBackend;
+let gcsBucket: string;
 let sshd: SshdBackend | undefined;
 let registry: PluginRegistry;
 let work: string;
@@ -43,8 +54,9 @@ let work: string;
 beforeAll(async () => {
   work = tempDir("routes");
   await writeTree(join(work, "src"), TREE);
-  server = await startS3rver();
-  bucket = await server.createBucket();
+  [server, azurite, gcsServer] = await Promise.all([startS3rver(), startAzurite(), startGcsServer()]);
+  [bucket, container] = await Promise.all([server.createBucket(), azurite.createContainer()]);
+  gcsBucket = gcsServer.createBucket();
   const plugins = [
     local(),
     s3({
@@ -54,6 +66,10 @@ beforeAll(async () => {
       capabilities: { conditionalWrite: false },
     }),
   ];
+  plugins.push(
+    azure({ connectionString: azurite.connectionString }),
+    gcs({ apiEndpoint: gcsServer.endpoint, projectId: gcsServer.projectId }),
+  );
   if (!sshSkip) {
     sshd = await startSshd();
     plugins.push(
@@ -65,14 +81,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await registry?.close();
-  await Promise.allSettled([server?.stop(), sshd?.stop()]);
+  await Promise.allSettled([server?.stop(), azurite?.stop(), gcsServer?.stop(), sshd?.stop()]);
   removeTemp(work);
 });
 
 const s3url = (key: string) => `s3://${bucket}/${key}`;
 
-async function s3Contents(prefix: string): Promise<Record<string, string>> {
-  const { storage } = await registry.resolve(s3url(prefix));
+/** MD5 of every object below `url`, by path relative to it. */
+async function contents(url: string): Promise<Record<string, string>> {
+  const { storage, path: prefix } = await registry.resolve(url);
   const out: Record<string, string> = {};
   for await (const entry of storage.list(prefix, { recursive: true }))
     out[entry.path.slice(prefix.length + 1)] = md5(await storage.readBytes(entry.path));
@@ -90,7 +107,7 @@ describe("local ↔ S3 (s3rver)", () => {
       bytes: 200_000 + 5 + 13,
       bytesThroughClient: 200_018,
     });
-    expect(await s3Contents("up")).toEqual(expectedSums);
+    expect(await contents(s3url("up"))).toEqual(expectedSums);
     const second = await copy(join(work, "src"), s3url("up"), { registry });
     expect(second).toMatchObject({ copied: 0, skipped: 3 });
   });
@@ -116,7 +133,7 @@ describe("local ↔ S3 (s3rver)", () => {
     });
     expect(summary).toMatchObject({ copied: 3, failed: 0, bytes: 200_018, bytesThroughClient: 0 });
     expect(events.map((event) => event.route)).toEqual(["native", "native", "native"]);
-    expect(await s3Contents("same-b")).toEqual(expectedSums);
+    expect(await contents(s3url("same-b"))).toEqual(expectedSums);
   });
 
   it("sync --delete against S3 removes only the extras", async () => {
@@ -125,7 +142,7 @@ describe("local ↔ S3 (s3rver)", () => {
     await storage.write("mirror/extra.txt", "stale");
     const summary = await sync(join(work, "src"), s3url("mirror"), { registry, delete: true });
     expect(summary).toMatchObject({ copied: 0, skipped: 3, deleted: 1 });
-    expect(Object.keys(await s3Contents("mirror")).sort()).toEqual(Object.keys(TREE).sort());
+    expect(Object.keys(await contents(s3url("mirror"))).sort()).toEqual(Object.keys(TREE).sort());
   });
 
   it('Folder.to("s3://bucket") lands at ferry-folder/<32 hex>; to("s3") alone asks for a bucket', async () => {
@@ -139,6 +156,45 @@ describe("local ↔ S3 (s3rver)", () => {
     const error = await samples.to("s3").catch((caught: unknown) => caught);
     expect(FerryError.isInstance(error, "InvalidInput")).toBe(true);
     expect((error as Error).message).toContain("which bucket");
+  });
+});
+
+describe("Azure Blob (azurite) and GCS (harness server)", () => {
+  const azUrl = (key: string) => `az://${container}/${key}`;
+  const gsUrl = (key: string) => `gs://${gcsBucket}/${key}`;
+
+  it("local → Azure → GCS → local, byte for byte, each hop verified", async () => {
+    expect(await copy(join(work, "src"), azUrl("hop"), { registry })).toMatchObject({ copied: 3, failed: 0 });
+    expect(await contents(azUrl("hop"))).toEqual(expectedSums);
+    const across = await copy(azUrl("hop"), gsUrl("hop"), { registry });
+    expect(across).toMatchObject({ copied: 3, failed: 0, bytesThroughClient: 200_018 });
+    expect(await contents(gsUrl("hop"))).toEqual(expectedSums);
+    const target = join(work, "from-gcs");
+    expect(await copy(gsUrl("hop"), target, { registry })).toMatchObject({ copied: 3 });
+    expect(md5(readFileSync(join(target, "nested/b.bin")))).toBe(expectedSums["nested/b.bin"]);
+    // Nothing changed: every hop is skipped on a second run.
+    expect((await copy(azUrl("hop"), gsUrl("hop"), { registry })).skipped).toBe(3);
+    expect((await copy(gsUrl("hop"), target, { registry })).skipped).toBe(3);
+  });
+
+  it("S3 → Azure streams; Azure → Azure and GCS → GCS copy server-side", async () => {
+    await copy(join(work, "src"), s3url("to-azure"), { registry });
+    expect(await copy(s3url("to-azure"), azUrl("from-s3"), { registry })).toMatchObject({
+      copied: 3,
+      bytesThroughClient: 200_018,
+    });
+    const events: TransferFileEvent[] = [];
+    const withinAzure = await copy(azUrl("from-s3"), azUrl("copy"), {
+      registry,
+      onFile: (event) => events.push(event),
+    });
+    expect(withinAzure).toMatchObject({ copied: 3, failed: 0, bytesThroughClient: 0 });
+    expect(await contents(azUrl("copy"))).toEqual(expectedSums);
+    await copy(join(work, "src"), gsUrl("a"), { registry });
+    const withinGcs = await copy(gsUrl("a"), gsUrl("b"), { registry, onFile: (event) => events.push(event) });
+    expect(withinGcs).toMatchObject({ copied: 3, failed: 0, bytesThroughClient: 0 });
+    expect(await contents(gsUrl("b"))).toEqual(expectedSums);
+    expect(new Set(events.map((event) => event.route))).toEqual(new Set(["native"]));
   });
 });
 
@@ -181,7 +237,7 @@ describe.skipIf(sshSkip !== undefined)(
       expect(events.every((event) => event.route === "remote")).toBe(true);
       expect(summary.bytesThroughClient).toBeGreaterThan(0);
       expect(summary.bytesThroughClient).toBeLessThan(summary.bytes / 100);
-      expect(await s3Contents("from-cluster")).toEqual(expectedSums);
+      expect(await contents(s3url("from-cluster"))).toEqual(expectedSums);
     });
 
     it("falls back to streaming, with a note, when the cluster has no tool for the job", async () => {
@@ -195,7 +251,7 @@ describe.skipIf(sshSkip !== undefined)(
         /no ferry, rclone or aws CLI on .* that can write to s3; streamed through this machine instead/,
       );
       expect(summary).toMatchObject({ copied: 3, failed: 0, bytesThroughClient: 200_018 });
-      expect(await s3Contents("fallback")).toEqual(expectedSums);
+      expect(await contents(s3url("fallback"))).toEqual(expectedSums);
     });
   },
 );
