@@ -54,7 +54,19 @@ let work: string;
 beforeAll(async () => {
   work = tempDir("routes");
   await writeTree(join(work, "src"), TREE);
-  [server, azurite, gcsServer] = await Promise.all([startS3rver(), startAzurite(), startGcsServer()]);
+  // Each server is recorded the moment it is up, so afterAll stops it even if another failed to start.
+  const starting = await Promise.allSettled([
+    startS3rver().then((started) => {
+      server = started;
+    }),
+    startAzurite().then((started) => {
+      azurite = started;
+    }),
+    startGcsServer().then((started) => {
+      gcsServer = started;
+    }),
+  ]);
+  for (const result of starting) if (result.status === "rejected") throw result.reason;
   [bucket, container] = await Promise.all([server.createBucket(), azurite.createContainer()]);
   gcsBucket = gcsServer.createBucket();
   const plugins = [
