@@ -40,7 +40,11 @@ export interface ResourceConfig {
   metadata: Record<string, unknown>;
 }
 
-/** `ferry-folder/<32 lower-case hex>` (Runhouse's `runhouse-folder/<uuid4 hex>`). */
+/**
+ * `ferry-folder/<32 lower-case hex>` / `ferry-blob/<32 lower-case hex>` (Runhouse: `runhouse-folder/<uuid4 hex>`).
+ * Runhouse nests a blob one level deeper (`runhouse-blob/<uuid>/<name>`) because its blob's name was
+ * its file name; a ferry blob's name lives in the registry, so one flat key is enough.
+ */
 export function defaultKey(kind: ResourceKind): string {
   return `ferry-${kind}/${randomUUID().replaceAll("-", "")}`;
 }
