@@ -4,18 +4,11 @@
  * any assumptions about deserializing the underlying blob data").
  */
 import type { Readable } from "node:stream";
-import { ferry } from "./default.ts";
 import { errors, FerryError } from "./errors.ts";
-import { type Location, type LocationLike, parseLocation, withPath } from "./location.ts";
-import type { PluginRegistry } from "./plugins.ts";
-import {
-  defaultKey,
-  type ResourceConfig,
-  type ResourceOptions,
-  type ResourceTransferOptions,
-  resolveTarget,
-} from "./resource-target.ts";
-import type { Storage, WriteSource } from "./storage.ts";
+import { type LocationLike, withPath } from "./location.ts";
+import { LocatedResource } from "./resource.ts";
+import { type ResourceOptions, type ResourceTransferOptions, resolveTarget } from "./resource-target.ts";
+import type { WriteSource } from "./storage.ts";
 import { copy } from "./transfer/engine.ts";
 import { throwOnFailures } from "./transfer/failures.ts";
 
@@ -24,40 +17,17 @@ export interface BlobOptions extends ResourceOptions {
   data?: WriteSource;
 }
 
-export class Blob {
-  readonly location: Location;
-  readonly registry: PluginRegistry;
-  readonly metadata: Record<string, unknown>;
+export class Blob extends LocatedResource<"blob"> {
   #data: WriteSource | undefined;
-
   /** `location` defaults to `ferry-blob/<32 hex>` in the working directory. */
   constructor(location?: LocationLike, options: BlobOptions = {}) {
-    this.registry = options.registry ?? ferry;
-    this.metadata = { ...options.metadata };
-    this.location = parseLocation(location ?? defaultKey("blob"), { cwd: this.registry.cwd });
+    super("blob", location, options);
     if (this.location.path === "") {
       throw errors.invalidInput(`a blob is one file; ${this.location.url} names no file`, {
         system: this.location.system,
       });
     }
     this.#data = options.data;
-  }
-
-  get url(): string {
-    return this.location.url;
-  }
-
-  get system(): string {
-    return this.location.system;
-  }
-
-  /** Key within the storage root. */
-  get path(): string {
-    return this.location.path;
-  }
-
-  async storage(): Promise<Storage> {
-    return this.registry.storageFor(this.location);
   }
 
   /** Write `data` (or the data the blob was created with). Atomic: readers see the old content or the new, never half. */
@@ -119,25 +89,6 @@ export class Blob {
     );
     const landed = summary.plan[0]?.destinationKey ?? destination.path;
     return new Blob(withPath(destination, landed), { registry: this.registry, metadata: this.metadata });
-  }
-
-  toConfig(): ResourceConfig {
-    return {
-      type: "blob",
-      url: this.url,
-      system: this.system,
-      path: this.path,
-      metadata: { ...this.metadata },
-    };
-  }
-
-  /** What the resource registry records when this blob is saved. */
-  registryDescription(): { type: "blob"; location: Location } {
-    return { type: "blob", location: this.location };
-  }
-
-  toString(): string {
-    return `Blob(${this.url})`;
   }
 }
 

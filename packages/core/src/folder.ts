@@ -5,19 +5,12 @@
  */
 import type { Readable } from "node:stream";
 import pLimit from "p-limit";
-import { ferry } from "./default.ts";
 import { errors, FerryError } from "./errors.ts";
-import { type Location, type LocationLike, parseLocation, withPath } from "./location.ts";
+import { type LocationLike, withPath } from "./location.ts";
 import { baseName, compareKeys, joinKey, normalizeKey, relativeKey } from "./paths.ts";
-import type { PluginRegistry } from "./plugins.ts";
-import {
-  defaultKey,
-  type ResourceConfig,
-  type ResourceOptions,
-  type ResourceTransferOptions,
-  resolveTarget,
-} from "./resource-target.ts";
-import type { Storage, WriteSource } from "./storage.ts";
+import { LocatedResource } from "./resource.ts";
+import { type ResourceOptions, type ResourceTransferOptions, resolveTarget } from "./resource-target.ts";
+import type { WriteSource } from "./storage.ts";
 import { overlaps, sameStorage } from "./transfer/endpoints.ts";
 import { copy } from "./transfer/engine.ts";
 import { throwOnFailures } from "./transfer/failures.ts";
@@ -38,34 +31,10 @@ export interface PutOptions {
 /** Files to put: name (relative to the folder) → content. */
 export type FolderContents = Record<string, WriteSource> | Map<string, WriteSource>;
 
-export class Folder {
-  readonly location: Location;
-  readonly registry: PluginRegistry;
-  readonly metadata: Record<string, unknown>;
-
+export class Folder extends LocatedResource<"folder"> {
   /** `location` defaults to `ferry-folder/<32 hex>` in the working directory. */
   constructor(location?: LocationLike, options: ResourceOptions = {}) {
-    this.registry = options.registry ?? ferry;
-    this.metadata = { ...options.metadata };
-    this.location = parseLocation(location ?? defaultKey("folder"), { cwd: this.registry.cwd });
-  }
-
-  get url(): string {
-    return this.location.url;
-  }
-
-  get system(): string {
-    return this.location.system;
-  }
-
-  /** Key within the storage root. */
-  get path(): string {
-    return this.location.path;
-  }
-
-  /** The storage this folder lives in (resolved once per root by the registry). */
-  async storage(): Promise<Storage> {
-    return this.registry.storageFor(this.location);
+    super("folder", location, options);
   }
 
   #key(name: string): string {
@@ -243,25 +212,6 @@ export class Folder {
     }
     await from.deleteDirectory(this.path);
     return new Folder(destination, { registry: this.registry, metadata: this.metadata });
-  }
-
-  toConfig(): ResourceConfig {
-    return {
-      type: "folder",
-      url: this.url,
-      system: this.system,
-      path: this.path,
-      metadata: { ...this.metadata },
-    };
-  }
-
-  /** What the resource registry records when this folder is saved. */
-  registryDescription(): { type: "folder"; location: Location } {
-    return { type: "folder", location: this.location };
-  }
-
-  toString(): string {
-    return `Folder(${this.url})`;
   }
 }
 

@@ -18,3 +18,4 @@ export * from "./blob.ts";
 export * from "./registry/index.ts";
 export * from "./catalog/index.ts";
 export * from "./sdk-errors.ts";
+export * from "./resource.ts";

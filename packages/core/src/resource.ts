@@ -1,0 +1,66 @@
+/**
+ * What every data resource (Folder, Blob) shares: where it lives, the registry that resolves it,
+ * its metadata, and how it describes itself to `toConfig()` and the resource registry.
+ */
+import { ferry } from "./default.ts";
+import { type Location, type LocationLike, parseLocation } from "./location.ts";
+import type { PluginRegistry } from "./plugins.ts";
+import {
+  defaultKey,
+  type ResourceConfig,
+  type ResourceKind,
+  type ResourceOptions,
+} from "./resource-target.ts";
+import type { Storage } from "./storage.ts";
+
+export abstract class LocatedResource<Kind extends ResourceKind> {
+  readonly kind: Kind;
+  readonly location: Location;
+  readonly registry: PluginRegistry;
+  readonly metadata: Record<string, unknown>;
+
+  /** `location` defaults to `ferry-<kind>/<32 hex>` in the registry's working directory. */
+  constructor(kind: Kind, location: LocationLike | undefined, options: ResourceOptions) {
+    this.kind = kind;
+    this.registry = options.registry ?? ferry;
+    this.metadata = { ...options.metadata };
+    this.location = parseLocation(location ?? defaultKey(kind), { cwd: this.registry.cwd });
+  }
+
+  get url(): string {
+    return this.location.url;
+  }
+
+  get system(): string {
+    return this.location.system;
+  }
+
+  /** Key within the storage root. */
+  get path(): string {
+    return this.location.path;
+  }
+
+  /** The storage this resource lives in (resolved once per root by the registry). */
+  async storage(): Promise<Storage> {
+    return this.registry.storageFor(this.location);
+  }
+
+  toConfig(): ResourceConfig {
+    return {
+      type: this.kind,
+      url: this.url,
+      system: this.system,
+      path: this.path,
+      metadata: { ...this.metadata },
+    };
+  }
+
+  /** What the resource registry records when this resource is saved. */
+  registryDescription(): { type: Kind; location: Location } {
+    return { type: this.kind, location: this.location };
+  }
+
+  toString(): string {
+    return `${this.kind === "folder" ? "Folder" : "Blob"}(${this.url})`;
+  }
+}
