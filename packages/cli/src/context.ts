@@ -10,8 +10,12 @@ import { Output } from "./output.ts";
 const interrupt = new AbortController();
 let interrupted = false;
 
-/** Install once, in main: the first SIGINT cancels cleanly, the second leaves immediately. */
+/** The first SIGINT cancels cleanly, the second leaves immediately. Safe to call more than once. */
+let installed = false;
+
 export function handleInterrupts(): void {
+  if (installed) return;
+  installed = true;
   process.on("SIGINT", () => {
     if (interrupted) process.exit(EXIT.aborted);
     interrupted = true;
