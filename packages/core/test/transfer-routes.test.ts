@@ -210,6 +210,19 @@ describe("Azure Blob (azurite) and GCS (harness server)", () => {
   });
 });
 
+/** What rclone on the cluster needs to reach s3rver (on a real cluster: its own AWS configuration). */
+function rcloneOnTheClusterEnv(): Record<string, string> {
+  return {
+    RCLONE_CONFIG: "/dev/null",
+    RCLONE_S3_PROVIDER: "Other",
+    RCLONE_S3_ENDPOINT: server.endpoint,
+    RCLONE_S3_REGION: server.region,
+    RCLONE_S3_FORCE_PATH_STYLE: "true",
+    AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+  };
+}
+
 describe.skipIf(sshSkip !== undefined)(
   `a cluster over SSH (sshd)${sshSkip ? ` — skipped: ${sshSkip}` : ""}`,
   () => {
@@ -234,15 +247,7 @@ describe.skipIf(sshSkip !== undefined)(
       const summary = await copy(sftpUrl(`${root}/results`), s3url("from-cluster"), {
         registry,
         onFile: (event) => events.push(event),
-        remoteEnv: {
-          RCLONE_CONFIG: "/dev/null",
-          RCLONE_S3_PROVIDER: "Other",
-          RCLONE_S3_ENDPOINT: server.endpoint,
-          RCLONE_S3_REGION: server.region,
-          RCLONE_S3_FORCE_PATH_STYLE: "true",
-          AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-        },
+        remoteEnv: rcloneOnTheClusterEnv(),
       });
       expect(summary.notes).toEqual([expect.stringMatching(/^copied on sftp:\/\/\S+ with rclone$/)]);
       expect(summary).toMatchObject({ copied: 3, failed: 0, bytes: 200_018 });
@@ -250,6 +255,23 @@ describe.skipIf(sshSkip !== undefined)(
       expect(summary.bytesThroughClient).toBeGreaterThan(0);
       expect(summary.bytesThroughClient).toBeLessThan(summary.bytes / 100);
       expect(await contents(s3url("from-cluster"))).toEqual(expectedSums);
+    });
+
+    it("S3 → cluster runs on the cluster too: it fetches the data itself", async () => {
+      await copy(join(work, "src"), s3url("to-cluster"), { registry });
+      const root = sshd!.makeRoot();
+      const events: TransferFileEvent[] = [];
+      const summary = await copy(s3url("to-cluster"), sftpUrl(`${root}/fetched`), {
+        registry,
+        onFile: (event) => events.push(event),
+        remoteEnv: rcloneOnTheClusterEnv(),
+      });
+      expect(summary.notes).toEqual([expect.stringMatching(/^copied on sftp:\/\/\S+ with rclone$/)]);
+      expect(summary).toMatchObject({ copied: 3, failed: 0, bytes: 200_018 });
+      expect(events.every((event) => event.route === "remote")).toBe(true);
+      expect(summary.bytesThroughClient).toBeLessThan(summary.bytes / 100);
+      expect(filesUnder(join(root, "fetched"))).toEqual(["a.txt", "nested/b.bin", "nested/deeper/c.csv"]);
+      expect(md5(readFileSync(join(root, "fetched/nested/b.bin")))).toBe(expectedSums["nested/b.bin"]);
     });
 
     it("falls back to streaming, with a note, when the cluster has no tool for the job", async () => {

@@ -3,8 +3,8 @@
  *
  * 1. Resolve both ends, list each once, and plan (plan.ts).
  * 2. Give each copy a route: server-side when both ends are one remote storage that copies natively;
- *    on the source host when it can run commands (remote.ts); otherwise streamed through this
- *    process (stream-copy.ts).
+ *    on an SSH host at either end when the other end is remote too (remote.ts); otherwise streamed
+ *    through this process (stream-copy.ts).
  * 3. Run the copies, a bounded number at a time, each retried on retryable errors; then (sync)
  *    delete the extras — only if every copy succeeded, as rclone does.
  */
@@ -16,7 +16,7 @@ import { type ResolvedEndpoint, resolveEndpoint, sameStorage } from "./endpoints
 import { createFilter } from "./filters.ts";
 import { buildPlan } from "./plan.ts";
 import { ProgressTracker } from "./progress.ts";
-import { chooseTool, probeTools, remoteCopy } from "./remote.ts";
+import { chooseTool, probeTools, type RemoteHost, remoteCopy } from "./remote.ts";
 import { withRetries } from "./retry.ts";
 import { streamCopy, verifyCopy } from "./stream-copy.ts";
 import type { PlannedAction, Route, TransferEndpoint, TransferOptions, TransferSummary } from "./types.ts";
@@ -69,7 +69,7 @@ async function transfer(
   });
   const notes = [...plan.notes];
   const copies = plan.actions.filter((action) => action.action === "copy");
-  const route = initialRoute(source, destination, options);
+  const { route, host } = chooseRoute(source, destination, options);
   for (const action of copies) action.route = route;
 
   const summary: TransferSummary = {
@@ -125,8 +125,9 @@ async function transfer(
   };
 
   let streamed = copies;
-  if (route === "remote" && copies.length > 0) {
+  if (route === "remote" && host && copies.length > 0) {
     streamed = await runRemote({
+      host,
       source,
       destination,
       copies,
@@ -156,31 +157,40 @@ async function transfer(
   return finish();
 }
 
-function initialRoute(
+interface RouteChoice {
+  route: Route;
+  /** For the remote route: the end whose host runs the command. */
+  host?: RemoteHost;
+}
+
+function chooseRoute(
   source: ResolvedEndpoint,
   destination: ResolvedEndpoint,
   options: TransferOptions,
-): Route {
+): RouteChoice {
+  const oneStorage = sameStorage(source.storage, destination.storage);
   // Server-side copy keeps bytes off this machine. For local files this machine *is* the server, and
   // the streamed route also carries the modified time over, so the next run can skip the file.
   if (
     options.serverSide !== false &&
-    sameStorage(source.storage, destination.storage) &&
+    oneStorage &&
     source.storage.capabilities.copy === "native" &&
     source.storage.system !== "file"
   ) {
-    return "native";
+    return { route: "native" };
   }
-  // The data would come back to this machine only to leave again: copy from the source host instead.
+  // Between a host we can run commands on and another remote system, the data would come back to
+  // this machine only to leave again: the host sends it (push) or fetches it (pull) itself.
   if (
     options.remote !== false &&
-    source.storage.capabilities.exec &&
-    destination.storage.system !== "file" &&
-    !sameStorage(source.storage, destination.storage)
+    !oneStorage &&
+    source.storage.system !== "file" &&
+    destination.storage.system !== "file"
   ) {
-    return "remote";
+    if (source.storage.capabilities.exec) return { route: "remote", host: "source" };
+    if (destination.storage.capabilities.exec) return { route: "remote", host: "destination" };
   }
-  return "stream";
+  return { route: "stream" };
 }
 
 interface RunContext {
@@ -260,23 +270,28 @@ function jobFor(action: PlannedAction, { source, destination, options }: RunCont
  * them when the host has no suitable tool or the command failed).
  */
 async function runRemote(
-  input: RunContext & { copies: PlannedAction[]; singleFile: boolean; notes: string[] },
+  input: RunContext & { host: RemoteHost; copies: PlannedAction[]; singleFile: boolean; notes: string[] },
 ): Promise<PlannedAction[]> {
   const { source, destination, copies, options, notes, summary } = input;
+  const [hostEnd, otherEnd] = input.host === "source" ? [source, destination] : [destination, source];
+  const hostName = hostEnd.storage.root;
   const fallBack = (why: string) => {
     notes.push(`${why}; streamed through this machine instead`);
     for (const action of copies) action.route = "stream";
     return copies;
   };
-  const installed = await probeTools(source.storage, options.remoteEnv, options.signal);
-  const tool = chooseTool(installed, destination.storage.system);
-  if (!tool)
+  const installed = await probeTools(hostEnd.storage, options.remoteEnv, options.signal);
+  const tool = chooseTool(installed, otherEnd.storage.system);
+  if (!tool) {
+    const reach = input.host === "source" ? "write to" : "read from";
     return fallBack(
-      `no ferry, rclone or aws CLI on ${source.storage.root} that can write to ${destination.storage.system}`,
+      `no ferry, rclone or aws CLI on ${hostName} that can ${reach} ${otherEnd.storage.system}`,
     );
+  }
   const sourceFileCount = summary.plan.filter((action) => action.action !== "delete").length;
   const result = await remoteCopy({
     tool,
+    host: input.host,
     source,
     destination,
     actions: copies,
@@ -288,8 +303,8 @@ async function runRemote(
   summary.bytesThroughClient += result.bytesThroughClient;
   throwIfAborted(options.signal);
   if (result.exitCode !== 0)
-    return fallBack(`${tool} on ${source.storage.root} failed (exit ${result.exitCode}: ${result.message})`);
-  notes.push(`copied on ${source.storage.root} with ${tool}`);
+    return fallBack(`${tool} on ${hostName} failed (exit ${result.exitCode}: ${result.message})`);
+  notes.push(`copied on ${hostName} with ${tool}`);
 
   // One listing of the destination instead of a stat per file.
   const arrived = new Map<string, Entry>();

@@ -1,7 +1,8 @@
 /**
- * The remote route: when the source lives on a host we reach over SSH (a "cluster"), the copy runs
- * on that host, so the data goes from there straight to its destination instead of bouncing off
- * this machine. The host is probed once for a tool that can do it — ferry's own CLI, else rclone,
+ * The remote route: when one end lives on a host we reach over SSH (a "cluster") and the other is
+ * a remote system too, the copy runs on that host, so the data goes straight between them instead
+ * of bouncing off this machine (the host pushes when it is the source, pulls when it is the
+ * destination). The host is probed once for a tool that can do it — ferry's own CLI, else rclone,
  * else the aws CLI (S3 destinations only) — and the list of files travels on the command's stdin.
  * How the host reaches the destination (credentials, endpoints) is the host's own configuration,
  * plus any `remoteEnv` the caller passes; nothing secret is ever put on a command line here.
@@ -37,19 +38,21 @@ export async function probeTools(
 }
 
 /** The first installed tool that can write to the destination's system. */
-export function chooseTool(
-  installed: readonly RemoteTool[],
-  destinationSystem: string,
-): RemoteTool | undefined {
+/** The first installed tool that can reach the other end's system. */
+export function chooseTool(installed: readonly RemoteTool[], otherSystem: string): RemoteTool | undefined {
   return installed.find((tool) => {
-    if (tool === "aws") return destinationSystem === "s3";
-    if (tool === "rclone") return rcloneBackend(destinationSystem) !== undefined;
+    if (tool === "aws") return otherSystem === "s3";
+    if (tool === "rclone") return rcloneBackend(otherSystem) !== undefined;
     return true;
   });
 }
 
+/** Which end is the host the command runs on. */
+export type RemoteHost = "source" | "destination";
+
 export interface RemoteCopyInput {
   tool: RemoteTool;
+  host: RemoteHost;
   source: ResolvedEndpoint;
   destination: ResolvedEndpoint;
   /** Copy actions; paths relative to the source directory (or the file's base name for a single file). */
@@ -62,11 +65,10 @@ export interface RemoteCopyInput {
 }
 
 export async function remoteCopy(input: RemoteCopyInput): Promise<RemoteCopyResult> {
-  const sourcePath = hostPath(input.source);
   const list = input.singleFile ? "" : `${input.actions.map((action) => action.path).join("\n")}\n`;
-  const target = input.singleFile ? input.actions[0]!.destinationKey : input.destination.key;
-  const command = buildCommand(input, sourcePath, target);
-  const result = await input.source.storage.exec(command, {
+  const command = buildCommand(input);
+  const host = input.host === "source" ? input.source.storage : input.destination.storage;
+  const result = await host.exec(command, {
     stdin: list,
     signal: input.signal,
     ...(input.env ? { env: input.env } : {}),
@@ -77,46 +79,53 @@ export async function remoteCopy(input: RemoteCopyInput): Promise<RemoteCopyResu
   return { tool: input.tool, bytesThroughClient, exitCode: result.exitCode, message };
 }
 
-function buildCommand(input: RemoteCopyInput, sourcePath: string, targetKey: string): string {
+function buildCommand(input: RemoteCopyInput): string {
   const q = shellQuote;
-  const destination = destinationUrl(input.destination, targetKey);
-  const system = input.destination.storage.system;
+  const first = input.actions[0]!;
+  // The end on the host is a path there; the other end is a URL (rclone: an on-the-fly remote).
+  const argument = (side: RemoteHost, key: string) => {
+    const endpoint = side === "source" ? input.source : input.destination;
+    if (side === input.host) return hostPath(key);
+    const url = remoteUrl(endpoint, key);
+    return input.tool === "rclone" ? rcloneRemote(endpoint, url, key) : url;
+  };
+  const from = argument("source", input.singleFile ? first.sourceKey! : input.source.key);
+  const to = argument("destination", input.singleFile ? first.destinationKey : input.destination.key);
   // The file list arrives on stdin; tools that want a file get a temporary one, removed afterwards.
   const withListFile = (run: string) =>
     `list=$(mktemp) && cat > "$list" && { ${run}; }; code=$?; rm -f "$list"; exit $code`;
   switch (input.tool) {
     case "ferry":
       return input.singleFile
-        ? `ferry cp ${q(sourcePath)} ${q(destination)}`
-        : withListFile(`ferry cp --files-from "$list" ${q(sourcePath)} ${q(destination)}`);
-    case "rclone": {
-      const target = rcloneTarget(system, input.destination, destination, targetKey);
+        ? `ferry cp ${q(from)} ${q(to)}`
+        : withListFile(`ferry cp --files-from "$list" ${q(from)} ${q(to)}`);
+    case "rclone":
       return input.singleFile
-        ? `rclone copyto --no-check-dest ${q(sourcePath)} ${q(target)}`
-        : withListFile(`rclone copy --no-check-dest --files-from-raw "$list" ${q(sourcePath)} ${q(target)}`);
-    }
+        ? `rclone copyto --no-check-dest ${q(from)} ${q(to)}`
+        : withListFile(`rclone copy --no-check-dest --files-from-raw "$list" ${q(from)} ${q(to)}`);
     case "aws": {
       // An endpoint configured on the host, expanded by its shell (older aws CLIs ignore AWS_ENDPOINT_URL).
       // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, not a template
       const endpoint = '${AWS_ENDPOINT_URL:+--endpoint-url "$AWS_ENDPOINT_URL"}';
-      if (input.singleFile)
-        return `aws s3 cp --only-show-errors ${endpoint} ${q(sourcePath)} ${q(destination)}`;
-      if (input.wholeTree)
-        return `cat >/dev/null; aws s3 cp --recursive --only-show-errors ${endpoint} ${q(sourcePath)} ${q(destination)}`;
-      return `cd ${q(sourcePath)} && while IFS= read -r f; do aws s3 cp --only-show-errors ${endpoint} "./$f" ${q(`${destination.replace(/\/$/, "")}/`)}"$f" || exit 1; done`;
+      const copy = `aws s3 cp --only-show-errors ${endpoint}`;
+      if (input.singleFile) return `${copy} ${q(from)} ${q(to)}`;
+      if (input.wholeTree) return `cat >/dev/null; ${copy} --recursive ${q(from)} ${q(to)}`;
+      const slash = (text: string) => q(`${text.replace(/\/$/, "")}/`);
+      return `while IFS= read -r f; do ${copy} ${slash(from)}"$f" ${slash(to)}"$f" || exit 1; done`;
     }
   }
 }
 
 /**
- * The source's path as the host's shell sees it. Commands start in the storage's root directory
- * (the contract's default working directory for `exec`), so the key is used relative to it.
+ * A key as the host's shell sees it. Commands start in the storage's root directory (the
+ * contract's default working directory for `exec`), so the key is used relative to it.
  */
-export function hostPath(endpoint: ResolvedEndpoint): string {
-  return endpoint.key === "" ? "." : `./${endpoint.key}`;
+export function hostPath(key: string): string {
+  return key === "" ? "." : `./${key}`;
 }
 
-function destinationUrl(endpoint: ResolvedEndpoint, key: string): string {
+/** The URL of `key` at an endpoint (same system and root). */
+function remoteUrl(endpoint: ResolvedEndpoint, key: string): string {
   const location: Location | undefined = endpoint.location;
   if (location) {
     const prefix = location.url.slice(0, location.url.length - location.path.length);
@@ -131,8 +140,8 @@ function rcloneBackend(system: string): string | undefined {
 }
 
 /** rclone's on-the-fly remote syntax (`:s3,env_auth=true:bucket/key`); settings come from RCLONE_* variables on the host. */
-function rcloneTarget(system: string, endpoint: ResolvedEndpoint, url: string, key: string): string {
-  const backend = rcloneBackend(system)!;
+function rcloneRemote(endpoint: ResolvedEndpoint, url: string, key: string): string {
+  const backend = rcloneBackend(endpoint.storage.system)!;
   const path = url.replace(/^[a-z0-9+.-]+:\/\//i, "");
   if (backend === "sftp") {
     const location = endpoint.location;
