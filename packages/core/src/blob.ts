@@ -6,6 +6,17 @@
 import type { Readable } from "node:stream";
 import { errors, FerryError } from "./errors.ts";
 import { type LocationLike, withPath } from "./location.ts";
+import {
+  entryLocation,
+  isNamedSpec,
+  isNameOnly,
+  loadNamed,
+  type NamedSpec,
+  type SaveNamedOptions,
+  specLocation,
+} from "./registry/named.ts";
+import type { LoadOptions, ResourceRegistryOptions } from "./registry/registry.ts";
+import { registerResourceType } from "./registry/resources.ts";
 import { LocatedResource } from "./resource.ts";
 import { type ResourceOptions, type ResourceTransferOptions, resolveTarget } from "./resource-target.ts";
 import type { WriteSource } from "./storage.ts";
@@ -19,6 +30,8 @@ export interface BlobOptions extends ResourceOptions {
 
 export class Blob extends LocatedResource<"blob"> {
   #data: WriteSource | undefined;
+  /** Data given at creation and not written yet: `save()` writes it first. */
+  #unwritten: boolean;
   /** `location` defaults to `ferry-blob/<32 hex>` in the working directory. */
   constructor(location?: LocationLike, options: BlobOptions = {}) {
     super("blob", location, options);
@@ -28,6 +41,18 @@ export class Blob extends LocatedResource<"blob"> {
       });
     }
     this.#data = options.data;
+    this.#unwritten = options.data !== undefined;
+  }
+
+  /** The Blob saved under `name` (`~/x` local, `@/x` shared); `version` loads an earlier save. */
+  static fromName(name: string, options: LoadOptions & ResourceRegistryOptions = {}): Promise<Blob> {
+    return loadNamed<Blob>(name, "blob", options);
+  }
+
+  /** Save in the resource registry; data the blob was created with and has not written yet is written first. */
+  override async save(options: SaveNamedOptions = {}): Promise<this> {
+    if (this.#unwritten) await this.write();
+    return super.save(options);
   }
 
   /** Write `data` (or the data the blob was created with). Atomic: readers see the old content or the new, never half. */
@@ -45,6 +70,7 @@ export class Blob extends LocatedResource<"blob"> {
     await (await this.storage()).write(this.path, content, options);
     // A stream can only be consumed once; bytes and text stay available for another write.
     this.#data = typeof content === "string" || content instanceof Uint8Array ? content : undefined;
+    this.#unwritten = false;
     return this;
   }
 
@@ -93,6 +119,34 @@ export class Blob extends LocatedResource<"blob"> {
 }
 
 /** A Blob holding `data` (written by `write()`) at `location` (default: `ferry-blob/<32 hex>` in the working directory). */
-export function blob(data?: WriteSource, location?: LocationLike, options: ResourceOptions = {}): Blob {
-  return new Blob(location, { ...options, ...(data === undefined ? {} : { data }) });
+export function blob(spec: { name: string }): Promise<Blob>;
+export function blob(spec: NamedSpec & { name: string; data?: WriteSource }, options?: ResourceOptions): Blob;
+export function blob(data?: WriteSource, location?: LocationLike, options?: ResourceOptions): Blob;
+export function blob(
+  data?: WriteSource | (NamedSpec & { data?: WriteSource }),
+  location?: LocationLike | ResourceOptions,
+  options: ResourceOptions = {},
+): Blob | Promise<Blob> {
+  // Runhouse's spelling: { data, name, path, system } makes a named blob there; a name alone loads the saved one.
+  if (isNamedSpec(data)) {
+    if (isNameOnly(data)) return Blob.fromName(data.name);
+    const spec = data as NamedSpec & { name: string; data?: WriteSource };
+    return new Blob(specLocation(spec), {
+      ...(location as ResourceOptions | undefined),
+      name: spec.name,
+      ...(spec.metadata ? { metadata: spec.metadata } : {}),
+      ...(spec.data === undefined ? {} : { data: spec.data }),
+    });
+  }
+  const content = data as WriteSource | undefined;
+  return new Blob(location as LocationLike | undefined, {
+    ...options,
+    ...(content === undefined ? {} : { data: content }),
+  });
 }
+
+registerResourceType(
+  "blob",
+  (entry, { plugins }) =>
+    new Blob(entryLocation(entry), { registry: plugins, metadata: entry.metadata, name: entry.name }),
+);

@@ -8,6 +8,16 @@ import pLimit from "p-limit";
 import { errors, FerryError } from "./errors.ts";
 import { type LocationLike, withPath } from "./location.ts";
 import { baseName, compareKeys, joinKey, normalizeKey, relativeKey } from "./paths.ts";
+import {
+  entryLocation,
+  isNamedSpec,
+  isNameOnly,
+  loadNamed,
+  type NamedSpec,
+  specLocation,
+} from "./registry/named.ts";
+import type { LoadOptions, ResourceRegistryOptions } from "./registry/registry.ts";
+import { registerResourceType } from "./registry/resources.ts";
 import { LocatedResource } from "./resource.ts";
 import { type ResourceOptions, type ResourceTransferOptions, resolveTarget } from "./resource-target.ts";
 import type { WriteSource } from "./storage.ts";
@@ -35,6 +45,11 @@ export class Folder extends LocatedResource<"folder"> {
   /** `location` defaults to `ferry-folder/<32 hex>` in the working directory. */
   constructor(location?: LocationLike, options: ResourceOptions = {}) {
     super("folder", location, options);
+  }
+
+  /** The Folder saved under `name` (`~/x` local, `@/x` shared); `version` loads an earlier save. */
+  static fromName(name: string, options: LoadOptions & ResourceRegistryOptions = {}): Promise<Folder> {
+    return loadNamed<Folder>(name, "folder", options);
   }
 
   #key(name: string): string {
@@ -216,6 +231,27 @@ export class Folder extends LocatedResource<"folder"> {
 }
 
 /** A Folder at `location` (default: `ferry-folder/<32 hex>` in the working directory). */
-export function folder(location?: LocationLike, options: ResourceOptions = {}): Folder {
-  return new Folder(location, options);
+export function folder(spec: { name: string }): Promise<Folder>;
+export function folder(spec: NamedSpec & { name: string }, options?: ResourceOptions): Folder;
+export function folder(location?: LocationLike, options?: ResourceOptions): Folder;
+export function folder(
+  location?: LocationLike | NamedSpec,
+  options: ResourceOptions = {},
+): Folder | Promise<Folder> {
+  // Runhouse's spelling: { name, path, system } makes a named folder there; a name alone loads the saved one.
+  if (isNamedSpec(location)) {
+    if (isNameOnly(location)) return Folder.fromName(location.name);
+    return new Folder(specLocation(location), {
+      ...options,
+      name: location.name,
+      ...(location.metadata ? { metadata: location.metadata } : {}),
+    });
+  }
+  return new Folder(location as LocationLike | undefined, options);
 }
+
+registerResourceType(
+  "folder",
+  (entry, { plugins }) =>
+    new Folder(entryLocation(entry), { registry: plugins, metadata: entry.metadata, name: entry.name }),
+);

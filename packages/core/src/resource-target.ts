@@ -25,6 +25,8 @@ export interface ResourceOptions {
   registry?: PluginRegistry;
   /** Free-form metadata carried into the resource's config. */
   metadata?: Record<string, unknown>;
+  /** Resource registry name (`~/x`, `@/x`, or bare): `save()` saves under it. */
+  name?: string;
 }
 
 /** Transfer options a resource's `to()` / `mv()` passes on (the registry is the resource's own). */

@@ -5,6 +5,7 @@
 import { ferry } from "./default.ts";
 import { type Location, type LocationLike, parseLocation } from "./location.ts";
 import type { PluginRegistry } from "./plugins.ts";
+import { type SaveNamedOptions, saveNamed } from "./registry/named.ts";
 import {
   defaultKey,
   type ResourceConfig,
@@ -18,10 +19,13 @@ export abstract class LocatedResource<Kind extends ResourceKind> {
   readonly location: Location;
   readonly registry: PluginRegistry;
   readonly metadata: Record<string, unknown>;
+  /** The resource registry name it was created, saved or loaded with. */
+  name: string | undefined;
 
   /** `location` defaults to `ferry-<kind>/<32 hex>` in the registry's working directory. */
   constructor(kind: Kind, location: LocationLike | undefined, options: ResourceOptions) {
     this.kind = kind;
+    this.name = options.name;
     this.registry = options.registry ?? ferry;
     this.metadata = { ...options.metadata };
     this.location = parseLocation(location ?? defaultKey(kind), { cwd: this.registry.cwd });
@@ -58,6 +62,12 @@ export abstract class LocatedResource<Kind extends ResourceKind> {
   /** What the resource registry records when this resource is saved. */
   registryDescription(): { type: Kind; location: Location } {
     return { type: this.kind, location: this.location };
+  }
+
+  /** Save in the resource registry under `options.name`, or the name it was created with; returns this resource. */
+  async save(options: SaveNamedOptions = {}): Promise<this> {
+    await saveNamed(this, options);
+    return this;
   }
 
   toString(): string {

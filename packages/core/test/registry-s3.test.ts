@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { s3 } from "@ferry/storage-s3";
 import { type S3Backend, startS3rver } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { local, PluginRegistry, parseLocation, ResourceRegistry } from "../src/index.ts";
+import { folder, local, PluginRegistry, parseLocation, ResourceRegistry, table } from "../src/index.ts";
+import { runNode } from "./registry-children.ts";
 
 let server: S3Backend;
 let work: string;
@@ -60,5 +61,36 @@ describe("a shared registry on S3", () => {
       url: `s3://${bucket}/blobs/model.bin`,
       path: "blobs/model.bin",
     });
+  });
+
+  it('seed: table({ data, name: "@/bert_tokenized", path, system: "s3" }).save(), then Table.fromName in another process returns the same rows', async () => {
+    // The user's setup: the shared registry and S3 come from the environment; the S3 plugin loads by scheme.
+    const shared = `s3://${bucket}/team-registry`;
+    const env = { ...server.env(), FERRY_SHARED_REGISTRY: shared };
+    Object.assign(process.env, env);
+    const data = { text: ["the cat sat", "on the mat"], token_count: [5, 5], label: [0, 1] };
+    await table({ data, name: "@/bert_tokenized", path: `${bucket}/ds/bert_preproc`, system: "s3" }).save({
+      cwd: work,
+    });
+    const output = await runNode(
+      `const tokenized = await core.Table.fromName("@/bert_tokenized");
+       console.log(JSON.stringify({ url: tokenized.url, rows: await tokenized.fetch() }));`,
+      env,
+    );
+    expect(JSON.parse(output)).toEqual({ url: `s3://${bucket}/ds/bert_preproc`, rows: data });
+  });
+
+  it("seed: a Folder saved by one process is listed by another through the shared registry on S3", async () => {
+    const shared = `s3://${bucket}/team-registry`;
+    const env = { ...server.env(), FERRY_SHARED_REGISTRY: shared };
+    Object.assign(process.env, env);
+    const sample = folder({ name: "@/sample_folder", path: `${bucket}/sample_folder`, system: "s3" });
+    await sample.put(Object.fromEntries([0, 1, 2, 3, 4].map((i) => [`${i}.txt`, String(i)])));
+    await sample.save({ cwd: work });
+    const output = await runNode(
+      `console.log(JSON.stringify(await (await core.Folder.fromName("@/sample_folder")).ls()));`,
+      env,
+    );
+    expect(JSON.parse(output)).toEqual(["0.txt", "1.txt", "2.txt", "3.txt", "4.txt"]);
   });
 });

@@ -9,6 +9,18 @@ import { ferry } from "../default.ts";
 import { errors } from "../errors.ts";
 import { formatLocation, type Location, type LocationLike, parseLocation, withPath } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
+import {
+  entryLocation,
+  isNamedSpec,
+  isNameOnly,
+  loadNamed,
+  type NamedSpec,
+  type SaveNamedOptions,
+  saveNamed,
+  specLocation,
+} from "../registry/named.ts";
+import type { LoadOptions, ResourceRegistryOptions } from "../registry/registry.ts";
+import { registerResourceType } from "../registry/resources.ts";
 import type { Storage } from "../storage.ts";
 import { sync } from "../transfer/index.ts";
 import { plainBatches, plainFlavour } from "./plain.ts";
@@ -23,6 +35,10 @@ export interface TableOptions extends WriteTableOptions {
   flavour?: TableFlavour | string | undefined;
   /** Registry resolving locations and flavours (default: `ferry`). */
   registry?: PluginRegistry | undefined;
+  /** Resource registry name (`~/x`, `@/x`, or bare): `save()` saves under it. */
+  name?: string | undefined;
+  /** Free-form metadata saved with the table's registry entry. */
+  metadata?: Record<string, unknown> | undefined;
 }
 
 /** What the resource registry saves for a table (no data, no secrets). */
@@ -58,7 +74,13 @@ export class Table<T = unknown> {
   #partitioning: string[];
   #writtenSchema: Schema | undefined;
 
+  /** The registry name it was created, saved or loaded with. */
+  name: string | undefined;
+  readonly metadata: Record<string, unknown>;
+
   constructor(data: T | undefined, location?: LocationLike, options: TableOptions = {}) {
+    this.name = options.name;
+    this.metadata = { ...options.metadata };
     this.data = data;
     this.options = options;
     this.registry = options.registry ?? ferry;
@@ -279,9 +301,71 @@ export class Table<T = unknown> {
       schema: this.#writtenSchema ?? stored?.schema,
     };
   }
+
+  /** What the resource registry records when this table is saved (from `toConfig()`). */
+  async registryDescription() {
+    const config = await this.toConfig();
+    return {
+      type: "table" as const,
+      location: this.location,
+      flavour: config.flavour,
+      partitioning: config.partitioning,
+      schema: config.schema,
+    };
+  }
+
+  /**
+   * Save in the resource registry under `options.name`, or the name it was created with; data the
+   * table was created with and has not written yet is written first. Returns this table.
+   */
+  async save(options: SaveNamedOptions = {}): Promise<this> {
+    if (this.data !== undefined && this.#writtenSchema === undefined) await this.write();
+    await saveNamed(this, options);
+    return this;
+  }
+
+  /** The Table saved under `name` (`~/x` local, `@/x` shared); `version` loads an earlier save. */
+  static fromName<T = Record<string, unknown[]>>(
+    name: string,
+    options: LoadOptions & ResourceRegistryOptions = {},
+  ): Promise<Table<T>> {
+    return loadNamed<Table<T>>(name, "table", options);
+  }
 }
 
-/** A table of `data` (plain JS data or any registered flavour's table) at `location`. */
-export function table<T>(data: T, location?: LocationLike, options: TableOptions = {}): Table<T> {
-  return new Table<T>(data, location, options);
+/**
+ * A table of `data` (plain JS data or any registered flavour's table) at `location`. Runhouse's
+ * spelling works too: `table({ data, name, path, system })` makes a named table there, and a name
+ * alone, `table({ name })`, loads the saved one (so it returns a promise).
+ */
+export function table<T = Record<string, unknown[]>>(spec: { name: string }): Promise<Table<T>>;
+export function table<T>(spec: NamedSpec & { name: string; data?: T }, options?: TableOptions): Table<T>;
+export function table<T>(data: T, location?: LocationLike, options?: TableOptions): Table<T>;
+export function table<T>(
+  data: T | (NamedSpec & { data?: T }),
+  location?: LocationLike | TableOptions,
+  options: TableOptions = {},
+): Table<T> | Promise<Table<T>> {
+  if (isNamedSpec(data)) {
+    if (isNameOnly(data)) return Table.fromName<T>(data.name);
+    const spec = data as NamedSpec & { name: string; data?: T };
+    return new Table<T>(spec.data, specLocation(spec), {
+      ...(location as TableOptions | undefined),
+      name: spec.name,
+      ...(spec.metadata ? { metadata: spec.metadata } : {}),
+    });
+  }
+  return new Table<T>(data as T, location as LocationLike | undefined, options);
 }
+
+registerResourceType(
+  "table",
+  (entry, { plugins }) =>
+    new Table(undefined, entryLocation(entry), {
+      registry: plugins,
+      ...(entry.flavour === undefined ? {} : { flavour: entry.flavour }),
+      partitionBy: entry.partitioning ?? [],
+      name: entry.name,
+      metadata: entry.metadata,
+    }),
+);
