@@ -1,5 +1,6 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { table } from "@ferry/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonLines, makeTemp, removeTemp, runFerry, writeFiles } from "./run-ferry.ts";
 

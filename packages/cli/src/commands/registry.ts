@@ -11,7 +11,6 @@ import {
   Folder,
   type Location,
   parseLocation,
-  type Registrable,
   type RegistryEntry,
   ResourceRegistry,
   type ResourceType,
@@ -73,19 +72,11 @@ function unexpanded(name: string): string {
   return name;
 }
 
-/** The resource at a location as the registry should record it: a table's flavour, partitioning and schema come from its files. */
-async function describe(type: ResourceType, location: Location): Promise<Registrable> {
+/** The resource at a location, as the registry records it (a table's flavour, partitioning and schema come from its files). */
+function resourceAt(type: ResourceType, location: Location): Folder | Blob | Table {
   if (type === "folder") return new Folder(location);
   if (type === "blob") return new Blob(location);
-  const config = await Table.from(location).toConfig();
-  const description = {
-    type,
-    location,
-    flavour: config.flavour,
-    partitioning: config.partitioning,
-    schema: config.schema,
-  };
-  return { registryDescription: () => description };
+  return Table.from(location);
 }
 
 function entryLine(entry: RegistryEntry): string {
@@ -172,7 +163,7 @@ export function registerRegistryCommands(program: Command): void {
         const { storage } = await reg.plugins.resolve(location);
         const present = location.path === "" || (await storage.exists(location.path));
         if (!present) output.note(`nothing is at ${location.url} yet; saved the name anyway`);
-        const entry = await reg.save(await describe(options.type, location), {
+        const entry = await reg.save(resourceAt(options.type, location), {
           name: full,
           metadata: options.metadata,
         });
