@@ -171,5 +171,13 @@ describe("ferry registry", () => {
     expect((await runFerry(["registry", "save", "~/a/../b", "data", "--type", "folder"], { cwd })).code).toBe(
       2,
     );
+    // A table's flavour and schema come from its parquet files.
+    await table({ id: [1, 2], grade: ["a", "b"] }, join(cwd, "grades")).write();
+    expect((await runFerry(["registry", "save", "grades", "grades", "--type", "table"], { cwd })).code).toBe(
+      0,
+    );
+    const entry = JSON.parse((await runFerry(["registry", "show", "grades"], { cwd })).stdout);
+    expect(entry).toMatchObject({ type: "table", flavour: "plain" });
+    expect(entry.schema.fields.map((field: { name: string }) => field.name)).toEqual(["id", "grade"]);
   });
 });
