@@ -81,6 +81,8 @@ export interface ListOptions extends SignalOptions {
 
 export interface CopyOptions extends SignalOptions {
   ifNoneMatch?: "*" | undefined;
+  /** Modified time to give the copy, where the storage keeps the times it is given (`capabilities.setMtime`); others ignore it. */
+  mtime?: Date | undefined;
 }
 
 export interface ExecOptions extends SignalOptions {

@@ -289,6 +289,15 @@ describe("local storage: files and directories", () => {
     expect((await stat(join(rootDir, "src.txt"))).ino).not.toBe((await stat(join(rootDir, "dst.txt"))).ino);
   });
 
+  it("copy gives the target the modified time asked for, and the copy's stat reports it", async () => {
+    const mtime = new Date("2021-05-06T07:08:09.123Z");
+    await storage.write("src.txt", "source");
+    const copied = await storage.copy("src.txt", "nested/dst.txt", { mtime });
+    expect(copied.mtime?.toISOString()).toBe(mtime.toISOString());
+    expect((await stat(join(rootDir, "nested/dst.txt"))).mtime.toISOString()).toBe(mtime.toISOString());
+    expect((await storage.stat("src.txt")).mtime?.toISOString()).not.toBe(mtime.toISOString());
+  });
+
   it.skipIf(platform() === "win32")(
     "leaves sockets and names that are not UTF-8 out of listings",
     async () => {

@@ -47,7 +47,16 @@ describe("copy between two local directories", () => {
     expect(filesUnder(destination)).toEqual(["a.txt", "b.bin", "nested/c.txt", "nested/deeper/d.log"]);
     expect(readFileSync(join(destination, "nested/c.txt"), "utf8")).toBe("charlie");
     expect(statSync(join(destination, "a.txt")).mtime.getTime()).toBe(OLD.getTime());
+    // The kernel copies local files (copyFile): no byte passes through this process.
+    expect(summary.bytesThroughClient).toBe(0);
+  });
+
+  it("streams local files when server-side copy is turned off, carrying the modified time too", async () => {
+    const summary = await copy(source, destination, { serverSide: false });
+    expect(summary).toMatchObject({ copied: 4, failed: 0 });
+    expect(statSync(join(destination, "nested/deeper/d.log")).mtime.getTime()).toBe(OLD.getTime());
     expect(summary.bytesThroughClient).toBe(summary.bytes);
+    expect((await copy(source, destination)).skipped).toBe(4);
   });
 
   it("skips unchanged files on a second run", async () => {
@@ -153,7 +162,7 @@ describe("copy between two local directories", () => {
       "copy:done:nested/c.txt",
       "copy:done:nested/deeper/d.log",
     ]);
-    expect(events.every((event) => event.route === "stream" && event.attempts === 1)).toBe(true);
+    expect(events.every((event) => event.route === "native" && event.attempts === 1)).toBe(true);
   });
 
   it("refuses to copy a directory into itself, and names a missing source", async () => {

@@ -172,7 +172,7 @@ export class LocalDriver implements StorageDriver {
     await withFsErrors(filePath, "write", () => rm(filePath, { recursive: true, force: true }));
   }
 
-  /** copyFile (reflink where the file system can) into a temp file, then placed atomically. */
+  /** copyFile (reflink where the file system can) into a temp file, given `mtime` if asked, then placed atomically. */
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
     const sourcePath = await this.#regularFile(from);
     const targetPath = await this.#root.resolve(to);
@@ -183,7 +183,7 @@ export class LocalDriver implements StorageDriver {
         withFsErrors(sourcePath, "read", () =>
           copyFile(sourcePath, tempPath, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL),
         ),
-      { exclusive: options.ifNoneMatch === "*", fsync: this.#fsync },
+      { exclusive: options.ifNoneMatch === "*", mtime: options.mtime, fsync: this.#fsync },
     );
     return this.stat(to);
   }

@@ -169,14 +169,9 @@ function chooseRoute(
   options: TransferOptions,
 ): RouteChoice {
   const oneStorage = sameStorage(source.storage, destination.storage);
-  // Server-side copy keeps bytes off this machine. For local files this machine *is* the server, and
-  // the streamed route also carries the modified time over, so the next run can skip the file.
-  if (
-    options.serverSide !== false &&
-    oneStorage &&
-    source.storage.capabilities.copy === "native" &&
-    source.storage.system !== "file"
-  ) {
+  // Server-side copy keeps bytes off this machine; on local disk it is the kernel's copyFile (a
+  // reflink where the file system can), with the modified time carried over like a streamed copy.
+  if (options.serverSide !== false && oneStorage && source.storage.capabilities.copy === "native") {
     return { route: "native" };
   }
   // Between a host we can run commands on and another remote system, the data would come back to
@@ -222,8 +217,10 @@ async function runEach(actions: readonly PlannedAction[], context: RunContext): 
             async () => {
               onBytes(0); // a retry starts the file over
               if (action.route === "native") {
+                const { mtime } = action.source!;
                 const written = await source.storage.copy(action.sourceKey!, action.destinationKey, {
                   signal: options.signal,
+                  ...(mtime && source.storage.capabilities.setMtime ? { mtime } : {}),
                 });
                 await verifyCopy(jobFor(action, context), written, action.source!.md5);
                 onBytes(action.size);
