@@ -79,6 +79,21 @@ describe("failures", () => {
     expect(text).toContain(`run ${runId} lr=0.01`);
   });
 
+  it("an aborted shell job stops its command and fails the run as interrupted", async () => {
+    const cwd = await workdir();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("stop")), 200);
+    const summary = await new ShellJob({ command: "echo started; sleep 30; echo never" }).execute({
+      cwd,
+      signal: controller.signal,
+      ...quiet,
+    });
+    expect(summary).toMatchObject({
+      status: "FAIL",
+      Error: "interrupted: echo started; sleep 30; echo never",
+    });
+  });
+
   it("writes the run log as RUNNING before the job runs, and a run that dies part-way never claims SUCCESS", async () => {
     const cwd = await workdir();
     let seen: RunLog | undefined;

@@ -164,14 +164,18 @@ export class ShellJob extends Job {
         log.write(chunk);
         process.stderr.write(chunk);
       });
-      child.on("error", (error) =>
-        reject(
-          new CommandFailedError(
-            `could not run ${JSON.stringify(this.command)}: ${error.message}`,
-            undefined,
-          ),
-        ),
-      );
+      child.on("error", (error) => {
+        if (context.signal?.aborted) {
+          reject(errors.aborted(`interrupted: ${this.command}`, { cause: context.signal.reason }));
+        } else {
+          reject(
+            new CommandFailedError(
+              `could not run ${JSON.stringify(this.command)}: ${error.message}`,
+              undefined,
+            ),
+          );
+        }
+      });
       child.on("close", (code, signal) => {
         if (code === 0) resolve({ exitCode: 0 });
         else if (code !== null)
