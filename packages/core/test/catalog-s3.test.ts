@@ -2,9 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { s3 } from "@ferry/storage-s3";
-import { type S3Backend, startS3rver } from "@ferry/test-harness";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   Catalog,
   FunctionJob,
@@ -16,53 +14,28 @@ import {
   ShellJob,
   verifyRun,
 } from "../src/index.ts";
+import { useS3rver } from "./s3rver-fixture.ts";
 
 const md5 = (text: string) => createHash("md5").update(text).digest("hex");
 
-let server: S3Backend;
-let work: string;
-let plugins: PluginRegistry;
-let bucket: string;
-
-beforeAll(async () => {
-  server = await startS3rver();
-  work = await mkdtemp(join(tmpdir(), "ferry-catalog-s3-"));
-  bucket = await server.createBucket();
-  plugins = new PluginRegistry({ lazy: false });
-  // s3rver ignores If-None-Match, so the plugin is told not to rely on it (as its own tests do).
-  plugins.use(
-    local(),
-    s3({
-      endpoint: server.endpoint,
-      region: server.region,
-      credentials: { ...server.credentials },
-      capabilities: { conditionalWrite: false },
-    }),
-  );
-});
-
-afterAll(async () => {
-  await plugins?.close();
-  await server?.stop();
-  await rm(work, { recursive: true, force: true });
-});
+const s3 = useS3rver();
 
 describe("a catalog on S3", () => {
   it("captures a run into s3://bucket/prefix/<run-id>/, lists it, streams a get into another working directory and verifies it", async () => {
-    const cwd = await mkdtemp(join(work, "wd-"));
-    const location = `s3://${bucket}/team-catalog`;
+    const cwd = await mkdtemp(join(s3.work, "wd-"));
+    const location = `s3://${s3.bucket}/team-catalog`;
     const summary = await new ShellJob({
       command:
         "mkdir -p data_folder && printf 'a,b\\n1,2\\n' > df.csv && printf 'hello\\n' > data_folder/data.txt && echo captured",
       catalog: new Catalog({ put: ["df.csv", "data_folder"], location }),
-    }).execute({ cwd, plugins, quiet: true, runId: "s3-run-0001" });
+    }).execute({ cwd, plugins: s3.plugins, quiet: true, runId: "s3-run-0001" });
     expect(summary).toMatchObject({
       status: "SUCCESS",
       "Output catalog content": ["df.csv", "data_folder/data.txt"],
     });
-    expect(summary["Catalog Location"]).toBe(`s3://${bucket}/team-catalog/s3-run-0001`);
+    expect(summary["Catalog Location"]).toBe(`s3://${s3.bucket}/team-catalog/s3-run-0001`);
 
-    const { storage } = await plugins.resolve(`s3://${bucket}`);
+    const { storage } = await s3.plugins.resolve(`s3://${s3.bucket}`);
     const keys: string[] = [];
     for await (const entry of storage.list("team-catalog/s3-run-0001", { recursive: true }))
       keys.push(entry.path);
@@ -75,14 +48,14 @@ describe("a catalog on S3", () => {
     const log = keys.find((key) => key.endsWith(".execution.log"))!;
     expect(new TextDecoder().decode(await storage.readBytes(log))).toContain("captured");
 
-    expect((await listRuns({ location, plugins })).map((run) => [run.runId, run.status, run.files])).toEqual([
-      ["s3-run-0001", "SUCCESS", 2],
-    ]);
+    expect(
+      (await listRuns({ location, plugins: s3.plugins })).map((run) => [run.runId, run.status, run.files]),
+    ).toEqual([["s3-run-0001", "SUCCESS", 2]]);
 
-    const elsewhere = await mkdtemp(join(work, "elsewhere-"));
+    const elsewhere = await mkdtemp(join(s3.work, "elsewhere-"));
     const got = await getFromRun("s3-run-0001", ["data_folder", "df.csv"], {
       location,
-      plugins,
+      plugins: s3.plugins,
       cwd: elsewhere,
     });
     expect(got.map((record) => [record.name, record.md5])).toEqual([
@@ -91,17 +64,17 @@ describe("a catalog on S3", () => {
     ]);
     expect(await readFile(join(elsewhere, "data_folder/data.txt"), "utf8")).toBe("hello\n");
 
-    expect((await verifyRun("s3-run-0001", { location, plugins })).ok).toBe(true);
+    expect((await verifyRun("s3-run-0001", { location, plugins: s3.plugins })).ok).toBe(true);
     await storage.write("team-catalog/s3-run-0001/df.csv", "tampered");
-    const report = await verifyRun("s3-run-0001", { location, plugins });
+    const report = await verifyRun("s3-run-0001", { location, plugins: s3.plugins });
     expect(report.problems.map((problem) => [problem.name, problem.problem])).toEqual([
       ["df.csv", "changed"],
     ]);
   });
 
   it("pipelines share the remote run folder: a later step gets what an earlier one put; a reused run id is refused", async () => {
-    const cwd = await mkdtemp(join(work, "wd-"));
-    const location = `s3://${bucket}/pipelines`;
+    const cwd = await mkdtemp(join(s3.work, "wd-"));
+    const location = `s3://${s3.bucket}/pipelines`;
     const write = new FunctionJob({
       name: "write",
       fn: async ({ cwd }) => {
@@ -124,13 +97,13 @@ describe("a catalog on S3", () => {
     });
     const summary = await new Pipeline({ steps: [write, read, check] }).execute({
       cwd,
-      plugins,
+      plugins: s3.plugins,
       quiet: true,
       runId: "pipe-1",
     });
     expect(summary).toMatchObject({ status: "SUCCESS", "Input catalog content": ["out/model.bin"] });
     await expect(
-      new Pipeline({ steps: [write] }).execute({ cwd, plugins, quiet: true, runId: "pipe-1" }),
+      new Pipeline({ steps: [write] }).execute({ cwd, plugins: s3.plugins, quiet: true, runId: "pipe-1" }),
     ).rejects.toThrow(/already exists/);
   });
 });
