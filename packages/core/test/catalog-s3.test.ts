@@ -1,19 +1,8 @@
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  Catalog,
-  FunctionJob,
-  getFromRun,
-  listRuns,
-  local,
-  Pipeline,
-  PluginRegistry,
-  ShellJob,
-  verifyRun,
-} from "../src/index.ts";
+import { Catalog, FunctionJob, getFromRun, listRuns, Pipeline, ShellJob, verifyRun } from "../src/index.ts";
 import { useS3rver } from "./s3rver-fixture.ts";
 
 const md5 = (text: string) => createHash("md5").update(text).digest("hex");

@@ -1,8 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { folder, local, PluginRegistry, parseLocation, ResourceRegistry, table } from "../src/index.ts";
+import { folder, parseLocation, ResourceRegistry, table } from "../src/index.ts";
 import { runNode } from "./registry-children.ts";
 import { useS3rver } from "./s3rver-fixture.ts";
 
