@@ -116,7 +116,7 @@ describe("failures while copying", () => {
             : { ...entry, md5: await inner.checksum(path, "md5") };
         },
       }),
-      { system: "objects" },
+      { system: "objects", capabilities: { directories: "virtual" } },
     );
     const summary = await copy(source, { storage: corrupting, path: "" });
     expect(summary.copied).toBe(2);

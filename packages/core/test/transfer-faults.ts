@@ -7,22 +7,29 @@ import { mkdir, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
-import { createStorage, LocalDriver, type Storage, type StorageDriver } from "../src/index.ts";
+import {
+  type Capabilities,
+  createStorage,
+  LocalDriver,
+  type Storage,
+  type StorageDriver,
+} from "../src/index.ts";
 
 /**
  * A local storage rooted at `dir` whose driver methods can be swapped out. `system` names it as
- * another system, so the engine treats it as another machine rather than this one's disk.
+ * another system, so the engine treats it as another machine rather than this one's disk;
+ * `capabilities` overrides what it declares (e.g. `directories: "virtual"` to act as an object store).
  */
 export function faultyStorage(
   dir: string,
   override: (inner: LocalDriver) => Partial<StorageDriver>,
-  options: { system?: string } = {},
+  options: { system?: string; capabilities?: Partial<Capabilities> } = {},
 ): Storage {
   const inner = new LocalDriver(dir);
   const driver: StorageDriver = {
     system: options.system ?? inner.system,
     root: inner.root,
-    capabilities: inner.capabilities,
+    capabilities: { ...inner.capabilities, ...options.capabilities },
     stat: (path, options) => inner.stat(path, options),
     list: (path, options) => inner.list(path, options),
     read: (path, options) => inner.read(path, options),

@@ -25,11 +25,14 @@ export interface FileCopy {
 /** Copy one file through this process. Returns the destination entry, verified. */
 export async function streamCopy(job: FileCopy): Promise<Entry> {
   const { source, destination, sourceEntry } = job;
-  // Hash as bytes pass only when the source gave no MD5 and the destination is another machine that
-  // reports one (object stores, SFTP): a local disk's write is checked by size, and hashing there
-  // would cost more than the copy.
+  // Hash as bytes pass only when the source gave no MD5 and the destination is an object store that
+  // reports one for what it stored (the ETag / Content-MD5 of the write). Disks — local, or SFTP,
+  // whose MD5 is a separate md5sum on the host — report none with the write, so the digest would
+  // never be compared: those writes are checked by size.
   const hash =
-    !sourceEntry.md5 && destination.system !== "file" && destination.capabilities.hashes.includes("md5")
+    !sourceEntry.md5 &&
+    destination.capabilities.directories === "virtual" &&
+    destination.capabilities.hashes.includes("md5")
       ? createHash("md5")
       : undefined;
   // The read gets its own signal, fired from the caller's only once this function holds the stream:
