@@ -1,10 +1,9 @@
 /** The two stages of a step's catalog: get (before the job) and put (after it). */
-import { statSync } from "node:fs";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { errors, FerryError, toFerryError } from "../errors.ts";
 import type { Catalog, GetPattern } from "./catalog.ts";
-import { hashLocalFile } from "./hashing.ts";
+import { hashLocalFile, md5Of, openLocalFile } from "./hashing.ts";
 import { expandLocalPattern, keyMatcher } from "./patterns.ts";
 import type { CatalogRecord, RunLog } from "./run-log.ts";
 import { type CatalogStore, isRunOwnFile } from "./store.ts";
@@ -88,10 +87,12 @@ export async function capturePuts(
   const result = await settle(files, catalog.concurrency, async (relative) => {
     const startedAt = new Date();
     const localPath = join(cwd, relative);
-    const { size } = statSync(localPath);
+    const file = await openLocalFile(localPath);
     const fingerprint = catalog.storeCopy
-      ? await store.storeFile(runId, relative, localPath, size, context.signal)
-      : await hashLocalFile(localPath, size);
+      ? await store.storeFile(runId, relative, localPath, file, context.signal)
+      : file.bytes
+        ? { md5: md5Of(file.bytes), size: file.size }
+        : await hashLocalFile(localPath);
     return {
       name: relative,
       stage: "put",

@@ -1,6 +1,6 @@
 /** MD5 and size of bytes as they stream past: one read of each file, whether it is copied or only hashed. */
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream, readFileSync } from "node:fs";
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 import { setImmediate } from "node:timers/promises";
 
 export interface Fingerprint {
@@ -37,25 +37,44 @@ export function md5Of(bytes: Uint8Array): string {
 
 let readsSinceYield = 0;
 
+/** A local file's size, and its bytes when it is small. */
+export interface LocalFile {
+  size: number;
+  bytes?: Uint8Array | undefined;
+}
+
 /**
- * A small file's bytes, read synchronously: for many small files a thread-pool round trip per call
- * costs more than the read. Yields to the event loop every few dozen files so that timers, aborts
- * and other work still get their turn.
+ * Open a local file once: its size from the open descriptor and, when it is small, its bytes, read
+ * synchronously. For many small files a thread-pool round trip per call costs more than the I/O, and
+ * one open + fstat + read replaces a path lookup per step. Yields to the event loop every few dozen
+ * files so that timers, aborts and other work still get their turn.
  */
-export async function readSmallFile(path: string): Promise<Uint8Array> {
+export async function openLocalFile(path: string): Promise<LocalFile> {
   if (++readsSinceYield >= 32) {
     readsSinceYield = 0;
     await setImmediate();
   }
-  return readFileSync(path);
+  const fd = openSync(path, "r");
+  try {
+    const { size } = fstatSync(fd);
+    if (size > SMALL_FILE_BYTES) return { size };
+    const bytes = Buffer.allocUnsafe(size);
+    let filled = 0;
+    while (filled < size) {
+      const read = readSync(fd, bytes, filled, size - filled, filled);
+      if (read === 0) break;
+      filled += read;
+    }
+    return { size: filled, bytes: filled === size ? bytes : bytes.subarray(0, filled) };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Hash a whole local file, streaming (never the whole file in memory unless it is small). */
-export async function hashLocalFile(path: string, size?: number): Promise<Fingerprint> {
-  if (size !== undefined && size <= SMALL_FILE_BYTES) {
-    const bytes = await readSmallFile(path);
-    return { md5: md5Of(bytes), size: bytes.byteLength };
-  }
+export async function hashLocalFile(path: string): Promise<Fingerprint> {
+  const file = await openLocalFile(path);
+  if (file.bytes) return { md5: md5Of(file.bytes), size: file.size };
   const tap = new HashingTap();
   for await (const _ of tap.tap(createReadStream(path, { highWaterMark: 1024 * 1024 }))) {
     // drained for the hash only

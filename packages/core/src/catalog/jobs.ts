@@ -60,7 +60,7 @@ abstract class Job implements RunnableStep {
   async execute(options: ExecuteOptions = {}): Promise<Record<string, unknown>> {
     const run = await Run.start(this.catalog?.location, options);
     const parameters = { ...this.parameters, ...options.parameters };
-    const step = await run.step(this, parameters);
+    const step = await run.step(this, parameters, { finishesRun: true });
     return run.finish(
       { ...parameters, ...step.outputParameters },
       (log) => jobSummary(log, step),

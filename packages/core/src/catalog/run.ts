@@ -197,8 +197,12 @@ export class Run {
     };
   }
 
-  /** Execute one step: get, run (stdout/stderr to its execution log), put, store the log. */
-  async step(job: RunnableStep, parameters: Record<string, unknown>): Promise<StepRecord> {
+  /** Execute one step: get, run (stdout/stderr to its execution log), put, store the log, update the run log. */
+  async step(
+    job: RunnableStep,
+    parameters: Record<string, unknown>,
+    options: { finishesRun?: boolean } = {},
+  ): Promise<StepRecord> {
     const record: StepRecord = {
       name: job.name,
       kind: job.kind,
@@ -265,7 +269,8 @@ export class Run {
     if (failure !== undefined) record.error = message(failure);
     record.end = new Date().toISOString();
     record.durationMs = Date.parse(record.end) - Date.parse(record.start);
-    await this.store.writeRunLog(this.log);
+    // The last step of a run is written once, by finish(), right after this.
+    if (!options.finishesRun) await this.store.writeRunLog(this.log);
     return record;
   }
 

@@ -1,6 +1,5 @@
 /** Working with past runs in a catalog: list, read, get files from, verify and prune them. */
 
-import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import pLimit from "p-limit";
 import { errors, FerryError } from "../errors.ts";
@@ -132,7 +131,7 @@ export async function verifyRun(runId: string, options: CatalogAccessOptions = {
           try {
             actual = record.stored
               ? await hashStream(await store.read(runId, record.name, options.signal))
-              : await hashLocalFile(join(cwd, record.name), (await stat(join(cwd, record.name))).size);
+              : await hashLocalFile(join(cwd, record.name));
           } catch (error) {
             const missing =
               FerryError.isInstance(error, "NotFound") || (error as { code?: string }).code === "ENOENT";

@@ -30,14 +30,7 @@ import { formatLocation, type Location, type LocationLike, parseLocation } from 
 import { joinKey, relativeKey } from "../paths.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import type { Storage } from "../storage.ts";
-import {
-  type Fingerprint,
-  HashingTap,
-  hashLocalFile,
-  md5Of,
-  readSmallFile,
-  SMALL_FILE_BYTES,
-} from "./hashing.ts";
+import { type Fingerprint, HashingTap, hashLocalFile, type LocalFile, md5Of } from "./hashing.ts";
 import type { RunLog } from "./run-log.ts";
 
 export const DEFAULT_CATALOG = ".catalog";
@@ -161,32 +154,31 @@ export class CatalogStore {
   }
 
   /**
-   * Put a local file into the run folder, hashing it on the way (one read). Large files stream; small
-   * ones are read in one call and, for a catalog on local disk, written with synchronous calls (temp
-   * file + rename, as the local driver does): for thousands of small files the thread-pool round trips
-   * of asynchronous I/O cost more than the I/O itself.
+   * Put a local file into the run folder, hashing it on the way (one read). A small file arrives
+   * with its bytes (see openLocalFile) and, for a catalog on local disk, is written with synchronous
+   * calls (temp file + rename, as the local driver does): for thousands of small files the thread-pool
+   * round trips of asynchronous I/O cost more than the I/O itself. Large files stream.
    */
   async storeFile(
     runId: string,
     relativePath: string,
     localPath: string,
-    size: number,
+    file: LocalFile,
     signal?: AbortSignal,
   ): Promise<Fingerprint> {
     const key = this.key(runId, relativePath);
-    if (size <= SMALL_FILE_BYTES) {
-      const bytes = await readSmallFile(localPath);
-      const md5 = md5Of(bytes);
+    if (file.bytes) {
+      const md5 = md5Of(file.bytes);
       if (this.#localDirectory !== undefined)
-        this.#writeLocal(join(this.#localDirectory, ...key.split("/")), bytes);
-      else await this.storage.write(key, bytes, { size: bytes.byteLength, md5, signal });
-      return { md5, size: bytes.byteLength };
+        this.#writeLocal(join(this.#localDirectory, ...key.split("/")), file.bytes);
+      else await this.storage.write(key, file.bytes, { size: file.size, md5, signal });
+      return { md5, size: file.size };
     }
     if (this.#localDirectory !== undefined)
       return this.#copyLocal(localPath, join(this.#localDirectory, ...key.split("/")));
     const tap = new HashingTap();
     await this.storage.write(key, tap.tap(createReadStream(localPath, { highWaterMark: 1024 * 1024 })), {
-      size,
+      size: file.size,
       signal,
     });
     return tap.result();
@@ -204,7 +196,7 @@ export class CatalogStore {
     const temp = join(parent, `${TEMP_PREFIX}${randomBytes(6).toString("hex")}-${basename(path)}`);
     try {
       const [fingerprint] = await Promise.all([
-        hashLocalFile(localPath, before.size),
+        hashLocalFile(localPath),
         copyFile(localPath, temp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE),
       ]);
       const after = statSync(localPath);
