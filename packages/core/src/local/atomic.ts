@@ -30,6 +30,8 @@ export interface PlaceOptions {
   exclusive?: boolean | undefined;
   mtime?: Date | undefined;
   fsync?: boolean | undefined;
+  /** What resolving the final path saw: skip creating parents that exist and keeping the mode of nothing. */
+  target?: { exists: boolean; parentExists: boolean } | undefined;
 }
 
 /** Create the parent directories of `filePath`; a file in the way is InvalidInput. */
@@ -59,7 +61,7 @@ export async function placeAtomically(
   fill: (tempPath: string) => Promise<void>,
   options: PlaceOptions = {},
 ): Promise<void> {
-  await ensureParent(finalPath);
+  if (!options.target?.parentExists) await ensureParent(finalPath);
   const tempPath = tempPathFor(finalPath);
   try {
     await fill(tempPath);
@@ -69,7 +71,7 @@ export async function placeAtomically(
       await linkExclusive(tempPath, finalPath);
       await unlink(tempPath);
     } else {
-      await keepMode(finalPath, tempPath);
+      if (options.target?.exists !== false) await keepMode(finalPath, tempPath);
       await renameInto(tempPath, finalPath);
     }
     if (options.fsync) await syncDirectory(dirname(finalPath));

@@ -90,14 +90,20 @@ export class LocalDriver implements StorageDriver {
   }
 
   async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {
-    const filePath = await this.#root.resolve(path);
-    refuseTempName(path, filePath);
-    await placeAtomically(filePath, (tempPath) => streamToFile(source, tempPath, options.signal), {
+    const target = await this.#root.resolveTarget(path);
+    refuseTempName(path, target.path);
+    await placeAtomically(target.path, (tempPath) => streamToFile(source, tempPath, options.signal), {
       exclusive: options.ifNoneMatch === "*",
       mtime: options.mtime,
       fsync: this.#fsync,
+      target,
     });
-    return this.stat(path);
+    return this.#placedEntry(path, target.path);
+  }
+
+  /** The entry of a file this driver just placed (a regular file inside the root: no symlink check needed). */
+  async #placedEntry(key: string, filePath: string): Promise<Entry> {
+    return entryFromStats(key, await withFsErrors(filePath, "read", () => stat(filePath)));
   }
 
   /**
@@ -175,17 +181,17 @@ export class LocalDriver implements StorageDriver {
   /** copyFile (reflink where the file system can) into a temp file, given `mtime` if asked, then placed atomically. */
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
     const sourcePath = await this.#regularFile(from);
-    const targetPath = await this.#root.resolve(to);
-    refuseTempName(to, targetPath);
+    const target = await this.#root.resolveTarget(to);
+    refuseTempName(to, target.path);
     await placeAtomically(
-      targetPath,
+      target.path,
       (tempPath) =>
         withFsErrors(sourcePath, "read", () =>
           copyFile(sourcePath, tempPath, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL),
         ),
-      { exclusive: options.ifNoneMatch === "*", mtime: options.mtime, fsync: this.#fsync },
+      { exclusive: options.ifNoneMatch === "*", mtime: options.mtime, fsync: this.#fsync, target },
     );
-    return this.stat(to);
+    return this.#placedEntry(to, target.path);
   }
 
   /** rename (files or whole directories), creating the target's parents; across devices, copy + unlink. */

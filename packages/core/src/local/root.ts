@@ -53,15 +53,24 @@ export class LocalRoot {
    * `followLast: false` checks only the parent (for delete and move, which act on a link itself).
    */
   async resolve(key: string, options: { followLast?: boolean } = {}): Promise<string> {
+    return (await this.resolveTarget(key, options)).path;
+  }
+
+  /**
+   * `resolve`, plus what the check saw on the way: whether something is at the path and whether its
+   * parent directory exists — so a write can skip creating parents and looking for a file to replace.
+   */
+  async resolveTarget(key: string, options: { followLast?: boolean } = {}): Promise<ResolvedTarget> {
     const filePath = this.path(key);
-    if (key === "") return filePath;
+    if (key === "") return { path: filePath, exists: true, parentExists: true };
     const probe = options.followLast === false ? dirname(filePath) : filePath;
-    let real: string;
+    let resolved: Awaited<ReturnType<typeof resolveExisting>>;
     try {
-      real = (await resolveExisting(probe)).real;
+      resolved = await resolveExisting(probe);
     } catch (error) {
       throw mapFsError(error, filePath);
     }
+    const { real, missing } = resolved;
     if (!(await this.contains(real))) {
       throw errors.permissionDenied(
         `${filePath} is a symbolic link that leads outside the storage root ${this.dir}`,
@@ -71,15 +80,24 @@ export class LocalRoot {
         },
       );
     }
-    return filePath;
+    if (options.followLast === false) return { path: filePath, exists: false, parentExists: missing === 0 };
+    return { path: filePath, exists: missing === 0, parentExists: missing <= 1 };
   }
+}
+
+export interface ResolvedTarget {
+  path: string;
+  /** Something was at the path when it was checked. */
+  exists: boolean;
+  /** The parent directory existed when the path was checked. */
+  parentExists: boolean;
 }
 
 /**
  * realpath of the deepest existing ancestor of `target`, with the missing remainder appended.
  * A dangling symlink on the way resolves as missing (its own path), which is then inside the root.
  */
-async function resolveExisting(target: string): Promise<{ real: string; exists: boolean }> {
+async function resolveExisting(target: string): Promise<{ real: string; exists: boolean; missing: number }> {
   let current = target;
   const missing: string[] = [];
   for (;;) {
@@ -88,6 +106,7 @@ async function resolveExisting(target: string): Promise<{ real: string; exists: 
       return {
         real: missing.length === 0 ? real : join(real, ...missing.reverse()),
         exists: missing.length === 0,
+        missing: missing.length,
       };
     } catch (error) {
       const code = fsErrorCode(error);
