@@ -198,13 +198,33 @@ interface RunContext {
   fail: (action: PlannedAction, error: FerryError) => void;
 }
 
-/** Native and streamed copies, `transfers` at a time, each with its own retries. */
+/** Files in flight when the caller does not say. */
+const DEFAULT_TRANSFERS = 4;
+/**
+ * Small files cost round trips, not bandwidth: with no `transfers` given, files up to
+ * SMALL_FILE_BYTES run this many at a time beside the large ones (memory stays ≤ 16 MiB for them).
+ */
+const DEFAULT_SMALL_FILE_TRANSFERS = 16;
+const SMALL_FILE_BYTES = 1024 * 1024;
+
+/** One limiter per size class; an explicit `transfers` bounds every file alike. */
+function transferLimits(transfers: number | undefined) {
+  if (transfers !== undefined) {
+    const limit = pLimit(Math.max(1, transfers));
+    return (_action: PlannedAction) => limit;
+  }
+  const large = pLimit(DEFAULT_TRANSFERS);
+  const small = pLimit(DEFAULT_SMALL_FILE_TRANSFERS);
+  return (action: PlannedAction) => (action.size <= SMALL_FILE_BYTES ? small : large);
+}
+
+/** Native and streamed copies, a bounded number at a time (transferLimits), each with its own retries. */
 async function runEach(actions: readonly PlannedAction[], context: RunContext): Promise<void> {
   const { source, options, summary, progress } = context;
-  const limit = pLimit(Math.max(1, options.transfers ?? 4));
+  const limitFor = transferLimits(options.transfers);
   await Promise.all(
     actions.map((action) =>
-      limit(async () => {
+      limitFor(action)(async () => {
         if (options.signal?.aborted) return;
         let counted = 0;
         const onBytes = (bytesSoFar: number) => {

@@ -77,7 +77,7 @@ export interface TransferOptions {
   files?: readonly string[];
   /** Plan only: list both sides and return what would happen, touching nothing. */
   dryRun?: boolean;
-  /** Files in flight at once (default 4). */
+  /** Files in flight at once. Default: 4, plus up to 16 files of at most 1 MiB beside them. */
   transfers?: number;
   /** Parts in flight per file, passed to the destination's write (default: the storage's choice). */
   partConcurrency?: number;
