@@ -103,6 +103,9 @@ describe("registry on local storage", () => {
     expect(await registry.list("~/team/")).toEqual(["~/team/bert", "~/team/bert/v2", "~/team/gpt"]);
     expect(await registry.list("~/team/be")).toEqual(["~/team/bert", "~/team/bert/v2"]);
     expect(await registry.list("~")).toHaveLength(4);
+    expect(await registry.list("~/team/bert/v")).toEqual(["~/team/bert/v2"]);
+    await expectError(registry.list("~/../etc"), "InvalidInput", /invalid registry prefix/);
+    await expectError(registry.list("~/a b"), "InvalidInput", /invalid registry prefix/);
   });
 
   it("removes a name and its history, leaving nested names alone", async () => {

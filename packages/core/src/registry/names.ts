@@ -86,7 +86,11 @@ export function parsePrefix(
       ? "local"
       : defaultScope;
   const key = prefix.startsWith("@/") || prefix.startsWith("~/") ? prefix.slice(2) : prefix;
-  if (key.includes("..") || key.startsWith("/") || !/^[A-Za-z0-9._/-]*$/.test(key)) {
+  if (
+    key.startsWith("/") ||
+    !/^[A-Za-z0-9._/-]*$/.test(key) ||
+    key.split("/").some((segment) => segment === "." || segment === "..")
+  ) {
     throw errors.invalidInput(
       `invalid registry prefix ${JSON.stringify(prefix)}: use a name or the start of one`,
     );
