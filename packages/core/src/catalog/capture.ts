@@ -143,6 +143,18 @@ async function plan(patterns: readonly GetPattern[], context: StageContext): Pro
     }
     const matches = keyMatcher(get.pattern);
     const files = (await filesByRun.get(runId)!).filter(matches);
+    // Object stores allow keys such as `a/../../x`; such a name must never become a path outside cwd.
+    const escaping = files.find((name) =>
+      name.split("/").some((segment) => segment === "" || segment === "." || segment === ".."),
+    );
+    if (escaping !== undefined) {
+      throw errors.invalidInput(
+        `catalog get ${JSON.stringify(get.text)}: ${escaping} in run ${runId} would land outside the working directory`,
+        {
+          path: context.store.display(runId, escaping),
+        },
+      );
+    }
     const puts = await putsByRun.get(runId)!;
     const hashOnly = [...puts.values()].filter(
       (record) => !record.stored && matches(record.name) && !files.includes(record.name),
