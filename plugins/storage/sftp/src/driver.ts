@@ -162,7 +162,11 @@ export class SftpDriver implements StorageDriver {
 
   /** Refuse early what the final placement would refuse, and create the parents. */
   async #checkTarget(calls: SftpCalls, path: string, exclusive: boolean): Promise<void> {
-    const existing = await calls.statOrNothing(path).catch(() => undefined);
+    // Both questions in one round trip: is something at the path, and is its parent a directory.
+    const [existing, parent] = await Promise.all([
+      calls.statOrNothing(path).catch(() => undefined),
+      calls.statOrNothing(posix.dirname(path)).catch(() => undefined),
+    ]);
     if (existing && isDirectoryMode(existing.mode)) {
       throw errors.invalidInput(`cannot write ${path} on ${calls.host}: a directory is there`, {
         system: "sftp",
@@ -175,7 +179,7 @@ export class SftpDriver implements StorageDriver {
         path,
       });
     }
-    if (!existing) await ensureParent(calls, path);
+    if (!existing && !(parent && isDirectoryMode(parent.mode))) await ensureParent(calls, path);
   }
 
   /** Best-effort removal of a temporary file after a failure, on a fresh connection if the old one died. */
