@@ -6,7 +6,13 @@ export default defineConfig({
   resolve: { conditions: ["@ferry/source"] },
   ssr: { resolve: { conditions: ["@ferry/source"], externalConditions: ["@ferry/source"] } },
   test: {
-    include: ["packages/*/test/**/*.test.ts", "plugins/*/*/test/**/*.test.ts", "test-harness/test/**/*.test.ts", "examples/test/**/*.test.ts", "tests/**/*.test.ts"],
+    include: [
+      "packages/*/test/**/*.test.ts",
+      "plugins/*/*/test/**/*.test.ts",
+      "test-harness/test/**/*.test.ts",
+      "examples/test/**/*.test.ts",
+      "tests/**/*.test.ts",
+    ],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",

@@ -26,15 +26,20 @@ if (unknown.length > 0) {
 const names = chosen.length > 0 ? chosen : [...ALL];
 
 // tables.ts runs its documented default size unless --full; the others run full sizes unless --quick.
-const sizeFlag = (name: string): string[] => (name === "tables" ? (quick ? [] : ["--full"]) : quick ? ["--quick"] : []);
+const sizeFlag = (name: string): string[] =>
+  name === "tables" ? (quick ? [] : ["--full"]) : quick ? ["--quick"] : [];
 
 let failed = 0;
 for (const name of names) {
   console.log(`\n## ${name}\n`);
-  const run = spawnSync(process.execPath, ["--conditions=@ferry/source", `bench/${name}.ts`, ...sizeFlag(name)], {
-    cwd: root,
-    stdio: "inherit",
-  });
+  const run = spawnSync(
+    process.execPath,
+    ["--conditions=@ferry/source", `bench/${name}.ts`, ...sizeFlag(name)],
+    {
+      cwd: root,
+      stdio: "inherit",
+    },
+  );
   if (run.status !== 0) {
     console.error(`bench/${name}.ts exited with ${run.status ?? run.signal}`);
     failed++;

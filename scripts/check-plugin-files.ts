@@ -34,7 +34,8 @@ export function checkPlugin(root: string, dir: string): string[] {
   const pkg = JSON.parse(readFileSync(packageFile, "utf8")) as Record<string, unknown>;
   const [, category, name] = dir.split("/");
   const expectedName = `@ferry/${category}-${name}`;
-  if (pkg.name !== expectedName) problems.push(`${dir}: package name ${String(pkg.name)}, expected ${expectedName}`);
+  if (pkg.name !== expectedName)
+    problems.push(`${dir}: package name ${String(pkg.name)}, expected ${expectedName}`);
   if (pkg.type !== "module") problems.push(`${dir}: "type" must be "module" (ESM only)`);
   if (pkg.sideEffects !== false) problems.push(`${dir}: "sideEffects" must be false`);
   const engines = pkg.engines as Record<string, string> | undefined;
@@ -44,7 +45,8 @@ export function checkPlugin(root: string, dir: string): string[] {
   const dependencies = pkg.dependencies as Record<string, string> | undefined;
   if (dependencies?.["@ferry/core"]) problems.push(`${dir}: @ferry/core must not be a direct dependency`);
   const exportsField = (pkg.exports as Record<string, Record<string, string>> | undefined)?.["."];
-  if (!exportsField?.types || !exportsField.import) problems.push(`${dir}: exports["."] needs "types" and "import"`);
+  if (!exportsField?.types || !exportsField.import)
+    problems.push(`${dir}: exports["."] needs "types" and "import"`);
   const files = pkg.files as string[] | undefined;
   if (!files?.includes("dist")) problems.push(`${dir}: "files" must allow-list dist`);
   return problems;
@@ -57,6 +59,10 @@ export function checkAll(root: string): string[] {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const problems = checkAll(process.cwd());
   for (const problem of problems) console.error(problem);
-  console.log(problems.length === 0 ? `all ${pluginDirs(process.cwd()).length} plugins have the standard file set` : `${problems.length} problem(s)`);
+  console.log(
+    problems.length === 0
+      ? `all ${pluginDirs(process.cwd()).length} plugins have the standard file set`
+      : `${problems.length} problem(s)`,
+  );
   process.exit(problems.length === 0 ? 0 : 1);
 }

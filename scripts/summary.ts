@@ -16,6 +16,8 @@ const result = JSON.parse(readFileSync(file, "utf8")) as {
 };
 const skipped = result.numPendingTests + result.numTodoTests;
 // A file that fails to load has no failed tests but is a failure all the same.
-const failed = result.numFailedTests + (result.numFailedTests === 0 && status !== 0 ? Math.max(1, result.numFailedTestSuites) : 0);
+const failed =
+  result.numFailedTests +
+  (result.numFailedTests === 0 && status !== 0 ? Math.max(1, result.numFailedTestSuites) : 0);
 console.log(`Tests: ${result.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(status);

@@ -19,7 +19,10 @@ describe("repository conventions", () => {
       const dir = join(scratch, "plugins", "storage", "odd");
       mkdirSync(join(dir, "src"), { recursive: true });
       writeFileSync(join(dir, "src", "index.ts"), "export {};\n");
-      writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "odd", type: "commonjs", dependencies: { "@ferry/core": "1" } }));
+      writeFileSync(
+        join(dir, "package.json"),
+        JSON.stringify({ name: "odd", type: "commonjs", dependencies: { "@ferry/core": "1" } }),
+      );
       const problems = checkPlugin(scratch, "plugins/storage/odd");
       expect(problems).toEqual(
         expect.arrayContaining([

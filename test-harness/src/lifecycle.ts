@@ -3,10 +3,10 @@
  * output is kept (and printed when a test fails), and teardown that leaves no process behind.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { createServer, connect } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { connect, createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export const HOST = "127.0.0.1";
 
@@ -23,7 +23,10 @@ export async function freePort(): Promise<number> {
 }
 
 /** Resolves once something accepts TCP connections on host:port. */
-export async function waitForPort(port: number, options: { host?: string; timeoutMs?: number; what?: string } = {}): Promise<void> {
+export async function waitForPort(
+  port: number,
+  options: { host?: string; timeoutMs?: number; what?: string } = {},
+): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -35,13 +38,19 @@ export async function waitForPort(port: number, options: { host?: string; timeou
       socket.once("error", () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${options.what ?? "backend"} did not listen on ${options.host ?? HOST}:${port} in time`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${options.what ?? "backend"} did not listen on ${options.host ?? HOST}:${port} in time`,
+      );
     await sleep(50);
   }
 }
 
 /** Polls `probe` until it returns true (or throws after the timeout). */
-export async function waitUntil(probe: () => Promise<boolean>, options: { timeoutMs?: number; what?: string } = {}): Promise<void> {
+export async function waitUntil(
+  probe: () => Promise<boolean>,
+  options: { timeoutMs?: number; what?: string } = {},
+): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let lastError: unknown;
   for (;;) {
@@ -51,7 +60,9 @@ export async function waitUntil(probe: () => Promise<boolean>, options: { timeou
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${options.what ?? "backend"} was not ready in time${lastError ? `: ${String(lastError)}` : ""}`);
+      throw new Error(
+        `${options.what ?? "backend"} was not ready in time${lastError ? `: ${String(lastError)}` : ""}`,
+      );
     }
     await sleep(50);
   }
@@ -91,7 +102,12 @@ export class LogTail {
 }
 
 /** Spawn a backend process (in its own process group, so teardown kills its children too). */
-export function spawnBackend(name: string, command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildBackend {
+export function spawnBackend(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): ChildBackend {
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
@@ -148,10 +164,15 @@ export function track(backend: Backend): Backend {
 }
 
 /** Print a backend's logs when the current test failed: call as `afterEach(ctx => printLogsOnFailure(ctx, backend))`. */
-export function printLogsOnFailure(context: { task: { result?: { state?: string } } }, ...backends: Backend[]): void {
+export function printLogsOnFailure(
+  context: { task: { result?: { state?: string } } },
+  ...backends: Backend[]
+): void {
   if (context.task.result?.state !== "fail") return;
   for (const backend of backends) {
-    process.stderr.write(`\n----- ${backend.name} logs (last lines) -----\n${backend.logs().slice(-8000)}\n-----\n`);
+    process.stderr.write(
+      `\n----- ${backend.name} logs (last lines) -----\n${backend.logs().slice(-8000)}\n-----\n`,
+    );
   }
 }
 

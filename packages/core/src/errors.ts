@@ -109,8 +109,14 @@ export function throwIfAborted(signal: AbortSignal | undefined, ctx: Ctx = {}): 
 /** Wraps anything thrown into a FerryError; FerryErrors pass through unchanged. */
 export function toFerryError(error: unknown, ctx: Ctx = {}): FerryError {
   if (FerryError.isInstance(error)) return error;
-  if (error instanceof Error && (error.name === "AbortError" || (error as { code?: string }).code === "ABORT_ERR")) {
-    return new FerryError("Aborted", `operation aborted${ctx.path ? `: ${ctx.path}` : ""}`, { ...ctx, cause: error });
+  if (
+    error instanceof Error &&
+    (error.name === "AbortError" || (error as { code?: string }).code === "ABORT_ERR")
+  ) {
+    return new FerryError("Aborted", `operation aborted${ctx.path ? `: ${ctx.path}` : ""}`, {
+      ...ctx,
+      cause: error,
+    });
   }
   const message = error instanceof Error ? error.message : String(error);
   return new FerryError("Unexpected", message, { ...ctx, cause: error });

@@ -80,7 +80,9 @@ const BUCKET = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
 const CONTAINER = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/;
 
 function isLocation(value: unknown): value is Location {
-  return typeof value === "object" && value !== null && "root" in value && "url" in value && "system" in value;
+  return (
+    typeof value === "object" && value !== null && "root" in value && "url" in value && "system" in value
+  );
 }
 
 export interface ParseOptions {
@@ -104,7 +106,12 @@ export function parseLocation(input: LocationLike, options: ParseOptions = {}): 
     const system = canonicalSystem(scheme);
     switch (system) {
       case "file":
-        return parseFile(rest.startsWith("/") ? decodeURIComponent(rest) : bad(`file URLs must be absolute (file:///path): ${input}`, input), options);
+        return parseFile(
+          rest.startsWith("/")
+            ? decodeURIComponent(rest)
+            : bad(`file URLs must be absolute (file:///path): ${input}`, input),
+          options,
+        );
       case "s3":
       case "gs":
         return parseBucket(system as "s3" | "gs", rest, input);
@@ -145,10 +152,14 @@ function splitFirst(rest: string): [string, string] {
 
 function parseBucket(system: "s3" | "gs", rest: string, input: string): Location {
   const [bucket, key] = splitFirst(rest);
-  if (bucket.includes("@")) bad(`credentials are never taken from a URL; configure them in the environment: ${redact(input)}`, input);
+  if (bucket.includes("@"))
+    bad(`credentials are never taken from a URL; configure them in the environment: ${redact(input)}`, input);
   if (!bucket) bad(`${system}:// URL has no bucket: ${input}`, input);
   if (!BUCKET.test(bucket)) {
-    bad(`invalid bucket name "${bucket}": 3-63 characters, lower-case letters, digits, dots and hyphens`, input);
+    bad(
+      `invalid bucket name "${bucket}": 3-63 characters, lower-case letters, digits, dots and hyphens`,
+      input,
+    );
   }
   const path = normalizeKey(key, { allowRoot: true, system });
   return { system, root: bucket, bucket, path, url: `${system}://${bucket}/${path}` };
@@ -158,10 +169,16 @@ function parseAzure(rest: string, input: string): Location {
   const [head, key] = splitFirst(rest);
   // az://container/path, or az://account@container/path would look like credentials: use options/env for the account.
   if (head.includes("@") || head.includes(":")) {
-    bad(`az:// URLs name a container (az://container/path); the account comes from options or the environment: ${redact(input)}`, input);
+    bad(
+      `az:// URLs name a container (az://container/path); the account comes from options or the environment: ${redact(input)}`,
+      input,
+    );
   }
   if (!CONTAINER.test(head)) {
-    bad(`invalid container name "${head}": 3-63 characters, lower-case letters, digits and single hyphens`, input);
+    bad(
+      `invalid container name "${head}": 3-63 characters, lower-case letters, digits and single hyphens`,
+      input,
+    );
   }
   const path = normalizeKey(key, { allowRoot: true, system: "az" });
   return { system: "az", root: head, container: head, path, url: `az://${head}/${path}` };
@@ -191,7 +208,10 @@ function parseHttps(input: string): Location {
     const location = parseAzure(`${container}/${key}`, input);
     return { ...location, account: blob[1]! };
   }
-  bad(`no storage system is known for ${url.protocol}//${url.host}: use s3://, gs://, az://, sftp:// or github:// URLs`, input);
+  bad(
+    `no storage system is known for ${url.protocol}//${url.host}: use s3://, gs://, az://, sftp:// or github:// URLs`,
+    input,
+  );
 }
 
 function parseSftp(rest: string, input: string): Location {
@@ -202,7 +222,13 @@ function parseSftp(rest: string, input: string): Location {
   if (password !== undefined) {
     bad(`passwords are never taken from a URL; use a key or ssh-agent: ${redact(input)}`, input);
   }
-  return sftpLocation({ user, host: host!, port: port === undefined ? undefined : Number(port), path: `/${path}`, input });
+  return sftpLocation({
+    user,
+    host: host!,
+    port: port === undefined ? undefined : Number(port),
+    path: `/${path}`,
+    input,
+  });
 }
 
 function sftpLocation(args: {
@@ -253,7 +279,8 @@ function parseGithub(rest: string, input: string): Location {
   const parts = rest.split("/");
   const owner = parts[0];
   let repoPart = parts[1];
-  if (!owner || !repoPart) bad(`GitHub URL needs an owner and a repository (github://owner/repo@ref/path): ${input}`, input);
+  if (!owner || !repoPart)
+    bad(`GitHub URL needs an owner and a repository (github://owner/repo@ref/path): ${input}`, input);
   if (owner.includes(":")) bad(`credentials are never taken from a URL: ${redact(input)}`, input);
   let ref: string | undefined;
   const at = repoPart.indexOf("@");
@@ -265,9 +292,16 @@ function parseGithub(rest: string, input: string): Location {
   return githubLocation(owner, repoPart, ref, parts.slice(2).join("/"), input);
 }
 
-function githubLocation(owner: string, repo: string, ref: string | undefined, path: string, input: string): Location {
+function githubLocation(
+  owner: string,
+  repo: string,
+  ref: string | undefined,
+  path: string,
+  input: string,
+): Location {
   const name = /^[A-Za-z0-9_.-]+$/;
-  if (!name.test(owner) || !name.test(repo)) bad(`invalid GitHub owner or repository name in ${input}`, input);
+  if (!name.test(owner) || !name.test(repo))
+    bad(`invalid GitHub owner or repository name in ${input}`, input);
   const key = normalizeKey(path, { allowRoot: true, system: "github" });
   const root = `${owner}/${repo}${ref ? `@${ref}` : ""}`;
   const location: Location = {
@@ -284,17 +318,21 @@ function githubLocation(owner: string, repo: string, ref: string | undefined, pa
 
 function parseGeneric(system: string, rest: string, input: string): Location {
   const [root, key] = splitFirst(rest);
-  if (root.includes("@") && root.includes(":")) bad(`credentials are never taken from a URL: ${redact(input)}`, input);
+  if (root.includes("@") && root.includes(":"))
+    bad(`credentials are never taken from a URL: ${redact(input)}`, input);
   const path = normalizeKey(key, { allowRoot: true, system });
   return { system, root, path, url: `${system}://${root}/${path}` };
 }
 
 function fromSpec(spec: LocationSpec, options: ParseOptions): Location {
   if (typeof spec.system !== "string" || spec.system === "") {
-    throw errors.invalidInput("a location object needs a `system` (file, s3, gs, az, sftp, github or an ssh host alias)");
+    throw errors.invalidInput(
+      "a location object needs a `system` (file, s3, gs, az, sftp, github or an ssh host alias)",
+    );
   }
   const path = spec.path ?? "";
-  if (typeof path !== "string") throw errors.invalidInput(`location path must be a string, got ${typeof path}`);
+  if (typeof path !== "string")
+    throw errors.invalidInput(`location path must be a string, got ${typeof path}`);
   const system = canonicalSystem(spec.system);
   switch (system) {
     case "file":
@@ -339,7 +377,10 @@ function fromSpec(spec: LocationSpec, options: ParseOptions): Location {
 
 /** The location `path` below `base` (same system and root). */
 export function childLocation(base: Location, path: string): Location {
-  const key = normalizeKey([base.path, path].filter(Boolean).join("/"), { allowRoot: true, system: base.system });
+  const key = normalizeKey([base.path, path].filter(Boolean).join("/"), {
+    allowRoot: true,
+    system: base.system,
+  });
   return withPath(base, key);
 }
 

@@ -48,7 +48,10 @@ class ManagedStorage implements Storage {
     this.driver = driver;
     this.system = driver.system;
     this.root = driver.root;
-    this.capabilities = Object.freeze({ ...driver.capabilities, limits: Object.freeze({ ...driver.capabilities.limits }) });
+    this.capabilities = Object.freeze({
+      ...driver.capabilities,
+      limits: Object.freeze({ ...driver.capabilities.limits }),
+    });
   }
 
   #key(path: string, allowRoot = false): string {
@@ -68,7 +71,10 @@ class ManagedStorage implements Storage {
   }
 
   #unsupported(operation: string, path?: string): never {
-    throw errors.unsupported(`${this.system} storage does not support ${operation}`, { system: this.system, path });
+    throw errors.unsupported(`${this.system} storage does not support ${operation}`, {
+      system: this.system,
+      path,
+    });
   }
 
   #requireWrite(operation: string, path: string): void {
@@ -94,12 +100,17 @@ class ManagedStorage implements Storage {
     const key = this.#key(dir, true);
     const { signal, startAfter, limit } = options;
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-      throw errors.invalidInput(`list limit must be a non-negative integer, got ${limit}`, { system: this.system });
+      throw errors.invalidInput(`list limit must be a non-negative integer, got ${limit}`, {
+        system: this.system,
+      });
     }
     throwIfAborted(signal, { system: this.system, path: key });
     if (limit === 0) return;
     const pageMax = this.capabilities.limits.listPageMax;
-    const pageSize = options.pageSize === undefined ? undefined : Math.max(1, Math.min(options.pageSize, pageMax ?? Infinity));
+    const pageSize =
+      options.pageSize === undefined
+        ? undefined
+        : Math.max(1, Math.min(options.pageSize, pageMax ?? Infinity));
     const after = startAfter === undefined ? undefined : this.#key(startAfter, true);
     const source =
       options.recursive && this.capabilities.listRecursive === "walk"
@@ -134,7 +145,8 @@ class ManagedStorage implements Storage {
   /** Depth-first walk in UTF-8 key order: a directory `d` sorts as `d/` so `d.txt` comes before `d/x`. */
   async *#walk(dir: string, options: ListOptions): AsyncIterable<Entry> {
     const children: Entry[] = [];
-    for await (const entry of this.driver.list(dir, { signal: options.signal, pageSize: options.pageSize })) children.push(entry);
+    for await (const entry of this.driver.list(dir, { signal: options.signal, pageSize: options.pageSize }))
+      children.push(entry);
     children.sort((a, b) => compareKeys(listingKey(a), listingKey(b)));
     const after = options.startAfter;
     for (const child of children) {
@@ -155,13 +167,17 @@ class ManagedStorage implements Storage {
     if (range) {
       const values = "suffix" in range ? [range.suffix] : [range.offset, range.length ?? 0];
       if (values.some((value) => !Number.isSafeInteger(value) || value < 0)) {
-        throw errors.invalidInput(`invalid byte range ${JSON.stringify(range)}: offsets and lengths are non-negative integers`, {
-          system: this.system,
-          path: key,
-        });
+        throw errors.invalidInput(
+          `invalid byte range ${JSON.stringify(range)}: offsets and lengths are non-negative integers`,
+          {
+            system: this.system,
+            path: key,
+          },
+        );
       }
     }
-    if (range && !this.capabilities.rangeRead) return this.#call(key, options.signal, () => this.#emulatedRange(key, range, options));
+    if (range && !this.capabilities.rangeRead)
+      return this.#call(key, options.signal, () => this.#emulatedRange(key, range, options));
     return this.#call(key, options.signal, () => this.driver.read(key, options));
   }
 
@@ -195,10 +211,16 @@ class ManagedStorage implements Storage {
       this.#unsupported("conditional writes (ifNoneMatch)", key);
     }
     if (options.size !== undefined && (!Number.isSafeInteger(options.size) || options.size < 0)) {
-      throw errors.invalidInput(`write size must be a non-negative integer, got ${options.size}`, { system: this.system, path: key });
+      throw errors.invalidInput(`write size must be a non-negative integer, got ${options.size}`, {
+        system: this.system,
+        path: key,
+      });
     }
     if (options.md5 !== undefined && !/^[0-9a-f]{32}$/i.test(options.md5)) {
-      throw errors.invalidInput(`md5 must be 32 hex digits, got ${JSON.stringify(options.md5)}`, { system: this.system, path: key });
+      throw errors.invalidInput(`md5 must be 32 hex digits, got ${JSON.stringify(options.md5)}`, {
+        system: this.system,
+        path: key,
+      });
     }
     const checked = this.#checkedSource(key, toByteIterable(source), options);
     return this.#call(key, options.signal, () => this.driver.write(key, checked, options));
@@ -209,7 +231,11 @@ class ManagedStorage implements Storage {
    * mismatch is thrown from the iterator before it ends, so the driver aborts its write and
    * nothing appears under the final name.
    */
-  async *#checkedSource(key: string, source: AsyncIterable<Uint8Array>, options: WriteOptions): AsyncIterable<Uint8Array> {
+  async *#checkedSource(
+    key: string,
+    source: AsyncIterable<Uint8Array>,
+    options: WriteOptions,
+  ): AsyncIterable<Uint8Array> {
     const hash = options.md5 === undefined ? undefined : createHash("md5");
     let total = 0;
     for await (const chunk of source) {
@@ -217,7 +243,10 @@ class ManagedStorage implements Storage {
       const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
       total += bytes.byteLength;
       if (options.size !== undefined && total > options.size) {
-        throw errors.invalidInput(`source is longer than the declared size ${options.size}`, { system: this.system, path: key });
+        throw errors.invalidInput(`source is longer than the declared size ${options.size}`, {
+          system: this.system,
+          path: key,
+        });
       }
       hash?.update(bytes);
       options.onProgress?.(total);
@@ -225,12 +254,18 @@ class ManagedStorage implements Storage {
     }
     throwIfAborted(options.signal, { system: this.system, path: key });
     if (options.size !== undefined && total !== options.size) {
-      throw errors.invalidInput(`source ended after ${total} bytes, declared size was ${options.size}`, { system: this.system, path: key });
+      throw errors.invalidInput(`source ended after ${total} bytes, declared size was ${options.size}`, {
+        system: this.system,
+        path: key,
+      });
     }
     if (hash && options.md5 !== undefined) {
       const actual = hash.digest("hex");
       if (actual !== options.md5.toLowerCase()) {
-        throw errors.integrity(`MD5 mismatch: expected ${options.md5.toLowerCase()}, got ${actual}`, { system: this.system, path: key });
+        throw errors.integrity(`MD5 mismatch: expected ${options.md5.toLowerCase()}, got ${actual}`, {
+          system: this.system,
+          path: key,
+        });
       }
     }
   }
@@ -271,12 +306,18 @@ class ManagedStorage implements Storage {
     const mode = this.capabilities.copy;
     if (mode === false) this.#unsupported("copy", source);
     this.#requireWrite("copy", target);
-    if (options.ifNoneMatch !== undefined && !this.capabilities.conditionalWrite) this.#unsupported("conditional copy", target);
-    if (this.driver.copy) return this.#call(source, options.signal, () => this.driver.copy!(source, target, options));
+    if (options.ifNoneMatch !== undefined && !this.capabilities.conditionalWrite)
+      this.#unsupported("conditional copy", target);
+    if (this.driver.copy)
+      return this.#call(source, options.signal, () => this.driver.copy!(source, target, options));
     // Declared emulated without a driver method: stream through the client.
     const stat = await this.stat(source, options);
     const stream = await this.read(source, options);
-    return this.write(target, stream, { size: stat.size, ...options, ...(stat.contentType ? { contentType: stat.contentType } : {}) });
+    return this.write(target, stream, {
+      size: stat.size,
+      ...options,
+      ...(stat.contentType ? { contentType: stat.contentType } : {}),
+    });
   }
 
   async move(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
@@ -285,7 +326,8 @@ class ManagedStorage implements Storage {
     const mode = this.capabilities.move;
     if (mode === false) this.#unsupported("move", source);
     this.#requireWrite("move", target);
-    if (this.driver.move) return this.#call(source, options.signal, () => this.driver.move!(source, target, options));
+    if (this.driver.move)
+      return this.#call(source, options.signal, () => this.driver.move!(source, target, options));
     if (source === target) return this.stat(source, options);
     const entry = await this.copy(source, target, options);
     await this.delete([source], options);
@@ -301,7 +343,11 @@ class ManagedStorage implements Storage {
 
   async checksum(path: string, algorithm: HashAlgorithm, options: SignalOptions = {}): Promise<string> {
     const key = this.#key(path);
-    if (!this.capabilities.checksum || !this.driver.checksum || !this.capabilities.hashes.includes(algorithm)) {
+    if (
+      !this.capabilities.checksum ||
+      !this.driver.checksum ||
+      !this.capabilities.hashes.includes(algorithm)
+    ) {
       this.#unsupported(`checksum ${algorithm}`, key);
     }
     return this.#call(key, options.signal, () => this.driver.checksum!(key, algorithm, options));

@@ -104,12 +104,15 @@ export class PluginRegistry {
         const system = canonicalSystem(scheme);
         this.#storagePlugins.set(system, plugin);
         if (!replace) continue;
-        for (const key of [...this.#storages.keys()]) if (key.startsWith(`${system}\0`)) this.#storages.delete(key);
+        for (const key of [...this.#storages.keys()])
+          if (key.startsWith(`${system}\0`)) this.#storages.delete(key);
       }
     } else if (typeof (plugin as TableFlavour).detect === "function") {
       this.#flavours.set(plugin.name, plugin as TableFlavour);
     } else {
-      throw errors.invalidInput("use() takes storage plugins (with schemes and create) or table flavours (with detect)");
+      throw errors.invalidInput(
+        "use() takes storage plugins (with schemes and create) or table flavours (with detect)",
+      );
     }
   }
 
@@ -145,7 +148,9 @@ export class PluginRegistry {
     }
     const packageName = FIRST_PARTY_FLAVOURS[name];
     throw errors.pluginMissing(
-      packageName ? `no table flavour "${name}": install ${packageName}` : `no table flavour "${name}" is registered`,
+      packageName
+        ? `no table flavour "${name}": install ${packageName}`
+        : `no table flavour "${name}" is registered`,
       { packageName },
     );
   }
@@ -166,7 +171,8 @@ export class PluginRegistry {
     const cacheKey = `${location.system}\0${location.root}\0${location.account ?? ""}`;
     let pending = this.#storages.get(cacheKey);
     if (!pending) {
-      pending = (async () => createStorage(await (await this.storagePlugin(location.system)).create(location)))();
+      pending = (async () =>
+        createStorage(await (await this.storagePlugin(location.system)).create(location)))();
       pending.catch(() => this.#storages.delete(cacheKey));
       this.#storages.set(cacheKey, pending);
     }
@@ -206,9 +212,12 @@ export class PluginRegistry {
       return (await import(pathToFileURL(resolved).href)) as Record<string, unknown>;
     }
     if (optional) return undefined;
-    throw errors.pluginMissing(`package ${packageName} is listed in the project's ferry config but is not installed`, {
-      packageName,
-    });
+    throw errors.pluginMissing(
+      `package ${packageName} is listed in the project's ferry config but is not installed`,
+      {
+        packageName,
+      },
+    );
   }
 
   #projectPackages(): string[] {
@@ -223,7 +232,10 @@ export class PluginRegistry {
         break;
       }
       if (existsSync(packageFile)) {
-        const listed = readPluginList(packageFile, (json) => (json.ferry as Record<string, unknown> | undefined)?.plugins);
+        const listed = readPluginList(
+          packageFile,
+          (json) => (json.ferry as Record<string, unknown> | undefined)?.plugins,
+        );
         if (listed.length > 0) {
           packages.push(...listed);
           break;
@@ -269,7 +281,11 @@ function resolvePackage(packageName: string, base: string): string | undefined {
   for (const dir of require.resolve.paths(packageName) ?? []) {
     const manifest = join(dir, packageName, "package.json");
     if (!existsSync(manifest)) continue;
-    const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { exports?: unknown; module?: string; main?: string };
+    const pkg = JSON.parse(readFileSync(manifest, "utf8")) as {
+      exports?: unknown;
+      module?: string;
+      main?: string;
+    };
     const entry = esmEntry(pkg.exports) ?? pkg.module ?? pkg.main ?? "index.js";
     return join(dirname(manifest), entry);
   }
@@ -294,7 +310,10 @@ function esmEntry(exports: unknown): string | undefined {
 
 function isModuleNotFound(error: unknown, packageName: string): boolean {
   const code = (error as { code?: string } | undefined)?.code;
-  return (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && String((error as Error).message).includes(packageName);
+  return (
+    (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") &&
+    String((error as Error).message).includes(packageName)
+  );
 }
 
 /** A plugin package's default export is a factory (called with no options: configuration from the environment) or a plugin. */
@@ -307,9 +326,13 @@ async function instantiate(module: Record<string, unknown>, packageName: string)
     else if (typeof value === "object" && value !== null) plugins.push(value as Plugin);
   }
   if (plugins.length === 0) {
-    throw new FerryError("PluginMissing", `${packageName} has no default export that is a ferry plugin or plugin factory`, {
-      packageName,
-    });
+    throw new FerryError(
+      "PluginMissing",
+      `${packageName} has no default export that is a ferry plugin or plugin factory`,
+      {
+        packageName,
+      },
+    );
   }
   return plugins;
 }

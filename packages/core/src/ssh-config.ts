@@ -43,7 +43,9 @@ function load(path: string): SSHConfig | undefined {
 function hasExplicitHost(config: SSHConfig, name: string): boolean {
   for (const line of config) {
     if (line.type !== SSHConfig.DIRECTIVE || line.param.toLowerCase() !== "host") continue;
-    const values = Array.isArray(line.value) ? line.value.map((v) => (typeof v === "string" ? v : v.val)) : [line.value];
+    const values = Array.isArray(line.value)
+      ? line.value.map((v) => (typeof v === "string" ? v : v.val))
+      : [line.value];
     for (const pattern of values.flatMap((v) => String(v).split(/\s+/))) {
       if (pattern.startsWith("!") || pattern.includes("*") || pattern.includes("?")) continue;
       if (pattern === name) return true;

@@ -48,7 +48,10 @@ export async function collectBytes(source: AsyncIterable<Uint8Array>): Promise<U
  * Re-chunk a byte stream into parts of exactly `size` bytes (the last may be shorter), for
  * multipart uploads. Holds at most one part in memory.
  */
-export async function* chunkBytes(source: AsyncIterable<Uint8Array>, size: number): AsyncIterable<Uint8Array> {
+export async function* chunkBytes(
+  source: AsyncIterable<Uint8Array>,
+  size: number,
+): AsyncIterable<Uint8Array> {
   let buffer = new Uint8Array(size);
   let filled = 0;
   for await (const chunk of source) {

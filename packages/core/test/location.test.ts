@@ -17,12 +17,23 @@ function expectInvalid(input: Parameters<typeof parseLocation>[0], fragment: Reg
 
 describe("local paths", () => {
   it("absolute, relative, file:// and ~ all become file locations rooted at /", () => {
-    expect(parseLocation("/data/x")).toMatchObject({ system: "file", root: "/", path: "data/x", url: "file:///data/x" });
-    expect(parseLocation("./a/b", { cwd: "/srv/work" })).toMatchObject({ system: "file", path: "srv/work/a/b" });
+    expect(parseLocation("/data/x")).toMatchObject({
+      system: "file",
+      root: "/",
+      path: "data/x",
+      url: "file:///data/x",
+    });
+    expect(parseLocation("./a/b", { cwd: "/srv/work" })).toMatchObject({
+      system: "file",
+      path: "srv/work/a/b",
+    });
     expect(parseLocation("a/../b", { cwd: "/srv" })).toMatchObject({ path: "srv/b" });
     expect(parseLocation("file:///tmp/with%20space")).toMatchObject({ path: "tmp/with space" });
     expect(parseLocation("~/notes").path).toBe(join(homedir(), "notes").slice(1));
-    expect(parseLocation({ system: "file", path: "/tmp/x" })).toMatchObject({ system: "file", path: "tmp/x" });
+    expect(parseLocation({ system: "file", path: "/tmp/x" })).toMatchObject({
+      system: "file",
+      path: "tmp/x",
+    });
   });
 
   it("a relative file:// URL is refused", () => {
@@ -43,9 +54,16 @@ describe("object stores", () => {
       bucket: "my-bucket",
       path: "a b/%41.txt",
     });
-    expect(parseLocation("gs://data.example/x/")).toMatchObject({ system: "gs", bucket: "data.example", path: "x" });
+    expect(parseLocation("gs://data.example/x/")).toMatchObject({
+      system: "gs",
+      bucket: "data.example",
+      path: "x",
+    });
     expect(parseLocation("gcs://bucket1")).toMatchObject({ system: "gs", path: "" });
-    expect(parseLocation({ system: "s3", path: "bucket1/ds/bert" })).toMatchObject({ bucket: "bucket1", path: "ds/bert" });
+    expect(parseLocation({ system: "s3", path: "bucket1/ds/bert" })).toMatchObject({
+      bucket: "bucket1",
+      path: "ds/bert",
+    });
   });
 
   it("malformed bucket names and credentials in URLs are refused without echoing secrets", () => {
@@ -68,14 +86,20 @@ describe("object stores", () => {
   });
 
   it("azure containers, accounts from https URLs", () => {
-    expect(parseLocation("az://my-container/p/q")).toMatchObject({ system: "az", container: "my-container", path: "p/q" });
+    expect(parseLocation("az://my-container/p/q")).toMatchObject({
+      system: "az",
+      container: "my-container",
+      path: "p/q",
+    });
     expect(parseLocation("https://acct1.blob.core.windows.net/cont/x/y")).toMatchObject({
       system: "az",
       account: "acct1",
       container: "cont",
       path: "x/y",
     });
-    expect(parseLocation({ system: "azure", path: "cont/a", account: "acct1" })).toMatchObject({ account: "acct1" });
+    expect(parseLocation({ system: "azure", path: "cont/a", account: "acct1" })).toMatchObject({
+      account: "acct1",
+    });
     expectInvalid("az://Bad--Name/x", /invalid container name/);
     expectInvalid("az://key@container/x", /account comes from options/);
   });
@@ -104,7 +128,10 @@ describe("github", () => {
       path: "data/set",
     });
     expect(parseLocation("https://github.com/octo/hello.git")).toMatchObject({ repo: "hello", path: "" });
-    expect(parseLocation("https://github.com/octo/hello/blob/abc123/README.md")).toMatchObject({ ref: "abc123", path: "README.md" });
+    expect(parseLocation("https://github.com/octo/hello/blob/abc123/README.md")).toMatchObject({
+      ref: "abc123",
+      path: "README.md",
+    });
   });
 
   it("malformed GitHub URLs are refused", () => {
@@ -142,18 +169,43 @@ describe("sftp and ssh", () => {
       root: "me@example.org:2200/",
       path: "data/x",
     });
-    expect(parseLocation("ssh://example.org/~/runs")).toMatchObject({ homeRelative: true, path: "runs", root: "example.org/~" });
+    expect(parseLocation("ssh://example.org/~/runs")).toMatchObject({
+      homeRelative: true,
+      path: "runs",
+      root: "example.org/~",
+    });
   });
 
   it("an ~/.ssh/config alias fills user and port, in URL, scp and object forms", () => {
-    expect(parseLocation("ssh://gpu-box/data")).toMatchObject({ alias: "gpu-box", user: "alice", port: 2222, path: "data" });
-    expect(parseLocation("gpu-box:ckpt/last")).toMatchObject({ system: "sftp", alias: "gpu-box", homeRelative: true, path: "ckpt/last" });
-    expect(parseLocation({ system: "gpu-box", path: "/scratch/x" })).toMatchObject({ system: "sftp", path: "scratch/x" });
+    expect(parseLocation("ssh://gpu-box/data")).toMatchObject({
+      alias: "gpu-box",
+      user: "alice",
+      port: 2222,
+      path: "data",
+    });
+    expect(parseLocation("gpu-box:ckpt/last")).toMatchObject({
+      system: "sftp",
+      alias: "gpu-box",
+      homeRelative: true,
+      path: "ckpt/last",
+    });
+    expect(parseLocation({ system: "gpu-box", path: "/scratch/x" })).toMatchObject({
+      system: "sftp",
+      path: "scratch/x",
+    });
   });
 
   it("host:path is local unless the host is an alias or a user is given", () => {
-    expect(parseLocation("notes:today.txt", { cwd: "/srv" })).toMatchObject({ system: "file", path: "srv/notes:today.txt" });
-    expect(parseLocation("carol@box1:/x")).toMatchObject({ system: "sftp", user: "carol", host: "box1", path: "x" });
+    expect(parseLocation("notes:today.txt", { cwd: "/srv" })).toMatchObject({
+      system: "file",
+      path: "srv/notes:today.txt",
+    });
+    expect(parseLocation("carol@box1:/x")).toMatchObject({
+      system: "sftp",
+      user: "carol",
+      host: "box1",
+      path: "x",
+    });
   });
 
   it("passwords in URLs and bad ports are refused", () => {
@@ -166,7 +218,10 @@ describe("sftp and ssh", () => {
 describe("child locations", () => {
   it("join below a base and refuse escapes", () => {
     const base = parseLocation("s3://bucket1/runs");
-    expect(childLocation(base, "a/b.txt")).toMatchObject({ path: "runs/a/b.txt", url: "s3://bucket1/runs/a/b.txt" });
+    expect(childLocation(base, "a/b.txt")).toMatchObject({
+      path: "runs/a/b.txt",
+      url: "s3://bucket1/runs/a/b.txt",
+    });
     expect(() => childLocation(base, "../../etc/passwd")).toThrow(/may not leave their root/);
   });
 });

@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseCapabilities, FerryError, PluginRegistry, type StorageDriver, type StoragePlugin } from "../src/index.ts";
+import {
+  baseCapabilities,
+  FerryError,
+  PluginRegistry,
+  type StorageDriver,
+  type StoragePlugin,
+} from "../src/index.ts";
 
 const CORE_ENTRY = fileURLToPath(new URL("../src/index.ts", import.meta.url));
 
@@ -54,7 +60,14 @@ describe("plugin registry", () => {
     project = mkdtempSync(join(tmpdir(), "ferry-project-"));
     const pkg = join(project, "node_modules", "ferry-storage-constant");
     mkdirSync(pkg, { recursive: true });
-    writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "ferry-storage-constant", type: "module", exports: { ".": { import: "./index.js" } } }));
+    writeFileSync(
+      join(pkg, "package.json"),
+      JSON.stringify({
+        name: "ferry-storage-constant",
+        type: "module",
+        exports: { ".": { import: "./index.js" } },
+      }),
+    );
     writeFileSync(join(pkg, "index.js"), THIRD_PARTY_PLUGIN);
   });
   afterAll(() => rmSync(project, { recursive: true, force: true }));
@@ -69,7 +82,11 @@ describe("plugin registry", () => {
     `;
     // pnpm's script shims export NODE_PATH, which would let Node find the workspace's packages.
     const { NODE_PATH: _, ...env } = process.env;
-    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: project, encoding: "utf8", env });
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: project,
+      encoding: "utf8",
+      env,
+    });
     expect(run.stderr).toBe("");
     const error = JSON.parse(run.stdout) as { code: string; message: string; packageName: string };
     expect(error, run.stdout).toHaveProperty("code");
@@ -79,7 +96,10 @@ describe("plugin registry", () => {
   });
 
   it("a plain Node program loads an ESM-only third-party plugin listed in ferry.config.json", () => {
-    writeFileSync(join(project, "ferry.config.json"), JSON.stringify({ plugins: ["ferry-storage-constant"] }));
+    writeFileSync(
+      join(project, "ferry.config.json"),
+      JSON.stringify({ plugins: ["ferry-storage-constant"] }),
+    );
     try {
       const script = `
         import { PluginRegistry } from ${JSON.stringify(CORE_ENTRY)};
@@ -88,7 +108,11 @@ describe("plugin registry", () => {
         console.log(new TextDecoder().decode(await storage.readBytes(path)));
       `;
       const { NODE_PATH: _, ...env } = process.env;
-      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: project, encoding: "utf8", env });
+      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: project,
+        encoding: "utf8",
+        env,
+      });
       expect(run.stderr).toBe("");
       expect(run.stdout.trim()).toBe("hello from greeting");
     } finally {
@@ -103,7 +127,10 @@ describe("plugin registry", () => {
   });
 
   it("loads a third-party package listed in ferry.config.json, lazily, by scheme", async () => {
-    writeFileSync(join(project, "ferry.config.json"), JSON.stringify({ plugins: ["ferry-storage-constant"] }));
+    writeFileSync(
+      join(project, "ferry.config.json"),
+      JSON.stringify({ plugins: ["ferry-storage-constant"] }),
+    );
     try {
       const registry = new PluginRegistry({ cwd: project, searchPaths: [project] });
       const { storage, path } = await registry.resolve("const://greeting/file.txt");
@@ -135,7 +162,10 @@ describe("plugin registry", () => {
   it("a malformed plugin list is InvalidInput", async () => {
     writeFileSync(join(project, "ferry.config.json"), JSON.stringify({ plugins: "not-a-list" }));
     try {
-      await expectCode(new PluginRegistry({ cwd: project, searchPaths: [project] }).resolve("nowhere://x/y"), "InvalidInput");
+      await expectCode(
+        new PluginRegistry({ cwd: project, searchPaths: [project] }).resolve("nowhere://x/y"),
+        "InvalidInput",
+      );
     } finally {
       rmSync(join(project, "ferry.config.json"));
     }

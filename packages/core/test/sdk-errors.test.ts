@@ -27,8 +27,8 @@ describe("helpers for mapping SDK errors", () => {
 
   it("redacts literal secrets and pattern values, keeping the pattern's prefix", () => {
     const text = "GET /b?X-Amz-Signature=abc123&x=1 with key wJalrXUtnFEMI and short ab";
-    expect(redactSecrets(text, { secrets: ["wJalrXUtnFEMI", "ab"], patterns: [/(X-Amz-Signature=)[^&]+/g] })).toBe(
-      "GET /b?X-Amz-Signature=<redacted>&x=1 with key <redacted> and short ab",
-    );
+    expect(
+      redactSecrets(text, { secrets: ["wJalrXUtnFEMI", "ab"], patterns: [/(X-Amz-Signature=)[^&]+/g] }),
+    ).toBe("GET /b?X-Amz-Signature=<redacted>&x=1 with key <redacted> and short ab");
   });
 });
