@@ -45,9 +45,10 @@ export function md5Of(
   return !encrypted && plain !== undefined && HEX_MD5.test(plain) ? plain : undefined;
 }
 
-function isEncryptedWithKey(
-  head: Pick<HeadObjectCommandOutput, "ServerSideEncryption" | "SSECustomerAlgorithm">,
-): boolean {
+function isEncryptedWithKey(head: {
+  ServerSideEncryption?: string | undefined;
+  SSECustomerAlgorithm?: string | undefined;
+}): boolean {
   return (
     head.SSECustomerAlgorithm !== undefined ||
     (head.ServerSideEncryption !== undefined && head.ServerSideEncryption !== "AES256")
@@ -321,7 +322,7 @@ export class S3Driver implements StorageDriver {
         path: from,
       });
     }
-    await this.#run("copy", to, (client, sdk) =>
+    const copied = await this.#run("copy", to, (client, sdk) =>
       serverSideCopy({
         client,
         sdk,
@@ -336,7 +337,19 @@ export class S3Driver implements StorageDriver {
         signal: options.signal,
       }),
     );
-    return this.stat(to, options);
+    // One CopyObject answers with the new object's ETag and time; with the metadata copied along,
+    // that is everything a HEAD would say, so no second request. Multipart copies are looked up.
+    if (!copied.lastModified || !copied.encryption) return this.stat(to, options);
+    const md5 = md5Of(copied.etag, undefined, isEncryptedWithKey(copied.encryption)) ?? source.md5;
+    return {
+      path: to,
+      kind: "file",
+      size: source.size,
+      mtime: copied.lastModified,
+      etag: unquote(copied.etag),
+      md5,
+      contentType: source.contentType,
+    };
   }
 
   /** Like `mkdir -p`: a marker for the directory and each parent, so removing a child leaves its parents. */

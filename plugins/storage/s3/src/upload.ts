@@ -202,7 +202,15 @@ export interface CopyTarget {
 }
 
 /** Server-side copy: CopyObject up to the cutoff, UploadPartCopy ranges above it (S3's 5 GiB CopyObject limit). */
-export async function serverSideCopy(target: CopyTarget): Promise<string | undefined> {
+/** What the server said about the new object: a single CopyObject answers with its ETag and time. */
+export interface CopiedObject {
+  etag: string | undefined;
+  lastModified?: Date | undefined;
+  /** Server-side encryption of the copy, which decides whether its ETag is an MD5. */
+  encryption?: { ServerSideEncryption?: string | undefined; SSECustomerAlgorithm?: string | undefined };
+}
+
+export async function serverSideCopy(target: CopyTarget): Promise<CopiedObject> {
   const { client, sdk, bucket } = target;
   if (target.size <= target.copyCutoff) {
     const output = await client.send(
@@ -215,7 +223,14 @@ export async function serverSideCopy(target: CopyTarget): Promise<string | undef
       }),
       requestOptions(target.signal),
     );
-    return output.CopyObjectResult?.ETag;
+    return {
+      etag: output.CopyObjectResult?.ETag,
+      lastModified: output.CopyObjectResult?.LastModified,
+      encryption: {
+        ServerSideEncryption: output.ServerSideEncryption,
+        SSECustomerAlgorithm: output.SSECustomerAlgorithm,
+      },
+    };
   }
   const head = await client.send(
     new sdk.HeadObjectCommand({ Bucket: bucket, Key: target.from }),
@@ -261,7 +276,7 @@ export async function serverSideCopy(target: CopyTarget): Promise<string | undef
         ...(target.ifNoneMatch ? { IfNoneMatch: target.ifNoneMatch } : {}),
       }),
     );
-    return completed.ETag;
+    return { etag: completed.ETag };
   } catch (error) {
     await abortUpload(client, sdk, bucket, target.to, uploadId);
     throw error;

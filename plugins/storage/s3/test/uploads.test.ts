@@ -130,7 +130,16 @@ describe("server-side copy", () => {
     traffic.length = 0;
     const copied = await storage.copy("copy/source.bin", "copy/target.bin");
     expect(copied).toMatchObject({ size: body.byteLength, md5: md5Hex(body) });
-    expect(traffic.map((exchange) => exchange.command)).toEqual(["HeadObject", "CopyObject", "HeadObject"]);
+    // CopyObject's answer (ETag, time) describes the new object: no HEAD afterwards.
+    expect(traffic.map((exchange) => exchange.command)).toEqual(["HeadObject", "CopyObject"]);
+    const stated = await storage.stat("copy/target.bin");
+    expect(copied).toMatchObject({
+      kind: "file",
+      etag: stated.etag,
+      md5: stated.md5,
+      contentType: stated.contentType,
+    });
+    expect(Math.abs(copied.mtime!.getTime() - stated.mtime!.getTime())).toBeLessThan(1000);
     // Request bodies: none. Response bodies: HEADs have none; CopyObject answers with a small XML document.
     expect(traffic.reduce((sum, exchange) => sum + exchange.requestBytes, 0)).toBe(0);
     expect(traffic.reduce((sum, exchange) => sum + exchange.responseBytes, 0)).toBeLessThan(1024);
