@@ -2,10 +2,12 @@
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { errors, FerryError, toFerryError } from "../errors.ts";
+import { TEMP_PREFIX } from "../local/root.ts";
 import type { Catalog, GetPattern } from "./catalog.ts";
 import { hashLocalFile, md5Of, openLocalFile } from "./hashing.ts";
 import { expandLocalPattern, keyMatcher } from "./patterns.ts";
 import type { CatalogRecord, RunLog } from "./run-log.ts";
+import { captureSmallFiles } from "./small-files.ts";
 import { type CatalogStore, isRunOwnFile } from "./store.ts";
 
 export interface StageContext {
@@ -25,11 +27,23 @@ export interface StageResult {
   error?: FerryError | undefined;
 }
 
+/** One result for the records that succeeded, with the first failure named (and how many more there were). */
+function combine(records: CatalogRecord[], failures: FerryError[]): StageResult {
+  if (failures.length === 0) return { records };
+  const first = failures[0]!;
+  const message =
+    failures.length === 1 ? first.message : `${first.message} (and ${failures.length - 1} more failures)`;
+  return {
+    records,
+    error: new FerryError(first.code, message, { cause: first, system: first.system, path: first.path }),
+  };
+}
+
 async function settle<T>(
   items: readonly T[],
   concurrency: number,
   work: (item: T) => Promise<CatalogRecord>,
-): Promise<StageResult> {
+): Promise<{ records: CatalogRecord[]; failures: FerryError[] }> {
   const limit = pLimit(concurrency);
   const results = await Promise.allSettled(items.map((item) => limit(() => work(item))));
   const records: CatalogRecord[] = [];
@@ -38,13 +52,77 @@ async function settle<T>(
     if (result.status === "fulfilled") records.push(result.value);
     else failures.push(toFerryError(result.reason));
   }
-  if (failures.length === 0) return { records };
-  const first = failures[0]!;
-  const message =
-    failures.length === 1 ? first.message : `${first.message} (and ${failures.length - 1} more failures)`;
+  return { records, failures };
+}
+
+/**
+ * Small files go through synchronous batches (read, MD5, and the copy when the catalog is on local
+ * disk); what they leave over (large files, or every file for a remote catalog with copies) streams
+ * one by one, `concurrency` at a time.
+ */
+async function captureFiles(
+  files: readonly string[],
+  catalog: Catalog,
+  context: StageContext,
+): Promise<StageResult> {
+  const { cwd, runId, store } = context;
+  const batched = !catalog.storeCopy || store.localPath(runId, "") !== undefined;
+  const records: CatalogRecord[] = [];
+  const failures: FerryError[] = [];
+  let streamed: readonly string[] = files;
+  if (batched) {
+    const outcomes = await captureSmallFiles(
+      files.map((relative) => ({
+        source: join(cwd, relative),
+        target: catalog.storeCopy ? store.localPath(runId, relative) : undefined,
+      })),
+      { tempPrefix: TEMP_PREFIX, signal: context.signal },
+    );
+    streamed = files.filter((relative, index) => {
+      const outcome = outcomes[index]!;
+      if (outcome.kind === "done") {
+        const { startedAt, ...fingerprint } = outcome;
+        records.push(putRecord(catalog, runId, relative, { ...fingerprint, startedAt: new Date(startedAt) }));
+      } else if (outcome.kind === "failed") {
+        const error = Object.assign(new Error(outcome.message), { code: outcome.code });
+        failures.push(toFerryError(error, { system: "file", path: join(cwd, relative) }));
+      }
+      return outcome.kind === "large";
+    });
+  }
+  const rest = await settle(streamed, catalog.concurrency, async (relative) => {
+    const startedAt = new Date();
+    const localPath = join(cwd, relative);
+    const file = await openLocalFile(localPath);
+    const fingerprint = catalog.storeCopy
+      ? await store.storeFile(runId, relative, localPath, file, context.signal)
+      : file.bytes
+        ? { md5: md5Of(file.bytes), size: file.size }
+        : await hashLocalFile(localPath);
+    return putRecord(catalog, runId, relative, {
+      ...fingerprint,
+      startedAt,
+      durationMs: Date.now() - startedAt.getTime(),
+    });
+  });
+  return combine([...records, ...rest.records], [...failures, ...rest.failures]);
+}
+
+function putRecord(
+  catalog: Catalog,
+  runId: string,
+  relative: string,
+  done: { md5: string; size: number; startedAt: Date; durationMs: number },
+): CatalogRecord {
   return {
-    records,
-    error: new FerryError(first.code, message, { cause: first, system: first.system, path: first.path }),
+    name: relative,
+    stage: "put",
+    md5: done.md5,
+    size: done.size,
+    stored: catalog.storeCopy,
+    ...(catalog.storeCopy ? { catalogPath: `${runId}/${relative}` } : {}),
+    startedAt: done.startedAt.toISOString(),
+    durationMs: done.durationMs,
   };
 }
 
@@ -57,7 +135,7 @@ export async function capturePuts(
   context: StageContext,
   jobSucceeded: boolean,
 ): Promise<StageResult> {
-  const { cwd, exclude, runId, store } = context;
+  const { cwd, exclude, runId } = context;
   const matches = await Promise.all(
     catalog.put.map((pattern) => expandLocalPattern(cwd, pattern, { exclude, signal: context.signal })),
   );
@@ -84,26 +162,7 @@ export async function capturePuts(
       ),
     };
   }
-  const result = await settle(files, catalog.concurrency, async (relative) => {
-    const startedAt = new Date();
-    const localPath = join(cwd, relative);
-    const file = await openLocalFile(localPath);
-    const fingerprint = catalog.storeCopy
-      ? await store.storeFile(runId, relative, localPath, file, context.signal)
-      : file.bytes
-        ? { md5: md5Of(file.bytes), size: file.size }
-        : await hashLocalFile(localPath);
-    return {
-      name: relative,
-      stage: "put",
-      md5: fingerprint.md5,
-      size: fingerprint.size,
-      stored: catalog.storeCopy,
-      ...(catalog.storeCopy ? { catalogPath: `${runId}/${relative}` } : {}),
-      startedAt: startedAt.toISOString(),
-      durationMs: Date.now() - startedAt.getTime(),
-    } satisfies CatalogRecord;
-  });
+  const result = await captureFiles(files, catalog, context);
   const order = new Map(files.map((file, index) => [file, index]));
   result.records.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
   return result;
@@ -193,7 +252,7 @@ export async function fetchGets(catalog: Catalog, context: StageContext): Promis
   } catch (error) {
     return { records: [], error: toFerryError(error) };
   }
-  const result = await settle(planned, catalog.concurrency, async ({ runId, name, expected }) => {
+  const settled = await settle(planned, catalog.concurrency, async ({ runId, name, expected }) => {
     const startedAt = new Date();
     const fingerprint = await context.store.fetchFile(
       context.store.key(runId, name),
@@ -215,6 +274,7 @@ export async function fetchGets(catalog: Catalog, context: StageContext): Promis
       durationMs: Date.now() - startedAt.getTime(),
     } satisfies CatalogRecord;
   });
+  const result = combine(settled.records, settled.failures);
   result.records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return result;
 }

@@ -1,15 +1,13 @@
 /** MD5 and size of bytes as they stream past: one read of each file, whether it is copied or only hashed. */
-import { createHash, type Hash } from "node:crypto";
+import { createHash, type Hash, hash } from "node:crypto";
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 import { setImmediate } from "node:timers/promises";
+import { SMALL_FILE_BYTES } from "./small-files.ts";
 
 export interface Fingerprint {
   md5: string;
   size: number;
 }
-
-/** Files up to this size are read in one call (bounded memory: concurrency × this). */
-export const SMALL_FILE_BYTES = 1024 * 1024;
 
 /** Passes a byte stream through unchanged, hashing it; `result()` is valid once the stream has ended. */
 export class HashingTap {
@@ -32,7 +30,7 @@ export class HashingTap {
 }
 
 export function md5Of(bytes: Uint8Array): string {
-  return createHash("md5").update(bytes).digest("hex");
+  return hash("md5", bytes);
 }
 
 let readsSinceYield = 0;

@@ -9,16 +9,7 @@
  * Everything about one run is inside its folder, so a run can be copied, listed or removed as one.
  */
 import { randomBytes } from "node:crypto";
-import {
-  constants,
-  createReadStream,
-  createWriteStream,
-  mkdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { constants, createReadStream, createWriteStream, statSync } from "node:fs";
 import { copyFile, mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -32,6 +23,7 @@ import type { PluginRegistry } from "../plugins.ts";
 import type { Storage } from "../storage.ts";
 import { type Fingerprint, HashingTap, hashLocalFile, type LocalFile, md5Of } from "./hashing.ts";
 import type { RunLog } from "./run-log.ts";
+import { SmallFileCapturer } from "./small-files.ts";
 
 export const DEFAULT_CATALOG = ".catalog";
 export const EXECUTION_LOG_SUFFIX = ".execution.log";
@@ -59,7 +51,7 @@ export class CatalogStore {
   readonly location: Location;
   /** The directory of a catalog on local disk, for the small-file fast path. */
   readonly #localDirectory: string | undefined;
-  readonly #madeDirectories = new Set<string>();
+  readonly #localWriter = new SmallFileCapturer(TEMP_PREFIX);
 
   constructor(storage: Storage, location: Location) {
     this.storage = storage;
@@ -88,6 +80,12 @@ export class CatalogStore {
     const rel = relative(cwd, `/${this.location.path}`);
     if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return undefined;
     return rel.split(sep).join("/");
+  }
+
+  /** Where a captured file's copy goes when the catalog is on local disk; undefined for other storage. */
+  localPath(runId: string, relativePath: string): string | undefined {
+    if (this.#localDirectory === undefined) return undefined;
+    return join(this.#localDirectory, ...this.key(runId, relativePath).split("/"));
   }
 
   key(runId: string, relativePath = ""): string {
@@ -170,7 +168,7 @@ export class CatalogStore {
     if (file.bytes) {
       const md5 = md5Of(file.bytes);
       if (this.#localDirectory !== undefined)
-        this.#writeLocal(join(this.#localDirectory, ...key.split("/")), file.bytes);
+        this.#localWriter.write(join(this.#localDirectory, ...key.split("/")), file.bytes);
       else await this.storage.write(key, file.bytes, { size: file.size, md5, signal });
       return { md5, size: file.size };
     }
@@ -213,22 +211,6 @@ export class CatalogStore {
       return fingerprint;
     } catch (error) {
       await rm(temp, { force: true });
-      throw toFerryError(error, { system: "file", path });
-    }
-  }
-
-  #writeLocal(path: string, bytes: Uint8Array): void {
-    const parent = dirname(path);
-    if (!this.#madeDirectories.has(parent)) {
-      mkdirSync(parent, { recursive: true });
-      this.#madeDirectories.add(parent);
-    }
-    const temp = join(parent, `${TEMP_PREFIX}${randomBytes(6).toString("hex")}-${basename(path)}`);
-    try {
-      writeFileSync(temp, bytes, { flag: "wx" });
-      renameSync(temp, path);
-    } catch (error) {
-      rmSync(temp, { force: true });
       throw toFerryError(error, { system: "file", path });
     }
   }
