@@ -50,6 +50,7 @@ function codeOf(error: SdkError): string {
 function classify(error: SdkError, callerAborted: boolean | undefined): ErrorCode {
   const name = codeOf(error);
   const status = error.$metadata?.httpStatusCode;
+  if (isMissingRegion(error)) return "InvalidInput";
   if (name === "AbortError" || error.code === "ABORT_ERR")
     return callerAborted === false ? "Transient" : "Aborted";
   if (name === "NoSuchKey" || name === "NotFound" || name === "NoSuchBucket" || name === "NoSuchUpload")
@@ -88,9 +89,17 @@ function classify(error: SdkError, callerAborted: boolean | undefined): ErrorCod
   return "Unexpected";
 }
 
+/** The SDK found no region in options, environment or profile (and no custom endpoint was set). */
+function isMissingRegion(error: SdkError): boolean {
+  return /^Region is missing$/i.test(error.message ?? "");
+}
+
 function describe(code: ErrorCode, error: SdkError, context: ErrorContext): string {
   const where =
     context.path === undefined ? `s3://${context.bucket}` : `s3://${context.bucket}/${context.path}`;
+  if (isMissingRegion(error)) {
+    return `${context.operation} ${where}: no AWS region is configured; set AWS_REGION (or a region in your AWS profile), or pass s3({ region })`;
+  }
   const name = codeOf(error);
   if (name === "NoSuchBucket")
     return `${context.operation} ${where}: bucket "${context.bucket}" does not exist`;

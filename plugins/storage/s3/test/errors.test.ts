@@ -103,6 +103,9 @@ describe("error mapping", () => {
     ];
     for (const [error, code] of cases) expect(mapS3Error(error, context).code, String(error)).toBe(code);
     expect(mapS3Error(sdkError("NoSuchBucket", 404), context).message).toContain('bucket "b" does not exist');
+    const noRegion = mapS3Error(new Error("Region is missing"), context);
+    expect(noRegion.code).toBe("InvalidInput");
+    expect(noRegion.message).toMatch(/no AWS region is configured; set AWS_REGION/);
   });
 
   it("redacts key ids and signatures that reach a message", () => {
