@@ -44,7 +44,7 @@ async function openFile(filePath: string) {
   }
 }
 
-const READ_CHUNK_BYTES = 1024 * 1024;
+const READ_CHUNK_BYTES = 512 * 1024;
 
 /** A file stream (back-pressured by Node's fs streams) over the requested range. */
 export async function readRange(
