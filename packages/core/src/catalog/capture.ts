@@ -7,7 +7,7 @@ import type { Catalog, GetPattern } from "./catalog.ts";
 import { hashLocalFile, md5Of, openLocalFile } from "./hashing.ts";
 import { expandLocalPattern, keyMatcher } from "./patterns.ts";
 import type { CatalogRecord, RunLog } from "./run-log.ts";
-import { captureSmallFiles } from "./small-files.ts";
+import { captureSmallFiles, StagedCopies } from "./small-files.ts";
 import { type CatalogStore, isRunOwnFile } from "./store.ts";
 
 export interface StageContext {
@@ -71,13 +71,13 @@ async function captureFiles(
   const failures: FerryError[] = [];
   let streamed: readonly string[] = files;
   if (batched) {
+    const runDirectory = catalog.storeCopy ? store.localPath(runId, "") : undefined;
+    const staged = runDirectory === undefined ? undefined : new StagedCopies(runDirectory, TEMP_PREFIX);
     const outcomes = await captureSmallFiles(
-      files.map((relative) => ({
-        source: join(cwd, relative),
-        target: catalog.storeCopy ? store.localPath(runId, relative) : undefined,
-      })),
+      files.map((relative) => ({ source: join(cwd, relative), target: staged?.stagedPath(relative) })),
       { tempPrefix: TEMP_PREFIX, signal: context.signal },
     );
+    staged?.publish(files, outcomes);
     streamed = files.filter((relative, index) => {
       const outcome = outcomes[index]!;
       if (outcome.kind === "done") {

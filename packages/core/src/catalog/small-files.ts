@@ -50,11 +50,7 @@ export class SmallFileCapturer {
       if (task.target !== undefined) this.write(task.target, bytes);
       return { kind: "done", md5, size: bytes.byteLength, startedAt, durationMs: Date.now() - startedAt };
     } catch (error) {
-      return {
-        kind: "failed",
-        message: error instanceof Error ? error.message : String(error),
-        code: (error as { code?: string }).code,
-      };
+      return failed(error);
     }
   }
 
@@ -121,6 +117,70 @@ export async function captureSmallFiles(
     else outcomes.push(...capturer.captureAll(batch));
   }
   return outcomes;
+}
+
+/**
+ * Copies into a local catalog are written under one temporary folder of the run folder and moved
+ * into place when the batch is done: one rename per top-level name instead of one per file (a rename
+ * per file costs as much as writing a small file). Each file still appears under its name only
+ * complete, and a folder whose name is already taken in the run folder (an earlier step or attempt)
+ * is merged file by file, each file replacing its old copy in one rename.
+ */
+export class StagedCopies {
+  readonly folder: string;
+  readonly #runDirectory: string;
+
+  constructor(runDirectory: string, tempPrefix: string) {
+    this.#runDirectory = runDirectory;
+    this.folder = join(runDirectory, `${tempPrefix}${randomBytes(6).toString("hex")}`);
+  }
+
+  /** Where the copy of `relative` (a `/`-separated path in the run folder) is written first. */
+  stagedPath(relative: string): string {
+    return join(this.folder, ...relative.split("/"));
+  }
+
+  /** Move the copies that were written into place; a file that cannot be moved gets a failed outcome. */
+  publish(relatives: readonly string[], outcomes: SmallFileOutcome[]): void {
+    const byTopName = new Map<string, number[]>();
+    outcomes.forEach((outcome, index) => {
+      if (outcome.kind !== "done") return;
+      const top = relatives[index]!.split("/")[0]!;
+      const indexes = byTopName.get(top);
+      if (indexes) indexes.push(index);
+      else byTopName.set(top, [index]);
+    });
+    try {
+      for (const [top, indexes] of byTopName) {
+        try {
+          renameSync(join(this.folder, top), join(this.#runDirectory, top));
+        } catch {
+          for (const index of indexes) outcomes[index] = this.#moveOne(relatives[index]!, outcomes[index]!);
+        }
+      }
+    } finally {
+      rmSync(this.folder, { recursive: true, force: true });
+    }
+  }
+
+  #moveOne(relative: string, outcome: SmallFileOutcome): SmallFileOutcome {
+    const target = join(this.#runDirectory, ...relative.split("/"));
+    try {
+      mkdirSync(dirname(target), { recursive: true });
+      renameSync(this.stagedPath(relative), target);
+      return outcome;
+    } catch (error) {
+      return failed(error);
+    }
+  }
+}
+
+function failed(error: unknown): SmallFileOutcome {
+  return {
+    kind: "failed",
+    message: error instanceof Error ? error.message : String(error),
+    code: (error as { code?: string }).code,
+  };
 }
 
 function aborted(): SmallFileOutcome {
