@@ -54,8 +54,15 @@ function signalOf(options: ExpandOptions): { signal?: AbortSignal } {
   return options.signal ? { signal: options.signal } : {};
 }
 
-function isExcluded(relative: string, exclude: readonly string[]): boolean {
-  return exclude.some((dir) => relative === dir || relative.startsWith(`${dir}/`));
+/** A test for paths inside the excluded directories (built once per pattern: it runs once per file). */
+function excludedTest(exclude: readonly string[]): (relative: string) => boolean {
+  const prefixes = exclude.map((dir) => `${dir}/`);
+  return (relative) => {
+    for (let index = 0; index < exclude.length; index++) {
+      if (relative.startsWith(prefixes[index]!) || relative === exclude[index]) return true;
+    }
+    return false;
+  };
 }
 
 async function kindOf(path: string): Promise<"file" | "directory" | undefined> {
@@ -106,7 +113,8 @@ export async function expandLocalPattern(
       else found.add(match);
     }
   }
-  return [...found].filter((file) => !isExcluded(file, options.exclude)).sort();
+  const isExcluded = excludedTest(options.exclude);
+  return [...found].filter((file) => !isExcluded(file)).sort();
 }
 
 /** A matcher for get patterns over keys relative to a run folder: a key matches when it, or a folder above it, does. */
