@@ -65,10 +65,16 @@ const exec = promisify(execFile);
 
 async function codeIdentities(cwd: string): Promise<string[]> {
   try {
-    const { stdout: sha } = await exec("git", ["rev-parse", "HEAD"], { cwd });
-    // Changes to tracked files make the commit undependable; untracked files (the catalog itself) do not.
-    const { stdout: status } = await exec("git", ["status", "--porcelain", "--untracked-files=no"], { cwd });
-    return [`git:${sha.trim()}${status.trim() === "" ? "" : " but is not dependable"}`];
+    // One process for both: the commit (the `# branch.oid` header) and whether tracked files changed
+    // (any other line). Untracked files (the catalog itself) do not make the commit undependable.
+    const { stdout } = await exec("git", ["status", "--porcelain=v2", "--branch", "--untracked-files=no"], {
+      cwd,
+    });
+    const lines = stdout.split("\n").filter((line) => line !== "");
+    const sha = lines.find((line) => line.startsWith("# branch.oid "))?.slice("# branch.oid ".length);
+    if (sha === undefined || !/^[0-9a-f]{40,64}$/.test(sha)) return [];
+    const changed = lines.some((line) => !line.startsWith("# "));
+    return [`git:${sha}${changed ? " but is not dependable" : ""}`];
   } catch {
     return [];
   }
