@@ -6,8 +6,11 @@
  */
 import { hash, randomBytes } from "node:crypto";
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { availableParallelism } from "node:os";
+import { basename, dirname, extname, join } from "node:path";
 import { setImmediate } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 
 /** Files up to this size are read in one call (bounded memory: one buffer of this size per thread). */
 export const SMALL_FILE_BYTES = 1024 * 1024;
@@ -99,24 +102,101 @@ export class SmallFileCapturer {
 
 /** Files per batch: large enough to amortise a hand-over, small enough to keep the event loop responsive. */
 const BATCH_FILES = 64;
+/** Below this many files, starting a second thread costs more than it saves. */
+const WORKER_MIN_FILES = 1024;
+/** Batches a worker holds at once, so that it never waits for this thread to hand it the next one. */
+const WORKER_DEPTH = 2;
+
+interface CaptureOptions {
+  tempPrefix: string;
+  signal?: AbortSignal | undefined;
+}
 
 /**
- * Capture small files in batches on this thread, yielding to the event loop between batches so that
- * timers, aborts and other work still get their turn. After an abort the rest are failed as aborted.
+ * Capture small files in batches, on this thread and (for many files, with more than one CPU) on a
+ * worker thread at the same time: both take the next batch from one queue. This thread yields to the
+ * event loop between batches so that timers, aborts and the worker's replies get their turn. After
+ * an abort the files not yet started are failed as aborted. Outcomes are in the order of `tasks`.
  */
 export async function captureSmallFiles(
   tasks: readonly SmallFileTask[],
-  options: { tempPrefix: string; signal?: AbortSignal | undefined },
+  options: CaptureOptions,
 ): Promise<SmallFileOutcome[]> {
+  const outcomes: (SmallFileOutcome | undefined)[] = new Array(tasks.length);
+  const queue: BatchQueue = {
+    returned: [],
+    take() {
+      if (options.signal?.aborted) return undefined;
+      if (this.returned.length > 0) return this.returned.pop();
+      if (next >= tasks.length) return undefined;
+      const start = next;
+      next += BATCH_FILES;
+      return start;
+    },
+    batch: (start) => tasks.slice(start, start + BATCH_FILES),
+    done(start, results) {
+      results.forEach((outcome, offset) => {
+        outcomes[start + offset] = outcome;
+      });
+    },
+  };
+  let next = 0;
   const capturer = new SmallFileCapturer(options.tempPrefix);
-  const outcomes: SmallFileOutcome[] = [];
-  for (let start = 0; start < tasks.length; start += BATCH_FILES) {
-    if (start > 0) await setImmediate();
-    const batch = tasks.slice(start, start + BATCH_FILES);
-    if (options.signal?.aborted) outcomes.push(...batch.map(aborted));
-    else outcomes.push(...capturer.captureAll(batch));
+  const onThisThread = async () => {
+    for (let start = queue.take(); start !== undefined; start = queue.take()) {
+      queue.done(start, capturer.captureAll(queue.batch(start)));
+      await setImmediate();
+    }
+  };
+  const useWorker = tasks.length >= WORKER_MIN_FILES && availableParallelism() > 1;
+  await Promise.all([onThisThread(), useWorker ? onWorker(queue, options.tempPrefix) : undefined]);
+  // Batches a failed worker gave back after this thread had finished.
+  await onThisThread();
+  return outcomes.map((outcome) => outcome ?? aborted());
+}
+
+interface BatchQueue {
+  /** Batches handed out but given back (by a worker that failed). */
+  returned: number[];
+  /** The start of the next batch, or undefined when there is none (or after an abort). */
+  take(): number | undefined;
+  batch(start: number): SmallFileTask[];
+  done(start: number, results: readonly SmallFileOutcome[]): void;
+}
+
+/** Feed batches to a worker thread until the queue is empty; if it fails, its batches go back to the queue. */
+async function onWorker(queue: BatchQueue, tempPrefix: string): Promise<void> {
+  const self = fileURLToPath(import.meta.url);
+  const worker = new Worker(join(dirname(self), `capture-worker${extname(self)}`), {
+    workerData: { tempPrefix },
+  });
+  const inFlight: number[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const send = () => {
+        const start = queue.take();
+        if (start === undefined) {
+          if (inFlight.length === 0) resolve();
+          return;
+        }
+        inFlight.push(start);
+        worker.postMessage(queue.batch(start));
+      };
+      worker.on("message", (results: SmallFileOutcome[]) => {
+        queue.done(inFlight.shift()!, results);
+        send();
+      });
+      worker.once("error", reject);
+      worker.once("exit", () => reject(new Error("capture worker exited")));
+      for (let index = 0; index < WORKER_DEPTH; index++) send();
+    });
+  } catch {
+    // Its files are still captured, on this thread.
+    queue.returned.push(...inFlight);
+  } finally {
+    worker.removeAllListeners();
+    await worker.terminate();
   }
-  return outcomes;
 }
 
 /**
