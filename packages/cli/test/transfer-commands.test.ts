@@ -25,9 +25,10 @@ describe("ferry cp", () => {
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split("\n");
     expect(lines.slice(0, -1).sort()).toEqual([
-      "copied  a.txt (5 B)",
-      "copied  b.log (9 B)",
-      "copied  sub/c.txt (7 B)",
+      // local → local is a kernel copy: the route is named when it is not a stream through ferry
+      "copied  a.txt (5 B, native)",
+      "copied  b.log (9 B, native)",
+      "copied  sub/c.txt (7 B, native)",
     ]);
     expect(lines.at(-1)).toMatch(/^copied 3, skipped 0, deleted 0, failed 0: 21 B in /);
     expect(tree("dst")).toEqual(["a.txt", "b.log", "sub/c.txt"]);
@@ -43,7 +44,7 @@ describe("ferry cp", () => {
       path: "a.txt",
       destination: join(work, "dst/a.txt").slice(1),
       size: 5,
-      route: "stream",
+      route: "native",
       attempts: 1,
     });
     const second = await runFerry(["cp", "--json", "src", "dst"], { cwd: work });

@@ -46,7 +46,11 @@ function transferCommand(program: Command, name: "cp" | "sync", description: str
       .option("-n, --dry-run", "show what would be done, change nothing")
       .option("-c, --checksum", "skip files by size and hash instead of size and modified time")
       .option("--size-only", "skip files whose size matches, whatever their time or hash")
-      .option("--transfers <n>", "files in flight at once", parsePositive, 4)
+      .option(
+        "--transfers <n>",
+        "files in flight at once (default: 4, plus up to 16 small files)",
+        parsePositive,
+      )
       .option("--retries <n>", "retries of a file after a transient error", parseNonNegative, 3)
       .option("--include <glob>", "only paths matching (repeatable)", collectRepeated, [])
       .option("--exclude <glob>", "leave out paths matching (repeatable)", collectRepeated, [])
@@ -92,7 +96,8 @@ async function runTransfer(
     dryRun: flags.dryRun === true,
     checksum: flags.checksum === true,
     sizeOnly: flags.sizeOnly === true,
-    transfers: flags.transfers ?? 4,
+    // Unset lets the engine run up to 16 small files beside 4 large ones; a number bounds every file.
+    ...(flags.transfers === undefined ? {} : { transfers: flags.transfers }),
     retries: flags.retries ?? 3,
     include: flags.include,
     exclude: flags.exclude,
