@@ -4,6 +4,7 @@
  *   ./dev bench            full sizes (each file's header says what they are; takes a while)
  *   ./dev bench --quick    small sizes, a smoke run of every row
  *   ./dev bench tables     only the named benchmarks (transfer, tables, catalog)
+ *   ./dev bench --assemble rebuild BENCHMARKS.md from bench/results/ without running anything
  *
  * Each benchmark runs ferry and its peer (rclone, cp, md5sum, DuckDB, Polars) side by side in one run
  * against the same servers, prints a markdown table of ratios and writes bench/results/<name>.md.
@@ -17,6 +18,7 @@ const ALL = ["transfer", "tables", "catalog"] as const;
 const root = fileURLToPath(new URL("..", import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
+const assembleOnly = args.includes("--assemble");
 const chosen = args.filter((arg) => !arg.startsWith("--"));
 const unknown = chosen.filter((name) => !(ALL as readonly string[]).includes(name));
 if (unknown.length > 0) {
@@ -30,7 +32,7 @@ const sizeFlag = (name: string): string[] =>
   name === "tables" ? (quick ? [] : ["--full"]) : quick ? ["--quick"] : [];
 
 let failed = 0;
-for (const name of names) {
+for (const name of assembleOnly ? [] : names) {
   console.log(`\n## ${name}\n`);
   const run = spawnSync(
     process.execPath,
@@ -56,8 +58,9 @@ against the same servers on 127.0.0.1. A ratio is ferry's time (or memory) divid
 ferry is faster. Regenerate with \`./dev bench\` (full sizes) or \`./dev bench --quick\`; each section says
 which sizes it ran.
 
-Machine of the last run: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), ${Math.round(totalmem() / 2 ** 30)} GiB,
-Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}${quick ? ", --quick sizes" : ""}.
+Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), ${Math.round(totalmem() / 2 ** 30)} GiB,
+Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}${quick ? ", --quick sizes" : ""}. On a 2-core machine that
+other work shares, runs vary by ±30–50 %; each table is one run.
 `;
 writeFileSync(`${root}/BENCHMARKS.md`, `${header}\n${sections.join("\n\n")}\n`);
 console.log(`\nBENCHMARKS.md rebuilt from ${sections.length} result file(s)`);
