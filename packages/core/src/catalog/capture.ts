@@ -73,16 +73,25 @@ async function captureFiles(
   if (batched) {
     const runDirectory = catalog.storeCopy ? store.localPath(runId, "") : undefined;
     const staged = runDirectory === undefined ? undefined : new StagedCopies(runDirectory, TEMP_PREFIX);
+    // Matched paths are already normalised: plain concatenation, not a path.join per file.
+    const base = join(cwd, "/");
     const outcomes = await captureSmallFiles(
-      files.map((relative) => ({ source: join(cwd, relative), target: staged?.stagedPath(relative) })),
+      files.map((relative) => ({ source: base + relative, target: staged?.stagedPath(relative) })),
       { tempPrefix: TEMP_PREFIX, signal: context.signal },
     );
     staged?.publish(files, outcomes);
+    const isoTime = lastValueCache((ms: number) => new Date(ms).toISOString());
     streamed = files.filter((relative, index) => {
       const outcome = outcomes[index]!;
       if (outcome.kind === "done") {
-        const { startedAt, ...fingerprint } = outcome;
-        records.push(putRecord(catalog, runId, relative, { ...fingerprint, startedAt: new Date(startedAt) }));
+        records.push(
+          putRecord(catalog, runId, relative, {
+            md5: outcome.md5,
+            size: outcome.size,
+            startedAt: isoTime(outcome.startedAt),
+            durationMs: outcome.durationMs,
+          }),
+        );
       } else if (outcome.kind === "failed") {
         const error = Object.assign(new Error(outcome.message), { code: outcome.code });
         failures.push(toFerryError(error, { system: "file", path: join(cwd, relative) }));
@@ -101,18 +110,31 @@ async function captureFiles(
         : await hashLocalFile(localPath);
     return putRecord(catalog, runId, relative, {
       ...fingerprint,
-      startedAt,
+      startedAt: startedAt.toISOString(),
       durationMs: Date.now() - startedAt.getTime(),
     });
   });
   return combine([...records, ...rest.records], [...failures, ...rest.failures]);
 }
 
+/** A function of one argument that remembers its last result: dozens of small files start in the same millisecond. */
+function lastValueCache<K, V>(compute: (key: K) => V): (key: K) => V {
+  let lastKey: K | undefined;
+  let lastValue: V | undefined;
+  return (key) => {
+    if (lastKey !== key || lastValue === undefined) {
+      lastKey = key;
+      lastValue = compute(key);
+    }
+    return lastValue;
+  };
+}
+
 function putRecord(
   catalog: Catalog,
   runId: string,
   relative: string,
-  done: { md5: string; size: number; startedAt: Date; durationMs: number },
+  done: { md5: string; size: number; startedAt: string; durationMs: number },
 ): CatalogRecord {
   return {
     name: relative,
@@ -121,7 +143,7 @@ function putRecord(
     size: done.size,
     stored: catalog.storeCopy,
     ...(catalog.storeCopy ? { catalogPath: `${runId}/${relative}` } : {}),
-    startedAt: done.startedAt.toISOString(),
+    startedAt: done.startedAt,
     durationMs: done.durationMs,
   };
 }

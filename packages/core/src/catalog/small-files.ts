@@ -217,7 +217,7 @@ export class StagedCopies {
 
   /** Where the copy of `relative` (a `/`-separated path in the run folder) is written first. */
   stagedPath(relative: string): string {
-    return join(this.folder, ...relative.split("/"));
+    return `${this.folder}/${relative}`;
   }
 
   /** Move the copies that were written into place; a file that cannot be moved gets a failed outcome. */
