@@ -1,24 +1,5 @@
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-
-/** Run an example exactly as its header says: `node examples/<name>.ts`. */
-function runExample(name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const script = fileURLToPath(new URL(`../${name}.ts`, import.meta.url));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { runExample } from "./run-example.ts";
 
 describe("examples/catalog.ts", () => {
   it("runs the seed job, a pipeline, a failing command, verify and a get on local storage", async () => {

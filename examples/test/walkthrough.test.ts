@@ -1,30 +1,10 @@
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-
-const WALKTHROUGH = fileURLToPath(new URL("../walkthrough.ts", import.meta.url));
-
-/** Run the walkthrough exactly as the README says: `node examples/walkthrough.ts`. */
-function runWalkthrough(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WALKTHROUGH], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { runExample } from "./run-example.ts";
 
 describe("examples/walkthrough.ts", () => {
   it("runs on local storage alone and shows each step's result", async () => {
-    const { code, stdout, stderr } = await runWalkthrough();
+    const { code, stdout, stderr } = await runExample("walkthrough");
     expect(stderr).toBe("");
     expect(code).toBe(0);
     const lines = stdout.split("\n");
@@ -48,7 +28,7 @@ describe("examples/walkthrough.ts", () => {
   });
 
   it("cleans up after itself", async () => {
-    const { stdout } = await runWalkthrough();
+    const { stdout } = await runExample("walkthrough");
     const work = /working in (\S+)/.exec(stdout)?.[1];
     expect(work).toBeDefined();
     expect(stdout).toContain(`Done. Removed ${work}.`);
