@@ -18,7 +18,10 @@ export const SMALL_FILE_BYTES = 1024 * 1024;
 export interface SmallFileTask {
   /** Absolute path of the file to capture. */
   source: string;
-  /** Absolute path of its copy in a local catalog; absent for hash-only capture. */
+  /**
+   * Absolute path of its copy inside a staging folder (see StagedCopies), written in place: the folder
+   * is moved into the catalog as a whole. Absent for hash-only capture.
+   */
   target?: string | undefined;
 }
 
@@ -50,7 +53,15 @@ export class SmallFileCapturer {
       const bytes = this.#read(task.source);
       if (bytes === undefined) return { kind: "large" };
       const md5 = hash("md5", bytes);
-      if (task.target !== undefined) this.write(task.target, bytes);
+      if (task.target !== undefined) {
+        try {
+          this.#writeNew(task.target, bytes);
+        } catch (error) {
+          // A half-written copy must not be moved into the catalog with its folder.
+          rmSync(task.target, { force: true });
+          throw error;
+        }
+      }
       return { kind: "done", md5, size: bytes.byteLength, startedAt, durationMs: Date.now() - startedAt };
     } catch (error) {
       return failed(error);
@@ -77,25 +88,32 @@ export class SmallFileCapturer {
 
   /** Temp file + rename, as the local storage writes: the copy appears under its name only when complete. */
   write(path: string, bytes: Uint8Array): void {
+    const temp = join(
+      dirname(path),
+      `${this.#tempPrefix}${(this.#written++).toString(36)}-${basename(path)}`,
+    );
+    try {
+      this.#writeNew(temp, bytes);
+      renameSync(temp, path);
+    } catch (error) {
+      rmSync(temp, { force: true });
+      throw error;
+    }
+  }
+
+  /** Create `path` (which must not exist) with `bytes`, making its folder first. */
+  #writeNew(path: string, bytes: Uint8Array): void {
     const parent = dirname(path);
     if (!this.#madeDirectories.has(parent)) {
       mkdirSync(parent, { recursive: true });
       this.#madeDirectories.add(parent);
     }
-    const temp = join(parent, `${this.#tempPrefix}${(this.#written++).toString(36)}-${basename(path)}`);
+    const fd = openSync(path, "wx");
     try {
-      const fd = openSync(temp, "wx");
-      try {
-        let written = 0;
-        while (written < bytes.byteLength)
-          written += writeSync(fd, bytes, written, bytes.byteLength - written);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temp, path);
-    } catch (error) {
-      rmSync(temp, { force: true });
-      throw error;
+      let written = 0;
+      while (written < bytes.byteLength) written += writeSync(fd, bytes, written, bytes.byteLength - written);
+    } finally {
+      closeSync(fd);
     }
   }
 }
