@@ -9,9 +9,9 @@
  * ferry runs in-process: the time is the whole `job.execute()` of a FunctionJob that does nothing,
  * so it includes matching the patterns, hashing every byte (MD5, which cp does not compute), writing
  * the run log, the execution log and the summary. Files are read once before timing so that every
- * contender starts with them in the page cache; each contender keeps its best of three runs. Prints a
- * markdown table (ratio = ferry ÷ other, below 1.0 ferry is faster; floor = the least any capture can
- * take, see the notes it prints) and writes it to bench/results/catalog.md.
+ * contender starts with them in the page cache; three rounds of all contenders, each keeps its best.
+ * Prints a markdown table (ratio = ferry ÷ other, below 1.0 ferry is faster; floor = the least any
+ * capture can take, see the notes it prints) and writes it to bench/results/catalog.md.
  */
 import { spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
@@ -79,39 +79,32 @@ function makeBigFile(path: string, size: number): void {
   closeSync(fd);
 }
 
-/** Each contender runs this many times and keeps its best time: the machine may be busy with other work. */
+/**
+ * Rounds of all four contenders, one after the other; each keeps its best time. Alternating them
+ * means a burst of other work on the machine (disk or CPU) hits every contender, not just one.
+ */
 const REPEATS = 3;
 
-async function best(measure: (attempt: number) => number | Promise<number>): Promise<number> {
-  let fastest = Number.POSITIVE_INFINITY;
-  for (let attempt = 0; attempt < REPEATS; attempt++) fastest = Math.min(fastest, await measure(attempt));
-  return fastest;
-}
-
 /** `cp -r` of `source` into a fresh copy, removed afterwards. */
-function timeCp(source: string): Promise<number> {
-  return best(() => {
-    const seconds = run(`cp -r ${source} cp-copy`);
-    rmSync(join(work, "cp-copy"), { recursive: true });
-    return seconds;
-  });
+function timeCp(source: string): number {
+  const seconds = run(`cp -r ${source} cp-copy`);
+  rmSync(join(work, "cp-copy"), { recursive: true });
+  return seconds;
 }
 
 /** A capture of `put` into a fresh catalog, removed afterwards. */
-function timeCapture(put: string, storeCopy: boolean): Promise<number> {
-  return best(async () => {
-    const catalogDir = ".catalog-bench";
-    const job = new FunctionJob({
-      fn: () => undefined,
-      catalog: new Catalog({ put: [put], storeCopy, location: catalogDir }),
-    });
-    const started = performance.now();
-    const summary = await job.execute({ cwd: work, quiet: true });
-    const seconds = (performance.now() - started) / 1000;
-    rmSync(join(work, catalogDir), { recursive: true });
-    if (summary.status !== "SUCCESS") throw new Error(`capture of ${put} failed: ${String(summary.Error)}`);
-    return seconds;
+async function timeCapture(put: string, storeCopy: boolean): Promise<number> {
+  const catalogDir = ".catalog-bench";
+  const job = new FunctionJob({
+    fn: () => undefined,
+    catalog: new Catalog({ put: [put], storeCopy, location: catalogDir }),
   });
+  const started = performance.now();
+  const summary = await job.execute({ cwd: work, quiet: true });
+  const seconds = (performance.now() - started) / 1000;
+  rmSync(join(work, catalogDir), { recursive: true });
+  if (summary.status !== "SUCCESS") throw new Error(`capture of ${put} failed: ${String(summary.Error)}`);
+  return seconds;
 }
 
 mkdirSync(work, { recursive: true });
@@ -132,10 +125,13 @@ try {
     { label: `1 × ${SIZES.bigBytes / 1024 / 1024} MiB file`, put: "big.bin", md5: "md5sum big.bin" },
   ];
   for (const { label, put, md5 } of cases) {
-    const cp = await timeCp(put);
-    const md5sum = await best(() => run(`${md5} > /dev/null`));
-    const copy = await timeCapture(put, true);
-    const hashOnly = await timeCapture(put, false);
+    let [cp, md5sum, copy, hashOnly] = [Infinity, Infinity, Infinity, Infinity];
+    for (let round = 0; round < REPEATS; round++) {
+      cp = Math.min(cp, timeCp(put));
+      copy = Math.min(copy, await timeCapture(put, true));
+      md5sum = Math.min(md5sum, run(`${md5} > /dev/null`));
+      hashOnly = Math.min(hashOnly, await timeCapture(put, false));
+    }
     rows.push(
       {
         name: `capture ${label} (copy)`,
@@ -160,7 +156,7 @@ try {
   const lines = [
     `# Catalog capture${quick ? " (quick sizes)" : ""}`,
     "",
-    `Best of ${REPEATS} runs each, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs, Node ${process.version}, local disk, files in the page cache.`,
+    `Best of ${REPEATS} alternating rounds, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs, Node ${process.version}, local disk, files in the page cache.`,
     "",
     "| case | ferry (s) | other (s) | ratio | goal | floor (s) | ferry ÷ floor |",
     "|---|---:|---:|---:|---:|---:|---:|",
