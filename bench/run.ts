@@ -48,8 +48,11 @@ for (const name of assembleOnly ? [] : names) {
   }
 }
 
+// Each result file is a document of its own; in BENCHMARKS.md its headings sit one level lower.
 const sections = ALL.filter((name) => existsSync(`${root}/bench/results/${name}.md`)).map((name) =>
-  readFileSync(`${root}/bench/results/${name}.md`, "utf8").trim(),
+  readFileSync(`${root}/bench/results/${name}.md`, "utf8")
+    .trim()
+    .replace(/^(#+) /gm, "#$1 "),
 );
 const header = `# Benchmarks
 
@@ -58,10 +61,9 @@ against the same servers on 127.0.0.1. A ratio is ferry's time (or memory) divid
 ferry is faster. Regenerate with \`./dev bench\` (full sizes) or \`./dev bench --quick\`; each section says
 which sizes it ran.
 
-Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), ${Math.round(totalmem() / 2 ** 30)} GiB,
-Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}${quick ? ", --quick sizes" : ""}. On a 2-core machine that
-other work shares, runs vary by ±30–50 %; each table is one run.
-`;
+Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}${quick ? ", --quick sizes" : ""}.
+On a 2-core machine that other work shares, runs vary by ±30–50 %; each table is one run unless it says otherwise.
+${existsSync(`${root}/bench/goals.md`) ? `\n${readFileSync(`${root}/bench/goals.md`, "utf8").trim()}\n` : ""}`;
 writeFileSync(`${root}/BENCHMARKS.md`, `${header}\n${sections.join("\n\n")}\n`);
 console.log(`\nBENCHMARKS.md rebuilt from ${sections.length} result file(s)`);
 process.exit(failed === 0 ? 0 : 1);
