@@ -17,6 +17,7 @@
  * JS type; pass an explicit schema (or bigints) for int64. Inferred fields are nullable.
  */
 import { errors } from "../errors.ts";
+import { concatChunks } from "./concat.ts";
 import { describeType } from "./parquet-schema.ts";
 import type { BatchSource, ColumnBatch, DataType, Field, Schema, TableFlavour } from "./types.ts";
 
@@ -224,18 +225,17 @@ export function plainBatches(data: PlainData, schema?: Schema): BatchSource {
 
 /** Batches → one column object `{ column: values }`. */
 export async function batchesToColumns(source: BatchSource): Promise<Record<string, unknown[]>> {
+  const chunks: Record<string, (readonly unknown[])[]> = Object.fromEntries(
+    source.schema.fields.map((f) => [f.name, []]),
+  );
+  for await (const batch of source.batches) {
+    for (const field of source.schema.fields) chunks[field.name]!.push(batch.columns[field.name] ?? []);
+  }
+  // Always a fresh array: the caller owns the result, whatever the batches still reference.
   const out: Record<string, unknown[]> = Object.fromEntries(
-    source.schema.fields.map((f) => [f.name, [] as unknown[]]),
+    source.schema.fields.map((f) => [f.name, concatChunks([[], ...chunks[f.name]!])]),
   );
   Object.defineProperty(out, PLAIN_SCHEMA, { value: source.schema, enumerable: false });
-  for await (const batch of source.batches) {
-    for (const field of source.schema.fields) {
-      const target = out[field.name]!;
-      const values = batch.columns[field.name] ?? [];
-      if (target.length === 0 && Array.isArray(values)) out[field.name] = [...values];
-      else for (const value of values) target.push(value);
-    }
-  }
   return out;
 }
 

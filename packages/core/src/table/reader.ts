@@ -6,6 +6,7 @@
 import pLimit from "p-limit";
 import { errors, throwIfAborted } from "../errors.ts";
 import type { Storage } from "../storage.ts";
+import { concatChunks } from "./concat.ts";
 import { listParts, type PartFile } from "./layout.ts";
 import { describeType, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
 import { type OpenPart, openPart, type ReadStats, readRowGroup } from "./part-reader.ts";
@@ -284,12 +285,8 @@ export class TableReader {
       groups.push(group);
       numRows += group.rows;
     }
-    // One native concat per column (pushing value by value costs more than decoding).
     const columns: Record<string, unknown[]> = Object.fromEntries(
-      fields.map((f) => {
-        const parts = groups.map((group) => group.columns[f.name]!);
-        return [f.name, parts.length === 1 ? parts[0]! : ([] as unknown[]).concat(...parts)];
-      }),
+      fields.map((f) => [f.name, concatChunks(groups.map((group) => group.columns[f.name]))]),
     );
     return {
       schema: { fields, ...(tableSchema.metadata ? { metadata: tableSchema.metadata } : {}) },
