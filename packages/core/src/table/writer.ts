@@ -7,6 +7,7 @@ import { type FileMetaData, parquetMetadata } from "hyparquet";
 import { errors, throwIfAborted } from "../errors.ts";
 import { baseName, joinKey, parentKey } from "../paths.ts";
 import type { Storage } from "../storage.ts";
+import { concatChunks, sliceChunk } from "./concat.ts";
 import { lastPartNumber, listParts, type PartFile, partKey, partNumber } from "./layout.ts";
 import { describeType, fromParquetSchema, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
 import { type Codec, encodeColumns, PartWriter } from "./part-writer.ts";
@@ -168,8 +169,8 @@ export async function writeTable(
       const group: Record<string, unknown[]> = {};
       for (const field of fileSchema.fields) {
         const values = state.buffer[field.name]!;
-        group[field.name] = take === values.length ? values : values.slice(0, take);
-        state.buffer[field.name] = take === values.length ? [] : values.slice(take);
+        group[field.name] = take === values.length ? values : sliceChunk(values, 0, take);
+        state.buffer[field.name] = take === values.length ? [] : sliceChunk(values, take, values.length);
       }
       state.buffered -= take;
       totalBuffered -= take;
@@ -222,7 +223,7 @@ export async function writeTable(
       for (const field of fileSchema.fields) {
         const pending = state.buffer[field.name]!;
         state.buffer[field.name] =
-          pending.length === 0 ? encoded[field.name]! : pending.concat(encoded[field.name]!);
+          pending.length === 0 ? encoded[field.name]! : concatChunks([pending, encoded[field.name]]);
       }
       state.buffered += batch.numRows;
       totalBuffered += batch.numRows;
