@@ -57,6 +57,9 @@ export function mapSftpError(
   }
 }
 
+/** The write size every SFTP v3 server must accept (draft-ietf-secsh-filexfer-02 §3: 32768 data bytes). */
+const FALLBACK_MAX_WRITE = 32 * 1024;
+
 /** Calls on one SFTP channel, as promises. */
 export class SftpCalls {
   readonly sftp: SFTPWrapper;
@@ -138,11 +141,30 @@ export class SftpCalls {
     return this.#call(path, "write", (done) => this.sftp.close(handle, done));
   }
 
+  /**
+   * Largest WRITE the server takes in one request (OpenSSH announces 261120 bytes through
+   * limits@openssh.com). ssh2 sends the rest of a longer write only after the first part is
+   * answered, a round trip in series; writeAt sends every part at once instead.
+   */
+  get maxWriteLength(): number {
+    const announced = (this.sftp as unknown as { _maxWriteLen?: unknown })._maxWriteLen;
+    return typeof announced === "number" && announced > 0 ? announced : FALLBACK_MAX_WRITE;
+  }
+
+  /** Write `chunk` at `position`, in requests of at most maxWriteLength bytes, all in flight together. */
   writeAt(handle: Buffer, chunk: Uint8Array, position: number, path: string): Promise<void> {
     const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    return this.#call(path, "write", (done) =>
-      this.sftp.write(handle, buffer, 0, buffer.byteLength, position, done),
-    );
+    const piece = this.maxWriteLength;
+    const writes: Promise<void>[] = [];
+    for (let offset = 0; offset < buffer.byteLength; offset += piece) {
+      const length = Math.min(piece, buffer.byteLength - offset);
+      writes.push(
+        this.#call(path, "write", (done) =>
+          this.sftp.write(handle, buffer, offset, length, position + offset, done),
+        ),
+      );
+    }
+    return Promise.all(writes).then(() => undefined);
   }
 
   /** `length` bytes from `position`, fewer only at the end of the file (servers may answer a read in parts). */

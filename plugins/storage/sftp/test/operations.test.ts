@@ -178,6 +178,15 @@ describe.skipIf(skipReason !== undefined)("sftp operations", () => {
     expect(Buffer.from(tail).equals(data.subarray(-10))).toBe(true);
   });
 
+  it("splits chunks larger than the host's largest write into requests sent together", async () => {
+    const { storage, root } = await storageOn();
+    const data = randomBytes(2 * 1024 * 1024 + 321);
+    // OpenSSH takes at most 261120 bytes per WRITE: each 1 MiB + 7 chunk becomes five requests at their offsets.
+    const entry = await storage.write("split.bin", data, { partSize: 1024 * 1024 + 7, concurrency: 2 });
+    expect(entry.size).toBe(data.byteLength);
+    expect(md5(readFileSync(join(root, "split.bin")))).toBe(md5(data));
+  });
+
   it("pulls the source only as fast as the host acknowledges writes (memory stays bounded)", async () => {
     const chunkSize = 16 * 1024;
     const concurrency = 2;
