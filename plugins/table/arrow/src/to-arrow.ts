@@ -8,6 +8,8 @@ import { toArrowField, toArrowSchema, toArrowType } from "./schema.ts";
 
 const DAY_MS = 86_400_000;
 const encoder = new TextEncoder();
+/** Well under V8's longest string (2^29 - 24 units), past which join() throws. */
+const MAX_JOINED_LENGTH = 2 ** 28;
 
 function fail(column: string, type: DataType, row: number, expected: string): never {
   throw errors.invalidInput(`column "${column}" (${type.type}), row ${row}: expected ${expected}`);
@@ -16,10 +18,11 @@ function fail(column: string, type: DataType, row: number, expected: string): ne
 function validity(values: readonly unknown[]): { nullBitmap: Uint8Array; nullCount: number } {
   const nullBitmap = new Uint8Array(Math.ceil(values.length / 8));
   let nullCount = 0;
-  values.forEach((value, i) => {
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
     if (value === null || value === undefined) nullCount++;
     else nullBitmap[i >> 3]! |= 1 << (i & 7);
-  });
+  }
   return { nullBitmap, nullCount };
 }
 
@@ -52,6 +55,29 @@ function decimalWords(text: string, scale: number, words: number, column: string
     bits >>= 32n;
   }
   return out;
+}
+
+/**
+ * A string column as one UTF-8 buffer in a single native encode, when every string is ASCII (then a
+ * string's length is its byte count and the offsets follow from the lengths). Undefined otherwise.
+ */
+function asciiStrings(
+  values: readonly unknown[],
+  column: string,
+  type: DataType,
+): { valueOffsets: Int32Array; data: Uint8Array } | undefined {
+  const valueOffsets = new Int32Array(values.length + 1);
+  let total = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v === "string") total += v.length;
+    else if (v !== null && v !== undefined) fail(column, type, i, "a string");
+    valueOffsets[i + 1] = total;
+  }
+  if (total > MAX_JOINED_LENGTH) return undefined;
+  // join() writes null and undefined as "", which is what their (empty) slots hold.
+  const data = encoder.encode(values.join(""));
+  return data.byteLength === total ? { valueOffsets, data } : undefined;
 }
 
 /** Arrow Data for one column's values of ferry `type`. */
@@ -125,6 +151,10 @@ export function toArrowData(type: DataType, values: readonly unknown[], column: 
     }
     case "string":
     case "binary": {
+      if (type.type === "string") {
+        const ascii = asciiStrings(values, column, type);
+        if (ascii) return A.makeData({ type: arrowType as A.Utf8, length, nullCount, nullBitmap, ...ascii });
+      }
       const chunks: Uint8Array[] = [];
       const valueOffsets = new Int32Array(length + 1);
       let total = 0;
