@@ -39,6 +39,7 @@ import {
   TEMP_PREFIX,
   tempPathFor,
   uploadTo,
+  wholeSeconds,
 } from "./write.ts";
 
 export interface SftpDriverInit {
@@ -127,7 +128,7 @@ export class SftpDriver implements StorageDriver {
       return await this.#pool.run(
         async (connection) => {
           await this.#checkTarget(connection.calls, path, exclusive);
-          const { file } = await uploadTo(connection, temp, tracked, {
+          const { file, size } = await uploadTo(connection, temp, tracked, {
             chunkSize: positive(options.partSize) ?? this.#chunkSize,
             concurrency: positive(options.concurrency) ?? this.#concurrency,
             mtime: options.mtime,
@@ -136,6 +137,9 @@ export class SftpDriver implements StorageDriver {
           });
           try {
             await place(file.connection.calls, temp, path, exclusive, placeFeatures(file.connection));
+            // The temporary file was created by this write and holds exactly the bytes sent; with
+            // the mtime set by this write too, a stat of the result would only repeat both.
+            if (options.mtime) return { path: key, kind: "file", size, mtime: wholeSeconds(options.mtime) };
             return entryOf(key, await file.connection.calls.stat(path));
           } finally {
             file.release();

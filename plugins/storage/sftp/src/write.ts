@@ -124,6 +124,11 @@ export async function place(
   }
 }
 
+/** An mtime as an SFTP v3 host stores it: whole seconds, the fraction dropped (as ssh2 sends it). */
+export function wholeSeconds(mtime: Date): Date {
+  return new Date(Math.trunc(mtime.getTime() / 1000) * 1000);
+}
+
 /** A file open for writing on one pooled connection, held until `release()`. */
 export interface OpenFile {
   connection: Connection;
