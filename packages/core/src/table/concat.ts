@@ -16,9 +16,40 @@ export function concatChunks(chunks: readonly (ArrayLike<unknown> | undefined)[]
   return out;
 }
 
-/** `values.slice(start, end)` without the slow path `slice` takes on arrays of mixed element kinds. */
-export function sliceChunk(values: readonly unknown[], start: number, end: number): unknown[] {
-  const out = new Array<unknown>(end - start);
-  for (let i = start; i < end; i++) out[i - start] = values[i];
-  return out;
+/**
+ * Rows of one column waiting to be written, kept as the chunks they arrived in: taking a row group
+ * copies each value once, instead of concatenating on arrival and slicing on departure.
+ */
+export class ChunkQueue {
+  #chunks: (readonly unknown[])[] = [];
+  /** Rows of the first chunk already taken. */
+  #offset = 0;
+
+  push(chunk: readonly unknown[]): void {
+    if (chunk.length > 0) this.#chunks.push(chunk);
+  }
+
+  /** The next `count` rows (as many as there are, if fewer), in order. */
+  take(count: number): unknown[] {
+    const first = this.#chunks[0];
+    if (first && this.#offset === 0 && first.length === count && Array.isArray(first)) {
+      this.#chunks.shift();
+      return first;
+    }
+    const out = new Array<unknown>(count);
+    let filled = 0;
+    while (filled < count && this.#chunks.length > 0) {
+      const chunk = this.#chunks[0]!;
+      const end = Math.min(chunk.length, this.#offset + count - filled);
+      for (let i = this.#offset; i < end; i++) out[filled++] = chunk[i];
+      if (end === chunk.length) {
+        this.#chunks.shift();
+        this.#offset = 0;
+      } else {
+        this.#offset = end;
+      }
+    }
+    out.length = filled;
+    return out;
+  }
 }

@@ -7,7 +7,7 @@ import { type FileMetaData, parquetMetadata } from "hyparquet";
 import { errors, throwIfAborted } from "../errors.ts";
 import { baseName, joinKey, parentKey } from "../paths.ts";
 import type { Storage } from "../storage.ts";
-import { concatChunks, sliceChunk } from "./concat.ts";
+import { ChunkQueue } from "./concat.ts";
 import { lastPartNumber, listParts, type PartFile, partKey, partNumber } from "./layout.ts";
 import { describeType, fromParquetSchema, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
 import { type Codec, encodeColumns, PartWriter } from "./part-writer.ts";
@@ -48,7 +48,7 @@ export interface WriteResult {
 interface PartitionState {
   directory: string;
   writer: PartWriter | undefined;
-  buffer: Record<string, unknown[]>;
+  buffer: Record<string, ChunkQueue>;
   buffered: number;
   /** When its writer last took rows (for closing the least recently used one). */
   lastWrite: number;
@@ -168,9 +168,7 @@ export async function writeTable(
       const take = Math.min(state.buffered, rowGroupSize, room);
       const group: Record<string, unknown[]> = {};
       for (const field of fileSchema.fields) {
-        const values = state.buffer[field.name]!;
-        group[field.name] = take === values.length ? values : sliceChunk(values, 0, take);
-        state.buffer[field.name] = take === values.length ? [] : sliceChunk(values, take, values.length);
+        group[field.name] = state.buffer[field.name]!.take(take);
       }
       state.buffered -= take;
       totalBuffered -= take;
@@ -205,7 +203,7 @@ export async function writeTable(
       state = {
         directory,
         writer: undefined,
-        buffer: Object.fromEntries(fileSchema.fields.map((f) => [f.name, []])),
+        buffer: Object.fromEntries(fileSchema.fields.map((f) => [f.name, new ChunkQueue()])),
         buffered: 0,
         lastWrite: 0,
       };
@@ -221,9 +219,7 @@ export async function writeTable(
     if (partitionFields.length === 0) {
       const state = stateFor("");
       for (const field of fileSchema.fields) {
-        const pending = state.buffer[field.name]!;
-        state.buffer[field.name] =
-          pending.length === 0 ? encoded[field.name]! : concatChunks([pending, encoded[field.name]]);
+        state.buffer[field.name]!.push(encoded[field.name]!);
       }
       state.buffered += batch.numRows;
       totalBuffered += batch.numRows;
@@ -245,8 +241,7 @@ export async function writeTable(
         const state = stateFor(directory);
         for (const field of fileSchema.fields) {
           const source = encoded[field.name]!;
-          const target = state.buffer[field.name]!;
-          for (const row of rowIndexes) target.push(source[row]);
+          state.buffer[field.name]!.push(rowIndexes.map((row) => source[row]));
         }
         state.buffered += rowIndexes.length;
         totalBuffered += rowIndexes.length;
