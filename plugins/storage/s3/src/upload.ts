@@ -3,6 +3,10 @@
  * Every request carries Content-MD5 so S3 rejects a corrupted body (BadDigest); the whole object's
  * MD5 is computed as bytes pass, and for multipart uploads recorded in `x-amz-meta-md5chksum`
  * (rclone's name and format) because their ETag is not an MD5. A failed multipart upload is aborted.
+ *
+ * When the caller declares the MD5, the whole object is not hashed again: core checks the declared
+ * MD5 as bytes pass and fails the source before it ends (so a multipart upload is aborted, never
+ * completed), and a single PutObject sends the declared MD5 as its Content-MD5, which S3 checks.
  */
 import { createHash, type Hash } from "node:crypto";
 import { debuglog } from "node:util";
@@ -56,7 +60,7 @@ export async function upload(target: UploadTarget, source: AsyncIterable<Uint8Ar
 }
 
 async function putObject(target: UploadTarget, body: Uint8Array): Promise<UploadResult> {
-  const md5 = createHash("md5").update(body).digest("hex");
+  const md5 = target.md5 ?? createHash("md5").update(body).digest("hex");
   const output = await target.client.send(
     new target.sdk.PutObjectCommand({
       Bucket: target.bucket,
@@ -89,13 +93,13 @@ async function multipartUpload(
   );
   const uploadId = created.UploadId!;
   debug("multipart upload %s started for s3://%s/%s (part size %d)", uploadId, bucket, key, partSize);
-  const whole: Hash = createHash("md5");
+  const whole: Hash | undefined = target.md5 ? undefined : createHash("md5");
   const parts: CompletedPart[] = [];
   let size = 0;
   try {
     const hashed = (async function* () {
       for await (const part of chunkBytes(source, partSize)) {
-        whole.update(part);
+        whole?.update(part);
         size += part.byteLength;
         yield part;
       }
@@ -127,7 +131,7 @@ async function multipartUpload(
       }),
       // Completing is not aborted midway: either the object appears whole or not at all.
     );
-    const md5 = whole.digest("hex");
+    const md5 = whole ? whole.digest("hex") : target.md5!;
     let etag = completed.ETag;
     if (!target.md5 && target.recordMultipartMd5 && size <= target.copyCutoff) {
       etag = await recordMd5(target, md5, etag).catch((error: unknown) => {

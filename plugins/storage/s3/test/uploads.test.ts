@@ -102,6 +102,23 @@ describe("multipart uploads", () => {
     expect(traffic.some((exchange) => exchange.command === "CompleteMultipartUpload")).toBe(false);
   });
 
+  it("keeps a declared MD5 as the object's, in one PutObject or in parts, and rejects a wrong one", async () => {
+    const { client, traffic } = recordingClient(server);
+    const storage = await bucketStorage(server, { client, partSize: 4096 });
+    const body = randomBytes(20_000);
+    const entry = await storage.write("declared/multipart.bin", chunks(body, 1000), { md5: md5Hex(body) });
+    expect(entry.md5).toBe(md5Hex(body));
+    // Recorded when the upload is created, so no self-copy afterwards.
+    expect(traffic.some((exchange) => exchange.command === "CopyObject")).toBe(false);
+    expect((await storage.stat("declared/multipart.bin")).md5).toBe(md5Hex(body));
+    const small = randomBytes(1000);
+    const put = await storage.write("declared/small.bin", small, { md5: md5Hex(small).toUpperCase() });
+    expect(put.md5).toBe(md5Hex(small));
+    expect(traffic.at(-1)?.headers["content-md5"]).toBe(createHash("md5").update(small).digest("base64"));
+    await expectFerryError(storage.write("declared/wrong.bin", small, { md5: "0".repeat(32) }), "Integrity");
+    expect(await storage.exists("declared/wrong.bin")).toBe(false);
+  });
+
   it("leaves nothing when the declared MD5 does not match, or the caller aborts", async () => {
     const storage = await bucketStorage(server, { partSize: 4096 });
     const body = randomBytes(20_000);
