@@ -214,6 +214,7 @@ export class AzureDriver implements StorageDriver {
           size: options.size,
           blockSize: options.partSize ?? this.#options.blockSize,
           concurrency: options.concurrency ?? this.#options.concurrency,
+          md5: options.md5?.toLowerCase(),
           signal: options.signal,
         },
         source,

@@ -4,6 +4,8 @@
  * computed as bytes pass and committed as its Content-MD5, so block uploads keep an MD5 too.
  * Nothing is visible until the block list is committed; uncommitted blocks of a failed upload cannot
  * be deleted through the API and are discarded by the service (after seven days on Azure).
+ * A declared MD5 is not computed again: core checks it as bytes pass and fails the source before it
+ * ends (so no block list is committed), and a single Put Blob sends it as its Content-MD5.
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { BlockBlobClient } from "@azure/storage-blob";
@@ -16,6 +18,8 @@ export interface BlockUpload {
   size: number | undefined;
   blockSize: number;
   concurrency: number;
+  /** Known MD5 (hex) of the whole body, if the caller declared one. */
+  md5: string | undefined;
   signal: AbortSignal | undefined;
 }
 
@@ -45,7 +49,7 @@ export async function uploadBlob(
 }
 
 async function putBlob(target: BlockUpload, body: Uint8Array): Promise<UploadResult> {
-  const digest = createHash("md5").update(body).digest();
+  const digest = target.md5 ? Buffer.from(target.md5, "hex") : createHash("md5").update(body).digest();
   const response = await target.blob.upload(body, body.byteLength, {
     transactionalContentMD5: digest,
     blobHTTPHeaders: {
@@ -71,11 +75,11 @@ async function stageAndCommit(
   // Block ids are unique per upload, so two concurrent uploads to one name never mix blocks.
   const uploadId = randomBytes(12).toString("hex");
   const blockIds: string[] = [];
-  const whole = createHash("md5");
+  const whole = target.md5 ? undefined : createHash("md5");
   let size = 0;
   const hashed = (async function* () {
     for await (const block of chunkBytes(source, blockSize)) {
-      whole.update(block);
+      whole?.update(block);
       size += block.byteLength;
       yield block;
     }
@@ -90,7 +94,7 @@ async function stageAndCommit(
     });
   });
   throwIfAborted(target.signal);
-  const digest = whole.digest();
+  const digest = whole ? whole.digest() : Buffer.from(target.md5!, "hex");
   // Committing is not aborted midway: the blob appears whole or not at all.
   const response = await target.blob.commitBlockList(blockIds, {
     blobHTTPHeaders: {

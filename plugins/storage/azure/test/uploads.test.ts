@@ -53,6 +53,27 @@ describe("uploads", () => {
     expect(Buffer.from(await storage.readBytes("big/blocks.bin"))).toEqual(body);
   });
 
+  it("keeps a declared MD5 as the blob's, in one Put Blob or in blocks, and rejects a wrong one", async () => {
+    const { service, traffic } = recordingService(server);
+    const storage = await containerStorage(server, { serviceClient: service, blockSize: 8 * 1024 });
+    const body = randomBytes(20_000);
+    const entry = await storage.write("declared/blocks.bin", chunks(body, 1000), { md5: md5Hex(body) });
+    expect(entry.md5).toBe(md5Hex(body));
+    expect((await storage.stat("declared/blocks.bin")).md5).toBe(md5Hex(body));
+    const small = randomBytes(1000);
+    const put = await storage.write("declared/small.bin", small, { md5: md5Hex(small).toUpperCase() });
+    expect(put.md5).toBe(md5Hex(small));
+    const sent = traffic.filter((exchange) => exchange.method === "PUT" && comp(exchange) === "").at(-1);
+    expect(sent?.headers["content-md5"]).toBe(createHash("md5").update(small).digest("base64"));
+    await expectFerryError(storage.write("declared/wrong.bin", small, { md5: "0".repeat(32) }), "Integrity");
+    await expectFerryError(
+      storage.write("declared/wrong-blocks.bin", chunks(body, 1000), { md5: "0".repeat(32) }),
+      "Integrity",
+    );
+    expect(await storage.exists("declared/wrong.bin")).toBe(false);
+    expect(await storage.exists("declared/wrong-blocks.bin")).toBe(false);
+  });
+
   it("holds at most (concurrency + 1) blocks of the source in memory", async () => {
     const { service, traffic } = recordingService(server);
     const blockSize = 4096;
