@@ -1,6 +1,6 @@
 import { describeStorage } from "@ferry/conformance";
-import type { AzuriteBackend } from "@ferry/test-harness";
-import { afterAll, beforeAll } from "vitest";
+import { type AzuriteBackend, printLogsOnFailure } from "@ferry/test-harness";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { containerStorage, startAzurite } from "./fixture.ts";
 
 let server: AzuriteBackend;
@@ -8,6 +8,10 @@ beforeAll(async () => {
   server = await startAzurite();
 });
 afterAll(() => server?.stop());
+// A failing case prints the backend's own log lines next to the assertion.
+afterEach((context) => {
+  if (server) printLogsOnFailure(context, server);
+});
 
 const fresh =
   (options: Parameters<typeof containerStorage>[1] = {}) =>

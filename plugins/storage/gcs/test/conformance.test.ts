@@ -1,6 +1,6 @@
 import { describeStorage } from "@ferry/conformance";
-import { type GcsBackend, startGcsServer } from "@ferry/test-harness";
-import { afterAll, beforeAll } from "vitest";
+import { type GcsBackend, printLogsOnFailure, startGcsServer } from "@ferry/test-harness";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import type { GcsOptions } from "../src/index.ts";
 import { bucketStorage } from "./fixture.ts";
 
@@ -10,6 +10,10 @@ beforeAll(async () => {
   server = await startGcsServer({ rewriteBytesPerCall: 256 * 1024 });
 });
 afterAll(() => server?.stop());
+// A failing case prints the backend's own log lines next to the assertion.
+afterEach((context) => {
+  if (server) printLogsOnFailure(context, server);
+});
 
 // 256 KiB is GCS's chunk quantum: multi-part cases run resumable uploads of several chunks,
 // and a threshold of 64 KiB sends everything larger than that through resumable sessions.

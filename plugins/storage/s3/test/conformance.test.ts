@@ -1,7 +1,7 @@
 import { describeStorage } from "@ferry/conformance";
 import { createStorage, parseLocation } from "@ferry/core";
-import type { S3Backend } from "@ferry/test-harness";
-import { afterAll, beforeAll } from "vitest";
+import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { s3 } from "../src/index.ts";
 import { S3RVER_GAPS, s3rverOptions, startS3rver } from "./fixture.ts";
 
@@ -10,6 +10,10 @@ beforeAll(async () => {
   server = await startS3rver();
 });
 afterAll(() => server?.stop());
+// A failing case prints the backend's own log lines next to the assertion.
+afterEach((context) => {
+  if (server) printLogsOnFailure(context, server);
+});
 
 const fresh =
   (options: Parameters<typeof s3rverOptions>[1] = {}) =>
