@@ -155,6 +155,11 @@ export class SftpCalls {
   writeAt(handle: Buffer, chunk: Uint8Array, position: number, path: string): Promise<void> {
     const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const piece = this.maxWriteLength;
+    if (buffer.byteLength <= piece) {
+      return this.#call(path, "write", (done) =>
+        this.sftp.write(handle, buffer, 0, buffer.byteLength, position, done),
+      );
+    }
     const writes: Promise<void>[] = [];
     for (let offset = 0; offset < buffer.byteLength; offset += piece) {
       const length = Math.min(piece, buffer.byteLength - offset);
