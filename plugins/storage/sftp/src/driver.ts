@@ -64,6 +64,12 @@ export class SftpDriver implements StorageDriver {
   readonly #chunkSize: number;
   readonly #concurrency: number;
   #closed = false;
+  /**
+   * Parent directories that earlier writes found or created. A write into one checks its target
+   * while it opens the temporary file, instead of a round trip before; if the directory has gone
+   * since, the open fails and the write starts over with the full check.
+   */
+  readonly #knownParents = new Set<string>();
 
   constructor(init: SftpDriverInit) {
     this.#pool = init.pool;
@@ -124,17 +130,35 @@ export class SftpDriver implements StorageDriver {
       consumed = true;
       yield* source;
     })();
+    const parent = posix.dirname(path);
     try {
       return await this.#pool.run(
         async (connection) => {
-          await this.#checkTarget(connection.calls, path, exclusive);
-          const { file, size } = await uploadTo(connection, temp, tracked, {
-            chunkSize: positive(options.partSize) ?? this.#chunkSize,
-            concurrency: positive(options.concurrency) ?? this.#concurrency,
-            mtime: options.mtime,
-            signal: options.signal,
-            reopen: () => this.#reopenForWrite(temp),
-          });
+          const calls = connection.calls;
+          const upload = (alongsideOpen?: () => Promise<void>) =>
+            uploadTo(connection, temp, tracked, {
+              chunkSize: positive(options.partSize) ?? this.#chunkSize,
+              concurrency: positive(options.concurrency) ?? this.#concurrency,
+              mtime: options.mtime,
+              signal: options.signal,
+              reopen: () => this.#reopenForWrite(temp),
+              alongsideOpen,
+            });
+          const checked = async () => {
+            await this.#checkTarget(calls, path, exclusive);
+            this.#knownParents.add(parent);
+            return upload();
+          };
+          const { file, size } = this.#knownParents.has(parent)
+            ? await upload(async () =>
+                refuseExisting(await statQuietly(calls, path), path, exclusive, calls.host),
+              ).catch((error: unknown) => {
+                // The directory went away since an earlier write: check and create it as a first write does.
+                if (consumed || !FerryError.isInstance(error, "NotFound")) throw error;
+                this.#knownParents.delete(parent);
+                return checked();
+              })
+            : await checked();
           try {
             await place(file.connection.calls, temp, path, exclusive, placeFeatures(file.connection));
             // The temporary file was created by this write and holds exactly the bytes sent; with
@@ -168,21 +192,10 @@ export class SftpDriver implements StorageDriver {
   async #checkTarget(calls: SftpCalls, path: string, exclusive: boolean): Promise<void> {
     // Both questions in one round trip: is something at the path, and is its parent a directory.
     const [existing, parent] = await Promise.all([
-      calls.statOrNothing(path).catch(() => undefined),
-      calls.statOrNothing(posix.dirname(path)).catch(() => undefined),
+      statQuietly(calls, path),
+      statQuietly(calls, posix.dirname(path)),
     ]);
-    if (existing && isDirectoryMode(existing.mode)) {
-      throw errors.invalidInput(`cannot write ${path} on ${calls.host}: a directory is there`, {
-        system: "sftp",
-        path,
-      });
-    }
-    if (existing && exclusive) {
-      throw errors.conditionNotMet(`not created: something already exists at ${path} on ${calls.host}`, {
-        system: "sftp",
-        path,
-      });
-    }
+    refuseExisting(existing, path, exclusive, calls.host);
     if (!existing && !(parent && isDirectoryMode(parent.mode))) await ensureParent(calls, path);
   }
 
@@ -350,4 +363,29 @@ export class SftpDriver implements StorageDriver {
 
 function positive(value: number | undefined): number | undefined {
   return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
+function statQuietly(calls: SftpCalls, path: string): Promise<Attributes | undefined> {
+  return calls.statOrNothing(path).catch(() => undefined);
+}
+
+/** What a write must not replace: a directory, or anything at all for a create-only write. */
+function refuseExisting(
+  existing: Attributes | undefined,
+  path: string,
+  exclusive: boolean,
+  host: string,
+): void {
+  if (existing && isDirectoryMode(existing.mode)) {
+    throw errors.invalidInput(`cannot write ${path} on ${host}: a directory is there`, {
+      system: "sftp",
+      path,
+    });
+  }
+  if (existing && exclusive) {
+    throw errors.conditionNotMet(`not created: something already exists at ${path} on ${host}`, {
+      system: "sftp",
+      path,
+    });
+  }
 }

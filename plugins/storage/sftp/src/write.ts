@@ -143,6 +143,8 @@ export interface UploadOptions {
   signal?: AbortSignal | undefined;
   /** Open the temporary file again (without truncating) on a fresh connection, after the first one dropped. */
   reopen?: (() => Promise<OpenFile>) | undefined;
+  /** A check sent together with the open; its failure closes the file again and is thrown. */
+  alongsideOpen?: (() => Promise<void>) | undefined;
 }
 
 export interface Uploaded {
@@ -163,11 +165,16 @@ export async function uploadTo(
   source: AsyncIterable<Uint8Array>,
   options: UploadOptions,
 ): Promise<Uploaded> {
-  let file: OpenFile = {
-    connection,
-    handle: await connection.calls.open(temp, "wx", "write", 0o644),
-    release: () => {},
-  };
+  const [opened, check] = await Promise.allSettled([
+    connection.calls.open(temp, "wx", "write", 0o644),
+    options.alongsideOpen?.(),
+  ]);
+  if (opened.status === "rejected") throw opened.reason;
+  if (check.status === "rejected") {
+    await connection.calls.close(opened.value, temp).catch(() => undefined);
+    throw check.reason;
+  }
+  let file: OpenFile = { connection, handle: opened.value, release: () => {} };
   const inFlight = new Set<Promise<void>>();
   /** Chunks sent but not yet acknowledged, by offset. */
   const unacknowledged = new Map<number, Uint8Array>();

@@ -209,6 +209,23 @@ describe.skipIf(skipReason !== undefined)("sftp operations", () => {
     expect(furthestAhead).toBeLessThanOrEqual(chunkSize * (concurrency + 2));
   });
 
+  it("checks each target again after earlier writes into its directory, and recreates a directory removed since", async () => {
+    const { storage, root } = await storageOn();
+    await storage.write("known/first.txt", "1");
+    mkdirSync(join(root, "known", "taken"));
+    await expect(storage.write("known/taken", "2")).rejects.toMatchObject({ code: "InvalidInput" });
+    await storage.write("known/second.txt", "2");
+    await expect(storage.write("known/second.txt", "3", { ifNoneMatch: "*" })).rejects.toMatchObject({
+      code: "ConditionNotMet",
+    });
+    expect(readdirSync(join(root, "known")).sort()).toEqual(["first.txt", "second.txt", "taken"]);
+    expect(text(await storage.readBytes("known/second.txt"))).toBe("2");
+    rmSync(join(root, "known"), { recursive: true });
+    await storage.write("known/again.txt", "4", { mtime: new Date("2024-01-01T00:00:00Z") });
+    expect(readdirSync(join(root, "known"))).toEqual(["again.txt"]);
+    expect(readFileSync(join(root, "known", "again.txt"), "utf8")).toBe("4");
+  });
+
   it("records the mtime it is given, to the second", async () => {
     const { storage } = await storageOn();
     const mtime = new Date("2024-02-29T12:34:56.789Z");
