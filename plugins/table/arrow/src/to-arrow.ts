@@ -8,6 +8,8 @@ import { toArrowField, toArrowSchema, toArrowType } from "./schema.ts";
 
 const DAY_MS = 86_400_000;
 const encoder = new TextEncoder();
+/** Typed arrays use the platform's byte order; 64-bit values are split into 32-bit halves only on little-endian. */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 /** Well under V8's longest string (2^29 - 24 units), past which join() throws. */
 const MAX_JOINED_LENGTH = 2 ** 28;
 
@@ -192,10 +194,26 @@ export function toArrowData(type: DataType, values: readonly unknown[], column: 
     }
     case "timestamp": {
       const data = new BigInt64Array(length);
+      if ((type.unit === "s" || type.unit === "ms") && LITTLE_ENDIAN) {
+        // A Date's count (|ms| <= 8.64e15 < 2^53) goes in as two 32-bit halves: no bigint per value.
+        const halves = new Int32Array(data.buffer);
+        for (let i = 0; i < length; i++) {
+          const v = values[i];
+          if (v === null || v === undefined) continue;
+          const ms = v instanceof Date ? v.getTime() : Number.NaN;
+          if (Number.isNaN(ms)) fail(column, type, i, "a valid Date");
+          if (type.unit === "s" && ms % 1000 !== 0) fail(column, type, i, "a whole number of seconds");
+          const count = type.unit === "s" ? ms / 1000 : ms;
+          const high = Math.floor(count / 2 ** 32);
+          halves[2 * i] = count - high * 2 ** 32;
+          halves[2 * i + 1] = high;
+        }
+        return A.makeData({ type: arrowType as A.Timestamp, length, nullCount, nullBitmap, data });
+      }
       values.forEach((v, i) => {
         if (v === null || v === undefined) return;
         if (type.unit === "s" || type.unit === "ms") {
-          if (!(v instanceof Date)) fail(column, type, i, "a Date");
+          if (!(v instanceof Date) || Number.isNaN(v.getTime())) fail(column, type, i, "a valid Date");
           const ms = v.getTime();
           if (type.unit === "s" && ms % 1000 !== 0) fail(column, type, i, "a whole number of seconds");
           data[i] = BigInt(type.unit === "s" ? ms / 1000 : ms);
