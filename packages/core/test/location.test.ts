@@ -23,9 +23,9 @@ describe("local paths", () => {
       path: "data/x",
       url: "file:///data/x",
     });
-    expect(parseLocation("./a/b", { cwd: "/srv/work" })).toMatchObject({
+    expect(parseLocation("./a/b", { cwd: "/srv/project" })).toMatchObject({
       system: "file",
-      path: "srv/work/a/b",
+      path: "srv/project/a/b",
     });
     expect(parseLocation("a/../b", { cwd: "/srv" })).toMatchObject({ path: "srv/b" });
     expect(parseLocation("file:///tmp/with%20space")).toMatchObject({ path: "tmp/with space" });
