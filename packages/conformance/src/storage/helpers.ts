@@ -103,9 +103,18 @@ export async function* stallingSource(
   });
 }
 
-/** Splits `data` into chunks of `size` (the last may be shorter), yielded asynchronously, with no size known up front. */
-export async function* streamed(data: Uint8Array, size: number): AsyncIterable<Uint8Array> {
+/**
+ * Splits `data` into chunks of `size` (the last may be shorter), yielded asynchronously, with no size
+ * known up front. With `failAfter`, the source throws once that many bytes have been yielded: a source
+ * that dies mid-upload.
+ */
+export async function* streamed(
+  data: Uint8Array,
+  size: number,
+  failAfter?: number,
+): AsyncIterable<Uint8Array> {
   for (let offset = 0; offset < data.byteLength; offset += size) {
+    if (failAfter !== undefined && offset >= failAfter) throw new Error("source broke mid-stream");
     await Promise.resolve();
     yield data.slice(offset, offset + size);
   }

@@ -7,6 +7,7 @@ export {
   md5Hex,
   overrideDriver,
   readText,
+  streamed,
 } from "./helpers.ts";
 export { REQUIREMENTS } from "./requirements.ts";
 export { describeStorage, STORAGE_CASE_NAMES } from "./suite.ts";

@@ -1,11 +1,10 @@
 /** Put Blob and block uploads: Content-MD5 on the wire, bounded memory, failures, conditions, races. */
 import { createHash, randomBytes } from "node:crypto";
-import { expectFerryError, listEntries, md5Hex } from "@ferry/conformance";
+import { expectFerryError, listEntries, md5Hex, streamed } from "@ferry/conformance";
 import { FerryError } from "@ferry/core";
 import { type AzuriteBackend, printLogsOnFailure } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { containerStorage, startAzurite } from "./fixture.ts";
-import { chunks } from "./helpers.ts";
 import { comp, recordingService } from "./traffic.ts";
 
 let server: AzuriteBackend;
@@ -39,7 +38,7 @@ describe("uploads", () => {
       concurrency: 3,
     });
     const body = randomBytes(50 * 1024 + 5);
-    const entry = await storage.write("big/blocks.bin", chunks(body, 3000));
+    const entry = await storage.write("big/blocks.bin", streamed(body, 3000));
     expect(entry).toMatchObject({ size: body.byteLength, md5: md5Hex(body) });
     const blocks = traffic.filter((exchange) => comp(exchange) === "block");
     expect(blocks).toHaveLength(7);
@@ -57,7 +56,7 @@ describe("uploads", () => {
     const { service, traffic } = recordingService(server);
     const storage = await containerStorage(server, { serviceClient: service, blockSize: 8 * 1024 });
     const body = randomBytes(20_000);
-    const entry = await storage.write("declared/blocks.bin", chunks(body, 1000), { md5: md5Hex(body) });
+    const entry = await storage.write("declared/blocks.bin", streamed(body, 1000), { md5: md5Hex(body) });
     expect(entry.md5).toBe(md5Hex(body));
     expect((await storage.stat("declared/blocks.bin")).md5).toBe(md5Hex(body));
     const small = randomBytes(1000);
@@ -67,7 +66,7 @@ describe("uploads", () => {
     expect(sent?.headers["content-md5"]).toBe(createHash("md5").update(small).digest("base64"));
     await expectFerryError(storage.write("declared/wrong.bin", small, { md5: "0".repeat(32) }), "Integrity");
     await expectFerryError(
-      storage.write("declared/wrong-blocks.bin", chunks(body, 1000), { md5: "0".repeat(32) }),
+      storage.write("declared/wrong-blocks.bin", streamed(body, 1000), { md5: "0".repeat(32) }),
       "Integrity",
     );
     expect(await storage.exists("declared/wrong.bin")).toBe(false);
@@ -99,10 +98,10 @@ describe("uploads", () => {
   it("streams a body of unknown size: one Put Blob when it fits, blocks when it does not", async () => {
     const { service, traffic } = recordingService(server);
     const storage = await containerStorage(server, { serviceClient: service, blockSize: 4096 });
-    await storage.write("stream/small.bin", chunks(randomBytes(4000), 1000));
+    await storage.write("stream/small.bin", streamed(randomBytes(4000), 1000));
     expect(traffic.filter((exchange) => exchange.method === "PUT").map(comp)).toEqual([""]);
     const large = randomBytes(4096 * 3 + 1);
-    await storage.write("stream/large.bin", chunks(large, 1000));
+    await storage.write("stream/large.bin", streamed(large, 1000));
     expect(traffic.filter((exchange) => comp(exchange) === "block")).toHaveLength(4);
     expect(Buffer.from(await storage.readBytes("stream/large.bin"))).toEqual(large);
   });
@@ -128,7 +127,7 @@ describe("uploads", () => {
     const storage = await containerStorage(server, { serviceClient: service, blockSize: 4096 });
     await expectFerryError(storage.write("corrupt/single.bin", randomBytes(1000)), "Integrity");
     await expectFerryError(
-      storage.write("corrupt/blocks.bin", chunks(randomBytes(10_000), 1000)),
+      storage.write("corrupt/blocks.bin", streamed(randomBytes(10_000), 1000)),
       "Integrity",
     );
     const clean = await containerStorage(server, {}, storage.root.slice(5));
@@ -142,7 +141,7 @@ describe("uploads", () => {
       blockSize: 4096,
       concurrency: 2,
     });
-    await expect(storage.write("broken.bin", chunks(randomBytes(40_000), 1000, 20_000))).rejects.toThrow(
+    await expect(storage.write("broken.bin", streamed(randomBytes(40_000), 1000, 20_000))).rejects.toThrow(
       /source broke/,
     );
     expect(await storage.exists("broken.bin")).toBe(false);
@@ -150,9 +149,9 @@ describe("uploads", () => {
     expect(traffic.filter((exchange) => comp(exchange) === "block").length).toBeGreaterThan(0);
     const controller = new AbortController();
     const source = (async function* () {
-      yield* chunks(randomBytes(10_000), 1000);
+      yield* streamed(randomBytes(10_000), 1000);
       controller.abort();
-      yield* chunks(randomBytes(10_000), 1000);
+      yield* streamed(randomBytes(10_000), 1000);
     })();
     await expectFerryError(storage.write("aborted.bin", source, { signal: controller.signal }), "Aborted");
     expect(await storage.exists("aborted.bin")).toBe(false);
@@ -165,7 +164,7 @@ describe("uploads", () => {
         new Uint8Array(4096 * (index + 1) + 7).fill(0x41 + index),
       );
       const outcomes = await Promise.allSettled(
-        versions.map((data) => storage.write("contested.bin", chunks(data, 1000))),
+        versions.map((data) => storage.write("contested.bin", streamed(data, 1000))),
       );
       for (const outcome of outcomes) {
         if (outcome.status === "rejected") {
@@ -185,7 +184,7 @@ describe("uploads", () => {
     await storage.write("once.txt", "first", { ifNoneMatch: "*" });
     await expectFerryError(storage.write("once.txt", "second", { ifNoneMatch: "*" }), "ConditionNotMet");
     await expectFerryError(
-      storage.write("once.txt", chunks(randomBytes(10_000), 1000), { ifNoneMatch: "*" }),
+      storage.write("once.txt", streamed(randomBytes(10_000), 1000), { ifNoneMatch: "*" }),
       "ConditionNotMet",
     );
     expect(new TextDecoder().decode(await storage.readBytes("once.txt"))).toBe("first");

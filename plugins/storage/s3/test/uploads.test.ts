@@ -1,10 +1,9 @@
 /** Single-part and multipart uploads, and server-side copies, with the client's traffic recorded. */
 import { createHash, randomBytes } from "node:crypto";
-import { expectFerryError, listEntries, md5Hex } from "@ferry/conformance";
+import { expectFerryError, listEntries, md5Hex, streamed } from "@ferry/conformance";
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { bucketStorage, startS3rver } from "./fixture.ts";
-import { chunks } from "./helpers.ts";
 import { recordingClient } from "./traffic.ts";
 
 let server: S3Backend;
@@ -19,7 +18,7 @@ describe("multipart uploads", () => {
     const { client, traffic } = recordingClient(server);
     const storage = await bucketStorage(server, { client, partSize: 8 * 1024, concurrency: 3 });
     const body = randomBytes(50 * 1024 + 17);
-    const entry = await storage.write("big/multipart.bin", chunks(body, 3000));
+    const entry = await storage.write("big/multipart.bin", streamed(body, 3000));
     expect(entry).toMatchObject({ size: body.byteLength, md5: md5Hex(body) });
     const parts = traffic.filter((exchange) => exchange.command === "UploadPart");
     expect(parts).toHaveLength(7);
@@ -76,13 +75,13 @@ describe("multipart uploads", () => {
     const { client, traffic } = recordingClient(server);
     const storage = await bucketStorage(server, { client, partSize: 4096 });
     const small = randomBytes(4000);
-    await storage.write("stream/small.bin", chunks(small, 1000));
+    await storage.write("stream/small.bin", streamed(small, 1000));
     expect(traffic.map((exchange) => exchange.command)).toEqual(["PutObject"]);
     const large = randomBytes(4096 * 3 + 1);
-    await storage.write("stream/large.bin", chunks(large, 1000));
+    await storage.write("stream/large.bin", streamed(large, 1000));
     expect(traffic.filter((exchange) => exchange.command === "UploadPart")).toHaveLength(4);
     expect(Buffer.from(await storage.readBytes("stream/large.bin"))).toEqual(large);
-    const empty = await storage.write("stream/empty.bin", chunks(new Uint8Array(0), 1));
+    const empty = await storage.write("stream/empty.bin", streamed(new Uint8Array(0), 1));
     expect(empty.size).toBe(0);
     expect((await storage.readBytes("stream/empty.bin")).byteLength).toBe(0);
   });
@@ -90,7 +89,7 @@ describe("multipart uploads", () => {
   it("aborts a failed upload: no object appears (s3rver refuses AbortMultipartUpload, a declared gap)", async () => {
     const { client, traffic } = recordingClient(server);
     const storage = await bucketStorage(server, { client, partSize: 4096, concurrency: 2 });
-    await expect(storage.write("broken.bin", chunks(randomBytes(40_000), 1000, 20_000))).rejects.toThrow(
+    await expect(storage.write("broken.bin", streamed(randomBytes(40_000), 1000, 20_000))).rejects.toThrow(
       /source broke/,
     );
     expect(await storage.exists("broken.bin")).toBe(false);
@@ -106,7 +105,7 @@ describe("multipart uploads", () => {
     const { client, traffic } = recordingClient(server);
     const storage = await bucketStorage(server, { client, partSize: 4096 });
     const body = randomBytes(20_000);
-    const entry = await storage.write("declared/multipart.bin", chunks(body, 1000), { md5: md5Hex(body) });
+    const entry = await storage.write("declared/multipart.bin", streamed(body, 1000), { md5: md5Hex(body) });
     expect(entry.md5).toBe(md5Hex(body));
     // Recorded when the upload is created, so no self-copy afterwards.
     expect(traffic.some((exchange) => exchange.command === "CopyObject")).toBe(false);
@@ -123,15 +122,15 @@ describe("multipart uploads", () => {
     const storage = await bucketStorage(server, { partSize: 4096 });
     const body = randomBytes(20_000);
     await expectFerryError(
-      storage.write("wrong-md5.bin", chunks(body, 1000), { md5: "0".repeat(32) }),
+      storage.write("wrong-md5.bin", streamed(body, 1000), { md5: "0".repeat(32) }),
       "Integrity",
     );
     expect(await storage.exists("wrong-md5.bin")).toBe(false);
     const controller = new AbortController();
     const source = (async function* () {
-      yield* chunks(body.subarray(0, 10_000), 1000);
+      yield* streamed(body.subarray(0, 10_000), 1000);
       controller.abort();
-      yield* chunks(body.subarray(10_000), 1000);
+      yield* streamed(body.subarray(10_000), 1000);
     })();
     await expectFerryError(storage.write("aborted.bin", source, { signal: controller.signal }), "Aborted");
     expect(await storage.exists("aborted.bin")).toBe(false);
