@@ -55,7 +55,8 @@ describe("repository, branches, tags, commits", () => {
     expect(data.permissions).toMatchObject({ push: true, pull: true });
     expect(headers["x-ratelimit-limit"]).toBe("5000");
     expect(headers["x-ratelimit-resource"]).toBe("core");
-    expect(headers["x-github-request-id"]).toBeTruthy();
+    // GitHub sends an opaque id per request (hex groups joined by ":"); clients quote it in bug reports.
+    expect(headers["x-github-request-id"]).toMatch(/^[0-9A-F]{4,}:[0-9A-Z]+$/);
   });
 
   it("resolves branches (with slashes), tags and shas through /commits/{ref} and /branches/{branch}", async () => {
