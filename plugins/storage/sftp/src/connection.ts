@@ -70,8 +70,27 @@ export class Connection {
   get calls(): SftpCalls {
     if (!this.sftp)
       throw errors.unexpected(`no SFTP channel on the connection to ${this.label}`, { system: "sftp" });
-    this.#calls ??= new SftpCalls(this.sftp, this.label);
+    this.#calls ??= new SftpCalls(this.sftp, this.label, () => this.coalesceWrites());
     return this.#calls;
+  }
+
+  #coalescing = false;
+
+  /**
+   * Hold back what is written to the transport until the current turn of the event loop ends, then
+   * send it with one system call. ssh2 writes every packet in several pieces (length, payload,
+   * tag), and with TCP_NODELAY each piece would otherwise leave as its own segment: requests issued
+   * together (a file's writes and close, the uploads of several files) go out together instead.
+   */
+  coalesceWrites(): void {
+    const socket = this.#socket;
+    if (this.#coalescing || !socket?.cork || !socket.uncork) return;
+    this.#coalescing = true;
+    socket.cork();
+    setImmediate(() => {
+      this.#coalescing = false;
+      socket.uncork?.();
+    });
   }
 
   /** SFTP extensions the server advertised (`posix-rename@openssh.com`, `hardlink@openssh.com`, `copy-data`, ...). */

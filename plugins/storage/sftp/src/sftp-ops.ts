@@ -66,11 +66,14 @@ export class SftpCalls {
   readonly host: string;
 
   readonly #pending = new Set<(error: Error) => void>();
+  readonly #beforeRequest: () => void;
   #closed = false;
 
-  constructor(sftp: SFTPWrapper, host: string) {
+  /** `beforeRequest` runs before each request is handed to ssh2 (the connection batches socket writes there). */
+  constructor(sftp: SFTPWrapper, host: string, beforeRequest: () => void = () => {}) {
     this.sftp = sftp;
     this.host = host;
+    this.#beforeRequest = beforeRequest;
     // ssh2 answers the requests in flight when a channel closes, but a request issued after that
     // would wait forever: fail every waiting call, and refuse new ones.
     sftp.once("close", () => {
@@ -101,6 +104,7 @@ export class SftpCalls {
         else resolve(value as T);
       };
       try {
+        this.#beforeRequest();
         start(settle);
       } catch (error) {
         // ssh2 throws synchronously when the channel is already closed.
