@@ -70,6 +70,7 @@ export class SftpDriver implements StorageDriver {
    * since, the open fails and the write starts over with the full check.
    */
   readonly #knownParents = new Set<string>();
+  readonly #parentsInProgress = new Map<string, Promise<void>>();
 
   constructor(init: SftpDriverInit) {
     this.#pool = init.pool;
@@ -196,7 +197,21 @@ export class SftpDriver implements StorageDriver {
       statQuietly(calls, posix.dirname(path)),
     ]);
     refuseExisting(existing, path, exclusive, calls.host);
-    if (!existing && !(parent && isDirectoryMode(parent.mode))) await ensureParent(calls, path);
+    if (!existing && !(parent && isDirectoryMode(parent.mode))) await this.#createParent(calls, path);
+  }
+
+  /**
+   * ensureParent, once for writes into the same new directory that start together (a folder's
+   * first files): the others wait for it instead of racing it with mkdir requests of their own.
+   * When it fails, each tries on its own connection, so its error names its own file.
+   */
+  #createParent(calls: SftpCalls, path: string): Promise<void> {
+    const dir = posix.dirname(path);
+    const pending = this.#parentsInProgress.get(dir);
+    if (pending) return pending.catch(() => ensureParent(calls, path));
+    const creating = ensureParent(calls, path).finally(() => this.#parentsInProgress.delete(dir));
+    this.#parentsInProgress.set(dir, creating);
+    return creating;
   }
 
   /** Best-effort removal of a temporary file after a failure, on a fresh connection if the old one died. */

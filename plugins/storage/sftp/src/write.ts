@@ -180,6 +180,20 @@ export async function uploadTo(
   const unacknowledged = new Map<number, Uint8Array>();
   let failure: unknown;
   let resumed = false;
+  /** The file whose close was sent: its handle is never closed twice (the host may hand it out again). */
+  let closeSent: OpenFile | undefined;
+
+  /** Set the mtime and close `target`; resolves to the error, if any, once both are answered. */
+  const finish = async (target: OpenFile): Promise<unknown> => {
+    const calls = target.connection.calls;
+    closeSent = target;
+    const requests = [
+      ...(options.mtime ? [calls.futimes(target.handle, options.mtime, temp)] : []),
+      calls.close(target.handle, temp),
+    ];
+    const outcomes = await Promise.allSettled(requests);
+    return outcomes.find((outcome) => outcome.status === "rejected")?.reason;
+  };
 
   const send = (position: number, chunk: Uint8Array) => {
     const target = file;
@@ -223,16 +237,18 @@ export async function uploadTo(
         await settle();
       }
     }
-    while (inFlight.size > 0 || failure !== undefined) {
-      if (inFlight.size > 0) await Promise.race(inFlight);
+    // The mtime and the close follow the last writes without waiting for their answers: a host
+    // gives the same results as if each request had waited for the one before (draft-ietf-secsh-
+    // filexfer-02 §6), so they apply to the complete file. A failed write still fails the upload.
+    for (;;) {
+      const closing = finish(file);
+      await Promise.allSettled([...inFlight]);
+      failure ??= await closing;
+      if (failure === undefined) return { size: position, file };
       await settle();
     }
-    const calls = file.connection.calls;
-    if (options.mtime) await calls.futimes(file.handle, options.mtime, temp);
-    await calls.close(file.handle, temp);
-    return { size: position, file };
   } catch (error) {
-    await file.connection.calls.close(file.handle, temp).catch(() => undefined);
+    if (closeSent !== file) await file.connection.calls.close(file.handle, temp).catch(() => undefined);
     file.release();
     throw error;
   }

@@ -226,6 +226,24 @@ describe.skipIf(skipReason !== undefined)("sftp operations", () => {
     expect(readFileSync(join(root, "known", "again.txt"), "utf8")).toBe("4");
   });
 
+  it("writes that start together into a new directory all land, or each names its own file when a file is in the way", async () => {
+    const { storage, root } = await storageOn();
+    const names = Array.from({ length: 12 }, (_, index) => `f${index}.txt`);
+    await Promise.all(names.map((name) => storage.write(`new/deep/dir/${name}`, name)));
+    expect(readdirSync(join(root, "new", "deep", "dir")).sort()).toEqual([...names].sort());
+
+    writeFileSync(join(root, "blocked"), "a file, not a directory");
+    const results = await Promise.allSettled(names.map((name) => storage.write(`blocked/sub/${name}`, name)));
+    for (const [index, result] of results.entries()) {
+      expect(result.status).toBe("rejected");
+      expect((result as PromiseRejectedResult).reason).toMatchObject({
+        code: "InvalidInput",
+        message: expect.stringContaining(`blocked/sub/${names[index]}`),
+      });
+    }
+    expect(readFileSync(join(root, "blocked"), "utf8")).toBe("a file, not a directory");
+  });
+
   it("records the mtime it is given, to the second", async () => {
     const { storage } = await storageOn();
     const mtime = new Date("2024-02-29T12:34:56.789Z");
