@@ -132,9 +132,11 @@ interface CaptureOptions {
 
 /**
  * Capture small files in batches, on this thread and (for many files, with more than one CPU) on a
- * worker thread at the same time: both take the next batch from one queue. This thread yields to the
- * event loop between batches so that timers, aborts and the worker's replies get their turn. After
- * an abort the files not yet started are failed as aborted. Outcomes are in the order of `tasks`.
+ * worker thread at the same time: both take the next batch from one queue. The worker gets batches
+ * only once it has started, and is not waited for if this thread finishes first, so starting it
+ * never delays a capture. This thread yields to the event loop between batches so that timers,
+ * aborts and the worker's replies get their turn. After an abort the files not yet started are
+ * failed as aborted. Outcomes are in the order of `tasks`.
  */
 export async function captureSmallFiles(
   tasks: readonly SmallFileTask[],
@@ -167,7 +169,8 @@ export async function captureSmallFiles(
     }
   };
   const useWorker = tasks.length >= WORKER_MIN_FILES && availableParallelism() > 1;
-  await Promise.all([onThisThread(), useWorker ? onWorker(queue, options.tempPrefix) : undefined]);
+  const thisThread = onThisThread();
+  await Promise.all([thisThread, useWorker ? onWorker(queue, options.tempPrefix, thisThread) : undefined]);
   // Batches a failed worker gave back after this thread had finished.
   await onThisThread();
   return outcomes.map((outcome) => outcome ?? aborted());
@@ -182,8 +185,15 @@ interface BatchQueue {
   done(start: number, results: readonly SmallFileOutcome[]): void;
 }
 
-/** Feed batches to a worker thread until the queue is empty; if it fails, its batches go back to the queue. */
-async function onWorker(queue: BatchQueue, tempPrefix: string): Promise<void> {
+/** What the worker posts once it can take batches. */
+export const WORKER_READY = "ready";
+
+/**
+ * Feed batches to a worker thread until the queue is empty; if it fails, its batches go back to the
+ * queue. A worker still starting when this thread has taken the last batch is not needed: it is
+ * stopped without waiting for it.
+ */
+async function onWorker(queue: BatchQueue, tempPrefix: string, thisThread: Promise<void>): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   const worker = new Worker(join(dirname(self), `capture-worker${extname(self)}`), {
     workerData: { tempPrefix },
@@ -191,6 +201,7 @@ async function onWorker(queue: BatchQueue, tempPrefix: string): Promise<void> {
   const inFlight: number[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
+      let started = false;
       const send = () => {
         const start = queue.take();
         if (start === undefined) {
@@ -200,20 +211,28 @@ async function onWorker(queue: BatchQueue, tempPrefix: string): Promise<void> {
         inFlight.push(start);
         worker.postMessage(queue.batch(start));
       };
-      worker.on("message", (results: SmallFileOutcome[]) => {
-        queue.done(inFlight.shift()!, results);
+      worker.on("message", (message: SmallFileOutcome[] | typeof WORKER_READY) => {
+        if (message === WORKER_READY) {
+          started = true;
+          for (let index = 0; index < WORKER_DEPTH; index++) send();
+          return;
+        }
+        queue.done(inFlight.shift()!, message);
         send();
       });
       worker.once("error", reject);
       worker.once("exit", () => reject(new Error("capture worker exited")));
-      for (let index = 0; index < WORKER_DEPTH; index++) send();
+      thisThread.then(() => {
+        if (!started) resolve();
+      }, reject);
     });
   } catch {
     // Its files are still captured, on this thread.
     queue.returned.push(...inFlight);
   } finally {
     worker.removeAllListeners();
-    await worker.terminate();
+    // Nothing is in flight any more (or the worker has failed): no write of its can still be under way.
+    worker.terminate().catch(() => undefined);
   }
 }
 
