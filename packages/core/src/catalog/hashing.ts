@@ -2,7 +2,7 @@
 import { createHash, type Hash, hash } from "node:crypto";
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 import { setImmediate } from "node:timers/promises";
-import { SMALL_FILE_BYTES } from "./small-files.ts";
+import { SMALL_FILE_BYTES } from "./capturer.ts";
 
 export interface Fingerprint {
   md5: string;

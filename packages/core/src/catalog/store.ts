@@ -21,9 +21,9 @@ import { formatLocation, type Location, type LocationLike, parseLocation } from 
 import { joinKey, relativeKey } from "../paths.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import type { Storage } from "../storage.ts";
+import { SmallFileCapturer } from "./capturer.ts";
 import { type Fingerprint, HashingTap, hashLocalFile, type LocalFile, md5Of } from "./hashing.ts";
 import type { RunLog } from "./run-log.ts";
-import { SmallFileCapturer } from "./small-files.ts";
 
 export const DEFAULT_CATALOG = ".catalog";
 export const EXECUTION_LOG_SUFFIX = ".execution.log";
