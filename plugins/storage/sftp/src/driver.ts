@@ -140,6 +140,7 @@ export class SftpDriver implements StorageDriver {
             uploadTo(connection, temp, tracked, {
               chunkSize: positive(options.partSize) ?? this.#chunkSize,
               concurrency: positive(options.concurrency) ?? this.#concurrency,
+              size: options.size,
               mtime: options.mtime,
               signal: options.signal,
               reopen: () => this.#reopenForWrite(temp),

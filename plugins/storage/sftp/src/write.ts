@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
-import { chunkBytes, errors, throwIfAborted } from "@ferry/core";
+import { chunkBytes, errors, PartRecycler, throwIfAborted } from "@ferry/core";
 import type { Connection } from "./connection.ts";
 import { isDirectoryMode, isLostConnection, type SftpCalls, STATUS, statusOf } from "./sftp-ops.ts";
 
@@ -139,6 +139,8 @@ export interface OpenFile {
 export interface UploadOptions {
   chunkSize: number;
   concurrency: number;
+  /** The size the caller declared, if any: a smaller file is sent as one chunk of exactly its size. */
+  size?: number | undefined;
   mtime?: Date | undefined;
   signal?: AbortSignal | undefined;
   /** Open the temporary file again (without truncating) on a fresh connection, after the first one dropped. */
@@ -178,6 +180,10 @@ export async function uploadTo(
   const inFlight = new Set<Promise<void>>();
   /** Chunks sent but not yet acknowledged, by offset. */
   const unacknowledged = new Map<number, Uint8Array>();
+  /** Acknowledged chunks' memory, filled again with the next ones instead of new allocations. */
+  const recycler = new PartRecycler(options.concurrency + 1);
+  const chunkSize =
+    options.size === undefined ? options.chunkSize : Math.max(1, Math.min(options.chunkSize, options.size));
   let failure: unknown;
   let resumed = false;
   /** The file whose close was sent: its handle is never closed twice (the host may hand it out again). */
@@ -201,6 +207,8 @@ export async function uploadTo(
       () => {
         inFlight.delete(write);
         unacknowledged.delete(position);
+        // ssh2 copied the bytes into its request, and the host has them: nothing reads the chunk again.
+        recycler.give(chunk);
       },
       (error) => {
         inFlight.delete(write);
@@ -226,7 +234,7 @@ export async function uploadTo(
 
   try {
     let position = 0;
-    for await (const chunk of chunkBytes(source, options.chunkSize)) {
+    for await (const chunk of chunkBytes(source, chunkSize, recycler)) {
       throwIfAborted(options.signal, { system: "sftp", path: temp });
       await settle();
       unacknowledged.set(position, chunk);
