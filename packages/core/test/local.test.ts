@@ -415,3 +415,88 @@ describe("local storage: registry", () => {
     expect(localStorage("relative-dir").root).toBe(`file://${join(process.cwd(), "relative-dir")}`);
   });
 });
+
+describe("local storage: small files placed in one go, and storage rooted at /", () => {
+  const small = new Uint8Array(64 * 1024).fill(7);
+  async function* source(bytes: Uint8Array, failAfter?: number): AsyncIterable<Uint8Array> {
+    for (let offset = 0; offset < bytes.byteLength; offset += 10_000) {
+      if (failAfter !== undefined && offset >= failAfter) throw new Error("source failed");
+      yield bytes.subarray(offset, offset + 10_000);
+    }
+  }
+  const rootedAtSlash = async () => {
+    const registry = new PluginRegistry({ lazy: false }).use(local());
+    const { storage: slash } = await registry.resolve({ system: "file", path: rootDir });
+    expect(slash.root).toBe("file:///");
+    // Keys of the "/"-rooted storage for paths below rootDir.
+    const key = (path: string) => `${rootDir.slice(1)}/${path}`;
+    // Each storage with the key it gives a path below rootDir.
+    const both = [
+      [storage, (path: string) => path],
+      [slash, key],
+    ] as const;
+    return { both, close: () => registry.close() };
+  };
+
+  it("writes small and large files into new nested directories, keeping mtime, on either kind of root", async () => {
+    const { both, close } = await rootedAtSlash();
+    const mtime = new Date("2024-05-06T07:08:09.123Z");
+    for (const [target, name] of both) {
+      for (const [label, bytes] of [
+        ["small", small],
+        ["large", new Uint8Array(2 * 1024 * 1024).fill(9)],
+      ] as const) {
+        const path = name(`a/${label}/b/${label}.bin`);
+        const entry = await target.write(path, source(bytes), { size: bytes.byteLength, mtime });
+        expect(entry).toMatchObject({ path, size: bytes.byteLength, kind: "file" });
+        expect(entry.mtime?.getTime()).toBe(mtime.getTime());
+        expect(Buffer.from(await readFile(join(rootDir, `a/${label}/b/${label}.bin`)))).toEqual(
+          Buffer.from(bytes),
+        );
+        await rm(join(rootDir, "a"), { recursive: true });
+      }
+    }
+    await close();
+  });
+
+  it("leaves nothing behind when a small write fails: a failing source, one longer than declared, an abort", async () => {
+    const { both, close } = await rootedAtSlash();
+    for (const [target, name] of both) {
+      await expect(
+        target.write(name("d/failing.bin"), source(small, 30_000), { size: small.byteLength }),
+      ).rejects.toThrow(/source failed/);
+      expect(await codeOf(target.write(name("d/long.bin"), source(small), { size: 1000 }))).toBe(
+        "InvalidInput",
+      );
+      const abort = new AbortController();
+      abort.abort();
+      expect(
+        await codeOf(
+          target.write(name("d/aborted.bin"), source(small), {
+            size: small.byteLength,
+            signal: abort.signal,
+          }),
+        ),
+      ).toBe("Aborted");
+    }
+    expect(await onDisk()).toEqual([]);
+    await close();
+  });
+
+  it("a small create-only write refuses to replace, and a directory or file in the way is InvalidInput", async () => {
+    const { both, close } = await rootedAtSlash();
+    for (const [target, name] of both) {
+      await target.write(name("taken.bin"), small);
+      expect(await codeOf(target.write(name("taken.bin"), small, { ifNoneMatch: "*" }))).toBe(
+        "ConditionNotMet",
+      );
+      await mkdir(join(rootDir, "dir/inside"), { recursive: true });
+      expect(await codeOf(target.write(name("dir"), small))).toBe("InvalidInput");
+      expect(await codeOf(target.write(name("taken.bin/child.bin"), small))).toBe("InvalidInput");
+      await rm(join(rootDir, "dir"), { recursive: true });
+      await rm(join(rootDir, "taken.bin"));
+    }
+    expect(await onDisk()).toEqual([]);
+    await close();
+  });
+});

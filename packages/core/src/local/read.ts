@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { errors } from "../errors.ts";
+import { errors, throwIfAborted } from "../errors.ts";
 import type { ByteRange, HashAlgorithm } from "../storage.ts";
 import { mapFsError } from "./errors.ts";
 
@@ -97,6 +97,23 @@ export async function hashFile(
       path: filePath,
     });
   const hash = createHash(nodeAlgorithm);
-  for await (const chunk of await readRange(filePath, undefined, signal)) hash.update(chunk as Uint8Array);
+  const { handle } = await openFile(filePath);
+  try {
+    // One buffer, read into again and again: a fresh chunk per read would leave the garbage
+    // collector a file's worth of buffers to sweep.
+    const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
+    for (;;) {
+      throwIfAborted(signal, { system: "file", path: filePath });
+      const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } catch (error) {
+    throw mapFsError(error, filePath);
+  } finally {
+    await handle.close();
+  }
   return hash.digest("hex");
 }
+
+const HASH_READ_BYTES = 1024 * 1024;

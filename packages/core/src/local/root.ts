@@ -41,6 +41,12 @@ export class LocalRoot {
     return real;
   }
 
+  /** The root is the file system's root ("/", or a drive's root on Windows). */
+  async isFileSystemRoot(): Promise<boolean> {
+    const root = await this.realRoot();
+    return dirname(root) === root;
+  }
+
   /** True when `real` (a canonical path) is the root or below it. */
   async contains(real: string): Promise<boolean> {
     const root = await this.realRoot();
@@ -63,6 +69,9 @@ export class LocalRoot {
   async resolveTarget(key: string, options: { followLast?: boolean } = {}): Promise<ResolvedTarget> {
     const filePath = this.path(key);
     if (key === "") return { path: filePath, exists: true, parentExists: true };
+    // Rooted at the file system's root (file:// URLs and plain paths), every path is inside: there is
+    // nothing to check, and resolving would cost a readlink per path component for every file.
+    if (await this.isFileSystemRoot()) return { path: filePath, exists: undefined, parentExists: undefined };
     const probe = options.followLast === false ? dirname(filePath) : filePath;
     let resolved: Awaited<ReturnType<typeof resolveExisting>>;
     try {
@@ -87,10 +96,10 @@ export class LocalRoot {
 
 export interface ResolvedTarget {
   path: string;
-  /** Something was at the path when it was checked. */
-  exists: boolean;
-  /** The parent directory existed when the path was checked. */
-  parentExists: boolean;
+  /** Something was at the path when it was checked (undefined: not looked at). */
+  exists: boolean | undefined;
+  /** The parent directory existed when the path was checked (undefined: not looked at). */
+  parentExists: boolean | undefined;
 }
 
 /**
