@@ -46,13 +46,16 @@ export async function collectBytes(source: AsyncIterable<Uint8Array>): Promise<U
 
 /**
  * Re-chunk a byte stream into parts of exactly `size` bytes (the last may be shorter), for
- * multipart uploads. Holds at most one part in memory.
+ * multipart uploads. Holds at most one part in memory. With a `recycler`, the buffers of parts the
+ * consumer has handed back are filled again instead of allocating new ones.
  */
 export async function* chunkBytes(
   source: AsyncIterable<Uint8Array>,
   size: number,
+  recycler?: PartRecycler,
 ): AsyncIterable<Uint8Array> {
-  let buffer = new Uint8Array(size);
+  const fresh = () => recycler?.take(size) ?? new Uint8Array(size);
+  let buffer = fresh();
   let filled = 0;
   for await (const chunk of source) {
     let offset = 0;
@@ -63,12 +66,43 @@ export async function* chunkBytes(
       offset += take;
       if (filled === size) {
         yield buffer;
-        buffer = new Uint8Array(size);
+        buffer = fresh();
         filled = 0;
       }
     }
   }
   if (filled > 0) yield buffer.subarray(0, filled);
+}
+
+/**
+ * Spare part buffers for `chunkBytes`. A multipart upload gives each part back once its request
+ * has finished with it; the next part is then copied into that memory. Without this, every part is
+ * a new multi-MiB allocation and the garbage collector runs a full collection every few parts.
+ */
+export class PartRecycler {
+  readonly #spare: Uint8Array[] = [];
+  readonly #keep: number;
+
+  /** Keep at most `keep` spare buffers (the parts in flight at once is the right number). */
+  constructor(keep: number) {
+    this.#keep = Math.max(0, Math.floor(keep));
+  }
+
+  /** A spare buffer of exactly `size` bytes, or undefined when there is none. */
+  take(size: number): Uint8Array | undefined {
+    const index = this.#spare.findIndex((buffer) => buffer.byteLength === size);
+    return index === -1 ? undefined : this.#spare.splice(index, 1)[0];
+  }
+
+  /** Hand back a part that nothing will read again. A shortened last part is not kept. */
+  give(part: Uint8Array): void {
+    if (
+      this.#spare.length < this.#keep &&
+      part.byteOffset === 0 &&
+      part.byteLength === part.buffer.byteLength
+    )
+      this.#spare.push(part);
+  }
 }
 
 /**

@@ -24,7 +24,8 @@ export interface FileCopy {
 
 /** Copy one file through this process. Returns the destination entry, verified. */
 export async function streamCopy(job: FileCopy): Promise<Entry> {
-  const { source, destination, sourceEntry } = job;
+  const { source, destination } = job;
+  const sourceEntry = await withLocalMd5(job);
   // Hash as bytes pass only when the source gave no MD5 and the destination is an object store that
   // reports one for what it stored (the ETag / Content-MD5 of the write). Disks — local, or SFTP,
   // whose MD5 is a separate md5sum on the host — report none with the write, so the digest would
@@ -44,11 +45,35 @@ export async function streamCopy(job: FileCopy): Promise<Entry> {
   job.signal?.addEventListener("abort", stopReading, { once: true });
   if (job.signal?.aborted) stopReading();
   try {
-    return await writeVerified(job, readable, hash);
+    return await writeVerified({ ...job, sourceEntry }, readable, hash);
   } finally {
     job.signal?.removeEventListener("abort", stopReading);
     if (!readable.destroyed) readable.destroy();
   }
+}
+
+/** Local files from this size up are hashed before an upload that wants their MD5 (see withLocalMd5). */
+const DECLARE_MD5_FROM_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A large local file bound for an object store is hashed first, as rclone does, so that the upload
+ * can declare its MD5: the store keeps it with the object from the start (S3 multipart uploads
+ * otherwise record it afterwards with a server-side copy of the whole object), and the bytes are
+ * checked against it as they pass. Reading a local file twice costs less than that copy.
+ */
+async function withLocalMd5(job: FileCopy): Promise<Entry> {
+  const { source, destination, sourceEntry } = job;
+  if (
+    sourceEntry.md5 ||
+    sourceEntry.size < DECLARE_MD5_FROM_BYTES ||
+    source.system !== "file" ||
+    !source.capabilities.hashes.includes("md5") ||
+    destination.capabilities.directories !== "virtual" ||
+    !destination.capabilities.hashes.includes("md5")
+  )
+    return sourceEntry;
+  const md5 = await source.checksum(job.sourceKey, "md5", { signal: job.signal });
+  return { ...sourceEntry, md5 };
 }
 
 async function writeVerified(job: FileCopy, readable: Readable, hash: Hash | undefined): Promise<Entry> {

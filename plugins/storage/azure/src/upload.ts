@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { BlockBlobClient } from "@azure/storage-blob";
-import { chunkBytes, forEachConcurrent, readUpTo, throwIfAborted } from "@ferry/core";
+import { chunkBytes, forEachConcurrent, PartRecycler, readUpTo, throwIfAborted } from "@ferry/core";
 
 export interface BlockUpload {
   blob: BlockBlobClient;
@@ -77,8 +77,9 @@ async function stageAndCommit(
   const blockIds: string[] = [];
   const whole = target.md5 ? undefined : createHash("md5");
   let size = 0;
+  const recycler = new PartRecycler(target.concurrency);
   const hashed = (async function* () {
-    for await (const block of chunkBytes(source, blockSize)) {
+    for await (const block of chunkBytes(source, blockSize, recycler)) {
       whole?.update(block);
       size += block.byteLength;
       yield block;
@@ -92,6 +93,7 @@ async function stageAndCommit(
       transactionalContentMD5: createHash("md5").update(block).digest(),
       ...signalOption(target.signal),
     });
+    recycler.give(block); // staged: its memory can hold a later block
   });
   throwIfAborted(target.signal);
   const digest = whole ? whole.digest() : Buffer.from(target.md5!, "hex");

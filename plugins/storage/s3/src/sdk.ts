@@ -33,13 +33,35 @@ export function requestOptions(signal: AbortSignal | undefined): { abortSignal?:
  * `us-east-1` signs the requests. Without an endpoint the SDK's "Region is missing" error stands.
  */
 export async function createClient(sdk: S3Sdk, config: S3ClientConfig): Promise<S3Client> {
-  const client = new sdk.S3Client(config);
+  const client = withUnsignedUploads(new sdk.S3Client(config));
   if (config.region !== undefined || config.endpoint === undefined) return client;
   try {
     await client.config.region();
     return client;
   } catch {
     client.destroy();
-    return new sdk.S3Client({ ...config, region: "us-east-1" });
+    return withUnsignedUploads(new sdk.S3Client({ ...config, region: "us-east-1" }));
   }
+}
+
+/** Uploads whose every request carries Content-MD5. */
+const MD5_CHECKED_UPLOADS = new Set(["PutObjectCommand", "UploadPartCommand"]);
+
+/**
+ * Upload bodies are not hashed into the signature (`x-amz-content-sha256: UNSIGNED-PAYLOAD`, which
+ * the SDK already uses over HTTPS): ferry sends a signed Content-MD5 with every part and PutObject,
+ * and S3 rejects a body that does not match it, so on a plain-HTTP endpoint a SHA-256 of every byte
+ * would add a pass over the data and no protection. Only clients ferry creates are changed.
+ */
+function withUnsignedUploads(client: S3Client): S3Client {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const headers = (args.request as { headers?: Record<string, string> }).headers;
+      if (headers && MD5_CHECKED_UPLOADS.has(context.commandName ?? "") && headers["content-md5"])
+        headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+      return next(args);
+    },
+    { step: "build", name: "ferryUnsignedUploads" },
+  );
+  return client;
 }

@@ -11,7 +11,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { debuglog } from "node:util";
 import type { CompletedPart, S3Client } from "@aws-sdk/client-s3";
-import { chunkBytes, forEachConcurrent, readUpTo, throwIfAborted } from "@ferry/core";
+import { chunkBytes, forEachConcurrent, PartRecycler, readUpTo, throwIfAborted } from "@ferry/core";
 import { GiB } from "./options.ts";
 import { requestOptions, type S3Sdk } from "./sdk.ts";
 
@@ -96,9 +96,10 @@ async function multipartUpload(
   const whole: Hash | undefined = target.md5 ? undefined : createHash("md5");
   const parts: CompletedPart[] = [];
   let size = 0;
+  const recycler = new PartRecycler(target.concurrency);
   try {
     const hashed = (async function* () {
-      for await (const part of chunkBytes(source, partSize)) {
+      for await (const part of chunkBytes(source, partSize, recycler)) {
         whole?.update(part);
         size += part.byteLength;
         yield part;
@@ -119,6 +120,7 @@ async function multipartUpload(
         requestOptions(target.signal),
       );
       parts[index] = { PartNumber: index + 1, ETag: output.ETag! };
+      recycler.give(part); // sent and acknowledged: its memory can hold a later part
     });
     throwIfAborted(target.signal);
     const completed = await client.send(

@@ -14,7 +14,6 @@ export function recordingClient(
   server: S3Backend,
   maxAttempts = 3,
 ): { client: S3Client; traffic: Exchange[] } {
-  const traffic: Exchange[] = [];
   const client = new S3Client({
     endpoint: server.endpoint,
     region: server.region,
@@ -24,6 +23,12 @@ export function recordingClient(
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
+  return { client, traffic: recordTraffic(client) };
+}
+
+/** Start recording what `client` sends (headers as signed and sent). */
+export function recordTraffic(client: S3Client): Exchange[] {
+  const traffic: Exchange[] = [];
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const request = args.request as { method: string; headers: Record<string, string> };
@@ -50,5 +55,5 @@ export function recordingClient(
     },
     { step: "finalizeRequest", name: "ferryTestTraffic", priority: "low" },
   );
-  return { client, traffic };
+  return traffic;
 }

@@ -1,10 +1,17 @@
 /** Single-part and multipart uploads, and server-side copies, with the client's traffic recorded. */
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expectFerryError, listEntries, md5Hex, streamed } from "@ferry/conformance";
+import { copy, local, PluginRegistry } from "@ferry/core";
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { bucketStorage, startS3rver } from "./fixture.ts";
-import { recordingClient } from "./traffic.ts";
+import { s3 } from "../src/index.ts";
+import { clientConfig } from "../src/options.ts";
+import { createClient, loadSdk } from "../src/sdk.ts";
+import { bucketStorage, S3RVER_GAPS, s3rverOptions, startS3rver } from "./fixture.ts";
+import { recordingClient, recordTraffic } from "./traffic.ts";
 
 let server: S3Backend;
 beforeAll(async () => {
@@ -134,6 +141,73 @@ describe("multipart uploads", () => {
     })();
     await expectFerryError(storage.write("aborted.bin", source, { signal: controller.signal }), "Aborted");
     expect(await storage.exists("aborted.bin")).toBe(false);
+  });
+});
+
+describe("what ferry's own client signs", () => {
+  it("uploads with UNSIGNED-PAYLOAD beside a signed Content-MD5, and other requests stay fully signed", async () => {
+    const client = await createClient(await loadSdk(), clientConfig(s3rverOptions(server)));
+    const traffic = recordTraffic(client);
+    const storage = await bucketStorage(server, { client, partSize: 8 * 1024 });
+    const small = randomBytes(1000);
+    const large = randomBytes(20 * 1024);
+    await storage.write("signed/small.bin", small);
+    await storage.write("signed/large.bin", streamed(large, 4096));
+    expect(await storage.stat("signed/small.bin")).toMatchObject({ md5: md5Hex(small) });
+    expect(Buffer.from(await storage.readBytes("signed/large.bin"))).toEqual(large);
+    const bodies = traffic.filter((exchange) => ["PutObject", "UploadPart"].includes(exchange.command));
+    expect(bodies.length).toBeGreaterThanOrEqual(4);
+    for (const exchange of bodies) {
+      expect(exchange.status).toBe(200);
+      expect(exchange.headers["x-amz-content-sha256"]).toBe("UNSIGNED-PAYLOAD");
+      expect(exchange.headers["content-md5"]).toMatch(/^[A-Za-z0-9+/]{22}==$/);
+      // Content-MD5 is one of the headers the signature covers.
+      expect(exchange.headers.authorization).toMatch(/SignedHeaders=[^,]*content-md5/);
+    }
+    const others = traffic.filter((exchange) => !["PutObject", "UploadPart"].includes(exchange.command));
+    expect(others.length).toBeGreaterThan(0);
+    expect(others.every((exchange) => exchange.headers["x-amz-content-sha256"] !== "UNSIGNED-PAYLOAD")).toBe(
+      true,
+    );
+    client.destroy();
+  });
+
+  it("leaves a client the caller brings as it was", async () => {
+    const { client, traffic } = recordingClient(server);
+    const storage = await bucketStorage(server, { client });
+    await storage.write("theirs.bin", randomBytes(100));
+    const put = traffic.find((exchange) => exchange.command === "PutObject");
+    expect(put?.headers["x-amz-content-sha256"]).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("copies from local disk", () => {
+  it("a large local file is hashed first, so its MD5 is stored at creation without a server-side self-copy", async () => {
+    const { client, traffic } = recordingClient(server);
+    const bucket = await server.createBucket();
+    const registry = new PluginRegistry({ lazy: false }).use(
+      local(),
+      s3(s3rverOptions(server, { client, capabilities: S3RVER_GAPS, partSize: 5 * 1024 * 1024 })),
+    );
+    const dir = await mkdtemp(join(tmpdir(), "ferry-s3-local-md5-"));
+    try {
+      const body = randomBytes(17 * 1024 * 1024);
+      await writeFile(join(dir, "big.bin"), body);
+      const summary = await copy(join(dir, "big.bin"), `s3://${bucket}/from-disk/big.bin`, { registry });
+      expect(summary).toMatchObject({ copied: 1, failed: 0 });
+      const commands = traffic.map((exchange) => exchange.command);
+      expect(commands.filter((command) => command === "UploadPart")).toHaveLength(4);
+      expect(commands).not.toContain("CopyObject");
+      const created = traffic.find((exchange) => exchange.command === "CreateMultipartUpload");
+      expect(Buffer.from(created?.headers["x-amz-meta-md5chksum"] ?? "", "base64").toString("hex")).toBe(
+        md5Hex(body),
+      );
+      const { storage } = await registry.resolve(`s3://${bucket}/`);
+      expect((await storage.stat("from-disk/big.bin")).md5).toBe(md5Hex(body));
+    } finally {
+      await registry.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
