@@ -9,8 +9,6 @@ import {
   chmodSync,
   closeSync,
   createWriteStream,
-  fstatSync,
-  futimesSync,
   linkSync,
   mkdirSync,
   openSync,
@@ -19,6 +17,7 @@ import {
   type Stats,
   statSync,
   unlinkSync,
+  utimesSync,
   writeSync,
 } from "node:fs";
 import { chmod, link, mkdir, open, rename, rm, stat, unlink, utimes } from "node:fs/promises";
@@ -113,37 +112,31 @@ export async function placeAtomically(
 }
 
 /**
- * A small file already whole in memory, placed as `placeAtomically` does (temp file, mtime, then
- * rename or create-only link) in one burst of synchronous calls. Every asynchronous fs call is a
- * round trip through libuv's thread pool; for a file of a few KiB those round trips cost more than
- * the work itself, so callers use this for files up to a few hundred KiB, where the whole burst
- * blocks the event loop for less time than one round trip takes. Returns the placed file's stats.
- * The temp file is removed on every failure path and the final name is untouched.
+ * `placeAtomically` for small files, as one burst of synchronous calls: `fill(tempPath)` creates the
+ * temp file, which gets its mtime and is then renamed (or create-only linked) into place. Every
+ * asynchronous fs call is a round trip through libuv's thread pool; for a file of a few KiB those
+ * round trips cost more than the work itself, so callers use this for files up to a few hundred
+ * KiB, where the whole burst blocks the event loop for less time than one round trip takes. The
+ * parent directories are created only when the first attempt says they are missing. Returns the
+ * placed file's stats. The temp file is removed on every failure path; the final name is untouched.
  */
-export function placeBytesSync(
+export function placeSync(
   finalPath: string,
-  chunks: readonly Uint8Array[],
+  fill: (tempPath: string) => void,
   options: PlaceOptions = {},
 ): Stats {
-  if (options.fsync) throw new Error("placeBytesSync does not fsync; use placeAtomically");
+  if (options.fsync) throw new Error("placeSync does not fsync; use placeAtomically");
   const tempPath = tempPathFor(finalPath);
-  let fd: number | undefined;
   try {
     try {
-      fd = openSync(tempPath, "wx");
+      fill(tempPath);
     } catch (error) {
-      // The parent is created only when the open says it is missing: most writes land in a directory that exists.
       if (fsErrorCode(error) !== "ENOENT" || options.target?.parentExists) throw error;
       ensureParentSync(finalPath);
-      fd = openSync(tempPath, "wx");
+      fill(tempPath);
     }
-    for (const chunk of chunks) {
-      for (let done = 0; done < chunk.byteLength; ) done += writeSync(fd, chunk, done);
-    }
-    if (options.mtime) futimesSync(fd, options.mtime, options.mtime);
-    const stats = fstatSync(fd);
-    closeSync(fd);
-    fd = undefined;
+    if (options.mtime) utimesSync(tempPath, options.mtime, options.mtime);
+    const stats = statSync(tempPath);
     if (options.exclusive) {
       try {
         linkSync(tempPath, finalPath);
@@ -164,10 +157,31 @@ export function placeBytesSync(
     }
     return stats;
   } catch (error) {
-    if (fd !== undefined) closeSync(fd);
     rmSync(tempPath, { force: true });
     throw mapFsError(error, finalPath, "write");
   }
+}
+
+/** A small file already whole in memory, placed with `placeSync`. */
+export function placeBytesSync(
+  finalPath: string,
+  chunks: readonly Uint8Array[],
+  options: PlaceOptions = {},
+): Stats {
+  return placeSync(
+    finalPath,
+    (tempPath) => {
+      const fd = openSync(tempPath, "wx");
+      try {
+        for (const chunk of chunks) {
+          for (let done = 0; done < chunk.byteLength; ) done += writeSync(fd, chunk, done);
+        }
+      } finally {
+        closeSync(fd);
+      }
+    },
+    options,
+  );
 }
 
 /** Stream `source` into `tempPath` with back-pressure; aborting the signal destroys the stream. */

@@ -1,5 +1,5 @@
 /** The local file-system driver: the embedded default storage, rooted at one directory. */
-import { constants, type Stats } from "node:fs";
+import { constants, copyFileSync, type Stats } from "node:fs";
 import { copyFile, link, lstat, mkdir, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -17,7 +17,7 @@ import {
   type StorageDriver,
   type WriteOptions,
 } from "../storage.ts";
-import { ensureParent, placeAtomically, placeBytesSync, streamToFile } from "./atomic.ts";
+import { ensureParent, placeAtomically, placeBytesSync, placeSync, streamToFile } from "./atomic.ts";
 import { fsErrorCode, mapFsError, withFsErrors } from "./errors.ts";
 import { entryFromStats, listLocal } from "./list.ts";
 import { hashFile, readRange } from "./read.ts";
@@ -198,16 +198,26 @@ export class LocalDriver implements StorageDriver {
 
   /** copyFile (reflink where the file system can) into a temp file, given `mtime` if asked, then placed atomically. */
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
-    const sourcePath = await this.#regularFile(from);
+    const { filePath: sourcePath, stats } = await this.#regularFileStats(from);
     const target = await this.#root.resolveTarget(to);
     refuseTempName(to, target.path);
+    const place = { exclusive: options.ifNoneMatch === "*", mtime: options.mtime, target };
+    if (stats.size <= SMALL_FILE_BYTES && !this.#fsync) {
+      const placed = placeSync(
+        target.path,
+        (tempPath) =>
+          copyFileSync(sourcePath, tempPath, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL),
+        place,
+      );
+      return entryFromStats(to, placed);
+    }
     await placeAtomically(
       target.path,
       (tempPath) =>
         withFsErrors(sourcePath, "read", () =>
           copyFile(sourcePath, tempPath, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL),
         ),
-      { exclusive: options.ifNoneMatch === "*", mtime: options.mtime, fsync: this.#fsync, target },
+      { ...place, fsync: this.#fsync },
     );
     return this.#placedEntry(to, target.path);
   }
@@ -304,6 +314,10 @@ export class LocalDriver implements StorageDriver {
   async close(): Promise<void> {}
 
   async #regularFile(path: string): Promise<string> {
+    return (await this.#regularFileStats(path)).filePath;
+  }
+
+  async #regularFileStats(path: string): Promise<{ filePath: string; stats: Stats }> {
     const filePath = await this.#root.resolve(path);
     refuseTempName(path, filePath);
     const stats = await withFsErrors(filePath, "read", () => stat(filePath));
@@ -313,7 +327,7 @@ export class LocalDriver implements StorageDriver {
         path: filePath,
       });
     if (!stats.isFile()) throw notRegular(filePath);
-    return filePath;
+    return { filePath, stats };
   }
 }
 
