@@ -19,6 +19,7 @@ import {
   unlinkSync,
   utimesSync,
   writeSync,
+  writevSync,
 } from "node:fs";
 import { chmod, link, mkdir, open, rename, rm, stat, unlink, utimes } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -173,8 +174,12 @@ export function placeBytesSync(
     (tempPath) => {
       const fd = openSync(tempPath, "wx");
       try {
+        // One writev for the whole file; a short write (rare, for regular files) finishes chunk by chunk.
+        let written = chunks.length > 1 ? writevSync(fd, chunks as Uint8Array[]) : 0;
         for (const chunk of chunks) {
-          for (let done = 0; done < chunk.byteLength; ) done += writeSync(fd, chunk, done);
+          const skip = Math.min(written, chunk.byteLength);
+          written -= skip;
+          for (let done = skip; done < chunk.byteLength; ) done += writeSync(fd, chunk, done);
         }
       } finally {
         closeSync(fd);
