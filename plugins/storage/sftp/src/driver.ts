@@ -151,10 +151,12 @@ export class SftpDriver implements StorageDriver {
             this.#knownParents.add(parent);
             return upload();
           };
+          // Into a known directory, a create-only write is refused before any byte is sent. A
+          // replacing write sends no check of its own: a directory in the way fails its rename.
+          const refuseTaken = async () =>
+            refuseExisting(await statQuietly(calls, path), path, exclusive, calls.host);
           const { file, size } = this.#knownParents.has(parent)
-            ? await upload(async () =>
-                refuseExisting(await statQuietly(calls, path), path, exclusive, calls.host),
-              ).catch((error: unknown) => {
+            ? await upload(exclusive ? refuseTaken : undefined).catch((error: unknown) => {
                 // The directory went away since an earlier write: check and create it as a first write does.
                 if (consumed || !FerryError.isInstance(error, "NotFound")) throw error;
                 this.#knownParents.delete(parent);
@@ -162,7 +164,17 @@ export class SftpDriver implements StorageDriver {
               })
             : await checked();
           try {
-            await place(file.connection.calls, temp, path, exclusive, placeFeatures(file.connection));
+            await place(file.connection.calls, temp, path, exclusive, placeFeatures(file.connection)).catch(
+              async (error: unknown) => {
+                // A replacing write's rename fails on a directory: name it, as the check before
+                // a first write into a directory does (create-only placement names its own refusal).
+                if (!exclusive) {
+                  const there = await statQuietly(file.connection.calls, path);
+                  refuseExisting(there, path, false, file.connection.calls.host);
+                }
+                throw error;
+              },
+            );
             // The temporary file was created by this write and holds exactly the bytes sent; with
             // the mtime set by this write too, a stat of the result would only repeat both.
             if (options.mtime) return { path: key, kind: "file", size, mtime: wholeSeconds(options.mtime) };
