@@ -7,6 +7,7 @@
  *   node bench/catalog.ts --quick    small sizes (1,000 × 4 KiB, 1 × 128 MiB), a smoke run
  *   node bench/catalog.ts --only small|big   only the small-file or the big-file rows (the notes
  *                                    comparing them are printed only when both ran)
+ *   node bench/catalog.ts --rounds N         best of N rounds instead of 3
  *
  * ferry runs in-process: the time is the whole `job.execute()` of a FunctionJob that does nothing,
  * so it includes matching the patterns, hashing every byte (MD5, which cp does not compute), writing
@@ -32,8 +33,15 @@ registerHooks({
 const { Catalog, FunctionJob } = await import("@ferry/core");
 
 const { values: flags } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, only: { type: "string" } },
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    rounds: { type: "string", default: "3" },
+  },
 });
+const rounds = Number(flags.rounds);
+if (!Number.isInteger(rounds) || rounds < 1)
+  throw new Error(`--rounds takes a positive whole number, not ${flags.rounds}`);
 const quick = flags.quick;
 if (flags.only !== undefined && flags.only !== "small" && flags.only !== "big")
   throw new Error(`--only takes "small" or "big", not ${JSON.stringify(flags.only)}`);
@@ -92,18 +100,34 @@ function makeBigFile(path: string, size: number): void {
  * Rounds of all four contenders, one after the other; each keeps its best time. Alternating them
  * means a burst of other work on the machine (disk or CPU) hits every contender, not just one.
  */
-const REPEATS = 3;
+const REPEATS = rounds;
 
-/** `cp -r` of `source` into a fresh copy, removed afterwards. */
-function timeCp(source: string): number {
-  const seconds = run(`cp -r ${source} cp-copy`);
-  rmSync(join(work, "cp-copy"), { recursive: true });
+/**
+ * Copies of the small files are kept until every round is done, each in a folder of its own. ext4
+ * without a journal (as on the machines this runs on) does not reuse an inode freed within the last
+ * minute or so, and while thousands of them are that fresh every new file's inode search walks past
+ * them (`recently_deleted` leads a kernel profile of `cp -r`): removing one contender's 10,000 copies
+ * would slow the next contender's file creation several times over. The large file is one inode, and
+ * 2 GiB per copy would add up, so its copies are removed at once.
+ */
+const copiesToRemove: string[] = [];
+function dispose(relative: string, keep: boolean): void {
+  if (keep) copiesToRemove.push(relative);
+  else rmSync(join(work, relative), { recursive: true });
+}
+let copyNumber = 0;
+
+/** `cp -r` of `source` into a fresh folder. */
+function timeCp(source: string, keep: boolean): number {
+  const target = `cp-copy-${++copyNumber}`;
+  const seconds = run(`cp -r ${source} ${target}`);
+  dispose(target, keep);
   return seconds;
 }
 
-/** A capture of `put` into a fresh catalog, removed afterwards. */
-async function timeCapture(put: string, storeCopy: boolean): Promise<number> {
-  const catalogDir = ".catalog-bench";
+/** A capture of `put` into a fresh catalog. */
+async function timeCapture(put: string, storeCopy: boolean, keep: boolean): Promise<number> {
+  const catalogDir = `.catalog-bench-${++copyNumber}`;
   const job = new FunctionJob({
     fn: () => undefined,
     catalog: new Catalog({ put: [put], storeCopy, location: catalogDir }),
@@ -111,7 +135,7 @@ async function timeCapture(put: string, storeCopy: boolean): Promise<number> {
   const started = performance.now();
   const summary = await job.execute({ cwd: work, quiet: true });
   const seconds = (performance.now() - started) / 1000;
-  rmSync(join(work, catalogDir), { recursive: true });
+  dispose(catalogDir, keep);
   if (summary.status !== "SUCCESS") throw new Error(`capture of ${put} failed: ${String(summary.Error)}`);
   return seconds;
 }
@@ -146,13 +170,15 @@ try {
   /** cp -r and md5sum times per case, for the notes under the table. */
   const peers = new Map<string, { cp: number; md5sum: number }>();
   for (const { kind, label, put, md5 } of cases) {
+    const keep = kind === "small";
     let [cp, md5sum, copy, hashOnly] = [Infinity, Infinity, Infinity, Infinity];
     for (let round = 0; round < REPEATS; round++) {
-      cp = Math.min(cp, timeCp(put));
-      copy = Math.min(copy, await timeCapture(put, true));
+      cp = Math.min(cp, timeCp(put, keep));
+      copy = Math.min(copy, await timeCapture(put, true, keep));
       md5sum = Math.min(md5sum, run(`${md5} > /dev/null`));
-      hashOnly = Math.min(hashOnly, await timeCapture(put, false));
+      hashOnly = Math.min(hashOnly, await timeCapture(put, false, keep));
     }
+    for (const relative of copiesToRemove.splice(0)) rmSync(join(work, relative), { recursive: true });
     peers.set(kind, { cp, md5sum });
     rows.push(
       {
