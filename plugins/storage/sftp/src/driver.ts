@@ -31,6 +31,7 @@ import { copyInto, ignoreNotFound, md5OnHost, removeOnHost, removeTree } from ".
 import { isDirectoryMode, isFileMode, type SftpCalls } from "./sftp-ops.ts";
 import { commandLine, run } from "./shell.ts";
 import {
+  defaultUploadChunk,
   ensureParent,
   makeDirectories,
   type OpenFile,
@@ -138,7 +139,8 @@ export class SftpDriver implements StorageDriver {
           const calls = connection.calls;
           const upload = (alongsideOpen?: () => Promise<void>) =>
             uploadTo(connection, temp, tracked, {
-              chunkSize: positive(options.partSize) ?? this.#chunkSize,
+              chunkSize:
+                positive(options.partSize) ?? positive(this.#options.chunkSize) ?? defaultUploadChunk(calls),
               concurrency: positive(options.concurrency) ?? this.#concurrency,
               size: options.size,
               mtime: options.mtime,

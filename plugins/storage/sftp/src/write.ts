@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
 import { chunkBytes, errors, PartRecycler, throwIfAborted } from "@ferry/core";
 import type { Connection } from "./connection.ts";
+import { DEFAULTS } from "./options.ts";
 import { isDirectoryMode, isLostConnection, type SftpCalls, STATUS, statusOf } from "./sftp-ops.ts";
 
 /** Same prefix as ferry's local storage, so in-flight writes look alike everywhere and are hidden from listings. */
@@ -127,6 +128,16 @@ export async function place(
 /** An mtime as an SFTP v3 host stores it: whole seconds, the fraction dropped (as ssh2 sends it). */
 export function wholeSeconds(mtime: Date): Date {
   return new Date(Math.trunc(mtime.getTime() / 1000) * 1000);
+}
+
+/**
+ * The upload chunk when none is configured: DEFAULTS.chunkSize rounded down to whole WRITE requests
+ * of the host (255 KiB on OpenSSH, whose limit is 261120 bytes), so that no chunk ends in a short
+ * extra request that costs a packet and a reply of its own.
+ */
+export function defaultUploadChunk(calls: SftpCalls): number {
+  const request = calls.maxWriteLength;
+  return Math.max(request, Math.floor(DEFAULTS.chunkSize / request) * request);
 }
 
 /** A file open for writing on one pooled connection, held until `release()`. */
