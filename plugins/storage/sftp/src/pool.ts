@@ -18,6 +18,15 @@ const debug = debuglog("ferry:sftp");
 
 const pools = new Map<string, HostPool>();
 
+/**
+ * Facts about hosts (their features, the login's home directory) outlive the pool that learned
+ * them for a while, so that a program opening storages on one host again and again (one copy after
+ * another) asks once: the feature probe runs a command through the login shell, whose start-up
+ * files can take far longer than the rest of opening a storage.
+ */
+const FACT_LIFETIME_MS = 10 * 60_000;
+const knownFacts = new Map<string, { value: Promise<unknown>; until: number }>();
+
 function identity(target: Target, options: SftpOptions): string {
   const key =
     options.privateKey === undefined ? "" : createHash("sha256").update(options.privateKey).digest("hex");
@@ -39,7 +48,7 @@ export function acquirePool(target: Target, options: SftpOptions): HostPool {
   const key = identity(target, options);
   let pool = pools.get(key);
   if (!pool) {
-    pool = new HostPool(target, options, () => pools.delete(key));
+    pool = new HostPool(target, options, () => pools.delete(key), key);
     pools.set(key, pool);
   }
   pool.retain();
@@ -60,13 +69,15 @@ export class HostPool {
   #connections: Connection[] = [];
   #opening: Promise<Connection>[] = [];
   #refs = 0;
-  readonly #facts = new Map<string, Promise<unknown>>();
+  /** Who connects where, as whom: the key of the facts learned through this pool. */
+  readonly #identity: string;
 
-  constructor(target: Target, options: SftpOptions, onEmpty: () => void) {
+  constructor(target: Target, options: SftpOptions, onEmpty: () => void, identity: string) {
     this.target = target;
     this.#options = options;
     this.#max = Math.max(1, options.maxSessionsPerHost ?? DEFAULTS.maxSessionsPerHost);
     this.#onEmpty = onEmpty;
+    this.#identity = identity;
   }
 
   get label(): string {
@@ -100,16 +111,18 @@ export class HostPool {
   }
 
   /**
-   * A fact about the host (its features, the login's home directory), computed once per pool: it
-   * cannot change while connections to the host stay open. A failure is not remembered.
+   * A fact about the host (its features, the login's home directory), computed once and remembered
+   * for FACT_LIFETIME_MS by every pool with this identity. A failure is not remembered.
    */
   fact<T>(name: string, compute: () => Promise<T>): Promise<T> {
-    let pending = this.#facts.get(name) as Promise<T> | undefined;
-    if (!pending) {
-      pending = compute();
-      pending.catch(() => this.#facts.delete(name));
-      this.#facts.set(name, pending);
-    }
+    const key = JSON.stringify([this.#identity, name]);
+    const known = knownFacts.get(key);
+    if (known && known.until > Date.now()) return known.value as Promise<T>;
+    const pending = compute();
+    pending.catch(() => {
+      if (knownFacts.get(key)?.value === pending) knownFacts.delete(key);
+    });
+    knownFacts.set(key, { value: pending, until: Date.now() + FACT_LIFETIME_MS });
     return pending;
   }
 

@@ -51,6 +51,20 @@ describe.skipIf(skipReason !== undefined)("sftp connection pool", () => {
     await waitUntil(async () => sshd().openConnections() === 0, { what: "connections to close" });
   });
 
+  it("probes the host's features once: a storage opened after the last one closed reuses what was learned", async () => {
+    const commandsRun = () => sshd().logs().split("Starting session: command").length - 1;
+    // Tool settings no other test uses: facts learned by earlier tests in this process do not apply.
+    const first = await storageOn({ execCommands: { md5sum: "md5sum --tag" } });
+    await first.storage.close();
+    await waitUntil(async () => sshd().openConnections() === 0, { what: "connections to close" });
+    const probes = commandsRun();
+    expect(probes).toBeGreaterThan(0);
+    const again = await storageOn({ execCommands: { md5sum: "md5sum --tag" } });
+    expect(again.storage.capabilities).toEqual(first.storage.capabilities);
+    await again.storage.write("x.txt", "x");
+    expect(commandsRun()).toBe(probes);
+  });
+
   it("reconnects after the connection drops", async () => {
     const { storage } = await storageOn();
     await storage.write("before.txt", "before");
