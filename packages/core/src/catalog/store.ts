@@ -23,7 +23,7 @@ import type { PluginRegistry } from "../plugins.ts";
 import type { Storage } from "../storage.ts";
 import { SmallFileCapturer } from "./capturer.ts";
 import { type Fingerprint, HashingTap, hashLocalFile, type LocalFile, md5Of } from "./hashing.ts";
-import type { RunLog } from "./run-log.ts";
+import { formatRunLog, type RunLog } from "./run-log.ts";
 
 export const DEFAULT_CATALOG = ".catalog";
 export const EXECUTION_LOG_SUFFIX = ".execution.log";
@@ -137,7 +137,7 @@ export class CatalogStore {
 
   /** Write the run log; `create` makes it create-only where the storage can (claims the run id atomically). */
   async writeRunLog(log: RunLog, options: { create?: boolean } = {}): Promise<void> {
-    const body = `${JSON.stringify(log, null, 2)}\n`;
+    const body = formatRunLog(log);
     const conditional = options.create === true && this.storage.capabilities.conditionalWrite;
     await this.storage.write(this.key(log.runId, runLogName(log.runId)), body, {
       contentType: "application/json",
