@@ -5,6 +5,7 @@
  */
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { debuglog } from "node:util";
 import { errors, type FerryError } from "@ferry/core";
 import type {
   AgentAuthMethod,
@@ -25,6 +26,9 @@ import {
   resolveTarget,
   type Target,
 } from "./target.ts";
+
+/** `NODE_DEBUG=ferry:sftp` names the algorithms each connection negotiated. */
+const debug = debuglog("ferry:sftp");
 
 type Ssh2 = typeof import("ssh2");
 let ssh2: Promise<Ssh2> | undefined;
@@ -328,6 +332,9 @@ async function open(
     };
     client.once("ready", onReady);
     client.once("error", onError);
+    client.once("handshake", (negotiated) =>
+      debug("%s: cipher %s, key exchange %s", describeTarget(target), negotiated.cs.cipher, negotiated.kex),
+    );
     // Requests are small and answered one by one: without TCP_NODELAY each waits out a delayed ACK.
     client.once("connect", () => client.setNoDelay(true));
     client.connect(config);
