@@ -256,6 +256,14 @@ describe.skipIf(skipReason !== undefined)("sftp operations", () => {
       mtime: stored.mtime,
       kind: stored.kind,
     });
+    // The mtime is set without waiting for the writes before it: it still lands after the last one.
+    const data = randomBytes(1024 * 1024 + 5);
+    await storage.write("dated-chunks.bin", data, { mtime, partSize: 16 * 1024, concurrency: 8 });
+    expect(await storage.stat("dated-chunks.bin")).toMatchObject({
+      size: data.byteLength,
+      mtime: new Date("2024-02-29T12:34:56.000Z"),
+    });
+    expect(Buffer.from(await storage.readBytes("dated-chunks.bin")).equals(data)).toBe(true);
   });
 
   it("leaves nothing behind when the source fails, the checksum does not match, or the write is aborted", async () => {
