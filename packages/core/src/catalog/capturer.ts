@@ -4,7 +4,8 @@
  * small files those round trips cost more than the I/O itself.
  *
  * The same class runs on a worker thread, started from its source text (see capture-worker.ts), so
- * its body names nothing from outside itself: the Node modules it calls arrive as `system`.
+ * its body names nothing from outside itself: the Node modules it calls arrive as `system`. (The
+ * constructor's defaults do name this module's constants; the worker passes every argument.)
  */
 import * as nodeCrypto from "node:crypto";
 import * as nodeFs from "node:fs";
