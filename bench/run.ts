@@ -28,8 +28,12 @@ if (unknown.length > 0) {
 const names = chosen.length > 0 ? chosen : [...ALL];
 
 // tables.ts runs its documented default size unless --full; the others run full sizes unless --quick.
-const sizeFlag = (name: string): string[] =>
-  name === "tables" ? (quick ? [] : ["--full"]) : quick ? ["--quick"] : [];
+// Full transfer runs keep each tool's best of three alternating rounds (catalog.ts does the same itself).
+const sizeFlag = (name: string): string[] => {
+  if (name === "tables") return quick ? [] : ["--full"];
+  if (quick) return ["--quick"];
+  return name === "transfer" ? ["--rounds", "3"] : [];
+};
 
 let failed = 0;
 for (const name of assembleOnly ? [] : names) {
