@@ -17,6 +17,7 @@ import type {
 } from "ssh2";
 import { algorithmsFor, hostPattern, knownKeys, type Verdict, verifyHostKey } from "./known-hosts.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
+import { holdSessionKeysAsObjects } from "./session-keys.ts";
 import { SftpCalls } from "./sftp-ops.ts";
 import {
   describeTarget,
@@ -335,6 +336,7 @@ async function open(
     client.once("handshake", (negotiated) =>
       debug("%s: cipher %s, key exchange %s", describeTarget(target), negotiated.cs.cipher, negotiated.kex),
     );
+    client.on("handshake", () => holdSessionKeysAsObjects(client));
     // Requests are small and answered one by one: without TCP_NODELAY each waits out a delayed ACK.
     client.once("connect", () => client.setNoDelay(true));
     client.connect(config);
