@@ -60,6 +60,11 @@ ferry_install_workspace() {
   ferry_ensure_pnpm
   # Skip the install when node_modules is newer than the lockfile (a second ./dev run starts at once).
   if [ -f node_modules/.modules.yaml ] && [ node_modules/.modules.yaml -nt pnpm-lock.yaml ]; then return 0; fi
+  # Native addons (ssh2's optional crypto binding) must build against the headers of the Node that
+  # will load them, not whatever nodedir the machine's npm config names.
+  local node_dir
+  node_dir=$(dirname "$(dirname "$(command -v node)")")
+  if [ -f "$node_dir/include/node/node.h" ]; then export npm_config_nodedir="$node_dir"; fi
   ferry_log "installing the workspace (pnpm install --frozen-lockfile)"
   pnpm install --frozen-lockfile --reporter=append-only >&2 || { ferry_log "pnpm install failed"; exit 1; }
   touch node_modules/.modules.yaml
