@@ -319,7 +319,8 @@ try {
 
   // Sync with nothing changed: each tool first brings its own copy up to date (untimed), then the timed run finds nothing to do.
   const many = join(work, "many");
-  const syncWanted = wanted("sync");
+  const syncRow = `sync, nothing changed, ${SIZES.syncCount.toLocaleString("en")} files (local → S3)`;
+  const syncWanted = wanted(syncRow) || wanted(`${syncRow}, rclone --size-only`);
   if (syncWanted) makeTree(many, SIZES.syncCount, 16);
   const ferryTarget = `s3://${bucket}/sync-ferry`;
   const rcloneTarget = `s3:${bucket}/sync-rclone`;
@@ -329,7 +330,7 @@ try {
     if (haveRclone) await rclone(["sync", many, rcloneTarget, "--transfers", "16"]);
   }
   await compare(
-    `sync, nothing changed, ${SIZES.syncCount.toLocaleString("en")} files (local → S3)`,
+    syncRow,
     "rclone",
     () => timeFerry(() => core.sync(many, ferryTarget, { registry, delete: true })),
     () => rclone(["sync", many, rcloneTarget]),
@@ -337,7 +338,7 @@ try {
   // S3 keeps no settable modified time, so ferry compares size (and MD5 where both listings have one);
   // rclone reads its own mtime metadata per object unless told to compare sizes: the like-for-like row.
   await compare(
-    `sync, nothing changed, ${SIZES.syncCount.toLocaleString("en")} files (local → S3), rclone --size-only`,
+    `${syncRow}, rclone --size-only`,
     "rclone",
     () => timeFerry(() => core.sync(many, ferryTarget, { registry, delete: true })),
     () => rclone(["sync", "--size-only", many, rcloneTarget]),
