@@ -58,7 +58,7 @@ async function settle<T>(
 /**
  * Small files go through synchronous batches (read, MD5, and the copy when the catalog is on local
  * disk); what they leave over (large files, or every file for a remote catalog with copies) streams
- * one by one, `concurrency` at a time.
+ * one by one, `concurrency` at a time. Records are in the order of `files`.
  */
 async function captureFiles(
   files: readonly string[],
@@ -67,9 +67,10 @@ async function captureFiles(
 ): Promise<StageResult> {
   const { cwd, runId, store } = context;
   const batched = !catalog.storeCopy || store.localPath(runId, "") !== undefined;
-  const records: CatalogRecord[] = [];
+  // By position in `files`, so that the records come out in its order without a sort.
+  const records: (CatalogRecord | undefined)[] = new Array(files.length);
   const failures: FerryError[] = [];
-  let streamed: readonly string[] = files;
+  let streamed: number[] = files.map((_, index) => index);
   if (batched) {
     const runDirectory = catalog.storeCopy ? store.localPath(runId, "") : undefined;
     const staged = runDirectory === undefined ? undefined : new StagedCopies(runDirectory, TEMP_PREFIX);
@@ -81,25 +82,24 @@ async function captureFiles(
     );
     staged?.publish(files, outcomes);
     const isoTime = lastValueCache((ms: number) => new Date(ms).toISOString());
-    streamed = files.filter((relative, index) => {
-      const outcome = outcomes[index]!;
+    streamed = [];
+    outcomes.forEach((outcome, index) => {
+      const relative = files[index]!;
       if (outcome.kind === "done") {
-        records.push(
-          putRecord(catalog, runId, relative, {
-            md5: outcome.md5,
-            size: outcome.size,
-            startedAt: isoTime(outcome.startedAt),
-            durationMs: outcome.durationMs,
-          }),
-        );
+        records[index] = putRecord(catalog, runId, relative, {
+          md5: outcome.md5,
+          size: outcome.size,
+          startedAt: isoTime(outcome.startedAt),
+          durationMs: outcome.durationMs,
+        });
       } else if (outcome.kind === "failed") {
         const error = Object.assign(new Error(outcome.message), { code: outcome.code });
         failures.push(toFerryError(error, { system: "file", path: join(cwd, relative) }));
-      }
-      return outcome.kind === "large";
+      } else streamed.push(index);
     });
   }
-  const rest = await settle(streamed, catalog.concurrency, async (relative) => {
+  const rest = await settle(streamed, catalog.concurrency, async (index) => {
+    const relative = files[index]!;
     const startedAt = new Date();
     const localPath = join(cwd, relative);
     const file = await openLocalFile(localPath);
@@ -108,13 +108,17 @@ async function captureFiles(
       : file.bytes
         ? { md5: md5Of(file.bytes), size: file.size }
         : await hashLocalFile(localPath);
-    return putRecord(catalog, runId, relative, {
+    records[index] = putRecord(catalog, runId, relative, {
       ...fingerprint,
       startedAt: startedAt.toISOString(),
       durationMs: Date.now() - startedAt.getTime(),
     });
+    return records[index];
   });
-  return combine([...records, ...rest.records], [...failures, ...rest.failures]);
+  return combine(
+    records.filter((record) => record !== undefined),
+    [...failures, ...rest.failures],
+  );
 }
 
 /** A function of one argument that remembers its last result: dozens of small files start in the same millisecond. */
@@ -184,10 +188,8 @@ export async function capturePuts(
       ),
     };
   }
-  const result = await captureFiles(files, catalog, context);
-  const order = new Map(files.map((file, index) => [file, index]));
-  result.records.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
-  return result;
+  // In the order of `files`.
+  return captureFiles(files, catalog, context);
 }
 
 /** The last put of each name in a run log (what its stored copy, or its hash, should be). */
