@@ -236,7 +236,8 @@ class ManagedStorage implements Storage {
     source: AsyncIterable<Uint8Array>,
     options: WriteOptions,
   ): AsyncIterable<Uint8Array> {
-    const hash = options.md5 === undefined ? undefined : createHash("md5");
+    const hash =
+      options.md5 === undefined || this.driver.checksWriteMd5?.(options) ? undefined : createHash("md5");
     let total = 0;
     for await (const chunk of source) {
       throwIfAborted(options.signal, { system: this.system, path: key });

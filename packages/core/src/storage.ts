@@ -198,6 +198,12 @@ export interface StorageDriver {
   presign?(path: string, options?: PresignOptions): Promise<string>;
   /** Release connections; idempotent. */
   close?(): Promise<void>;
+  /**
+   * True when this driver itself checks `options.md5` of this write (reading back what it stored, say)
+   * and fails with Integrity before anything appears under the name; core then does not hash the
+   * bytes as they pass. Absent: core checks every declared MD5.
+   */
+  checksWriteMd5?(options: WriteOptions): boolean;
 }
 
 /** What users call. Same operations as the driver, with every optional one present (throwing Unsupported when not declared). */

@@ -4,6 +4,7 @@
  * run in packages/conformance/test/local.test.ts.
  */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import {
   chmod,
@@ -19,7 +20,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { createServer } from "node:net";
-import { platform, tmpdir } from "node:os";
+import { availableParallelism, platform, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -498,5 +499,60 @@ describe("local storage: small files placed in one go, and storage rooted at /",
     }
     expect(await onDisk()).toEqual([]);
     await close();
+  });
+});
+
+describe("local storage: large writes with a declared MD5 are hashed on a second thread", () => {
+  const size = 17 * 1024 * 1024;
+  const body = new Uint8Array(size).map((_, index) => (index * 7) % 251);
+  const md5 = createHash("md5").update(body).digest("hex");
+  async function* source(failAfter?: number, signal?: AbortController): AsyncIterable<Uint8Array> {
+    for (let offset = 0; offset < size; offset += 256 * 1024) {
+      if (failAfter !== undefined && offset >= failAfter) {
+        if (signal) signal.abort();
+        else throw new Error("source failed");
+      }
+      yield body.subarray(offset, offset + 256 * 1024);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  it.skipIf(availableParallelism() < 2)("stores the file when the MD5 matches", async () => {
+    const entry = await storage.write("big/ok.bin", source(), { size, md5 });
+    expect(entry.size).toBe(size);
+    expect(
+      createHash("md5")
+        .update(await readFile(join(rootDir, "big/ok.bin")))
+        .digest("hex"),
+    ).toBe(md5);
+    expect(await onDisk()).toEqual(["big", "big/ok.bin"]);
+  });
+
+  it.skipIf(availableParallelism() < 2)(
+    "a wrong MD5 is found in the file written, and nothing is placed",
+    async () => {
+      await storage.write("big/kept.bin", "old content");
+      const wrong = "0".repeat(32);
+      const error = await storage
+        .write("big/kept.bin", source(), { size, md5: wrong })
+        .catch((caught: unknown) => caught);
+      expect(FerryError.isInstance(error, "Integrity")).toBe(true);
+      expect((error as Error).message).toContain(`expected ${wrong}, the file written has ${md5}`);
+      expect(await readFile(join(rootDir, "big/kept.bin"), "utf8")).toBe("old content");
+      expect(await onDisk()).toEqual(["big", "big/kept.bin"]);
+    },
+  );
+
+  it.skipIf(availableParallelism() < 2)("a failing source or an abort midway leaves nothing", async () => {
+    await expect(storage.write("big/failing.bin", source(8 * 1024 * 1024), { size, md5 })).rejects.toThrow(
+      /source failed/,
+    );
+    const abort = new AbortController();
+    expect(
+      await codeOf(
+        storage.write("big/aborted.bin", source(8 * 1024 * 1024, abort), { size, md5, signal: abort.signal }),
+      ),
+    ).toBe("Aborted");
+    expect(await onDisk()).toEqual(["big"]);
   });
 });

@@ -28,6 +28,7 @@ import { pipeline } from "node:stream/promises";
 import { errors } from "../errors.ts";
 import { fsErrorCode, mapFsError } from "./errors.ts";
 import { TEMP_PREFIX } from "./root.ts";
+import { startTrailingHasher } from "./trailing-hash.ts";
 
 const NAME_MAX_BYTES = 255;
 /** Bytes a streamed write may hold queued for the disk. */
@@ -187,6 +188,32 @@ export function placeBytesSync(
     },
     options,
   );
+}
+
+/**
+ * `streamToFile`, hashing what reaches the disk on a second thread as it is written
+ * (trailing-hash.ts). Returns the file's MD5.
+ */
+export async function streamToFileHashed(
+  source: AsyncIterable<Uint8Array>,
+  tempPath: string,
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  const sink = createWriteStream(tempPath, { flags: "wx", highWaterMark: WRITE_QUEUE_BYTES });
+  const hasher = startTrailingHasher(tempPath);
+  try {
+    const reporting = (async function* () {
+      for await (const chunk of source) {
+        hasher.advance(sink.bytesWritten);
+        yield chunk;
+      }
+    })();
+    await pipeline(Readable.from(reporting, { objectMode: false }), sink, signal ? { signal } : {});
+    return await hasher.finish(sink.bytesWritten);
+  } catch (error) {
+    await hasher.stop();
+    throw error;
+  }
 }
 
 /** Stream `source` into `tempPath` with back-pressure; aborting the signal destroys the stream. */

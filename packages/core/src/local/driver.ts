@@ -1,6 +1,7 @@
 /** The local file-system driver: the embedded default storage, rooted at one directory. */
 import { constants, copyFileSync, type Stats } from "node:fs";
 import { copyFile, link, lstat, mkdir, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { errors, throwIfAborted } from "../errors.ts";
@@ -17,7 +18,14 @@ import {
   type StorageDriver,
   type WriteOptions,
 } from "../storage.ts";
-import { ensureParent, placeAtomically, placeBytesSync, placeSync, streamToFile } from "./atomic.ts";
+import {
+  ensureParent,
+  placeAtomically,
+  placeBytesSync,
+  placeSync,
+  streamToFile,
+  streamToFileHashed,
+} from "./atomic.ts";
 import { fsErrorCode, mapFsError, withFsErrors } from "./errors.ts";
 import { entryFromStats, listLocal } from "./list.ts";
 import { hashFile, readRange } from "./read.ts";
@@ -50,6 +58,9 @@ export const localCapabilities: Capabilities = Object.freeze({
  * thread-pool round trip per step: see placeBytesSync.
  */
 const SMALL_FILE_BYTES = 256 * 1024;
+
+/** Declared MD5s of writes from this size up are checked on a second thread (checksWriteMd5). */
+const HASH_ON_WORKER_FROM_BYTES = 16 * 1024 * 1024;
 
 /** Unlinks in flight at once during a batch delete. */
 const DELETE_CONCURRENCY = 16;
@@ -110,13 +121,38 @@ export class LocalDriver implements StorageDriver {
       });
       return entryFromStats(path, placed);
     }
-    await placeAtomically(target.path, (tempPath) => streamToFile(source, tempPath, options.signal), {
+    const expectedMd5 = this.checksWriteMd5(options) ? options.md5?.toLowerCase() : undefined;
+    const fill = async (tempPath: string) => {
+      if (expectedMd5 === undefined) return streamToFile(source, tempPath, options.signal);
+      const actual = await streamToFileHashed(source, tempPath, options.signal);
+      if (actual !== expectedMd5) {
+        throw errors.integrity(`MD5 mismatch: expected ${expectedMd5}, the file written has ${actual}`, {
+          system: "file",
+          path: target.path,
+        });
+      }
+    };
+    await placeAtomically(target.path, fill, {
       exclusive: options.ifNoneMatch === "*",
       mtime: options.mtime,
       fsync: this.#fsync,
       target,
     });
     return this.#placedEntry(path, target.path);
+  }
+
+  /**
+   * Large writes with a declared MD5 and a second CPU: the file is hashed as it reaches the disk, on a
+   * worker thread (trailing-hash.ts), instead of core hashing every byte on the event loop before it
+   * is written. A mismatch fails the write with Integrity and nothing is placed.
+   */
+  checksWriteMd5(options: WriteOptions): boolean {
+    return (
+      options.md5 !== undefined &&
+      options.size !== undefined &&
+      options.size >= HASH_ON_WORKER_FROM_BYTES &&
+      availableParallelism() > 1
+    );
   }
 
   /** The entry of a file this driver just placed (a regular file inside the root: no symlink check needed). */
