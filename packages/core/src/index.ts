@@ -6,6 +6,7 @@ export * from "./folder.ts";
 export * from "./local/index.ts";
 export * from "./location.ts";
 export * from "./managed.ts";
+export * from "./md5.ts";
 export * from "./paths.ts";
 export * from "./plugins.ts";
 export * from "./registry/index.ts";

@@ -2,9 +2,9 @@
  * `createStorage(driver)`: the one place where behaviour that differs between systems is normalised,
  * so that every plugin behaves the same to callers and the conformance suite tests one contract.
  */
-import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { errors, FerryError, throwIfAborted, toFerryError } from "./errors.ts";
+import { md5Stream } from "./md5.ts";
 import { compareKeys, normalizeKey } from "./paths.ts";
 import type {
   ByteRange,
@@ -236,38 +236,47 @@ class ManagedStorage implements Storage {
     source: AsyncIterable<Uint8Array>,
     options: WriteOptions,
   ): AsyncIterable<Uint8Array> {
+    // Large declared sizes are hashed on a second thread (md5.ts), beside the driver's own work.
     const hash =
-      options.md5 === undefined || this.driver.checksWriteMd5?.(options) ? undefined : createHash("md5");
+      options.md5 === undefined || this.driver.checksWriteMd5?.(options)
+        ? undefined
+        : md5Stream(options.size);
     let total = 0;
-    for await (const chunk of source) {
+    let digested = false;
+    try {
+      for await (const chunk of source) {
+        throwIfAborted(options.signal, { system: this.system, path: key });
+        const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
+        total += bytes.byteLength;
+        if (options.size !== undefined && total > options.size) {
+          throw errors.invalidInput(`source is longer than the declared size ${options.size}`, {
+            system: this.system,
+            path: key,
+          });
+        }
+        hash?.update(bytes);
+        options.onProgress?.(total);
+        yield bytes;
+      }
       throwIfAborted(options.signal, { system: this.system, path: key });
-      const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
-      total += bytes.byteLength;
-      if (options.size !== undefined && total > options.size) {
-        throw errors.invalidInput(`source is longer than the declared size ${options.size}`, {
+      if (options.size !== undefined && total !== options.size) {
+        throw errors.invalidInput(`source ended after ${total} bytes, declared size was ${options.size}`, {
           system: this.system,
           path: key,
         });
       }
-      hash?.update(bytes);
-      options.onProgress?.(total);
-      yield bytes;
-    }
-    throwIfAborted(options.signal, { system: this.system, path: key });
-    if (options.size !== undefined && total !== options.size) {
-      throw errors.invalidInput(`source ended after ${total} bytes, declared size was ${options.size}`, {
-        system: this.system,
-        path: key,
-      });
-    }
-    if (hash && options.md5 !== undefined) {
-      const actual = hash.digest("hex");
-      if (actual !== options.md5.toLowerCase()) {
-        throw errors.integrity(`MD5 mismatch: expected ${options.md5.toLowerCase()}, got ${actual}`, {
-          system: this.system,
-          path: key,
-        });
+      if (hash && options.md5 !== undefined) {
+        digested = true;
+        const actual = await hash.digest("hex");
+        if (actual !== options.md5.toLowerCase()) {
+          throw errors.integrity(`MD5 mismatch: expected ${options.md5.toLowerCase()}, got ${actual}`, {
+            system: this.system,
+            path: key,
+          });
+        }
       }
+    } finally {
+      if (!digested) hash?.drop();
     }
   }
 

@@ -9,10 +9,10 @@
  */
 import { Worker } from "node:worker_threads";
 
-const WORKER_SOURCE = `"use strict";
-const { parentPort, workerData } = require("node:worker_threads");
-const { openSync, readSync, closeSync } = require("node:fs");
-const hash = require("node:crypto").createHash("md5");
+const WORKER_SOURCE = `// process.getBuiltinModule: the same whether the worker is run as a script or as a module.
+const { parentPort, workerData } = process.getBuiltinModule("node:worker_threads");
+const { openSync, readSync, closeSync } = process.getBuiltinModule("node:fs");
+const hash = process.getBuiltinModule("node:crypto").createHash("md5");
 const buffer = Buffer.allocUnsafe(1024 * 1024);
 let fd;
 let hashed = 0;

@@ -7,9 +7,17 @@
  * A declared MD5 is not computed again: core checks it as bytes pass and fails the source before it
  * ends (so no block list is committed), and a single Put Blob sends it as its Content-MD5.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { BlockBlobClient } from "@azure/storage-blob";
-import { chunkBytes, forEachConcurrent, PartRecycler, readUpTo, throwIfAborted } from "@ferry/core";
+import {
+  chunkBytes,
+  forEachConcurrent,
+  md5Of,
+  md5Stream,
+  PartRecycler,
+  readUpTo,
+  throwIfAborted,
+} from "@ferry/core";
 
 export interface BlockUpload {
   blob: BlockBlobClient;
@@ -49,7 +57,7 @@ export async function uploadBlob(
 }
 
 async function putBlob(target: BlockUpload, body: Uint8Array): Promise<UploadResult> {
-  const digest = target.md5 ? Buffer.from(target.md5, "hex") : createHash("md5").update(body).digest();
+  const digest = Buffer.from(target.md5 ?? (await md5Of(body)), "hex");
   const response = await target.blob.upload(body, body.byteLength, {
     transactionalContentMD5: digest,
     blobHTTPHeaders: {
@@ -75,7 +83,8 @@ async function stageAndCommit(
   // Block ids are unique per upload, so two concurrent uploads to one name never mix blocks.
   const uploadId = randomBytes(12).toString("hex");
   const blockIds: string[] = [];
-  const whole = target.md5 ? undefined : createHash("md5");
+  // Hashed on a second thread where there is one (core's md5.ts), beside the uploads.
+  const whole = target.md5 ? undefined : md5Stream(target.size ?? Infinity);
   let size = 0;
   const recycler = new PartRecycler(target.concurrency);
   const hashed = (async function* () {
@@ -85,18 +94,22 @@ async function stageAndCommit(
       yield block;
     }
   })();
-  await forEachConcurrent(hashed, target.concurrency, async (block, index) => {
+  const staging = forEachConcurrent(hashed, target.concurrency, async (block, index) => {
     throwIfAborted(target.signal);
     const blockId = Buffer.from(`${uploadId}-${String(index).padStart(6, "0")}`).toString("base64");
     blockIds[index] = blockId;
     await target.blob.stageBlock(blockId, block, block.byteLength, {
-      transactionalContentMD5: createHash("md5").update(block).digest(),
+      transactionalContentMD5: Buffer.from(await md5Of(block, "base64"), "base64"),
       ...signalOption(target.signal),
     });
     recycler.give(block); // staged: its memory can hold a later block
   });
+  await staging.catch((error: unknown) => {
+    whole?.drop();
+    throw error;
+  });
   throwIfAborted(target.signal);
-  const digest = whole ? whole.digest() : Buffer.from(target.md5!, "hex");
+  const digest = Buffer.from(whole ? await whole.digest("hex") : target.md5!, "hex");
   // Committing is not aborted midway: the blob appears whole or not at all.
   const response = await target.blob.commitBlockList(blockIds, {
     blobHTTPHeaders: {

@@ -8,10 +8,18 @@
  * MD5 as bytes pass and fails the source before it ends (so a multipart upload is aborted, never
  * completed), and a single PutObject sends the declared MD5 as its Content-MD5, which S3 checks.
  */
-import { createHash, type Hash } from "node:crypto";
 import { debuglog } from "node:util";
 import type { CompletedPart, S3Client } from "@aws-sdk/client-s3";
-import { chunkBytes, forEachConcurrent, PartRecycler, readUpTo, throwIfAborted } from "@ferry/core";
+import {
+  chunkBytes,
+  forEachConcurrent,
+  type Md5Stream,
+  md5Of,
+  md5Stream,
+  PartRecycler,
+  readUpTo,
+  throwIfAborted,
+} from "@ferry/core";
 import { GiB } from "./options.ts";
 import { requestOptions, type S3Sdk } from "./sdk.ts";
 
@@ -60,7 +68,7 @@ export async function upload(target: UploadTarget, source: AsyncIterable<Uint8Ar
 }
 
 async function putObject(target: UploadTarget, body: Uint8Array): Promise<UploadResult> {
-  const md5 = target.md5 ?? createHash("md5").update(body).digest("hex");
+  const md5 = target.md5 ?? (await md5Of(body));
   const output = await target.client.send(
     new target.sdk.PutObjectCommand({
       Bucket: target.bucket,
@@ -93,7 +101,8 @@ async function multipartUpload(
   );
   const uploadId = created.UploadId!;
   debug("multipart upload %s started for s3://%s/%s (part size %d)", uploadId, bucket, key, partSize);
-  const whole: Hash | undefined = target.md5 ? undefined : createHash("md5");
+  // Hashed on a second thread where there is one (core's md5.ts), beside the uploads.
+  const whole: Md5Stream | undefined = target.md5 ? undefined : md5Stream(target.size ?? Infinity);
   const parts: CompletedPart[] = [];
   let size = 0;
   const recycler = new PartRecycler(target.concurrency);
@@ -115,7 +124,7 @@ async function multipartUpload(
           PartNumber: index + 1,
           Body: part,
           ContentLength: part.byteLength,
-          ContentMD5: createHash("md5").update(part).digest("base64"),
+          ContentMD5: await md5Of(part, "base64"),
         }),
         requestOptions(target.signal),
       );
@@ -133,7 +142,7 @@ async function multipartUpload(
       }),
       // Completing is not aborted midway: either the object appears whole or not at all.
     );
-    const md5 = whole ? whole.digest("hex") : target.md5!;
+    const md5 = whole ? await whole.digest("hex") : target.md5!;
     let etag = completed.ETag;
     if (!target.md5 && target.recordMultipartMd5 && size <= target.copyCutoff) {
       etag = await recordMd5(target, md5, etag).catch((error: unknown) => {
@@ -144,6 +153,7 @@ async function multipartUpload(
     }
     return { etag, md5, size, multipart: true };
   } catch (error) {
+    whole?.drop();
     await abortUpload(client, sdk, bucket, key, uploadId);
     throw error;
   }
