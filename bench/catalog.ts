@@ -12,7 +12,8 @@
  * ferry runs in-process: the time is the whole `job.execute()` of a FunctionJob that does nothing,
  * so it includes matching the patterns, hashing every byte (MD5, which cp does not compute), writing
  * the run log, the execution log and the summary. Files are read once before timing so that every
- * contender starts with them in the page cache; three rounds of all contenders, each keeps its best.
+ * contender starts with them in the page cache, and dirty pages are written back (`sync`, untimed)
+ * before each contender runs; three rounds of all contenders, each keeps its best.
  * Prints a markdown table (ratio = ferry ÷ other, below 1.0 ferry is faster; floor = the least any
  * capture can take, see the notes it prints) and writes it to bench/results/catalog.md.
  */
@@ -117,6 +118,14 @@ function dispose(relative: string, keep: boolean): void {
 }
 let copyNumber = 0;
 
+/**
+ * Write back dirty pages (the files just made, the last contender's copies) before timing the next
+ * contender, so that none is timed while the kernel flushes another's data.
+ */
+function settle(): void {
+  run("sync");
+}
+
 /** `cp -r` of `source` into a fresh folder. */
 function timeCp(source: string, keep: boolean): number {
   const target = `cp-copy-${++copyNumber}`;
@@ -163,19 +172,23 @@ try {
       warm: "cat big.bin > /dev/null",
     },
   ].filter((entry) => only === undefined || entry.kind === only);
-  for (const { make, warm } of cases) {
-    make();
-    run(warm);
-  }
   /** cp -r and md5sum times per case, for the notes under the table. */
   const peers = new Map<string, { cp: number; md5sum: number }>();
-  for (const { kind, label, put, md5 } of cases) {
+  for (const { kind, label, put, md5, make, warm } of cases) {
+    // Each case's files are made just before its rounds: 2 GiB still being written back to disk
+    // would otherwise be competing with the small-file rounds.
+    make();
+    run(warm);
     const keep = kind === "small";
     let [cp, md5sum, copy, hashOnly] = [Infinity, Infinity, Infinity, Infinity];
     for (let round = 0; round < REPEATS; round++) {
+      settle();
       cp = Math.min(cp, timeCp(put, keep));
+      settle();
       copy = Math.min(copy, await timeCapture(put, true, keep));
+      settle();
       md5sum = Math.min(md5sum, run(`${md5} > /dev/null`));
+      settle();
       hashOnly = Math.min(hashOnly, await timeCapture(put, false, keep));
     }
     for (const relative of copiesToRemove.splice(0)) rmSync(join(work, relative), { recursive: true });
