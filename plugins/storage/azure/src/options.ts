@@ -28,7 +28,7 @@ export interface AzureOptions {
   blobEndpoint?: string;
   /** Your own configured `BlobServiceClient`; all credential options are then ignored. */
   serviceClient?: BlobServiceClient;
-  /** Block size for block uploads, and the largest body sent as one Put Blob (bytes). Default 8 MiB. */
+  /** Block size for block uploads, and the largest body sent as one Put Blob (bytes). Default 16 MiB. */
   blockSize?: number;
   /** Blocks staged in parallel. Memory for an upload is bounded by (concurrency + 1) × blockSize. Default 4. */
   concurrency?: number;
@@ -59,7 +59,7 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 
 export function resolveOptions(options: AzureOptions): ResolvedAzureOptions {
   return {
-    blockSize: positive("blockSize", options.blockSize, 8 * MiB),
+    blockSize: positive("blockSize", options.blockSize, 16 * MiB),
     concurrency: positive("concurrency", options.concurrency, 4),
     contentTypeDetection: options.contentTypeDetection ?? true,
   };
