@@ -45,8 +45,18 @@ interface Pending {
  * data then allocates a few of them, not one per MiB (which would keep the garbage collector busy).
  */
 const spareStaging: Buffer[] = [];
-const MAX_SPARE_STAGING = 8;
+/** Spare buffers kept while hashes are pending (enough for the parts of an upload in flight)… */
+const MAX_SPARE_STAGING = 48;
+/** …and once none is: a few MiB, not the peak, stay allocated between transfers. */
+const IDLE_SPARE_STAGING = 4;
 const stagingBuffer = () => spareStaging.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES);
+/** Bytes handed to the worker and not yet handed back. */
+let inFlight = 0;
+/** `md5Of` hashes on the calling thread while this much is already waiting for the worker. */
+const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
+const keepSpare = (buffer: ArrayBufferLike) => {
+  if (spareStaging.length < MAX_SPARE_STAGING) spareStaging.push(Buffer.from(buffer));
+};
 
 let worker: Worker | undefined;
 const pending = new Map<number, Pending>();
@@ -59,15 +69,19 @@ function hashWorker(): Worker {
     if (worker === started) worker = undefined;
     for (const waiting of pending.values()) waiting.reject(error);
     pending.clear();
+    inFlight = 0;
   };
   started.on("message", ({ id, digest, recycled }: { id: number; digest: string; recycled?: Buffer }) => {
     if (recycled) {
-      if (spareStaging.length < MAX_SPARE_STAGING) spareStaging.push(Buffer.from(recycled.buffer));
-      return;
+      inFlight -= BATCH_BYTES;
+      return keepSpare(recycled.buffer);
     }
     const waiting = pending.get(id);
     pending.delete(id);
-    if (pending.size === 0) started.unref();
+    if (pending.size === 0) {
+      started.unref();
+      spareStaging.length = Math.min(spareStaging.length, IDLE_SPARE_STAGING);
+    }
     waiting?.resolve(digest);
   });
   started.on("error", failAll);
@@ -77,20 +91,16 @@ function hashWorker(): Worker {
   return started;
 }
 
-/** The digest of `id` once `bytes` are added; `staged`: they are a staging buffer to hand over and back. */
-function request(
-  id: number,
-  encoding: Encoding,
-  bytes: Uint8Array | undefined,
-  staged = false,
-): Promise<string> {
+/** The digest of `id`, once the staging buffer `last` (if any) is added; `last` is handed over and back. */
+function request(id: number, encoding: Encoding, last: Uint8Array | undefined): Promise<string> {
   const target = hashWorker();
   return new Promise<string>((resolve, reject) => {
     pending.set(id, { resolve, reject });
     target.ref();
+    if (last) inFlight += BATCH_BYTES;
     target.postMessage(
-      { id, op: "digest", bytes, encoding, recycle: staged && bytes !== undefined },
-      staged && bytes ? [bytes.buffer as ArrayBuffer] : [],
+      { id, op: "digest", bytes: last, encoding, recycle: last !== undefined },
+      last ? [last.buffer as ArrayBuffer] : [],
     );
   });
 }
@@ -99,10 +109,12 @@ const offThread = () => availableParallelism() > 1;
 
 /** MD5 of `bytes` (a whole part, say), on the second thread when it is worth it. */
 export function md5Of(bytes: Uint8Array, encoding: Encoding = "hex"): Promise<string> {
-  if (bytes.byteLength < OFF_THREAD_FROM_BYTES || !offThread())
+  // A backlog on the worker means it is the bottleneck: hashing here then is faster, and bounds memory.
+  if (bytes.byteLength < OFF_THREAD_FROM_BYTES || !offThread() || inFlight >= MAX_IN_FLIGHT_BYTES)
     return Promise.resolve(createHash("md5").update(bytes).digest(encoding));
-  nextId += 1;
-  return request(nextId, encoding, bytes);
+  const stream = offThreadStream();
+  stream.update(bytes);
+  return stream.digest(encoding);
 }
 
 /** An incremental MD5. `digest` ends it; `drop` abandons it (call one of them). */
@@ -119,45 +131,52 @@ export interface Md5Stream {
 export function md5Stream(expectedBytes?: number): Md5Stream {
   if (expectedBytes === undefined || expectedBytes < OFF_THREAD_FROM_BYTES * 4 || !offThread())
     return localStream(createHash("md5"));
+  return offThreadStream();
+}
+
+/**
+ * Bytes are copied into staging buffers, each handed over to the worker (transferred, not copied)
+ * once full and handed back once hashed, so the caller keeps its bytes and, once a few buffers
+ * circulate, nothing new is allocated — structured-clone copies would leave garbage in both threads
+ * that their collectors only reclaim late, growing the process by the data in flight.
+ */
+function offThreadStream(): Md5Stream {
   nextId += 1;
   const id = nextId;
-  // Small chunks are copied into a staging buffer, which is handed over (transferred, not copied)
-  // once full; large chunks are copied by postMessage itself. Either way the caller keeps its bytes.
-  let staging = stagingBuffer();
+  let staging: Buffer | undefined;
   let staged = 0;
   let sent = false;
-  const flush = (last = false): Uint8Array | undefined => {
-    if (staged === 0) return undefined;
+  const take = (): Uint8Array | undefined => {
+    if (!staging || staged === 0) return undefined;
     const full = staging.subarray(0, staged);
-    if (!last) staging = stagingBuffer();
+    staging = undefined;
     staged = 0;
     return full;
   };
-  /** `staged`: a staging buffer, handed over and then back once hashed; otherwise the bytes are copied. */
-  const post = (bytes: Uint8Array, staged: boolean) => {
-    sent = true;
-    hashWorker().postMessage(
-      { id, op: "update", bytes, recycle: staged },
-      staged ? [bytes.buffer as ArrayBuffer] : [],
-    );
-  };
   return {
     update(bytes) {
-      if (bytes.byteLength >= BATCH_BYTES) {
-        const before = flush();
-        if (before) post(before, true);
-        post(bytes, false);
-        return;
+      for (let offset = 0; offset < bytes.byteLength; ) {
+        staging ??= stagingBuffer();
+        const piece = Math.min(BATCH_BYTES - staged, bytes.byteLength - offset);
+        staging.set(bytes.subarray(offset, offset + piece), staged);
+        staged += piece;
+        offset += piece;
+        if (staged === BATCH_BYTES) {
+          const full = take()!;
+          sent = true;
+          inFlight += BATCH_BYTES;
+          hashWorker().postMessage({ id, op: "update", bytes: full, recycle: true }, [
+            full.buffer as ArrayBuffer,
+          ]);
+        }
       }
-      if (staged + bytes.byteLength > BATCH_BYTES) post(flush()!, true);
-      staging.set(bytes, staged);
-      staged += bytes.byteLength;
     },
     digest(encoding = "hex") {
-      return request(id, encoding, flush(true), true);
+      return request(id, encoding, take());
     },
     drop() {
-      staged = 0;
+      const unsent = take();
+      if (unsent) keepSpare(unsent.buffer);
       if (sent) worker?.postMessage({ id, op: "drop" });
     },
   };
