@@ -238,7 +238,7 @@ class ManagedStorage implements Storage {
   ): AsyncIterable<Uint8Array> {
     // Large declared sizes are hashed on a second thread (md5.ts), beside the driver's own work.
     const hash =
-      options.md5 === undefined || this.driver.checksWriteMd5?.(options)
+      options.md5 === undefined || options.verifyMd5 === false || this.driver.checksWriteMd5?.(options)
         ? undefined
         : md5Stream(options.size);
     let total = 0;

@@ -58,6 +58,12 @@ export interface WriteOptions extends SignalOptions {
   ifNoneMatch?: "*" | undefined;
   /** Expected MD5 (hex). The write fails with Integrity, leaving nothing, if the bytes do not match. */
   md5?: string | undefined;
+  /**
+   * `false`: `md5` is declared for the system to keep with the object (S3 metadata, Azure Content-MD5)
+   * but the bytes are not hashed to check it — for a caller that has just computed it from the same
+   * source and checks that source another way. Default true.
+   */
+  verifyMd5?: boolean | undefined;
   /** Modification time to record, where the system can (`capabilities.setMtime`). */
   mtime?: Date | undefined;
   /** Part size for multipart/chunked uploads (bytes). */

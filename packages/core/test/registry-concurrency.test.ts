@@ -29,7 +29,8 @@ console.log(JSON.stringify(versions));
 `;
 
 describe("two processes saving the same name at once", () => {
-  const SAVES = 40;
+  // Enough saves that the two processes overlap for a while even when one starts a little later.
+  const SAVES = 120;
 
   async function race(env: Record<string, string>, prelude = ""): Promise<number[][]> {
     const outputs = await runTogether(

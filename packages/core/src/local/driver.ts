@@ -149,6 +149,7 @@ export class LocalDriver implements StorageDriver {
   checksWriteMd5(options: WriteOptions): boolean {
     return (
       options.md5 !== undefined &&
+      options.verifyMd5 !== false &&
       options.size !== undefined &&
       options.size >= HASH_ON_WORKER_FROM_BYTES &&
       availableParallelism() > 1

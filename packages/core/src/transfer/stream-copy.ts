@@ -25,7 +25,7 @@ export interface FileCopy {
 /** Copy one file through this process. Returns the destination entry, verified. */
 export async function streamCopy(job: FileCopy): Promise<Entry> {
   const { source, destination } = job;
-  const sourceEntry = await withLocalMd5(job);
+  const { entry: sourceEntry, declared } = await withLocalMd5(job);
   // Hash as bytes pass only when the source gave no MD5 and the destination is an object store that
   // reports one for what it stored (the ETag / Content-MD5 of the write). Disks — local, or SFTP,
   // whose MD5 is a separate md5sum on the host — report none with the write, so the digest would
@@ -45,7 +45,9 @@ export async function streamCopy(job: FileCopy): Promise<Entry> {
   job.signal?.addEventListener("abort", stopReading, { once: true });
   if (job.signal?.aborted) stopReading();
   try {
-    return await writeVerified({ ...job, sourceEntry }, readable, hash);
+    const written = await writeVerified({ ...job, sourceEntry }, readable, hash, declared);
+    if (declared) await checkSourceUnchanged(job);
+    return written;
   } finally {
     job.signal?.removeEventListener("abort", stopReading);
     if (!readable.destroyed) readable.destroy();
@@ -58,25 +60,45 @@ const DECLARE_MD5_FROM_BYTES = 16 * 1024 * 1024;
 /**
  * A large local file bound for an object store is hashed first, as rclone does, so that the upload
  * can declare its MD5: the store keeps it with the object from the start (S3 multipart uploads
- * otherwise record it afterwards with a server-side copy of the whole object), and the bytes are
- * checked against it as they pass. Reading a local file twice costs less than that copy.
+ * otherwise record it afterwards with a server-side copy of the whole object). The bytes are not
+ * hashed a second time as they are sent (every part still carries its own Content-MD5); instead the
+ * file is checked afterwards, as rclone does: if its size or modified time changed since it was
+ * listed, the copy is removed and the file fails with Integrity (see checkSourceUnchanged).
  */
-async function withLocalMd5(job: FileCopy): Promise<Entry> {
+async function withLocalMd5(job: FileCopy): Promise<{ entry: Entry; declared: boolean }> {
   const { source, destination, sourceEntry } = job;
   if (
     sourceEntry.md5 ||
     sourceEntry.size < DECLARE_MD5_FROM_BYTES ||
     source.system !== "file" ||
+    sourceEntry.mtime === undefined ||
     !source.capabilities.hashes.includes("md5") ||
     destination.capabilities.directories !== "virtual" ||
     !destination.capabilities.hashes.includes("md5")
   )
-    return sourceEntry;
+    return { entry: sourceEntry, declared: false };
   const md5 = await source.checksum(job.sourceKey, "md5", { signal: job.signal });
-  return { ...sourceEntry, md5 };
+  return { entry: { ...sourceEntry, md5 }, declared: true };
 }
 
-async function writeVerified(job: FileCopy, readable: Readable, hash: Hash | undefined): Promise<Entry> {
+/** After a copy whose MD5 was declared from the file: the file must still be as it was listed. */
+async function checkSourceUnchanged(job: FileCopy): Promise<void> {
+  const now = await job.source.stat(job.sourceKey, { signal: job.signal });
+  const listed = job.sourceEntry;
+  if (now.size === listed.size && now.mtime?.getTime() === listed.mtime?.getTime()) return;
+  await removeQuietly(job.destination, job.destinationKey);
+  throw errors.integrity(
+    `${job.sourceKey} changed while it was being copied (size or modified time); the destination copy was removed`,
+    { system: job.destination.system, path: job.destinationKey },
+  );
+}
+
+async function writeVerified(
+  job: FileCopy,
+  readable: Readable,
+  hash: Hash | undefined,
+  md5Declared: boolean,
+): Promise<Entry> {
   const { destination, sourceEntry } = job;
   let body: Readable = readable;
   if (hash) {
@@ -90,6 +112,7 @@ async function writeVerified(job: FileCopy, readable: Readable, hash: Hash | und
     signal: job.signal,
     onProgress: job.onBytes,
     ...(sourceEntry.md5 ? { md5: sourceEntry.md5 } : {}),
+    ...(md5Declared ? { verifyMd5: false } : {}),
     ...(sourceEntry.mtime && destination.capabilities.setMtime ? { mtime: sourceEntry.mtime } : {}),
     ...(sourceEntry.contentType && destination.capabilities.contentType
       ? { contentType: sourceEntry.contentType }

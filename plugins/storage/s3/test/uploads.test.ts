@@ -1,10 +1,11 @@
 /** Single-part and multipart uploads, and server-side copies, with the client's traffic recorded. */
 import { createHash, randomBytes } from "node:crypto";
+import { appendFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expectFerryError, listEntries, md5Hex, streamed } from "@ferry/conformance";
-import { copy, local, PluginRegistry } from "@ferry/core";
+import { copy, FerryError, local, PluginRegistry } from "@ferry/core";
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { s3 } from "../src/index.ts";
@@ -204,6 +205,40 @@ describe("copies from local disk", () => {
       );
       const { storage } = await registry.resolve(`s3://${bucket}/`);
       expect((await storage.stat("from-disk/big.bin")).md5).toBe(md5Hex(body));
+    } finally {
+      await registry.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("copies from local disk: a file that changes midway", () => {
+  it("is not uploaded as if it had not: the copy is removed and the file fails with Integrity", async () => {
+    const bucket = await server.createBucket();
+    const registry = new PluginRegistry({ lazy: false }).use(
+      local(),
+      s3(s3rverOptions(server, { capabilities: S3RVER_GAPS, partSize: 5 * 1024 * 1024, concurrency: 1 })),
+    );
+    const dir = await mkdtemp(join(tmpdir(), "ferry-s3-local-changed-"));
+    try {
+      const file = join(dir, "growing.bin");
+      await writeFile(file, randomBytes(17 * 1024 * 1024));
+      let appended = false;
+      const summary = await copy(file, `s3://${bucket}/changed/growing.bin`, {
+        registry,
+        retries: 0,
+        onProgress: (progress) => {
+          if (appended || progress.bytesDone === 0) return; // the first bytes are on their way
+          appended = true;
+          appendFileSync(file, "more");
+        },
+      });
+      expect(appended).toBe(true);
+      expect(summary).toMatchObject({ copied: 0, failed: 1 });
+      expect(FerryError.isInstance(summary.errors[0]?.error, "Integrity")).toBe(true);
+      expect(summary.errors[0]?.error.message).toMatch(/changed while it was being copied/);
+      const { storage } = await registry.resolve(`s3://${bucket}/`);
+      expect(await storage.exists("changed/growing.bin")).toBe(false);
     } finally {
       await registry.close();
       await rm(dir, { recursive: true, force: true });
