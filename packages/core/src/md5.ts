@@ -18,6 +18,10 @@ const { createHash } = process.getBuiltinModule("node:crypto");
 const open = new Map();
 parentPort.on("message", ({ id, op, bytes, encoding, recycle }) => {
   if (op === "drop") return void open.delete(id);
+  if (op === "handover") {
+    const digest = createHash("md5").update(bytes).digest(encoding);
+    return parentPort.postMessage({ id, digest, returned: bytes }, [bytes.buffer]);
+  }
   let hash = open.get(id);
   if (!hash) open.set(id, (hash = createHash("md5")));
   if (bytes) hash.update(bytes);
@@ -35,8 +39,16 @@ const OFF_THREAD_FROM_BYTES = 256 * 1024;
 const BATCH_BYTES = 1024 * 1024;
 
 type Encoding = "hex" | "base64";
+interface WorkerReply {
+  id: number;
+  digest: string;
+  /** A staging buffer the worker has hashed and hands back. */
+  recycled?: Uint8Array;
+  /** The caller's own bytes, handed over for `md5OfHandover` and back. */
+  returned?: Uint8Array;
+}
 interface Pending {
-  resolve: (digest: string) => void;
+  resolve: (reply: { digest: string; returned: Uint8Array | undefined }) => void;
   reject: (error: Error) => void;
 }
 
@@ -46,7 +58,7 @@ interface Pending {
  */
 const spareStaging: Buffer[] = [];
 /** Spare buffers kept while hashes are pending (enough for the parts of an upload in flight)… */
-const MAX_SPARE_STAGING = 48;
+const MAX_SPARE_STAGING = 16;
 /** …and once none is: a few MiB, not the peak, stay allocated between transfers. */
 const IDLE_SPARE_STAGING = 4;
 const stagingBuffer = () => spareStaging.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES);
@@ -71,7 +83,7 @@ function hashWorker(): Worker {
     pending.clear();
     inFlight = 0;
   };
-  started.on("message", ({ id, digest, recycled }: { id: number; digest: string; recycled?: Buffer }) => {
+  started.on("message", ({ id, digest, recycled, returned }: WorkerReply) => {
     if (recycled) {
       inFlight -= BATCH_BYTES;
       return keepSpare(recycled.buffer);
@@ -82,7 +94,7 @@ function hashWorker(): Worker {
       started.unref();
       spareStaging.length = Math.min(spareStaging.length, IDLE_SPARE_STAGING);
     }
-    waiting?.resolve(digest);
+    waiting?.resolve({ digest, returned });
   });
   started.on("error", failAll);
   started.on("exit", (code) => failAll(new Error(`the hashing thread stopped (exit code ${code})`)));
@@ -95,7 +107,7 @@ function hashWorker(): Worker {
 function request(id: number, encoding: Encoding, last: Uint8Array | undefined): Promise<string> {
   const target = hashWorker();
   return new Promise<string>((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+    pending.set(id, { resolve: ({ digest }) => resolve(digest), reject });
     target.ref();
     if (last) inFlight += BATCH_BYTES;
     target.postMessage(
@@ -115,6 +127,30 @@ export function md5Of(bytes: Uint8Array, encoding: Encoding = "hex"): Promise<st
   const stream = offThreadStream();
   stream.update(bytes);
   return stream.digest(encoding);
+}
+
+/**
+ * MD5 of `bytes` without copying them: their whole ArrayBuffer is handed to the second thread and
+ * back (a multipart upload's part, say, which is waited on anyway before it is sent). `bytes` must not
+ * be touched until this settles; use the `bytes` it returns (the same memory, the same view). Small
+ * inputs, a single CPU, or bytes sharing their buffer with others are hashed on this thread.
+ */
+export async function md5OfHandover(
+  bytes: Uint8Array,
+  encoding: Encoding = "hex",
+): Promise<{ digest: string; bytes: Uint8Array }> {
+  const ownsBuffer = bytes.buffer instanceof ArrayBuffer && bytes.byteLength * 2 > bytes.buffer.byteLength;
+  if (bytes.byteLength < OFF_THREAD_FROM_BYTES || !offThread() || !ownsBuffer)
+    return { digest: createHash("md5").update(bytes).digest(encoding), bytes };
+  const target = hashWorker();
+  nextId += 1;
+  const id = nextId;
+  const reply = await new Promise<{ digest: string; returned: Uint8Array | undefined }>((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    target.ref();
+    target.postMessage({ id, op: "handover", bytes, encoding }, [bytes.buffer as ArrayBuffer]);
+  });
+  return { digest: reply.digest, bytes: reply.returned! };
 }
 
 /** An incremental MD5. `digest` ends it; `drop` abandons it (call one of them). */

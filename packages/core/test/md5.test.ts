@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { md5Of, md5Stream } from "../src/index.ts";
+import { md5Of, md5OfHandover, md5Stream } from "../src/index.ts";
 
 const md5 = (bytes: Uint8Array, encoding: "hex" | "base64" = "hex") =>
   createHash("md5").update(bytes).digest(encoding);
@@ -23,6 +23,30 @@ describe("md5Of", () => {
     const whole = randomBytes(4 * 1024 * 1024);
     const view = whole.subarray(1000, 1000 + 3 * 1024 * 1024);
     expect(await md5Of(view)).toBe(md5(view));
+  });
+});
+
+describe("md5OfHandover", () => {
+  it("hashes a part without copying it: the same memory comes back with its MD5", async () => {
+    const part = new Uint8Array(8 * 1024 * 1024).map((_, index) => index % 253);
+    const expected = md5(part, "base64");
+    const copy = Buffer.from(part);
+    const { digest, bytes } = await md5OfHandover(part, "base64");
+    expect(digest).toBe(expected);
+    expect(Buffer.from(bytes).equals(copy)).toBe(true);
+    expect(bytes.byteLength).toBe(copy.byteLength);
+  });
+
+  it("keeps small inputs and views of shared buffers on this thread, leaving them usable", async () => {
+    const shared = randomBytes(4 * 1024 * 1024);
+    const view = shared.subarray(0, 1024 * 1024);
+    const small = randomBytes(1000);
+    for (const bytes of [view, small]) {
+      const result = await md5OfHandover(bytes);
+      expect(result.digest).toBe(md5(bytes));
+      expect(result.bytes).toBe(bytes);
+    }
+    expect(shared.byteLength).toBe(4 * 1024 * 1024);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   chunkBytes,
   forEachConcurrent,
   md5Of,
+  md5OfHandover,
   md5Stream,
   PartRecycler,
   readUpTo,
@@ -94,12 +95,14 @@ async function stageAndCommit(
       yield block;
     }
   })();
-  const staging = forEachConcurrent(hashed, target.concurrency, async (block, index) => {
+  const staging = forEachConcurrent(hashed, target.concurrency, async (filled, index) => {
     throwIfAborted(target.signal);
     const blockId = Buffer.from(`${uploadId}-${String(index).padStart(6, "0")}`).toString("base64");
     blockIds[index] = blockId;
+    // The block's memory goes to the hashing thread and back (no copy); `block` is the same bytes.
+    const { digest, bytes: block } = await md5OfHandover(filled);
     await target.blob.stageBlock(blockId, block, block.byteLength, {
-      transactionalContentMD5: Buffer.from(await md5Of(block, "base64"), "base64"),
+      transactionalContentMD5: Buffer.from(digest, "hex"),
       ...signalOption(target.signal),
     });
     recycler.give(block); // staged: its memory can hold a later block

@@ -15,6 +15,7 @@ import {
   forEachConcurrent,
   type Md5Stream,
   md5Of,
+  md5OfHandover,
   md5Stream,
   PartRecycler,
   readUpTo,
@@ -114,8 +115,10 @@ async function multipartUpload(
         yield part;
       }
     })();
-    await forEachConcurrent(hashed, target.concurrency, async (part, index) => {
+    await forEachConcurrent(hashed, target.concurrency, async (filled, index) => {
       throwIfAborted(target.signal);
+      // The part's memory goes to the hashing thread and back (no copy); `part` is the same bytes.
+      const { digest, bytes: part } = await md5OfHandover(filled, "base64");
       const output = await client.send(
         new sdk.UploadPartCommand({
           Bucket: bucket,
@@ -124,7 +127,7 @@ async function multipartUpload(
           PartNumber: index + 1,
           Body: part,
           ContentLength: part.byteLength,
-          ContentMD5: await md5Of(part, "base64"),
+          ContentMD5: digest,
         }),
         requestOptions(target.signal),
       );
