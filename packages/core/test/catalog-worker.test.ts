@@ -1,5 +1,7 @@
+import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { startCaptureWorker } from "../src/catalog/capture-worker.ts";
 import { SMALL_FILE_BYTES, SmallFileCapturer, type SmallFileTask } from "../src/catalog/capturer.ts";
@@ -55,5 +57,21 @@ describe("capture worker", () => {
     } finally {
       await worker.terminate();
     }
+  });
+});
+
+describe("capture worker in an ES module program", () => {
+  it("starts when the main program runs as an ES module (the worker's source uses no require)", () => {
+    const source = fileURLToPath(new URL("../src/catalog/capture-worker.ts", import.meta.url));
+    const script = `const { startCaptureWorker } = await import(${JSON.stringify(source)});
+const { worker, ready } = startCaptureWorker(".ferry-capture-");
+await ready;
+await worker.terminate();
+process.stdout.write("ready");`;
+    const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(output).toBe("ready");
   });
 });

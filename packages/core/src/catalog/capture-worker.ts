@@ -21,9 +21,13 @@ const READY = "ready";
 
 function workerSource(): string {
   return `"use strict";
-const { parentPort, workerData } = require("node:worker_threads");
+const { parentPort, workerData } = process.getBuiltinModule("node:worker_threads");
 const SmallFileCapturer = (${SmallFileCapturer.toString()});
-const system = { crypto: require("node:crypto"), fs: require("node:fs"), path: require("node:path") };
+const system = {
+  crypto: process.getBuiltinModule("node:crypto"),
+  fs: process.getBuiltinModule("node:fs"),
+  path: process.getBuiltinModule("node:path"),
+};
 const capturer = new SmallFileCapturer(workerData.tempPrefix, system, workerData.maxBytes);
 parentPort.on("message", (tasks) => parentPort.postMessage(capturer.captureAll(tasks)));
 parentPort.postMessage(${JSON.stringify(READY)});
