@@ -12,6 +12,7 @@ import { type Dirent, type Stats, statSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { throwIfAborted } from "../errors.ts";
+import { breathe } from "../event-loop.ts";
 import { compareKeys } from "../paths.ts";
 import type { Entry, ListOptions } from "../storage.ts";
 import { fsErrorCode, mapFsError } from "./errors.ts";
@@ -91,6 +92,7 @@ async function readLevel(
   const children: Child[] = [];
   // In batches, so an abort is noticed between them; links are resolved a batch at a time.
   for (let start = 0; start < dirents.length; start += STAT_BATCH) {
+    await breathe();
     throwIfAborted(signal, { system: "file", path: dirPath });
     const batch = dirents
       .slice(start, start + STAT_BATCH)

@@ -11,6 +11,7 @@
 import pLimit from "p-limit";
 import { ferry } from "../default.ts";
 import { errors, FerryError, throwIfAborted, toFerryError } from "../errors.ts";
+import { breathe } from "../event-loop.ts";
 import type { Entry, Storage } from "../storage.ts";
 import { type ResolvedEndpoint, resolveEndpoint, sameStorage } from "./endpoints.ts";
 import { createFilter } from "./filters.ts";
@@ -225,6 +226,7 @@ async function runEach(actions: readonly PlannedAction[], context: RunContext): 
   await Promise.all(
     actions.map((action) =>
       limitFor(action)(async () => {
+        await breathe(); // let signals, progress output and timers through between files
         if (options.signal?.aborted) return;
         let counted = 0;
         const onBytes = (bytesSoFar: number) => {
