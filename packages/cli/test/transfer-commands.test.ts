@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseSize } from "../src/commands/transfer.ts";
 import { jsonLines, makeTemp, removeTemp, runFerry, writeFiles } from "./run-ferry.ts";
 
 let work: string;
@@ -110,6 +111,19 @@ describe("ferry cp", () => {
     expect(readFileSync(join(work, "dst/a.txt"), "utf8")).toBe("ALPHA");
   });
 
+  it("--multi-thread-streams / --multi-thread-cutoff take counts and sizes; a bad size is a usage error", async () => {
+    const run = await runFerry(
+      ["cp", "--multi-thread-streams", "8", "--multi-thread-cutoff", "1.5G", "src", "dst"],
+      { cwd: work },
+    );
+    expect(run.code).toBe(0);
+    expect(tree("dst")).toEqual(["a.txt", "b.log", "sub/c.txt"]);
+    const bad = await runFerry(["cp", "--multi-thread-cutoff", "lots", "src", "other"], { cwd: work });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('expected a size such as 64M, 1.5G or 1000, got "lots"');
+    expect(existsSync(join(work, "other"))).toBe(false);
+  });
+
   it("a missing source is NotFound (3)", async () => {
     const run = await runFerry(["cp", "nope", "dst"], { cwd: work });
     expect(run.code).toBe(3);
@@ -172,5 +186,19 @@ describe("Ctrl-C", () => {
     const copied = existsSync(join(work, "copy")) ? tree("copy") : [];
     expect(copied.length).toBeLessThan(3000);
     expect(copied.every((name) => /^f\d{5}\.txt$/.test(name))).toBe(true);
+  });
+});
+
+describe("sizes on the command line", () => {
+  it("K, M, G, T are powers of 1024, with or without i/iB; anything else is refused", () => {
+    expect(parseSize("1000")).toBe(1000);
+    expect(parseSize("512K")).toBe(512 * 1024);
+    expect(parseSize("64M")).toBe(64 * 1024 ** 2);
+    expect(parseSize("64Mi")).toBe(64 * 1024 ** 2);
+    expect(parseSize("2 MiB")).toBe(2 * 1024 ** 2);
+    expect(parseSize("1.5G")).toBe(1.5 * 1024 ** 3);
+    expect(parseSize("1t")).toBe(1024 ** 4);
+    for (const bad of ["", "M", "-1M", "1X", "1e3", "ten"])
+      expect(() => parseSize(bad)).toThrow(/expected a size/);
   });
 });

@@ -15,6 +15,8 @@ import type {
   HashAlgorithm,
   ListOptions,
   PresignOptions,
+  RangedWriteOptions,
+  RangeFetcher,
   ReadOptions,
   SignalOptions,
   Storage,
@@ -226,6 +228,66 @@ class ManagedStorage implements Storage {
     return this.#call(key, options.signal, () => this.driver.write(key, checked, options));
   }
 
+  async writeRanges(path: string, fetch: RangeFetcher, options: RangedWriteOptions): Promise<Entry> {
+    const key = this.#key(path);
+    this.#requireWrite("write", key);
+    if (options.ifNoneMatch !== undefined && !this.capabilities.conditionalWrite) {
+      this.#unsupported("conditional writes (ifNoneMatch)", key);
+    }
+    const invalid = (message: string) => errors.invalidInput(message, { system: this.system, path: key });
+    if (!Number.isSafeInteger(options.size) || options.size < 0)
+      throw invalid(`write size must be a non-negative integer, got ${options.size}`);
+    if (options.md5 !== undefined && !/^[0-9a-f]{32}$/i.test(options.md5))
+      throw invalid(`md5 must be 32 hex digits, got ${JSON.stringify(options.md5)}`);
+    const streams = options.streams ?? DEFAULT_RANGE_STREAMS;
+    const chunkSize = options.chunkSize ?? DEFAULT_RANGE_BYTES;
+    if (!Number.isSafeInteger(streams) || streams < 1)
+      throw invalid(`streams must be a positive integer, got ${streams}`);
+    if (!Number.isSafeInteger(chunkSize) || chunkSize < 1)
+      throw invalid(`chunkSize must be a positive integer, got ${chunkSize}`);
+    const { onProgress, ...rest } = options;
+    let total = 0;
+    const checked: RangeFetcher = async (range, rangeOptions) => {
+      if (
+        !Number.isSafeInteger(range.offset) ||
+        !Number.isSafeInteger(range.length) ||
+        range.offset < 0 ||
+        range.length < 1 ||
+        range.offset + range.length > options.size
+      ) {
+        throw new Error(
+          `driver asked for bytes ${range.offset}+${range.length} of a ${options.size}-byte write`,
+        );
+      }
+      const source = await fetch(range, rangeOptions);
+      return checkedRange(
+        source,
+        range,
+        (bytes) => {
+          throwIfAborted(options.signal, { system: this.system, path: key });
+          total += bytes;
+          onProgress?.(total);
+        },
+        invalid,
+      );
+    };
+    const driverWrite = this.driver.writeRanges?.bind(this.driver);
+    if (driverWrite) {
+      return this.#call(key, options.signal, () =>
+        driverWrite(key, checked, { ...rest, streams, chunkSize }),
+      );
+    }
+    // No in-place writes: the ranges one after another, as one ordinary write.
+    const size = options.size;
+    const signal = options.signal;
+    async function* inOrder(): AsyncGenerator<Uint8Array> {
+      for (let offset = 0; offset < size; offset += chunkSize)
+        yield* await checked({ offset, length: Math.min(chunkSize, size - offset) }, { signal });
+    }
+    const { streams: _streams, chunkSize: _chunkSize, onProgress: _progress, ...writeOptions } = options;
+    return this.write(path, inOrder(), writeOptions);
+  }
+
   /**
    * The source as the driver sees it: aborts, size and MD5 are checked as bytes pass, and a
    * mismatch is thrown from the iterator before it ends, so the driver aborts its write and
@@ -379,6 +441,29 @@ class ManagedStorage implements Storage {
     this.#closed = true;
     await this.driver.close?.();
   }
+}
+
+/** `writeRanges` defaults: ranges fetched at once, and bytes per range. */
+const DEFAULT_RANGE_STREAMS = 4;
+const DEFAULT_RANGE_BYTES = 16 * 1024 * 1024;
+
+/** One fetched range as a write sees it: exactly `range.length` bytes, or InvalidInput. */
+async function* checkedRange(
+  source: AsyncIterable<Uint8Array>,
+  range: { offset: number; length: number },
+  onBytes: (bytes: number) => void,
+  invalid: (message: string) => Error,
+): AsyncGenerator<Uint8Array> {
+  let got = 0;
+  for await (const chunk of source) {
+    got += chunk.byteLength;
+    if (got > range.length)
+      throw invalid(`the range at offset ${range.offset} yielded more than its ${range.length} bytes`);
+    onBytes(chunk.byteLength);
+    yield chunk;
+  }
+  if (got !== range.length)
+    throw invalid(`the range at offset ${range.offset} ended after ${got} of its ${range.length} bytes`);
 }
 
 /** Where an entry sorts: a directory `d` as `d/`, so `d.txt` comes before it, as object stores list. */

@@ -74,6 +74,26 @@ export interface WriteOptions extends SignalOptions {
   onProgress?: ((bytes: number) => void) | undefined;
 }
 
+/**
+ * One byte range of the content a ranged write assembles: `length` bytes from `offset`. The stream it
+ * returns must yield exactly those bytes; `signal` fires when the write stops early.
+ */
+export type RangeFetcher = (
+  range: { offset: number; length: number },
+  options: SignalOptions,
+) => Promise<AsyncIterable<Uint8Array>>;
+
+/** `writeRanges`: a write whose content is fetched as byte ranges, several at once. */
+export interface RangedWriteOptions
+  extends Omit<WriteOptions, "size" | "partSize" | "concurrency" | "contentType"> {
+  /** Exact size of the content (required: the ranges are cut from it). */
+  size: number;
+  /** Ranges fetched at once. Default 4. */
+  streams?: number | undefined;
+  /** Bytes per range. Default 16 MiB. */
+  chunkSize?: number | undefined;
+}
+
 export interface ListOptions extends SignalOptions {
   /** Walk the whole tree (files only) instead of one level (files and directories). */
   recursive?: boolean | undefined;
@@ -210,6 +230,14 @@ export interface StorageDriver {
    * bytes as they pass. Absent: core checks every declared MD5.
    */
   checksWriteMd5?(options: WriteOptions): boolean;
+  /**
+   * Optional: write content fetched as byte ranges, several at once, each stored at its offset (a
+   * local file written in place, as rclone's multi-thread downloads do). Atomic like `write`; a
+   * declared `md5` must be checked by the driver before anything appears under `path`. Core hands
+   * over ranges already cut to `chunkSize`, each checked to yield exactly its length. Absent: core
+   * fetches the ranges one after another into `write`.
+   */
+  writeRanges?(path: string, fetch: RangeFetcher, options: RangedWriteOptions): Promise<Entry>;
 }
 
 /** What users call. Same operations as the driver, with every optional one present (throwing Unsupported when not declared). */
@@ -225,6 +253,12 @@ export interface Storage {
   /** Read the whole object into memory (only when the caller asks for bytes). */
   readBytes(path: string, options?: ReadOptions): Promise<Uint8Array>;
   write(path: string, source: WriteSource, options?: WriteOptions): Promise<Entry>;
+  /**
+   * Write content fetched as byte ranges (`fetch` is called once per range). With a driver that
+   * stores ranges in place (`driver.writeRanges`) they are fetched `streams` at a time; otherwise
+   * one after another into `write`. Atomic, and a declared `md5` is checked, either way.
+   */
+  writeRanges(path: string, fetch: RangeFetcher, options: RangedWriteOptions): Promise<Entry>;
   delete(paths: string | readonly string[], options?: SignalOptions): Promise<void>;
   /** Delete a directory and everything below it; a missing directory is not an error. */
   deleteDirectory(path: string, options?: SignalOptions): Promise<void>;

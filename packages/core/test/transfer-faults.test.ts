@@ -183,3 +183,139 @@ describe("cancellation", () => {
     expect(filesUnder(destination)).toEqual([]);
   });
 });
+
+describe("ranged downloads into local disk", () => {
+  const BIG = 512 * 1024;
+  const ranged = { multiThreadCutoff: 100_000, multiThreadChunkSize: 64 * 1024, multiThreadStreams: 3 };
+
+  /** The source dir as another system that reports MD5s; `reads` records the range of every read. */
+  function remote(
+    reads: Array<{ path: string; range: unknown }>,
+    readOverride?: (
+      path: string,
+      range: { offset: number; length?: number } | undefined,
+      stream: Readable,
+    ) => Readable,
+    options: { md5?: boolean } = {},
+  ) {
+    return faultyStorage(
+      source,
+      (inner) => ({
+        list: async function* (dir, listOptions) {
+          for await (const entry of inner.list(dir, listOptions))
+            yield options.md5 === false ? entry : { ...entry, md5: await inner.checksum(entry.path, "md5") };
+        },
+        read: async (path, readOptions) => {
+          reads.push({ path, range: readOptions?.range });
+          const stream = await inner.read(path, readOptions);
+          const range = readOptions?.range as { offset: number; length?: number } | undefined;
+          return readOverride ? readOverride(path, range, stream) : stream;
+        },
+      }),
+      { system: "remote" },
+    );
+  }
+
+  it("a large file comes as ranges fetched several at once, written in place, byte for byte", async () => {
+    const big = new Uint8Array(BIG).map((_, index) => (index * 7) % 253);
+    await writeTree(source, { "big.bin": big });
+    const reads: Array<{ path: string; range: unknown }> = [];
+    let reported = 0;
+    const summary = await copy({ storage: remote(reads), path: "" }, into(), {
+      ...ranged,
+      onProgress: (progress) => {
+        reported = Math.max(reported, progress.bytesDone);
+      },
+    });
+    expect(summary).toMatchObject({ copied: 3, failed: 0 });
+    expect(Buffer.compare(readFileSync(join(destination, "big.bin")), Buffer.from(big))).toBe(0);
+    const ranges = reads
+      .filter((read) => read.path === "big.bin")
+      .map((read) => read.range as { offset: number; length: number })
+      .sort((a, b) => a.offset - b.offset);
+    expect(ranges).toEqual(
+      Array.from({ length: BIG / (64 * 1024) }, (_, index) => ({
+        offset: index * 64 * 1024,
+        length: 64 * 1024,
+      })),
+    );
+    // Small files stay one plain read each.
+    expect(reads.filter((read) => read.path !== "big.bin").every((read) => read.range === undefined)).toBe(
+      true,
+    );
+    expect(reported).toBe(summary.bytes);
+    expect(filesUnder(destination)).toEqual(["big.bin", "other.txt", "small.txt"]);
+    // The source's modified time was carried over: a second run skips everything.
+    const again = await copy({ storage: remote([]), path: "" }, into(), ranged);
+    expect(again).toMatchObject({ copied: 0, skipped: 3 });
+  });
+
+  it("a range whose bytes were corrupted on the way fails with Integrity and leaves nothing", async () => {
+    const corrupt = remote([], (path, range, stream) => {
+      if (path !== "big.bin" || range?.offset !== 128 * 1024) return stream;
+      return Readable.from(
+        (async function* () {
+          let first = true;
+          for await (const chunk of stream as AsyncIterable<Buffer>) {
+            const copy = Buffer.from(chunk);
+            if (first) copy[0] = copy[0]! ^ 0xff;
+            first = false;
+            yield copy;
+          }
+        })(),
+        { objectMode: false },
+      );
+    });
+    const summary = await copy({ storage: corrupt, path: "" }, into(), ranged);
+    expect(summary).toMatchObject({ copied: 2, failed: 1 });
+    expect(FerryError.isInstance(summary.errors[0]!.error, "Integrity")).toBe(true);
+    expect(filesUnder(destination)).toEqual(["other.txt", "small.txt"]);
+  });
+
+  it("a range that breaks midway is retried from scratch when Transient; otherwise nothing partial is left", async () => {
+    let broken = 0;
+    const flaky = remote([], (path, range, stream) => {
+      if (path !== "big.bin" || range?.offset !== 192 * 1024 || broken > 0) return stream;
+      broken += 1;
+      return failingAfter(10_000, errors.transient("connection reset", { system: "remote", path }), stream);
+    });
+    const events: TransferFileEvent[] = [];
+    const summary = await copy({ storage: flaky, path: "" }, into(), {
+      ...ranged,
+      retryDelayMs: 1,
+      onFile: (event) => events.push(event),
+    });
+    expect(summary).toMatchObject({ copied: 3, failed: 0 });
+    expect(events.find((event) => event.path === "big.bin")?.attempts).toBe(2);
+    expect(readFileSync(join(destination, "big.bin")).equals(readFileSync(join(source, "big.bin")))).toBe(
+      true,
+    );
+
+    removeTemp(destination);
+    const dead = remote([], (path, range, stream) =>
+      path === "big.bin" && range?.offset === 64 * 1024
+        ? failingAfter(10_000, new Error("connection reset by peer"), stream)
+        : stream,
+    );
+    const failed = await copy({ storage: dead, path: "" }, into(), ranged);
+    expect(failed).toMatchObject({ copied: 2, failed: 1 });
+    expect(causes(failed.errors[0]!.error)).toContain("connection reset by peer");
+    expect(filesUnder(destination)).toEqual(["other.txt", "small.txt"]);
+  });
+
+  it("one plain read when the source has no MD5, the file is below the cutoff, or streams is 1", async () => {
+    for (const [options, md5] of [
+      [ranged, false],
+      [{ ...ranged, multiThreadCutoff: BIG + 1 }, true],
+      [{ ...ranged, multiThreadStreams: 1 }, true],
+    ] as const) {
+      const reads: Array<{ path: string; range: unknown }> = [];
+      removeTemp(destination);
+      const summary = await copy({ storage: remote(reads, undefined, { md5 }), path: "" }, into(), options);
+      expect(summary).toMatchObject({ copied: 3, failed: 0 });
+      expect(reads.filter((read) => read.path === "big.bin")).toEqual([
+        { path: "big.bin", range: undefined },
+      ]);
+    }
+  });
+});

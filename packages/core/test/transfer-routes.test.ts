@@ -25,10 +25,12 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   copy,
+  createStorage,
   FerryError,
   folder,
   local,
   PluginRegistry,
+  type StorageDriver,
   sync,
   type TransferFileEvent,
 } from "../src/index.ts";
@@ -138,6 +140,40 @@ describe("local ↔ S3 (s3rver)", () => {
     const second = await copy(s3url("down-src"), target, { registry });
     expect(second).toMatchObject({ copied: 0, skipped: 3 });
     expect(second.plan.every((action) => action.reason === "same size and modified time")).toBe(true);
+  });
+
+  it("S3 → local: a large object comes as ranged GETs, several at once, checked against S3's MD5", async () => {
+    const big = new Uint8Array(3 * 1024 * 1024 + 17).map((_, index) => (index * 31) % 256);
+    const { storage: bucketStorage } = await registry.resolve(s3url(""));
+    await bucketStorage.write("ranged/big.bin", big);
+    // The same S3 storage, with every read's range recorded on its way to s3rver.
+    const driver = bucketStorage.driver;
+    const ranges: unknown[] = [];
+    const recordingDriver: StorageDriver = {
+      system: driver.system,
+      root: driver.root,
+      capabilities: driver.capabilities,
+      stat: (path, options) => driver.stat(path, options),
+      list: (dir, options) => driver.list(dir, options),
+      read: (path, options) => {
+        ranges.push(options?.range);
+        return driver.read(path, options);
+      },
+      write: (path, body, options) => driver.write(path, body, options),
+      delete: (paths, options) => driver.delete(paths, options),
+    };
+    const recording = createStorage(recordingDriver);
+    const target = join(work, "ranged-down");
+    const summary = await copy({ storage: recording, path: "ranged" }, target, {
+      registry,
+      multiThreadCutoff: 1024 * 1024,
+      multiThreadChunkSize: 512 * 1024,
+    });
+    expect(summary).toMatchObject({ copied: 1, failed: 0, bytesThroughClient: big.byteLength });
+    expect(md5(readFileSync(join(target, "big.bin")))).toBe(md5(big));
+    expect(ranges).toHaveLength(7);
+    expect(ranges).toContainEqual({ offset: 6 * 512 * 1024, length: 17 });
+    expect(filesUnder(target)).toEqual(["big.bin"]);
   });
 
   it("S3 → S3 in one bucket is server-side: no bytes through this process", async () => {

@@ -26,6 +26,8 @@ interface TransferFlags {
   sizeOnly?: boolean;
   transfers?: number;
   retries?: number;
+  multiThreadStreams?: number;
+  multiThreadCutoff?: number;
   include: string[];
   exclude: string[];
   filesFrom?: string;
@@ -52,6 +54,16 @@ function transferCommand(program: Command, name: "cp" | "sync", description: str
         parsePositive,
       )
       .option("--retries <n>", "retries of a file after a transient error", parseNonNegative, 3)
+      .option(
+        "--multi-thread-streams <n>",
+        "ranged streams for one large file bound for local disk (default 4; 1 turns them off)",
+        parsePositive,
+      )
+      .option(
+        "--multi-thread-cutoff <size>",
+        "files from this size up use --multi-thread-streams (default 64M; K, M, G, T are powers of 1024)",
+        parseSize,
+      )
       .option("--include <glob>", "only paths matching (repeatable)", collectRepeated, [])
       .option("--exclude <glob>", "leave out paths matching (repeatable)", collectRepeated, [])
       .option("--files-from <file>", "only the paths listed in this file, one per line ('-' for stdin)")
@@ -99,6 +111,8 @@ async function runTransfer(
     // Unset lets the engine run up to 16 small files beside 4 large ones; a number bounds every file.
     ...(flags.transfers === undefined ? {} : { transfers: flags.transfers }),
     retries: flags.retries ?? 3,
+    ...(flags.multiThreadStreams === undefined ? {} : { multiThreadStreams: flags.multiThreadStreams }),
+    ...(flags.multiThreadCutoff === undefined ? {} : { multiThreadCutoff: flags.multiThreadCutoff }),
     include: flags.include,
     exclude: flags.exclude,
     delete: command === "sync" && flags.delete === true,
@@ -181,4 +195,15 @@ function parsePositive(value: string): number {
   if (!Number.isSafeInteger(number) || number < 1)
     throw new InvalidArgumentError("expected a whole number of at least 1");
   return number;
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** `64M`, `1.5G`, `512K`, `1000`: bytes, the suffixes powers of 1024 as in rclone (`Mi`, `MiB` also accepted). */
+export function parseSize(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([BKMGT]?)(?:iB|i|B)?$/i.exec(value.trim());
+  const bytes = match ? Math.round(Number(match[1]) * SIZE_UNITS[match[2]!.toUpperCase()]!) : Number.NaN;
+  if (!Number.isSafeInteger(bytes))
+    throw new InvalidArgumentError(`expected a size such as 64M, 1.5G or 1000, got ${JSON.stringify(value)}`);
+  return bytes;
 }

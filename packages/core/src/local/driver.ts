@@ -13,6 +13,8 @@ import {
   type Entry,
   type HashAlgorithm,
   type ListOptions,
+  type RangedWriteOptions,
+  type RangeFetcher,
   type ReadOptions,
   type SignalOptions,
   type StorageDriver,
@@ -28,6 +30,7 @@ import {
 } from "./atomic.ts";
 import { fsErrorCode, mapFsError, withFsErrors } from "./errors.ts";
 import { entryFromStats, listLocal } from "./list.ts";
+import { fillFromRanges } from "./ranged.ts";
 import { hashFile, readRange } from "./read.ts";
 import { LocalRoot, TEMP_PREFIX } from "./root.ts";
 
@@ -122,23 +125,60 @@ export class LocalDriver implements StorageDriver {
       return entryFromStats(path, placed);
     }
     const expectedMd5 = this.checksWriteMd5(options) ? options.md5?.toLowerCase() : undefined;
-    const fill = async (tempPath: string) => {
-      if (expectedMd5 === undefined) return streamToFile(source, tempPath, options.signal);
-      const actual = await streamToFileHashed(source, tempPath, options.signal);
-      if (actual !== expectedMd5) {
+    return this.#placeChecked(path, target, expectedMd5, options, async (tempPath) => {
+      if (expectedMd5 !== undefined) return streamToFileHashed(source, tempPath, options.signal);
+      await streamToFile(source, tempPath, options.signal);
+      return undefined;
+    });
+  }
+
+  /**
+   * Ranges fetched `streams` at once and written in place into the temp file (ranged.ts), which is
+   * then placed like any other write. A declared MD5 is checked on a second thread as the file's
+   * complete prefix grows; a mismatch fails with Integrity and nothing is placed.
+   */
+  async writeRanges(path: string, fetch: RangeFetcher, options: RangedWriteOptions): Promise<Entry> {
+    const target = await this.#root.resolveTarget(path);
+    refuseTempName(path, target.path);
+    const expectedMd5 = options.verifyMd5 === false ? undefined : options.md5?.toLowerCase();
+    return this.#placeChecked(path, target, expectedMd5, options, (tempPath) =>
+      fillFromRanges(tempPath, fetch, {
+        size: options.size,
+        streams: options.streams ?? 4,
+        chunkSize: options.chunkSize ?? 16 * 1024 * 1024,
+        signal: options.signal,
+        md5: expectedMd5 !== undefined,
+      }),
+    );
+  }
+
+  /**
+   * `fill` the temp file (returning its MD5 when one is expected), then place it atomically; an MD5
+   * that is not the expected one fails with Integrity and nothing is placed.
+   */
+  async #placeChecked(
+    key: string,
+    target: { path: string; exists: boolean | undefined; parentExists: boolean | undefined },
+    expectedMd5: string | undefined,
+    options: Pick<WriteOptions, "ifNoneMatch" | "mtime">,
+    fill: (tempPath: string) => Promise<string | undefined>,
+  ): Promise<Entry> {
+    const checkedFill = async (tempPath: string) => {
+      const actual = await fill(tempPath);
+      if (expectedMd5 !== undefined && actual !== expectedMd5) {
         throw errors.integrity(`MD5 mismatch: expected ${expectedMd5}, the file written has ${actual}`, {
           system: "file",
           path: target.path,
         });
       }
     };
-    await placeAtomically(target.path, fill, {
+    await placeAtomically(target.path, checkedFill, {
       exclusive: options.ifNoneMatch === "*",
       mtime: options.mtime,
       fsync: this.#fsync,
       target,
     });
-    return this.#placedEntry(path, target.path);
+    return this.#placedEntry(key, target.path);
   }
 
   /**

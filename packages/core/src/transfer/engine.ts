@@ -253,6 +253,9 @@ async function runEach(actions: readonly PlannedAction[], context: RunContext): 
                 onBytes,
                 partSize: options.partSize,
                 partConcurrency: options.partConcurrency,
+                multiThreadStreams: options.multiThreadStreams,
+                multiThreadCutoff: options.multiThreadCutoff,
+                multiThreadChunkSize: options.multiThreadChunkSize,
               });
               onBytes(action.size);
             },

@@ -83,6 +83,15 @@ export interface TransferOptions {
   partConcurrency?: number;
   /** Part size for multipart writes (default: the storage's choice). */
   partSize?: number;
+  /**
+   * A large file bound for local disk is fetched as this many ranged streams at once, each written
+   * in place (rclone's --multi-thread-streams). Default 4; 1 turns it off.
+   */
+  multiThreadStreams?: number;
+  /** Files from this size up use multiThreadStreams (rclone's --multi-thread-cutoff). Default 64 MiB. */
+  multiThreadCutoff?: number;
+  /** Bytes per ranged request (rclone's --multi-thread-chunk-size). Default: about a sixteenth of the file, 8 to 64 MiB. */
+  multiThreadChunkSize?: number;
   /** Attempts after the first for errors marked retryable (Transient); default 3. */
   retries?: number;
   /** First backoff delay in ms (default 200); doubles each attempt, with full jitter, capped at 10 s. */

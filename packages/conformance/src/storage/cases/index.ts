@@ -9,6 +9,7 @@ import { directoryCases } from "./directories.ts";
 import { keyCases } from "./keys.ts";
 import { lifecycleCases } from "./lifecycle.ts";
 import { listingCases } from "./listing.ts";
+import { rangedWriteCases } from "./ranged.ts";
 import { readCases } from "./read.ts";
 import { statCases } from "./stat.ts";
 import { writeCases } from "./write.ts";
@@ -18,6 +19,7 @@ export const ALL_CASES: readonly StorageCase[] = [
   ...lifecycleCases,
   ...keyCases,
   ...writeCases,
+  ...rangedWriteCases,
   ...conditionalCases,
   ...readCases,
   ...statCases,
