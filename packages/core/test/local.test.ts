@@ -170,6 +170,14 @@ describe("local storage: temp files", () => {
     await storage.write("nested/keep.txt", "keep");
     await expect(storage.write("nested/fail.bin", failing())).rejects.toThrow();
     await expect(storage.write("fail.bin", failing())).rejects.toThrow();
+    // Small declared sizes: the temp file is created while the bytes arrive, and removed when they fail.
+    await expect(storage.write("nested/fail-small.bin", failing(), { size: 20_000 })).rejects.toThrow();
+    await expect(storage.write("fail-small.bin", failing(), { size: 10_000 })).rejects.toThrow();
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(
+      storage.write("nested/aborted.bin", new Uint8Array(10), { size: 10, signal: aborted.signal }),
+    ).rejects.toThrow();
     expect(await onDisk()).toEqual(["nested", "nested/keep.txt"]);
   });
 

@@ -11,6 +11,7 @@ import {
   createWriteStream,
   linkSync,
   mkdirSync,
+  open as openCallback,
   openSync,
   renameSync,
   rmSync,
@@ -137,57 +138,132 @@ export function placeSync(
       ensureParentSync(finalPath);
       fill(tempPath);
     }
-    if (options.mtime) utimesSync(tempPath, options.mtime, options.mtime);
-    const stats = statSync(tempPath);
-    if (options.exclusive) {
-      try {
-        linkSync(tempPath, finalPath);
-      } catch (error) {
-        throw linkError(error, finalPath);
-      }
-      unlinkSync(tempPath);
-    } else {
-      if (options.target?.exists !== false) {
-        const existing = statSync(finalPath, { throwIfNoEntry: false });
-        if (existing?.isFile()) chmodSync(tempPath, existing.mode & 0o7777);
-      }
-      try {
-        renameSync(tempPath, finalPath);
-      } catch (error) {
-        throw renameError(error, finalPath);
-      }
-    }
-    return stats;
+    return commitSync(tempPath, finalPath, options);
   } catch (error) {
     rmSync(tempPath, { force: true });
     throw mapFsError(error, finalPath, "write");
   }
 }
 
-/** A small file already whole in memory, placed with `placeSync`. */
-export function placeBytesSync(
+/** The filled temp file gets its mtime and is renamed (or create-only linked) into place. Returns its stats. */
+function commitSync(tempPath: string, finalPath: string, options: PlaceOptions): Stats {
+  if (options.mtime) utimesSync(tempPath, options.mtime, options.mtime);
+  const stats = statSync(tempPath);
+  if (options.exclusive) {
+    try {
+      linkSync(tempPath, finalPath);
+    } catch (error) {
+      throw linkError(error, finalPath);
+    }
+    unlinkSync(tempPath);
+  } else {
+    if (options.target?.exists !== false) {
+      const existing = statSync(finalPath, { throwIfNoEntry: false });
+      if (existing?.isFile()) chmodSync(tempPath, existing.mode & 0o7777);
+    }
+    try {
+      renameSync(tempPath, finalPath);
+    } catch (error) {
+      throw renameError(error, finalPath);
+    }
+  }
+  return stats;
+}
+
+/** Write every byte of `chunks` to `fd`: one writev, a short write (rare for regular files) finished chunk by chunk. */
+function writeChunksSync(fd: number, chunks: readonly Uint8Array[]): void {
+  let written = chunks.length > 1 ? writevSync(fd, chunks as Uint8Array[]) : 0;
+  for (const chunk of chunks) {
+    const skip = Math.min(written, chunk.byteLength);
+    written -= skip;
+    for (let done = skip; done < chunk.byteLength; ) done += writeSync(fd, chunk, done);
+  }
+}
+
+/** A temp file opened ahead of its content (see openTempAhead). */
+export interface OpenedTemp {
+  tempPath: string;
+  fd: number;
+}
+
+const openFd = (path: string, flags: string) =>
+  new Promise<number>((resolve, reject) =>
+    openCallback(path, flags, (error, fd) => (error ? reject(error) : resolve(fd))),
+  );
+
+/**
+ * Create the temp file for `finalPath` on the thread pool, so that a slow create — a busy or
+ * networked disk, or ext4 searching its inode bitmap past recently freed inodes — overlaps with the
+ * content still arriving instead of stalling the event loop. Undefined when the parent directory is
+ * missing: parents are created only once the content is whole (placeOpenedSync), so a write that
+ * fails leaves no new directories either. Finish with `placeOpenedSync`, or `discardOpened` when
+ * the content never comes.
+ */
+export async function openTempAhead(
   finalPath: string,
+  options: PlaceOptions = {},
+): Promise<OpenedTemp | undefined> {
+  if (options.target?.parentExists === false) return undefined;
+  const tempPath = tempPathFor(finalPath);
+  try {
+    return { tempPath, fd: await openFd(tempPath, "wx") };
+  } catch (error) {
+    if (fsErrorCode(error) === "ENOENT" && !options.target?.parentExists) return undefined;
+    throw mapFsError(error, finalPath, "write");
+  }
+}
+
+/**
+ * A small file already whole in memory, placed in one burst of synchronous calls: into the temp file
+ * `openTempAhead` opened, or (when it opened none) a new one, with the parents created.
+ */
+export function placeOpenedSync(
+  finalPath: string,
+  opened: OpenedTemp | undefined,
   chunks: readonly Uint8Array[],
   options: PlaceOptions = {},
 ): Stats {
-  return placeSync(
-    finalPath,
-    (tempPath) => {
-      const fd = openSync(tempPath, "wx");
-      try {
-        // One writev for the whole file; a short write (rare, for regular files) finishes chunk by chunk.
-        let written = chunks.length > 1 ? writevSync(fd, chunks as Uint8Array[]) : 0;
-        for (const chunk of chunks) {
-          const skip = Math.min(written, chunk.byteLength);
-          written -= skip;
-          for (let done = skip; done < chunk.byteLength; ) done += writeSync(fd, chunk, done);
+  if (!opened) {
+    return placeSync(
+      finalPath,
+      (tempPath) => {
+        const fd = openSync(tempPath, "wx");
+        try {
+          writeChunksSync(fd, chunks);
+        } finally {
+          closeSync(fd);
         }
-      } finally {
-        closeSync(fd);
-      }
-    },
-    options,
-  );
+      },
+      options,
+    );
+  }
+  try {
+    try {
+      writeChunksSync(opened.fd, chunks);
+    } finally {
+      closeSync(opened.fd);
+    }
+    return commitSync(opened.tempPath, finalPath, options);
+  } catch (error) {
+    rmSync(opened.tempPath, { force: true });
+    throw mapFsError(error, finalPath, "write");
+  }
+}
+
+/** The content of an opened temp file is not coming: close and remove it (never throws). */
+export async function discardOpened(opening: Promise<OpenedTemp | undefined>): Promise<void> {
+  let opened: OpenedTemp | undefined;
+  try {
+    opened = await opening;
+  } catch {
+    return; // nothing was created
+  }
+  if (!opened) return;
+  try {
+    closeSync(opened.fd);
+  } finally {
+    rmSync(opened.tempPath, { force: true });
+  }
 }
 
 /**

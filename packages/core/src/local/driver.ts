@@ -21,9 +21,11 @@ import {
   type WriteOptions,
 } from "../storage.ts";
 import {
+  discardOpened,
   ensureParent,
+  openTempAhead,
   placeAtomically,
-  placeBytesSync,
+  placeOpenedSync,
   placeSync,
   streamToFile,
   streamToFileHashed,
@@ -58,7 +60,8 @@ export const localCapabilities: Capabilities = Object.freeze({
 
 /**
  * Files up to this size are written (and copied) with one burst of synchronous calls instead of a
- * thread-pool round trip per step: see placeBytesSync.
+ * thread-pool round trip per step (only a write's create goes to the thread pool, while the bytes
+ * arrive): see placeSync and placeOpenedSync.
  */
 const SMALL_FILE_BYTES = 256 * 1024;
 
@@ -113,16 +116,20 @@ export class LocalDriver implements StorageDriver {
     const target = await this.#root.resolveTarget(path);
     refuseTempName(path, target.path);
     if (options.size !== undefined && options.size <= SMALL_FILE_BYTES && !this.#fsync) {
-      // Small: gather the bytes (the source's own size check stops one that runs long), then place them in one go.
+      // Small: the temp file is created on the thread pool while the bytes arrive; once they are all
+      // here (the source's own size check stops one that runs long) they are placed in one burst.
+      const placeOptions = { exclusive: options.ifNoneMatch === "*", mtime: options.mtime, target };
+      const opening = openTempAhead(target.path, placeOptions);
+      opening.catch(() => undefined); // awaited below, or discarded
       const chunks: Uint8Array[] = [];
-      for await (const chunk of source) chunks.push(chunk);
-      throwIfAborted(options.signal, { system: "file", path: target.path });
-      const placed = placeBytesSync(target.path, chunks, {
-        exclusive: options.ifNoneMatch === "*",
-        mtime: options.mtime,
-        target,
-      });
-      return entryFromStats(path, placed);
+      try {
+        for await (const chunk of source) chunks.push(chunk);
+        throwIfAborted(options.signal, { system: "file", path: target.path });
+      } catch (error) {
+        await discardOpened(opening);
+        throw error;
+      }
+      return entryFromStats(path, placeOpenedSync(target.path, await opening, chunks, placeOptions));
     }
     const expectedMd5 = this.checksWriteMd5(options) ? options.md5?.toLowerCase() : undefined;
     return this.#placeChecked(path, target, expectedMd5, options, async (tempPath) => {
