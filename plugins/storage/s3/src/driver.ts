@@ -16,6 +16,7 @@ import type {
 import { compareKeys, errors, mapStreamErrors } from "@ferry/core";
 import mime from "mime";
 import { mapS3Error } from "./errors.ts";
+import { LeanGet } from "./lean-get.ts";
 import { listPages } from "./listing.ts";
 import type { ResolvedS3Options } from "./options.ts";
 import { loadPresigner, requestOptions, type S3Sdk } from "./sdk.ts";
@@ -23,6 +24,8 @@ import { MD5_METADATA_KEY, serverSideCopy, upload } from "./upload.ts";
 
 export interface ClientHandle {
   client(): Promise<{ client: S3Client; sdk: S3Sdk }>;
+  /** Reads may bypass the per-command middleware (lean-get.ts): only for a client ferry made itself. */
+  leanReads: boolean;
   /** Static credential values to keep out of messages. */
   secrets(): readonly string[];
 }
@@ -62,6 +65,7 @@ export class S3Driver implements StorageDriver {
   readonly bucket: string;
   readonly #handle: ClientHandle;
   readonly #options: ResolvedS3Options;
+  #lean: Promise<LeanGet | undefined> | undefined;
 
   constructor(bucket: string, capabilities: Capabilities, handle: ClientHandle, options: ResolvedS3Options) {
     this.bucket = bucket;
@@ -82,6 +86,16 @@ export class S3Driver implements StorageDriver {
     } catch (error) {
       throw mapS3Error(error, { operation, path, bucket: this.bucket, secrets: this.#handle.secrets() });
     }
+  }
+
+  /** This bucket's GetObject template, built once; undefined where reads always go through `send()`. */
+  #leanGet(): Promise<LeanGet | undefined> {
+    if (!this.#handle.leanReads) return Promise.resolve(undefined);
+    this.#lean ??= this.#handle
+      .client()
+      .then(({ client, sdk }) => LeanGet.forBucket(client, sdk, this.bucket))
+      .catch(() => undefined);
+    return this.#lean;
   }
 
   #entry(path: string, head: HeadObjectCommandOutput): Entry {
@@ -201,6 +215,23 @@ export class S3Driver implements StorageDriver {
           requestOptions(options.signal),
         ),
       );
+    const mapErrors = (body: Readable) =>
+      mapStreamErrors(body, (error) =>
+        mapS3Error(error, {
+          operation: "read",
+          path,
+          bucket: this.bucket,
+          secrets: this.#handle.secrets(),
+          callerAborted: options.signal?.aborted ?? false,
+        }),
+      );
+    // Whole objects and plain ranges: a signed GET without the middleware stack when the answer is the
+    // expected one; anything else is read again below through send(). Suffix ranges always go there.
+    const lean = range && "suffix" in range ? undefined : await this.#leanGet();
+    if (lean) {
+      const body = await this.#run("read", path, () => lean.get(path, header, options.signal));
+      if (body) return mapErrors(body);
+    }
     let output: Awaited<ReturnType<typeof get>>;
     try {
       output = await get(header);
@@ -219,15 +250,7 @@ export class S3Driver implements StorageDriver {
         body = (await get(`bytes=${start}-${served.total - 1}`)).Body as Readable;
       }
     }
-    return mapStreamErrors(body, (error) =>
-      mapS3Error(error, {
-        operation: "read",
-        path,
-        bucket: this.bucket,
-        secrets: this.#handle.secrets(),
-        callerAborted: options.signal?.aborted ?? false,
-      }),
-    );
+    return mapErrors(body);
   }
 
   async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {

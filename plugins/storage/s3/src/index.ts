@@ -60,9 +60,10 @@ export function s3Capabilities(options: S3Options = {}): Capabilities {
 export function s3(options: S3Options = {}): StoragePlugin {
   const resolved = resolveOptions(options);
   const capabilities = s3Capabilities(options);
-  let pending: Promise<{ client: S3Client; sdk: S3Sdk }> | undefined;
   const ownsClient = options.client === undefined;
+  let pending: Promise<{ client: S3Client; sdk: S3Sdk }> | undefined;
   const handle: ClientHandle = {
+    leanReads: ownsClient && (options.leanReads ?? true),
     client() {
       pending ??= (async () => {
         const sdk = await loadSdk();

@@ -1,0 +1,156 @@
+/**
+ * Reads outside the SDK's middleware stack (src/lean-get.ts), against s3rver: what goes on the wire is
+ * recorded at the client's request handler, what goes through `send()` by a middleware, so a read that
+ * took the lean path shows on the wire and not in the middleware.
+ */
+import { randomBytes } from "node:crypto";
+import { expectFerryError } from "@ferry/conformance";
+import { createStorage, parseLocation, type Storage } from "@ferry/core";
+import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { S3Driver } from "../src/driver.ts";
+import { s3, s3Capabilities } from "../src/index.ts";
+import { encodeKeyPath } from "../src/lean-get.ts";
+import { loadSdk } from "../src/sdk.ts";
+import { S3RVER_GAPS, s3rverOptions, startS3rver } from "./fixture.ts";
+import { recordingClient, recordTraffic } from "./traffic.ts";
+
+let server: S3Backend;
+beforeAll(async () => {
+  server = await startS3rver();
+});
+afterAll(() => server?.stop());
+afterEach((context) => printLogsOnFailure(context, server));
+
+interface WireRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+}
+
+interface HandlerLike {
+  handle(request: WireRequest, options?: unknown): Promise<unknown>;
+  destroy?(): void;
+}
+
+/** A storage over a client whose every request on the wire is recorded, as is every `send()`. */
+async function observedStorage(credentials = server.credentials, bucketName?: string) {
+  const sdk = await loadSdk();
+  const { client: base } = recordingClient(server);
+  const inner = base.config.requestHandler as unknown as HandlerLike;
+  const wire: WireRequest[] = [];
+  const client = new sdk.S3Client({
+    endpoint: server.endpoint,
+    region: server.region,
+    credentials: { ...credentials },
+    forcePathStyle: true,
+    maxAttempts: 1,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    requestHandler: {
+      handle(request: WireRequest, options?: unknown) {
+        wire.push({ method: request.method, path: request.path, headers: { ...request.headers } });
+        return inner.handle(request, options);
+      },
+      updateHttpClientConfig() {},
+      httpHandlerConfigs: () => ({}),
+      destroy: () => inner.destroy?.(),
+    } as never,
+  });
+  const traffic = recordTraffic(client);
+  const bucket = bucketName ?? (await server.createBucket());
+  const capabilities = s3Capabilities({ capabilities: S3RVER_GAPS });
+  const options = {
+    partSize: 8 * 1024 * 1024,
+    concurrency: 4,
+    copyCutoff: 5 * 1024 ** 3,
+    copyPartSize: 512 * 1024 * 1024,
+    contentTypeDetection: true,
+    recordMultipartMd5: true,
+  };
+  const driver = new S3Driver(
+    bucket,
+    capabilities,
+    { client: async () => ({ client, sdk }), leanReads: true, secrets: () => [] },
+    options,
+  );
+  const storage: Storage = createStorage(driver);
+  const gets = () => ({
+    onWire: wire.filter((request) => request.method === "GET" && !request.path.endsWith(`/${bucket}`)).length,
+    throughSend: traffic.filter((exchange) => exchange.command === "GetObject").length,
+  });
+  return { storage, wire, traffic, gets, bucket, close: () => base.destroy() };
+}
+
+describe("lean reads", () => {
+  it("read whole objects and plain ranges with one signed GET each, outside the middleware stack", async () => {
+    const observed = await observedStorage();
+    const keys = [
+      "plain.bin",
+      "dir/with space/ünïcödé (1)!*'~+%.bin",
+      "a/b/c/d.txt",
+      "tilde~and=equals&amp;.bin",
+    ];
+    const bodies = new Map(keys.map((key) => [key, randomBytes(4096 + key.length)]));
+    for (const [key, body] of bodies) await observed.storage.write(key, body);
+    for (const [key, body] of bodies) {
+      expect(Buffer.from(await observed.storage.readBytes(key))).toEqual(body);
+      const range = { offset: 100, length: 1000 };
+      expect(Buffer.from(await observed.storage.readBytes(key, { range }))).toEqual(body.subarray(100, 1100));
+      expect(Buffer.from(await observed.storage.readBytes(key, { range: { offset: 4000 } }))).toEqual(
+        body.subarray(4000),
+      );
+    }
+    expect(observed.gets()).toEqual({ onWire: keys.length * 3, throughSend: 0 });
+    const lean = observed.wire.filter((request) => request.method === "GET");
+    expect(lean.every((request) => request.headers.authorization?.startsWith("AWS4-HMAC-SHA256 "))).toBe(
+      true,
+    );
+    expect(lean.some((request) => request.path.endsWith(encodeKeyPath(keys[1]!)))).toBe(true);
+    observed.close();
+  });
+
+  it("leave a missing key or bucket to send(): typed errors as before", async () => {
+    const observed = await observedStorage();
+    await expectFerryError(observed.storage.readBytes("missing.bin"), "NotFound");
+    await expectFerryError(observed.storage.readBytes("missing.bin", { range: { offset: 5 } }), "NotFound");
+    // each: one lean GET answered 404, then GetObject through send()
+    expect(observed.gets()).toEqual({ onWire: 4, throughSend: 2 });
+    observed.close();
+
+    const noBucket = await observedStorage(server.credentials, "ferry-no-such-bucket");
+    await expectFerryError(noBucket.storage.readBytes("anything.bin"), "NotFound");
+    expect(noBucket.gets()).toEqual({ onWire: 2, throughSend: 1 });
+    noBucket.close();
+  });
+
+  it("stop with Aborted when the caller's signal fires, leaving nothing to read", async () => {
+    const observed = await observedStorage();
+    await observed.storage.write("big.bin", randomBytes(4 * 1024 * 1024));
+    const controller = new AbortController();
+    controller.abort();
+    await expectFerryError(observed.storage.readBytes("big.bin", { signal: controller.signal }), "Aborted");
+    observed.close();
+  });
+
+  it("are off for a caller's own client and with leanReads: false: every read is a GetObject send()", async () => {
+    for (const own of [true, false]) {
+      const { client, traffic } = recordingClient(server);
+      const bucket = await server.createBucket();
+      const plugin = own
+        ? s3({ client, capabilities: S3RVER_GAPS })
+        : s3(s3rverOptions(server, { leanReads: false, capabilities: S3RVER_GAPS }));
+      const storage = createStorage(await plugin.create(parseLocation(`s3://${bucket}`)));
+      await storage.write("k.txt", "hello");
+      for (let index = 0; index < 3; index += 1)
+        expect(Buffer.from(await storage.readBytes("k.txt")).toString()).toBe("hello");
+      if (own) expect(traffic.filter((exchange) => exchange.command === "GetObject")).toHaveLength(3);
+      await storage.close();
+      client.destroy();
+    }
+  });
+
+  it("keep the SDK's encoding of keys: segments percent-encoded, slashes kept, RFC 3986 reserved marks escaped", () => {
+    expect(encodeKeyPath("a b/c+d/é!*'()~")).toBe("a%20b/c%2Bd/%C3%A9%21%2A%27%28%29~");
+  });
+});
