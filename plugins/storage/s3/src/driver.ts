@@ -15,6 +15,7 @@ import type {
 } from "@ferry/core";
 import { compareKeys, errors, mapStreamErrors } from "@ferry/core";
 import mime from "mime";
+import type { Dispatcher } from "undici";
 import { mapS3Error } from "./errors.ts";
 import { LeanGet } from "./lean-get.ts";
 import { listPages } from "./listing.ts";
@@ -24,8 +25,11 @@ import { MD5_METADATA_KEY, serverSideCopy, upload } from "./upload.ts";
 
 export interface ClientHandle {
   client(): Promise<{ client: S3Client; sdk: S3Sdk }>;
-  /** Reads may bypass the per-command middleware (lean-get.ts): only for a client ferry made itself. */
-  leanReads: boolean;
+  /**
+   * The connection pool for reads that bypass the per-command middleware (lean-get.ts); undefined
+   * turns them off (a caller's own client, or `leanReads: false`).
+   */
+  leanDispatcher(): Promise<Dispatcher | undefined>;
   /** Static credential values to keep out of messages. */
   secrets(): readonly string[];
 }
@@ -90,11 +94,12 @@ export class S3Driver implements StorageDriver {
 
   /** This bucket's GetObject template, built once; undefined where reads always go through `send()`. */
   #leanGet(): Promise<LeanGet | undefined> {
-    if (!this.#handle.leanReads) return Promise.resolve(undefined);
-    this.#lean ??= this.#handle
-      .client()
-      .then(({ client, sdk }) => LeanGet.forBucket(client, sdk, this.bucket))
-      .catch(() => undefined);
+    this.#lean ??= (async () => {
+      const dispatcher = await this.#handle.leanDispatcher();
+      if (!dispatcher) return undefined;
+      const { client, sdk } = await this.#handle.client();
+      return LeanGet.forBucket(client, sdk, this.bucket, dispatcher);
+    })().catch(() => undefined);
     return this.#lean;
   }
 

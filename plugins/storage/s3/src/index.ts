@@ -9,9 +9,13 @@
 
 import type { S3Client } from "@aws-sdk/client-s3";
 import { baseCapabilities, type Capabilities, errors, type Location, type StoragePlugin } from "@ferry/core";
+import type { Dispatcher } from "undici";
 import { type ClientHandle, S3Driver } from "./driver.ts";
 import { clientConfig, GiB, MiB, resolveOptions, type S3Options } from "./options.ts";
 import { createClient, loadSdk, type S3Sdk } from "./sdk.ts";
+
+/** Connections per origin for lean reads: the SDK's own default `maxSockets`. */
+const LEAN_CONNECTIONS = 50;
 
 export { S3Driver } from "./driver.ts";
 export type { S3Options } from "./options.ts";
@@ -62,8 +66,13 @@ export function s3(options: S3Options = {}): StoragePlugin {
   const capabilities = s3Capabilities(options);
   const ownsClient = options.client === undefined;
   let pending: Promise<{ client: S3Client; sdk: S3Sdk }> | undefined;
+  let lean: Promise<Dispatcher> | undefined;
   const handle: ClientHandle = {
-    leanReads: ownsClient && (options.leanReads ?? true),
+    leanDispatcher() {
+      if (!ownsClient || options.leanReads === false) return Promise.resolve(undefined);
+      lean ??= import("undici").then(({ Agent }) => new Agent({ connections: LEAN_CONNECTIONS }));
+      return lean;
+    },
     client() {
       pending ??= (async () => {
         const sdk = await loadSdk();
@@ -101,6 +110,11 @@ export function s3(options: S3Options = {}): StoragePlugin {
             const { client } = await pending;
             pending = undefined;
             client.destroy();
+          }
+          if (open === 0 && lean) {
+            const dispatcher = await lean;
+            lean = undefined;
+            await dispatcher.close();
           }
         },
       });

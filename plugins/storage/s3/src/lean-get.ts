@@ -1,22 +1,29 @@
 /**
- * GetObject without the per-command middleware stack.
+ * GetObject without the per-command middleware stack, over undici.
  *
  * Every `client.send()` resolves and sorts the client's middleware, resolves the endpoint rules,
  * serializes through the operation's schema and deserializes the response headers: about half a
  * millisecond of CPU per request on a 2-core machine, more than the rest of a small-file download
  * costs. A read is the one request ferry makes thousands of times with nothing but a key changing, so
  * the SDK builds one GetObject per bucket (stopped before it is sent) as a template — endpoint, path
- * style, host and query exactly as the SDK resolved them — and each read swaps the key in, signs the
- * request with the client's own SigV4 signer and sends it through the client's own request handler.
+ * style, host and query exactly as the SDK resolved them — and each read swaps the key in and signs the
+ * request with the client's own SigV4 signer (and its clock-skew offset).
+ *
+ * The request goes out through undici, Node's own HTTP client library, rather than the SDK's handler
+ * on `node:http`: node's HTTP parser copies every body chunk of a response into a new buffer, so a
+ * download allocates twice what it receives and V8 collects garbage all the way through; undici hands
+ * on slices of what the socket read. A 512 MiB download costs about a third less CPU.
  *
  * Only the answer ferry expects is taken from this path: 200 for a whole object, 206 with the asked-for
- * Content-Range for a range. Anything else — an error status, a redirect, a network failure — returns
- * undefined and the caller repeats the read through `client.send()`, whose retries, region redirects,
- * clock-skew correction and error parsing then apply as for every other request. Buckets the template
- * cannot describe (ARNs, S3 Express directory buckets, auth schemes other than SigV4) never use it.
+ * Content-Range for a range. Anything else — an error status, a redirect, a network failure before the
+ * answer — returns undefined and the caller repeats the read through `client.send()`, whose retries,
+ * region redirects, clock-skew correction and error parsing then apply as for every other request.
+ * Buckets the template cannot describe (ARNs, S3 Express directory buckets, auth schemes other than
+ * SigV4) never use it.
  */
 import type { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { Dispatcher } from "undici";
 import type { S3Sdk } from "./sdk.ts";
 
 /** SHA-256 of an empty body: a GET signs no payload. */
@@ -36,12 +43,6 @@ interface HttpRequestLike {
   body?: unknown;
 }
 
-interface HttpResponseLike {
-  statusCode: number;
-  headers: Record<string, string | undefined>;
-  body: Readable;
-}
-
 interface Signer {
   sign(
     request: HttpRequestLike,
@@ -49,17 +50,9 @@ interface Signer {
   ): Promise<HttpRequestLike>;
 }
 
-interface RequestHandler {
-  handle(
-    request: HttpRequestLike,
-    options: { abortSignal?: AbortSignal },
-  ): Promise<{ response: HttpResponseLike }>;
-}
-
 /** What the template needs of the resolved client configuration (fields of `S3Client.config`). */
 interface LeanConfig {
   signer?: () => Promise<Signer>;
-  requestHandler?: unknown;
   systemClockOffset?: number;
 }
 
@@ -95,8 +88,10 @@ export function encodeKeyPath(key: string): string {
 export class LeanGet {
   readonly #template: HttpRequestLike;
   readonly #pathPrefix: string;
+  readonly #origin: string;
+  readonly #query: string;
   readonly #signer: Signer;
-  readonly #handler: RequestHandler;
+  readonly #dispatcher: Dispatcher;
   readonly #config: LeanConfig;
   readonly #signing: { signingRegion?: string; signingService: string };
 
@@ -104,14 +99,16 @@ export class LeanGet {
     template: HttpRequestLike,
     pathPrefix: string,
     signer: Signer,
-    handler: RequestHandler,
+    dispatcher: Dispatcher,
     config: LeanConfig,
     authScheme: AuthScheme | undefined,
   ) {
     this.#template = template;
     this.#pathPrefix = pathPrefix;
+    this.#origin = `${template.protocol}//${template.hostname}${template.port ? `:${template.port}` : ""}`;
+    this.#query = queryString(template.query);
     this.#signer = signer;
-    this.#handler = handler;
+    this.#dispatcher = dispatcher;
     this.#config = config;
     this.#signing = {
       signingService: authScheme?.signingName ?? "s3",
@@ -124,11 +121,15 @@ export class LeanGet {
    * uses `client.send()`). Builds one GetObject through the client's middleware and stops it before the
    * network; no request is sent.
    */
-  static async forBucket(client: S3Client, sdk: S3Sdk, bucket: string): Promise<LeanGet | undefined> {
+  static async forBucket(
+    client: S3Client,
+    sdk: S3Sdk,
+    bucket: string,
+    dispatcher: Dispatcher,
+  ): Promise<LeanGet | undefined> {
     if (bucket.startsWith("arn:") || bucket.endsWith("--x-s3")) return undefined;
     const config = client.config as unknown as LeanConfig;
-    const handler = config.requestHandler as Partial<RequestHandler> | undefined;
-    if (typeof config.signer !== "function" || typeof handler?.handle !== "function") return undefined;
+    if (typeof config.signer !== "function") return undefined;
     const command = new sdk.GetObjectCommand({ Bucket: bucket, Key: PROBE_KEY });
     command.middlewareStack.add(
       (_next, context) => async (args) => {
@@ -171,7 +172,8 @@ export class LeanGet {
       return undefined;
     }
     const pathPrefix = request.path.slice(0, -probePath.length + 1);
-    return new LeanGet(template, pathPrefix, signer, handler as RequestHandler, config, authScheme);
+    if (template.protocol !== "http:" && template.protocol !== "https:") return undefined;
+    return new LeanGet(template, pathPrefix, signer, dispatcher, config, authScheme);
   }
 
   /**
@@ -193,27 +195,43 @@ export class LeanGet {
         ...(range ? { range } : {}),
       },
     };
-    let response: HttpResponseLike;
+    let response: Dispatcher.ResponseData;
     try {
       const signed = await this.#signer.sign(request, {
         ...this.#signing,
         signingDate: new Date(Date.now() + (this.#config.systemClockOffset ?? 0)),
       });
-      ({ response } = await this.#handler.handle(signed, signal ? { abortSignal: signal } : {}));
+      response = await this.#dispatcher.request({
+        origin: this.#origin,
+        path: this.#query ? `${signed.path}?${this.#query}` : signed.path,
+        method: "GET",
+        headers: signed.headers,
+        ...(signal ? { signal } : {}),
+      });
     } catch (error) {
       if (signal?.aborted) throw error;
       return undefined;
     }
-    if (expected(response, range)) return response.body;
+    if (expected(response.statusCode, response.headers["content-range"], range)) return response.body;
     response.body.resume(); // drain the answer so the connection goes back to the pool
     return undefined;
   }
 }
 
-function expected(response: HttpResponseLike, range: string | undefined): boolean {
-  if (range === undefined) return response.statusCode === 200;
-  if (response.statusCode !== 206) return false;
+/** The template's query (`x-id=GetObject`), encoded as SigV4 signs it. */
+function queryString(query: HttpRequestLike["query"]): string {
+  return Object.entries(query)
+    .flatMap(([name, value]) =>
+      value === null
+        ? [encodeURIComponent(name)]
+        : [value].flat().map((one) => `${encodeURIComponent(name)}=${encodeURIComponent(one)}`),
+    )
+    .join("&");
+}
+
+function expected(status: number, served: string | string[] | undefined, range: string | undefined): boolean {
+  if (range === undefined) return status === 200;
+  if (status !== 206 || typeof served !== "string") return false;
   const start = /^bytes=(\d+)-/.exec(range)?.[1];
-  const served = response.headers["content-range"] ?? response.headers["Content-Range"];
-  return start !== undefined && served?.startsWith(`bytes ${start}-`) === true;
+  return start !== undefined && served.startsWith(`bytes ${start}-`);
 }

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { expectFerryError } from "@ferry/conformance";
 import { createStorage, parseLocation, type Storage } from "@ferry/core";
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
+import { Agent } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { S3Driver } from "../src/driver.ts";
 import { s3, s3Capabilities } from "../src/index.ts";
@@ -23,6 +24,7 @@ afterAll(() => server?.stop());
 afterEach((context) => printLogsOnFailure(context, server));
 
 interface WireRequest {
+  via: "lean" | "send";
   method: string;
   path: string;
   headers: Record<string, string>;
@@ -33,7 +35,10 @@ interface HandlerLike {
   destroy?(): void;
 }
 
-/** A storage over a client whose every request on the wire is recorded, as is every `send()`. */
+/**
+ * A storage whose every request is recorded where it leaves: the lean path's undici dispatcher, and the
+ * SDK client's request handler (for everything that goes through `send()`, recorded there too).
+ */
 async function observedStorage(credentials = server.credentials, bucketName?: string) {
   const sdk = await loadSdk();
   const { client: base } = recordingClient(server);
@@ -49,7 +54,12 @@ async function observedStorage(credentials = server.credentials, bucketName?: st
     responseChecksumValidation: "WHEN_REQUIRED",
     requestHandler: {
       handle(request: WireRequest, options?: unknown) {
-        wire.push({ method: request.method, path: request.path, headers: { ...request.headers } });
+        wire.push({
+          via: "send",
+          method: request.method,
+          path: request.path,
+          headers: { ...request.headers },
+        });
         return inner.handle(request, options);
       },
       updateHttpClientConfig() {},
@@ -58,6 +68,17 @@ async function observedStorage(credentials = server.credentials, bucketName?: st
     } as never,
   });
   const traffic = recordTraffic(client);
+  const agent = new Agent();
+  const dispatcher = agent.compose((dispatch) => (options, handler) => {
+    const headers = Object.fromEntries(
+      Object.entries((options.headers ?? {}) as Record<string, string>).map(([name, value]) => [
+        name.toLowerCase(),
+        value,
+      ]),
+    );
+    wire.push({ via: "lean", method: options.method, path: options.path, headers });
+    return dispatch(options, handler);
+  });
   const bucket = bucketName ?? (await server.createBucket());
   const capabilities = s3Capabilities({ capabilities: S3RVER_GAPS });
   const options = {
@@ -71,15 +92,21 @@ async function observedStorage(credentials = server.credentials, bucketName?: st
   const driver = new S3Driver(
     bucket,
     capabilities,
-    { client: async () => ({ client, sdk }), leanReads: true, secrets: () => [] },
+    { client: async () => ({ client, sdk }), leanDispatcher: async () => dispatcher, secrets: () => [] },
     options,
   );
   const storage: Storage = createStorage(driver);
   const gets = () => ({
-    onWire: wire.filter((request) => request.method === "GET" && !request.path.endsWith(`/${bucket}`)).length,
+    lean: wire.filter((request) => request.via === "lean").length,
+    sent: wire.filter((request) => request.via === "send" && request.method === "GET").length,
     throughSend: traffic.filter((exchange) => exchange.command === "GetObject").length,
   });
-  return { storage, wire, traffic, gets, bucket, close: () => base.destroy() };
+  const close = async () => {
+    base.destroy();
+    client.destroy();
+    await agent.close();
+  };
+  return { storage, wire, traffic, gets, bucket, close };
 }
 
 describe("lean reads", () => {
@@ -101,13 +128,18 @@ describe("lean reads", () => {
         body.subarray(4000),
       );
     }
-    expect(observed.gets()).toEqual({ onWire: keys.length * 3, throughSend: 0 });
-    const lean = observed.wire.filter((request) => request.method === "GET");
+    expect(observed.gets()).toEqual({ lean: keys.length * 3, sent: 0, throughSend: 0 });
+    const lean = observed.wire.filter((request) => request.via === "lean");
+    expect(lean.every((request) => request.method === "GET" && request.path.includes("x-id=GetObject"))).toBe(
+      true,
+    );
     expect(lean.every((request) => request.headers.authorization?.startsWith("AWS4-HMAC-SHA256 "))).toBe(
       true,
     );
-    expect(lean.some((request) => request.path.endsWith(encodeKeyPath(keys[1]!)))).toBe(true);
-    observed.close();
+    expect(lean.some((request) => request.path.endsWith(`/${encodeKeyPath(keys[1]!)}?x-id=GetObject`))).toBe(
+      true,
+    );
+    await observed.close();
   });
 
   it("leave a missing key or bucket to send(): typed errors as before", async () => {
@@ -115,13 +147,13 @@ describe("lean reads", () => {
     await expectFerryError(observed.storage.readBytes("missing.bin"), "NotFound");
     await expectFerryError(observed.storage.readBytes("missing.bin", { range: { offset: 5 } }), "NotFound");
     // each: one lean GET answered 404, then GetObject through send()
-    expect(observed.gets()).toEqual({ onWire: 4, throughSend: 2 });
-    observed.close();
+    expect(observed.gets()).toEqual({ lean: 2, sent: 2, throughSend: 2 });
+    await observed.close();
 
     const noBucket = await observedStorage(server.credentials, "ferry-no-such-bucket");
     await expectFerryError(noBucket.storage.readBytes("anything.bin"), "NotFound");
-    expect(noBucket.gets()).toEqual({ onWire: 2, throughSend: 1 });
-    noBucket.close();
+    expect(noBucket.gets()).toEqual({ lean: 1, sent: 1, throughSend: 1 });
+    await noBucket.close();
   });
 
   it("stop with Aborted when the caller's signal fires, leaving nothing to read", async () => {
@@ -130,7 +162,7 @@ describe("lean reads", () => {
     const controller = new AbortController();
     controller.abort();
     await expectFerryError(observed.storage.readBytes("big.bin", { signal: controller.signal }), "Aborted");
-    observed.close();
+    await observed.close();
   });
 
   it("are off for a caller's own client and with leanReads: false: every read is a GetObject send()", async () => {
