@@ -105,7 +105,7 @@ export class LeanGet {
   ) {
     this.#template = template;
     this.#pathPrefix = pathPrefix;
-    this.#origin = `${template.protocol}//${template.hostname}${template.port ? `:${template.port}` : ""}`;
+    this.#origin = originOf(template);
     this.#query = queryString(template.query);
     this.#signer = signer;
     this.#dispatcher = dispatcher;
@@ -216,6 +216,15 @@ export class LeanGet {
     response.body.resume(); // drain the answer so the connection goes back to the pool
     return undefined;
   }
+}
+
+/** `protocol//host[:port]`, an IPv6 address in brackets whether or not the SDK gave it with them. */
+export function originOf(request: Pick<HttpRequestLike, "protocol" | "hostname" | "port">): string {
+  const host =
+    request.hostname.includes(":") && !request.hostname.startsWith("[")
+      ? `[${request.hostname}]`
+      : request.hostname;
+  return `${request.protocol}//${host}${request.port ? `:${request.port}` : ""}`;
 }
 
 /** The template's query (`x-id=GetObject`), encoded as SigV4 signs it. */

@@ -11,7 +11,7 @@ import { Agent } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { S3Driver } from "../src/driver.ts";
 import { s3, s3Capabilities } from "../src/index.ts";
-import { encodeKeyPath } from "../src/lean-get.ts";
+import { encodeKeyPath, originOf } from "../src/lean-get.ts";
 import { loadSdk } from "../src/sdk.ts";
 import { S3RVER_GAPS, s3rverOptions, startS3rver } from "./fixture.ts";
 import { recordingClient, recordTraffic } from "./traffic.ts";
@@ -184,5 +184,14 @@ describe("lean reads", () => {
 
   it("keep the SDK's encoding of keys: segments percent-encoded, slashes kept, RFC 3986 reserved marks escaped", () => {
     expect(encodeKeyPath("a b/c+d/é!*'()~")).toBe("a%20b/c%2Bd/%C3%A9%21%2A%27%28%29~");
+  });
+
+  it("address IPv4, IPv6 and named hosts as URL origins", () => {
+    expect(originOf({ protocol: "http:", hostname: "127.0.0.1", port: 4568 })).toBe("http://127.0.0.1:4568");
+    expect(originOf({ protocol: "http:", hostname: "::1", port: 9000 })).toBe("http://[::1]:9000");
+    expect(originOf({ protocol: "http:", hostname: "[::1]", port: 9000 })).toBe("http://[::1]:9000");
+    expect(originOf({ protocol: "https:", hostname: "b.s3.eu-west-1.amazonaws.com", port: undefined })).toBe(
+      "https://b.s3.eu-west-1.amazonaws.com",
+    );
   });
 });
