@@ -9,6 +9,7 @@ import {
   chmodSync,
   closeSync,
   createWriteStream,
+  futimesSync,
   linkSync,
   mkdirSync,
   open as openCallback,
@@ -36,9 +37,17 @@ const NAME_MAX_BYTES = 255;
 const WRITE_QUEUE_BYTES = 4 * 1024 * 1024;
 const encoder = new TextEncoder();
 
-/** `.ferry-tmp-<random>-<name>`, the name shortened (on a character boundary) to fit NAME_MAX. */
+/** Random per process; with the counter, unique temp names without a call into the RNG per file. */
+const TEMP_NAME_SEED = randomBytes(6).toString("hex");
+let tempNameCounter = 0;
+
+/**
+ * `.ferry-tmp-<random><counter>-<name>`, the name shortened (on a character boundary) to fit NAME_MAX.
+ * Temp files are created exclusively, so even a clash with another process would fail, not overwrite.
+ */
 export function tempPathFor(finalPath: string): string {
-  const head = `${TEMP_PREFIX}${randomBytes(6).toString("hex")}-`;
+  tempNameCounter += 1;
+  const head = `${TEMP_PREFIX}${TEMP_NAME_SEED}${tempNameCounter.toString(36)}-`;
   let name = basename(finalPath);
   while (encoder.encode(head + name).byteLength > NAME_MAX_BYTES) name = [...name].slice(0, -1).join("");
   return join(dirname(finalPath), head + name);
@@ -145,10 +154,18 @@ export function placeSync(
   }
 }
 
-/** The filled temp file gets its mtime and is renamed (or create-only linked) into place. Returns its stats. */
+/**
+ * The filled temp file gets its mtime and is renamed (or create-only linked) into place. Returns its
+ * stats. A temp file that already has the mtime (a small write sets it through its descriptor before
+ * closing) is not set again.
+ */
 function commitSync(tempPath: string, finalPath: string, options: PlaceOptions): Stats {
-  if (options.mtime) utimesSync(tempPath, options.mtime, options.mtime);
   const stats = statSync(tempPath);
+  if (options.mtime && Math.floor(stats.mtimeMs) !== options.mtime.getTime()) {
+    utimesSync(tempPath, options.mtime, options.mtime);
+    stats.mtime = new Date(options.mtime.getTime());
+    stats.mtimeMs = options.mtime.getTime();
+  }
   if (options.exclusive) {
     try {
       linkSync(tempPath, finalPath);
@@ -240,6 +257,8 @@ export function placeOpenedSync(
   try {
     try {
       writeChunksSync(opened.fd, chunks);
+      // Through the open descriptor: no path lookup, and commitSync then finds the mtime in place.
+      if (options.mtime) futimesSync(opened.fd, options.mtime, options.mtime);
     } finally {
       closeSync(opened.fd);
     }
