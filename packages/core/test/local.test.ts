@@ -468,6 +468,26 @@ describe("local storage: small files placed in one go, and storage rooted at /",
     await close();
   });
 
+  it("gives a small write into an existing directory its mtime, on disk and in the entry it returns", async () => {
+    const { both, close } = await rootedAtSlash();
+    const mtime = new Date("2023-01-02T03:04:05.678Z");
+    await mkdir(join(rootDir, "existing"), { recursive: true });
+    for (const [target, name] of both) {
+      const entry = await target.write(name("existing/dated.bin"), source(small), {
+        size: small.byteLength,
+        mtime,
+      });
+      const onDisk = await stat(join(rootDir, "existing/dated.bin"));
+      expect(Math.abs(onDisk.mtimeMs - mtime.getTime())).toBeLessThan(1);
+      expect(entry.mtime?.getTime()).toBe(onDisk.mtime.getTime());
+      expect(
+        (await readdir(join(rootDir, "existing"))).filter((file) => file.startsWith(".ferry-tmp-")),
+      ).toEqual([]);
+    }
+    await rm(join(rootDir, "existing"), { recursive: true });
+    await close();
+  });
+
   it("leaves nothing behind when a small write fails: a failing source, one longer than declared, an abort", async () => {
     const { both, close } = await rootedAtSlash();
     for (const [target, name] of both) {

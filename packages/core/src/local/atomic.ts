@@ -154,18 +154,12 @@ export function placeSync(
   }
 }
 
-/**
- * The filled temp file gets its mtime and is renamed (or create-only linked) into place. Returns its
- * stats. A temp file that already has the mtime (a small write sets it through its descriptor before
- * closing) is not set again.
- */
+/** The filled temp file gets its mtime and is renamed (or create-only linked) into place. Returns its stats. */
 function commitSync(tempPath: string, finalPath: string, options: PlaceOptions): Stats {
+  if (options.mtime) utimesSync(tempPath, options.mtime, options.mtime);
+  // Read back, not assumed: a Date becomes float seconds on the way in, and what the disk holds
+  // (e.g. …148.999929 ms for …149) is what later listings will compare against.
   const stats = statSync(tempPath);
-  if (options.mtime && Math.floor(stats.mtimeMs) !== options.mtime.getTime()) {
-    utimesSync(tempPath, options.mtime, options.mtime);
-    stats.mtime = new Date(options.mtime.getTime());
-    stats.mtimeMs = options.mtime.getTime();
-  }
   if (options.exclusive) {
     try {
       linkSync(tempPath, finalPath);
@@ -257,12 +251,12 @@ export function placeOpenedSync(
   try {
     try {
       writeChunksSync(opened.fd, chunks);
-      // Through the open descriptor: no path lookup, and commitSync then finds the mtime in place.
+      // Through the open descriptor (no path lookup), so commitSync need not set it again.
       if (options.mtime) futimesSync(opened.fd, options.mtime, options.mtime);
     } finally {
       closeSync(opened.fd);
     }
-    return commitSync(opened.tempPath, finalPath, options);
+    return commitSync(opened.tempPath, finalPath, { ...options, mtime: undefined });
   } catch (error) {
     rmSync(opened.tempPath, { force: true });
     throw mapFsError(error, finalPath, "write");
