@@ -11,7 +11,7 @@ import { Agent } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { S3Driver } from "../src/driver.ts";
 import { s3, s3Capabilities } from "../src/index.ts";
-import { encodeKeyPath, originOf } from "../src/lean-get.ts";
+import { encodeKeyPath, isExpectedAnswer, originOf } from "../src/lean-get.ts";
 import { loadSdk } from "../src/sdk.ts";
 import { S3RVER_GAPS, s3rverOptions, startS3rver } from "./fixture.ts";
 import { recordingClient, recordTraffic } from "./traffic.ts";
@@ -39,7 +39,11 @@ interface HandlerLike {
  * A storage whose every request is recorded where it leaves: the lean path's undici dispatcher, and the
  * SDK client's request handler (for everything that goes through `send()`, recorded there too).
  */
-async function observedStorage(credentials = server.credentials, bucketName?: string) {
+async function observedStorage(
+  credentials = server.credentials,
+  bucketName?: string,
+  onLeanDispatch: () => void = () => undefined,
+) {
   const sdk = await loadSdk();
   const { client: base } = recordingClient(server);
   const inner = base.config.requestHandler as unknown as HandlerLike;
@@ -77,6 +81,7 @@ async function observedStorage(credentials = server.credentials, bucketName?: st
       ]),
     );
     wire.push({ via: "lean", method: options.method, path: options.path, headers });
+    onLeanDispatch();
     return dispatch(options, handler);
   });
   const bucket = bucketName ?? (await server.createBucket());
@@ -156,12 +161,27 @@ describe("lean reads", () => {
     await noBucket.close();
   });
 
-  it("stop with Aborted when the caller's signal fires, leaving nothing to read", async () => {
-    const observed = await observedStorage();
+  it("stop with Aborted when the caller's signal fires, on the wire or mid-body, without retrying through send()", async () => {
+    let abortOnDispatch: AbortController | undefined;
+    const observed = await observedStorage(server.credentials, undefined, () => abortOnDispatch?.abort());
     await observed.storage.write("big.bin", randomBytes(4 * 1024 * 1024));
+    // aborted as the lean GET goes out
+    abortOnDispatch = new AbortController();
+    await expectFerryError(
+      observed.storage.readBytes("big.bin", { signal: abortOnDispatch.signal }),
+      "Aborted",
+    );
+    expect(observed.gets()).toEqual({ lean: 1, sent: 0, throughSend: 0 });
+
+    // aborted after the first bytes of the body
+    abortOnDispatch = undefined;
     const controller = new AbortController();
-    controller.abort();
-    await expectFerryError(observed.storage.readBytes("big.bin", { signal: controller.signal }), "Aborted");
+    const stream = await observed.storage.read("big.bin", { signal: controller.signal });
+    const reading = (async () => {
+      for await (const _chunk of stream) controller.abort();
+    })();
+    await expectFerryError(reading, "Aborted");
+    expect(observed.gets()).toEqual({ lean: 2, sent: 0, throughSend: 0 });
     await observed.close();
   });
 
@@ -193,5 +213,18 @@ describe("lean reads", () => {
     expect(originOf({ protocol: "https:", hostname: "b.s3.eu-west-1.amazonaws.com", port: undefined })).toBe(
       "https://b.s3.eu-west-1.amazonaws.com",
     );
+  });
+
+  it("take only a plain success: 200 for a whole object, 206 from the asked-for offset for a range", () => {
+    expect(isExpectedAnswer(200, undefined, undefined)).toBe(true);
+    expect(isExpectedAnswer(206, "bytes 0-9/10", undefined)).toBe(false);
+    expect(isExpectedAnswer(304, undefined, undefined)).toBe(false);
+    expect(isExpectedAnswer(206, "bytes 100-1099/5000", "bytes=100-1099")).toBe(true);
+    expect(isExpectedAnswer(206, "bytes 4000-4999/5000", "bytes=4000-")).toBe(true);
+    // a server that ignores Range sends the whole object: read again through send()
+    expect(isExpectedAnswer(200, undefined, "bytes=100-1099")).toBe(false);
+    expect(isExpectedAnswer(206, "bytes 0-999/5000", "bytes=100-1099")).toBe(false);
+    expect(isExpectedAnswer(206, undefined, "bytes=100-1099")).toBe(false);
+    expect(isExpectedAnswer(416, "bytes */5000", "bytes=6000-")).toBe(false);
   });
 });
