@@ -38,11 +38,19 @@ export function normalizeKey(path: string, options: KeyOptions = {}): string {
 }
 
 export function joinKey(...parts: readonly string[]): string {
+  // Two keys already in normal form (the usual call: a folder and a path below it) join as they are.
+  if (parts.length === 2) {
+    const [dir, path] = parts as [string, string];
+    if (isNormal(dir) && isNormal(path)) return dir === "" ? path : path === "" ? dir : `${dir}/${path}`;
+  }
   return parts
     .flatMap((part) => part.split("/"))
     .filter((segment) => segment !== "")
     .join("/");
 }
+
+/** No leading, trailing or repeated `/` (what normalizeKey's split, filter and join would change). */
+const isNormal = (part: string) => !part.startsWith("/") && !part.endsWith("/") && !part.includes("//");
 
 /** Last segment of a key. */
 export function baseName(key: string): string {
@@ -68,5 +76,17 @@ const encoder = new TextEncoder();
 /** Order by UTF-8 bytes, the order S3, GCS and Azure list in (differs from JS string order above U+FFFF). */
 export function compareKeys(a: string, b: string): number {
   if (a === b) return 0;
-  return Buffer.compare(encoder.encode(a), encoder.encode(b));
+  const common = Math.min(a.length, b.length);
+  for (let index = 0; index < common; index++) {
+    const x = a.charCodeAt(index);
+    const y = b.charCodeAt(index);
+    if (x === y) continue;
+    // UTF-16 code units order as code points (and so as UTF-8 bytes) unless one is half of a
+    // surrogate pair (a character above U+FFFF, which sorts after U+E000–U+FFFF in UTF-8).
+    if (isSurrogate(x) || isSurrogate(y)) return Buffer.compare(encoder.encode(a), encoder.encode(b));
+    return x < y ? -1 : 1;
+  }
+  return a.length < b.length ? -1 : 1;
 }
+
+const isSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdfff;

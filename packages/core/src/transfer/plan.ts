@@ -124,8 +124,8 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     listTree(destination.storage, destination.key, signal),
   ]);
   throwIfAborted(signal);
-  // Decisions only do I/O with `checksum` (hashing files of equal size): a few at a time.
-  const limit = pLimit(8);
+  // Decisions only do I/O with `checksum` (hashing files of equal size): a few at a time then.
+  const limit: (run: () => Promise<void>) => Promise<void> = input.checksum ? pLimit(8) : (run) => run();
   await Promise.all(
     [...sourceFiles]
       .filter(([path]) => input.filter(path))
