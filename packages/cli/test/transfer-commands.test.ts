@@ -170,22 +170,36 @@ describe("Ctrl-C", () => {
     );
     await writeFiles(work, many);
     let sent = false;
+    let watching: NodeJS.Timeout | undefined;
     const run = await runFerry(["cp", "--json", "--transfers", "1", "many", "copy"], {
       cwd: work,
       onSpawn: (child) => {
-        child.stdout?.on("data", () => {
-          if (!sent) {
-            sent = true;
-            child.kill("SIGINT");
-          }
-        });
+        const interrupt = () => {
+          if (sent) return;
+          sent = true;
+          clearInterval(watching);
+          child.kill("SIGINT");
+        };
+        // Copying has begun once a file is reported, or once a temp name shows: the staging folder
+        // that small local files are copied into, beside the destination, or a temp file in it.
+        child.stdout?.on("data", interrupt);
+        watching = setInterval(() => {
+          const inCopy = existsSync(join(work, "copy")) ? readdirSync(join(work, "copy")) : [];
+          if ([...readdirSync(work), ...inCopy].some((name) => name.startsWith(".ferry-tmp-"))) interrupt();
+        }, 2);
       },
     });
+    clearInterval(watching);
+    expect(sent).toBe(true);
     expect(run.code).toBe(130);
     expect(run.stderr).toMatch(/ferry: Aborted:/);
     const copied = existsSync(join(work, "copy")) ? tree("copy") : [];
     expect(copied.length).toBeLessThan(3000);
+    // Every file there is whole (no temp name, nothing cut short), and no staging folder is left.
     expect(copied.every((name) => /^f\d{5}\.txt$/.test(name))).toBe(true);
+    for (const name of copied)
+      expect(readFileSync(join(work, "copy", name), "utf8")).toBe(`file ${Number(name.slice(1, 6))}`);
+    expect(readdirSync(work).filter((name) => name.startsWith(".ferry-tmp-"))).toEqual([]);
   });
 });
 

@@ -30,6 +30,7 @@ import {
   streamToFile,
   streamToFileHashed,
 } from "./atomic.ts";
+import { type BatchCopyItem, copyBatch } from "./batch-copy.ts";
 import { fsErrorCode, mapFsError, withFsErrors } from "./errors.ts";
 import { entryFromStats, listLocal } from "./list.ts";
 import { fillFromRanges } from "./ranged.ts";
@@ -304,6 +305,55 @@ export class LocalDriver implements StorageDriver {
       { ...place, fsync: this.#fsync },
     );
     return this.#placedEntry(to, target.path);
+  }
+
+  /**
+   * Copy many small files from this storage into the folder `toDir` of this storage, staged and moved
+   * into place together (batch-copy.ts). For the transfer engine; not part of the driver contract.
+   * Returns per item whether it was copied; those that were not are for the caller to copy one by one.
+   * Only where keys need no symlink check (rooted at the file system's root) and without fsync.
+   */
+  async copyBatch(
+    toDir: string,
+    items: readonly { from: string; relative: string; size: number; mtime?: Date | undefined }[],
+    options: {
+      signal?: AbortSignal | undefined;
+      /** Items copied into the staging folder (progress), before they are placed. */
+      onCopied?: (indexes: readonly number[]) => void;
+      /** Items moved into place, as it happens (at least once a second during a long copy). */
+      onPlaced?: (indexes: readonly number[]) => void;
+    } = {},
+  ): Promise<boolean[]> {
+    const skipAll = () => items.map(() => false);
+    if (this.#fsync || toDir === "" || !(await this.#root.isFileSystemRoot())) return skipAll();
+    if (toDir.split("/").some((segment) => segment.startsWith(TEMP_PREFIX))) return skipAll();
+    const batch: BatchCopyItem[] = [];
+    const positions: number[] = [];
+    items.forEach((item, index) => {
+      // Listings never hold such names; a caller's own list might (the usual path refuses them).
+      if (baseName(item.from).startsWith(TEMP_PREFIX) || baseName(item.relative).startsWith(TEMP_PREFIX))
+        return;
+      batch.push({
+        source: this.#root.path(item.from),
+        relative: item.relative,
+        size: item.size,
+        mtimeMs: item.mtime?.getTime(),
+      });
+      positions.push(index);
+    });
+    const done = skipAll();
+    if (batch.length === 0) return done;
+    const toItems = (report: ((indexes: readonly number[]) => void) | undefined) =>
+      report && ((indexes: readonly number[]) => report(indexes.map((index) => positions[index]!)));
+    const copied = await copyBatch(this.#root.path(toDir), batch, {
+      signal: options.signal,
+      onCopied: toItems(options.onCopied),
+      onPlaced: toItems(options.onPlaced),
+    });
+    copied.forEach((isDone, index) => {
+      done[positions[index]!] = isDone;
+    });
+    return done;
   }
 
   /** rename (files or whole directories), creating the target's parents; across devices, copy + unlink. */

@@ -5,13 +5,16 @@
  * 2. Give each copy a route: server-side when both ends are one remote storage that copies natively;
  *    on an SSH host at either end when the other end is remote too (remote.ts); otherwise streamed
  *    through this process (stream-copy.ts).
- * 3. Run the copies, a bounded number at a time, each retried on retryable errors; then (sync)
- *    delete the extras — only if every copy succeeded, as rclone does.
+ * 3. Run the copies, a bounded number at a time, each retried on retryable errors (within local
+ *    storage, new small files first go in staged batches: local/batch-copy.ts); then (sync) delete
+ *    the extras — only if every copy succeeded, as rclone does.
  */
 import pLimit from "p-limit";
 import { ferry } from "../default.ts";
 import { errors, FerryError, throwIfAborted, toFerryError } from "../errors.ts";
 import { breathe } from "../event-loop.ts";
+import { BATCH_COPY_MAX_BYTES } from "../local/batch-copy.ts";
+import { LocalDriver } from "../local/driver.ts";
 import type { Entry, Storage } from "../storage.ts";
 import { type ResolvedEndpoint, resolveEndpoint, sameStorage } from "./endpoints.ts";
 import { createFilter } from "./filters.ts";
@@ -140,6 +143,9 @@ async function transfer(
       succeed,
       fail,
     });
+  }
+  if (route === "native" && !plan.singleFile) {
+    streamed = await runLocalBatch(streamed, destination, { source, options, progress, succeed });
   }
   await runEach(streamed, { source, destination, options, summary, progress, succeed, fail });
   throwIfAborted(signal);
@@ -273,6 +279,61 @@ async function runEach(actions: readonly PlannedAction[], context: RunContext): 
       }),
     ),
   );
+}
+
+/** Below this many new small files, a batch saves too little to be worth its staging folder. */
+const LOCAL_BATCH_MIN_FILES = 16;
+
+/**
+ * Within local storage, new small files are copied in batches (local/batch-copy.ts) instead of one
+ * copyFile + temp name + rename each. Returns the copies left to run one by one: larger files,
+ * files that replace one at the destination, and any the batch did not copy.
+ */
+async function runLocalBatch(
+  copies: PlannedAction[],
+  destination: ResolvedEndpoint,
+  context: Pick<RunContext, "source" | "options" | "progress" | "succeed">,
+): Promise<PlannedAction[]> {
+  const { source, options, progress } = context;
+  // The native route means one storage at both ends; its writes (and fsync setting) are the destination's.
+  const driver = (destination.storage as { driver?: unknown }).driver;
+  if (!(driver instanceof LocalDriver) || destination.key === "") return copies;
+  const batched = copies.filter(
+    (action) => action.destination === undefined && action.size <= BATCH_COPY_MAX_BYTES && action.source,
+  );
+  if (batched.length < LOCAL_BATCH_MIN_FILES) return copies;
+  const setMtime = source.storage.capabilities.setMtime;
+  const counted = new Set<number>();
+  const handled = new Set<PlannedAction>();
+  const done = await driver.copyBatch(
+    destination.key,
+    batched.map((action) => ({
+      from: action.sourceKey!,
+      relative: action.path,
+      size: action.size,
+      mtime: setMtime ? action.source!.mtime : undefined,
+    })),
+    {
+      signal: options.signal,
+      onCopied: (indexes) => {
+        for (const index of indexes) {
+          counted.add(index);
+          progress.addBytes(batched[index]!.size);
+        }
+      },
+      onPlaced: (indexes) => {
+        for (const index of indexes) {
+          handled.add(batched[index]!);
+          context.succeed(batched[index]!, 1);
+        }
+      },
+    },
+  );
+  done.forEach((isDone, index) => {
+    // Copied, but not moved into place: it starts over one by one.
+    if (!isDone && counted.has(index)) progress.addBytes(-batched[index]!.size);
+  });
+  return copies.filter((action) => !handled.has(action));
 }
 
 function jobFor(action: PlannedAction, { source, destination, options }: RunContext) {
