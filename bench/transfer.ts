@@ -211,6 +211,9 @@ async function compare(
     best: Result | undefined,
   ): Promise<Result> => {
     if (best && best.seconds === undefined) return best; // it failed once: do not retry
+    // Dirty pages of the run before (its output, a server's files) are written back now, not while
+    // this one is timed: without it, whichever tool runs second pays for the first one's writes.
+    spawnSync("sync");
     try {
       const seconds = await run();
       return { seconds: Math.min(seconds, best?.seconds ?? Infinity), note: undefined };
@@ -404,7 +407,7 @@ const fmt = (seconds: number | undefined) => (seconds === undefined ? "–" : `$
 const lines = [
   `# Transfers: ferry vs rclone / cp${quick ? " (quick sizes)" : ""}`,
   "",
-  `Same machine, same servers (s3rver, azurite, OpenSSH sshd on 127.0.0.1), one run${rounds > 1 ? `, best of ${rounds} alternating rounds` : ""}. Ratio = ferry ÷ other (≤ 1.0: ferry as fast or faster).`,
+  `Same machine, same servers (s3rver, azurite, OpenSSH sshd on 127.0.0.1), one run${rounds > 1 ? `, best of ${rounds} alternating rounds` : ""}, each timed run after a \`sync\`. Ratio = ferry ÷ other (≤ 1.0: ferry as fast or faster).`,
   "",
   "| transfer | ferry | other | ratio | note |",
   "|---|---:|---:|---:|---|",
