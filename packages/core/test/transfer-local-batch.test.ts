@@ -111,6 +111,27 @@ describe("copying many small files within local storage", () => {
     expect(existsSync(join(destination, "one", "keep.txt"))).toBe(false);
   });
 
+  it("refuses a folder copied onto a file before copying anything; a single copy under a file names the real path", async () => {
+    const destination = join(parent, "a-file");
+    writeFileSync(destination, "not a folder");
+    const { batches, singles } = watchCopies();
+    await expect(copy(source, destination)).rejects.toMatchObject({
+      code: "InvalidInput",
+      message: expect.stringMatching(/onto .*a-file: that is a file, not a folder/),
+    });
+    expect(batches).not.toHaveBeenCalled();
+    expect(singles).not.toHaveBeenCalled();
+    // One file below it: the usual path fails on the temp file's folder; the error is about the
+    // destination (not the temp file, and not a failure to clean up after it).
+    const summary = await copy(join(source, "f0003.bin"), join(destination, "inside.bin"));
+    expect(summary.failed).toBe(1);
+    expect(summary.errors[0]!.error.code).toBe("InvalidInput");
+    expect(summary.errors[0]!.error.message).toContain(join(destination, "inside.bin"));
+    expect(summary.errors[0]!.error.message).not.toContain(".ferry-tmp-");
+    expect(readFileSync(destination, "utf8")).toBe("not a folder");
+    expect(readdirSync(parent).filter((name) => name.startsWith(".ferry-tmp-"))).toEqual([]);
+  });
+
   it("stops between batches when aborted: the files already copied are in place and complete, nothing else", async () => {
     const destination = join(parent, "aborted");
     const controller = new AbortController();

@@ -149,7 +149,7 @@ export function placeSync(
     }
     return commitSync(tempPath, finalPath, options);
   } catch (error) {
-    rmSync(tempPath, { force: true });
+    removeQuietly(tempPath);
     throw mapFsError(error, finalPath, "write");
   }
 }
@@ -258,7 +258,7 @@ export function placeOpenedSync(
     }
     return commitSync(opened.tempPath, finalPath, { ...options, mtime: undefined });
   } catch (error) {
-    rmSync(opened.tempPath, { force: true });
+    removeQuietly(opened.tempPath);
     throw mapFsError(error, finalPath, "write");
   }
 }
@@ -275,7 +275,7 @@ export async function discardOpened(opening: Promise<OpenedTemp | undefined>): P
   try {
     closeSync(opened.fd);
   } finally {
-    rmSync(opened.tempPath, { force: true });
+    removeQuietly(opened.tempPath);
   }
 }
 
@@ -383,4 +383,15 @@ async function syncDirectory(dirPath: string): Promise<void> {
   } finally {
     await handle?.close();
   }
+}
+
+/**
+ * Remove a temp file on a failure path without replacing the failure: `force` only forgives ENOENT,
+ * and where the temp file could not be made because a file stands where its folder should be,
+ * even the removal fails (ENOTDIR) — which would otherwise be reported instead of the real error.
+ */
+function removeQuietly(tempPath: string): void {
+  try {
+    rmSync(tempPath, { force: true });
+  } catch {}
 }

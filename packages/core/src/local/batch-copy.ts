@@ -158,7 +158,8 @@ export class StagedTree {
    * are taken. A file that cannot be moved is marked not done (and left for the usual path).
    */
   publish(items: readonly BatchCopyItem[], done: boolean[], indexes: readonly number[]): void {
-    if (!indexes.some((index) => done[index])) return;
+    const copied = indexes.filter((index) => done[index]);
+    if (copied.length === 0) return;
     if (!nodeFs.existsSync(this.#targetDir)) {
       try {
         nodeFs.mkdirSync(nodePath.dirname(this.#targetDir), { recursive: true });
@@ -168,26 +169,31 @@ export class StagedTree {
         // Made meanwhile (or cannot be made): merged below, file by file where needed.
       }
     }
-    nodeFs.mkdirSync(this.#targetDir, { recursive: true });
+    try {
+      nodeFs.mkdirSync(this.#targetDir, { recursive: true });
+    } catch {
+      // A file where the folder should be, say: each file goes the usual way, which says what is wrong.
+      for (const index of copied) done[index] = false;
+      return;
+    }
     const byTopName = new Map<string, number[]>();
-    indexes.forEach((index) => {
-      if (!done[index]) return;
+    for (const index of copied) {
       const top = items[index]!.relative.split("/")[0]!;
-      const indexes = byTopName.get(top);
-      if (indexes) indexes.push(index);
+      const group = byTopName.get(top);
+      if (group) group.push(index);
       else byTopName.set(top, [index]);
-    });
-    for (const [top, indexes] of byTopName) {
+    }
+    for (const [top, group] of byTopName) {
       const target = nodePath.join(this.#targetDir, top);
-      if (nodeFs.lstatSync(target, { throwIfNoEntry: false }) === undefined) {
-        try {
+      try {
+        if (nodeFs.lstatSync(target, { throwIfNoEntry: false }) === undefined) {
           nodeFs.renameSync(nodePath.join(this.folder, top), target);
           continue;
-        } catch {
-          // Taken meanwhile: file by file.
         }
+      } catch {
+        // Taken meanwhile: file by file.
       }
-      for (const index of indexes) {
+      for (const index of group) {
         const { relative } = items[index]!;
         try {
           const destination = nodePath.join(this.#targetDir, ...relative.split("/"));

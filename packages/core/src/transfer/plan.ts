@@ -113,6 +113,17 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     return { actions, notes, singleFile: true };
   }
 
+  // Where folders are real (local disk, SFTP), a folder cannot land on a file (on an object store a
+  // key and a prefix of the same name coexist, so there it can).
+  if (destination.storage.capabilities.directories === "real") {
+    const target = await statOrUndefined(destination.storage, destination.key, signal);
+    if (target?.kind === "file") {
+      throw errors.invalidInput(
+        `cannot copy the folder ${source.url} onto ${destination.url}: that is a file, not a folder`,
+        { system: destination.storage.system, path: destination.key },
+      );
+    }
+  }
   if (oneStorage && overlaps(source.key, destination.key)) {
     throw errors.invalidInput(
       `source and destination overlap (${source.url} and ${destination.url}): one is inside the other`,
