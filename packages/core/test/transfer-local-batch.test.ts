@@ -3,7 +3,16 @@
  * appears under its name only complete, the tree arrives with one rename when the destination is new,
  * and whatever a batch does not copy is copied one by one as before.
  */
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -109,6 +118,20 @@ describe("copying many small files within local storage", () => {
     // sync --delete then removes only the extra.
     expect(await sync(source, destination, { delete: true })).toMatchObject({ deleted: 1, copied: 0 });
     expect(existsSync(join(destination, "one", "keep.txt"))).toBe(false);
+  });
+
+  it("into a symbolic link to a folder: the files land in the linked folder and the link stays a link", async () => {
+    const real = join(parent, "real");
+    await mkdir(real);
+    const link = join(parent, "link");
+    symlinkSync(real, link);
+    const { batches, singles } = watchCopies();
+    expect(await copy(source, link)).toMatchObject({ copied: FILES, failed: 0 });
+    expect(batches).toHaveBeenCalledTimes(1);
+    expect(singles).not.toHaveBeenCalled();
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expectSameTree(real);
+    expect(leftovers(real)).toEqual([]);
   });
 
   it("refuses a folder copied onto a file before copying anything; a single copy under a file names the real path", async () => {

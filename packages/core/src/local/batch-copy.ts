@@ -133,19 +133,25 @@ export async function copyBatch(
 }
 
 /**
- * The staging folder of one batch copy: `.ferry-tmp-<random>-<name>` beside the destination folder
- * (never listed, on the same file system, so moving it is a rename).
+ * The staging folder of one batch copy (never listed): `.ferry-tmp-<random>-<name>` beside a
+ * destination folder that does not exist yet, so that it can become that folder with one rename;
+ * `.ferry-tmp-<random>` inside one that exists — on its file system even when it is a mount point, so
+ * that moving names out of it is a rename too.
  */
 export class StagedTree {
   readonly folder: string;
   readonly #targetDir: string;
+  /** The destination did not exist (nor anything else by its name): the folder can simply become it. */
+  readonly #whole: boolean;
 
   constructor(targetDir: string) {
     this.#targetDir = targetDir;
-    this.folder = nodePath.join(
-      nodePath.dirname(targetDir),
-      `${TEMP_PREFIX}${randomBytes(6).toString("hex")}-${nodePath.basename(targetDir)}`,
-    );
+    const token = randomBytes(6).toString("hex");
+    const existing = nodeFs.lstatSync(targetDir, { throwIfNoEntry: false });
+    this.#whole = existing === undefined;
+    this.folder = this.#whole
+      ? nodePath.join(nodePath.dirname(targetDir), `${TEMP_PREFIX}${token}-${nodePath.basename(targetDir)}`)
+      : nodePath.join(targetDir, `${TEMP_PREFIX}${token}`);
   }
 
   stagedPath(relative: string): string {
@@ -160,13 +166,12 @@ export class StagedTree {
   publish(items: readonly BatchCopyItem[], done: boolean[], indexes: readonly number[]): void {
     const copied = indexes.filter((index) => done[index]);
     if (copied.length === 0) return;
-    if (!nodeFs.existsSync(this.#targetDir)) {
+    if (this.#whole && nodeFs.lstatSync(this.#targetDir, { throwIfNoEntry: false }) === undefined) {
       try {
-        nodeFs.mkdirSync(nodePath.dirname(this.#targetDir), { recursive: true });
         nodeFs.renameSync(this.folder, this.#targetDir);
         return;
       } catch {
-        // Made meanwhile (or cannot be made): merged below, file by file where needed.
+        // Made meanwhile: merged below, file by file where needed.
       }
     }
     try {
