@@ -1,11 +1,11 @@
 /**
  * Many small files copied within local storage into a new place, in synchronous batches, the way the
  * catalog captures them (catalog/small-files.ts): every file is written under its final name inside
- * one staging folder beside the destination, and the folder is moved into place once the batch is
- * done — one rename for the whole tree when the destination does not exist yet, one per top-level
- * name otherwise. A reader never sees a half-written file under its name, as with the temp file and
- * rename per file that a single copy uses; but a file costs no temp name and no rename of its own,
- * and no thread-pool round trip per step.
+ * one hidden staging folder (StagedTree), which is moved into place when the copy is done, and at
+ * least once a second before that — one rename for the whole tree when the destination does not
+ * exist yet, one per top-level name otherwise. A reader never sees a half-written file under its
+ * name, as with the temp file and rename per file that a single copy uses; but a file costs no temp
+ * name and (into a new folder) no rename of its own, and no thread-pool round trip per step.
  *
  * A file the batch does not copy (it changed since the listing, is not a regular file, is larger than
  * a batch takes, or any call failed) is left out with nothing written, and the transfer engine copies
