@@ -155,6 +155,30 @@ describe("copying many small files within local storage", () => {
     expect(readdirSync(parent).filter((name) => name.startsWith(".ferry-tmp-"))).toEqual([]);
   });
 
+  it("a batch file that cannot be placed goes the usual way: its error is typed, its bytes are not counted twice", async () => {
+    // The destination has a file where the source has the folder "one": the files below it are
+    // copied in the batch but cannot be moved in, so each is tried once more alone, and fails.
+    const destination = join(parent, "clashing");
+    await writeTree(destination, { one: "a file, not a folder" });
+    const below = Object.keys(files).filter((path) => path.startsWith("one/"));
+    const { batches, singles } = watchCopies();
+    const reports: TransferProgress[] = [];
+    const summary = await copy(source, destination, { onProgress: (progress) => reports.push(progress) });
+    expect(batches).toHaveBeenCalledTimes(1);
+    expect(singles).toHaveBeenCalledTimes(below.length);
+    expect(summary.failed).toBe(below.length);
+    expect(summary.copied).toBe(FILES - below.length);
+    expect(new Set(summary.errors.map(({ error }) => error.code))).toEqual(new Set(["InvalidInput"]));
+    expect(summary.errors.every(({ error }) => !error.message.includes(".ferry-tmp-"))).toBe(true);
+    const copiedBytes = Object.entries(files)
+      .filter(([path]) => !path.startsWith("one/"))
+      .reduce((total, [, bytes]) => total + bytes.byteLength, 0);
+    expect(summary.bytes).toBe(copiedBytes);
+    expect(reports.at(-1)!.bytesDone).toBe(copiedBytes);
+    expect(readFileSync(join(destination, "one"), "utf8")).toBe("a file, not a folder");
+    expect(leftovers(destination)).toEqual([]);
+  });
+
   it("stops between batches when aborted: the files already copied are in place and complete, nothing else", async () => {
     const destination = join(parent, "aborted");
     const controller = new AbortController();
