@@ -1,4 +1,5 @@
 export * from "./azurite.ts";
+export * from "./fault-proxy.ts";
 export * from "./gcs/index.ts";
 export * from "./github/index.ts";
 export * from "./lifecycle.ts";
