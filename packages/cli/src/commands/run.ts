@@ -1,8 +1,12 @@
 /**
  * `ferry run --put PATTERN… [--get PATTERN…] [--no-copy] -- <command>`: run a command as a
- * ShellJob and capture what it creates into the catalog. The exit code is 0 when the run
- * succeeded, the command's own exit code when it failed, and 1 when capture failed.
+ * ShellJob and capture what it creates into the catalog. One rule for the exit status: when the
+ * command ran and failed, its own status is passed through unchanged (127 included; 128 + n when a
+ * signal n killed it) and named on stderr and in the summary (`exitCode`); ferry's own codes only
+ * say that ferry failed (bad options, capture). With --json, the command's stdout goes to stderr
+ * so that stdout stays JSON lines.
  */
+import { constants } from "node:os";
 import { Catalog, readRun, ShellJob } from "@ferry/core";
 import type { Command } from "commander";
 import { action, withCommonOptions } from "../context.ts";
@@ -48,6 +52,7 @@ export function registerRunCommands(program: Command): void {
       const job = new ShellJob({
         command: shellCommand(words),
         name: options.name,
+        ...(options.json ? { stdout: process.stderr } : {}),
         catalog: new Catalog({
           put: options.put,
           get: options.get,
@@ -61,11 +66,24 @@ export function registerRunCommands(program: Command): void {
         signal,
         quiet: options.json === true,
       });
-      if (options.json) output.emit("summary", summary, undefined);
+      const exitCode =
+        summary.status === "SUCCESS"
+          ? undefined
+          : await commandStatus(String(summary["Unique execution id"]), options);
+      if (options.json) output.emit("summary", { ...summary, ...(exitCode ? { exitCode } : {}) }, undefined);
       if (summary.status === "SUCCESS") return EXIT.ok;
-      const log = await readRun(String(summary["Unique execution id"]), { location: options.catalog });
-      const exitCode = log.steps.at(-1)?.exitCode;
-      return exitCode !== undefined && exitCode > 0 && exitCode < 126 ? exitCode : EXIT.failed;
+      if (exitCode === undefined) return EXIT.failed;
+      process.stderr.write(`ferry: run: the command exited with ${exitCode} (passed on as ferry's status)\n`);
+      return exitCode;
     }),
   );
+}
+
+/** The failed command's status as a shell gives it, or undefined when the command itself did not fail. */
+async function commandStatus(runId: string, options: RunOptions): Promise<number | undefined> {
+  const step = (await readRun(runId, { location: options.catalog })).steps.at(-1);
+  if (step?.exitCode !== undefined && step.exitCode > 0) return step.exitCode;
+  const signal = /killed by (SIG[A-Z0-9]+)/.exec(step?.error ?? "")?.[1];
+  const number = signal ? constants.signals[signal as NodeJS.Signals] : undefined;
+  return number === undefined ? undefined : 128 + number;
 }

@@ -77,7 +77,7 @@ export function registerStorageCommands(program: Command): void {
       .option("--offset <bytes>", "start at this byte", parseNonNegative)
       .option("--count <bytes>", "print at most this many bytes", parseNonNegative),
   ).action(
-    action(async ({ signal }, options: { offset?: number; count?: number }, locations: string[]) => {
+    action(async ({ output, signal }, options: { offset?: number; count?: number }, locations: string[]) => {
       for (const location of locations) {
         const target = await ferry.resolve(location);
         const range =
@@ -88,7 +88,21 @@ export function registerStorageCommands(program: Command): void {
               }
             : undefined;
         const stream = await target.storage.read(target.path, { signal, ...(range ? { range } : {}) });
-        await pipeline(stream, process.stdout, { end: false, signal });
+        if (output.json) {
+          // Bytes are not JSON: each chunk is a `data` event, base64, with its offset in the file.
+          let offset = range?.offset ?? 0;
+          for await (const chunk of stream as AsyncIterable<Buffer>) {
+            signal.throwIfAborted();
+            output.emit(
+              "data",
+              { url: target.location.url, offset, base64: chunk.toString("base64") },
+              undefined,
+            );
+            offset += chunk.byteLength;
+          }
+        } else {
+          await pipeline(stream, process.stdout, { end: false, signal });
+        }
       }
       return undefined;
     }),

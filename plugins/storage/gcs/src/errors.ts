@@ -64,6 +64,7 @@ function classify(error: ClientError): ErrorCode {
   if (isNetworkError(code)) return "Transient";
   if (/Retry limit exceeded|socket hang up|ECONNRESET|EPIPE|connection closure/i.test(message))
     return "Transient";
+  if (/Unable to read the credential file/i.test(message)) return "NotFound";
   if (/Could not load the default credentials|Could not refresh access token|invalid_grant/i.test(message))
     return "PermissionDenied";
   return "Unexpected";
@@ -80,6 +81,12 @@ function describe(code: ErrorCode, error: ClientError, context: ErrorContext): s
     /bucket does not exist|bucket.*not found/i.test(message)
   )
     return `${context.operation} ${where}: bucket "${context.bucket}" does not exist`;
+  const credentials =
+    /Unable to read the credential file specified by the (\w+) environment variable: The file at (.*?) does not exist/i.exec(
+      message,
+    );
+  if (code === "NotFound" && credentials)
+    return `${context.operation} ${where}: the credentials file ${credentials[2]} named by ${credentials[1]} does not exist`;
   if (code === "NotFound") return `${context.operation} ${where}: no such object`;
   if (code === "ConditionNotMet")
     return `${context.operation} ${where}: the precondition failed (an object already exists or changed)`;
