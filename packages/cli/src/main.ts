@@ -2,7 +2,7 @@
  * The `ferry` command: builds the program from its command groups and runs it. Each group lives in
  * commands/<group>.ts and exports `register<Group>Commands(program)`.
  */
-import { VERSION } from "@ferry/core";
+import { useCliWording, VERSION } from "@ferry/core";
 import { Command, CommanderError } from "commander";
 import { registerCatalogCommands } from "./commands/catalog.ts";
 import { registerRegistryCommands } from "./commands/registry.ts";
@@ -53,6 +53,7 @@ function wantsJson(argv: readonly string[]): boolean {
 /** Run with the given arguments (without `node` and the script); resolves to the exit code. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
   handleInterrupts();
+  useCliWording();
   process.exitCode = EXIT.ok;
   try {
     await buildProgram().parseAsync([...argv], { from: "user" });

@@ -23,7 +23,8 @@ export interface FerryRun {
 export interface RunOptions {
   cwd?: string;
   input?: string;
-  env?: Record<string, string>;
+  /** Added to this process's environment; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
   /** Called once the child exists (to send it signals). */
   onSpawn?: (child: ChildProcess) => void;
 }
@@ -40,7 +41,11 @@ export function runShell(script: string, options: RunOptions = {}): Promise<Ferr
 function spawnOptions(options: RunOptions): SpawnOptionsWithStdioTuple<"pipe", "pipe", "pipe"> {
   return {
     cwd: options.cwd,
-    env: { ...process.env, ...options.env, FORCE_COLOR: "0" },
+    env: Object.fromEntries(
+      Object.entries({ ...process.env, ...options.env, FORCE_COLOR: "0" }).filter(
+        ([, value]) => value !== undefined,
+      ),
+    ) as NodeJS.ProcessEnv,
     stdio: ["pipe", "pipe", "pipe"],
   };
 }

@@ -5,7 +5,14 @@
  * and some carry request URLs and headers. What ferry attaches as `cause` is a fresh, redacted
  * error: name, message and status only.
  */
-import { type ErrorCode, errorCodeForStatus, FerryError, isNetworkError, redactSecrets } from "@ferry/core";
+import {
+  type ErrorCode,
+  errorCodeForStatus,
+  FerryError,
+  isNetworkError,
+  redactSecrets,
+  wording,
+} from "@ferry/core";
 
 interface ClientError {
   name?: string;
@@ -91,7 +98,7 @@ function describe(code: ErrorCode, error: ClientError, context: ErrorContext): s
   if (code === "ConditionNotMet")
     return `${context.operation} ${where}: the precondition failed (an object already exists or changed)`;
   if (code === "PermissionDenied")
-    return `${context.operation} ${where}: permission denied; check the credentials ferry found (Application Default Credentials, keyFilename or credentials) and the bucket's IAM policy`;
+    return `${context.operation} ${where}: permission denied; check the credentials ferry found (Application Default Credentials${wording({ library: ", keyFilename or credentials", cli: ", e.g. GOOGLE_APPLICATION_CREDENTIALS" })}) and the bucket's IAM policy`;
   if (code === "Integrity")
     return `${context.operation} ${where}: checksum mismatch, nothing was stored (${message})`;
   const status = statusOf(error);
