@@ -36,6 +36,12 @@ function entryRecord(entry: Entry, name: string, target: ResolvedLocation): Reco
   };
 }
 
+interface LsOptions {
+  recursive?: boolean;
+  long?: boolean;
+  humanReadable?: boolean;
+}
+
 export function registerStorageCommands(program: Command): void {
   withCommonOptions(
     program
@@ -43,9 +49,10 @@ export function registerStorageCommands(program: Command): void {
       .description("list a directory (or one file)")
       .argument("<location>", "path or URL")
       .option("-R, --recursive", "list every file below, with paths relative to the location")
-      .option("-l, --long", "show size and modified time"),
+      .option("-l, --long", "show size and modified time")
+      .option("-h, --human-readable", "with --long, sizes in KiB, MiB, GiB (powers of 1024)"),
   ).action(
-    action(async ({ output, signal }, options: { recursive?: boolean; long?: boolean }, location: string) => {
+    action(async ({ output, signal }, options: LsOptions, location: string) => {
       const target = await ferry.resolve(location);
       const self = await statLocation(target, signal);
       const entries =
@@ -61,7 +68,7 @@ export function registerStorageCommands(program: Command): void {
             : (relativeKey(target.path, entry.path) ?? entry.path);
         const name = entry.kind === "directory" ? `${relative}/` : relative;
         const plain = options.long
-          ? `${String(entry.size).padStart(12)}  ${formatTime(entry.mtime)}  ${name}`
+          ? `${(options.humanReadable ? formatBytes(entry.size) : String(entry.size)).padStart(12)}  ${formatTime(entry.mtime)}  ${name}`
           : name;
         output.emit("entry", entryRecord(entry, relative, target), plain);
       }
