@@ -182,8 +182,9 @@ function reportFile(
     ...(event.attempts ? { attempts: event.attempts } : {}),
     ...(event.error ? { error: errorRecord(event.error) } : {}),
   };
-  if (bar && event.status === "failed") process.stderr.write("\n");
-  output.emit("file", record, plain);
+  // On a terminal the line goes above the bar (stdout and stderr are the same screen).
+  if (bar && process.stdout.isTTY) bar.log(plain, process.stdout);
+  else output.emit("file", record, plain);
 }
 
 function reportPlanned(output: Output, planned: PlannedAction, target: Location): void {
