@@ -72,6 +72,8 @@ interface Case {
   error?: string;
   /** Text stderr must contain (the words of the interface). */
   says?: RegExp;
+  /** Reads what other cases made (a saved name, a run): runs after them. */
+  after?: true;
 }
 
 const same =
@@ -175,10 +177,15 @@ const CASES: Record<string, Case> = {
     code: 2,
     error: "InvalidInput",
   },
-  "registry ls": { args: same("registry", "ls"), code: 0, events: ["entry"] },
-  "registry show": { args: same("registry", "show", "~/contract"), code: 0, events: ["entry"] },
+  "registry ls": { args: same("registry", "ls"), code: 0, after: true, events: ["entry"] },
+  "registry show": { args: same("registry", "show", "~/contract"), code: 0, after: true, events: ["entry"] },
   "registry show a missing name": { args: same("registry", "show", "~/missing"), code: 3, error: "NotFound" },
-  "registry history": { args: same("registry", "history", "~/contract"), code: 0, events: ["entry"] },
+  "registry history": {
+    args: same("registry", "history", "~/contract"),
+    code: 0,
+    after: true,
+    events: ["entry"],
+  },
   "run a command": {
     args: (mode) => ["run", "--run-id", `ok-${mode}`, "--put", "data", "--", "echo made"],
     code: 0,
@@ -201,14 +208,20 @@ const CASES: Record<string, Case> = {
     code: 2,
     error: "InvalidInput",
   },
-  "catalog runs": { args: same("catalog", "runs"), code: 0, events: ["run"] },
-  "catalog show": { args: same("catalog", "show", "ok-json"), code: 0, events: ["run"] },
+  "catalog runs": { args: same("catalog", "runs"), code: 0, after: true, events: ["run"] },
+  "catalog show": { args: same("catalog", "show", "ok-json"), code: 0, after: true, events: ["run"] },
   "catalog show a missing run": { args: same("catalog", "show", "no-such-run"), code: 3, error: "NotFound" },
-  "catalog verify": { args: same("catalog", "verify", "ok-json"), code: 0, events: ["verified"] },
+  "catalog verify": {
+    args: same("catalog", "verify", "ok-json"),
+    code: 0,
+    after: true,
+    events: ["verified"],
+  },
   "catalog gc --keep x": { args: same("catalog", "gc", "--keep", "x"), code: 2, error: "InvalidInput" },
   "catalog gc --dry-run": {
     args: same("catalog", "gc", "--keep", "100", "--dry-run"),
     code: 0,
+    after: true,
   },
   "an unknown command": { args: same("frobnicate"), code: 2, error: "InvalidInput" },
 };
@@ -250,35 +263,40 @@ function checkStderr(run: FerryRun, label: string, kase: Case): void {
   if (kase.says) expect(run.stderr, label).toMatch(kase.says);
 }
 
-describe("every command, with and without --json, gives its documented exit code", () => {
-  for (const [name, kase] of Object.entries(CASES)) {
-    it(name, async () => {
-      // Both runs at once (a command that changes something is given its own target per mode).
-      const [json, plain] = await Promise.all([
-        runFerry(withJson(kase.args("json")), { cwd: work }),
-        runFerry(kase.args("plain"), { cwd: work }),
-      ]);
-      const records = checkShapes(json, `${name} --json`);
-      expect(json.code, `${name} --json: ${json.stderr}`).toBe(kase.code);
-      checkStderr(json, `${name} --json`, kase);
-      if (kase.events) {
-        let at = 0;
-        for (const record of records) if (record.event === kase.events[at]) at += 1;
-        expect(at, `${name}: events ${records.map((r) => r.event).join(", ")}`).toBe(kase.events.length);
-      }
-      if (kase.error) {
-        const errorEvents = records.filter((record) => record.event === "error");
-        const failures = records.filter((record) => record.event === "file" && record.status === "failed");
-        expect(errorEvents.length + failures.length, `${name}: an error event`).toBeGreaterThan(0);
-        for (const record of [...errorEvents, ...failures.map((r) => r.error as Record<string, unknown>)]) {
-          expect(record.code).toBe(kase.error);
-          if (typeof record.path === "string" && record.system === "file") expect(record.path).toMatch(/^\//);
-        }
-      }
-      expect(plain.code, `${name}: ${plain.stderr}`).toBe(kase.code);
-      checkStderr(plain, name, kase);
-    });
+async function checkCase(name: string, kase: Case): Promise<void> {
+  // Both runs at once (a command that changes something is given its own target per mode).
+  const [json, plain] = await Promise.all([
+    runFerry(withJson(kase.args("json")), { cwd: work }),
+    runFerry(kase.args("plain"), { cwd: work }),
+  ]);
+  const records = checkShapes(json, `${name} --json`);
+  expect(json.code, `${name} --json: ${json.stderr}`).toBe(kase.code);
+  checkStderr(json, `${name} --json`, kase);
+  if (kase.events) {
+    let at = 0;
+    for (const record of records) if (record.event === kase.events[at]) at += 1;
+    expect(at, `${name}: events ${records.map((r) => r.event).join(", ")}`).toBe(kase.events.length);
   }
+  if (kase.error) {
+    const errorEvents = records.filter((record) => record.event === "error");
+    const failures = records.filter((record) => record.event === "file" && record.status === "failed");
+    expect(errorEvents.length + failures.length, `${name}: an error event`).toBeGreaterThan(0);
+    for (const record of [...errorEvents, ...failures.map((r) => r.error as Record<string, unknown>)]) {
+      expect(record.code).toBe(kase.error);
+      if (typeof record.path === "string" && record.system === "file") expect(record.path).toMatch(/^\//);
+    }
+  }
+  expect(plain.code, `${name}: ${plain.stderr}`).toBe(kase.code);
+  checkStderr(plain, name, kase);
+}
+
+// Cases that stand alone run side by side; those that read what others made run after them, in order.
+describe.concurrent("every command, with and without --json, gives its documented exit code", () => {
+  for (const [name, kase] of Object.entries(CASES)) if (!kase.after) it(name, () => checkCase(name, kase));
+});
+
+describe("every command reading what others made gives its documented exit code", () => {
+  for (const [name, kase] of Object.entries(CASES)) if (kase.after) it(name, () => checkCase(name, kase));
 });
 
 describe("--json shapes", () => {
