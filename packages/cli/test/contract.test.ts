@@ -203,6 +203,12 @@ const CASES: Record<string, Case> = {
     events: ["summary"],
     says: /exited with 127/,
   },
+  "run a command killed by a signal": {
+    args: (mode) => ["run", "--run-id", `killed-${mode}`, "--", "kill -TERM $$"],
+    code: 143,
+    events: ["summary"],
+    says: /was killed by SIGTERM \(143\)/,
+  },
   "run a pattern leaving the directory": {
     args: same("run", "--put", "../outside", "--", "true"),
     code: 2,

@@ -66,24 +66,31 @@ export function registerRunCommands(program: Command): void {
         signal,
         quiet: options.json === true,
       });
-      const exitCode =
+      const failure =
         summary.status === "SUCCESS"
           ? undefined
-          : await commandStatus(String(summary["Unique execution id"]), options);
-      if (options.json) output.emit("summary", { ...summary, ...(exitCode ? { exitCode } : {}) }, undefined);
+          : await commandFailure(String(summary["Unique execution id"]), options);
+      if (options.json)
+        output.emit("summary", { ...summary, ...(failure ? { exitCode: failure.status } : {}) }, undefined);
       if (summary.status === "SUCCESS") return EXIT.ok;
-      if (exitCode === undefined) return EXIT.failed;
-      process.stderr.write(`ferry: run: the command exited with ${exitCode} (passed on as ferry's status)\n`);
-      return exitCode;
+      if (failure === undefined) return EXIT.failed;
+      process.stderr.write(`ferry: run: the command ${failure.what} (passed on as ferry's status)\n`);
+      return failure.status;
     }),
   );
 }
 
 /** The failed command's status as a shell gives it, or undefined when the command itself did not fail. */
-async function commandStatus(runId: string, options: RunOptions): Promise<number | undefined> {
+async function commandFailure(
+  runId: string,
+  options: RunOptions,
+): Promise<{ status: number; what: string } | undefined> {
   const step = (await readRun(runId, { location: options.catalog })).steps.at(-1);
-  if (step?.exitCode !== undefined && step.exitCode > 0) return step.exitCode;
+  if (step?.exitCode !== undefined && step.exitCode > 0)
+    return { status: step.exitCode, what: `exited with ${step.exitCode}` };
   const signal = /killed by (SIG[A-Z0-9]+)/.exec(step?.error ?? "")?.[1];
   const number = signal ? constants.signals[signal as NodeJS.Signals] : undefined;
-  return number === undefined ? undefined : 128 + number;
+  return number === undefined
+    ? undefined
+    : { status: 128 + number, what: `was killed by ${signal} (${128 + number})` };
 }
