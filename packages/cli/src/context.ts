@@ -6,11 +6,15 @@ import { FerryError } from "@ferry/core";
 import type { Command } from "commander";
 import { EXIT } from "./exit-codes.ts";
 import { Output } from "./output.ts";
+import { PIPE_CLOSED_STATUS, stdoutClosed, watchOutputStreams } from "./stdout.ts";
 
 const interrupt = new AbortController();
 let interrupted = false;
 
-/** The first SIGINT cancels cleanly, the second leaves immediately. Safe to call more than once. */
+/**
+ * The first SIGINT cancels cleanly, the second leaves immediately; a closed stdout cancels too
+ * (see stdout.ts). Safe to call more than once.
+ */
 let installed = false;
 
 export function handleInterrupts(): void {
@@ -21,6 +25,14 @@ export function handleInterrupts(): void {
     interrupted = true;
     interrupt.abort(new Error("interrupted (Ctrl-C)"));
   });
+  watchOutputStreams((cause) => {
+    if (!interrupt.signal.aborted) interrupt.abort(new FerryError("Aborted", "stdout was closed", { cause }));
+  });
+}
+
+/** The exit code once a command is over: a closed stdout overrides whatever the command said. */
+export function finalExitCode(code: number): number {
+  return stdoutClosed() ? PIPE_CLOSED_STATUS : code;
 }
 
 export interface CommandContext {
@@ -45,11 +57,13 @@ export function action<Args extends unknown[], Options>(
     const options = command.opts() as Options & { json?: boolean };
     const args = commanderArgs.slice(0, -2) as Args;
     const output = new Output(options.json === true);
+    let code: number;
     try {
-      process.exitCode = (await run({ output, signal: interrupt.signal }, options, ...args)) ?? EXIT.ok;
+      code = (await run({ output, signal: interrupt.signal }, options, ...args)) ?? EXIT.ok;
     } catch (error) {
-      process.exitCode = output.error(interrupt.signal.aborted ? abortedError(error) : error);
+      code = output.error(interrupted ? abortedError(error) : error);
     }
+    process.exitCode = finalExitCode(code);
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import { FerryError, toFerryError } from "@ferry/core";
 import { exitCodeFor } from "./exit-codes.ts";
+import { PIPE_CLOSED_STATUS, stdoutClosed } from "./stdout.ts";
 
 export class Output {
   readonly json: boolean;
@@ -23,6 +24,7 @@ export class Output {
 
   /** A result: `plain` for people, `record` (with its event name) for `--json`. */
   emit(event: string, record: Record<string, unknown>, plain: string | undefined): void {
+    if (this.#stdout === process.stdout && stdoutClosed()) return; // the command is being aborted
     if (this.json) this.#stdout.write(`${JSON.stringify({ event, ...record }, replacer)}\n`);
     else if (plain !== undefined) this.#stdout.write(`${plain}\n`);
   }
@@ -33,12 +35,23 @@ export class Output {
     else this.#stderr.write(`ferry: note: ${text}\n`);
   }
 
-  /** Report an error; returns the exit code it maps to. */
+  /** Report an error; returns the exit code it maps to. Once stdout is gone, nobody reads it (as with coreutils). */
   error(caught: unknown): number {
+    if (stdoutClosed()) return PIPE_CLOSED_STATUS;
     const error = toFerryError(caught);
     this.#stderr.write(`ferry: ${error.code}: ${error.message}\n`);
     if (this.json) this.emit("error", errorRecord(error), undefined);
     return exitCodeFor(error.code);
+  }
+
+  /** A failure already reported as results (failed files): one line on stderr, whatever the mode. */
+  failure(code: string, text: string): void {
+    if (!stdoutClosed()) this.#stderr.write(`ferry: ${code}: ${text}\n`);
+  }
+
+  /** A usage error commander has already printed on stderr: the `error` event for --json. */
+  usageError(message: string): void {
+    this.emit("error", { code: "InvalidInput", message: message.replace(/^error: /, "") }, undefined);
   }
 }
 
@@ -47,12 +60,19 @@ export function errorRecord(error: FerryError): Record<string, unknown> {
     code: error.code,
     message: error.message,
     ...(error.system ? { system: error.system } : {}),
-    ...(error.path ? { path: error.path } : {}),
+    ...(error.path ? { path: displayPath(error.system, error.path) } : {}),
     ...(error.packageName ? { packageName: error.packageName } : {}),
   };
 }
 
-function replacer(_key: string, value: unknown): unknown {
-  if (FerryError.isInstance(value)) return errorRecord(value);
+/** Local paths are absolute, whether an error carries the full path or the key below `/`. */
+function displayPath(system: string | undefined, path: string): string {
+  return system === "file" && !path.startsWith("/") ? `/${path}` : path;
+}
+
+/** Errors anywhere in a record print as `errorRecord` does (their own toJSON has runs before a replacer sees them). */
+function replacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const original = this[key];
+  if (FerryError.isInstance(original)) return errorRecord(original);
   return value;
 }

@@ -157,7 +157,7 @@ describe("ferry registry", () => {
       [1, "folder", { owner: "ml" }],
       [2, "folder", {}],
     ]);
-    const show = await runFerry(["registry", "show", "~/mydata", "--version", "1"], { cwd });
+    const show = await runFerry(["registry", "show", "~/mydata", "--version", "1", "--json"], { cwd });
     expect(JSON.parse(show.stdout)).toMatchObject({ name: "~/mydata", version: 1, system: "file" });
     const secret = await runFerry(
       ["registry", "save", "x", "data", "--type", "blob", "--metadata", '{"sas_token":"sv=1&sig=abc"}'],
@@ -176,8 +176,64 @@ describe("ferry registry", () => {
     expect((await runFerry(["registry", "save", "grades", "grades", "--type", "table"], { cwd })).code).toBe(
       0,
     );
-    const entry = JSON.parse((await runFerry(["registry", "show", "grades"], { cwd })).stdout);
+    const entry = JSON.parse((await runFerry(["registry", "show", "grades", "--json"], { cwd })).stdout);
     expect(entry).toMatchObject({ type: "table", flavour: "plain" });
     expect(entry.schema.fields.map((field: { name: string }) => field.name)).toEqual(["id", "grade"]);
+  });
+});
+
+/** The column each header word starts at, and each row's text at those columns. */
+function columnStarts(text: string): { starts: number[]; lines: string[] } {
+  const lines = text.trimEnd().split("\n");
+  const starts = [...lines[0]!.matchAll(/\S+/g)].map((match) => match.index);
+  return { starts, lines };
+}
+
+describe("tables for people: aligned columns, human sizes, readable entries", () => {
+  it("catalog runs and registry ls -l line their columns up under a header, however long the values", async () => {
+    const cwd = await project("columns");
+    await writeFiles(cwd, { "data/a.txt": "a" });
+    for (const runId of ["r", "a-much-longer-run-id"]) {
+      expect((await runFerry(["run", "--put", "data", "--run-id", runId, "--", "true"], { cwd })).code).toBe(
+        0,
+      );
+    }
+    const runs = columnStarts((await runFerry(["catalog", "runs"], { cwd })).stdout);
+    expect(runs.lines[0]).toMatch(/^RUN\s+STATUS\s+STARTED\s+DURATION\s+FILES$/);
+    expect(runs.lines).toHaveLength(3);
+    for (const line of runs.lines.slice(1)) {
+      // Each value starts where its header does (DURATION and FILES are right-aligned: they end there).
+      expect(line.slice(runs.starts[1]!)).toMatch(/^SUCCESS /);
+      expect(line.slice(runs.starts[2]!)).toMatch(/^\d{4}-\d\d-\d\d/);
+    }
+    for (const name of ["~/x", "~/a-much-longer-name"]) {
+      expect((await runFerry(["registry", "save", name, "data", "--type", "folder"], { cwd })).code).toBe(0);
+    }
+    const names = columnStarts((await runFerry(["registry", "ls", "-l"], { cwd })).stdout);
+    expect(names.lines[0]).toMatch(/^NAME\s+VERSION\s+TYPE\s+LOCATION\s+UPDATED$/);
+    for (const line of names.lines.slice(1)) {
+      expect(line.slice(names.starts[2]!)).toMatch(/^folder /);
+      expect(line.slice(names.starts[3]!)).toMatch(/^file:\/\//);
+    }
+  });
+
+  it("registry show prints the entry as labelled lines, without $schema; ls -l -h gives human sizes", async () => {
+    const cwd = await project("show");
+    await table({ id: [1, 2], grade: ["a", "b"] }, join(cwd, "grades")).write();
+    await runFerry(
+      ["registry", "save", "grades", "grades", "--type", "table", "--metadata", '{"owner":"ml"}'],
+      {
+        cwd,
+      },
+    );
+    const show = await runFerry(["registry", "show", "grades"], { cwd });
+    expect(show.stdout).not.toContain("$schema");
+    expect(show.stdout).toMatch(/^name: +~\/grades$/m);
+    expect(show.stdout).toMatch(/^version: +1$/m);
+    expect(show.stdout).toMatch(/^columns: +id: int32, grade: string$/m);
+    expect(show.stdout).toMatch(/^metadata: +owner: "ml"$/m);
+    await writeFile(join(cwd, "big.bin"), Buffer.alloc(1536 * 1024));
+    const long = await runFerry(["ls", "-l", "-h", "big.bin"], { cwd });
+    expect(long.stdout).toMatch(/^\s*1\.5 MiB\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+big\.bin\n$/);
   });
 });

@@ -1,8 +1,14 @@
 /** Runs the real `ferry` command (bin/ferry.js) as a child process, as a user's shell would. */
-import { type ChildProcess, spawn } from "node:child_process";
+import {
+  type ChildProcess,
+  type ChildProcessByStdio,
+  type SpawnOptionsWithStdioTuple,
+  spawn,
+} from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 
 export const FERRY_BIN = fileURLToPath(new URL("../bin/ferry.js", import.meta.url));
@@ -17,18 +23,38 @@ export interface FerryRun {
 export interface RunOptions {
   cwd?: string;
   input?: string;
-  env?: Record<string, string>;
+  /** Added to this process's environment; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
   /** Called once the child exists (to send it signals). */
   onSpawn?: (child: ChildProcess) => void;
 }
 
 export function runFerry(args: readonly string[], options: RunOptions = {}): Promise<FerryRun> {
+  return collect(spawn(process.execPath, [FERRY_BIN, ...args], spawnOptions(options)), options);
+}
+
+/** Runs a shell command line (`sh -c`), e.g. ferry piped into another command. */
+export function runShell(script: string, options: RunOptions = {}): Promise<FerryRun> {
+  return collect(spawn("sh", ["-c", script], spawnOptions(options)), options);
+}
+
+function spawnOptions(options: RunOptions): SpawnOptionsWithStdioTuple<"pipe", "pipe", "pipe"> {
+  return {
+    cwd: options.cwd,
+    env: Object.fromEntries(
+      Object.entries({ ...process.env, ...options.env, FORCE_COLOR: "0" }).filter(
+        ([, value]) => value !== undefined,
+      ),
+    ) as NodeJS.ProcessEnv,
+    stdio: ["pipe", "pipe", "pipe"],
+  };
+}
+
+function collect(
+  child: ChildProcessByStdio<Writable, Readable, Readable>,
+  options: RunOptions,
+): Promise<FerryRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FERRY_BIN, ...args], {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env, FORCE_COLOR: "0" },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {

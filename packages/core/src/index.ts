@@ -20,3 +20,4 @@ export * from "./table/index.ts";
 export * from "./table/types.ts";
 export * from "./transfer/index.ts";
 export { VERSION } from "./version.ts";
+export * from "./wording.ts";

@@ -8,6 +8,7 @@ import { isAbsolute, resolve as resolvePath } from "node:path";
 import { errors } from "./errors.ts";
 import { normalizeKey } from "./paths.ts";
 import { findSshHost } from "./ssh-config.ts";
+import { wording } from "./wording.ts";
 
 /** Canonical system names. `ssh` is an alias of `sftp`. */
 export type SystemName = "file" | "s3" | "gs" | "az" | "sftp" | "github" | (string & {});
@@ -170,7 +171,7 @@ function parseAzure(rest: string, input: string): Location {
   // az://container/path, or az://account@container/path would look like credentials: use options/env for the account.
   if (head.includes("@") || head.includes(":")) {
     bad(
-      `az:// URLs name a container (az://container/path); the account comes from options or the environment: ${redact(input)}`,
+      `az:// URLs name a container (az://container/path); the account comes from ${wording({ library: "options or the environment", cli: "the environment" })}: ${redact(input)}`,
       input,
     );
   }

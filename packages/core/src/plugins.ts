@@ -15,6 +15,7 @@ import { canonicalSystem, type Location, type LocationLike, parseLocation } from
 import { createStorage } from "./managed.ts";
 import type { Capabilities, Storage, StorageDriver } from "./storage.ts";
 import type { TableFlavour } from "./table/types.ts";
+import { wording } from "./wording.ts";
 
 export interface StoragePlugin {
   /** Short name, e.g. "s3". */
@@ -130,8 +131,8 @@ export class PluginRegistry {
     const packageName = FIRST_PARTY_STORAGE[canonical];
     throw errors.pluginMissing(
       packageName
-        ? `no plugin for "${canonical}": install ${packageName} (pnpm add ${packageName}) or call ferry.use(...)`
-        : `no plugin for "${canonical}": register one with ferry.use(...) or list its package under "plugins" in ferry.config.json`,
+        ? `no plugin for "${canonical}": install ${packageName} (pnpm add ${packageName})${wording({ library: " or call ferry.use(...)", cli: "" })}`
+        : `no plugin for "${canonical}": ${wording({ library: "register one with ferry.use(...) or list", cli: "list" })} its package under "plugins" in ferry.config.json`,
       { system: canonical, packageName },
     );
   }

@@ -1,7 +1,8 @@
 /**
- * ~/.ssh/config host aliases, read with `ssh-config` (the parser OpenSSH users' tools share).
- * A name counts as an alias only when a non-wildcard `Host` pattern matches it, so "data:file.txt"
- * stays a local path unless the user really has a host called "data".
+ * ~/.ssh/config, read with `ssh-config` (the parser OpenSSH users' tools share). A name counts as an
+ * alias only when a non-wildcard `Host` pattern matches it, so "data:file.txt" stays a local path
+ * unless the user really has a host called "data"; but once a host is being connected to, every
+ * matching block applies (`Host *` too), as OpenSSH does.
  */
 import { readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
@@ -61,6 +62,22 @@ function hasExplicitHost(config: SSHConfig, name: string): boolean {
 export function findSshHost(name: string, configPath: string = sshConfigPath()): SshHostConfig | undefined {
   const config = load(configPath);
   if (!config || !hasExplicitHost(config, name)) return undefined;
+  return computeSettings(config, name);
+}
+
+/**
+ * The settings OpenSSH would use to connect to `name` (an alias, a host name or an address): every
+ * matching block, `Host *` included. Undefined when there is no ssh config.
+ */
+export function sshHostSettings(
+  name: string,
+  configPath: string = sshConfigPath(),
+): SshHostConfig | undefined {
+  const config = load(configPath);
+  return config ? computeSettings(config, name) : undefined;
+}
+
+function computeSettings(config: SSHConfig, name: string): SshHostConfig {
   const computed = config.compute(name) as Record<string, string | string[]>;
   const get = (key: string): string | undefined => {
     const value = computed[key];

@@ -584,3 +584,25 @@ describe("local storage: large writes with a declared MD5 are hashed on a second
     expect(await onDisk()).toEqual(["big"]);
   });
 });
+
+describe.skipIf(!existsSync("/proc/self"))(
+  "local storage: a file system that refuses new directories",
+  () => {
+    it("mkdir and a write below /proc fail at once with PermissionDenied naming the refused directory", async () => {
+      const proc = localStorage("/proc");
+      try {
+        const made = proc.mkdir("ferry-test/deeper").catch((error: unknown) => error);
+        expect(await made).toMatchObject({
+          code: "PermissionDenied",
+          message:
+            "cannot create directory /proc/ferry-test: the file system at /proc does not accept new directories",
+        });
+        expect(await codeOf(proc.write("ferry-test/deeper/file.txt", new Uint8Array([1])))).toBe(
+          "PermissionDenied",
+        );
+      } finally {
+        await proc.close();
+      }
+    });
+  },
+);

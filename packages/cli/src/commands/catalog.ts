@@ -4,9 +4,10 @@
  */
 import { gcRuns, getFromRun, listRuns, readRun, verifyRun } from "@ferry/core";
 import { type Command, InvalidArgumentError } from "commander";
+import { columns } from "../columns.ts";
 import { action, withCommonOptions } from "../context.ts";
 import { EXIT } from "../exit-codes.ts";
-import { formatBytes, formatSeconds } from "../format.ts";
+import { formatBytes, formatSeconds, formatTime } from "../format.ts";
 
 interface CatalogCommandOptions {
   catalog?: string;
@@ -37,11 +38,27 @@ export function registerCatalogCommands(program: Command): void {
 
   withCatalogOptions(catalog.command("runs").description("list runs, newest first")).action(
     action(async ({ output }, options: CatalogCommandOptions) => {
-      for (const run of await listRuns({ location: options.catalog })) {
+      const runs = await listRuns({ location: options.catalog });
+      if (output.json) {
+        for (const run of runs) output.emit("run", { ...run }, undefined);
+      } else if (runs.length > 0) {
+        const rows = runs.map((run) => [
+          run.runId,
+          run.status,
+          run.start ? formatTime(new Date(run.start)) : "-",
+          duration(run.durationMs),
+          String(run.files),
+        ]);
         output.emit(
           "run",
-          { ...run },
-          `${run.runId}  ${run.status.padEnd(7)}  ${run.start ?? "-"}  ${duration(run.durationMs).padStart(9)}  ${run.files} files`,
+          {},
+          columns(["RUN", "STATUS", "STARTED", "DURATION", "FILES"], rows, [
+            "left",
+            "left",
+            "left",
+            "right",
+            "right",
+          ]),
         );
       }
       return undefined;

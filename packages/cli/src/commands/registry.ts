@@ -7,6 +7,7 @@
 import { homedir } from "node:os";
 import {
   Blob,
+  describeType,
   errors,
   Folder,
   type Location,
@@ -17,7 +18,9 @@ import {
   Table,
 } from "@ferry/core";
 import { type Command, InvalidArgumentError } from "commander";
+import { columns } from "../columns.ts";
 import { action, withCommonOptions } from "../context.ts";
+import { formatTime } from "../format.ts";
 
 const TYPES: readonly ResourceType[] = ["folder", "table", "blob"];
 
@@ -79,8 +82,38 @@ function resourceAt(type: ResourceType, location: Location): Folder | Blob | Tab
   return Table.from(location);
 }
 
-function entryLine(entry: RegistryEntry): string {
-  return `${entry.name}  v${entry.version}  ${entry.type}  ${entry.url}  ${entry.updated}`;
+/** Entries as aligned columns, one per row. */
+function entryTable(entries: readonly RegistryEntry[]): string {
+  return columns(
+    ["NAME", "VERSION", "TYPE", "LOCATION", "UPDATED"],
+    entries.map((entry) => [
+      entry.name,
+      `v${entry.version}`,
+      entry.type,
+      entry.url,
+      formatTime(new Date(entry.updated)),
+    ]),
+  );
+}
+
+/** One entry as labelled lines: what a person looks for, without the file format's `$schema`. */
+function entryText(entry: RegistryEntry): string {
+  const metadata = Object.entries(entry.metadata).map(([key, value]) => `${key}: ${JSON.stringify(value)}`);
+  const rows: [string, string | undefined][] = [
+    ["name", entry.name],
+    ["version", String(entry.version)],
+    ["type", entry.flavour ? `${entry.type} (${entry.flavour})` : entry.type],
+    ["location", entry.url],
+    ["account", entry.account],
+    ["partitions", entry.partitioning?.join(", ")],
+    ["columns", entry.schema?.fields.map((field) => `${field.name}: ${describeType(field.type)}`).join(", ")],
+    ["metadata", metadata.length > 0 ? metadata.join(", ") : undefined],
+    ["created", formatTime(new Date(entry.created))],
+    ["updated", formatTime(new Date(entry.updated))],
+  ];
+  const shown = rows.filter((row): row is [string, string] => row[1] !== undefined && row[1] !== "");
+  const width = Math.max(...shown.map(([label]) => label.length)) + 2;
+  return shown.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`).join("\n");
 }
 
 export function registerRegistryCommands(program: Command): void {
@@ -100,14 +133,15 @@ export function registerRegistryCommands(program: Command): void {
         prefix?: string,
       ) => {
         const reg = open(options);
-        for (const name of await reg.list(prefix)) {
-          if (options.long || options.json) {
-            const entry = await reg.entry(name);
-            output.emit("entry", { ...entry }, entryLine(entry));
-          } else {
-            output.emit("entry", { name }, name);
-          }
+        const names = await reg.list(prefix);
+        if (!options.long && !options.json) {
+          for (const name of names) output.emit("entry", { name }, name);
+          return undefined;
         }
+        const entries: RegistryEntry[] = [];
+        for (const name of names) entries.push(await reg.entry(name));
+        if (options.json) for (const entry of entries) output.emit("entry", { ...entry }, undefined);
+        else if (entries.length > 0) output.emit("entry", {}, entryTable(entries));
         return undefined;
       },
     ),
@@ -122,7 +156,7 @@ export function registerRegistryCommands(program: Command): void {
   ).action(
     action(async ({ output }, options: RegistryCommandOptions & { version?: number }, name: string) => {
       const entry = await open(options).entry(unexpanded(name), { version: options.version });
-      output.emit("entry", { ...entry }, JSON.stringify(entry, null, 2));
+      output.emit("entry", { ...entry }, entryText(entry));
       return undefined;
     }),
   );
@@ -131,8 +165,9 @@ export function registerRegistryCommands(program: Command): void {
     registry.command("history").description("every saved version of a name, oldest first").argument("<name>"),
   ).action(
     action(async ({ output }, options: RegistryCommandOptions, name: string) => {
-      for (const entry of await open(options).history(unexpanded(name)))
-        output.emit("entry", { ...entry }, entryLine(entry));
+      const history = await open(options).history(unexpanded(name));
+      if (output.json) for (const entry of history) output.emit("entry", { ...entry }, undefined);
+      else if (history.length > 0) output.emit("entry", {}, entryTable(history));
       return undefined;
     }),
   );

@@ -1,8 +1,12 @@
 /**
  * `ferry run --put PATTERN… [--get PATTERN…] [--no-copy] -- <command>`: run a command as a
- * ShellJob and capture what it creates into the catalog. The exit code is 0 when the run
- * succeeded, the command's own exit code when it failed, and 1 when capture failed.
+ * ShellJob and capture what it creates into the catalog. One rule for the exit status: when the
+ * command ran and failed, its own status is passed through unchanged (127 included; 128 + n when a
+ * signal n killed it) and named on stderr and in the summary (`exitCode`); ferry's own codes only
+ * say that ferry failed (bad options, capture). With --json, the command's stdout goes to stderr
+ * so that stdout stays JSON lines.
  */
+import { constants } from "node:os";
 import { Catalog, readRun, ShellJob } from "@ferry/core";
 import type { Command } from "commander";
 import { action, withCommonOptions } from "../context.ts";
@@ -48,6 +52,7 @@ export function registerRunCommands(program: Command): void {
       const job = new ShellJob({
         command: shellCommand(words),
         name: options.name,
+        ...(options.json ? { stdout: process.stderr } : {}),
         catalog: new Catalog({
           put: options.put,
           get: options.get,
@@ -61,11 +66,31 @@ export function registerRunCommands(program: Command): void {
         signal,
         quiet: options.json === true,
       });
-      if (options.json) output.emit("summary", summary, undefined);
+      const failure =
+        summary.status === "SUCCESS"
+          ? undefined
+          : await commandFailure(String(summary["Unique execution id"]), options);
+      if (options.json)
+        output.emit("summary", { ...summary, ...(failure ? { exitCode: failure.status } : {}) }, undefined);
       if (summary.status === "SUCCESS") return EXIT.ok;
-      const log = await readRun(String(summary["Unique execution id"]), { location: options.catalog });
-      const exitCode = log.steps.at(-1)?.exitCode;
-      return exitCode !== undefined && exitCode > 0 && exitCode < 126 ? exitCode : EXIT.failed;
+      if (failure === undefined) return EXIT.failed;
+      process.stderr.write(`ferry: run: the command ${failure.what} (passed on as ferry's status)\n`);
+      return failure.status;
     }),
   );
+}
+
+/** The failed command's status as a shell gives it, or undefined when the command itself did not fail. */
+async function commandFailure(
+  runId: string,
+  options: RunOptions,
+): Promise<{ status: number; what: string } | undefined> {
+  const step = (await readRun(runId, { location: options.catalog })).steps.at(-1);
+  if (step?.exitCode !== undefined && step.exitCode > 0)
+    return { status: step.exitCode, what: `exited with ${step.exitCode}` };
+  const signal = /killed by (SIG[A-Z0-9]+)/.exec(step?.error ?? "")?.[1];
+  const number = signal ? constants.signals[signal as NodeJS.Signals] : undefined;
+  return number === undefined
+    ? undefined
+    : { status: 128 + number, what: `was killed by ${signal} (${128 + number})` };
 }

@@ -36,6 +36,12 @@ function entryRecord(entry: Entry, name: string, target: ResolvedLocation): Reco
   };
 }
 
+interface LsOptions {
+  recursive?: boolean;
+  long?: boolean;
+  humanReadable?: boolean;
+}
+
 export function registerStorageCommands(program: Command): void {
   withCommonOptions(
     program
@@ -43,9 +49,10 @@ export function registerStorageCommands(program: Command): void {
       .description("list a directory (or one file)")
       .argument("<location>", "path or URL")
       .option("-R, --recursive", "list every file below, with paths relative to the location")
-      .option("-l, --long", "show size and modified time"),
+      .option("-l, --long", "show size and modified time")
+      .option("-h, --human-readable", "with --long, sizes in KiB, MiB, GiB (powers of 1024)"),
   ).action(
-    action(async ({ output, signal }, options: { recursive?: boolean; long?: boolean }, location: string) => {
+    action(async ({ output, signal }, options: LsOptions, location: string) => {
       const target = await ferry.resolve(location);
       const self = await statLocation(target, signal);
       const entries =
@@ -61,7 +68,7 @@ export function registerStorageCommands(program: Command): void {
             : (relativeKey(target.path, entry.path) ?? entry.path);
         const name = entry.kind === "directory" ? `${relative}/` : relative;
         const plain = options.long
-          ? `${String(entry.size).padStart(12)}  ${formatTime(entry.mtime)}  ${name}`
+          ? `${(options.humanReadable ? formatBytes(entry.size) : String(entry.size)).padStart(12)}  ${formatTime(entry.mtime)}  ${name}`
           : name;
         output.emit("entry", entryRecord(entry, relative, target), plain);
       }
@@ -77,7 +84,7 @@ export function registerStorageCommands(program: Command): void {
       .option("--offset <bytes>", "start at this byte", parseNonNegative)
       .option("--count <bytes>", "print at most this many bytes", parseNonNegative),
   ).action(
-    action(async ({ signal }, options: { offset?: number; count?: number }, locations: string[]) => {
+    action(async ({ output, signal }, options: { offset?: number; count?: number }, locations: string[]) => {
       for (const location of locations) {
         const target = await ferry.resolve(location);
         const range =
@@ -88,7 +95,21 @@ export function registerStorageCommands(program: Command): void {
               }
             : undefined;
         const stream = await target.storage.read(target.path, { signal, ...(range ? { range } : {}) });
-        await pipeline(stream, process.stdout, { end: false, signal });
+        if (output.json) {
+          // Bytes are not JSON: each chunk is a `data` event, base64, with its offset in the file.
+          let offset = range?.offset ?? 0;
+          for await (const chunk of stream as AsyncIterable<Buffer>) {
+            signal.throwIfAborted();
+            output.emit(
+              "data",
+              { url: target.location.url, offset, base64: chunk.toString("base64") },
+              undefined,
+            );
+            offset += chunk.byteLength;
+          }
+        } else {
+          await pipeline(stream, process.stdout, { end: false, signal });
+        }
       }
       return undefined;
     }),

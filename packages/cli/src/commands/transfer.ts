@@ -6,17 +6,22 @@
 import { readFile } from "node:fs/promises";
 import {
   copy,
+  errors,
+  formatLocation,
+  type Location,
   type PlannedAction,
+  parseLocation,
   sync,
   type TransferFileEvent,
   type TransferOptions,
   type TransferSummary,
+  withPath,
 } from "@ferry/core";
 import { type Command, InvalidArgumentError } from "commander";
 import { action, type CommandContext, withCommonOptions } from "../context.ts";
-import { EXIT } from "../exit-codes.ts";
+import { EXIT, exitCodeFor } from "../exit-codes.ts";
 import { formatBytes, formatSeconds } from "../format.ts";
-import type { Output } from "../output.ts";
+import { errorRecord, type Output } from "../output.ts";
 import { ProgressBar } from "../progress.ts";
 import { parseNonNegative } from "./storage.ts";
 
@@ -101,6 +106,7 @@ async function runTransfer(
   source: string,
   destination: string,
 ): Promise<number> {
+  const target = parseLocation(destination);
   const bar =
     flags.progress && !output.json && process.stderr.isTTY && !flags.dryRun ? new ProgressBar() : undefined;
   const options: TransferOptions = {
@@ -116,7 +122,7 @@ async function runTransfer(
     include: flags.include,
     exclude: flags.exclude,
     delete: command === "sync" && flags.delete === true,
-    onFile: (event) => reportFile(output, event, bar),
+    onFile: (event) => reportFile(output, event, bar, target),
     ...(bar ? { onProgress: (progress) => bar.update(progress) } : {}),
     ...(flags.filesFrom ? { files: await readFileList(flags.filesFrom) } : {}),
   };
@@ -126,13 +132,40 @@ async function runTransfer(
   } finally {
     bar?.stop();
   }
-  if (summary.dryRun) for (const planned of summary.plan) reportPlanned(output, planned);
+  if (summary.dryRun) for (const planned of summary.plan) reportPlanned(output, planned, target);
   for (const note of summary.notes) output.note(note);
   reportSummary(output, summary);
-  return summary.failed > 0 ? EXIT.failed : EXIT.ok;
+  const code = transferExitCode(summary);
+  if (summary.failed > 0) {
+    const kinds = [...new Set(summary.errors.map(({ error }) => error.code))];
+    const what = `${summary.failed} ${summary.failed === 1 ? "file" : "files"} failed`;
+    if (kinds.length === 1) output.failure(kinds[0]!, what);
+    else output.failure("Failed", `${what} (${kinds.join(", ")})`);
+  }
+  return code;
 }
 
-function reportFile(output: Output, event: TransferFileEvent, bar: ProgressBar | undefined): void {
+/**
+ * 0 when nothing failed; when every failure is of one kind, that kind's code (all PermissionDenied: 4,
+ * all Integrity: 6, all Transient after the retries: 8); 1 when they are mixed.
+ */
+export function transferExitCode(summary: Pick<TransferSummary, "failed" | "errors">): number {
+  if (summary.failed === 0) return EXIT.ok;
+  const codes = new Set(summary.errors.map(({ error }) => error.code));
+  return codes.size === 1 ? exitCodeFor([...codes][0]!) : EXIT.failed;
+}
+
+/** Where a file goes, as a person would name it: an absolute path for local files, a URL otherwise. */
+function destinationOf(target: Location, key: string): string {
+  return formatLocation(withPath(target, key));
+}
+
+function reportFile(
+  output: Output,
+  event: TransferFileEvent,
+  bar: ProgressBar | undefined,
+  target: Location,
+): void {
   if (bar && event.status === "done") return; // the bar shows progress; failures still get a line
   const verb = event.action === "delete" ? "deleted" : "copied";
   const plain =
@@ -143,22 +176,24 @@ function reportFile(output: Output, event: TransferFileEvent, bar: ProgressBar |
     action: event.action,
     status: event.status,
     path: event.path,
-    destination: event.destinationKey,
+    destination: destinationOf(target, event.destinationKey),
     size: event.size,
     ...(event.route ? { route: event.route } : {}),
     ...(event.attempts ? { attempts: event.attempts } : {}),
-    ...(event.error ? { error: event.error } : {}),
+    ...(event.error ? { error: errorRecord(event.error) } : {}),
   };
-  if (bar && event.status === "failed") process.stderr.write("\n");
-  output.emit("file", record, plain);
+  // On a terminal the line goes above the bar (stdout and stderr are the same screen).
+  if (bar && process.stdout.isTTY) bar.log(plain, process.stdout);
+  else output.emit("file", record, plain);
 }
 
-function reportPlanned(output: Output, planned: PlannedAction): void {
+function reportPlanned(output: Output, planned: PlannedAction, target: Location): void {
   const record = {
     action: planned.action,
     path: planned.path,
-    destination: planned.destinationKey,
-    size: planned.size,
+    destination: destinationOf(target, planned.destinationKey),
+    // The file's size, whatever is done with it (the plan's own `size` is what will move: 0 for skip/delete).
+    size: planned.source?.size ?? planned.destination?.size ?? planned.size,
     reason: planned.reason,
   };
   const plain =
@@ -180,8 +215,25 @@ function reportSummary(output: Output, summary: TransferSummary): void {
 }
 
 async function readFileList(file: string): Promise<string[]> {
-  const text = file === "-" ? await readStdin() : await readFile(file, "utf8");
+  const text = file === "-" ? await readStdin() : await readFile(file, "utf8").catch(fileListError(file));
   return text.split(/\r?\n/).filter((line) => line !== "" && !line.startsWith("#"));
+}
+
+/** A --files-from file that cannot be read, named as the flag the user gave. */
+function fileListError(file: string): (error: NodeJS.ErrnoException) => never {
+  return (error) => {
+    const where = `--files-from ${file}`;
+    if (error.code === "ENOENT")
+      throw errors.notFound(`${where}: no such file`, { system: "file", cause: error });
+    if (error.code === "EACCES" || error.code === "EPERM")
+      throw errors.permissionDenied(`${where}: permission denied`, { system: "file", cause: error });
+    if (error.code === "EISDIR")
+      throw errors.invalidInput(`${where}: is a directory, not a list of paths`, {
+        system: "file",
+        cause: error,
+      });
+    throw errors.unexpected(`${where}: ${error.message}`, { system: "file", cause: error });
+  };
 }
 
 async function readStdin(): Promise<string> {

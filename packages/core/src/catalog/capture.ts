@@ -3,6 +3,7 @@ import { join } from "node:path";
 import pLimit from "p-limit";
 import { errors, FerryError, toFerryError } from "../errors.ts";
 import { TEMP_PREFIX } from "../local/root.ts";
+import { wording } from "../wording.ts";
 import type { Catalog, GetPattern } from "./catalog.ts";
 import { hashLocalFile, md5Of, openLocalFile } from "./hashing.ts";
 import { expandLocalPattern, keyMatcher } from "./patterns.ts";
@@ -245,7 +246,7 @@ async function plan(patterns: readonly GetPattern[], context: StageContext): Pro
     if (hashOnly.length > 0) {
       const names = hashOnly.map((record) => record.name).join(", ");
       throw errors.notFound(
-        `catalog get ${JSON.stringify(get.text)}: ${names} ${hashOnly.length === 1 ? "was" : "were"} recorded by hash only (storeCopy: false) in run ${runId}, so there is no copy to get`,
+        `catalog get ${JSON.stringify(get.text)}: ${names} ${hashOnly.length === 1 ? "was" : "were"} recorded by hash only (${wording({ library: "storeCopy: false", cli: "ferry run --no-copy" })}) in run ${runId}, so there is no copy to get`,
         { path: context.store.display(runId) },
       );
     }

@@ -103,6 +103,8 @@ export interface ShellJobOptions extends JobOptions {
   command: string;
   /** Extra environment variables for the command. */
   env?: Record<string, string> | undefined;
+  /** Where the command's stdout goes as it comes (default process.stdout); the execution log gets it either way. */
+  stdout?: NodeJS.WritableStream | undefined;
 }
 
 /** A failed command: its exit code is kept in the run log. */
@@ -127,6 +129,7 @@ export class ShellJob extends Job {
   readonly kind = "shell" as const;
   readonly command: string;
   readonly env: Record<string, string>;
+  readonly #stdout: NodeJS.WritableStream | undefined;
 
   constructor(options: ShellJobOptions) {
     super(options, "job");
@@ -134,6 +137,7 @@ export class ShellJob extends Job {
       throw errors.invalidInput("ShellJob needs command: a shell command");
     this.command = options.command;
     this.env = { ...options.env };
+    this.#stdout = options.stdout;
   }
 
   /**
@@ -158,7 +162,7 @@ export class ShellJob extends Job {
       });
       child.stdout.on("data", (chunk: Buffer) => {
         log.write(chunk);
-        process.stdout.write(chunk);
+        (this.#stdout ?? process.stdout).write(chunk);
       });
       child.stderr.on("data", (chunk: Buffer) => {
         log.write(chunk);

@@ -10,6 +10,7 @@ import { errors, FerryError } from "../errors.ts";
 import type { LocationLike } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import { VERSION } from "../version.ts";
+import { wording } from "../wording.ts";
 import { capturePuts, fetchGets, type StageContext } from "./capture.ts";
 import type { Catalog } from "./catalog.ts";
 import { ExecutionLog } from "./execution-log.ts";
@@ -141,7 +142,7 @@ export class Run {
       if (await store.runExists(runId)) {
         if (options.retry !== true) {
           throw errors.alreadyExists(
-            `run ${runId} already exists in ${store.display("")}; pass retry: true (--retry) to run it again under the same id`,
+            `run ${runId} already exists in ${store.display("")}; ${wording({ library: "pass retry: true", cli: "add --retry" })} to run it again under the same id`,
             {
               path: store.display(runId),
             },

@@ -11,7 +11,6 @@ import {
   createWriteStream,
   futimesSync,
   linkSync,
-  mkdirSync,
   open as openCallback,
   openSync,
   renameSync,
@@ -23,12 +22,13 @@ import {
   writeSync,
   writevSync,
 } from "node:fs";
-import { chmod, link, mkdir, open, rename, rm, stat, unlink, utimes } from "node:fs/promises";
+import { chmod, link, open, rename, rm, stat, unlink, utimes } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { errors } from "../errors.ts";
 import { fsErrorCode, mapFsError } from "./errors.ts";
+import { makeDirectories, makeDirectoriesSync } from "./make-directories.ts";
 import { TEMP_PREFIX } from "./root.ts";
 import { startTrailingHasher } from "./trailing-hash.ts";
 
@@ -68,7 +68,7 @@ export interface PlaceOptions {
 /** Create the parent directories of `filePath`; a file in the way is InvalidInput. */
 export async function ensureParent(filePath: string): Promise<void> {
   try {
-    await mkdir(dirname(filePath), { recursive: true });
+    await makeDirectories(dirname(filePath));
   } catch (error) {
     throw parentError(error, filePath);
   }
@@ -76,7 +76,7 @@ export async function ensureParent(filePath: string): Promise<void> {
 
 function ensureParentSync(filePath: string): void {
   try {
-    mkdirSync(dirname(filePath), { recursive: true });
+    makeDirectoriesSync(dirname(filePath));
   } catch (error) {
     throw parentError(error, filePath);
   }

@@ -33,6 +33,7 @@ import {
 import { type BatchCopyItem, copyBatch } from "./batch-copy.ts";
 import { fsErrorCode, mapFsError, withFsErrors } from "./errors.ts";
 import { entryFromStats, listLocal } from "./list.ts";
+import { makeDirectories } from "./make-directories.ts";
 import { fillFromRanges } from "./ranged.ts";
 import { hashFile, readRange } from "./read.ts";
 import { LocalRoot, TEMP_PREFIX } from "./root.ts";
@@ -426,7 +427,7 @@ export class LocalDriver implements StorageDriver {
     const filePath = await this.#root.resolve(path);
     refuseTempName(path, filePath);
     try {
-      await mkdir(filePath, { recursive: true });
+      await makeDirectories(filePath);
     } catch (error) {
       const code = fsErrorCode(error);
       if (code === "EEXIST" || code === "ENOTDIR") {

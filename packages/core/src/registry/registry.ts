@@ -8,6 +8,7 @@ import { ferry } from "../default.ts";
 import { errors, FerryError } from "../errors.ts";
 import { parseLocation } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
+import { wording } from "../wording.ts";
 import {
   type RegistryLocationOptions,
   type ResolvedRegistryConfig,
@@ -68,7 +69,7 @@ export class ResourceRegistry {
     const target = scope === "local" ? this.config.local : this.config.shared;
     if (target === undefined) {
       throw errors.invalidInput(
-        'no shared registry is configured for @/ names: set { "registry": { "shared": "s3://bucket/prefix" } } in ferry.config.json, FERRY_SHARED_REGISTRY, or the `shared` option',
+        `no shared registry is configured for @/ names: set { "registry": { "shared": "s3://bucket/prefix" } } in ferry.config.json, FERRY_SHARED_REGISTRY, or ${wording({ library: "the `shared` option", cli: "--shared" })}`,
       );
     }
     const location = parseLocation(target, { cwd: this.config.cwd });

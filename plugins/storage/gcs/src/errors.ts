@@ -5,7 +5,14 @@
  * and some carry request URLs and headers. What ferry attaches as `cause` is a fresh, redacted
  * error: name, message and status only.
  */
-import { type ErrorCode, errorCodeForStatus, FerryError, isNetworkError, redactSecrets } from "@ferry/core";
+import {
+  type ErrorCode,
+  errorCodeForStatus,
+  FerryError,
+  isNetworkError,
+  redactSecrets,
+  wording,
+} from "@ferry/core";
 
 interface ClientError {
   name?: string;
@@ -64,6 +71,7 @@ function classify(error: ClientError): ErrorCode {
   if (isNetworkError(code)) return "Transient";
   if (/Retry limit exceeded|socket hang up|ECONNRESET|EPIPE|connection closure/i.test(message))
     return "Transient";
+  if (/Unable to read the credential file/i.test(message)) return "NotFound";
   if (/Could not load the default credentials|Could not refresh access token|invalid_grant/i.test(message))
     return "PermissionDenied";
   return "Unexpected";
@@ -80,11 +88,17 @@ function describe(code: ErrorCode, error: ClientError, context: ErrorContext): s
     /bucket does not exist|bucket.*not found/i.test(message)
   )
     return `${context.operation} ${where}: bucket "${context.bucket}" does not exist`;
+  const credentials =
+    /Unable to read the credential file specified by the (\w+) environment variable: The file at (.*?) does not exist/i.exec(
+      message,
+    );
+  if (code === "NotFound" && credentials)
+    return `${context.operation} ${where}: the credentials file ${credentials[2]} named by ${credentials[1]} does not exist`;
   if (code === "NotFound") return `${context.operation} ${where}: no such object`;
   if (code === "ConditionNotMet")
     return `${context.operation} ${where}: the precondition failed (an object already exists or changed)`;
   if (code === "PermissionDenied")
-    return `${context.operation} ${where}: permission denied; check the credentials ferry found (Application Default Credentials, keyFilename or credentials) and the bucket's IAM policy`;
+    return `${context.operation} ${where}: permission denied; check the credentials ferry found (Application Default Credentials${wording({ library: ", keyFilename or credentials", cli: ", e.g. GOOGLE_APPLICATION_CREDENTIALS" })}) and the bucket's IAM policy`;
   if (code === "Integrity")
     return `${context.operation} ${where}: checksum mismatch, nothing was stored (${message})`;
   const status = statusOf(error);

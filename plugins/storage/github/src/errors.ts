@@ -2,7 +2,7 @@
  * GitHub's answers mapped onto ferry's error codes. Messages name the repository, ref and path the
  * operation was about; the token never appears (octokit redacts it from the request it attaches too).
  */
-import { errors, FerryError } from "@ferry/core";
+import { errors, FerryError, wording } from "@ferry/core";
 
 interface HttpFailure {
   status: number;
@@ -94,7 +94,7 @@ export function toGithubError(error: unknown, subject: ErrorSubject): FerryError
   switch (error.status) {
     case 401:
       return errors.permissionDenied(
-        `GitHub rejected the token (bad credentials) for ${subject.what}: check GITHUB_TOKEN / GH_TOKEN or the token option`,
+        `GitHub rejected the token (bad credentials) for ${subject.what}: check GITHUB_TOKEN / GH_TOKEN${wording({ library: " or the token option", cli: "" })}`,
         ctx,
       );
     case 403:

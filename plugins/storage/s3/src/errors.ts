@@ -3,7 +3,7 @@
  * echo the access key id and the string that was signed), so what ferry attaches as `cause` is a
  * fresh, redacted error: name, message, status and request id only.
  */
-import { type ErrorCode, FerryError, isNetworkError, redactSecrets } from "@ferry/core";
+import { type ErrorCode, FerryError, isNetworkError, redactSecrets, wording } from "@ferry/core";
 
 interface SdkError {
   name?: string;
@@ -98,7 +98,7 @@ function describe(code: ErrorCode, error: SdkError, context: ErrorContext): stri
   const where =
     context.path === undefined ? `s3://${context.bucket}` : `s3://${context.bucket}/${context.path}`;
   if (isMissingRegion(error)) {
-    return `${context.operation} ${where}: no AWS region is configured; set AWS_REGION (or a region in your AWS profile), or pass s3({ region })`;
+    return `${context.operation} ${where}: no AWS region is configured; set AWS_REGION (or a region in your AWS profile)${wording({ library: ", or pass s3({ region })", cli: "" })}`;
   }
   const name = codeOf(error);
   if (name === "NoSuchBucket")

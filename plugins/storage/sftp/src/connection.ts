@@ -6,7 +6,7 @@
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { debuglog } from "node:util";
-import { errors, type FerryError } from "@ferry/core";
+import { errors, type FerryError, wording } from "@ferry/core";
 import type {
   AgentAuthMethod,
   Client,
@@ -199,7 +199,12 @@ async function parseSource(source: KeySource, tried: string[]): Promise<ParsedKe
   if (key instanceof Error || key === undefined) {
     const reason = key instanceof Error ? key.message : "no key found";
     if (source.explicit) {
-      const hint = /passphrase|decrypt/i.test(reason) ? " (pass `passphrase` for an encrypted key)" : "";
+      const hint = /passphrase|decrypt/i.test(reason)
+        ? wording({
+            library: " (pass `passphrase` for an encrypted key)",
+            cli: " (an encrypted key: add it to ssh-agent with ssh-add)",
+          })
+        : "";
       throw errors.invalidInput(`cannot use the private key from ${source.label}: ${reason}${hint}`, {
         system: "sftp",
       });

@@ -6,6 +6,7 @@
 import { createHmac } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { wording } from "@ferry/core";
 
 export type HostKeyCheck = "strict" | "accept-new" | "off";
 
@@ -125,6 +126,6 @@ export function verifyHostKey(args: {
     reason: "unknown",
     message:
       `the host key of ${name} is not in ${file}: add it (ssh-keyscan -p ${port} ${host} >> ${file}, after checking ` +
-      `its fingerprint), or pass hostKeyCheck: "accept-new" to record it on first connection`,
+      `its fingerprint), or ${wording({ library: 'pass hostKeyCheck: "accept-new"', cli: "set StrictHostKeyChecking accept-new for this host in ~/.ssh/config" })} to record it on first connection`,
   };
 }

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
-import { errors, findSshHost, sshConfigPath } from "@ferry/core";
+import { errors, sshConfigPath, sshHostSettings } from "@ferry/core";
 import type { HostKeyCheck } from "./known-hosts.ts";
 import type { SftpOptions } from "./options.ts";
 
@@ -87,7 +87,8 @@ export function resolveTarget(
   input: { host: string; port?: number | undefined; user?: string | undefined },
   options: SftpOptions,
 ): Target {
-  const alias = findSshHost(input.host, options.sshConfigPath ?? sshConfigPath());
+  // Every matching block applies, `Host *` included, whether the host is an alias or an address.
+  const alias = sshHostSettings(input.host, options.sshConfigPath ?? sshConfigPath());
   const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
   const knownHostsFromConfig = first(alias?.raw.UserKnownHostsFile)?.split(/\s+/)[0];
   const port = input.port ?? alias?.port ?? options.port ?? 22;

@@ -94,6 +94,25 @@ describe.skipIf(skipReason !== undefined)("sftp connections: ssh config, keys, a
     expect(sshd().openConnections()).toBe(2);
   });
 
+  it("applies a `Host *` block to a plain user@address:port URL, as OpenSSH does (IdentityFile, UserKnownHostsFile)", async () => {
+    const config = join(sshd().dir, uniqueName("wildcard_config"));
+    writeFileSync(
+      config,
+      `Host *\n  IdentityFile ${sshd().privateKeyPath}\n  UserKnownHostsFile ${sshd().knownHostsPath}\n  IdentitiesOnly yes\n`,
+    );
+    const root = sshd().makeRoot();
+    writeFileSync(join(root, "wild.txt"), "matched by Host *");
+    const registry = new PluginRegistry({ lazy: false }).use(sftp({ agent: false, sshConfigPath: config }));
+    try {
+      const { storage, path } = await registry.resolve(
+        `sftp://${sshd().user}@127.0.0.1:${sshd().port}${root}/wild.txt`,
+      );
+      expect(text(await storage.readBytes(path))).toBe("matched by Host *");
+    } finally {
+      await registry.close();
+    }
+  });
+
   it("expands %-tokens in IdentityFile and honours IdentitiesOnly", async () => {
     // A key file named after the alias (%n) and the port (%p), as ssh_config(5) allows.
     const keyPath = join(sshd().dir, `tokens-host-${sshd().port}_ed25519`);
