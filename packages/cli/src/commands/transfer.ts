@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import {
   copy,
+  FerryError,
   type PlannedAction,
   sync,
   type TransferFileEvent,
@@ -129,7 +130,20 @@ async function runTransfer(
   if (summary.dryRun) for (const planned of summary.plan) reportPlanned(output, planned);
   for (const note of summary.notes) output.note(note);
   reportSummary(output, summary);
-  return summary.failed > 0 ? EXIT.failed : EXIT.ok;
+  return failureExit(output, summary);
+}
+
+/**
+ * Files that failed for one reason exit with that reason's code (Integrity: 6, Transient: 8, ...) and
+ * its error on stderr, which names the first such file; failures of mixed kinds exit 1.
+ */
+function failureExit(output: Output, summary: TransferSummary): number {
+  const first = summary.errors[0];
+  if (summary.failed === 0 || first === undefined) return summary.failed > 0 ? EXIT.failed : EXIT.ok;
+  const { code, message } = first.error;
+  if (summary.errors.some(({ error }) => error.code !== code)) return EXIT.failed;
+  const more = summary.failed > 1 ? ` (and ${summary.failed - 1} more files, listed above)` : "";
+  return output.error(new FerryError(code, `${message}${more}`));
 }
 
 function reportFile(output: Output, event: TransferFileEvent, bar: ProgressBar | undefined): void {
