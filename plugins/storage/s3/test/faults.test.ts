@@ -54,6 +54,20 @@ describeTransferFaults("s3 (s3rver)", () => ({
   statedMd5: (hex) => hex,
 }));
 
+describe("s3: a multipart upload the server got wrong", () => {
+  it("is aborted, never completed (s3rver cannot list uploads, so the requests are what is checked)", async () => {
+    const bucket = await server.createBucket();
+    const { client, traffic } = recordingClient({ ...server, endpoint: proxy.endpoint });
+    const storage = await bucketStorage(server, { client, partSize: FAULT_PART }, bucket);
+    proxy.inject({ kind: "flip", direction: "upstream", marker: "FERRY-FAULT-MARKER", offset: 23 });
+    await expectFerryError(storage.write("parts.bin", markedBytes(600 * 1024, 23, 300 * 1024)), "Integrity");
+    const commands = traffic.map(({ command }) => command);
+    expect(commands).toContain("AbortMultipartUpload");
+    expect(commands).not.toContain("CompleteMultipartUpload");
+    expect(commands).not.toContain("CopyObject"); // no md5chksum recorded
+  });
+});
+
 describe("s3: hashes recorded with an object", () => {
   it("a multipart upload retried after a flipped byte records the MD5 of what was stored", async () => {
     const { bucket, storage, direct, client } = await throughProxy();
