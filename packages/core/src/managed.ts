@@ -331,9 +331,12 @@ class ManagedStorage implements Storage {
         digested = true;
         const actual = await hash.digest("hex");
         if (actual !== options.md5.toLowerCase()) {
+          // Bytes that do not hash to the MD5 the source declared were changed on the way (or the source
+          // changed since it was listed): another attempt reads them again, so a transfer may retry.
           throw errors.integrity(`MD5 mismatch: expected ${options.md5.toLowerCase()}, got ${actual}`, {
             system: this.system,
             path: key,
+            retryable: true,
           });
         }
       }

@@ -130,7 +130,10 @@ async function initiateResumable(ctx: GcsContext, request: GcsRequest, bucketNam
     conditions,
     staged: await ctx.store.stage(),
   });
-  const location = `${ctx.baseUrl}/upload/storage/v1/b/${bucketName}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${id}`;
+  // On the host the client reached (as GCS does), so a client that goes through a proxy stays behind it.
+  const host = request.header("host");
+  const base = host ? `http://${host}` : ctx.baseUrl;
+  const location = `${base}/upload/storage/v1/b/${bucketName}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${id}`;
   sendEmpty(request.res, 200, { location });
 }
 

@@ -139,7 +139,9 @@ async function runTransfer(
   if (summary.failed > 0) {
     const kinds = [...new Set(summary.errors.map(({ error }) => error.code))];
     const what = `${summary.failed} ${summary.failed === 1 ? "file" : "files"} failed`;
-    if (kinds.length === 1) output.failure(kinds[0]!, what);
+    // One failed file: its own message, which names it; several: the count (each has its line above).
+    const only = summary.failed === 1 ? summary.errors[0]?.error.message : undefined;
+    if (kinds.length === 1) output.failure(kinds[0]!, only ?? what);
     else output.failure("Failed", `${what} (${kinds.join(", ")})`);
   }
   return code;

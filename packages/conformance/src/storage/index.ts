@@ -1,4 +1,11 @@
 export {
+  describeTransferFaults,
+  FAULT_PART,
+  type FaultInjector,
+  type FaultTarget,
+  markedBytes,
+} from "./faults.ts";
+export {
   bytes,
   type DriverOverrides,
   expectFerryError,

@@ -212,9 +212,11 @@ export async function verifyCopy(
         : undefined;
   if (!problem) return;
   await removeQuietly(job.destination, job.destinationKey);
+  // What arrived is not what was sent: corrupted or cut on the way, so another attempt may get through.
   throw errors.integrity(`${problem}; the destination copy was removed`, {
     system: job.destination.system,
     path: job.destinationKey,
+    retryable: true,
   });
 }
 

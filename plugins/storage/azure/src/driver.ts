@@ -209,6 +209,8 @@ export class AzureDriver implements StorageDriver {
       uploadBlob(
         {
           blob: container.getBlockBlobClient(path),
+          name: `az://${this.container}/${path}`,
+          path,
           contentType,
           ifNoneMatch: options.ifNoneMatch,
           size: options.size,

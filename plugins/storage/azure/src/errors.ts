@@ -99,6 +99,8 @@ function describe(code: ErrorCode, error: RestErrorLike, context: ErrorContext):
   if (name === "InvalidBlockList") {
     return `${context.operation} ${where}: another upload to this blob committed first and the service discarded this upload's blocks; write again`;
   }
+  if (code === "Integrity")
+    return `${context.operation} ${where}: the service received other bytes than were sent (${name}): corrupted on the way`;
   if (code === "PermissionDenied") {
     return `${context.operation} ${where}: access denied (${name}); check the account key, SAS or Azure credential ferry found`;
   }
@@ -122,6 +124,8 @@ export function mapAzureError(error: unknown, context: ErrorContext): FerryError
   return new FerryError(code, redact(describe(code, rest, context), context.secrets), {
     system: "az",
     path: context.path,
+    // The service saw other bytes than their Content-MD5 / CRC64 says: changed on the way, so retry.
+    ...(code === "Integrity" ? { retryable: true } : {}),
     cause,
   });
 }

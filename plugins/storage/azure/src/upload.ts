@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import type { BlockBlobClient } from "@azure/storage-blob";
 import {
   chunkBytes,
+  errors,
   forEachConcurrent,
   md5Of,
   md5OfHandover,
@@ -22,6 +23,9 @@ import {
 
 export interface BlockUpload {
   blob: BlockBlobClient;
+  /** `az://container/path`, for messages. */
+  name: string;
+  path: string;
   contentType: string | undefined;
   ifNoneMatch: "*" | undefined;
   size: number | undefined;
@@ -40,6 +44,21 @@ export interface UploadResult {
 }
 
 const MAX_BLOCKS = 50_000;
+
+/**
+ * The service answers Put Blob and Put Block with the Content-MD5 of the body it received. Absent
+ * (a service that answers none) it proves nothing, and the Content-MD5 sent, which the service
+ * checks, is the only check.
+ */
+const sameMd5 = (answered: Uint8Array | undefined, sent: Uint8Array) =>
+  answered === undefined || Buffer.from(answered).equals(sent);
+
+function corrupted(target: BlockUpload, request: string, answered: Uint8Array | undefined, sent: Uint8Array) {
+  return errors.integrity(
+    `write ${target.name}: the service received other bytes than were sent (${request} answered Content-MD5 ${Buffer.from(answered ?? []).toString("hex")}, sent ${Buffer.from(sent).toString("hex")}): corrupted on the way`,
+    { system: "az", path: target.path, retryable: true },
+  );
+}
 
 const signalOption = (signal: AbortSignal | undefined) => (signal ? { abortSignal: signal } : {});
 const conditions = (ifNoneMatch: "*" | undefined) => (ifNoneMatch ? { conditions: { ifNoneMatch } } : {});
@@ -68,6 +87,12 @@ async function putBlob(target: BlockUpload, body: Uint8Array): Promise<UploadRes
     ...conditions(target.ifNoneMatch),
     ...signalOption(target.signal),
   });
+  if (!sameMd5(response.contentMD5, digest)) {
+    // Stored, but not what was sent: removed, so no one reads it under this name.
+    const ours = response.etag ? { conditions: { ifMatch: response.etag } } : {};
+    await target.blob.deleteIfExists(ours).catch(() => undefined);
+    throw corrupted(target, "Put Blob", response.contentMD5, digest);
+  }
   return {
     etag: response.etag,
     md5: digest.toString("hex"),
@@ -101,10 +126,14 @@ async function stageAndCommit(
     blockIds[index] = blockId;
     // The block's memory goes to the hashing thread and back (no copy); `block` is the same bytes.
     const { digest, bytes: block } = await md5OfHandover(filled);
-    await target.blob.stageBlock(blockId, block, block.byteLength, {
-      transactionalContentMD5: Buffer.from(digest, "hex"),
+    const sent = Buffer.from(digest, "hex");
+    const staged = await target.blob.stageBlock(blockId, block, block.byteLength, {
+      transactionalContentMD5: sent,
       ...signalOption(target.signal),
     });
+    // A block the service got wrong fails the upload before its block list is committed.
+    if (!sameMd5(staged.contentMD5, sent))
+      throw corrupted(target, `Put Block ${index + 1}`, staged.contentMD5, sent);
     recycler.give(block); // staged: its memory can hold a later block
   });
   await staging.catch((error: unknown) => {

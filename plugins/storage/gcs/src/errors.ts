@@ -99,8 +99,13 @@ function describe(code: ErrorCode, error: ClientError, context: ErrorContext): s
     return `${context.operation} ${where}: the precondition failed (an object already exists or changed)`;
   if (code === "PermissionDenied")
     return `${context.operation} ${where}: permission denied; check the credentials ferry found (Application Default Credentials${wording({ library: ", keyFilename or credentials", cli: ", e.g. GOOGLE_APPLICATION_CREDENTIALS" })}) and the bucket's IAM policy`;
-  if (code === "Integrity")
-    return `${context.operation} ${where}: checksum mismatch, nothing was stored (${message})`;
+  if (code === "Integrity") {
+    const what =
+      context.operation === "read"
+        ? "the bytes received do not match the object's checksum"
+        : "checksum mismatch, nothing was stored";
+    return `${context.operation} ${where}: ${what} (${message.replace(/\s+/g, " ").trim()})`;
+  }
   const status = statusOf(error);
   return `${context.operation} ${where}: ${message || error.name || "error"}${status ? ` (HTTP ${status})` : ""}`;
 }
@@ -129,6 +134,8 @@ export function mapGcsError(error: unknown, context: ErrorContext): FerryError {
   return new FerryError(code, redact(describe(code, client, context), secrets), {
     system: "gs",
     path: context.path,
+    // A hash mismatch means bytes were changed on the way, which another attempt may not repeat.
+    ...(code === "Integrity" && client.code !== "MD5_NOT_AVAILABLE" ? { retryable: true } : {}),
     cause: safeCause(client, secrets),
   });
 }

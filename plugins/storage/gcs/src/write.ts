@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { debuglog } from "node:util";
-import { collectBytes, type WriteOptions } from "@ferry/core";
+import { collectBytes, errors, type WriteOptions } from "@ferry/core";
 import type { CreateWriteStreamOptions, File, SaveOptions } from "@google-cloud/storage";
 import { mtimeMetadata, type ObjectResource } from "./entries.ts";
 import { roundChunk } from "./options.ts";
@@ -55,7 +55,9 @@ export async function upload(
       ...(preconditionOpts ? { preconditionOpts } : {}),
     };
     await file.save(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), save);
-    return file.metadata as ObjectResource;
+    const stored = file.metadata as ObjectResource;
+    await checkStoredMd5(file, stored, md5Hash as string);
+    return stored;
   }
   debug(
     "resumable upload of %s (%s bytes, chunks of %d)",
@@ -73,6 +75,10 @@ export async function upload(
     uri: session,
     offset: 0,
     chunkSize: chunkSizeFor(options, settings),
+    // The client hashes what it sends and compares the md5Hash of the object resource the upload
+    // returns; on a mismatch it deletes the object and fails (FILE_NO_UPLOAD: Integrity). MD5 rather
+    // than the default CRC32C, so the MD5 ferry reports for the object is one that was checked.
+    validation: "md5",
     metadata,
     ...(preconditionOpts ? { preconditionOpts } : {}),
   };
@@ -88,6 +94,26 @@ export async function upload(
     throw error;
   }
   return file.metadata as ObjectResource;
+}
+
+/**
+ * The object resource an upload returns states the MD5 of what GCS stored. GCS refuses a body that
+ * does not match the md5Hash sent with it; this checks the answer too, so a server that let one
+ * through (or an answer changed on the way) does not leave an object ferry would vouch for.
+ */
+async function checkStoredMd5(file: File, stored: ObjectResource, sent: string): Promise<void> {
+  if (stored.md5Hash === undefined || stored.md5Hash === sent) return;
+  try {
+    // Only the generation just written: a later writer's object stays.
+    await file.delete(stored.generation === undefined ? {} : { ifGenerationMatch: stored.generation });
+  } catch (error) {
+    debug("removing %s after an MD5 mismatch failed (%s)", file.name, (error as Error)?.name ?? "error");
+  }
+  const hex = (base64: string) => Buffer.from(base64, "base64").toString("hex");
+  throw errors.integrity(
+    `write gs://${file.bucket.name}/${file.name}: GCS stored other bytes than were sent (md5Hash ${hex(stored.md5Hash)}, sent ${hex(sent)}): corrupted on the way`,
+    { system: "gs", path: file.name, retryable: true },
+  );
 }
 
 function chunkSizeFor(options: WriteOptions, settings: UploadSettings): number {

@@ -17,6 +17,7 @@ import { compareKeys, errors, mapStreamErrors } from "@ferry/core";
 import mime from "mime";
 import type { Dispatcher } from "undici";
 import { mapS3Error } from "./errors.ts";
+import { HEX_MD5, isEncryptedWithKey, unquote } from "./etag.ts";
 import { LeanGet } from "./lean-get.ts";
 import { listPages } from "./listing.ts";
 import type { ResolvedS3Options } from "./options.ts";
@@ -34,9 +35,6 @@ export interface ClientHandle {
   secrets(): readonly string[];
 }
 
-const HEX_MD5 = /^[0-9a-f]{32}$/;
-const unquote = (etag: string | undefined) => etag?.replace(/^"|"$/g, "");
-
 /** The MD5 an object's headers prove: a single-part, unencrypted ETag, or the md5 ferry (or rclone) recorded. */
 export function md5Of(
   etag: string | undefined,
@@ -50,16 +48,6 @@ export function md5Of(
   }
   const plain = unquote(etag)?.toLowerCase();
   return !encrypted && plain !== undefined && HEX_MD5.test(plain) ? plain : undefined;
-}
-
-function isEncryptedWithKey(head: {
-  ServerSideEncryption?: string | undefined;
-  SSECustomerAlgorithm?: string | undefined;
-}): boolean {
-  return (
-    head.SSECustomerAlgorithm !== undefined ||
-    (head.ServerSideEncryption !== undefined && head.ServerSideEncryption !== "AES256")
-  );
 }
 
 export class S3Driver implements StorageDriver {
@@ -368,7 +356,17 @@ export class S3Driver implements StorageDriver {
     // One CopyObject answers with the new object's ETag and time; with the metadata copied along,
     // that is everything a HEAD would say, so no second request. Multipart copies are looked up.
     if (!copied.lastModified || !copied.encryption) return this.stat(to, options);
-    const md5 = md5Of(copied.etag, undefined, isEncryptedWithKey(copied.encryption)) ?? source.md5;
+    const stated = md5Of(copied.etag, undefined, isEncryptedWithKey(copied.encryption));
+    // A CopyObject's plain ETag is the MD5 of what the copy holds: it must be the MD5 the source
+    // claims (its ETag, or a recorded md5chksum, which the copy carries along with the metadata).
+    if (stated && source.md5 && stated !== source.md5) {
+      await this.delete([to], options).catch(() => {});
+      throw errors.integrity(
+        `copy s3://${this.bucket}/${from}: the copy's MD5 ${stated} is not the source's stated MD5 ${source.md5} (a wrong recorded md5chksum?); the copy was removed`,
+        { system: "s3", path: from },
+      );
+    }
+    const md5 = stated ?? source.md5;
     return {
       path: to,
       kind: "file",

@@ -135,6 +135,8 @@ export function mapS3Error(error: unknown, context: ErrorContext): FerryError {
   return new FerryError(code, redact(describe(code, sdk, context), secrets), {
     system: "s3",
     path: context.path,
+    // BadDigest and its kind: the body did not arrive as sent, which another attempt may fix.
+    ...(code === "Integrity" ? { retryable: true } : {}),
     cause: safeCause(sdk, secrets),
   });
 }

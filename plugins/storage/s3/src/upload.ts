@@ -21,6 +21,7 @@ import {
   readUpTo,
   throwIfAborted,
 } from "@ferry/core";
+import { checkEtag, multipartEtag } from "./etag.ts";
 import { GiB } from "./options.ts";
 import { requestOptions, type S3Sdk } from "./sdk.ts";
 
@@ -82,7 +83,34 @@ async function putObject(target: UploadTarget, body: Uint8Array): Promise<Upload
     }),
     requestOptions(target.signal),
   );
+  await keepOnlyIfReceived(target, () => checkEtag(output, md5, { ...objectOf(target), what: "its" }));
   return { etag: output.ETag, md5, size: body.byteLength, multipart: false };
+}
+
+const objectOf = (target: { bucket: string; key: string }) => ({ bucket: target.bucket, key: target.key });
+
+/**
+ * Runs `check` on a stored object's answer; when it fails, the object is removed before the error goes
+ * on, so bytes the server got wrong never stay under the name (and a retry starts from nothing).
+ */
+async function keepOnlyIfReceived(target: UploadTarget, check: () => void): Promise<void> {
+  try {
+    check();
+  } catch (error) {
+    try {
+      await target.client.send(
+        new target.sdk.DeleteObjectCommand({ Bucket: target.bucket, Key: target.key }),
+      );
+    } catch (removal) {
+      debug(
+        "removing the corrupted s3://%s/%s failed: %s",
+        target.bucket,
+        target.key,
+        (removal as Error).name,
+      );
+    }
+    throw error;
+  }
 }
 
 async function multipartUpload(
@@ -105,6 +133,7 @@ async function multipartUpload(
   // Hashed on a second thread where there is one (core's md5.ts), beside the uploads.
   const whole: Md5Stream | undefined = target.md5 ? undefined : md5Stream(target.size ?? Infinity);
   const parts: CompletedPart[] = [];
+  const partMd5s: string[] = [];
   let size = 0;
   const recycler = new PartRecycler(target.concurrency);
   try {
@@ -119,6 +148,7 @@ async function multipartUpload(
       throwIfAborted(target.signal);
       // The part's memory goes to the hashing thread and back (no copy); `part` is the same bytes.
       const { digest, bytes: part } = await md5OfHandover(filled, "base64");
+      partMd5s[index] = Buffer.from(digest, "base64").toString("hex");
       const output = await client.send(
         new sdk.UploadPartCommand({
           Bucket: bucket,
@@ -131,6 +161,7 @@ async function multipartUpload(
         }),
         requestOptions(target.signal),
       );
+      checkEtag(output, partMd5s[index]!, { ...objectOf(target), what: `part ${index + 1}'s` });
       parts[index] = { PartNumber: index + 1, ETag: output.ETag! };
       recycler.give(part); // sent and acknowledged: its memory can hold a later part
     });
@@ -146,6 +177,12 @@ async function multipartUpload(
       // Completing is not aborted midway: either the object appears whole or not at all.
     );
     const md5 = whole ? await whole.digest("hex") : target.md5!;
+    // Each part's ETag was checked as it was acknowledged; this checks that the parts were assembled.
+    // S3 answers MD5-of-part-MD5s "-N"; a server that answers a plain MD5 (s3rver) states the whole's.
+    const expected = /-\d+"?$/.test(completed.ETag ?? "") ? multipartEtag(partMd5s) : md5;
+    await keepOnlyIfReceived(target, () =>
+      checkEtag(completed, expected, { ...objectOf(target), what: "the completed upload's" }),
+    );
     let etag = completed.ETag;
     if (!target.md5 && target.recordMultipartMd5 && size <= target.copyCutoff) {
       etag = await recordMd5(target, md5, etag).catch((error: unknown) => {
