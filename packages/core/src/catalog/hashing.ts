@@ -1,6 +1,6 @@
 /** MD5 and size of bytes as they stream past: one read of each file, whether it is copied or only hashed. */
 import { createHash, type Hash, hash } from "node:crypto";
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 import { setImmediate } from "node:timers/promises";
 import { SMALL_FILE_BYTES } from "./capturer.ts";
 
@@ -52,7 +52,8 @@ export async function openLocalFile(path: string): Promise<LocalFile> {
     readsSinceYield = 0;
     await setImmediate();
   }
-  const fd = openSync(path, "r");
+  // A capture never follows a link: one that appeared since the patterns were expanded fails (ELOOP).
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const { size } = fstatSync(fd);
     if (size > SMALL_FILE_BYTES) return { size };

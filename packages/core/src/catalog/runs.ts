@@ -80,7 +80,12 @@ export async function getFromRun(
   const { store, cwd } = await open(options);
   checkRunId(runId);
   const list = typeof patterns === "string" ? [patterns] : patterns;
-  const catalog = new Catalog({ get: list.map((pattern) => `runs:${runId}/${pattern}`) });
+  const checked = new Catalog({ get: list.map((pattern) => `runs:${runId}/${pattern}`) });
+  // Messages quote the patterns as the caller wrote them, not as `runs:` patterns.
+  const catalog = {
+    ...checked,
+    get: checked.get.map((get, index) => ({ ...get, text: String(list[index]) })),
+  };
   const result = await fetchGets(catalog, {
     store,
     runId,

@@ -21,7 +21,9 @@ import { formatLocation, type Location, type LocationLike, parseLocation } from 
 import { joinKey, relativeKey } from "../paths.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import type { Storage } from "../storage.ts";
+import { conditionalWritesHold } from "../storage.ts";
 import { SmallFileCapturer } from "./capturer.ts";
+import { CLAIMS_FOLDER, claimRunId } from "./claim.ts";
 import { type Fingerprint, HashingTap, hashLocalFile, type LocalFile, md5Of } from "./hashing.ts";
 import { formatRunLog, type RunLog } from "./run-log.ts";
 
@@ -135,14 +137,45 @@ export class CatalogStore {
     return log as RunLog;
   }
 
-  /** Write the run log; `create` makes it create-only where the storage can (claims the run id atomically). */
-  async writeRunLog(log: RunLog, options: { create?: boolean } = {}): Promise<void> {
-    const body = formatRunLog(log);
-    const conditional = options.create === true && this.storage.capabilities.conditionalWrite;
-    await this.storage.write(this.key(log.runId, runLogName(log.runId)), body, {
+  /** Write the run log (replacing it). */
+  async writeRunLog(log: RunLog): Promise<void> {
+    await this.storage.write(this.key(log.runId, runLogName(log.runId)), formatRunLog(log), {
       contentType: "application/json",
-      ...(conditional ? { ifNoneMatch: "*" as const } : {}),
     });
+  }
+
+  /**
+   * Write the first run log of a new run, taking its id: false when the id is already taken. With
+   * create-only writes that the storage really honours (conditionalWritesHold) that is one write;
+   * otherwise a claim protocol (claim.ts) makes sure only one starter gets the id.
+   */
+  async createRunLog(log: RunLog): Promise<boolean> {
+    const key = this.key(log.runId, runLogName(log.runId));
+    if (await conditionalWritesHold(this.storage, key)) {
+      try {
+        await this.storage.write(key, formatRunLog(log), {
+          contentType: "application/json",
+          ifNoneMatch: "*",
+        });
+        return true;
+      } catch (error) {
+        if (FerryError.isInstance(error, "ConditionNotMet")) return false;
+        throw error;
+      }
+    }
+    const claim = await claimRunId({
+      storage: this.storage,
+      claims: joinKey(this.location.path, CLAIMS_FOLDER, log.runId),
+      taken: () => this.runExists(log.runId),
+      display: this.display(log.runId),
+    });
+    if (claim === undefined) return false;
+    try {
+      await this.writeRunLog(log);
+    } finally {
+      await claim.release();
+    }
+    return true;
   }
 
   async writeJson(runId: string, name: string, value: unknown): Promise<void> {
@@ -222,7 +255,12 @@ export class CatalogStore {
   async fetchFile(
     key: string,
     localPath: string,
-    options: { expectedMd5?: string | undefined; signal?: AbortSignal | undefined } = {},
+    options: {
+      expectedMd5?: string | undefined;
+      signal?: AbortSignal | undefined;
+      /** Called after the copy is complete and checked, right before it replaces `localPath`. */
+      beforePlace?: (() => Promise<void>) | undefined;
+    } = {},
   ): Promise<Fingerprint> {
     const { signal, expectedMd5 } = options;
     await mkdir(dirname(localPath), { recursive: true });
@@ -240,6 +278,7 @@ export class CatalogStore {
           },
         );
       }
+      await options.beforePlace?.();
       await rename(temp, localPath);
     } catch (error) {
       await rm(temp, { force: true });
@@ -265,7 +304,7 @@ export class CatalogStore {
     for await (const entry of this.storage.list(this.location.path)) {
       if (entry.kind === "directory") {
         const id = relativeKey(this.location.path, entry.path);
-        if (id) ids.push(id);
+        if (id && id !== CLAIMS_FOLDER) ids.push(id);
       }
     }
     return ids;
