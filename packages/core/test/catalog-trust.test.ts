@@ -3,10 +3,10 @@
  * JSON cannot hold, execution log names, and symbolic links on both sides of a capture.
  */
 import { existsSync } from "node:fs";
-import { readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Catalog, FerryError, FunctionJob, getFromRun } from "../src/index.ts";
+import { Catalog, FerryError, FunctionJob, getFromRun, verifyRun } from "../src/index.ts";
 import { quiet, runLogOf, tree, useWorkspace, writeAt } from "./catalog-fixtures.ts";
 
 const { workdir } = useWorkspace();
@@ -102,6 +102,26 @@ describe("a job's return value", () => {
     const log = await runLogOf(cwd, "big-parameter");
     expect(log.parameters).toEqual({});
     expect(log.steps[0]!.parameters).toEqual({ big: "12" });
+  });
+});
+
+describe("a run log that cannot be written", () => {
+  it("ends execute() with one Unexpected error naming the run log, not a raw file-system error", async () => {
+    const cwd = await workdir();
+    const error = await failure(
+      new FunctionJob({
+        // The run log's name is taken by a folder that is not empty: no write can replace it.
+        fn: async ({ cwd: dir, runId }) => {
+          const path = join(dir, ".catalog", runId, `${runId}.json`);
+          await rm(path);
+          await mkdir(join(path, "blocker"), { recursive: true });
+        },
+      }).execute({ cwd, ...quiet, runId: "unwritable" }),
+    );
+    expect(error.code).toBe("Unexpected");
+    expect(error.message).toMatch(
+      /^run unwritable ended SUCCESS, but its run log .*unwritable\/unwritable\.json could not be written and still says RUNNING/,
+    );
   });
 });
 
@@ -212,6 +232,21 @@ describe("symbolic links", () => {
       expect(String(named.Error)).toMatch(/symbolic link/);
     }
     expect(existsSync(join(cwd, ".catalog", "star-star", "outside"))).toBe(false);
+  });
+
+  it("verify does not read a hash-only file through a link that replaced it", async () => {
+    const cwd = await workdir();
+    await new FunctionJob({
+      fn: ({ cwd: dir }) => writeAt(dir, { "f.txt": "same\n" }),
+      catalog: new Catalog({ put: ["f.txt"], storeCopy: false }),
+    }).execute({ cwd, ...quiet, runId: "hash-only" });
+    const elsewhere = await workdir();
+    await writeFile(join(elsewhere, "f.txt"), "same\n");
+    await rm(join(cwd, "f.txt"));
+    await symlink(join(elsewhere, "f.txt"), join(cwd, "f.txt"));
+    const report = await verifyRun("hash-only", { cwd });
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((problem) => [problem.name, problem.problem])).toEqual([["f.txt", "changed"]]);
   });
 
   it("a brace pattern cannot slip a .. segment past the check", async () => {

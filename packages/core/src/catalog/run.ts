@@ -340,6 +340,7 @@ export class Run {
 
   async #writeFallbackLog(cause: unknown): Promise<void> {
     const reason = `the run log could not be written: ${message(cause)}`;
+    const ended = this.log.status;
     this.log.status = "FAIL";
     this.log.error = this.log.error ? `${this.log.error}; ${reason}` : reason;
     const smaller: RunLog = {
@@ -352,7 +353,7 @@ export class Run {
       await this.store.writeRunLog(smaller);
     } catch (error) {
       throw errors.unexpected(
-        `run ${this.runId} ended ${this.log.status}, but its run log ${this.store.display(this.runId, runLogName(this.runId))} could not be written and still says RUNNING: ${message(error)}`,
+        `run ${this.runId} ended ${ended}, but its run log ${this.store.display(this.runId, runLogName(this.runId))} could not be written and still says RUNNING: ${message(error)}`,
         { cause: error, path: this.store.display(this.runId, runLogName(this.runId)) },
       );
     }

@@ -9,7 +9,7 @@
  * Everything about one run is inside its folder, so a run can be copied, listed or removed as one.
  */
 import { randomBytes } from "node:crypto";
-import { constants, createReadStream, createWriteStream, statSync } from "node:fs";
+import { constants, createReadStream, createWriteStream, lstatSync } from "node:fs";
 import { copyFile, mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -24,7 +24,14 @@ import type { Storage } from "../storage.ts";
 import { conditionalWritesHold } from "../storage.ts";
 import { SmallFileCapturer } from "./capturer.ts";
 import { CLAIMS_FOLDER, claimRunId } from "./claim.ts";
-import { type Fingerprint, HashingTap, hashLocalFile, type LocalFile, md5Of } from "./hashing.ts";
+import {
+  type Fingerprint,
+  HashingTap,
+  hashLocalFile,
+  type LocalFile,
+  md5Of,
+  streamNoFollow,
+} from "./hashing.ts";
 import { formatRunLog, type RunLog } from "./run-log.ts";
 
 export const DEFAULT_CATALOG = ".catalog";
@@ -208,7 +215,7 @@ export class CatalogStore {
     if (this.#localDirectory !== undefined)
       return this.#copyLocal(localPath, join(this.#localDirectory, ...key.split("/")));
     const tap = new HashingTap();
-    await this.storage.write(key, tap.tap(createReadStream(localPath, { highWaterMark: 1024 * 1024 })), {
+    await this.storage.write(key, tap.tap(streamNoFollow(localPath)), {
       size: file.size,
       signal,
     });
@@ -221,7 +228,15 @@ export class CatalogStore {
    * If the source changes meanwhile (size or mtime), the copy is dropped and Integrity raised.
    */
   async #copyLocal(localPath: string, path: string): Promise<Fingerprint> {
-    const before = statSync(localPath);
+    // lstat: a link that replaced the file since the patterns were expanded is not copied through.
+    const before = lstatSync(localPath);
+    if (!before.isFile())
+      throw errors.invalidInput(
+        `${localPath} is no longer a regular file (a symbolic link?); it was not captured`,
+        {
+          path: localPath,
+        },
+      );
     const parent = dirname(path);
     await mkdir(parent, { recursive: true });
     const temp = join(parent, `${TEMP_PREFIX}${randomBytes(6).toString("hex")}-${basename(path)}`);
@@ -230,7 +245,7 @@ export class CatalogStore {
         hashLocalFile(localPath),
         copyFile(localPath, temp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE),
       ]);
-      const after = statSync(localPath);
+      const after = lstatSync(localPath);
       if (
         after.size !== before.size ||
         after.mtimeMs !== before.mtimeMs ||
