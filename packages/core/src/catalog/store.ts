@@ -158,7 +158,10 @@ export class CatalogStore {
    */
   async createRunLog(log: RunLog): Promise<boolean> {
     const key = this.key(log.runId, runLogName(log.runId));
-    if (await conditionalWritesHold(this.storage, key)) {
+    const claims = joinKey(this.location.path, CLAIMS_FOLDER, log.runId);
+    // Asked next to the claims, not in the run folder: a storage that probes its server (S3) writes
+    // there, and a probe object in the run folder would make the run look started to another starter.
+    if (await conditionalWritesHold(this.storage, joinKey(claims, "probe"))) {
       try {
         await this.storage.write(key, formatRunLog(log), {
           contentType: "application/json",
@@ -172,7 +175,7 @@ export class CatalogStore {
     }
     const claim = await claimRunId({
       storage: this.storage,
-      claims: joinKey(this.location.path, CLAIMS_FOLDER, log.runId),
+      claims,
       taken: () => this.runExists(log.runId),
       display: this.display(log.runId),
     });
