@@ -39,6 +39,9 @@ export async function startS3rver(): Promise<S3Backend> {
     // s3rver encrypts list continuation tokens with DES, which OpenSSL 3 only offers from its legacy
     // provider: without it every truncated listing fails with InternalError.
     "--openssl-legacy-provider",
+    // Keeps a PUT racing a DELETE in the same folder from ending the server (see the file).
+    "--require",
+    join(import.meta.dirname, "s3rver-guard.cjs"),
     s3rverBin(),
     "--directory",
     directory,

@@ -20,7 +20,7 @@ import type { LoadOptions, ResourceRegistryOptions } from "./registry/registry.t
 import { registerResourceType } from "./registry/resources.ts";
 import { LocatedResource } from "./resource.ts";
 import { type ResourceOptions, type ResourceTransferOptions, resolveTarget } from "./resource-target.ts";
-import type { WriteSource } from "./storage.ts";
+import { conditionalWritesHold, type WriteSource } from "./storage.ts";
 import { overlaps, sameStorage } from "./transfer/endpoints.ts";
 import { copy } from "./transfer/engine.ts";
 import { throwOnFailures } from "./transfer/failures.ts";
@@ -142,7 +142,8 @@ export class Folder extends LocatedResource<"folder"> {
       const existing = taken.filter((key): key is string => key !== undefined);
       if (existing.length > 0) throw this.#alreadyExists(existing);
     }
-    const createOnly = !options.overwrite && storage.capabilities.conditionalWrite;
+    const createOnly =
+      !options.overwrite && files.length > 0 && (await conditionalWritesHold(storage, files[0]![0]));
     await Promise.all(
       files.map(([key, data]) =>
         limit(() =>

@@ -238,6 +238,33 @@ export interface StorageDriver {
    * fetches the ranges one after another into `write`.
    */
   writeRanges?(path: string, fetch: RangeFetcher, options: RangedWriteOptions): Promise<Entry>;
+  /**
+   * Optional, for a driver whose declared `conditionalWrite` depends on the server behind it (an
+   * S3-compatible server may ignore If-None-Match): whether create-only writes near `path` are really
+   * honoured, found out once (a probe) and remembered. Absent: the declaration is the truth. Use
+   * `conditionalWritesHold(storage, path)` rather than calling it.
+   */
+  conditionalWriteHonoured?(path: string, options?: SignalOptions): Promise<boolean>;
+}
+
+/**
+ * Whether `write(..., { ifNoneMatch: "*" })` near `path` is really create-only: declared, and (where
+ * the driver can check the server) checked. Code that must not lose a write to a race asks this
+ * before relying on create-only writes, and uses a claim protocol of its own when it is false. A
+ * probe that cannot be made (no permission, say) counts as false: nothing is relied on that was not seen.
+ */
+export async function conditionalWritesHold(
+  storage: Pick<Storage, "capabilities" | "driver">,
+  path: string,
+  options: SignalOptions = {},
+): Promise<boolean> {
+  if (!storage.capabilities.conditionalWrite) return false;
+  if (!storage.driver.conditionalWriteHonoured) return true;
+  try {
+    return await storage.driver.conditionalWriteHonoured(path, options);
+  } catch {
+    return false;
+  }
 }
 
 /** What users call. Same operations as the driver, with every optional one present (throwing Unsupported when not declared). */

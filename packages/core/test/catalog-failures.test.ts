@@ -30,7 +30,7 @@ describe("failures", () => {
     const files = await tree(join(cwd, ".catalog", runId));
     expect(files).toContain("df.csv");
     const logName = files.find((file) => file.endsWith(".execution.log"))!;
-    expect(logName).toMatch(/^failimmediately[A-Z0-9]{3}\.execution\.log$/);
+    expect(logName).toMatch(/^fail_immediately[A-Z0-9]{3}\.execution\.log$/);
     const text = await readFile(join(cwd, ".catalog", runId, logName), "utf8");
     expect(text).toContain("about to fail");
     expect(text).toContain("Error: model diverged");

@@ -148,9 +148,9 @@ describe("runs", () => {
     ]);
     const logs = (await tree(join(cwd, ".catalog", runId))).filter((file) => file.endsWith(".execution.log"));
     expect(logs.map((file) => file.slice(0, -"XYZ.execution.log".length)).sort()).toEqual([
-      "deleteworkingcopies",
-      "generatedata",
-      "readdata",
+      "delete_working_copies",
+      "generate_data",
+      "read_data",
     ]);
   });
 

@@ -196,7 +196,7 @@ describe("runnable's use cases", () => {
     expect(files).toEqual(expect.arrayContaining([...pngs, "sales_summary.csv", "insights.txt"]));
     expect(files).not.toContain("plots/notes.txt");
     expect(files.find((file) => file.endsWith(".execution.log"))).toMatch(
-      /^analyzesalesdata[A-Z0-9]{3}\.execution\.log$/,
+      /^analyze_sales_data[A-Z0-9]{3}\.execution\.log$/,
     );
   });
 

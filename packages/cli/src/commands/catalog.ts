@@ -82,6 +82,7 @@ export function registerCatalogCommands(program: Command): void {
           `  step ${step.name} (attempt ${step.attempt}, ${step.kind})  ${step.status}  ${duration(step.durationMs)}${step.error ? `  error: ${step.error}` : ""}`,
         );
         if (step.executionLog) lines.push(`    log   ${step.executionLog}`);
+        for (const note of step.notes ?? []) lines.push(`    note  ${note}`);
         for (const record of step.catalog) {
           lines.push(
             `    ${record.stage.padEnd(4)}  ${record.md5}  ${formatBytes(record.size).padStart(9)}  ${record.stored ? "copy" : "hash"}  ${record.name}`,

@@ -1,4 +1,6 @@
 /** The two stages of a step's catalog: get (before the job) and put (after it). */
+import type { Stats } from "node:fs";
+import { lstat, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { errors, FerryError, toFerryError } from "../errors.ts";
@@ -6,7 +8,7 @@ import { TEMP_PREFIX } from "../local/root.ts";
 import { wording } from "../wording.ts";
 import type { Catalog, GetPattern } from "./catalog.ts";
 import { hashLocalFile, md5Of, openLocalFile } from "./hashing.ts";
-import { expandLocalPattern, keyMatcher } from "./patterns.ts";
+import { type Expansion, expandLocalPattern, keyMatcher } from "./patterns.ts";
 import type { CatalogRecord, RunLog } from "./run-log.ts";
 import { captureSmallFiles, StagedCopies } from "./small-files.ts";
 import { type CatalogStore, isRunOwnFile } from "./store.ts";
@@ -26,6 +28,8 @@ export interface StageResult {
   records: CatalogRecord[];
   /** What went wrong; records of what did succeed are kept either way. */
   error?: FerryError | undefined;
+  /** Worth recording though nothing failed: the symbolic links a put skipped. */
+  notes?: string[] | undefined;
 }
 
 /** One result for the records that succeeded, with the first failure named (and how many more there were). */
@@ -163,14 +167,26 @@ export async function capturePuts(
   jobSucceeded: boolean,
 ): Promise<StageResult> {
   const { cwd, exclude, runId } = context;
-  const matches = await Promise.all(
-    catalog.put.map((pattern) => expandLocalPattern(cwd, pattern, { exclude, signal: context.signal })),
-  );
+  let expansions: Expansion[];
+  try {
+    expansions = await Promise.all(
+      catalog.put.map((pattern) => expandLocalPattern(cwd, pattern, { exclude, signal: context.signal })),
+    );
+  } catch (error) {
+    return { records: [], error: toFerryError(error) };
+  }
+  const matches = expansions.map((expansion) => expansion.files);
+  const links = [...new Set(expansions.flatMap((expansion) => expansion.links))].sort();
+  const notes =
+    links.length === 0
+      ? []
+      : [`catalog put skipped symbolic links (links are never followed): ${links.join(", ")}`];
   const unmatched = catalog.put.filter((_, index) => matches[index]!.length === 0);
   if (jobSucceeded && unmatched.length > 0) {
     const listed = unmatched.map((pattern) => JSON.stringify(pattern)).join(", ");
     return {
       records: [],
+      notes,
       error: errors.notFound(
         `catalog put ${unmatched.length === 1 ? "pattern" : "patterns"} ${listed} matched no file in ${cwd}`,
         { path: cwd },
@@ -190,7 +206,7 @@ export async function capturePuts(
     };
   }
   // In the order of `files`.
-  return captureFiles(files, catalog, context);
+  return { ...(await captureFiles(files, catalog, context)), notes };
 }
 
 /** The last put of each name in a run log (what its stored copy, or its hash, should be). */
@@ -265,6 +281,39 @@ async function plan(patterns: readonly GetPattern[], context: StageContext): Pro
 }
 
 /**
+ * Make sure the folders of `name` inside `cwd` are real folders (made where missing), never a
+ * symbolic link: a get must not write through a link to somewhere outside the working directory.
+ * The file itself may be a link: it is replaced (rename), and what it pointed at is left alone.
+ */
+async function realFolders(cwd: string, name: string, pattern: string): Promise<void> {
+  const segments = name.split("/").slice(0, -1);
+  let path = cwd;
+  for (const segment of segments) {
+    path = join(path, segment);
+    let stats: Stats;
+    try {
+      stats = await lstat(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT")
+        throw toFerryError(error, { system: "file", path });
+      // Another get of the same run may make it at the same moment: then it is looked at again.
+      await mkdir(path).catch((made: NodeJS.ErrnoException) => {
+        if (made.code !== "EEXIST") throw toFerryError(made, { system: "file", path });
+      });
+      stats = await lstat(path);
+    }
+    if (stats.isSymbolicLink()) {
+      throw errors.invalidInput(
+        `catalog get ${JSON.stringify(pattern)}: ${path} is a symbolic link; a get never writes through links`,
+        { path },
+      );
+    }
+    if (!stats.isDirectory())
+      throw errors.invalidInput(`catalog get ${JSON.stringify(pattern)}: ${path} is not a folder`, { path });
+  }
+}
+
+/**
  * Bring files from the catalog into the working directory (streamed, replacing what is there).
  * Each copy is checked against the MD5 its run log recorded; a mismatch is Integrity and the working
  * file is left as it was. Any pattern that matches nothing is an error naming it, before anything is
@@ -279,12 +328,16 @@ export async function fetchGets(catalog: Catalog, context: StageContext): Promis
   }
   const settled = await settle(planned, catalog.concurrency, async ({ runId, name, expected }) => {
     const startedAt = new Date();
+    const text = catalog.get.find((get) => keyMatcher(get.pattern)(name))?.text ?? name;
+    await realFolders(context.cwd, name, text);
     const fingerprint = await context.store.fetchFile(
       context.store.key(runId, name),
       join(context.cwd, name),
       {
         expectedMd5: expected?.md5,
         signal: context.signal,
+        // Checked again right before the file is put in place, to narrow the window for a swap.
+        beforePlace: () => realFolders(context.cwd, name, text),
       },
     );
     return {

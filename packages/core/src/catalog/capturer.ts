@@ -35,7 +35,15 @@ export interface CapturerSystem {
   crypto: Pick<typeof nodeCrypto, "hash" | "randomBytes">;
   fs: Pick<
     typeof nodeFs,
-    "closeSync" | "fstatSync" | "mkdirSync" | "openSync" | "readSync" | "renameSync" | "rmSync" | "writeSync"
+    | "closeSync"
+    | "constants"
+    | "fstatSync"
+    | "mkdirSync"
+    | "openSync"
+    | "readSync"
+    | "renameSync"
+    | "rmSync"
+    | "writeSync"
   >;
   path: Pick<typeof nodePath, "basename" | "dirname" | "join">;
 }
@@ -94,7 +102,8 @@ export class SmallFileCapturer {
   /** The file's bytes (a view of the thread's buffer, valid until the next read), or undefined when large. */
   #read(source: string): Uint8Array | undefined {
     const { fs } = this.#system;
-    const fd = fs.openSync(source, "r");
+    // Never through a link that appeared since the patterns were expanded (fails with ELOOP).
+    const fd = fs.openSync(source, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
       const { size } = fs.fstatSync(fd);
       if (size > this.#buffer.byteLength) return undefined;

@@ -12,11 +12,14 @@ import { EXECUTION_LOG_SUFFIX } from "./store.ts";
 
 const TAG_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
-/** runnable's naming: the step name's letters and digits, three random [A-Z0-9], `.execution.log`. */
+/**
+ * runnable's naming: the step name's safe characters (letters, digits, `_` and `-`; spaces and dots
+ * are dropped), three random [A-Z0-9], `.execution.log`: `function_name` gives `function_nameQ7K.execution.log`.
+ */
 export function executionLogName(stepName: string): string {
   let tag = "";
   for (let index = 0; index < 3; index++) tag += TAG_ALPHABET[randomInt(TAG_ALPHABET.length)];
-  const base = stepName.replace(/[^A-Za-z0-9]/g, "") || "job";
+  const base = stepName.replace(/[^A-Za-z0-9_-]/g, "") || "job";
   return `${base}${tag}${EXECUTION_LOG_SUFFIX}`;
 }
 

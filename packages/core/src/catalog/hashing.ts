@@ -1,6 +1,14 @@
 /** MD5 and size of bytes as they stream past: one read of each file, whether it is copied or only hashed. */
 import { createHash, type Hash, hash } from "node:crypto";
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  fstatSync,
+  openSync,
+  type ReadStream,
+  readSync,
+} from "node:fs";
 import { setImmediate } from "node:timers/promises";
 import { SMALL_FILE_BYTES } from "./capturer.ts";
 
@@ -33,6 +41,14 @@ export function md5Of(bytes: Uint8Array): string {
   return hash("md5", bytes);
 }
 
+/** Open flags of every read of a file being captured: never through a symbolic link (ELOOP instead). */
+export const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
+
+/** A file of the working directory as a stream, in 1 MiB chunks, never read through a symbolic link. */
+export function streamNoFollow(path: string): ReadStream {
+  return createReadStream(path, { fd: openSync(path, READ_NO_FOLLOW), highWaterMark: 1024 * 1024 });
+}
+
 let readsSinceYield = 0;
 
 /** A local file's size, and its bytes when it is small. */
@@ -52,7 +68,8 @@ export async function openLocalFile(path: string): Promise<LocalFile> {
     readsSinceYield = 0;
     await setImmediate();
   }
-  const fd = openSync(path, "r");
+  // A capture never follows a link: one that appeared since the patterns were expanded fails (ELOOP).
+  const fd = openSync(path, READ_NO_FOLLOW);
   try {
     const { size } = fstatSync(fd);
     if (size > SMALL_FILE_BYTES) return { size };
@@ -74,7 +91,7 @@ export async function hashLocalFile(path: string): Promise<Fingerprint> {
   const file = await openLocalFile(path);
   if (file.bytes) return { md5: md5Of(file.bytes), size: file.size };
   const tap = new HashingTap();
-  for await (const _ of tap.tap(createReadStream(path, { highWaterMark: 1024 * 1024 }))) {
+  for await (const _ of tap.tap(streamNoFollow(path))) {
     // drained for the hash only
   }
   return tap.result();

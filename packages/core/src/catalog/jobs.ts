@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { errors } from "../errors.ts";
 import { Catalog } from "./catalog.ts";
 import type { ExecutionLog } from "./execution-log.ts";
+import { encodeJson } from "./json-value.ts";
 import { type ExecuteOptions, type JobContext, type JobOutcome, Run, type RunnableStep } from "./run.ts";
 import type { StepKind } from "./run-log.ts";
 import { jobSummary } from "./run-log.ts";
@@ -75,7 +76,9 @@ export interface FunctionJobOptions extends JobOptions {
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 export class FunctionJob extends Job {
@@ -94,7 +97,8 @@ export class FunctionJob extends Job {
   async run(context: JobContext, log: ExecutionLog): Promise<JobOutcome> {
     const value = await log.capture(async () => this.fn(context));
     if (value === undefined) return {};
-    return { outputParameters: isPlainObject(value) ? JSON.parse(JSON.stringify(value)) : { result: value } };
+    // Encoded for the run log by the run (see json-value.ts): a value JSON cannot hold never fails the job.
+    return { outputParameters: isPlainObject(value) ? value : { result: value } };
   }
 }
 
@@ -120,7 +124,8 @@ export class CommandFailedError extends Error {
 function parameterEnv(parameters: Record<string, unknown>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(parameters)) {
-    env[`FERRY_PRM_${name}`] = typeof value === "string" ? value : JSON.stringify(value);
+    env[`FERRY_PRM_${name}`] =
+      typeof value === "string" ? value : (JSON.stringify(encodeJson(value, name, "parameter").value) ?? "");
   }
   return env;
 }

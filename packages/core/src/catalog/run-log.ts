@@ -38,6 +38,11 @@ export interface StepRecord {
   executionLog?: string | undefined;
   parameters: Record<string, unknown>;
   outputParameters: Record<string, unknown>;
+  /**
+   * What the step's record could not keep as it was, one line each: a value JSON cannot hold
+   * ("[Circular]"), symbolic links a put skipped. Absent when there is nothing to say.
+   */
+  notes?: string[] | undefined;
   catalog: CatalogRecord[];
 }
 

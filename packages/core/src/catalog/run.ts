@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
-import { errors, FerryError } from "../errors.ts";
+import { errors } from "../errors.ts";
 import type { LocationLike } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import { VERSION } from "../version.ts";
@@ -14,9 +14,10 @@ import { wording } from "../wording.ts";
 import { capturePuts, fetchGets, type StageContext } from "./capture.ts";
 import type { Catalog } from "./catalog.ts";
 import { ExecutionLog } from "./execution-log.ts";
+import { encodeRecord } from "./json-value.ts";
 import { checkRunId, firstFreeRunId, generateRunId } from "./run-id.ts";
 import type { RunLog, StepKind, StepRecord } from "./run-log.ts";
-import { CatalogStore, summaryName } from "./store.ts";
+import { CatalogStore, runLogName, summaryName } from "./store.ts";
 
 export interface ExecuteOptions {
   /** Run id to use; default FERRY_RUN_ID from the environment, else a generated `{adjective}-{scientist}-{HHMM}`. */
@@ -45,6 +46,7 @@ export interface JobContext {
 }
 
 export interface JobOutcome {
+  /** Any values: the run log keeps what JSON can hold and notes the rest (see json-value.ts). */
   outputParameters?: Record<string, unknown> | undefined;
   exitCode?: number | undefined;
 }
@@ -121,7 +123,7 @@ export class Run {
     const store = await CatalogStore.open(location, cwd, options.plugins);
     const env = options.env ?? process.env;
     const requested = options.runId ?? (env.FERRY_RUN_ID || undefined);
-    const parameters = { ...options.parameters };
+    const parameters = encodeRecord({ ...options.parameters }, "parameter").value;
     // Asking git takes a few milliseconds: done while the run proceeds, recorded when it finishes.
     const identities = codeIdentities(cwd);
     const fresh = (runId: string): RunLog => ({
@@ -161,16 +163,11 @@ export class Run {
         return new Run(store, cwd, log, options, identities);
       }
       const log = fresh(runId);
-      try {
-        await store.writeRunLog(log, { create: true });
-      } catch (error) {
-        if (FerryError.isInstance(error, "ConditionNotMet")) {
-          throw errors.alreadyExists(
-            `run ${runId} was started by someone else just now in ${store.display("")}`,
-            { path: store.display(runId) },
-          );
-        }
-        throw error;
+      if (!(await store.createRunLog(log))) {
+        throw errors.alreadyExists(
+          `run ${runId} was started by someone else just now in ${store.display("")}; pass retry: true (--retry) to run it again under the same id`,
+          { path: store.display(runId) },
+        );
       }
       return new Run(store, cwd, log, options, identities);
     }
@@ -178,13 +175,8 @@ export class Run {
     for (;;) {
       const runId = await firstFreeRunId(generateRunId(), (candidate) => store.runExists(candidate));
       const log = fresh(runId);
-      try {
-        await store.writeRunLog(log, { create: true });
-        return new Run(store, cwd, log, options, identities);
-      } catch (error) {
-        // Another process took the same id between the check and the create: pick again.
-        if (!FerryError.isInstance(error, "ConditionNotMet")) throw error;
-      }
+      // Another process took the same id between the check and the create: pick again.
+      if (await store.createRunLog(log)) return new Run(store, cwd, log, options, identities);
     }
   }
 
@@ -204,12 +196,16 @@ export class Run {
     };
   }
 
-  /** Execute one step: get, run (stdout/stderr to its execution log), put, store the log, update the run log. */
+  /**
+   * Execute one step: get, run (stdout/stderr to its execution log), put, store the log, update the
+   * run log. Never throws: whatever goes wrong ends the step FAIL, so the run can still be finished.
+   */
   async step(
     job: RunnableStep,
     parameters: Record<string, unknown>,
     options: { finishesRun?: boolean } = {},
   ): Promise<StepRecord> {
+    const given = encodeRecord(parameters, "parameter");
     const record: StepRecord = {
       name: job.name,
       kind: job.kind,
@@ -217,71 +213,108 @@ export class Run {
       attempt: this.log.attempts,
       status: "RUNNING",
       start: new Date().toISOString(),
-      parameters: { ...parameters },
+      parameters: given.value,
       outputParameters: {},
       catalog: [],
     };
+    const notes = [...given.notes];
     this.log.steps.push(record);
-    await this.store.writeRunLog(this.log);
-    const executionLog = await ExecutionLog.create(job.name);
-    executionLog.write(`Parameters available for the execution:\n${JSON.stringify(parameters, null, 2)}\n`);
-    const context = this.#stageContext();
     let failure: unknown;
+    let executionLog: ExecutionLog | undefined;
     try {
-      if (job.catalog && job.catalog.get.length > 0) {
-        const got = await fetchGets(job.catalog, context);
-        record.catalog.push(...got.records);
-        failure = got.error;
-      }
-      let ran = false;
-      if (failure === undefined) {
-        ran = true;
-        try {
-          const outcome = await job.run(
-            { runId: this.runId, cwd: this.cwd, parameters, signal: this.#options.signal },
-            executionLog,
-          );
-          record.outputParameters = outcome.outputParameters ?? {};
-          if (outcome.exitCode !== undefined) record.exitCode = outcome.exitCode;
-        } catch (error) {
-          failure = error;
-          const exitCode = (error as { exitCode?: unknown }).exitCode;
-          if (typeof exitCode === "number") record.exitCode = exitCode;
-        }
-      }
-      if (ran && job.catalog && job.catalog.put.length > 0) {
-        const put = await capturePuts(job.catalog, context, failure === undefined);
-        record.catalog.push(...put.records);
-        failure ??= put.error;
-        if (put.error && failure !== put.error)
-          executionLog.write(`Capture also failed: ${put.error.message}\n`);
-      }
+      await this.store.writeRunLog(this.log);
+      executionLog = await ExecutionLog.create(job.name);
+      executionLog.write(
+        `Parameters available for the execution:\n${JSON.stringify(given.value, null, 2)}\n`,
+      );
+      failure = await this.#runStep(job, parameters, record, executionLog, notes);
     } catch (error) {
       failure ??= error;
     }
+    if (notes.length > 0) {
+      record.notes = notes;
+      executionLog?.write(notes.map((note) => `Note: ${note}\n`).join(""));
+    }
     if (failure !== undefined)
-      executionLog.write(
+      executionLog?.write(
         `\n${failure instanceof Error && failure.stack ? failure.stack : message(failure)}\n`,
       );
-    try {
-      await executionLog.close();
-      await this.store.uploadFile(this.runId, executionLog.name, executionLog.path);
-      record.executionLog = executionLog.name;
-    } catch (error) {
-      failure ??= error;
-    } finally {
-      await executionLog.dispose();
+    if (executionLog) {
+      try {
+        await executionLog.close();
+        await this.store.uploadFile(this.runId, executionLog.name, executionLog.path);
+        record.executionLog = executionLog.name;
+      } catch (error) {
+        failure ??= error;
+      } finally {
+        await executionLog.dispose();
+      }
     }
     record.status = failure === undefined ? "SUCCESS" : "FAIL";
     if (failure !== undefined) record.error = message(failure);
     record.end = new Date().toISOString();
     record.durationMs = Date.parse(record.end) - Date.parse(record.start);
     // The last step of a run is written once, by finish(), right after this.
-    if (!options.finishesRun) await this.store.writeRunLog(this.log);
+    if (!options.finishesRun) {
+      try {
+        await this.store.writeRunLog(this.log);
+      } catch (error) {
+        // The run goes on to finish(), which writes the log again (or says it could not).
+        record.status = "FAIL";
+        record.error ??= `the run log could not be written: ${message(error)}`;
+      }
+    }
     return record;
   }
 
-  /** Settle the status (SUCCESS only when every step of this attempt succeeded), save and print the summary. */
+  /** get, the job, put; returns what failed first (undefined when all went well). */
+  async #runStep(
+    job: RunnableStep,
+    parameters: Record<string, unknown>,
+    record: StepRecord,
+    executionLog: ExecutionLog,
+    notes: string[],
+  ): Promise<unknown> {
+    const context = this.#stageContext();
+    let failure: unknown;
+    if (job.catalog && job.catalog.get.length > 0) {
+      const got = await fetchGets(job.catalog, context);
+      record.catalog.push(...got.records);
+      failure = got.error;
+    }
+    if (failure !== undefined) return failure;
+    try {
+      const outcome = await job.run(
+        { runId: this.runId, cwd: this.cwd, parameters, signal: this.#options.signal },
+        executionLog,
+      );
+      const outputs = outcome.outputParameters ?? {};
+      const encoded = encodeRecord(outputs, "output parameter", "the returned object");
+      record.outputParameters = encoded.value;
+      notes.push(...encoded.notes);
+      if (outcome.exitCode !== undefined) record.exitCode = outcome.exitCode;
+    } catch (error) {
+      failure = error;
+      const exitCode = (error as { exitCode?: unknown }).exitCode;
+      if (typeof exitCode === "number") record.exitCode = exitCode;
+    }
+    if (job.catalog && job.catalog.put.length > 0) {
+      const put = await capturePuts(job.catalog, context, failure === undefined);
+      record.catalog.push(...put.records);
+      notes.push(...(put.notes ?? []));
+      failure ??= put.error;
+      if (put.error && failure !== put.error)
+        executionLog.write(`Capture also failed: ${put.error.message}\n`);
+    }
+    return failure;
+  }
+
+  /**
+   * Settle the status (SUCCESS only when every step of this attempt succeeded), save and print the
+   * summary. If the run log cannot be written, a smaller one (status FAIL, the reason, the steps
+   * without their parameters) is tried, so the run does not stay RUNNING; if that fails too, this
+   * throws, saying the run log still says RUNNING.
+   */
   async finish(
     finalParameters: Record<string, unknown>,
     summarize: (log: RunLog) => Record<string, unknown>,
@@ -291,14 +324,39 @@ export class Run {
     const failed = attempt.find((step) => step.status !== "SUCCESS");
     this.log.status = failed ? "FAIL" : "SUCCESS";
     if (failed?.error !== undefined) this.log.error = `${failed.name}: ${failed.error}`;
-    this.log.finalParameters = finalParameters;
+    this.log.finalParameters = encodeRecord(finalParameters, "parameter").value;
     this.log.codeIdentities = await this.#identities;
     this.log.end = new Date().toISOString();
     this.log.durationMs = Date.now() - this.#started;
-    await this.store.writeRunLog(this.log);
+    try {
+      await this.store.writeRunLog(this.log);
+    } catch (error) {
+      await this.#writeFallbackLog(error);
+    }
     const summary = summarize(this.log);
     await this.store.writeJson(this.runId, summaryName(this.runId), summary);
     if (!this.#options.quiet) process.stdout.write(`${title}\n${JSON.stringify(summary, null, 2)}\n`);
     return summary;
+  }
+
+  async #writeFallbackLog(cause: unknown): Promise<void> {
+    const reason = `the run log could not be written: ${message(cause)}`;
+    const ended = this.log.status;
+    this.log.status = "FAIL";
+    this.log.error = this.log.error ? `${this.log.error}; ${reason}` : reason;
+    const smaller: RunLog = {
+      ...this.log,
+      parameters: {},
+      finalParameters: {},
+      steps: this.log.steps.map((step) => ({ ...step, parameters: {}, outputParameters: {} })),
+    };
+    try {
+      await this.store.writeRunLog(smaller);
+    } catch (error) {
+      throw errors.unexpected(
+        `run ${this.runId} ended ${ended}, but its run log ${this.store.display(this.runId, runLogName(this.runId))} could not be written and still says RUNNING: ${message(error)}`,
+        { cause: error, path: this.store.display(this.runId, runLogName(this.runId)) },
+      );
+    }
   }
 }

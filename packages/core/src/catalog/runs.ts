@@ -80,7 +80,12 @@ export async function getFromRun(
   const { store, cwd } = await open(options);
   checkRunId(runId);
   const list = typeof patterns === "string" ? [patterns] : patterns;
-  const catalog = new Catalog({ get: list.map((pattern) => `runs:${runId}/${pattern}`) });
+  const checked = new Catalog({ get: list.map((pattern) => `runs:${runId}/${pattern}`) });
+  // Messages quote the patterns as the caller wrote them, not as `runs:` patterns.
+  const catalog = {
+    ...checked,
+    get: checked.get.map((get, index) => ({ ...get, text: String(list[index]) })),
+  };
   const result = await fetchGets(catalog, {
     store,
     runId,
@@ -133,8 +138,11 @@ export async function verifyRun(runId: string, options: CatalogAccessOptions = {
               ? await hashStream(await store.read(runId, record.name, options.signal))
               : await hashLocalFile(join(cwd, record.name));
           } catch (error) {
-            const missing =
-              FerryError.isInstance(error, "NotFound") || (error as { code?: string }).code === "ENOENT";
+            const code = (error as { code?: string }).code;
+            // A symbolic link where a file was recorded is not read through: the file is not what was captured.
+            if (code === "ELOOP")
+              return { name: record.name, stored: record.stored, problem: "changed", expected, at };
+            const missing = FerryError.isInstance(error, "NotFound") || code === "ENOENT";
             if (!missing) throw error;
             return { name: record.name, stored: record.stored, problem: "missing", expected, at };
           }

@@ -9,7 +9,7 @@
  * Everything about one run is inside its folder, so a run can be copied, listed or removed as one.
  */
 import { randomBytes } from "node:crypto";
-import { constants, createReadStream, createWriteStream, statSync } from "node:fs";
+import { constants, createReadStream, createWriteStream, lstatSync } from "node:fs";
 import { copyFile, mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -21,8 +21,17 @@ import { formatLocation, type Location, type LocationLike, parseLocation } from 
 import { joinKey, relativeKey } from "../paths.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import type { Storage } from "../storage.ts";
+import { conditionalWritesHold } from "../storage.ts";
 import { SmallFileCapturer } from "./capturer.ts";
-import { type Fingerprint, HashingTap, hashLocalFile, type LocalFile, md5Of } from "./hashing.ts";
+import { CLAIMS_FOLDER, claimRunId } from "./claim.ts";
+import {
+  type Fingerprint,
+  HashingTap,
+  hashLocalFile,
+  type LocalFile,
+  md5Of,
+  streamNoFollow,
+} from "./hashing.ts";
 import { formatRunLog, type RunLog } from "./run-log.ts";
 
 export const DEFAULT_CATALOG = ".catalog";
@@ -135,14 +144,48 @@ export class CatalogStore {
     return log as RunLog;
   }
 
-  /** Write the run log; `create` makes it create-only where the storage can (claims the run id atomically). */
-  async writeRunLog(log: RunLog, options: { create?: boolean } = {}): Promise<void> {
-    const body = formatRunLog(log);
-    const conditional = options.create === true && this.storage.capabilities.conditionalWrite;
-    await this.storage.write(this.key(log.runId, runLogName(log.runId)), body, {
+  /** Write the run log (replacing it). */
+  async writeRunLog(log: RunLog): Promise<void> {
+    await this.storage.write(this.key(log.runId, runLogName(log.runId)), formatRunLog(log), {
       contentType: "application/json",
-      ...(conditional ? { ifNoneMatch: "*" as const } : {}),
     });
+  }
+
+  /**
+   * Write the first run log of a new run, taking its id: false when the id is already taken. With
+   * create-only writes that the storage really honours (conditionalWritesHold) that is one write;
+   * otherwise a claim protocol (claim.ts) makes sure only one starter gets the id.
+   */
+  async createRunLog(log: RunLog): Promise<boolean> {
+    const key = this.key(log.runId, runLogName(log.runId));
+    const claims = joinKey(this.location.path, CLAIMS_FOLDER, log.runId);
+    // Asked next to the claims, not in the run folder: a storage that probes its server (S3) writes
+    // there, and a probe object in the run folder would make the run look started to another starter.
+    if (await conditionalWritesHold(this.storage, joinKey(claims, "probe"))) {
+      try {
+        await this.storage.write(key, formatRunLog(log), {
+          contentType: "application/json",
+          ifNoneMatch: "*",
+        });
+        return true;
+      } catch (error) {
+        if (FerryError.isInstance(error, "ConditionNotMet")) return false;
+        throw error;
+      }
+    }
+    const claim = await claimRunId({
+      storage: this.storage,
+      claims,
+      taken: () => this.runExists(log.runId),
+      display: this.display(log.runId),
+    });
+    if (claim === undefined) return false;
+    try {
+      await this.writeRunLog(log);
+    } finally {
+      await claim.release();
+    }
+    return true;
   }
 
   async writeJson(runId: string, name: string, value: unknown): Promise<void> {
@@ -175,7 +218,7 @@ export class CatalogStore {
     if (this.#localDirectory !== undefined)
       return this.#copyLocal(localPath, join(this.#localDirectory, ...key.split("/")));
     const tap = new HashingTap();
-    await this.storage.write(key, tap.tap(createReadStream(localPath, { highWaterMark: 1024 * 1024 })), {
+    await this.storage.write(key, tap.tap(streamNoFollow(localPath)), {
       size: file.size,
       signal,
     });
@@ -188,7 +231,15 @@ export class CatalogStore {
    * If the source changes meanwhile (size or mtime), the copy is dropped and Integrity raised.
    */
   async #copyLocal(localPath: string, path: string): Promise<Fingerprint> {
-    const before = statSync(localPath);
+    // lstat: a link that replaced the file since the patterns were expanded is not copied through.
+    const before = lstatSync(localPath);
+    if (!before.isFile())
+      throw errors.invalidInput(
+        `${localPath} is no longer a regular file (a symbolic link?); it was not captured`,
+        {
+          path: localPath,
+        },
+      );
     const parent = dirname(path);
     await mkdir(parent, { recursive: true });
     const temp = join(parent, `${TEMP_PREFIX}${randomBytes(6).toString("hex")}-${basename(path)}`);
@@ -197,7 +248,7 @@ export class CatalogStore {
         hashLocalFile(localPath),
         copyFile(localPath, temp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE),
       ]);
-      const after = statSync(localPath);
+      const after = lstatSync(localPath);
       if (
         after.size !== before.size ||
         after.mtimeMs !== before.mtimeMs ||
@@ -222,7 +273,12 @@ export class CatalogStore {
   async fetchFile(
     key: string,
     localPath: string,
-    options: { expectedMd5?: string | undefined; signal?: AbortSignal | undefined } = {},
+    options: {
+      expectedMd5?: string | undefined;
+      signal?: AbortSignal | undefined;
+      /** Called after the copy is complete and checked, right before it replaces `localPath`. */
+      beforePlace?: (() => Promise<void>) | undefined;
+    } = {},
   ): Promise<Fingerprint> {
     const { signal, expectedMd5 } = options;
     await mkdir(dirname(localPath), { recursive: true });
@@ -240,6 +296,7 @@ export class CatalogStore {
           },
         );
       }
+      await options.beforePlace?.();
       await rename(temp, localPath);
     } catch (error) {
       await rm(temp, { force: true });
@@ -265,7 +322,7 @@ export class CatalogStore {
     for await (const entry of this.storage.list(this.location.path)) {
       if (entry.kind === "directory") {
         const id = relativeKey(this.location.path, entry.path);
-        if (id) ids.push(id);
+        if (id && id !== CLAIMS_FOLDER) ids.push(id);
       }
     }
     return ids;

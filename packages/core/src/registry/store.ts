@@ -9,7 +9,8 @@
  * a name segment (segments start with a letter or digit), so nested names never collide with it.
  *
  * Two processes saving the same name at once:
- * - storage with `conditionalWrite`: version n+1 is created with `ifNoneMatch: "*"`; the loser gets
+ * - storage with `conditionalWrite` that holds (`conditionalWritesHold`: declared and, for an
+ *   S3-compatible server, seen to refuse an overwrite): version n+1 is created with `ifNoneMatch: "*"`; the loser gets
  *   ConditionNotMet and retries as n+2. No update is lost, nothing is overwritten.
  * - storage without it: the writer records a claim for n+1 under `_claims/`, then lists the claims
  *   and checks that version n+1 does not exist yet. It writes only when it sees no other live claim
@@ -25,7 +26,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { errors, FerryError } from "../errors.ts";
 import { childLocation, formatLocation, type Location } from "../location.ts";
 import { joinKey, parentKey } from "../paths.ts";
-import type { Storage } from "../storage.ts";
+import { conditionalWritesHold, type Storage } from "../storage.ts";
 import { parseEntry, type RegistryEntry, serializeEntry } from "./entry.ts";
 
 const VERSIONS = "_versions";
@@ -115,9 +116,12 @@ export class VersionStore {
     name: string,
     build: (version: number, previous: RegistryEntry | undefined) => RegistryEntry,
   ): Promise<RegistryEntry> {
-    const conditional = this.storage.capabilities.conditionalWrite;
+    // Declared and, where the storage can check its server, seen to hold (an S3-compatible server
+    // may ignore If-None-Match): otherwise the claim protocol below.
+    const conditional = await conditionalWritesHold(this.storage, this.versionKey(name, 1));
     const priority = Date.now();
     let lastConflict: number | undefined;
+    let meetings = 0;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const existing = await this.versions(name);
       const last = existing.at(-1);
@@ -142,12 +146,24 @@ export class VersionStore {
       }
       const outcome = await this.#claimAndWrite(name, version, body, priority);
       if (outcome === "written") return entry;
-      if (outcome === "rival") await sleep(2 + Math.random() * 8);
+      if (outcome === "rival") await this.#stepBack(name, version, ++meetings);
     }
     throw errors.conditionNotMet(
       `could not save ${name}: other writers kept saving it at the same time (${MAX_ATTEMPTS} attempts); try again`,
       { path: this.describe(joinKey(this.base, name)) },
     );
+  }
+
+  /**
+   * After meeting an older claim for `version`: stay away (no claim of ours in its way) until that
+   * version is written, then try the next. Re-claiming at once kept the oldest claimant from ever
+   * seeing itself alone: 8 concurrent saves on s3rver took 23 s, most of it in such meetings.
+   */
+  async #stepBack(name: string, version: number, meetings: number): Promise<void> {
+    const until = Date.now() + 2_000;
+    await sleep(1 + Math.random() * Math.min(4 * 2 ** meetings, 200));
+    while (Date.now() < until && !(await this.storage.exists(this.versionKey(name, version))))
+      await sleep(5 + Math.random() * 20);
   }
 
   async #claimAndWrite(
@@ -202,7 +218,7 @@ export class VersionStore {
   async put(name: string, entry: RegistryEntry): Promise<void> {
     const key = this.versionKey(name, entry.version);
     const body = serializeEntry(entry);
-    if (this.storage.capabilities.conditionalWrite) {
+    if (await conditionalWritesHold(this.storage, key)) {
       await this.storage.write(key, body, { ifNoneMatch: "*", contentType: "application/json" });
       return;
     }

@@ -16,6 +16,7 @@ import type {
 import { compareKeys, errors, mapStreamErrors } from "@ferry/core";
 import mime from "mime";
 import type { Dispatcher } from "undici";
+import { conditionalWriteHonoured, ignoredByServer } from "./conditional.ts";
 import { mapS3Error } from "./errors.ts";
 import { HEX_MD5, isEncryptedWithKey, unquote } from "./etag.ts";
 import { LeanGet } from "./lean-get.ts";
@@ -246,7 +247,25 @@ export class S3Driver implements StorageDriver {
     return mapErrors(body);
   }
 
+  /** Whether create-only writes to this bucket are really refused by the server (probed once; conditional.ts). */
+  conditionalWriteHonoured(path: string, options: SignalOptions = {}): Promise<boolean> {
+    if (!this.capabilities.conditionalWrite) return Promise.resolve(false);
+    if (this.#options.probeConditionalWrites === false) return Promise.resolve(true);
+    return this.#run("check create-only writes", path, (client, sdk) =>
+      conditionalWriteHonoured(client, sdk, this.bucket, path, options.signal),
+    );
+  }
+
+  async #createOnlyHolds(
+    path: string,
+    options: SignalOptions & { ifNoneMatch?: "*" | undefined },
+  ): Promise<void> {
+    if (options.ifNoneMatch !== undefined && !(await this.conditionalWriteHonoured(path, options)))
+      throw ignoredByServer(this.bucket, path);
+  }
+
   async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {
+    await this.#createOnlyHolds(path, options);
     const contentType =
       options.contentType ??
       (this.#options.contentTypeDetection ? (mime.getType(path) ?? undefined) : undefined);
@@ -338,6 +357,7 @@ export class S3Driver implements StorageDriver {
         path: from,
       });
     }
+    await this.#createOnlyHolds(to, options);
     const copied = await this.#run("copy", to, (client, sdk) =>
       serverSideCopy({
         client,

@@ -78,6 +78,13 @@ export interface S3Options {
    * the plugin does not implement cannot be switched on.
    */
   capabilities?: Partial<Omit<Capabilities, "version" | "limits">> & { limits?: Capabilities["limits"] };
+  /**
+   * Before the first create-only write (`ifNoneMatch: "*"`) to a bucket, check once that the server
+   * really refuses to overwrite (see conditional.ts): a server that ignores If-None-Match gets
+   * Unsupported instead of a silent overwrite, and `conditionalWritesHold()` says false, so the
+   * catalog and registry use their own claims. `false` trusts the declaration. Default true.
+   */
+  probeConditionalWrites?: boolean;
 }
 
 export interface ResolvedS3Options {
@@ -87,6 +94,8 @@ export interface ResolvedS3Options {
   copyPartSize: number;
   contentTypeDetection: boolean;
   recordMultipartMd5: boolean;
+  /** Absent: true. */
+  probeConditionalWrites?: boolean | undefined;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -104,6 +113,7 @@ export function resolveOptions(options: S3Options): ResolvedS3Options {
     copyPartSize: positive("copyPartSize", options.copyPartSize, 512 * MiB),
     contentTypeDetection: options.contentTypeDetection ?? true,
     recordMultipartMd5: options.recordMultipartMd5 ?? true,
+    probeConditionalWrites: options.probeConditionalWrites ?? true,
   };
 }
 

@@ -167,8 +167,8 @@ describe("directory markers", () => {
 describe("declared s3rver gaps, shown", () => {
   it("sends If-None-Match: * for create-only writes, which s3rver ignores (hence conditionalWrite: false in its tests)", async () => {
     const { client, traffic } = recordingClient(server);
-    // Declared as S3 itself behaves: the plugin's own capabilities, no override.
-    const storage = await bucketStorage(server, { client, capabilities: {} });
+    // Declared as S3 itself behaves, and trusted without the probe (conditional.test.ts shows the probe).
+    const storage = await bucketStorage(server, { client, capabilities: {}, probeConditionalWrites: false });
     expect(storage.capabilities.conditionalWrite).toBe(true);
     await storage.write("once.txt", "first", { ifNoneMatch: "*" });
     await storage.write("once.txt", "second", { ifNoneMatch: "*" });
