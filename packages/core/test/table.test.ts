@@ -214,7 +214,7 @@ describe("Table: types", () => {
 describe("Table: corrupt files", () => {
   it("refuses a page header claiming a huge uncompressed size instead of allocating it", async () => {
     const location = join(dir, "corrupt-size");
-    const { files } = await table({ n: [1, 2, 3] }, location, { codec: "UNCOMPRESSED" }).write();
+    const { files } = (await table({ n: [1, 2, 3] }, location, { codec: "UNCOMPRESSED" }).write()).lastWrite!;
     const file = `/${files[0]!}`;
     const bytes = new Uint8Array(await readFile(file));
     const metadata = parquetMetadata(bytes);
@@ -240,7 +240,8 @@ describe("Table: layout and modes", () => {
     const location = join(dir, "groups");
     const n = 103;
     const ids = Array.from({ length: n }, (_, i) => i);
-    const result = await table({ id: ids }, location, { rowGroupSize: 10, maxRowsPerFile: 35 }).write();
+    const result = (await table({ id: ids }, location, { rowGroupSize: 10, maxRowsPerFile: 35 }).write())
+      .lastWrite!;
     expect(result.files).toHaveLength(3);
     const back = Table.from(location);
     const reader = await back.reader();
@@ -351,10 +352,12 @@ describe("Table: layout and modes", () => {
       columns: { id: data.id.slice(b * 40, b * 40 + 40), key: data.key.slice(b * 40, b * 40 + 40) },
       numRows: 40,
     }));
-    const result = await Table.from(location).writeBatches(
-      { schema, batches },
-      { partitionBy: ["key"], maxOpenFiles: 3, rowGroupSize: 8 },
-    );
+    const result = (
+      await Table.from(location).writeBatches(
+        { schema, batches },
+        { partitionBy: ["key"], maxOpenFiles: 3, rowGroupSize: 8 },
+      )
+    ).lastWrite!;
     expect(result.rows).toBe(n);
     // Partitions are closed and reopened: more parts than partitions, numbered in the order written.
     expect(result.files.length).toBeGreaterThan(25);
