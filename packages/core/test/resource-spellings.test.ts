@@ -7,9 +7,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Blob, blob, FerryError, Folder, folder, Table, table } from "../src/index.ts";
+import { GRADES, TUTORIAL_BATCHES } from "./seed-fixtures.ts";
 import { removeTemp, tempDir } from "./transfer-faults.ts";
-
-const GRADES = { id: [1, 2, 3, 4, 5, 6], grade: ["a", "b", "b", "a", "a", "e"] };
 
 let work: string;
 let cwd: string;
@@ -162,11 +161,7 @@ describe("the seeds' object spellings", () => {
     const reloaded = table({ name: "sample_table" });
     const batches = [];
     for await (const batch of reloaded.stream({ batchSize: 2 })) batches.push(batch);
-    expect(batches).toEqual([
-      { id: [1, 2], grade: ["a", "b"] },
-      { id: [3, 4], grade: ["b", "a"] },
-      { id: [5, 6], grade: ["a", "e"] },
-    ]);
+    expect(batches).toEqual(TUTORIAL_BATCHES);
     const savedBlob = await blob({
       name: "local_blob",
       data: "bytes",
