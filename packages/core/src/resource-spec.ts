@@ -126,7 +126,7 @@ export function checkOptions(given: object | undefined, known: readonly string[]
     return close ? `"${key}" (did you mean "${close}"?)` : `"${key}"`;
   });
   throw errors.invalidInput(
-    `unknown option${unknown.length > 1 ? "s" : ""} ${described.join(", ")} for ${where}; it takes ${[...known].sort().join(", ")}`,
+    `unknown option${unknown.length > 1 ? "s" : ""} ${described.join(", ")} for ${where}; it takes ${[...new Set(known)].sort().join(", ")}`,
   );
 }
 

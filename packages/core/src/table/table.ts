@@ -239,12 +239,11 @@ export class Table<T = unknown> {
     return this;
   }
 
-  /** Write batches you produce yourself (e.g. a converter's output) to this table's location; chains as `write()`. */
-  writeBatches(source: BatchSource, options: WriteTableOptions = {}): Chained<this, TableChain> {
-    return chained(this.#writeBatches(source, options), TABLE_CHAIN);
-  }
-
-  async #writeBatches(source: BatchSource, options: WriteTableOptions): Promise<this> {
+  /**
+   * Write batches you produce yourself (e.g. a converter's output) to this table's location. The
+   * low-level form: it returns what was written (also kept in `lastWrite`) rather than chaining.
+   */
+  async writeBatches(source: BatchSource, options: WriteTableOptions = {}): Promise<WriteResult> {
     checkOptions(options, WRITE_OPTION_KEYS, "table.writeBatches()");
     const merged: WriteTableOptions = { ...this.options, ...options };
     const result = await writeTable(
@@ -257,7 +256,7 @@ export class Table<T = unknown> {
     this.#partitioning = [...(merged.partitionBy ?? [])];
     this.#writtenSchema = result.schema;
     this.lastWrite = result;
-    return this;
+    return result;
   }
 
   /** The whole table (or some columns) in the flavour's type. */
@@ -445,6 +444,19 @@ function isColumnData(value: Record<string, unknown>): boolean {
 }
 
 /**
+ * Runhouse's `{ data, name, path, system }` rather than table data: a plain object with those keys
+ * and no location after it, that is not column data nor any registered flavour's table (a
+ * DataFrame with a column called "name" stays a DataFrame).
+ */
+function isSpec(data: unknown, second: unknown): data is ResourceSpec & Record<string, unknown> {
+  if (!isPlainObject(data) || isColumnData(data) || !isResourceSpec(data, ["data"])) return false;
+  if (second !== undefined && (typeof second === "string" || !isPlainObject(second) || "system" in second))
+    return false;
+  const registry = (second as TableOptions | undefined)?.registry ?? ferry;
+  return !registry.flavours().some((flavour) => flavour.detect(data));
+}
+
+/**
  * A table of `data` (plain JS data or any registered flavour's table) at `location`. Runhouse's
  * spelling works too: `table({ data, name, path, system })`. Always returns the Table at once; a
  * name alone, `table({ name })`, is the saved table, looked up by its first awaited method (or
@@ -460,7 +472,7 @@ export function table<T>(
   location?: LocationLike | TableOptions,
   options: TableOptions = {},
 ): Table<T> {
-  if (isPlainObject(data) && !isColumnData(data) && isResourceSpec(data, ["data"])) {
+  if (isSpec(data, location)) {
     // Table options may ride in the spec too: table({ data, name, path, system, partitionBy }).
     const { spec, rest: inline } = splitSpec(data, ["data"]);
     const { data: rows, name, metadata } = spec as ResourceSpec & { data?: T };
