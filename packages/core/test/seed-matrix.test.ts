@@ -270,6 +270,9 @@ describe("every seed spelling lands exactly where it says, and nowhere else", ()
             const made = await create(kind, spec);
             const after = await snapshot(system);
             const added = [...after].filter((key) => !before.has(key));
+            // Recorded before any assertion, so a failing case still leaves nothing in the login's home.
+            if (system === "cluster-a")
+              for (const key of added) remoteLeftovers.add(join(remoteHome, ownDirectory(key)));
             expect(added.length, `${made.url} wrote nothing new`).toBeGreaterThan(0);
             const place = placeOf(kind, added);
             expect(place).toMatch(expectedPlace(kind, system, name, relative));
@@ -280,7 +283,6 @@ describe("every seed spelling lands exactly where it says, and nowhere else", ()
             if (system !== "file") expect(filesUnder(cwd)).toEqual(["notebook.ipynb"]);
             expect(readFileSync(join(cwd, "notebook.ipynb"), "utf8")).toBe("the user's own file");
             if (system === "cluster-a") {
-              for (const key of added) remoteLeftovers.add(join(remoteHome, ownDirectory(key)));
               const now = readdirSync(remoteHome).filter((entry) => !remoteHomeBefore.includes(entry));
               expect(
                 now.every((entry) => ["ferry-folder", "ferry-blob", "ferry-table", SEED].includes(entry)),
