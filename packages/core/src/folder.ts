@@ -230,10 +230,19 @@ export class Folder extends LocatedResource<"folder"> {
 
   /**
    * Move the folder: renamed file by file where the storage can, otherwise copied and then removed
-   * (only once every file arrived). Returns the Folder at the new place.
+   * (only once every file arrived). Returns the Folder at the new place. Moving away a working
+   * directory, home directory or root (which removes it) is InvalidInput unless `{ force: true }`.
    */
-  async mv(target: LocationLike, path?: string, options: ResourceTransferOptions = {}): Promise<Folder> {
+  async mv(
+    target: LocationLike,
+    path?: string,
+    options: ResourceTransferOptions & Pick<RmOptions, "force"> = {},
+  ): Promise<Folder> {
     await this.ready();
+    // A move removes the source at the end: the same places as rm() are refused up front.
+    const { force, ...transferOptions } = options;
+    guardRm(this.location, this.registry.cwd, force, "mv(target, path, { force: true })");
+    options = transferOptions;
     const destination = await resolveTarget(target, path, "folder", this.registry);
     const [from, to] = await Promise.all([this.storage(), this.registry.storageFor(destination)]);
     if (sameStorage(from, to) && overlaps(this.path, destination.path)) {

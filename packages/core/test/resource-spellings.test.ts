@@ -237,3 +237,20 @@ describe("rows of a table", () => {
     expect(await written.head(3)).toEqual({ id: [0, 1, 2], tag: ["t0", "t1", "t2"] });
   });
 });
+
+describe("mv() keeps away from them too", () => {
+  it("refuses to move away the working directory (which would remove it) unless { force: true }", async () => {
+    const target = join(work, "moved");
+    const error = await refusal(() => folder(cwd).mv(target));
+    expect(error.message).toContain("mv(target, path, { force: true })");
+    expect(readFileSync(join(cwd, "analysis.ipynb"), "utf8")).toBe("keep me");
+    expect(existsSync(target)).toBe(false);
+    const inner = join(cwd, "inner");
+    mkdirSync(inner);
+    writeFileSync(join(inner, "a.txt"), "a");
+    process.chdir(inner);
+    await folder(inner).mv(target, undefined, { force: true });
+    expect(readFileSync(join(target, "a.txt"), "utf8")).toBe("a");
+    expect(existsSync(inner)).toBe(false);
+  });
+});
