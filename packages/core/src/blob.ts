@@ -4,44 +4,74 @@
  * any assumptions about deserializing the underlying blob data").
  */
 import type { Readable } from "node:stream";
+import { Readable as NodeReadable } from "node:stream";
+import { ferry } from "./default.ts";
 import { errors, FerryError } from "./errors.ts";
-import { type LocationLike, withPath } from "./location.ts";
-import {
-  entryLocation,
-  isNamedSpec,
-  isNameOnly,
-  loadNamed,
-  type NamedSpec,
-  type SaveNamedOptions,
-  specLocation,
-} from "./registry/named.ts";
+import { type Location, type LocationLike, withPath } from "./location.ts";
+import { entryLocation, loadNamed, type SaveNamedOptions } from "./registry/named.ts";
 import type { LoadOptions, ResourceRegistryOptions } from "./registry/registry.ts";
 import { registerResourceType } from "./registry/resources.ts";
 import { LocatedResource } from "./resource.ts";
-import { type ResourceOptions, type ResourceTransferOptions, resolveTarget } from "./resource-target.ts";
+import {
+  type Chained,
+  chained,
+  checkOptions,
+  isPlainObject,
+  isResourceSpec,
+  type PlaceLike,
+  type ResourceSpec,
+  specKeys,
+  specPlace,
+} from "./resource-spec.ts";
+import { type ResourceOptions, type ResourceTransferOptions, transferResource } from "./resource-target.ts";
 import type { WriteSource } from "./storage.ts";
-import { copy } from "./transfer/engine.ts";
-import { throwOnFailures } from "./transfer/failures.ts";
 
 export interface BlobOptions extends ResourceOptions {
   /** Content to keep until `write()` is called. */
   data?: WriteSource;
 }
 
+const BLOB_OPTION_KEYS = ["registry", "metadata", "name", "data"] as const;
+
+/** Bytes, text or a stream; anything else (an array, an object) is InvalidInput asking to serialize it. */
+function checkBlobData(data: unknown): WriteSource | undefined {
+  if (
+    data === undefined ||
+    typeof data === "string" ||
+    data instanceof Uint8Array ||
+    data instanceof NodeReadable ||
+    (typeof data === "object" && data !== null && Symbol.asyncIterator in data)
+  )
+    return data as WriteSource | undefined;
+  const what = Array.isArray(data) ? "an array" : data === null ? "null" : `a ${typeof data}`;
+  throw errors.invalidInput(
+    `blob data must be bytes (Uint8Array or Buffer), text or a stream, got ${what}: serialize it first, e.g. JSON.stringify(data)`,
+  );
+}
+
+/** What `write()`'s promise chains to: `blob.write().save()`. */
+type BlobChain = "save" | "to" | "fetch" | "text" | "exists";
+const BLOB_CHAIN: readonly BlobChain[] = ["save", "to", "fetch", "text", "exists"];
+
 export class Blob extends LocatedResource<"blob"> {
   #data: WriteSource | undefined;
   /** Data given at creation and not written yet: `save()` writes it first. */
   #unwritten: boolean;
   /** `location` defaults to `ferry-blob/<32 hex>` in the working directory. */
-  constructor(location?: LocationLike, options: BlobOptions = {}) {
+  constructor(location?: PlaceLike, options: BlobOptions = {}) {
+    checkOptions(options, BLOB_OPTION_KEYS, "a blob");
+    const data = checkBlobData(options.data);
     super("blob", location, options);
-    if (this.location.path === "") {
-      throw errors.invalidInput(`a blob is one file; ${this.location.url} names no file`, {
-        system: this.location.system,
+    this.#data = data;
+    this.#unwritten = data !== undefined;
+  }
+
+  protected override checkPlace(location: Location): void {
+    if (location.path === "") {
+      throw errors.invalidInput(`a blob is one file; ${location.url} names no file`, {
+        system: location.system,
       });
     }
-    this.#data = options.data;
-    this.#unwritten = options.data !== undefined;
   }
 
   /** The Blob saved under `name` (`~/x` local, `@/x` shared); `version` loads an earlier save. */
@@ -55,9 +85,17 @@ export class Blob extends LocatedResource<"blob"> {
     return super.save(options);
   }
 
-  /** Write `data` (or the data the blob was created with). Atomic: readers see the old content or the new, never half. */
-  async write(data?: WriteSource, options: { signal?: AbortSignal } = {}): Promise<this> {
-    const content = data ?? this.#data;
+  /**
+   * Write `data` (or the data the blob was created with). Atomic: readers see the old content or the
+   * new, never half. Chains: `await blob.write().save()`.
+   */
+  write(data?: WriteSource, options: { signal?: AbortSignal } = {}): Chained<this, BlobChain> {
+    return chained(this.#write(data, options), BLOB_CHAIN);
+  }
+
+  async #write(data: WriteSource | undefined, options: { signal?: AbortSignal }): Promise<this> {
+    checkOptions(options, ["signal"], "blob.write()");
+    const content = checkBlobData(data) ?? this.#data;
     if (content === undefined) {
       throw errors.invalidInput(
         `nothing to write to ${this.url}: pass the data to write() or to blob(data, location)`,
@@ -109,35 +147,52 @@ export class Blob extends LocatedResource<"blob"> {
    * directory receives the file under its own name.
    */
   async to(target: LocationLike, path?: string, options: ResourceTransferOptions = {}): Promise<Blob> {
-    const destination = await resolveTarget(target, path, "blob", this.registry);
-    const summary = throwOnFailures(
-      await copy(this.location, destination, { ...options, registry: this.registry }),
+    await this.ready();
+    const { destination, summary } = await transferResource(
+      "blob",
+      this.location,
+      target,
+      path,
+      this.registry,
+      options,
     );
     const landed = summary.plan[0]?.destinationKey ?? destination.path;
-    return new Blob(withPath(destination, landed), { registry: this.registry, metadata: this.metadata });
+    const copied = new Blob(withPath(destination, landed), {
+      registry: this.registry,
+      metadata: this.metadata,
+    });
+    copied.notes = summary.notes;
+    return copied;
   }
 }
 
-/** A Blob holding `data` (written by `write()`) at `location` (default: `ferry-blob/<32 hex>` in the working directory). */
-export function blob(spec: { name: string }): Promise<Blob>;
-export function blob(spec: NamedSpec & { name: string; data?: WriteSource }, options?: ResourceOptions): Blob;
+/**
+ * A Blob holding `data` (written by `write()`) at `location` (default: `ferry-blob/<32 hex>` in the
+ * working directory), or Runhouse's spelling `blob({ data, name, path, system })`. Always returns the
+ * Blob at once; a name alone (`blob({ name })`) is the saved blob, looked up by its first awaited
+ * method (or `ready()`).
+ */
+export function blob(spec: ResourceSpec & { data?: WriteSource }, options?: ResourceOptions): Blob;
 export function blob(data?: WriteSource, location?: LocationLike, options?: ResourceOptions): Blob;
 export function blob(
-  data?: WriteSource | (NamedSpec & { data?: WriteSource }),
+  data?: WriteSource | (ResourceSpec & { data?: WriteSource }),
   location?: LocationLike | ResourceOptions,
   options: ResourceOptions = {},
-): Blob | Promise<Blob> {
-  // Runhouse's spelling: { data, name, path, system } makes a named blob there; a name alone loads the saved one.
-  if (isNamedSpec(data)) {
-    if (isNameOnly(data)) return Blob.fromName(data.name);
-    const spec = data as NamedSpec & { name: string; data?: WriteSource };
-    return new Blob(specLocation(spec), {
-      ...(location as ResourceOptions | undefined),
-      name: spec.name,
+): Blob {
+  if (isResourceSpec(data, ["data"])) {
+    const spec = data as ResourceSpec & { data?: WriteSource };
+    checkOptions(spec, specKeys(["data"]), "blob({ ... })");
+    const given = (location ?? {}) as ResourceOptions;
+    const registry = given.registry ?? ferry;
+    const content = checkBlobData(spec.data);
+    return new Blob(specPlace("blob", spec, registry, { hasData: content !== undefined }), {
+      ...given,
+      ...(spec.name === undefined ? {} : { name: spec.name }),
       ...(spec.metadata ? { metadata: spec.metadata } : {}),
-      ...(spec.data === undefined ? {} : { data: spec.data }),
+      ...(content === undefined ? {} : { data: content }),
     });
   }
+  if (isPlainObject(data)) checkBlobData(data);
   const content = data as WriteSource | undefined;
   return new Blob(location as LocationLike | undefined, {
     ...options,

@@ -5,25 +5,37 @@
  */
 import type { Readable } from "node:stream";
 import pLimit from "p-limit";
+import { ferry } from "./default.ts";
 import { errors, FerryError } from "./errors.ts";
 import { type LocationLike, withPath } from "./location.ts";
 import { baseName, compareKeys, joinKey, normalizeKey, relativeKey } from "./paths.ts";
-import {
-  entryLocation,
-  isNamedSpec,
-  isNameOnly,
-  loadNamed,
-  type NamedSpec,
-  specLocation,
-} from "./registry/named.ts";
+import { entryLocation, loadNamed } from "./registry/named.ts";
 import type { LoadOptions, ResourceRegistryOptions } from "./registry/registry.ts";
 import { registerResourceType } from "./registry/resources.ts";
 import { LocatedResource } from "./resource.ts";
-import { type ResourceOptions, type ResourceTransferOptions, resolveTarget } from "./resource-target.ts";
+import {
+  checkOptions,
+  guardRm,
+  isResourceSpec,
+  type PlaceLike,
+  type ResourceSpec,
+  type RmOptions,
+  specKeys,
+  specPlace,
+} from "./resource-spec.ts";
+import {
+  type ResourceOptions,
+  type ResourceTransferOptions,
+  resolveTarget,
+  transferResource,
+} from "./resource-target.ts";
 import { conditionalWritesHold, type WriteSource } from "./storage.ts";
 import { overlaps, sameStorage } from "./transfer/endpoints.ts";
 import { copy } from "./transfer/engine.ts";
 import { throwOnFailures } from "./transfer/failures.ts";
+
+/** Options `folder()` and `new Folder()` take. */
+export const RESOURCE_OPTION_KEYS = ["registry", "metadata", "name"] as const;
 
 export interface LsOptions {
   /** Full URLs (absolute paths for local folders) instead of names relative to the folder. */
@@ -43,7 +55,8 @@ export type FolderContents = Record<string, WriteSource> | Map<string, WriteSour
 
 export class Folder extends LocatedResource<"folder"> {
   /** `location` defaults to `ferry-folder/<32 hex>` in the working directory. */
-  constructor(location?: LocationLike, options: ResourceOptions = {}) {
+  constructor(location?: PlaceLike, options: ResourceOptions = {}) {
+    checkOptions(options, RESOURCE_OPTION_KEYS, "a folder");
     super("folder", location, options);
   }
 
@@ -88,11 +101,21 @@ export class Folder extends LocatedResource<"folder"> {
     return this;
   }
 
-  /** Remove the whole folder, or only the named entries in it (files or sub-folders). Missing ones are fine. */
-  async rm(names?: readonly string[]): Promise<void> {
+  /**
+   * Remove the whole folder, or only the named entries in it (files or sub-folders). Missing ones are
+   * fine. Removing a whole working directory, home directory, file-system root, bucket or container
+   * root (or a folder holding one) is InvalidInput unless `{ force: true }`.
+   */
+  async rm(options?: RmOptions): Promise<void>;
+  async rm(names: readonly string[], options?: RmOptions): Promise<void>;
+  async rm(namesOrOptions?: readonly string[] | RmOptions, maybeOptions: RmOptions = {}): Promise<void> {
+    const names = Array.isArray(namesOrOptions) ? (namesOrOptions as readonly string[]) : undefined;
+    const options = (names ? maybeOptions : (namesOrOptions as RmOptions | undefined)) ?? {};
+    checkOptions(options, ["force", "signal"], "folder.rm()");
     const storage = await this.storage();
     if (names === undefined) {
-      await storage.deleteDirectory(this.path);
+      guardRm(this.location, this.registry.cwd, options.force, "rm({ force: true })");
+      await storage.deleteDirectory(this.path, options.signal ? { signal: options.signal } : {});
       return;
     }
     for (const name of names) {
@@ -192,16 +215,35 @@ export class Folder extends LocatedResource<"folder"> {
    * `to("s3")` uses the S3 plugin's default bucket; `to("s3://bucket")` puts it at `ferry-folder/<32 hex>`.
    */
   async to(target: LocationLike, path?: string, options: ResourceTransferOptions = {}): Promise<Folder> {
-    const destination = await resolveTarget(target, path, "folder", this.registry);
-    throwOnFailures(await copy(this.location, destination, { ...options, registry: this.registry }));
-    return new Folder(destination, { registry: this.registry, metadata: this.metadata });
+    await this.ready();
+    const { destination, summary } = await transferResource(
+      "folder",
+      this.location,
+      target,
+      path,
+      this.registry,
+      options,
+    );
+    const copied = new Folder(destination, { registry: this.registry, metadata: this.metadata });
+    copied.notes = summary.notes;
+    return copied;
   }
 
   /**
    * Move the folder: renamed file by file where the storage can, otherwise copied and then removed
-   * (only once every file arrived). Returns the Folder at the new place.
+   * (only once every file arrived). Returns the Folder at the new place. Moving away a working
+   * directory, home directory or root (which removes it) is InvalidInput unless `{ force: true }`.
    */
-  async mv(target: LocationLike, path?: string, options: ResourceTransferOptions = {}): Promise<Folder> {
+  async mv(
+    target: LocationLike,
+    path?: string,
+    options: ResourceTransferOptions & Pick<RmOptions, "force"> = {},
+  ): Promise<Folder> {
+    await this.ready();
+    // A move removes the source at the end: the same places as rm() are refused up front.
+    const { force, ...transferOptions } = options;
+    guardRm(this.location, this.registry.cwd, force, "mv(target, path, { force: true })");
+    options = transferOptions;
     const destination = await resolveTarget(target, path, "folder", this.registry);
     const [from, to] = await Promise.all([this.storage(), this.registry.storageFor(destination)]);
     if (sameStorage(from, to) && overlaps(this.path, destination.path)) {
@@ -210,6 +252,7 @@ export class Folder extends LocatedResource<"folder"> {
         path: this.path,
       });
     }
+    let notes: readonly string[] = [];
     if (from === to && from.capabilities.move !== false) {
       const limit = pLimit(options.transfers ?? 4);
       const moves: Promise<unknown>[] = [];
@@ -224,27 +267,32 @@ export class Folder extends LocatedResource<"folder"> {
       }
       await Promise.all(moves);
     } else {
-      throwOnFailures(await copy(this.location, destination, { ...options, registry: this.registry }));
+      const { onNote, ...transfer } = options;
+      const summary = await copy(this.location, destination, { ...transfer, registry: this.registry });
+      for (const note of summary.notes) onNote?.(note);
+      notes = throwOnFailures(summary).notes;
     }
     await from.deleteDirectory(this.path);
-    return new Folder(destination, { registry: this.registry, metadata: this.metadata });
+    const moved = new Folder(destination, { registry: this.registry, metadata: this.metadata });
+    moved.notes = notes;
+    return moved;
   }
 }
 
-/** A Folder at `location` (default: `ferry-folder/<32 hex>` in the working directory). */
-export function folder(spec: { name: string }): Promise<Folder>;
-export function folder(spec: NamedSpec & { name: string }, options?: ResourceOptions): Folder;
+/**
+ * A Folder at `location` (default: `ferry-folder/<32 hex>` in the working directory), or Runhouse's
+ * spelling `folder({ name, path, system })`. Always returns the Folder at once; a name alone
+ * (`folder({ name })`) is the saved folder, looked up by its first awaited method (or `ready()`).
+ */
+export function folder(spec: ResourceSpec, options?: ResourceOptions): Folder;
 export function folder(location?: LocationLike, options?: ResourceOptions): Folder;
-export function folder(
-  location?: LocationLike | NamedSpec,
-  options: ResourceOptions = {},
-): Folder | Promise<Folder> {
-  // Runhouse's spelling: { name, path, system } makes a named folder there; a name alone loads the saved one.
-  if (isNamedSpec(location)) {
-    if (isNameOnly(location)) return Folder.fromName(location.name);
-    return new Folder(specLocation(location), {
+export function folder(location?: LocationLike | ResourceSpec, options: ResourceOptions = {}): Folder {
+  if (isResourceSpec(location)) {
+    checkOptions(location, specKeys(), "folder({ ... })");
+    const registry = options.registry ?? ferry;
+    return new Folder(specPlace("folder", location, registry, { hasData: false }), {
       ...options,
-      name: location.name,
+      ...(location.name === undefined ? {} : { name: location.name }),
       ...(location.metadata ? { metadata: location.metadata } : {}),
     });
   }

@@ -1,7 +1,7 @@
 /**
- * Where a resource goes: the shared rules of `folder.to(...)`, `blob.to(...)` and the default
+ * Where a resource goes: the shared rules of `folder.to(...)`, `blob.to(...)`, `table.to(...)` and the default
  * location of a new resource. As in Runhouse, a destination that names no key gets a fresh
- * default one — `ferry-folder/<32 hex>` or `ferry-blob/<32 hex>` — under the bucket, the
+ * default one — `ferry-folder/<32 hex>`, `ferry-blob/<32 hex>` or `ferry-table/<32 hex>` — under the bucket, the
  * container, the login's home on an SSH host, or the working directory locally.
  */
 import { randomUUID } from "node:crypto";
@@ -15,9 +15,11 @@ import {
 } from "./location.ts";
 import type { PluginRegistry } from "./plugins.ts";
 import { findSshHost } from "./ssh-config.ts";
-import type { TransferOptions } from "./transfer/types.ts";
+import { copy } from "./transfer/engine.ts";
+import { throwOnFailures } from "./transfer/failures.ts";
+import type { TransferOptions, TransferSummary } from "./transfer/types.ts";
 
-export type ResourceKind = "folder" | "blob";
+export type ResourceKind = "folder" | "blob" | "table";
 
 /** Options every resource takes. */
 export interface ResourceOptions {
@@ -30,11 +32,17 @@ export interface ResourceOptions {
 }
 
 /** Transfer options a resource's `to()` / `mv()` passes on (the registry is the resource's own). */
-export type ResourceTransferOptions = Omit<TransferOptions, "registry" | "delete" | "dryRun">;
+export interface ResourceTransferOptions extends Omit<TransferOptions, "registry" | "delete" | "dryRun"> {
+  /**
+   * Called with each note of the transfer as it ends, e.g. "…; streamed through this machine
+   * instead" when a cluster could not copy directly. The notes are also on the result's `notes`.
+   */
+  onNote?: ((note: string) => void) | undefined;
+}
 
 /** What `toConfig()` returns: enough to find the resource again, nothing secret. */
 export interface ResourceConfig {
-  type: ResourceKind | "table";
+  type: ResourceKind;
   url: string;
   system: string;
   /** Key within the storage root. */
@@ -97,15 +105,22 @@ export async function resolveTarget(
   return location;
 }
 
-/** A new default location on a system named alone. */
+/** How the first-party plugins are told their default bucket or container. */
+const DEFAULT_ROOT_SETTINGS: Readonly<Record<string, { option: string; env: string }>> = {
+  s3: { option: "defaultBucket", env: "FERRY_S3_BUCKET" },
+  gs: { option: "defaultBucket", env: "FERRY_GS_BUCKET" },
+  az: { option: "defaultContainer", env: "FERRY_AZURE_CONTAINER" },
+};
+
+/** A new default location on a system named alone (`key` below its default root). */
 export async function defaultLocationOn(
   system: string,
   kind: ResourceKind,
   registry: PluginRegistry,
+  key: string = defaultKey(kind),
 ): Promise<Location> {
   const cwd = registry.cwd;
   const canonical = canonicalSystem(system);
-  const key = defaultKey(kind);
   if (canonical === "file") return parseLocation({ system: "file", path: key }, { cwd });
   if (findSshHost(system) !== undefined && !SYSTEM_NAMES.has(system.toLowerCase()))
     return parseLocation({ system, path: key }, { cwd });
@@ -120,10 +135,51 @@ export async function defaultLocationOn(
           : canonical === "github"
             ? "repository"
             : "bucket";
+    const setting = DEFAULT_ROOT_SETTINGS[canonical];
+    const configure = setting
+      ? `, or set a default ${noun}: the ${plugin.name} plugin's \`${setting.option}\` option or the ${setting.env} environment variable`
+      : "";
     throw errors.invalidInput(
-      `"${system}" alone does not say which ${noun} to use: pass a URL such as ${canonical}://my-${noun}/path, or configure a default ${noun} in the ${plugin.name} plugin`,
+      `"${system}" alone does not say which ${noun} to use: pass a URL such as ${canonical}://my-${noun}/path${configure}`,
       { system: canonical },
     );
   }
   return parseLocation(`${canonical}://${root}/${key}`, { cwd });
+}
+
+/**
+ * The one routine behind `Folder.to`, `Blob.to` and `Table.to`: resolve the destination as
+ * `resolveTarget` does (`"here"`: `<cwd>/<the source's last name>`), copy (`extra` narrows what is copied), hand every note to `onNote`, and
+ * throw if any file failed.
+ */
+export async function transferResource(
+  kind: ResourceKind,
+  source: Location,
+  target: LocationLike,
+  path: string | undefined,
+  registry: PluginRegistry,
+  options: ResourceTransferOptions,
+  extra: Pick<TransferOptions, "include" | "delete"> = {},
+): Promise<{ destination: Location; summary: TransferSummary }> {
+  // Runhouse's `to("here")`: this machine's working directory, under the source's own last name.
+  const here = target === "here" && path === undefined;
+  const destination = here
+    ? parseLocation(
+        { system: "file", path: source.path.split("/").at(-1) || defaultKey(kind) },
+        { cwd: registry.cwd },
+      )
+    : await resolveTarget(target, path, kind, registry);
+  const { onNote, ...transfer } = options;
+  const summary = await copy(source, destination, { ...transfer, ...extra, registry });
+  for (const note of summary.notes) onNote?.(note);
+  return { destination, summary: throwOnFailures(summary) };
+}
+
+/**
+ * A plugin's `defaultRoot` from its option, else its environment variable (blank counts as unset),
+ * so `folder.to("s3")` has a bucket to go to.
+ */
+export function defaultRoot(option: string | undefined, env: string | undefined): string | undefined {
+  const value = (option ?? env)?.trim().replace(/^\/+|\/+$/g, "");
+  return value ? value : undefined;
 }

@@ -55,9 +55,11 @@ describe("Folder, Blob and Table by name", () => {
     const previous = process.cwd();
     process.chdir(cwd);
     try {
-      const loaded = await folder({ name: "~/sample_folder" });
+      const loaded = folder({ name: "~/sample_folder" });
       expect(await loaded.ls()).toEqual(["a.txt"]);
-      const missing = await folder({ name: "~/nothing_here" }).catch((caught: unknown) => caught);
+      const missing = await folder({ name: "~/nothing_here" })
+        .ready()
+        .catch((caught: unknown) => caught);
       expect(FerryError.isInstance(missing, "NotFound")).toBe(true);
     } finally {
       process.chdir(previous);

@@ -92,7 +92,7 @@ describe("Table on S3", () => {
     const data = { id: Array.from({ length: rows }, (_, i) => i), payload };
     const schema = { fields: [t.field("id", t.int32()), t.field("payload", t.string())] };
     const written = table(data, `s3://${bucket}/tables/payloads`, { registry, schema, rowGroupSize: 1_000 });
-    const result = await written.write();
+    const result = (await written.write()).lastWrite!;
     expect(result.files).toHaveLength(1);
 
     const storage = await written.storage();

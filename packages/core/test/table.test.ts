@@ -214,7 +214,7 @@ describe("Table: types", () => {
 describe("Table: corrupt files", () => {
   it("refuses a page header claiming a huge uncompressed size instead of allocating it", async () => {
     const location = join(dir, "corrupt-size");
-    const { files } = await table({ n: [1, 2, 3] }, location, { codec: "UNCOMPRESSED" }).write();
+    const { files } = (await table({ n: [1, 2, 3] }, location, { codec: "UNCOMPRESSED" }).write()).lastWrite!;
     const file = `/${files[0]!}`;
     const bytes = new Uint8Array(await readFile(file));
     const metadata = parquetMetadata(bytes);
@@ -240,7 +240,8 @@ describe("Table: layout and modes", () => {
     const location = join(dir, "groups");
     const n = 103;
     const ids = Array.from({ length: n }, (_, i) => i);
-    const result = await table({ id: ids }, location, { rowGroupSize: 10, maxRowsPerFile: 35 }).write();
+    const result = (await table({ id: ids }, location, { rowGroupSize: 10, maxRowsPerFile: 35 }).write())
+      .lastWrite!;
     expect(result.files).toHaveLength(3);
     const back = Table.from(location);
     const reader = await back.reader();

@@ -4,29 +4,59 @@
  * Metadata (flavour, partitioning, schema) is not written next to the data: `toConfig()` gives it to
  * the resource registry.
  */
-import { randomBytes } from "node:crypto";
 import { ferry } from "../default.ts";
 import { errors } from "../errors.ts";
 import { formatLocation, type Location, type LocationLike, parseLocation, withPath } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
-import {
-  entryLocation,
-  isNamedSpec,
-  isNameOnly,
-  loadNamed,
-  type NamedSpec,
-  type SaveNamedOptions,
-  saveNamed,
-  specLocation,
-} from "../registry/named.ts";
+import { entryLocation, loadNamed, type SaveNamedOptions, saveNamed } from "../registry/named.ts";
 import type { LoadOptions, ResourceRegistryOptions } from "../registry/registry.ts";
 import { registerResourceType } from "../registry/resources.ts";
+import {
+  type Chained,
+  chained,
+  checkOptions,
+  guardRm,
+  isPlainObject,
+  isResourceSpec,
+  PendingPlace,
+  Place,
+  type PlaceLike,
+  type ResourceSpec,
+  type RmOptions,
+  specKeys,
+  specPlace,
+  splitSpec,
+} from "../resource-spec.ts";
+import { defaultKey, type ResourceTransferOptions, transferResource } from "../resource-target.ts";
 import type { Storage } from "../storage.ts";
-import { sync } from "../transfer/index.ts";
-import { plainBatches, plainFlavour } from "./plain.ts";
+import { batchToColumns, columnsToRows, plainBatches, plainFlavour } from "./plain.ts";
 import { type StreamOptions, TableReader } from "./reader.ts";
 import type { BatchSource, ColumnBatch, Schema, TableFlavour } from "./types.ts";
 import { type WriteResult, type WriteTableOptions, writeEncodedPart, writeTable } from "./writer.ts";
+
+const WRITE_OPTION_KEYS = [
+  "mode",
+  "partitionBy",
+  "rowGroupSize",
+  "maxRowsPerFile",
+  "maxOpenFiles",
+  "codec",
+  "pageSize",
+  "signal",
+] as const;
+const TABLE_OPTION_KEYS = [
+  ...WRITE_OPTION_KEYS,
+  "schema",
+  "flavour",
+  "registry",
+  "name",
+  "metadata",
+] as const;
+const STREAM_OPTION_KEYS = ["batchSize", "columns", "shuffle", "dropLast", "prefetch", "signal"] as const;
+
+/** What `write()`'s promise chains to: `table.write().save()`. */
+type TableChain = "save" | "to" | "fetch" | "count" | "exists";
+const TABLE_CHAIN: readonly TableChain[] = ["save", "to", "fetch", "count", "exists"];
 
 export interface TableOptions extends WriteTableOptions {
   /** Explicit schema for plain data (instead of inferring it). */
@@ -51,24 +81,22 @@ export interface TableConfig {
   schema: Schema | undefined;
 }
 
-const DEFAULT_PREFIX = "ferry-table";
-
-function defaultKey(): string {
-  return `${DEFAULT_PREFIX}/${randomBytes(16).toString("hex")}`;
-}
-
 /** A location; with no path (a bare bucket, or nothing at all) a fresh `ferry-table/<32 hex>` below it. */
 function tableLocation(input: LocationLike | undefined, registry: PluginRegistry): Location {
-  const location = parseLocation(input ?? `./${defaultKey()}`, { cwd: registry.cwd });
-  return location.path === "" ? withPath(location, defaultKey()) : location;
+  const location = parseLocation(input ?? `./${defaultKey("table")}`, { cwd: registry.cwd });
+  return location.path === "" ? withPath(location, defaultKey("table")) : location;
 }
 
 export class Table<T = unknown> {
-  /** Where the table's folder is. */
-  readonly location: Location;
-  protected readonly data: T | undefined;
+  /** The data the table was created with (what `write()` writes); undefined for a table opened from storage. */
+  readonly data: T | undefined;
   protected readonly options: TableOptions;
   protected readonly registry: PluginRegistry;
+  readonly #place: Place;
+  /** What the last `write()` / `writeBatches()` wrote: part files, rows, schema. */
+  lastWrite: WriteResult | undefined;
+  /** Notes of the transfer that made this table (`to()`), e.g. a fallback to streaming. */
+  notes: readonly string[] = [];
   #flavour: Promise<TableFlavour<T>> | undefined;
   #storage: Promise<Storage> | undefined;
   #partitioning: string[];
@@ -78,14 +106,36 @@ export class Table<T = unknown> {
   name: string | undefined;
   readonly metadata: Record<string, unknown>;
 
-  constructor(data: T | undefined, location?: LocationLike, options: TableOptions = {}) {
+  constructor(data: T | undefined, location?: PlaceLike, options: TableOptions = {}) {
+    checkOptions(options, TABLE_OPTION_KEYS, "a table");
     this.name = options.name;
     this.metadata = { ...options.metadata };
     this.data = data;
-    this.options = options;
+    this.options = { ...options };
     this.registry = options.registry ?? ferry;
-    this.location = tableLocation(location, this.registry);
     this.#partitioning = [...(options.partitionBy ?? [])];
+    this.#place = new Place(
+      location instanceof PendingPlace ? location : tableLocation(location, this.registry),
+      () => `table ${this.name ?? ""}`.trim(),
+      (entry) => {
+        this.name = entry.name;
+        Object.assign(this.metadata, entry.metadata, options.metadata);
+        if (options.flavour === undefined && entry.flavour !== undefined)
+          this.options.flavour = entry.flavour;
+        if (options.partitionBy === undefined) this.#partitioning = [...(entry.partitioning ?? [])];
+      },
+    );
+  }
+
+  /** Where the table's folder is. Known at once unless a saved name is being looked up: see `ready()`. */
+  get location(): Location {
+    return this.#place.location;
+  }
+
+  /** Resolves once the place is known (a saved name loaded, a default bucket found); every method awaits it. */
+  async ready(): Promise<this> {
+    await this.#place.ready();
+    return this;
   }
 
   /** Open an existing table folder (or a single parquet file) to read it. */
@@ -107,18 +157,20 @@ export class Table<T = unknown> {
   }
 
   storage(): Promise<Storage> {
-    this.#storage ??= this.registry.storageFor(this.location);
+    this.#storage ??= this.#place.ready().then((location) => this.registry.storageFor(location));
     return this.#storage;
   }
 
   /** A reader over the folder as it is now (each operation lists it afresh). */
   async reader(): Promise<TableReader> {
-    return new TableReader(await this.storage(), this.location.path, this.where);
+    const storage = await this.storage();
+    return new TableReader(storage, this.location.path, this.where);
   }
 
   /** The flavour: given, detected from the data among registered flavours, or the plain one. */
   flavour(): Promise<TableFlavour<T>> {
     this.#flavour ??= (async () => {
+      await this.#place.ready();
       const given = this.options.flavour;
       if (typeof given === "string")
         return given === plainFlavour.name ? plainFlavour : this.registry.flavour(given);
@@ -149,8 +201,16 @@ export class Table<T = unknown> {
     return flavour.toBatches(this.data);
   }
 
-  /** Write the data to the table's location (overwrite by default; `mode: "append"` adds parts). */
-  async write(options: WriteTableOptions = {}): Promise<WriteResult> {
+  /**
+   * Write the data to the table's location (overwrite by default; `mode: "append"` adds parts).
+   * Chains: `await table.write().save()`; what was written is in `lastWrite`.
+   */
+  write(options: WriteTableOptions = {}): Chained<this, TableChain> {
+    return chained(this.#write(options), TABLE_CHAIN);
+  }
+
+  async #write(options: WriteTableOptions): Promise<this> {
+    checkOptions(options, WRITE_OPTION_KEYS, "table.write()");
     const merged: WriteTableOptions = { ...this.options, ...options };
     const flavour = await this.flavour();
     const reader = await this.reader();
@@ -175,11 +235,16 @@ export class Table<T = unknown> {
       : await writeTable(storage, this.location.path, await this.#batches(), reader, merged);
     this.#partitioning = [...(merged.partitionBy ?? [])];
     this.#writtenSchema = result.schema;
-    return result;
+    this.lastWrite = result;
+    return this;
   }
 
-  /** Write batches you produce yourself (e.g. a converter's output) to this table's location. */
+  /**
+   * Write batches you produce yourself (e.g. a converter's output) to this table's location. The
+   * low-level form: it returns what was written (also kept in `lastWrite`) rather than chaining.
+   */
   async writeBatches(source: BatchSource, options: WriteTableOptions = {}): Promise<WriteResult> {
+    checkOptions(options, WRITE_OPTION_KEYS, "table.writeBatches()");
     const merged: WriteTableOptions = { ...this.options, ...options };
     const result = await writeTable(
       await this.storage(),
@@ -190,6 +255,7 @@ export class Table<T = unknown> {
     );
     this.#partitioning = [...(merged.partitionBy ?? [])];
     this.#writtenSchema = result.schema;
+    this.lastWrite = result;
     return result;
   }
 
@@ -227,6 +293,7 @@ export class Table<T = unknown> {
 
   /** Batches of exactly `batchSize` rows in the flavour's batch type (ColumnBatch when it has none). */
   async *stream(options: StreamOptions = {}): AsyncGenerator<T | ColumnBatch> {
+    checkOptions(options, STREAM_OPTION_KEYS, "table.stream()");
     const flavour = await this.flavour();
     for await (const batch of (await this.reader()).stream(options)) {
       yield flavour.fromBatch ? await flavour.fromBatch(batch) : batch;
@@ -235,6 +302,7 @@ export class Table<T = unknown> {
 
   /** Batches as ColumnBatch, whatever the flavour. */
   async *streamBatches(options: StreamOptions = {}): AsyncGenerator<ColumnBatch> {
+    checkOptions(options, STREAM_OPTION_KEYS, "table.streamBatches()");
     yield* (await this.reader()).stream(options);
   }
 
@@ -247,39 +315,74 @@ export class Table<T = unknown> {
     return (await this.reader()).schema(options.signal);
   }
 
-  /** Copy the table folder to another location (any system); returns the table there. */
-  async to(destination?: LocationLike, options: { signal?: AbortSignal } = {}): Promise<Table<T>> {
-    const target = tableLocation(destination, this.registry);
-    const parts = await (await this.reader()).parts(options.signal);
+  /**
+   * The first `n` rows (default 5) in the flavour's type, reading only the row groups they are in.
+   */
+  async head(n = 5, options: { columns?: readonly string[]; signal?: AbortSignal } = {}): Promise<T> {
+    if (!Number.isInteger(n) || n < 0)
+      throw errors.invalidInput(`head(n) takes a whole number of rows >= 0, got ${n}`);
+    checkOptions(options, ["columns", "signal"], "table.head()");
+    const flavour = await this.flavour();
+    const reader = await this.reader();
+    const batches: ColumnBatch[] = [];
+    if (n > 0) {
+      for await (const batch of reader.stream({ ...options, batchSize: n, prefetch: 0 })) {
+        batches.push(batch);
+        break;
+      }
+    }
+    const schema = batches[0]?.schema ?? (await reader.schema(options.signal));
+    return flavour.fromBatches({ schema, batches });
+  }
+
+  /** Rows as plain objects (`{ column: value }`), in order: `for await (const row of table)`. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Record<string, unknown>> {
+    for await (const batch of (await this.reader()).stream({ prefetch: 1 })) {
+      yield* columnsToRows(batchToColumns(batch));
+    }
+  }
+
+  /**
+   * Copy the table folder to another system or place and return the table there (this one is
+   * unchanged) — the same `(system, path?, options)` and routing as `Folder.to` and `Blob.to`:
+   * `to("s3")` uses the plugin's default bucket, an ssh alias its home, `"here"` the working directory.
+   */
+  async to(target: LocationLike, path?: string, options: ResourceTransferOptions = {}): Promise<Table<T>> {
+    const reader = await this.reader();
+    const parts = await reader.parts(options.signal);
     if (parts.length === 0) throw errors.notFound(`no table at ${this.where} to copy`, { path: this.where });
     if (parts.length === 1 && parts[0]!.relative === "") {
       throw errors.invalidInput(
         `${this.where} is a single parquet file, not a table folder; copy it as a Blob`,
       );
     }
-    const copied = new Table<T>(this.data, target, {
+    const { destination, summary } = await transferResource(
+      "table",
+      this.location,
+      target,
+      path,
+      this.registry,
+      options,
+      { delete: true, include: ["**/*.parquet", "**/*.parq", "**/*.pq"] },
+    );
+    const copied = new Table<T>(this.data, destination, {
       ...this.options,
       registry: this.registry,
       partitionBy: this.#partitioning,
     });
-    const storage = await this.storage();
-    await sync(
-      { storage, path: this.location.path },
-      { storage: await copied.storage(), path: target.path },
-      {
-        delete: true,
-        include: ["**/*.parquet", "**/*.parq", "**/*.pq"],
-        registry: this.registry,
-        ...(options.signal ? { signal: options.signal } : {}),
-      },
-    );
+    copied.notes = summary.notes;
     return copied;
   }
 
-  /** Delete the table folder and everything in it. */
-  async rm(options: { signal?: AbortSignal } = {}): Promise<void> {
+  /**
+   * Delete the table folder and everything in it. A working directory, home directory, file-system,
+   * bucket or container root (or a folder holding one) is InvalidInput unless `{ force: true }`.
+   */
+  async rm(options: RmOptions = {}): Promise<void> {
+    checkOptions(options, ["force", "signal"], "table.rm()");
     const storage = await this.storage();
-    await storage.deleteDirectory(this.location.path, options);
+    guardRm(this.location, this.registry.cwd, options.force, "rm({ force: true })");
+    await storage.deleteDirectory(this.location.path, options.signal ? { signal: options.signal } : {});
   }
 
   /** Whether the location holds a table (at least one parquet file). */
@@ -319,6 +422,7 @@ export class Table<T = unknown> {
    * table was created with and has not written yet is written first. Returns this table.
    */
   async save(options: SaveNamedOptions = {}): Promise<this> {
+    await this.ready();
     if (this.data !== undefined && this.#writtenSchema === undefined) await this.write();
     await saveNamed(this, options);
     return this;
@@ -333,26 +437,52 @@ export class Table<T = unknown> {
   }
 }
 
+/** Column data (`{ id: [...], grade: [...] }`): a plain object whose values are all arrays. */
+function isColumnData(value: Record<string, unknown>): boolean {
+  const values = Object.values(value);
+  return values.length > 0 && values.every((column) => Array.isArray(column) || ArrayBuffer.isView(column));
+}
+
+/**
+ * Runhouse's `{ data, name, path, system }` rather than table data: a plain object with those keys
+ * and no location after it, that is not column data nor any registered flavour's table (a
+ * DataFrame with a column called "name" stays a DataFrame).
+ */
+function isSpec(data: unknown, second: unknown): data is ResourceSpec & Record<string, unknown> {
+  if (!isPlainObject(data) || isColumnData(data) || !isResourceSpec(data, ["data"])) return false;
+  if (second !== undefined && (typeof second === "string" || !isPlainObject(second) || "system" in second))
+    return false;
+  const registry = (second as TableOptions | undefined)?.registry ?? ferry;
+  return !registry.flavours().some((flavour) => flavour.detect(data));
+}
+
 /**
  * A table of `data` (plain JS data or any registered flavour's table) at `location`. Runhouse's
- * spelling works too: `table({ data, name, path, system })` makes a named table there, and a name
- * alone, `table({ name })`, loads the saved one (so it returns a promise).
+ * spelling works too: `table({ data, name, path, system })`. Always returns the Table at once; a
+ * name alone, `table({ name })`, is the saved table, looked up by its first awaited method (or
+ * `ready()`).
  */
-export function table<T = Record<string, unknown[]>>(spec: { name: string }): Promise<Table<T>>;
-export function table<T>(spec: NamedSpec & { name: string; data?: T }, options?: TableOptions): Table<T>;
+export function table<T = Record<string, unknown[]>>(
+  spec: ResourceSpec & { data?: T },
+  options?: TableOptions,
+): Table<T>;
 export function table<T>(data: T, location?: LocationLike, options?: TableOptions): Table<T>;
 export function table<T>(
-  data: T | (NamedSpec & { data?: T }),
+  data: T | (ResourceSpec & { data?: T }),
   location?: LocationLike | TableOptions,
   options: TableOptions = {},
-): Table<T> | Promise<Table<T>> {
-  if (isNamedSpec(data)) {
-    if (isNameOnly(data)) return Table.fromName<T>(data.name);
-    const spec = data as NamedSpec & { name: string; data?: T };
-    return new Table<T>(spec.data, specLocation(spec), {
-      ...(location as TableOptions | undefined),
-      name: spec.name,
-      ...(spec.metadata ? { metadata: spec.metadata } : {}),
+): Table<T> {
+  if (isSpec(data, location)) {
+    // Table options may ride in the spec too: table({ data, name, path, system, partitionBy }).
+    const { spec, rest: inline } = splitSpec(data, ["data"]);
+    const { data: rows, name, metadata } = spec as ResourceSpec & { data?: T };
+    checkOptions(inline, [...specKeys(["data"]), ...TABLE_OPTION_KEYS], "table({ ... })");
+    const given = { ...(inline as TableOptions), ...((location ?? {}) as TableOptions) };
+    const registry = given.registry ?? ferry;
+    return new Table<T>(rows, specPlace("table", spec, registry, { hasData: rows !== undefined }), {
+      ...given,
+      ...(name === undefined ? {} : { name }),
+      ...(metadata ? { metadata } : {}),
     });
   }
   return new Table<T>(data as T, location as LocationLike | undefined, options);

@@ -8,6 +8,7 @@
  * plus any `remoteEnv` the caller passes; nothing secret is ever put on a command line here.
  */
 import type { Location } from "../location.ts";
+import { findSshHost } from "../ssh-config.ts";
 import type { Storage } from "../storage.ts";
 import type { ResolvedEndpoint } from "./endpoints.ts";
 import type { PlannedAction } from "./types.ts";
@@ -124,9 +125,23 @@ export function hostPath(key: string): string {
   return key === "" ? "." : `./${key}`;
 }
 
+/**
+ * The host an SSH location names, as another machine must dial it: an alias from this machine's
+ * ssh config means nothing on the host running the command, so it becomes the HostName it stands
+ * for (the port and user were resolved from the alias already).
+ */
+function dialledHost(location: Location): string {
+  const host = location.host ?? "";
+  return location.alias ? (findSshHost(location.alias)?.hostName ?? host) : host;
+}
+
 /** The URL of `key` at an endpoint (same system and root). */
 function remoteUrl(endpoint: ResolvedEndpoint, key: string): string {
   const location: Location | undefined = endpoint.location;
+  if (location?.system === "sftp" && location.alias) {
+    const authority = `${location.user ? `${location.user}@` : ""}${dialledHost(location)}${location.port && location.port !== 22 ? `:${location.port}` : ""}`;
+    return `sftp://${authority}/${location.homeRelative ? "~/" : ""}${key}`;
+  }
   if (location) {
     const prefix = location.url.slice(0, location.url.length - location.path.length);
     return `${prefix}${key}`;
@@ -145,7 +160,7 @@ function rcloneRemote(endpoint: ResolvedEndpoint, url: string, key: string): str
   const path = url.replace(/^[a-z0-9+.-]+:\/\//i, "");
   if (backend === "sftp") {
     const location = endpoint.location;
-    const host = location?.host ?? "";
+    const host = location ? dialledHost(location) : "";
     const settings = [
       `host=${host}`,
       ...(location?.user ? [`user=${location.user}`] : []),

@@ -8,7 +8,14 @@
  */
 
 import type { BlobServiceClient } from "@azure/storage-blob";
-import { baseCapabilities, type Capabilities, errors, type Location, type StoragePlugin } from "@ferry/core";
+import {
+  baseCapabilities,
+  type Capabilities,
+  defaultRoot,
+  errors,
+  type Location,
+  type StoragePlugin,
+} from "@ferry/core";
 import { AzureDriver, DELETE_BATCH_MAX, type ServiceHandle } from "./driver.ts";
 import {
   type AuthPlan,
@@ -86,6 +93,7 @@ export function azure(options: AzureOptions = {}): StoragePlugin {
     name: "azure",
     schemes: ["az"],
     capabilities,
+    defaultRoot: defaultRoot(options.defaultContainer, process.env.FERRY_AZURE_CONTAINER),
     create(location: Location) {
       const container = location.container ?? location.root;
       if (!container)

@@ -39,6 +39,12 @@ export interface AzureOptions {
   directoryMarkers?: boolean;
   /** Set Content-Type from the file name when the caller gives none. Default true. */
   contentTypeDetection?: boolean;
+  /**
+   * The container used when a location names only the system, as in `folder.to("azure")` (which lands
+   * at `<container>/ferry-folder/<32 hex>`). Default: `FERRY_AZURE_CONTAINER`; none means such a
+   * location asks for one.
+   */
+  defaultContainer?: string;
   /** Narrow the declared capabilities (for an emulator or a restricted account). */
   capabilities?: Partial<Omit<Capabilities, "version" | "limits">> & { limits?: Capabilities["limits"] };
 }

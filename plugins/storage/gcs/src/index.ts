@@ -6,7 +6,14 @@
  * ferry.use(gcs({ projectId: "my-project" }));
  * ```
  */
-import { baseCapabilities, type Capabilities, errors, type Location, type StoragePlugin } from "@ferry/core";
+import {
+  baseCapabilities,
+  type Capabilities,
+  defaultRoot,
+  errors,
+  type Location,
+  type StoragePlugin,
+} from "@ferry/core";
 import type { Storage } from "@google-cloud/storage";
 import { type ClientHandle, GcsDriver } from "./driver.ts";
 import { CHUNK_QUANTUM, clientSetup, type GcsOptions, MiB, resolveOptions } from "./options.ts";
@@ -89,6 +96,7 @@ export function gcs(options: GcsOptions = {}): StoragePlugin {
     name: "gcs",
     schemes: ["gs"],
     capabilities,
+    defaultRoot: defaultRoot(options.defaultBucket, process.env.FERRY_GS_BUCKET),
     create(location: Location) {
       const bucket = location.bucket ?? location.root;
       if (!bucket)

@@ -62,6 +62,11 @@ export interface GcsOptions {
   atomicMove?: boolean;
   /** Deletes sent at once (the JSON API deletes one object per request). Default 16. */
   deleteConcurrency?: number;
+  /**
+   * The bucket used when a location names only the system, as in `folder.to("gs")` (which lands at
+   * `<bucket>/ferry-folder/<32 hex>`). Default: `FERRY_GS_BUCKET`; none means such a location asks for one.
+   */
+  defaultBucket?: string;
   /** Narrow the declared capabilities (e.g. for an emulator that lacks a feature). Only narrow. */
   capabilities?: Partial<Omit<Capabilities, "version" | "limits">> & { limits?: Capabilities["limits"] };
 }

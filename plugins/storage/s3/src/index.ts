@@ -8,7 +8,14 @@
  */
 
 import type { S3Client } from "@aws-sdk/client-s3";
-import { baseCapabilities, type Capabilities, errors, type Location, type StoragePlugin } from "@ferry/core";
+import {
+  baseCapabilities,
+  type Capabilities,
+  defaultRoot,
+  errors,
+  type Location,
+  type StoragePlugin,
+} from "@ferry/core";
 import type { Dispatcher } from "undici";
 import { type ClientHandle, S3Driver } from "./driver.ts";
 import { clientConfig, GiB, MiB, resolveOptions, type S3Options } from "./options.ts";
@@ -93,6 +100,7 @@ export function s3(options: S3Options = {}): StoragePlugin {
     name: "s3",
     schemes: ["s3"],
     capabilities,
+    defaultRoot: defaultRoot(options.defaultBucket, process.env.FERRY_S3_BUCKET),
     create(location: Location) {
       const bucket = location.bucket ?? location.root;
       if (!bucket)

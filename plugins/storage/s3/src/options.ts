@@ -73,6 +73,11 @@ export interface S3Options {
    */
   leanReads?: boolean;
   /**
+   * The bucket used when a location names only the system, as in `folder.to("s3")` (which lands at
+   * `<bucket>/ferry-folder/<32 hex>`). Default: `FERRY_S3_BUCKET`; none means such a location asks for one.
+   */
+  defaultBucket?: string;
+  /**
    * Narrow the declared capabilities for S3-compatible servers that lack a feature, e.g.
    * `{ conditionalWrite: false }` for a server that ignores If-None-Match. Only narrow: a capability
    * the plugin does not implement cannot be switched on.

@@ -1,0 +1,349 @@
+/**
+ * What Folder, Blob and Table share when they are created and removed: the Runhouse spelling
+ * `{ name, path, system, data }` and where it puts a resource, options checked by name, chainable
+ * writes, and the guard that keeps `rm()` away from a working directory, a home or a root.
+ *
+ * The rule for every spelling: a factory returns the resource at once, touching nothing. Where the
+ * place needs a look-up (a saved name, a plugin's default bucket), the first awaited method makes it.
+ */
+import { homedir } from "node:os";
+import { errors, FerryError } from "./errors.ts";
+import { canonicalSystem, type Location, type LocationLike, parseLocation } from "./location.ts";
+import type { PluginRegistry } from "./plugins.ts";
+import type { RegistryEntry } from "./registry/entry.ts";
+import { entryLocation } from "./registry/named.ts";
+import { ResourceRegistry } from "./registry/registry.ts";
+import { defaultKey, defaultLocationOn, type ResourceKind } from "./resource-target.ts";
+import { findSshHost, sshConfigPath } from "./ssh-config.ts";
+
+/** Where a resource is once its look-up is done, and the registry entry it came from, if any. */
+export interface Placed {
+  location: Location;
+  entry?: RegistryEntry | undefined;
+}
+
+/** A place still being looked up (a saved name, a plugin's default bucket). */
+export class PendingPlace {
+  readonly promise: Promise<Placed>;
+  constructor(promise: Promise<Placed>) {
+    this.promise = promise;
+    // Nothing may have awaited it yet; the rejection is raised by the first method that does.
+    promise.catch(() => undefined);
+  }
+}
+
+/** A resource's place: known now, or once `ready()` resolves. */
+export class Place {
+  #location: Location | undefined;
+  #pending: Promise<Placed> | undefined;
+  readonly #describe: () => string;
+
+  constructor(
+    initial: Location | PendingPlace,
+    describe: () => string,
+    onEntry?: (entry: RegistryEntry) => void,
+  ) {
+    this.#describe = describe;
+    if (initial instanceof PendingPlace) {
+      this.#pending = initial.promise.then((placed) => {
+        this.#location = placed.location;
+        if (placed.entry) onEntry?.(placed.entry);
+        return placed;
+      });
+      this.#pending.catch(() => undefined);
+    } else {
+      this.#location = initial;
+    }
+  }
+
+  get location(): Location {
+    if (this.#location === undefined) {
+      throw errors.invalidInput(
+        `${this.#describe()} is still being looked up: await its ready() (or any of its methods) before reading its location`,
+      );
+    }
+    return this.#location;
+  }
+
+  async ready(): Promise<Location> {
+    if (this.#pending) await this.#pending;
+    return this.location;
+  }
+}
+
+/** Runhouse's object spelling of a resource, as `folder()`, `blob()` and `table()` take it. */
+export interface ResourceSpec {
+  /** Registry name (`~/x`, `@/x` or bare): `save()` saves under it; alone, it loads the saved resource. */
+  name?: string | undefined;
+  /** With `system`: the key on that system (`bucket/prefix` for s3/gs/azure); alone: a local path or a URL. */
+  path?: string | undefined;
+  /** file, s3, gs, azure, sftp, github, or a Host alias from the ssh config. Default: file. */
+  system?: string | undefined;
+  location?: LocationLike | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  /** Accepted for Runhouse's spelling: ferry makes the folder on the first write. */
+  mkdir?: boolean | undefined;
+  /** sftp: the host (and `user`, `port`) when `system` is "sftp" rather than an ssh alias. */
+  host?: string | undefined;
+  user?: string | undefined;
+  port?: number | undefined;
+  /** azure: the storage account. */
+  account?: string | undefined;
+  /** github: branch, tag or commit. */
+  ref?: string | undefined;
+}
+
+/** Keys of a location object (`{ system: "sftp", host, user, port }`, `{ system: "az", account }`, `ref`). */
+const LOCATION_KEYS = ["host", "user", "port", "account", "ref"] as const;
+const SPEC_KEYS = ["name", "path", "system", "location", "metadata", "mkdir", ...LOCATION_KEYS] as const;
+
+/** A plain object (not a class instance, bytes, a stream, a Location or an array). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype &&
+    !("url" in value && "root" in value)
+  );
+}
+
+/** True when `value` is the `{ name, path, system, ... }` spelling (`extra`: further keys it may carry). */
+export function isResourceSpec(value: unknown, extra: readonly string[] = []): value is ResourceSpec {
+  if (!isPlainObject(value)) return false;
+  return [...SPEC_KEYS, ...extra].some((key) => key in value);
+}
+
+/**
+ * Refuse options ferry does not know, naming each and the right spelling where one is close
+ * (`batch_size` → `batchSize`), instead of ignoring them.
+ */
+export function checkOptions(given: object | undefined, known: readonly string[], where: string): void {
+  if (given === undefined || given === null) return;
+  const unknown = Object.keys(given).filter((key) => !known.includes(key));
+  if (unknown.length === 0) return;
+  const described = unknown.map((key) => {
+    const close = closest(key, known);
+    return close ? `"${key}" (did you mean "${close}"?)` : `"${key}"`;
+  });
+  throw errors.invalidInput(
+    `unknown option${unknown.length > 1 ? "s" : ""} ${described.join(", ")} for ${where}; it takes ${[...new Set(known)].sort().join(", ")}`,
+  );
+}
+
+function closest(key: string, known: readonly string[]): string | undefined {
+  const camel = key.replace(/[_-]+([a-z0-9])/gi, (_, c: string) => c.toUpperCase());
+  const fold = (text: string) => text.toLowerCase().replace(/[_-]/g, "");
+  const exact = known.find((name) => name === camel || fold(name) === fold(key));
+  if (exact) return exact;
+  let best: { name: string; distance: number } | undefined;
+  for (const name of known) {
+    const distance = editDistance(fold(key), fold(name));
+    if (distance <= Math.max(1, Math.ceil(name.length / 3)) && (!best || distance < best.distance))
+      best = { name, distance };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** A spec's own keys (and `extra`) apart from the rest (a table's options may ride in its spec). */
+export function splitSpec(
+  value: Record<string, unknown>,
+  extra: readonly string[] = [],
+): { spec: ResourceSpec & Record<string, unknown>; rest: Record<string, unknown> } {
+  const keys = specKeys(extra);
+  const spec: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) (keys.includes(key) ? spec : rest)[key] = item;
+  return { spec, rest };
+}
+
+/** The keys of a spec every resource takes, plus `extra`. */
+export function specKeys(extra: readonly string[] = []): string[] {
+  return [...SPEC_KEYS, ...extra];
+}
+
+const FIRST_PARTY = new Set(["file", "s3", "gs", "az", "sftp", "github"]);
+
+function unknownSystem(system: string): FerryError {
+  return errors.invalidInput(
+    `system "${system}" is neither a storage system (file, s3, gs, azure, sftp, github, or a registered plugin's) nor a Host in the ssh config (${sshConfigPath()})`,
+    { system },
+  );
+}
+
+/** A system that is not first-party nor an ssh alias must be a registered plugin's. */
+function checkedSystem(system: string, registry: PluginRegistry): PendingPlace | undefined {
+  if (FIRST_PARTY.has(canonicalSystem(system)) || findSshHost(system) !== undefined) return undefined;
+  return new PendingPlace(
+    registry.storagePlugin(canonicalSystem(system)).then(
+      () => {
+        throw unknownSystem(system);
+      },
+      () => {
+        throw unknownSystem(system);
+      },
+    ),
+  );
+}
+
+/** The last segment of a registry name (`@/team/sample_table` → `sample_table`). */
+function shortName(name: string): string {
+  return name.split("/").filter(Boolean).at(-1) ?? name;
+}
+
+/**
+ * Where a resource goes when its spec names no path (Runhouse's default places): a named one at
+ * `<cwd>/<name>` locally, `~/.cache/ferry/<name>` on a cluster, `<default bucket>/ferry-<kind>/<name>`
+ * on s3, gs and azure; an anonymous one at `ferry-<kind>/<32 hex>` there.
+ */
+export function defaultPlace(
+  kind: ResourceKind,
+  system: string,
+  name: string | undefined,
+  registry: PluginRegistry,
+): Location | PendingPlace {
+  const cwd = registry.cwd;
+  const canonical = canonicalSystem(system);
+  if (canonical === "file")
+    return parseLocation({ system: "file", path: name ? shortName(name) : defaultKey(kind) }, { cwd });
+  const alias = !FIRST_PARTY.has(canonical) && findSshHost(system) !== undefined;
+  if (alias)
+    return parseLocation(
+      { system, path: name ? `.cache/ferry/${shortName(name)}` : defaultKey(kind) },
+      { cwd },
+    );
+  const unknown = checkedSystem(system, registry);
+  if (unknown) return unknown;
+  const key = name ? `ferry-${kind}/${shortName(name)}` : defaultKey(kind);
+  return new PendingPlace(defaultLocationOn(system, kind, registry, key).then((location) => ({ location })));
+}
+
+/**
+ * Where a spec puts a resource: its `location`, its `path` (on `system`), the saved resource when
+ * it carries a name alone (NotFound if that name is not saved), or the default place on its system.
+ */
+export function specPlace(
+  kind: ResourceKind,
+  spec: ResourceSpec,
+  registry: PluginRegistry,
+  options: { hasData: boolean },
+): Location | PendingPlace {
+  const cwd = registry.cwd;
+  if (spec.location !== undefined) return parseLocation(spec.location, { cwd });
+  if (spec.system !== undefined && typeof spec.system !== "string")
+    throw errors.invalidInput(`system must be a string, got ${typeof spec.system}`);
+  const extras = Object.fromEntries(
+    LOCATION_KEYS.filter((key) => (spec as Record<string, unknown>)[key] !== undefined).map((key) => [
+      key,
+      (spec as Record<string, unknown>)[key],
+    ]),
+  );
+  if (typeof spec.host === "string" && spec.system !== undefined && !spec.path) {
+    const path = spec.name ? `.cache/ferry/${shortName(spec.name)}` : defaultKey(kind);
+    return parseLocation({ ...extras, system: spec.system, path }, { cwd });
+  }
+  if (spec.path !== undefined && spec.path !== "") {
+    if (spec.system === undefined) return parseLocation(spec.path, { cwd });
+    return (
+      checkedSystem(spec.system, registry) ??
+      parseLocation({ ...extras, system: spec.system, path: spec.path }, { cwd })
+    );
+  }
+  if (spec.name !== undefined && spec.system === undefined && !options.hasData) {
+    const name = spec.name;
+    return new PendingPlace(
+      new ResourceRegistry({ plugins: registry, cwd })
+        .entry(name, { type: kind })
+        .then((entry): Placed => ({ location: parseLocation(entryLocation(entry), { cwd }), entry }))
+        .catch((error: unknown): Placed => {
+          if (!FerryError.isInstance(error, "NotFound")) throw error;
+          throw errors.notFound(
+            `${(error as Error).message}: a name alone loads a saved ${kind}; to make a new one, give it a system or a path too ({ name, system: "file" } puts it at ./${shortName(name)})`,
+            { path: name },
+          );
+        }),
+    );
+  }
+  return defaultPlace(kind, spec.system ?? "file", spec.name, registry);
+}
+
+/** Place → the constructor's argument: a Location now, or the pending look-up. */
+export type PlaceLike = LocationLike | PendingPlace;
+
+/** A promise of the resource that also chains its next step: `table.write().save()`. */
+export type Chained<T, K extends keyof T> = Promise<T> & {
+  [P in K]: T[P] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
+
+export function chained<T, K extends keyof T>(promise: Promise<T>, keys: readonly K[]): Chained<T, K> {
+  const steps = Object.fromEntries(
+    keys.map((key) => [
+      key,
+      (...args: unknown[]) =>
+        promise.then((resource) => (resource[key] as (...a: unknown[]) => unknown).apply(resource, args)),
+    ]),
+  );
+  return Object.assign(promise, steps) as Chained<T, K>;
+}
+
+export interface RmOptions {
+  /**
+   * Remove even a working directory, a home directory, a file-system root, a bucket or container
+   * root, or a folder holding one of them. Default false: InvalidInput, nothing removed.
+   */
+  force?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** What a whole-folder remove of `location` would take with it that nobody means to lose, if anything. */
+function protectedBy(location: Location, cwd: string): string | undefined {
+  if (location.path === "") {
+    if (location.system === "file") return "the file-system root";
+    if (location.system === "sftp")
+      return location.homeRelative ? "the home directory on that host" : "the root of that host";
+    if (location.system === "az") return "a whole container";
+    if (location.system === "github") return "a whole repository";
+    return "a whole bucket";
+  }
+  if (location.system === "sftp" && location.homeRelative && location.path === "")
+    return "the home directory on that host";
+  if (location.system !== "file") return undefined;
+  const path = `/${location.path}`;
+  const within = (dir: string) => dir === path || dir.startsWith(`${path}/`);
+  const places: [string, string][] = [
+    [process.cwd(), "the working directory"],
+    [cwd, "the working directory"],
+    [homedir(), "the home directory"],
+  ];
+  for (const [dir, what] of places) {
+    if (dir === path) return what;
+    if (within(dir)) return `a folder holding ${what} (${dir})`;
+  }
+  return undefined;
+}
+
+/** InvalidInput unless `force`, when removing the whole of `location` would take one of the protected places. */
+export function guardRm(location: Location, cwd: string, force: boolean | undefined, call: string): void {
+  if (force) return;
+  const what = protectedBy(location, cwd);
+  if (what === undefined) return;
+  throw errors.invalidInput(
+    `refusing to remove ${location.url}: it is ${what}; pass ${call} to remove it anyway`,
+    { system: location.system, path: location.path },
+  );
+}
