@@ -201,7 +201,8 @@ export const SYSTEMS: System[] = [
     name: "GitHub (harness server)",
     async start() {
       const server = await startGithubServer();
-      const plugin = github({ baseUrl: server.baseUrl, token: server.token });
+      // The `ferry` command commits from another process: read back with no cached branch head.
+      const plugin = github({ baseUrl: server.baseUrl, token: server.token, treeCacheTtl: 0 });
       return {
         async fresh() {
           const name = nextName("model");

@@ -158,7 +158,8 @@ async function transfer(
   await runEach(streamed, { source, destination, options, summary, progress, succeed, fail });
   throwIfAborted(signal);
 
-  const rest = deletions.filter((action) => !blocking.includes(action));
+  const deletedFirst = new Set(blocking);
+  const rest = deletions.filter((action) => !deletedFirst.has(action));
   if (rest.length > 0) {
     if (summary.failed > 0) {
       notes.push(
