@@ -137,6 +137,19 @@ describe("change detection, every direction", () => {
     expect(await commits()).toBe(before);
   });
 
+  it("local → GitHub with checksum: no MD5 in common, so the git blob ids decide (not size alone)", async () => {
+    const { storage } = await repository();
+    const dir = join(work, "src");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "a.txt"), "version 1");
+    await copy(dir, { storage, path: "" }, { registry: registry(), checksum: true });
+    writeFileSync(join(dir, "a.txt"), "version 2");
+    const again = await copy(dir, { storage, path: "" }, { registry: registry(), checksum: true });
+    expect(again.plan.map((action) => action.reason)).toEqual(["git blob id differs"]);
+    expect(again.notes.join("\n")).toContain("no MD5 in common");
+    expect(await text(storage, "a.txt")).toBe("version 2");
+  });
+
   it("GitHub → local: a same-sized edit in the repository reaches the local copy", async () => {
     const { storage } = await repository();
     await storage.write("a.txt", "version 1");

@@ -1,8 +1,8 @@
 /**
  * The plan: both sides listed once, then one decision per file — copy, skip or (sync) delete.
  *
- * "Unchanged" (the default) must never skip a changed file, and costs no request per file: it is
- * decided from the two listings alone.
+ * "Unchanged" (the default) must never skip a changed file, and — GitHub aside — costs no request per
+ * file: it is decided from the two listings alone.
  * - Different sizes: changed.
  * - A destination that records the times we give it (`capabilities.setMtime`: local disk, SFTP, GCS
  *   metadata), both listings carrying a time: same time within the coarser of the two precisions
@@ -17,7 +17,7 @@
  *   reading a file is cheaper than the copy it saves, and git keeps no times.
  * - Nothing else proves a file unchanged, so it is copied.
  * `checksum`: same size and same MD5 (from the listings, or the storage's `checksum()` for files of
- * equal size); with no common hash, size alone (and a note saying so). `sizeOnly`: size alone.
+ * equal size); with no MD5 in common, the default rules (and a note saying so). `sizeOnly`: size alone.
  */
 
 import { createHash } from "node:crypto";
@@ -227,13 +227,12 @@ class Comparison {
         this.#md5(this.#input.source.storage, source, sourceKey),
         this.#md5(this.#input.destination.storage, destination, destinationKey),
       ]);
-      if (a === undefined || b === undefined) {
-        this.#notes.push(
-          "--checksum: the two sides have no hash in common, so files of equal size were taken as unchanged",
-        );
-        return unchanged("same size (no common hash)");
+      if (a !== undefined && b !== undefined) {
+        return a === b ? unchanged("same size and hash") : changed("hash differs");
       }
-      return a === b ? unchanged("same size and hash") : changed("hash differs");
+      this.#notes.push(
+        "--checksum: the two sides have no MD5 in common, so files of equal size were compared as by default",
+      );
     }
     if (this.#timesComparable && source.mtime && destination.mtime) {
       return Math.abs(source.mtime.getTime() - destination.mtime.getTime()) <= this.#tolerance
