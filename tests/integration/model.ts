@@ -10,7 +10,8 @@
  * - some edits keep the size and are stamped with the second the previous copy finished in (floored,
  *   as a file system with 1 s precision stores it) — the case where "same size, older than the
  *   destination's upload" would wrongly skip;
- * - a new time is always at least 2 s from the file's previous one: a content change whose time stays
+ * - a new time is always at least 2 s from the file's previous one and from the one its copy at the
+ *   destination carries: a content change whose time stays
  *   within the destination's precision (1 s on SFTP) is invisible to any time comparison — rclone's
  *   documented limit and ferry's, left to `--checksum`.
  */
@@ -82,6 +83,8 @@ export class SourceModel {
   /** What the destination must hold after the next transfer (updated by `transferred`). */
   readonly expected = new Map<string, Buffer>();
   readonly #next: () => number;
+  /** The source time each destination file was copied with. */
+  readonly #copiedTimes = new Map<string, number>();
   /** End of the last transfer (ms): "same second" edits are stamped with it. */
   #lastCopyEnd = Date.now();
 
@@ -114,10 +117,16 @@ export class SourceModel {
     return 64 * 1024 + this.#int(8 * 1024);
   }
 
-  /** A time at least 2 s from `previous`: now, or the second the last copy ended in. */
-  #newTime(previous: number | undefined, sameSecondAsCopy: boolean): number {
+  /**
+   * A new time for `path`: now, or the second the last copy ended in — moved on to 2 s past the file's
+   * current time and the time its copy at the destination carries, when it would fall within 2 s of them.
+   */
+  #newTime(path: string, sameSecondAsCopy: boolean): number {
     const chosen = sameSecondAsCopy ? Math.floor(this.#lastCopyEnd / 1000) * 1000 : Date.now();
-    return previous === undefined || Math.abs(chosen - previous) >= 2000 ? chosen : previous + 2000;
+    const avoid = [this.files.get(path)?.mtimeMs, this.#copiedTimes.get(path)].filter(
+      (time): time is number => time !== undefined,
+    );
+    return avoid.every((time) => Math.abs(chosen - time) >= 2000) ? chosen : Math.max(...avoid) + 2000;
   }
 
   #write(path: string, data: Buffer, mtimeMs: number): void {
@@ -173,7 +182,7 @@ export class SourceModel {
         const path = this.#freePath(mode);
         if (!path) return undefined;
         const data = this.#bytes(this.#size());
-        this.#write(path, data, this.#newTime(undefined, false));
+        this.#write(path, data, this.#newTime(path, false));
         return `create ${path} (${data.length} B)`;
       }
       case 2:
@@ -185,7 +194,7 @@ export class SourceModel {
         const at = this.#int(data.length);
         data[at] = (data[at]! + 1 + this.#int(255)) % 256;
         const sameSecond = this.#next() < 0.7;
-        this.#write(path, data, this.#newTime(file.mtimeMs, sameSecond));
+        this.#write(path, data, this.#newTime(path, sameSecond));
         return `edit ${path} keeping its size${sameSecond ? " (stamped with the last copy's second)" : ""}`;
       }
       case 4: {
@@ -196,14 +205,14 @@ export class SourceModel {
           0,
           this.#next() < 0.5 ? Math.max(0, file.data.length - 1 - this.#int(20)) : undefined,
         );
-        this.#write(path, data, this.#newTime(file.mtimeMs, this.#next() < 0.5));
+        this.#write(path, data, this.#newTime(path, this.#next() < 0.5));
         return `edit ${path} to ${data.length} B`;
       }
       case 5: {
         const path = this.#anyFile();
         if (!path) return undefined;
         const file = this.files.get(path)!;
-        const mtimeMs = this.#newTime(file.mtimeMs, this.#next() < 0.5);
+        const mtimeMs = this.#newTime(path, this.#next() < 0.5);
         utimesSync(join(this.root, path), mtimeMs / 1000, mtimeMs / 1000);
         this.files.set(path, { data: file.data, mtimeMs });
         return `touch ${path}`;
@@ -239,14 +248,14 @@ export class SourceModel {
     if (folders.length > 0 && this.#next() < 0.5) {
       const folder = this.#pick(folders);
       for (const path of [...this.files.keys()]) if (path.startsWith(`${folder}/`)) this.#remove(path);
-      this.#write(folder, this.#bytes(1 + this.#int(100)), this.#newTime(undefined, false));
+      this.#write(folder, this.#bytes(1 + this.#int(100)), this.#newTime(folder, false));
       return `folder ${folder} → file`;
     }
     const path = this.#anyFile();
     if (!path) return undefined;
     this.#remove(path);
     const inside = `${path}/${this.#pick(NAMES)}`;
-    this.#write(inside, this.#bytes(1 + this.#int(100)), this.#newTime(undefined, false));
+    this.#write(inside, this.#bytes(1 + this.#int(100)), this.#newTime(inside, false));
     return `file ${path} → folder with ${inside}`;
   }
 
@@ -265,12 +274,16 @@ export class SourceModel {
   /** Record a finished transfer: what the destination must now hold. */
   transferred(mode: Mode): void {
     this.#lastCopyEnd = Date.now();
-    if (mode === "sync") this.expected.clear();
+    if (mode === "sync") {
+      this.expected.clear();
+      this.#copiedTimes.clear();
+    }
     for (const [path, file] of this.files) {
       if (mode === "copy") {
         for (const parent of parents(path)) this.expected.delete(parent);
       }
       this.expected.set(path, file.data);
+      this.#copiedTimes.set(path, file.mtimeMs);
     }
   }
 
