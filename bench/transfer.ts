@@ -338,8 +338,9 @@ try {
     () => timeFerry(() => core.sync(many, ferryTarget, { registry, delete: true })),
     () => rclone(["sync", many, rcloneTarget]),
   );
-  // S3 keeps no settable modified time, so ferry compares size (and MD5 where both listings have one);
-  // rclone reads its own mtime metadata per object unless told to compare sizes: the like-for-like row.
+  // S3 keeps no settable modified time, so ferry compares size and the local time with the listed upload
+  // time (MD5 where both listings have one), no request per file; rclone reads its own mtime metadata
+  // per object unless told to compare sizes alone: the row without per-object requests on either side.
   await compare(
     `${syncRow}, rclone --size-only`,
     "rclone",

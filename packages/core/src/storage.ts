@@ -20,6 +20,11 @@ export interface Entry {
   size: number;
   /** Last modification time; undefined where the system keeps none (virtual directories). */
   mtime?: Date | undefined;
+  /**
+   * Status change time, where the system keeps one that cannot be set back (local disk): when the
+   * content, name or metadata last changed. A file moved or restored with an older mtime has a new ctime.
+   */
+  ctime?: Date | undefined;
   /** Opaque version tag (S3/GCS/Azure ETag, git blob sha). */
   etag?: string | undefined;
   /** Lower-case hex MD5 of the content, when the system keeps one that is known to be correct. */

@@ -36,6 +36,7 @@ export function entryFromStats(key: string, stats: Stats): Entry {
     kind: isDirectory ? "directory" : "file",
     size: isDirectory ? 0 : stats.size,
     mtime: stats.mtime,
+    ctime: stats.ctime,
   };
 }
 

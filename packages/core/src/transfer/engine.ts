@@ -15,6 +15,7 @@ import { errors, FerryError, throwIfAborted, toFerryError } from "../errors.ts";
 import { breathe } from "../event-loop.ts";
 import { BATCH_COPY_MAX_BYTES } from "../local/batch-copy.ts";
 import { LocalDriver } from "../local/driver.ts";
+import { joinKey } from "../paths.ts";
 import type { Entry, Storage } from "../storage.ts";
 import { type ResolvedEndpoint, resolveEndpoint, sameStorage } from "./endpoints.ts";
 import { createFilter } from "./filters.ts";
@@ -128,6 +129,13 @@ async function transfer(
     });
   };
 
+  const deletions = plan.actions.filter((action) => action.action === "delete");
+  // A file where the source now has a folder (or a folder where it now has a file) stands in the way
+  // of copies on local disk, SFTP and in a git tree (elsewhere a key and a prefix coexist, but the
+  // extra goes either way): those extras are deleted before anything is copied.
+  const blocking = inTheWay(copies, deletions);
+  if (blocking.length > 0) await deleteExtras(blocking, destination, options, summary);
+
   let streamed = copies;
   if (route === "remote" && host && copies.length > 0) {
     streamed = await runRemote({
@@ -150,14 +158,15 @@ async function transfer(
   await runEach(streamed, { source, destination, options, summary, progress, succeed, fail });
   throwIfAborted(signal);
 
-  const deletions = plan.actions.filter((action) => action.action === "delete");
-  if (deletions.length > 0) {
+  const deletedFirst = new Set(blocking);
+  const rest = deletions.filter((action) => !deletedFirst.has(action));
+  if (rest.length > 0) {
     if (summary.failed > 0) {
       notes.push(
-        `not deleting ${deletions.length} extra file(s) at the destination because ${summary.failed} copy(ies) failed`,
+        `not deleting ${rest.length} extra file(s) at the destination because ${summary.failed} copy(ies) failed`,
       );
     } else {
-      await runDeletes(deletions, destination.storage, options, summary);
+      await deleteExtras(rest, destination, options, summary);
     }
   }
   progress.finish();
@@ -422,6 +431,45 @@ async function runRemote(
   if (missing.length > 0)
     notes.push(`${missing.length} file(s) did not arrive through ${tool}; streamed them instead`);
   return missing;
+}
+
+function parentsOf(path: string): string[] {
+  const parts = path.split("/");
+  return parts.slice(0, -1).map((_, index) => parts.slice(0, index + 1).join("/"));
+}
+
+/** Deletions whose file is a folder of a copy, or lies inside a path a copy makes a file. */
+function inTheWay(copies: readonly PlannedAction[], deletions: readonly PlannedAction[]): PlannedAction[] {
+  if (copies.length === 0 || deletions.length === 0) return [];
+  const copied = new Set(copies.map((action) => action.path));
+  const folders = new Set(copies.flatMap((action) => parentsOf(action.path)));
+  return deletions.filter(
+    (action) => folders.has(action.path) || parentsOf(action.path).some((parent) => copied.has(parent)),
+  );
+}
+
+/**
+ * Delete extras, then — where folders are real — the folders that left empty (deepest first), so that
+ * the destination holds what the source holds and a file can later take a folder's name.
+ */
+async function deleteExtras(
+  deletions: readonly PlannedAction[],
+  destination: ResolvedEndpoint,
+  options: TransferOptions,
+  summary: TransferSummary,
+): Promise<void> {
+  const { storage } = destination;
+  const failedBefore = summary.failed;
+  await runDeletes(deletions, storage, options, summary);
+  if (storage.capabilities.directories !== "real" || summary.failed > failedBefore) return;
+  const emptied = new Set(deletions.flatMap((action) => parentsOf(action.path)));
+  const deepestFirst = [...emptied].sort((a, b) => b.split("/").length - a.split("/").length);
+  for (const folder of deepestFirst) {
+    // A folder that still holds something is refused (InvalidInput) and stays, as it should.
+    await storage.delete([joinKey(destination.key, folder)], { signal: options.signal }).catch((error) => {
+      if (FerryError.isInstance(error, "Aborted")) throw error;
+    });
+  }
 }
 
 async function runDeletes(

@@ -1,19 +1,28 @@
 /**
  * The plan: both sides listed once, then one decision per file — copy, skip or (sync) delete.
  *
- * "Unchanged" follows rclone:
- * - default: same size and same modified time, within the coarser of the two sides' precision —
- *   used when the destination records the times we give it (`capabilities.setMtime`) and both
- *   listings carry a time;
- *   otherwise a destination's time is just "when it was uploaded" and says nothing, so we compare
- *   size + MD5 when both listings carry one, else size alone;
- * - `checksum`: same size and same MD5 (from the listings, or the storage's `checksum()` for files of
- *   equal size); with no common hash, size alone (and a note saying so);
- * - `sizeOnly`: size alone.
+ * "Unchanged" (the default) must never skip a changed file, and — GitHub aside — costs no request per
+ * file: it is decided from the two listings alone.
+ * - Different sizes: changed.
+ * - A destination that records the times we give it (`capabilities.setMtime`: local disk, SFTP, GCS
+ *   metadata), both listings carrying a time: same time within the coarser of the two precisions
+ *   (rclone's rule).
+ * - Both listings carrying an MD5: equal MD5s.
+ * - A destination whose time is when the copy was made (S3, Azure): unchanged only when the source's
+ *   time — the later of mtime and ctime, where the source keeps a ctime (local disk) — is older than
+ *   the destination's by more than both precisions together: the source has not changed since it was
+ *   copied (aws-cli's `s3 sync` rule, with either side's rounding allowed for, and ctime catching a
+ *   file moved or restored with an older mtime).
+ * - A side that lists git blob ids (GitHub): the other side's bytes hashed as a git blob and compared;
+ *   reading a file is cheaper than the copy it saves, and git keeps no times.
+ * - Nothing else proves a file unchanged, so it is copied.
+ * `checksum`: same size and same MD5 (from the listings, or the storage's `checksum()` for files of
+ * equal size); with no MD5 in common, the default rules (and a note saying so). `sizeOnly`: size alone.
  */
 
+import { createHash } from "node:crypto";
 import pLimit from "p-limit";
-import { errors, throwIfAborted } from "../errors.ts";
+import { errors, FerryError, throwIfAborted } from "../errors.ts";
 import { baseName, compareKeys, joinKey, relativeKey } from "../paths.ts";
 import type { Entry, Storage } from "../storage.ts";
 import type { ResolvedEndpoint } from "./endpoints.ts";
@@ -135,8 +144,8 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     listTree(destination.storage, destination.key, signal),
   ]);
   throwIfAborted(signal);
-  // Decisions only do I/O with `checksum` (hashing files of equal size): a few at a time then.
-  const limit: (run: () => Promise<void>) => Promise<void> = input.checksum ? pLimit(8) : (run) => run();
+  // Decisions only do I/O when they hash files of equal size: a few at a time then.
+  const limit: (run: () => Promise<void>) => Promise<void> = compare.mayRead ? pLimit(8) : (run) => run();
   await Promise.all(
     [...sourceFiles]
       .filter(([path]) => input.filter(path))
@@ -169,11 +178,23 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
   return { actions, notes: [...new Set(notes)], singleFile: false };
 }
 
+/** A git blob id: what GitHub lists for a file. */
+const GIT_BLOB_ID = /^[0-9a-f]{40}$/;
+
+function listsGitIds(storage: Storage): boolean {
+  return storage.capabilities.hashes.includes("git-sha1");
+}
+
 class Comparison {
   readonly #input: PlanInput;
   readonly #notes: string[];
+  /** Two times this close are the same time (the coarser precision of the two sides). */
   readonly #tolerance: number;
+  /** How much older than the destination a source must be to be older for sure (both precisions). */
+  readonly #margin: number;
   readonly #timesComparable: boolean;
+  /** Whether a decision may read file contents (checksum mode, or a side listing git blob ids). */
+  readonly mayRead: boolean;
 
   constructor(input: PlanInput, notes: string[]) {
     this.#input = input;
@@ -181,9 +202,13 @@ class Comparison {
     const from = input.source.storage.capabilities;
     const to = input.destination.storage.capabilities;
     this.#tolerance = Math.max(from.mtimePrecisionMs, to.mtimePrecisionMs, 1);
-    // A destination that records the times we give it holds the source's time (S3's upload time
-    // included), so times compare; anywhere else its time is merely when the copy was made.
+    this.#margin = Math.max(from.mtimePrecisionMs, 1) + Math.max(to.mtimePrecisionMs, 1);
+    // A destination that records the times we give it holds the source's time, so times compare;
+    // anywhere else its time is merely when the copy was made.
     this.#timesComparable = to.setMtime;
+    this.mayRead =
+      !input.sizeOnly &&
+      (input.checksum || listsGitIds(input.source.storage) || listsGitIds(input.destination.storage));
   }
 
   /** Whether the destination file must be replaced, and why (or why not). */
@@ -202,13 +227,12 @@ class Comparison {
         this.#md5(this.#input.source.storage, source, sourceKey),
         this.#md5(this.#input.destination.storage, destination, destinationKey),
       ]);
-      if (a === undefined || b === undefined) {
-        this.#notes.push(
-          "--checksum: the two sides have no hash in common, so files of equal size were taken as unchanged",
-        );
-        return unchanged("same size (no common hash)");
+      if (a !== undefined && b !== undefined) {
+        return a === b ? unchanged("same size and hash") : changed("hash differs");
       }
-      return a === b ? unchanged("same size and hash") : changed("hash differs");
+      this.#notes.push(
+        "--checksum: the two sides have no MD5 in common, so files of equal size were compared as by default",
+      );
     }
     if (this.#timesComparable && source.mtime && destination.mtime) {
       return Math.abs(source.mtime.getTime() - destination.mtime.getTime()) <= this.#tolerance
@@ -218,7 +242,53 @@ class Comparison {
     if (source.md5 && destination.md5) {
       return source.md5 === destination.md5 ? unchanged("same size and hash") : changed("hash differs");
     }
-    return unchanged("same size");
+    if (!this.#timesComparable && source.mtime && destination.mtime) {
+      // A file moved, restored or extracted with an older mtime still has a new ctime.
+      const changedAt = Math.max(source.mtime.getTime(), source.ctime?.getTime() ?? 0);
+      return changedAt + this.#margin <= destination.mtime.getTime()
+        ? unchanged("same size, older than the destination")
+        : changed("source newer than the destination");
+    }
+    const gitId = await this.#gitComparison(source, destination, sourceKey, destinationKey);
+    if (gitId !== undefined) {
+      return gitId ? unchanged("same size and git blob id") : changed("git blob id differs");
+    }
+    return changed("same size, but nothing shows it unchanged");
+  }
+
+  /** Equal git blob ids (one side's listed, the other's hashed from its bytes), or undefined when no side lists one. */
+  async #gitComparison(
+    source: Entry,
+    destination: Entry,
+    sourceKey: string,
+    destinationKey: string,
+  ): Promise<boolean | undefined> {
+    const { source: from, destination: to } = this.#input;
+    const listed = (storage: Storage, entry: Entry) =>
+      listsGitIds(storage) && entry.etag !== undefined && GIT_BLOB_ID.test(entry.etag)
+        ? entry.etag
+        : undefined;
+    const sourceId = listed(from.storage, source);
+    const destinationId = listed(to.storage, destination);
+    if (sourceId && destinationId) return sourceId === destinationId;
+    if (sourceId) return sourceId === (await this.#gitBlobId(to.storage, destinationKey, destination.size));
+    if (destinationId) return destinationId === (await this.#gitBlobId(from.storage, sourceKey, source.size));
+    return undefined;
+  }
+
+  /** The git blob id of a file's bytes; undefined when it cannot be read (then it is copied, and any error shows there). */
+  async #gitBlobId(storage: Storage, key: string, size: number): Promise<string | undefined> {
+    const hash = createHash("sha1").update(`blob ${size}\0`);
+    try {
+      for await (const chunk of await storage.read(key, { signal: this.#input.signal })) {
+        hash.update(chunk as Uint8Array);
+      }
+    } catch (error) {
+      throwIfAborted(this.#input.signal);
+      if (FerryError.isInstance(error)) return undefined;
+      throw error;
+    }
+    return hash.digest("hex");
   }
 
   async #md5(storage: Storage, entry: Entry, key: string): Promise<string | undefined> {

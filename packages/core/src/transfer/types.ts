@@ -66,7 +66,7 @@ export interface TransferFileEvent {
 export interface TransferOptions {
   /** Mirror: delete destination files the source does not have (only after every copy succeeded). Sync only. */
   delete?: boolean;
-  /** Decide "unchanged" by size + hash instead of size + modified time. */
+  /** Decide "unchanged" by size + MD5 (hashing files of equal size where listings carry none) instead of the default change detection (transfer README). */
   checksum?: boolean;
   /** Ignore modified times and hashes: a file is unchanged when its size is (rclone --size-only). */
   sizeOnly?: boolean;
