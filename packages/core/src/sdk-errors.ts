@@ -1,7 +1,7 @@
 /**
  * Helpers for plugins mapping their SDK's errors into FerryError codes: the network failures that are
- * always worth a retry, the HTTP status baseline every REST storage API shares, and redaction of
- * secrets from anything that may end up in a message or a log line.
+ * always worth a retry and the HTTP status baseline every REST storage API shares. Redaction of
+ * secrets lives in redact.ts.
  */
 import type { ErrorCode } from "./errors.ts";
 
@@ -35,29 +35,4 @@ export function errorCodeForStatus(status: number | undefined): ErrorCode | unde
   if (status === 408 || status === 429 || status >= 500) return "Transient";
   if (status === 400 || status === 416) return "InvalidInput";
   return undefined;
-}
-
-export interface RedactOptions {
-  /** Literal values (keys, tokens) never to appear. */
-  secrets?: readonly string[];
-  /** Values shorter than this are left alone (they would match ordinary text). Default 4. */
-  minLength?: number;
-  /** Patterns whose match is replaced; a first capture group (e.g. `Signature=`) is kept. */
-  patterns?: readonly RegExp[];
-}
-
-/** `text` with every secret and every pattern match replaced by `<redacted>`. */
-export function redactSecrets(text: string, options: RedactOptions = {}): string {
-  let out = text;
-  const minLength = options.minLength ?? 4;
-  for (const secret of options.secrets ?? []) {
-    if (secret.length >= minLength) out = out.split(secret).join("<redacted>");
-  }
-  for (const pattern of options.patterns ?? []) {
-    out = out.replace(
-      pattern,
-      (_match, prefix?: unknown) => `${typeof prefix === "string" ? prefix : ""}<redacted>`,
-    );
-  }
-  return out;
 }

@@ -8,7 +8,14 @@
  */
 
 import type { BlobServiceClient } from "@azure/storage-blob";
-import { baseCapabilities, type Capabilities, errors, type Location, type StoragePlugin } from "@ferry/core";
+import {
+  baseCapabilities,
+  type Capabilities,
+  errors,
+  type Location,
+  registerSecret,
+  type StoragePlugin,
+} from "@ferry/core";
 import { AzureDriver, DELETE_BATCH_MAX, type ServiceHandle } from "./driver.ts";
 import {
   type AuthPlan,
@@ -68,6 +75,7 @@ export function azure(options: AzureOptions = {}): StoragePlugin {
   let planError: unknown;
   try {
     plan = planAuth(options);
+    registerSecret(...secretsOf(plan));
   } catch (error) {
     // With no configuration at all the plugin still loads; using it reports what to configure.
     planError = error;

@@ -6,7 +6,14 @@
  * ferry.use(gcs({ projectId: "my-project" }));
  * ```
  */
-import { baseCapabilities, type Capabilities, errors, type Location, type StoragePlugin } from "@ferry/core";
+import {
+  baseCapabilities,
+  type Capabilities,
+  errors,
+  type Location,
+  registerSecret,
+  type StoragePlugin,
+} from "@ferry/core";
 import type { Storage } from "@google-cloud/storage";
 import { type ClientHandle, GcsDriver } from "./driver.ts";
 import { CHUNK_QUANTUM, clientSetup, type GcsOptions, MiB, resolveOptions } from "./options.ts";
@@ -58,6 +65,8 @@ export function gcsCapabilities(options: GcsOptions = {}): Capabilities {
 export function gcs(options: GcsOptions = {}): StoragePlugin {
   const resolved = resolveOptions(options);
   const capabilities = gcsCapabilities(options);
+  const privateKey = options.credentials?.private_key;
+  if (typeof privateKey === "string") registerSecret(privateKey);
   let pending: Promise<Storage> | undefined;
   const handle: ClientHandle = {
     client() {

@@ -32,15 +32,9 @@ export interface ErrorContext {
 const THROTTLING =
   /^(SlowDown|Throttling|ThrottlingException|TooManyRequests|RequestLimitExceeded|RequestTimeout|RequestTimeTooSkewed|InternalError|ServiceUnavailable)$/;
 
-const CREDENTIAL_PATTERNS: RegExp[] = [
-  /\b(?:AKIA|ASIA|AROA|AIDA)[0-9A-Z]{12,}\b/g,
-  /(Credential=)[^,&\s]+/gi,
-  /(Signature=)[0-9a-f]+/gi,
-  /(X-Amz-Security-Token=)[^&\s]+/gi,
-];
-
+/** Core's one redaction (URL credentials, signed-URL parameters, known credentials) plus this plugin's configured secrets. */
 export function redact(text: string, secrets: readonly string[] = []): string {
-  return redactSecrets(text, { secrets, patterns: CREDENTIAL_PATTERNS });
+  return redactSecrets(text, { secrets });
 }
 
 function codeOf(error: SdkError): string {

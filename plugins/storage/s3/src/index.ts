@@ -8,7 +8,14 @@
  */
 
 import type { S3Client } from "@aws-sdk/client-s3";
-import { baseCapabilities, type Capabilities, errors, type Location, type StoragePlugin } from "@ferry/core";
+import {
+  baseCapabilities,
+  type Capabilities,
+  errors,
+  type Location,
+  registerSecret,
+  type StoragePlugin,
+} from "@ferry/core";
 import type { Dispatcher } from "undici";
 import { type ClientHandle, S3Driver } from "./driver.ts";
 import { clientConfig, GiB, MiB, resolveOptions, type S3Options } from "./options.ts";
@@ -64,6 +71,10 @@ export function s3Capabilities(options: S3Options = {}): Capabilities {
 export function s3(options: S3Options = {}): StoragePlugin {
   const resolved = resolveOptions(options);
   const capabilities = s3Capabilities(options);
+  if (options.credentials !== undefined && typeof options.credentials !== "function") {
+    const { accessKeyId, secretAccessKey, sessionToken } = options.credentials;
+    registerSecret(accessKeyId, secretAccessKey, sessionToken);
+  }
   const ownsClient = options.client === undefined;
   let pending: Promise<{ client: S3Client; sdk: S3Sdk }> | undefined;
   let lean: Promise<Dispatcher> | undefined;
