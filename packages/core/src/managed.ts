@@ -413,6 +413,12 @@ class ManagedStorage implements Storage {
     return this.#call(key, options.signal, () => this.driver.mkdir!(key, options));
   }
 
+  async createRoot(options: SignalOptions = {}): Promise<boolean> {
+    if (!this.driver.createRoot) return false;
+    this.#requireWrite("mkdir", "");
+    return this.#call("", options.signal, () => this.driver.createRoot!(options));
+  }
+
   async checksum(path: string, algorithm: HashAlgorithm, options: SignalOptions = {}): Promise<string> {
     const key = this.#key(path);
     if (

@@ -217,6 +217,11 @@ export interface StorageDriver {
   copy?(from: string, to: string, options?: CopyOptions): Promise<Entry>;
   move?(from: string, to: string, options?: CopyOptions): Promise<Entry>;
   mkdir?(path: string, options?: SignalOptions): Promise<void>;
+  /**
+   * Make the bucket or container itself exist, as `rclone mkdir` does: true when it was created now,
+   * false when it was there already. Absent for systems whose root always exists.
+   */
+  createRoot?(options?: SignalOptions): Promise<boolean>;
   /** Remove a directory and everything below it natively (rm -r). Core falls back to list + delete. */
   deleteDirectory?(path: string, options?: SignalOptions): Promise<void>;
   checksum?(path: string, algorithm: HashAlgorithm, options?: SignalOptions): Promise<string>;
@@ -265,6 +270,8 @@ export interface Storage {
   copy(from: string, to: string, options?: CopyOptions): Promise<Entry>;
   move(from: string, to: string, options?: CopyOptions): Promise<Entry>;
   mkdir(path: string, options?: SignalOptions): Promise<void>;
+  /** Create the bucket or container when it does not exist: true when it was created now. */
+  createRoot(options?: SignalOptions): Promise<boolean>;
   checksum(path: string, algorithm: HashAlgorithm, options?: SignalOptions): Promise<string>;
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
   presign(path: string, options?: PresignOptions): Promise<string>;

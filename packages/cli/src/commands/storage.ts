@@ -196,6 +196,13 @@ export function registerStorageCommands(program: Command): void {
   ).action(
     action(async ({ output, signal }, _options: object, location: string) => {
       const target = await ferry.resolve(location);
+      // Like rclone: a bucket or container that does not exist is created, whatever the path below it.
+      const createdRoot = await target.storage.createRoot({ signal });
+      if (target.path === "") {
+        const event = createdRoot ? "created" : "exists";
+        output.emit(event, { url: target.location.url }, `${event} ${target.location.url}`);
+        return undefined;
+      }
       if (target.storage.capabilities.mkdir === false) {
         output.note(
           `${target.location.system} has no directories of its own: ${target.location.url} exists once a file is written below it`,

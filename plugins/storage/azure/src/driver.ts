@@ -303,6 +303,14 @@ export class AzureDriver implements StorageDriver {
     return this.stat(to, options);
   }
 
+  /** The container, created when it does not exist. */
+  async createRoot(options: SignalOptions = {}): Promise<boolean> {
+    return this.#run("create container", undefined, async (container) => {
+      const response = await container.createIfNotExists(signalOption(options.signal));
+      return response.succeeded;
+    });
+  }
+
   /** Like `mkdir -p`: a marker for the directory and each parent, with `hdi_isfolder=true`. */
   async mkdir(path: string, options: SignalOptions = {}): Promise<void> {
     // Core only calls this when mkdir is declared (directoryMarkers, or a capability override).

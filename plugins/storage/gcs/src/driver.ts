@@ -296,6 +296,23 @@ export class GcsDriver implements StorageDriver {
     });
   }
 
+  /** The bucket, created when it does not exist (in the client's project, the service's default location). */
+  async createRoot(_options?: SignalOptions): Promise<boolean> {
+    return this.#run("create bucket", undefined, async () => {
+      const bucket = await this.#bucket();
+      const [exists] = await bucket.exists();
+      if (exists) return false;
+      try {
+        await bucket.create();
+        return true;
+      } catch (error) {
+        // Created by someone else in between: it exists, which is what was asked.
+        if (statusOfError(error) === 409 && (await bucket.exists())[0]) return false;
+        throw error;
+      }
+    });
+  }
+
   async mkdir(path: string, _options?: SignalOptions): Promise<void> {
     if (path === "" || !this.#options.directoryMarkers) return;
     checkWritableName(this.#bucketName, path);
