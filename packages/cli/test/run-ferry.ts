@@ -18,15 +18,19 @@ export interface RunOptions {
   cwd?: string;
   input?: string;
   env?: Record<string, string>;
+  /** Variables removed from the child's environment (a user who never set them). */
+  unset?: readonly string[];
   /** Called once the child exists (to send it signals). */
   onSpawn?: (child: ChildProcess) => void;
 }
 
 export function runFerry(args: readonly string[], options: RunOptions = {}): Promise<FerryRun> {
   return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, FORCE_COLOR: "0" };
+    for (const name of options.unset ?? []) delete env[name];
     const child = spawn(process.execPath, [FERRY_BIN, ...args], {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env, FORCE_COLOR: "0" },
+      env,
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";

@@ -5,7 +5,15 @@
  * and some carry request URLs and headers. What ferry attaches as `cause` is a fresh, redacted
  * error: name, message and status only.
  */
-import { type ErrorCode, errorCodeForStatus, FerryError, isNetworkError, redactSecrets } from "@ferry/core";
+import {
+  type ErrorCode,
+  errorCodeForStatus,
+  FerryError,
+  isNetworkError,
+  networkFailure,
+  redactSecrets,
+} from "@ferry/core";
+import { NO_CREDENTIALS } from "./options.ts";
 
 interface ClientError {
   name?: string;
@@ -60,26 +68,32 @@ function classify(error: ClientError): ErrorCode {
   return "Unexpected";
 }
 
+function where(context: ErrorContext): string {
+  return context.path === undefined ? `gs://${context.bucket}` : `gs://${context.bucket}/${context.path}`;
+}
+
 function describe(code: ErrorCode, error: ClientError, context: ErrorContext): string {
-  const where =
-    context.path === undefined ? `gs://${context.bucket}` : `gs://${context.bucket}/${context.path}`;
+  const at = where(context);
   const message = error.message ?? "";
+  const network = networkFailure(error);
+  if (network !== undefined)
+    return `${context.operation} ${at}: ${network.description}; check STORAGE_EMULATOR_HOST or gcs({ apiEndpoint })`;
   // Object messages name the bucket too ("No such object: bucket/key"), so look for the object form first.
   if (
     code === "NotFound" &&
     !/No such object/i.test(message) &&
     /bucket does not exist|bucket.*not found/i.test(message)
   )
-    return `${context.operation} ${where}: bucket "${context.bucket}" does not exist`;
-  if (code === "NotFound") return `${context.operation} ${where}: no such object`;
+    return `${context.operation} ${at}: bucket "${context.bucket}" does not exist`;
+  if (code === "NotFound") return `${context.operation} ${at}: no such object`;
   if (code === "ConditionNotMet")
-    return `${context.operation} ${where}: the precondition failed (an object already exists or changed)`;
+    return `${context.operation} ${at}: the precondition failed (an object already exists or changed)`;
   if (code === "PermissionDenied")
-    return `${context.operation} ${where}: permission denied; check the credentials ferry found (Application Default Credentials, keyFilename or credentials) and the bucket's IAM policy`;
+    return `${context.operation} ${at}: permission denied; check the credentials ferry found (Application Default Credentials, keyFilename or credentials) and the bucket's IAM policy`;
   if (code === "Integrity")
-    return `${context.operation} ${where}: checksum mismatch, nothing was stored (${message})`;
+    return `${context.operation} ${at}: checksum mismatch, nothing was stored (${message})`;
   const status = statusOf(error);
-  return `${context.operation} ${where}: ${message || error.name || "error"}${status ? ` (HTTP ${status})` : ""}`;
+  return `${context.operation} ${at}: ${message || error.name || "error"}${status ? ` (HTTP ${status})` : ""}`;
 }
 
 /** A redacted stand-in for the client error, safe to log. */
@@ -98,6 +112,12 @@ function safeCause(error: ClientError, secrets: readonly string[]): Error {
 
 export function mapGcsError(error: unknown, context: ErrorContext): FerryError {
   if (FerryError.isInstance(error)) return error;
+  if (error instanceof Error && error.name === NO_CREDENTIALS) {
+    return new FerryError("PermissionDenied", `${context.operation} ${where(context)}: ${error.message}`, {
+      system: "gs",
+      path: context.path,
+    });
+  }
   const client = (
     typeof error === "object" && error !== null ? error : { message: String(error) }
   ) as ClientError;

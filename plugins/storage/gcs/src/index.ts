@@ -16,7 +16,14 @@ import {
 } from "@ferry/core";
 import type { Storage } from "@google-cloud/storage";
 import { type ClientHandle, GcsDriver } from "./driver.ts";
-import { CHUNK_QUANTUM, clientSetup, type GcsOptions, MiB, resolveOptions } from "./options.ts";
+import {
+  CHUNK_QUANTUM,
+  checkCredentials,
+  clientSetup,
+  type GcsOptions,
+  MiB,
+  resolveOptions,
+} from "./options.ts";
 import { loadSdk } from "./sdk.ts";
 
 export { GcsDriver } from "./driver.ts";
@@ -72,6 +79,7 @@ export function gcs(options: GcsOptions = {}): StoragePlugin {
     client() {
       pending ??= (async () => {
         if (options.storage) return options.storage;
+        checkCredentials(options);
         const sdk = await loadSdk();
         const setup = clientSetup(options);
         const storage = new sdk.Storage({
