@@ -1,11 +1,12 @@
 /**
  * Names a system cannot hold are refused loudly, per file, never changed or dropped in silence:
  * Azure Blob Storage turns `\` into `/`, so `back\slash.txt` would be stored as `back/slash.txt` and a
- * second `sync --delete` would then delete it.
+ * second `sync --delete` would then delete it. Keys that cannot become a safe local path (`..`, `.`,
+ * empty segments) are named with a count wherever they are left out.
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { type AzuriteBackend, startAzurite } from "@ferry/test-harness";
+import { type AzuriteBackend, type GcsBackend, startAzurite, startGcsServer } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonLines, makeTemp, removeTemp, runFerry, writeFiles } from "./run-ferry.ts";
 
@@ -42,5 +43,44 @@ describe("a name Azure cannot hold", () => {
     expect(listed.stdout).toBe("ok.txt\n");
     // The source is untouched.
     expect(readdirSync(join(work, "src")).sort()).toEqual(["back\\slash.txt", "ok.txt"]);
+  }, 90_000);
+});
+
+describe("keys that cannot be mapped to a safe path", () => {
+  let gcsServer: GcsBackend;
+  beforeAll(async () => {
+    gcsServer = await startGcsServer();
+  });
+  afterAll(() => gcsServer?.stop());
+
+  const UNSAFE = ["a/../b.txt", "c//d.txt", "./e.txt"];
+
+  async function seed(): Promise<string> {
+    const bucket = gcsServer.createBucket();
+    for (const name of [...UNSAFE, "ok.txt"]) {
+      const response = await fetch(
+        `${gcsServer.endpoint}/upload/storage/v1/b/${bucket}/o?uploadType=media&name=${encodeURIComponent(name)}`,
+        { method: "POST", body: name },
+      );
+      expect(response.ok, await response.text()).toBe(true);
+    }
+    return bucket;
+  }
+
+  it("ls -R and cp from GCS name every key they leave out, with a count", async () => {
+    const bucket = await seed();
+    const env = { STORAGE_EMULATOR_HOST: gcsServer.endpoint, GOOGLE_CLOUD_PROJECT: gcsServer.projectId };
+    const listed = await runFerry(["ls", "-R", `gs://${bucket}`], { env });
+    expect(listed.stdout).toBe("ok.txt\n");
+    expect(listed.stderr).toContain("3 keys");
+    for (const name of UNSAFE) expect(listed.stderr).toContain(JSON.stringify(name));
+
+    const copied = await runFerry(["cp", "--json", `gs://${bucket}`, join(work, "from-gcs")], { env });
+    const summary = jsonLines(copied.stdout).find((line) => line.event === "summary");
+    expect(summary).toMatchObject({ copied: 1 });
+    const notes = ((summary?.notes ?? []) as string[]).join("\n");
+    expect(notes).toContain("3 keys");
+    for (const name of UNSAFE) expect(notes).toContain(JSON.stringify(name));
+    expect(readdirSync(join(work, "from-gcs"))).toEqual(["ok.txt"]);
   }, 90_000);
 });

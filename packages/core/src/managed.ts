@@ -5,7 +5,7 @@
 import { Readable } from "node:stream";
 import { errors, FerryError, throwIfAborted, toFerryError } from "./errors.ts";
 import { md5Stream } from "./md5.ts";
-import { compareKeys, normalizeKey } from "./paths.ts";
+import { compareKeys, isAddressableKey, normalizeKey } from "./paths.ts";
 import type {
   ByteRange,
   CopyOptions,
@@ -123,6 +123,10 @@ class ManagedStorage implements Storage {
       for await (const entry of source) {
         throwIfAborted(signal, { system: this.system, path: key });
         if (after !== undefined && compareKeys(entry.path, after) <= 0) continue;
+        if (!isAddressableKey(entry.path)) {
+          options.onUnaddressable?.(entry.path);
+          continue;
+        }
         yield entry;
         count += 1;
         if (limit !== undefined && count >= limit) return;

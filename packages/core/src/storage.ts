@@ -103,6 +103,11 @@ export interface ListOptions extends SignalOptions {
   limit?: number | undefined;
   /** Entries per request to the backend (clamped to `limits.listPageMax`). */
   pageSize?: number | undefined;
+  /**
+   * Called with each listed name that cannot be a key as it is (`a/../b`, `c//d`, `./e`); such names
+   * are never yielded, and never dropped in silence: callers say which were left out.
+   */
+  onUnaddressable?: ((name: string) => void) | undefined;
 }
 
 export interface CopyOptions extends SignalOptions {

@@ -5,6 +5,7 @@
  */
 import { pipeline } from "node:stream/promises";
 import {
+  describeUnaddressable,
   type Entry,
   errors,
   FerryError,
@@ -48,12 +49,20 @@ export function registerStorageCommands(program: Command): void {
     action(async ({ output, signal }, options: { recursive?: boolean; long?: boolean }, location: string) => {
       const target = await ferry.resolve(location);
       const self = await statLocation(target, signal);
+      const unaddressable: string[] = [];
+      const onUnaddressable = (name: string) => unaddressable.push(name);
       const entries =
         self.kind === "file"
           ? [self]
           : await collect(
-              target.storage.list(target.path, { recursive: options.recursive === true, signal }),
+              target.storage.list(target.path, {
+                recursive: options.recursive === true,
+                signal,
+                onUnaddressable,
+              }),
             );
+      if (unaddressable.length > 0)
+        output.note(describeUnaddressable(unaddressable, target.location.url, "are not listed"));
       for (const entry of entries) {
         const relative =
           self.kind === "file"

@@ -14,7 +14,7 @@
 
 import pLimit from "p-limit";
 import { errors, throwIfAborted } from "../errors.ts";
-import { baseName, compareKeys, joinKey, relativeKey } from "../paths.ts";
+import { baseName, compareKeys, describeUnaddressable, joinKey, relativeKey } from "../paths.ts";
 import type { Entry, Storage } from "../storage.ts";
 import type { ResolvedEndpoint } from "./endpoints.ts";
 import { overlaps, sameStorage, statOrUndefined } from "./endpoints.ts";
@@ -43,9 +43,10 @@ async function listTree(
   storage: Storage,
   dir: string,
   signal: AbortSignal | undefined,
+  onUnaddressable: (name: string) => void,
 ): Promise<Map<string, Entry>> {
   const files = new Map<string, Entry>();
-  for await (const entry of storage.list(dir, { recursive: true, signal })) {
+  for await (const entry of storage.list(dir, { recursive: true, signal, onUnaddressable })) {
     if (entry.kind !== "file") continue;
     const relative = relativeKey(dir, entry.path);
     if (relative !== undefined && relative !== "") files.set(relative, entry);
@@ -130,10 +131,15 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       { system: source.storage.system, path: source.key },
     );
   }
+  const unaddressable: [string[], string[]] = [[], []];
   const [sourceFiles, destinationFiles] = await Promise.all([
-    listTree(source.storage, source.key, signal),
-    listTree(destination.storage, destination.key, signal),
+    listTree(source.storage, source.key, signal, (name) => unaddressable[0].push(name)),
+    listTree(destination.storage, destination.key, signal, (name) => unaddressable[1].push(name)),
   ]);
+  if (unaddressable[0].length > 0)
+    notes.push(describeUnaddressable(unaddressable[0], source.url, "were not copied"));
+  if (unaddressable[1].length > 0)
+    notes.push(describeUnaddressable(unaddressable[1], destination.url, "were left as they are"));
   throwIfAborted(signal);
   // Decisions only do I/O with `checksum` (hashing files of equal size): a few at a time then.
   const limit: (run: () => Promise<void>) => Promise<void> = input.checksum ? pLimit(8) : (run) => run();

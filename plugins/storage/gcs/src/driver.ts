@@ -51,11 +51,6 @@ function checkWritableName(bucket: string, path: string): void {
   }
 }
 
-/** Whether an object name is a key ferry can address (no empty, `.` or `..` segments). */
-function isAddressable(name: string): boolean {
-  return name.split("/").every((segment) => segment !== "" && segment !== "." && segment !== "..");
-}
-
 export class GcsDriver implements StorageDriver {
   readonly system = "gs";
   readonly root: string;
@@ -149,13 +144,10 @@ export class GcsDriver implements StorageDriver {
   /** Items and prefixes of one page merged in name order (a prefix `d/` sorts as `d/`). */
   *#pageEntries(page: ListPage, prefix: string, recursive: boolean): Iterable<Entry> {
     const files = (page.items ?? []).filter(
-      (item) =>
-        item.name !== undefined &&
-        item.name !== prefix &&
-        !item.name.endsWith("/") &&
-        isAddressable(item.name),
+      (item) => item.name !== undefined && item.name !== prefix && !item.name.endsWith("/"),
     );
-    const dirs = recursive ? [] : (page.prefixes ?? []).filter((name) => isAddressable(name.slice(0, -1)));
+    // Names that cannot be keys (`a/../b`, `c//d`) go through too: core reports them (onUnaddressable).
+    const dirs = recursive ? [] : (page.prefixes ?? []);
     let fileIndex = 0;
     let dirIndex = 0;
     while (fileIndex < files.length || dirIndex < dirs.length) {
