@@ -10,20 +10,9 @@ import { gcs } from "@ferry/storage-gcs";
 import { github } from "@ferry/storage-github";
 import { s3 } from "@ferry/storage-s3";
 import { sftp } from "@ferry/storage-sftp";
-import {
-  type AzuriteBackend,
-  type GcsBackend,
-  type GithubBackend,
-  type S3Backend,
-  type SshdBackend,
-  sshdSkipReason,
-  startAzurite,
-  startGcsServer,
-  startGithubServer,
-  startS3rver,
-  startSshd,
-} from "@ferry/test-harness";
+import { sshdSkipReason } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AllBackends, startAllBackends } from "./backends.ts";
 import { makeTemp, removeTemp } from "./run-ferry.ts";
 
 /** Names as a user's files carry them. `..` and `.` segments are refused by core for every system. */
@@ -97,27 +86,23 @@ async function tryName(target: Target, name: string): Promise<Outcome> {
   return "round-trip";
 }
 
-let s3rver: S3Backend;
-let azurite: AzuriteBackend;
-let gcsServer: GcsBackend;
-let githubServer: GithubBackend;
-let sshd: SshdBackend | undefined;
+let backends: AllBackends;
+let s3rver: AllBackends["s3rver"];
+let azurite: AllBackends["azurite"];
+let gcsServer: AllBackends["gcsServer"];
+let githubServer: AllBackends["githubServer"];
+let sshd: AllBackends["sshd"];
 let dir: string;
 const SKIP_SSHD = sshdSkipReason();
 
 beforeAll(async () => {
-  [s3rver, azurite, gcsServer, githubServer] = await Promise.all([
-    startS3rver(),
-    startAzurite(),
-    startGcsServer(),
-    startGithubServer(),
-  ]);
-  if (!SKIP_SSHD) sshd = await startSshd();
+  backends = await startAllBackends();
+  ({ s3rver, azurite, gcsServer, githubServer, sshd } = backends);
   dir = await makeTemp("names");
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([s3rver?.stop(), azurite?.stop(), gcsServer?.stop(), githubServer?.stop(), sshd?.stop()]);
+  await backends?.stop();
   await removeTemp(dir);
 });
 

@@ -15,20 +15,8 @@ import { gcs } from "@ferry/storage-gcs";
 import { github } from "@ferry/storage-github";
 import { s3 } from "@ferry/storage-s3";
 import { sftp } from "@ferry/storage-sftp";
-import {
-  type AzuriteBackend,
-  type GcsBackend,
-  type GithubBackend,
-  type S3Backend,
-  type SshdBackend,
-  sshdSkipReason,
-  startAzurite,
-  startGcsServer,
-  startGithubServer,
-  startS3rver,
-  startSshd,
-} from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AllBackends, startAllBackends } from "./backends.ts";
 import { makeTemp, removeTemp, runFerry } from "./run-ferry.ts";
 
 const { privateKey: gcsPrivateKey } = generateKeyPairSync("rsa", {
@@ -57,7 +45,6 @@ const SECRETS = {
   urlSig: "ferryScanUrlSig0016+Zq=",
 } as const;
 
-const SKIP_SSHD = sshdSkipReason();
 
 /** The secret names found in `text` (raw or URL-encoded, or the GCS private key or any of its lines). */
 function leaks(text: string): string[] {
@@ -79,11 +66,12 @@ function filesBelow(dir: string): string[] {
   return out;
 }
 
-let s3rver: S3Backend;
-let azurite: AzuriteBackend;
-let gcsServer: GcsBackend;
-let githubServer: GithubBackend;
-let sshd: SshdBackend | undefined;
+let backends: AllBackends;
+let s3rver: AllBackends["s3rver"];
+let azurite: AllBackends["azurite"];
+let gcsServer: AllBackends["gcsServer"];
+let githubServer: AllBackends["githubServer"];
+let sshd: AllBackends["sshd"];
 let home: string;
 let work: string;
 let credentialsFile: string;
@@ -92,13 +80,8 @@ let serviceAccountFile: string;
 let planted: Set<string>;
 
 beforeAll(async () => {
-  [s3rver, azurite, gcsServer, githubServer] = await Promise.all([
-    startS3rver(),
-    startAzurite(),
-    startGcsServer(),
-    startGithubServer(),
-  ]);
-  if (!SKIP_SSHD) sshd = await startSshd();
+  backends = await startAllBackends();
+  ({ s3rver, azurite, gcsServer, githubServer, sshd } = backends);
   home = await makeTemp("scan-home");
   work = await makeTemp("scan-work");
   await mkdir(join(home, ".aws"), { recursive: true });
@@ -126,7 +109,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([s3rver?.stop(), azurite?.stop(), gcsServer?.stop(), githubServer?.stop(), sshd?.stop()]);
+  await backends?.stop();
   await removeTemp(home);
   await removeTemp(work);
 });
