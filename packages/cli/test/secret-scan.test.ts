@@ -45,7 +45,6 @@ const SECRETS = {
   urlSig: "ferryScanUrlSig0016+Zq=",
 } as const;
 
-
 /** The secret names found in `text` (raw or URL-encoded, or the GCS private key or any of its lines). */
 function leaks(text: string): string[] {
   const found: string[] = [];
@@ -158,6 +157,19 @@ function failingCommands(): { args: string[]; env?: Record<string, string> }[] {
     { args: ["ls", "gs://ferry-scan-missing/x"] },
     { args: ["cp", "upload.txt", "github://ferry-scan/missing@main/x"] },
     { args: ["ls", `sftp://root:${SECRETS.urlPassword}@${sshHost}/x`] },
+    // Run logs and the catalog: a run whose catalog cannot be written, and one named with a password.
+    { args: ["run", "--catalog", "s3://ferry-scan-missing/catalog", "--put", "upload.txt", "--", "true"] },
+    {
+      args: [
+        "run",
+        "--catalog",
+        `s3://${SECRETS.urlKeyId}:${SECRETS.urlPassword}@ferry-scan-missing/catalog`,
+        "--put",
+        "upload.txt",
+        "--",
+        "true",
+      ],
+    },
   ];
 }
 
