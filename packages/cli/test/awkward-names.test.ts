@@ -67,7 +67,7 @@ describe("keys that cannot be mapped to a safe path", () => {
     return bucket;
   }
 
-  it("ls -R and cp from GCS name every key they leave out, with a count", async () => {
+  it("ls -R names every key it leaves out with a count; cp fails each one per file", async () => {
     const bucket = await seed();
     const env = { STORAGE_EMULATOR_HOST: gcsServer.endpoint, GOOGLE_CLOUD_PROJECT: gcsServer.projectId };
     const listed = await runFerry(["ls", "-R", `gs://${bucket}`], { env });
@@ -76,8 +76,13 @@ describe("keys that cannot be mapped to a safe path", () => {
     for (const name of UNSAFE) expect(listed.stderr).toContain(JSON.stringify(name));
 
     const copied = await runFerry(["cp", "--json", `gs://${bucket}`, join(work, "from-gcs")], { env });
-    const summary = jsonLines(copied.stdout).find((line) => line.event === "summary");
-    expect(summary).toMatchObject({ copied: 1 });
+    expect(copied.code).toBe(1);
+    const lines = jsonLines(copied.stdout);
+    const failedFiles = lines.filter((line) => line.event === "file" && line.status === "failed");
+    expect(failedFiles.map((line) => line.path).sort()).toEqual([...UNSAFE].sort());
+    for (const line of failedFiles) expect(line.error).toMatchObject({ code: "InvalidInput" });
+    const summary = lines.find((line) => line.event === "summary");
+    expect(summary).toMatchObject({ copied: 1, failed: 3 });
     const notes = ((summary?.notes ?? []) as string[]).join("\n");
     expect(notes).toContain("3 keys");
     for (const name of UNSAFE) expect(notes).toContain(JSON.stringify(name));

@@ -13,7 +13,7 @@
  */
 
 import pLimit from "p-limit";
-import { errors, throwIfAborted } from "../errors.ts";
+import { errors, type FerryError, throwIfAborted } from "../errors.ts";
 import { baseName, compareKeys, describeUnaddressable, joinKey, relativeKey } from "../paths.ts";
 import type { Entry, Storage } from "../storage.ts";
 import type { ResolvedEndpoint } from "./endpoints.ts";
@@ -34,6 +34,8 @@ export interface PlanInput {
 export interface Plan {
   actions: PlannedAction[];
   notes: string[];
+  /** Source keys that cannot be mapped to a destination path (`a/../b`, `c//d`): each a failed file. */
+  refused: { path: string; error: FerryError }[];
   /** The source was one file rather than a directory. */
   singleFile: boolean;
 }
@@ -111,7 +113,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       key,
       existing?.kind === "file" ? existing : undefined,
     );
-    return { actions, notes, singleFile: true };
+    return { actions, notes, refused: [], singleFile: true };
   }
 
   // Where folders are real (local disk, SFTP), a folder cannot land on a file (on an object store a
@@ -138,6 +140,16 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
   ]);
   if (unaddressable[0].length > 0)
     notes.push(describeUnaddressable(unaddressable[0], source.url, "were not copied"));
+  const refused = unaddressable[0].map((key) => {
+    const path = relativeKey(source.key, key) ?? key;
+    return {
+      path,
+      error: errors.invalidInput(
+        `${JSON.stringify(path)} below ${source.url} cannot be mapped to a safe path (".", ".." or empty segments); not copied`,
+        { system: source.storage.system, path: key },
+      ),
+    };
+  });
   if (unaddressable[1].length > 0)
     notes.push(describeUnaddressable(unaddressable[1], destination.url, "were left as they are"));
   throwIfAborted(signal);
@@ -172,7 +184,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     }
   }
   actions.sort((a, b) => compareKeys(a.path, b.path));
-  return { actions, notes: [...new Set(notes)], singleFile: false };
+  return { actions, notes: [...new Set(notes)], refused, singleFile: false };
 }
 
 class Comparison {
