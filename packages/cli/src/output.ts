@@ -3,7 +3,7 @@
  * one object per line on stdout, each with an `event` field. Errors always get one clear line
  * on stderr (`ferry: NotFound: ...`); in JSON mode they are also an `error` event on stdout.
  */
-import { FerryError, toFerryError } from "@ferry/core";
+import { FerryError, redactSecrets, toFerryError } from "@ferry/core";
 import { exitCodeFor } from "./exit-codes.ts";
 import { PIPE_CLOSED_STATUS, stdoutClosed } from "./stdout.ts";
 
@@ -25,28 +25,29 @@ export class Output {
   /** A result: `plain` for people, `record` (with its event name) for `--json`. */
   emit(event: string, record: Record<string, unknown>, plain: string | undefined): void {
     if (this.#stdout === process.stdout && stdoutClosed()) return; // the command is being aborted
-    if (this.json) this.#stdout.write(`${JSON.stringify({ event, ...record }, replacer)}\n`);
-    else if (plain !== undefined) this.#stdout.write(`${plain}\n`);
+    // Every line goes through core's redaction: a location or message never carries a credential out.
+    if (this.json) this.#stdout.write(`${redactSecrets(JSON.stringify({ event, ...record }, replacer))}\n`);
+    else if (plain !== undefined) this.#stdout.write(`${redactSecrets(plain)}\n`);
   }
 
   /** Something worth knowing that is not a result (stderr, plain mode only; JSON mode gets a `note` event). */
   note(text: string): void {
     if (this.json) this.emit("note", { message: text }, undefined);
-    else this.#stderr.write(`ferry: note: ${text}\n`);
+    else this.#stderr.write(`ferry: note: ${redactSecrets(text)}\n`);
   }
 
   /** Report an error; returns the exit code it maps to. Once stdout is gone, nobody reads it (as with coreutils). */
   error(caught: unknown): number {
     if (stdoutClosed()) return PIPE_CLOSED_STATUS;
     const error = toFerryError(caught);
-    this.#stderr.write(`ferry: ${error.code}: ${error.message}\n`);
+    this.#stderr.write(`ferry: ${error.code}: ${redactSecrets(error.message)}\n`);
     if (this.json) this.emit("error", errorRecord(error), undefined);
     return exitCodeFor(error.code);
   }
 
   /** A failure already reported as results (failed files): one line on stderr, whatever the mode. */
   failure(code: string, text: string): void {
-    if (!stdoutClosed()) this.#stderr.write(`ferry: ${code}: ${text}\n`);
+    if (!stdoutClosed()) this.#stderr.write(`ferry: ${code}: ${redactSecrets(text)}\n`);
   }
 
   /** A usage error commander has already printed on stderr: the `error` event for --json. */

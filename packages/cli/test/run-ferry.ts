@@ -25,6 +25,8 @@ export interface RunOptions {
   input?: string;
   /** Added to this process's environment; `undefined` removes a variable. */
   env?: Record<string, string | undefined>;
+  /** Variables removed from the child's environment (a user who never set them). */
+  unset?: readonly string[];
   /** Called once the child exists (to send it signals). */
   onSpawn?: (child: ChildProcess) => void;
 }
@@ -43,7 +45,7 @@ function spawnOptions(options: RunOptions): SpawnOptionsWithStdioTuple<"pipe", "
     cwd: options.cwd,
     env: Object.fromEntries(
       Object.entries({ ...process.env, ...options.env, FORCE_COLOR: "0" }).filter(
-        ([, value]) => value !== undefined,
+        ([name, value]) => value !== undefined && !options.unset?.includes(name),
       ),
     ) as NodeJS.ProcessEnv,
     stdio: ["pipe", "pipe", "pipe"],

@@ -19,6 +19,8 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+import { redactErrorChain, redactSecrets } from "./redact.ts";
+
 const MARKER = Symbol.for("ferry.error");
 
 export interface FerryErrorOptions {
@@ -44,12 +46,14 @@ export class FerryError extends Error {
   readonly packageName: string | undefined;
   readonly [MARKER] = true;
 
+  /** Message, path and the whole cause chain are redacted (redact.ts): no credential is ever carried. */
   constructor(code: ErrorCode, message: string, options: FerryErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
+    redactErrorChain(options.cause);
     this.name = `FerryError[${code}]`;
     this.code = code;
     this.system = options.system;
-    this.path = options.path;
+    this.path = options.path === undefined ? undefined : redactSecrets(options.path);
     this.retryable = options.retryable ?? code === "Transient";
     this.retryAfter = options.retryAfter;
     this.packageName = options.packageName;

@@ -94,9 +94,13 @@ export class Folder extends LocatedResource<"folder"> {
     }
   }
 
-  /** Create the folder (and its parents). Where directories only exist through files, there is nothing to do. */
+  /**
+   * Create the folder (and its parents), and its bucket or container when that does not exist yet.
+   * Where directories only exist through files, there is nothing more to do.
+   */
   async mkdir(): Promise<this> {
     const storage = await this.storage();
+    await storage.createRoot();
     if (storage.capabilities.mkdir !== false) await storage.mkdir(this.path);
     return this;
   }

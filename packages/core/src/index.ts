@@ -9,6 +9,7 @@ export * from "./managed.ts";
 export * from "./md5.ts";
 export * from "./paths.ts";
 export * from "./plugins.ts";
+export * from "./redact.ts";
 export * from "./registry/index.ts";
 export * from "./resource.ts";
 export * from "./resource-target.ts";

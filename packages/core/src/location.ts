@@ -7,6 +7,7 @@ import { homedir } from "node:os";
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { errors } from "./errors.ts";
 import { normalizeKey } from "./paths.ts";
+import { hasUrlCredentials, redactSecrets as redact } from "./redact.ts";
 import { findSshHost } from "./ssh-config.ts";
 import { wording } from "./wording.ts";
 
@@ -69,10 +70,6 @@ export function canonicalSystem(name: string): SystemName {
   return SCHEME_ALIASES[name.toLowerCase()] ?? name.toLowerCase();
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, "//<credentials>@");
-}
-
 function bad(message: string, input: string): never {
   throw errors.invalidInput(message, { path: redact(input) });
 }
@@ -103,6 +100,13 @@ export function parseLocation(input: LocationLike, options: ParseOptions = {}): 
   if (schemeMatch) {
     const scheme = schemeMatch[1]!.toLowerCase();
     const rest = input.slice(schemeMatch[0].length);
+    if (hasUrlCredentials(input)) {
+      const remedy =
+        canonicalSystem(scheme) === "sftp"
+          ? "passwords are never taken from a URL; use a key or ssh-agent"
+          : "credentials are never taken from a URL; configure them in the environment or the plugin's options";
+      bad(`${remedy}: ${redact(input)}`, input);
+    }
     if (scheme === "https" || scheme === "http") return parseHttps(input);
     const system = canonicalSystem(scheme);
     switch (system) {

@@ -5,7 +5,7 @@
 import { Readable } from "node:stream";
 import { errors, FerryError, throwIfAborted, toFerryError } from "./errors.ts";
 import { md5Stream } from "./md5.ts";
-import { compareKeys, normalizeKey } from "./paths.ts";
+import { compareKeys, isAddressableKey, normalizeKey } from "./paths.ts";
 import type {
   ByteRange,
   CopyOptions,
@@ -123,6 +123,10 @@ class ManagedStorage implements Storage {
       for await (const entry of source) {
         throwIfAborted(signal, { system: this.system, path: key });
         if (after !== undefined && compareKeys(entry.path, after) <= 0) continue;
+        if (!isAddressableKey(entry.path)) {
+          options.onUnaddressable?.(entry.path);
+          continue;
+        }
         yield entry;
         count += 1;
         if (limit !== undefined && count >= limit) return;
@@ -414,6 +418,12 @@ class ManagedStorage implements Storage {
     if (this.capabilities.mkdir === false || !this.driver.mkdir) this.#unsupported("mkdir", key);
     this.#requireWrite("mkdir", key);
     return this.#call(key, options.signal, () => this.driver.mkdir!(key, options));
+  }
+
+  async createRoot(options: SignalOptions = {}): Promise<boolean> {
+    if (!this.driver.createRoot) return false;
+    this.#requireWrite("mkdir", "");
+    return this.#call("", options.signal, () => this.driver.createRoot!(options));
   }
 
   async checksum(path: string, algorithm: HashAlgorithm, options: SignalOptions = {}): Promise<string> {

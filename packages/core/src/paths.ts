@@ -52,6 +52,22 @@ export function joinKey(...parts: readonly string[]): string {
 /** No leading, trailing or repeated `/` (what normalizeKey's split, filter and join would change). */
 const isNormal = (part: string) => !part.startsWith("/") && !part.endsWith("/") && !part.includes("//");
 
+/**
+ * Whether a name a system listed can be a ferry key as it is: no empty, `.` or `..` segment (so no
+ * leading, trailing or doubled `/`). Such names cannot become a safe local path, and normalizing them
+ * would name another object; listings report them (`onUnaddressable`) instead.
+ */
+export function isAddressableKey(name: string): boolean {
+  return name.split("/").every((segment) => segment !== "" && segment !== "." && segment !== "..");
+}
+
+/** One line naming the keys a listing left out, with a count: for notes and warnings. */
+export function describeUnaddressable(names: readonly string[], where: string, outcome: string): string {
+  const shown = names.slice(0, 20).map((name) => JSON.stringify(name));
+  const more = names.length > shown.length ? `, and ${names.length - shown.length} more` : "";
+  return `${names.length} key${names.length === 1 ? "" : "s"} below ${where} cannot be mapped to a safe path (".", ".." or empty segments) and ${outcome}: ${shown.join(", ")}${more}`;
+}
+
 /** Last segment of a key. */
 export function baseName(key: string): string {
   const index = key.lastIndexOf("/");

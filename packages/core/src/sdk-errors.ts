@@ -1,7 +1,7 @@
 /**
  * Helpers for plugins mapping their SDK's errors into FerryError codes: the network failures that are
- * always worth a retry, the HTTP status baseline every REST storage API shares, and redaction of
- * secrets from anything that may end up in a message or a log line.
+ * always worth a retry and the HTTP status baseline every REST storage API shares. Redaction of
+ * secrets lives in redact.ts.
  */
 import type { ErrorCode } from "./errors.ts";
 
@@ -37,27 +37,56 @@ export function errorCodeForStatus(status: number | undefined): ErrorCode | unde
   return undefined;
 }
 
-export interface RedactOptions {
-  /** Literal values (keys, tokens) never to appear. */
-  secrets?: readonly string[];
-  /** Values shorter than this are left alone (they would match ordinary text). Default 4. */
-  minLength?: number;
-  /** Patterns whose match is replaced; a first capture group (e.g. `Signature=`) is kept. */
-  patterns?: readonly RegExp[];
+/** A connection that failed below HTTP, described so a user can act on it. */
+export interface NetworkFailure {
+  /** The Node error code: ENOTFOUND, EAI_AGAIN, ECONNREFUSED, ECONNRESET, ETIMEDOUT. */
+  code: string;
+  host: string | undefined;
+  /** e.g. `host "x.invalid" does not resolve (DNS lookup failed)`. */
+  description: string;
 }
 
-/** `text` with every secret and every pattern match replaced by `<redacted>`. */
-export function redactSecrets(text: string, options: RedactOptions = {}): string {
-  let out = text;
-  const minLength = options.minLength ?? 4;
-  for (const secret of options.secrets ?? []) {
-    if (secret.length >= minLength) out = out.split(secret).join("<redacted>");
+const NETWORK_MESSAGE =
+  /\b(?:getaddrinfo|connect|read|write)\s+(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT)(?:\s+(\S+))?/;
+
+/**
+ * The connection failure behind an SDK error, found in the error, its `cause` chain or an
+ * AggregateError's `errors` (SDKs wrap it: octokit as a "500", GCS in a FetchError), or undefined.
+ */
+export function networkFailure(error: unknown, depth = 0): NetworkFailure | undefined {
+  if (depth > 6 || typeof error !== "object" || error === null) return undefined;
+  const record = error as {
+    code?: unknown;
+    hostname?: unknown;
+    address?: unknown;
+    port?: unknown;
+    message?: unknown;
+  };
+  const match = typeof record.message === "string" ? NETWORK_MESSAGE.exec(record.message) : null;
+  const code = typeof record.code === "string" && NETWORK_MESSAGES[record.code] ? record.code : match?.[1];
+  if (code !== undefined) {
+    const host =
+      typeof record.hostname === "string"
+        ? record.hostname
+        : typeof record.address === "string"
+          ? `${record.address}${typeof record.port === "number" ? `:${record.port}` : ""}`
+          : match?.[2];
+    return { code, host, description: NETWORK_MESSAGES[code]!(host ?? "the server") };
   }
-  for (const pattern of options.patterns ?? []) {
-    out = out.replace(
-      pattern,
-      (_match, prefix?: unknown) => `${typeof prefix === "string" ? prefix : ""}<redacted>`,
-    );
+  for (const inner of [
+    (error as { cause?: unknown }).cause,
+    ...(((error as { errors?: unknown }).errors as unknown[] | undefined) ?? []),
+  ]) {
+    const found = networkFailure(inner, depth + 1);
+    if (found) return found;
   }
-  return out;
+  return undefined;
 }
+
+const NETWORK_MESSAGES: Record<string, (host: string) => string> = {
+  ENOTFOUND: (host) => `host "${host}" does not resolve (DNS lookup failed)`,
+  EAI_AGAIN: (host) => `DNS lookup of "${host}" failed for now (EAI_AGAIN)`,
+  ECONNREFUSED: (host) => `connection refused by ${host} (nothing listening there)`,
+  ECONNRESET: (host) => `connection reset by ${host}`,
+  ETIMEDOUT: (host) => `connection to ${host} timed out`,
+};

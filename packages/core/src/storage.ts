@@ -108,6 +108,11 @@ export interface ListOptions extends SignalOptions {
   limit?: number | undefined;
   /** Entries per request to the backend (clamped to `limits.listPageMax`). */
   pageSize?: number | undefined;
+  /**
+   * Called with each listed name that cannot be a key as it is (`a/../b`, `c//d`, `./e`); such names
+   * are never yielded, and never dropped in silence: callers say which were left out.
+   */
+  onUnaddressable?: ((name: string) => void) | undefined;
 }
 
 export interface CopyOptions extends SignalOptions {
@@ -222,6 +227,11 @@ export interface StorageDriver {
   copy?(from: string, to: string, options?: CopyOptions): Promise<Entry>;
   move?(from: string, to: string, options?: CopyOptions): Promise<Entry>;
   mkdir?(path: string, options?: SignalOptions): Promise<void>;
+  /**
+   * Make the bucket or container itself exist, as `rclone mkdir` does: true when it was created now,
+   * false when it was there already. Absent for systems whose root always exists.
+   */
+  createRoot?(options?: SignalOptions): Promise<boolean>;
   /** Remove a directory and everything below it natively (rm -r). Core falls back to list + delete. */
   deleteDirectory?(path: string, options?: SignalOptions): Promise<void>;
   checksum?(path: string, algorithm: HashAlgorithm, options?: SignalOptions): Promise<string>;
@@ -297,6 +307,8 @@ export interface Storage {
   copy(from: string, to: string, options?: CopyOptions): Promise<Entry>;
   move(from: string, to: string, options?: CopyOptions): Promise<Entry>;
   mkdir(path: string, options?: SignalOptions): Promise<void>;
+  /** Create the bucket or container when it does not exist: true when it was created now. */
+  createRoot(options?: SignalOptions): Promise<boolean>;
   checksum(path: string, algorithm: HashAlgorithm, options?: SignalOptions): Promise<string>;
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
   presign(path: string, options?: PresignOptions): Promise<string>;

@@ -5,6 +5,7 @@
  */
 import { pipeline } from "node:stream/promises";
 import {
+  describeUnaddressable,
   type Entry,
   errors,
   FerryError,
@@ -55,12 +56,20 @@ export function registerStorageCommands(program: Command): void {
     action(async ({ output, signal }, options: LsOptions, location: string) => {
       const target = await ferry.resolve(location);
       const self = await statLocation(target, signal);
+      const unaddressable: string[] = [];
+      const onUnaddressable = (name: string) => unaddressable.push(name);
       const entries =
         self.kind === "file"
           ? [self]
           : await collect(
-              target.storage.list(target.path, { recursive: options.recursive === true, signal }),
+              target.storage.list(target.path, {
+                recursive: options.recursive === true,
+                signal,
+                onUnaddressable,
+              }),
             );
+      if (unaddressable.length > 0)
+        output.note(describeUnaddressable(unaddressable, target.location.url, "are not listed"));
       for (const entry of entries) {
         const relative =
           self.kind === "file"
@@ -217,6 +226,13 @@ export function registerStorageCommands(program: Command): void {
   ).action(
     action(async ({ output, signal }, _options: object, location: string) => {
       const target = await ferry.resolve(location);
+      // Like rclone: a bucket or container that does not exist is created, whatever the path below it.
+      const createdRoot = await target.storage.createRoot({ signal });
+      if (target.path === "") {
+        const event = createdRoot ? "created" : "exists";
+        output.emit(event, { url: target.location.url }, `${event} ${target.location.url}`);
+        return undefined;
+      }
       if (target.storage.capabilities.mkdir === false) {
         output.note(
           `${target.location.system} has no directories of its own: ${target.location.url} exists once a file is written below it`,

@@ -31,7 +31,7 @@ import {
   streamToFileHashed,
 } from "./atomic.ts";
 import { type BatchCopyItem, copyBatch } from "./batch-copy.ts";
-import { fsErrorCode, mapFsError, withFsErrors } from "./errors.ts";
+import { fsErrorCode, isDestinationError, mapFsError, withFsErrors } from "./errors.ts";
 import { entryFromStats, listLocal } from "./list.ts";
 import { makeDirectories } from "./make-directories.ts";
 import { fillFromRanges } from "./ranged.ts";
@@ -299,10 +299,16 @@ export class LocalDriver implements StorageDriver {
     }
     await placeAtomically(
       target.path,
-      (tempPath) =>
-        withFsErrors(sourcePath, "read", () =>
-          copyFile(sourcePath, tempPath, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL),
-        ),
+      async (tempPath) => {
+        try {
+          await copyFile(sourcePath, tempPath, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+        } catch (error) {
+          // A full or read-only destination is the destination's problem: name it, not the source.
+          throw isDestinationError(error)
+            ? mapFsError(error, target.path, "write")
+            : mapFsError(error, sourcePath, "read");
+        }
+      },
       { ...place, fsync: this.#fsync },
     );
     return this.#placedEntry(to, target.path);

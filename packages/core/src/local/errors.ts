@@ -15,6 +15,12 @@ export function fsErrorCode(error: unknown): string | undefined {
   return typeof error === "object" && error !== null ? (error as NodeError).code : undefined;
 }
 
+/** Errors of a copy that concern where it writes (no space, quota, read-only, file too large). */
+export function isDestinationError(error: unknown): boolean {
+  const code = fsErrorCode(error);
+  return code === "ENOSPC" || code === "EDQUOT" || code === "EROFS" || code === "EFBIG";
+}
+
 /**
  * `intent` decides ENOTDIR: when reading, a file where a directory was expected means nothing is
  * there (NotFound, as an object store would say); when writing, it means the caller asked for
@@ -57,7 +63,7 @@ export function mapFsError(error: unknown, filePath: string, intent: FsIntent = 
       return errors.transient(`file system busy (${code}), try again: ${filePath}`, ctx);
     case "ENOSPC":
     case "EDQUOT":
-      return errors.unexpected(`no space left on the device: ${filePath}`, ctx);
+      return errors.unexpected(`no space left on the device (${code}) writing ${filePath}`, ctx);
     case "ELOOP":
       return errors.invalidInput(`too many levels of symbolic links: ${filePath}`, ctx);
     default:

@@ -99,7 +99,7 @@ async function transfer(
   if (options.dryRun) return finish();
 
   const progress = new ProgressTracker(options.onProgress);
-  progress.filesTotal = copies.length;
+  progress.filesTotal = copies.length + plan.refused.length;
   progress.bytesTotal = copies.reduce((total, action) => total + action.size, 0);
   const succeed = (action: PlannedAction, attempts: number) => {
     summary.copied += 1;
@@ -135,6 +135,8 @@ async function transfer(
   // extra goes either way): those extras are deleted before anything is copied.
   const blocking = inTheWay(copies, deletions);
   if (blocking.length > 0) await deleteExtras(blocking, destination, options, summary);
+  for (const { path, error } of plan.refused)
+    fail({ action: "copy", path, destinationKey: path, size: 0, reason: "refused" }, error);
 
   let streamed = copies;
   if (route === "remote" && host && copies.length > 0) {

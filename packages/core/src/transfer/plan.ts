@@ -23,7 +23,7 @@
 import { createHash } from "node:crypto";
 import pLimit from "p-limit";
 import { errors, FerryError, throwIfAborted } from "../errors.ts";
-import { baseName, compareKeys, joinKey, relativeKey } from "../paths.ts";
+import { baseName, compareKeys, describeUnaddressable, joinKey, relativeKey } from "../paths.ts";
 import type { Entry, Storage } from "../storage.ts";
 import type { ResolvedEndpoint } from "./endpoints.ts";
 import { overlaps, sameStorage, statOrUndefined } from "./endpoints.ts";
@@ -43,6 +43,8 @@ export interface PlanInput {
 export interface Plan {
   actions: PlannedAction[];
   notes: string[];
+  /** Source keys that cannot be mapped to a destination path (`a/../b`, `c//d`): each a failed file. */
+  refused: { path: string; error: FerryError }[];
   /** The source was one file rather than a directory. */
   singleFile: boolean;
 }
@@ -52,9 +54,10 @@ async function listTree(
   storage: Storage,
   dir: string,
   signal: AbortSignal | undefined,
+  onUnaddressable: (name: string) => void,
 ): Promise<Map<string, Entry>> {
   const files = new Map<string, Entry>();
-  for await (const entry of storage.list(dir, { recursive: true, signal })) {
+  for await (const entry of storage.list(dir, { recursive: true, signal, onUnaddressable })) {
     if (entry.kind !== "file") continue;
     const relative = relativeKey(dir, entry.path);
     if (relative !== undefined && relative !== "") files.set(relative, entry);
@@ -119,7 +122,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       key,
       existing?.kind === "file" ? existing : undefined,
     );
-    return { actions, notes, singleFile: true };
+    return { actions, notes, refused: [], singleFile: true };
   }
 
   // Where folders are real (local disk, SFTP), a folder cannot land on a file (on an object store a
@@ -139,10 +142,25 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       { system: source.storage.system, path: source.key },
     );
   }
+  const unaddressable: [string[], string[]] = [[], []];
   const [sourceFiles, destinationFiles] = await Promise.all([
-    listTree(source.storage, source.key, signal),
-    listTree(destination.storage, destination.key, signal),
+    listTree(source.storage, source.key, signal, (name) => unaddressable[0].push(name)),
+    listTree(destination.storage, destination.key, signal, (name) => unaddressable[1].push(name)),
   ]);
+  if (unaddressable[0].length > 0)
+    notes.push(describeUnaddressable(unaddressable[0], source.url, "were not copied"));
+  const refused = unaddressable[0].map((key) => {
+    const path = relativeKey(source.key, key) ?? key;
+    return {
+      path,
+      error: errors.invalidInput(
+        `${JSON.stringify(path)} below ${source.url} cannot be mapped to a safe path (".", ".." or empty segments); not copied`,
+        { system: source.storage.system, path: key },
+      ),
+    };
+  });
+  if (unaddressable[1].length > 0)
+    notes.push(describeUnaddressable(unaddressable[1], destination.url, "were left as they are"));
   throwIfAborted(signal);
   // Decisions only do I/O when they hash files of equal size: a few at a time then.
   const limit: (run: () => Promise<void>) => Promise<void> = compare.mayRead ? pLimit(8) : (run) => run();
@@ -175,7 +193,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     }
   }
   actions.sort((a, b) => compareKeys(a.path, b.path));
-  return { actions, notes: [...new Set(notes)], singleFile: false };
+  return { actions, notes: [...new Set(notes)], refused, singleFile: false };
 }
 
 /** A git blob id: what GitHub lists for a file. */

@@ -34,6 +34,30 @@ const hex = (md5: Uint8Array | undefined) =>
   md5 && md5.byteLength === 16 ? Buffer.from(md5).toString("hex") : undefined;
 const unquote = (etag: string | undefined) => etag?.replace(/^"|"$/g, "");
 
+/**
+ * The service reads `\\` in a blob name as `/` (`back\\slash.txt` is stored as `back/slash.txt`), so such a
+ * name cannot round-trip: writes are refused, and reads, stats and deletes never touch the `/` blob.
+ */
+function holdsBackslash(path: string): boolean {
+  return path.includes("\\");
+}
+
+function refuseBackslash(container: string, path: string): void {
+  if (holdsBackslash(path)) {
+    throw errors.invalidInput(
+      `az://${container}/${path}: Azure Blob Storage turns a backslash into "/", so this name cannot be stored as it is; rename the file`,
+      { system: "az", path },
+    );
+  }
+}
+
+function noSuchBlob(container: string, path: string): FerryError {
+  return errors.notFound(`az://${container}/${path}: no such blob (Azure names cannot hold a backslash)`, {
+    system: "az",
+    path,
+  });
+}
+
 export class AzureDriver implements StorageDriver {
   readonly system = "az";
   readonly root: string;
@@ -74,6 +98,7 @@ export class AzureDriver implements StorageDriver {
   }
 
   async stat(path: string, options: SignalOptions = {}): Promise<Entry> {
+    if (holdsBackslash(path)) throw noSuchBlob(this.container, path);
     if (path === "") {
       const exists = await this.#run("stat", undefined, (container) =>
         container.exists(signalOption(options.signal)),
@@ -110,6 +135,7 @@ export class AzureDriver implements StorageDriver {
   }
 
   async *list(dir: string, options: ListOptions = {}): AsyncIterable<Entry> {
+    if (holdsBackslash(dir)) return;
     const prefix = dir === "" ? "" : `${dir}/`;
     const maxPageSize = Math.min(options.pageSize ?? LIST_PAGE_MAX, LIST_PAGE_MAX);
     const { service } = await this.#handle.service();
@@ -164,6 +190,7 @@ export class AzureDriver implements StorageDriver {
   }
 
   async read(path: string, options: ReadOptions = {}): Promise<Readable> {
+    if (holdsBackslash(path)) throw noSuchBlob(this.container, path);
     const range = options.range;
     let offset = 0;
     let count: number | undefined;
@@ -202,6 +229,7 @@ export class AzureDriver implements StorageDriver {
   }
 
   async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {
+    refuseBackslash(this.container, path);
     const contentType =
       options.contentType ??
       (this.#options.contentTypeDetection ? (mime.getType(path) ?? undefined) : undefined);
@@ -237,7 +265,9 @@ export class AzureDriver implements StorageDriver {
    * One Blob Batch request per call (core splits at 256). A missing blob is not an error. Where the
    * server has no batch endpoint, the blobs are deleted one by one, in parallel.
    */
-  async delete(paths: readonly string[], options: SignalOptions = {}): Promise<void> {
+  async delete(requested: readonly string[], options: SignalOptions = {}): Promise<void> {
+    // A backslash name is never stored; deleting it must not delete the blob with "/" in its place.
+    const paths = requested.filter((path) => !holdsBackslash(path));
     if (paths.length === 0) return;
     await this.#run("delete", paths[0], async (container) => {
       const clients = paths.map((path) => container.getBlobClient(path));
@@ -267,6 +297,7 @@ export class AzureDriver implements StorageDriver {
 
   /** Every blob below the prefix, directory markers included (core's fallback lists files only). */
   async deleteDirectory(path: string, options: SignalOptions = {}): Promise<void> {
+    if (holdsBackslash(path)) return;
     const prefix = path === "" ? "" : `${path}/`;
     const names: string[] = [];
     await this.#run("deleteDirectory", path, async (container) => {
@@ -280,6 +311,7 @@ export class AzureDriver implements StorageDriver {
 
   /** Copy Blob within the account: the service copies, no bytes pass through the client. */
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
+    refuseBackslash(this.container, to);
     const source = await this.stat(from, options);
     if (source.kind === "directory") {
       throw errors.invalidInput(`copy az://${this.container}/${from}: it is a directory; copy its files`, {
@@ -305,8 +337,17 @@ export class AzureDriver implements StorageDriver {
     return this.stat(to, options);
   }
 
+  /** The container, created when it does not exist. */
+  async createRoot(options: SignalOptions = {}): Promise<boolean> {
+    return this.#run("create container", undefined, async (container) => {
+      const response = await container.createIfNotExists(signalOption(options.signal));
+      return response.succeeded;
+    });
+  }
+
   /** Like `mkdir -p`: a marker for the directory and each parent, with `hdi_isfolder=true`. */
   async mkdir(path: string, options: SignalOptions = {}): Promise<void> {
+    refuseBackslash(this.container, path);
     // Core only calls this when mkdir is declared (directoryMarkers, or a capability override).
     if (path === "") return;
     const segments = path.split("/");

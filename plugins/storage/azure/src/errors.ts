@@ -24,11 +24,9 @@ export interface ErrorContext {
   callerAborted?: boolean | undefined;
 }
 
-// SAS query parameters and SharedKey signatures, wherever a URL or header ends up in a message.
-const CREDENTIAL_PATTERNS: RegExp[] = [/([?&]sig=)[^&\s]+/gi, /(SharedKey [^:\s]+:)\S+/g];
-
+/** Core's one redaction (URL credentials, signed-URL parameters, known credentials) plus this plugin's configured secrets. */
 export function redact(text: string, secrets: readonly string[]): string {
-  return redactSecrets(text, { secrets, patterns: CREDENTIAL_PATTERNS });
+  return redactSecrets(text, { secrets });
 }
 
 function errorCodeOf(error: RestErrorLike): string {

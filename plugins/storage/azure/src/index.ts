@@ -14,6 +14,7 @@ import {
   defaultRoot,
   errors,
   type Location,
+  registerSecret,
   type StoragePlugin,
 } from "@ferry/core";
 import { AzureDriver, DELETE_BATCH_MAX, type ServiceHandle } from "./driver.ts";
@@ -75,6 +76,7 @@ export function azure(options: AzureOptions = {}): StoragePlugin {
   let planError: unknown;
   try {
     plan = planAuth(options);
+    registerSecret(...secretsOf(plan));
   } catch (error) {
     // With no configuration at all the plugin still loads; using it reports what to configure.
     planError = error;

@@ -51,11 +51,6 @@ function checkWritableName(bucket: string, path: string): void {
   }
 }
 
-/** Whether an object name is a key ferry can address (no empty, `.` or `..` segments). */
-function isAddressable(name: string): boolean {
-  return name.split("/").every((segment) => segment !== "" && segment !== "." && segment !== "..");
-}
-
 export class GcsDriver implements StorageDriver {
   readonly system = "gs";
   readonly root: string;
@@ -149,13 +144,10 @@ export class GcsDriver implements StorageDriver {
   /** Items and prefixes of one page merged in name order (a prefix `d/` sorts as `d/`). */
   *#pageEntries(page: ListPage, prefix: string, recursive: boolean): Iterable<Entry> {
     const files = (page.items ?? []).filter(
-      (item) =>
-        item.name !== undefined &&
-        item.name !== prefix &&
-        !item.name.endsWith("/") &&
-        isAddressable(item.name),
+      (item) => item.name !== undefined && item.name !== prefix && !item.name.endsWith("/"),
     );
-    const dirs = recursive ? [] : (page.prefixes ?? []).filter((name) => isAddressable(name.slice(0, -1)));
+    // Names that cannot be keys (`a/../b`, `c//d`) go through too: core reports them (onUnaddressable).
+    const dirs = recursive ? [] : (page.prefixes ?? []);
     let fileIndex = 0;
     let dirIndex = 0;
     while (fileIndex < files.length || dirIndex < dirs.length) {
@@ -293,6 +285,23 @@ export class GcsDriver implements StorageDriver {
       await bucket.file(from).moveFileAtomic(to, precondition);
       const [metadata] = await bucket.file(to).getMetadata();
       return fileEntry(to, metadata as ObjectResource);
+    });
+  }
+
+  /** The bucket, created when it does not exist (in the client's project, the service's default location). */
+  async createRoot(_options?: SignalOptions): Promise<boolean> {
+    return this.#run("create bucket", undefined, async () => {
+      const bucket = await this.#bucket();
+      const [exists] = await bucket.exists();
+      if (exists) return false;
+      try {
+        await bucket.create();
+        return true;
+      } catch (error) {
+        // Created by someone else in between: it exists, which is what was asked.
+        if (statusOfError(error) === 409 && (await bucket.exists())[0]) return false;
+        throw error;
+      }
     });
   }
 

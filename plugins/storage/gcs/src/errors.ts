@@ -10,9 +10,11 @@ import {
   errorCodeForStatus,
   FerryError,
   isNetworkError,
+  networkFailure,
   redactSecrets,
   wording,
 } from "@ferry/core";
+import { NO_CREDENTIALS } from "./options.ts";
 
 interface ClientError {
   name?: string;
@@ -39,18 +41,9 @@ const INTEGRITY_CODES = new Set([
   "MD5_NOT_AVAILABLE",
 ]);
 
-const SENSITIVE: RegExp[] = [
-  // A resumable session URI lets anyone holding it write the object.
-  /(upload_id=)[^&\s"']+/gi,
-  /(X-Goog-Signature=)[^&\s"']+/gi,
-  /(X-Goog-Credential=)[^&\s"']+/gi,
-  /(access_token=)[^&\s"']+/gi,
-  /(Bearer\s+)[A-Za-z0-9._~+/=-]+/g,
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
-];
-
+/** Core's one redaction (URL credentials, signed-URL parameters, known credentials) plus this plugin's configured secrets. */
 export function redact(text: string, secrets: readonly string[] = []): string {
-  return redactSecrets(text, { secrets, minLength: 8, patterns: SENSITIVE });
+  return redactSecrets(text, { secrets, minLength: 8 });
 }
 
 function statusOf(error: ClientError): number | undefined {
@@ -77,37 +70,43 @@ function classify(error: ClientError): ErrorCode {
   return "Unexpected";
 }
 
+function where(context: ErrorContext): string {
+  return context.path === undefined ? `gs://${context.bucket}` : `gs://${context.bucket}/${context.path}`;
+}
+
 function describe(code: ErrorCode, error: ClientError, context: ErrorContext): string {
-  const where =
-    context.path === undefined ? `gs://${context.bucket}` : `gs://${context.bucket}/${context.path}`;
+  const at = where(context);
   const message = error.message ?? "";
+  const network = networkFailure(error);
+  if (network !== undefined)
+    return `${context.operation} ${at}: ${network.description}; check STORAGE_EMULATOR_HOST or gcs({ apiEndpoint })`;
   // Object messages name the bucket too ("No such object: bucket/key"), so look for the object form first.
   if (
     code === "NotFound" &&
     !/No such object/i.test(message) &&
     /bucket does not exist|bucket.*not found/i.test(message)
   )
-    return `${context.operation} ${where}: bucket "${context.bucket}" does not exist`;
+    return `${context.operation} ${at}: bucket "${context.bucket}" does not exist`;
   const credentials =
     /Unable to read the credential file specified by the (\w+) environment variable: The file at (.*?) does not exist/i.exec(
       message,
     );
   if (code === "NotFound" && credentials)
-    return `${context.operation} ${where}: the credentials file ${credentials[2]} named by ${credentials[1]} does not exist`;
-  if (code === "NotFound") return `${context.operation} ${where}: no such object`;
+    return `${context.operation} ${at}: the credentials file ${credentials[2]} named by ${credentials[1]} does not exist`;
+  if (code === "NotFound") return `${context.operation} ${at}: no such object`;
   if (code === "ConditionNotMet")
-    return `${context.operation} ${where}: the precondition failed (an object already exists or changed)`;
+    return `${context.operation} ${at}: the precondition failed (an object already exists or changed)`;
   if (code === "PermissionDenied")
-    return `${context.operation} ${where}: permission denied; check the credentials ferry found (Application Default Credentials${wording({ library: ", keyFilename or credentials", cli: ", e.g. GOOGLE_APPLICATION_CREDENTIALS" })}) and the bucket's IAM policy`;
+    return `${context.operation} ${at}: permission denied; check the credentials ferry found (Application Default Credentials${wording({ library: ", keyFilename or credentials", cli: ", e.g. GOOGLE_APPLICATION_CREDENTIALS" })}) and the bucket's IAM policy`;
   if (code === "Integrity") {
     const what =
       context.operation === "read"
         ? "the bytes received do not match the object's checksum"
         : "checksum mismatch, nothing was stored";
-    return `${context.operation} ${where}: ${what} (${message.replace(/\s+/g, " ").trim()})`;
+    return `${context.operation} ${at}: ${what} (${message.replace(/\s+/g, " ").trim()})`;
   }
   const status = statusOf(error);
-  return `${context.operation} ${where}: ${message || error.name || "error"}${status ? ` (HTTP ${status})` : ""}`;
+  return `${context.operation} ${at}: ${message || error.name || "error"}${status ? ` (HTTP ${status})` : ""}`;
 }
 
 /** A redacted stand-in for the client error, safe to log. */
@@ -126,6 +125,12 @@ function safeCause(error: ClientError, secrets: readonly string[]): Error {
 
 export function mapGcsError(error: unknown, context: ErrorContext): FerryError {
   if (FerryError.isInstance(error)) return error;
+  if (error instanceof Error && error.name === NO_CREDENTIALS) {
+    return new FerryError("PermissionDenied", `${context.operation} ${where(context)}: ${error.message}`, {
+      system: "gs",
+      path: context.path,
+    });
+  }
   const client = (
     typeof error === "object" && error !== null ? error : { message: String(error) }
   ) as ClientError;

@@ -12,11 +12,19 @@ import {
   defaultRoot,
   errors,
   type Location,
+  registerSecret,
   type StoragePlugin,
 } from "@ferry/core";
 import type { Storage } from "@google-cloud/storage";
 import { type ClientHandle, GcsDriver } from "./driver.ts";
-import { CHUNK_QUANTUM, clientSetup, type GcsOptions, MiB, resolveOptions } from "./options.ts";
+import {
+  CHUNK_QUANTUM,
+  checkCredentials,
+  clientSetup,
+  type GcsOptions,
+  MiB,
+  resolveOptions,
+} from "./options.ts";
 import { loadSdk } from "./sdk.ts";
 
 export { GcsDriver } from "./driver.ts";
@@ -65,11 +73,14 @@ export function gcsCapabilities(options: GcsOptions = {}): Capabilities {
 export function gcs(options: GcsOptions = {}): StoragePlugin {
   const resolved = resolveOptions(options);
   const capabilities = gcsCapabilities(options);
+  const privateKey = options.credentials?.private_key;
+  if (typeof privateKey === "string") registerSecret(privateKey);
   let pending: Promise<Storage> | undefined;
   const handle: ClientHandle = {
     client() {
       pending ??= (async () => {
         if (options.storage) return options.storage;
+        checkCredentials(options);
         const sdk = await loadSdk();
         const setup = clientSetup(options);
         const storage = new sdk.Storage({

@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import type { Capabilities } from "@ferry/core";
 import type { Storage, StorageOptions } from "@google-cloud/storage";
 
@@ -135,4 +138,39 @@ export function clientSetup(options: GcsOptions, env: NodeJS.ProcessEnv = proces
     config.apiEndpoint !== undefined &&
     (options.apiEndpoint !== undefined || emulator !== config.apiEndpoint);
   return { options: config, baseUrl: repair ? `${config.apiEndpoint}/storage/v1` : undefined };
+}
+
+/** The name of the error `checkCredentials` throws; errors.ts maps it to one PermissionDenied line. */
+export const NO_CREDENTIALS = "NoGoogleCredentials";
+
+/**
+ * Throws when no credential source exists at all: no key in the options or GOOGLE_APPLICATION_CREDENTIALS,
+ * no `gcloud auth application-default login` file, no emulator or custom endpoint, and not on Google
+ * Cloud. Without this check the client probes the metadata server, prints warnings and waits ~16 s
+ * before failing with an unrelated network error.
+ */
+export function checkCredentials(options: GcsOptions, env: NodeJS.ProcessEnv = process.env): void {
+  if (options.storage || options.credentials || options.keyFilename || options.apiEndpoint) return;
+  if (env.STORAGE_EMULATOR_HOST || env.GOOGLE_APPLICATION_CREDENTIALS) return;
+  if (env.GCE_METADATA_HOST || env.GCE_METADATA_IP || env.K_SERVICE || env.FUNCTION_TARGET) return;
+  const gcloud = env.CLOUDSDK_CONFIG || join(homedir(), ".config", "gcloud");
+  if (existsSync(join(gcloud, "application_default_credentials.json"))) return;
+  if (onGoogleCloud()) return;
+  const error = new Error(
+    "no Google Cloud credentials found; set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, run `gcloud auth application-default login`, or pass gcs({ credentials }) or gcs({ keyFilename })",
+  );
+  error.name = NO_CREDENTIALS;
+  throw error;
+}
+
+/** Google Compute Engine (and GKE, Cloud Run) machines say so in their DMI data, as google-auth-library checks. */
+function onGoogleCloud(): boolean {
+  for (const file of ["/sys/class/dmi/id/bios_vendor", "/sys/class/dmi/id/product_name"]) {
+    try {
+      if (/Google/.test(readFileSync(file, "utf8"))) return true;
+    } catch {
+      // Not Linux, or not readable: not known to be Google Cloud.
+    }
+  }
+  return false;
 }

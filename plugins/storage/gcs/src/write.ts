@@ -8,14 +8,13 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { debuglog } from "node:util";
-import { collectBytes, errors, type WriteOptions } from "@ferry/core";
+import { collectBytes, debugLog, errors, type WriteOptions } from "@ferry/core";
 import type { CreateWriteStreamOptions, File, SaveOptions } from "@google-cloud/storage";
 import { mtimeMetadata, type ObjectResource } from "./entries.ts";
 import { roundChunk } from "./options.ts";
 
 /** `NODE_DEBUG=ferry:gcs`: which upload path a write takes and why a session was cancelled (names and sizes only). */
-const debug = debuglog("ferry:gcs");
+const debug = debugLog("ferry:gcs");
 
 export interface UploadSettings {
   chunkSize: number;

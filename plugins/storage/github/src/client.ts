@@ -1,9 +1,9 @@
 /** The octokit client, loaded on first use (importing this plugin costs nothing until a request is made). */
-import { debuglog } from "node:util";
+import { debugLog } from "@ferry/core";
 import type { Octokit } from "@octokit/rest";
 import type { GithubOptions } from "./options.ts";
 
-const debug = debuglog("ferry:github");
+const debug = debugLog("ferry:github");
 // octokit's request-log plugin prints every failed request with console.error; route it to
 // NODE_DEBUG=ferry:github instead, since ferry reports failures as typed errors.
 const log = { debug, info: debug, warn: debug, error: debug };

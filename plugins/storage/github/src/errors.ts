@@ -2,7 +2,7 @@
  * GitHub's answers mapped onto ferry's error codes. Messages name the repository, ref and path the
  * operation was about; the token never appears (octokit redacts it from the request it attaches too).
  */
-import { errors, FerryError, wording } from "@ferry/core";
+import { errors, FerryError, networkFailure, wording } from "@ferry/core";
 
 interface HttpFailure {
   status: number;
@@ -89,6 +89,13 @@ export function toGithubError(error: unknown, subject: ErrorSubject): FerryError
         ...ctx,
         retryAfter: rate.retryAfter,
       },
+    );
+  }
+  const network = networkFailure(error);
+  if (network !== undefined) {
+    return errors.transient(
+      `GitHub API unreachable for ${subject.what}: ${network.description}; check GITHUB_API_URL or github({ baseUrl })`,
+      ctx,
     );
   }
   switch (error.status) {

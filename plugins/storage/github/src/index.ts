@@ -7,7 +7,7 @@
  *   import github from "@ferry/storage-github";
  *   ferry.use(github({ token: process.env.GITHUB_TOKEN }));
  */
-import { errors, type Location, type StoragePlugin } from "@ferry/core";
+import { errors, type Location, registerSecret, type StoragePlugin } from "@ferry/core";
 import { lazyClient } from "./client.ts";
 import { GITHUB_CAPABILITIES, GithubDriver } from "./driver.ts";
 import type { GithubOptions } from "./options.ts";
@@ -19,6 +19,7 @@ export type { CommitSummary, GithubOptions, GitIdentity } from "./options.ts";
 /** The GitHub storage plugin (scheme `github`, and https://github.com/... URLs parsed by core). */
 export function github(options: GithubOptions = {}): StoragePlugin {
   const client = lazyClient(options);
+  registerSecret(options.token);
   return {
     name: "github",
     schemes: ["github"],

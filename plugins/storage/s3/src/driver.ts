@@ -398,6 +398,36 @@ export class S3Driver implements StorageDriver {
     };
   }
 
+  /** The bucket, created when it does not exist (in the client's region, as `aws s3 mb` does). */
+  async createRoot(options: SignalOptions = {}): Promise<boolean> {
+    return this.#run("create bucket", undefined, async (client, sdk) => {
+      try {
+        await client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket }), requestOptions(options.signal));
+        return false;
+      } catch (error) {
+        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404)
+          throw error;
+      }
+      const region = await client.config.region();
+      try {
+        await client.send(
+          new sdk.CreateBucketCommand({
+            Bucket: this.bucket,
+            ...(region && region !== "us-east-1"
+              ? { CreateBucketConfiguration: { LocationConstraint: region as never } }
+              : {}),
+          }),
+          requestOptions(options.signal),
+        );
+        return true;
+      } catch (error) {
+        // Made by someone else between the two calls, by this same account: it exists, which is what was asked.
+        if ((error as { name?: string }).name === "BucketAlreadyOwnedByYou") return false;
+        throw error;
+      }
+    });
+  }
+
   /** Like `mkdir -p`: a marker for the directory and each parent, so removing a child leaves its parents. */
   async mkdir(path: string, options: SignalOptions = {}): Promise<void> {
     // Core only calls this when mkdir is declared (directoryMarkers, or a capability override).

@@ -3,7 +3,17 @@
  * echo the access key id and the string that was signed), so what ferry attaches as `cause` is a
  * fresh, redacted error: name, message, status and request id only.
  */
-import { type ErrorCode, FerryError, isNetworkError, redactSecrets, wording } from "@ferry/core";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import {
+  type ErrorCode,
+  FerryError,
+  isNetworkError,
+  networkFailure,
+  redactSecrets,
+  wording,
+} from "@ferry/core";
 
 interface SdkError {
   name?: string;
@@ -20,6 +30,8 @@ export interface ErrorContext {
   bucket: string;
   /** What was being done, e.g. "read", "write", "copy". */
   operation: string;
+  /** The `profile` option, when given (else AWS_PROFILE is what the SDK used). */
+  profile?: string | undefined;
   /** Values never to appear in a message (static credentials, when configured). */
   secrets?: readonly string[];
   /**
@@ -32,24 +44,20 @@ export interface ErrorContext {
 const THROTTLING =
   /^(SlowDown|Throttling|ThrottlingException|TooManyRequests|RequestLimitExceeded|RequestTimeout|RequestTimeTooSkewed|InternalError|ServiceUnavailable)$/;
 
-const CREDENTIAL_PATTERNS: RegExp[] = [
-  /\b(?:AKIA|ASIA|AROA|AIDA)[0-9A-Z]{12,}\b/g,
-  /(Credential=)[^,&\s]+/gi,
-  /(Signature=)[0-9a-f]+/gi,
-  /(X-Amz-Security-Token=)[^&\s]+/gi,
-];
-
+/** Core's one redaction (URL credentials, signed-URL parameters, known credentials) plus this plugin's configured secrets. */
 export function redact(text: string, secrets: readonly string[] = []): string {
-  return redactSecrets(text, { secrets, patterns: CREDENTIAL_PATTERNS });
+  return redactSecrets(text, { secrets });
 }
 
 function codeOf(error: SdkError): string {
   return error.Code ?? error.name ?? error.code ?? "Error";
 }
 
-function classify(error: SdkError, callerAborted: boolean | undefined): ErrorCode {
+function classify(error: SdkError, context: ErrorContext): ErrorCode {
+  const callerAborted = context.callerAborted;
   const name = codeOf(error);
   const status = error.$metadata?.httpStatusCode;
+  if (missingProfile(context) !== undefined) return "InvalidInput";
   if (isMissingRegion(error)) return "InvalidInput";
   if (name === "AbortError" || error.code === "ABORT_ERR")
     return callerAborted === false ? "Transient" : "Aborted";
@@ -94,9 +102,49 @@ function isMissingRegion(error: SdkError): boolean {
   return /^Region is missing$/i.test(error.message ?? "");
 }
 
+/**
+ * The profile AWS_PROFILE (or the `profile` option) names when neither shared file has it: the SDK
+ * then reports a missing region or missing credentials, which hides the real mistake.
+ */
+function missingProfile(context: ErrorContext): string | undefined {
+  const profile = context.profile ?? process.env.AWS_PROFILE;
+  if (!profile || profile === "default") return undefined;
+  const files = [
+    process.env.AWS_CONFIG_FILE || join(homedir(), ".aws", "config"),
+    process.env.AWS_SHARED_CREDENTIALS_FILE || join(homedir(), ".aws", "credentials"),
+  ];
+  const escaped = profile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const header = new RegExp(`^\\s*\\[\\s*(?:profile\\s+)?${escaped}\\s*\\]`, "m");
+  for (const file of files) {
+    try {
+      if (existsSync(file) && header.test(readFileSync(file, "utf8"))) return undefined;
+    } catch {
+      // An unreadable file holds no profile we can see.
+    }
+  }
+  return profile;
+}
+
+function isMissingCredentials(error: SdkError): boolean {
+  return (
+    codeOf(error) === "CredentialsProviderError" && /could not load credentials/i.test(error.message ?? "")
+  );
+}
+
 function describe(code: ErrorCode, error: SdkError, context: ErrorContext): string {
   const where =
     context.path === undefined ? `s3://${context.bucket}` : `s3://${context.bucket}/${context.path}`;
+  const profile = missingProfile(context);
+  if (profile !== undefined) {
+    return `${context.operation} ${where}: AWS profile "${profile}" (${context.profile === undefined ? "AWS_PROFILE" : "the profile option"}) was not found in ~/.aws/config or ~/.aws/credentials (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)`;
+  }
+  if (isMissingCredentials(error)) {
+    return `${context.operation} ${where}: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE${wording({ library: ", or pass s3({ credentials })", cli: "" })}`;
+  }
+  const network = networkFailure(error);
+  if (network !== undefined) {
+    return `${context.operation} ${where}: ${network.description}; check AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL${wording({ library: " or s3({ endpoint })", cli: "" })}`;
+  }
   if (isMissingRegion(error)) {
     return `${context.operation} ${where}: no AWS region is configured; set AWS_REGION (or a region in your AWS profile)${wording({ library: ", or pass s3({ region })", cli: "" })}`;
   }
@@ -131,7 +179,7 @@ export function mapS3Error(error: unknown, context: ErrorContext): FerryError {
   if (FerryError.isInstance(error)) return error;
   const sdk = (typeof error === "object" && error !== null ? error : { message: String(error) }) as SdkError;
   const secrets = context.secrets ?? [];
-  const code = classify(sdk, context.callerAborted);
+  const code = classify(sdk, context);
   return new FerryError(code, redact(describe(code, sdk, context), secrets), {
     system: "s3",
     path: context.path,

@@ -14,6 +14,7 @@ import {
   defaultRoot,
   errors,
   type Location,
+  registerSecret,
   type StoragePlugin,
 } from "@ferry/core";
 import type { Dispatcher } from "undici";
@@ -71,6 +72,10 @@ export function s3Capabilities(options: S3Options = {}): Capabilities {
 export function s3(options: S3Options = {}): StoragePlugin {
   const resolved = resolveOptions(options);
   const capabilities = s3Capabilities(options);
+  if (options.credentials !== undefined && typeof options.credentials !== "function") {
+    const { accessKeyId, secretAccessKey, sessionToken } = options.credentials;
+    registerSecret(accessKeyId, secretAccessKey, sessionToken);
+  }
   const ownsClient = options.client === undefined;
   let pending: Promise<{ client: S3Client; sdk: S3Sdk }> | undefined;
   let lean: Promise<Dispatcher> | undefined;

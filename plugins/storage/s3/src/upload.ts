@@ -8,10 +8,10 @@
  * MD5 as bytes pass and fails the source before it ends (so a multipart upload is aborted, never
  * completed), and a single PutObject sends the declared MD5 as its Content-MD5, which S3 checks.
  */
-import { debuglog } from "node:util";
 import type { CompletedPart, S3Client } from "@aws-sdk/client-s3";
 import {
   chunkBytes,
+  debugLog,
   forEachConcurrent,
   type Md5Stream,
   md5Of,
@@ -25,7 +25,7 @@ import { checkEtag, multipartEtag } from "./etag.ts";
 import { GiB } from "./options.ts";
 import { requestOptions, type S3Sdk } from "./sdk.ts";
 
-const debug = debuglog("ferry:s3");
+const debug = debugLog("ferry:s3");
 
 export const MD5_METADATA_KEY = "md5chksum";
 const MAX_PARTS = 10_000;

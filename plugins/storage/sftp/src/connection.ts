@@ -5,8 +5,7 @@
  */
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { debuglog } from "node:util";
-import { errors, type FerryError, wording } from "@ferry/core";
+import { debugLog, errors, type FerryError, wording } from "@ferry/core";
 import type {
   AgentAuthMethod,
   Client,
@@ -29,7 +28,7 @@ import {
 } from "./target.ts";
 
 /** `NODE_DEBUG=ferry:sftp` names the algorithms each connection negotiated. */
-const debug = debuglog("ferry:sftp");
+const debug = debugLog("ferry:sftp");
 
 type Ssh2 = typeof import("ssh2");
 let ssh2: Promise<Ssh2> | undefined;

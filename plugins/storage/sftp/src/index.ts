@@ -5,7 +5,14 @@
  *   ferry.use(sftp({ hostKeyCheck: "strict" }));
  *   await ferry.folder("sftp://me@gpu-box/~/data").list();
  */
-import { createStorage, errors, type Location, type Storage, type StoragePlugin } from "@ferry/core";
+import {
+  createStorage,
+  errors,
+  type Location,
+  registerSecret,
+  type Storage,
+  type StoragePlugin,
+} from "@ferry/core";
 import { probeFeatures, sftpCapabilities } from "./capabilities.ts";
 import { checkExplicitKey } from "./connection.ts";
 import { SftpDriver } from "./driver.ts";
@@ -68,6 +75,10 @@ export async function sftpStorage(options: SftpOptions & SftpRoot): Promise<Stor
  * optional: with none, keys come from ssh-agent and ~/.ssh, host keys from ~/.ssh/known_hosts.
  */
 export function sftp(options: SftpOptions = {}): StoragePlugin {
+  registerSecret(
+    options.passphrase,
+    typeof options.privateKey === "string" ? options.privateKey : options.privateKey?.toString("utf8"),
+  );
   return {
     name: "sftp",
     schemes: ["sftp", "ssh"],

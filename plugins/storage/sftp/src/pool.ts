@@ -6,15 +6,14 @@
  * connections never keep Node alive.
  */
 import { createHash } from "node:crypto";
-import { debuglog } from "node:util";
-import { errors, FerryError } from "@ferry/core";
+import { debugLog, errors, FerryError } from "@ferry/core";
 import { type Connection, connect } from "./connection.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
 import { isLostConnection } from "./sftp-ops.ts";
 import { describeTarget, type Target } from "./target.ts";
 
 /** `NODE_DEBUG=ferry:sftp` traces connections; never keys, passphrases or file contents. */
-const debug = debuglog("ferry:sftp");
+const debug = debugLog("ferry:sftp");
 
 const pools = new Map<string, HostPool>();
 
