@@ -27,7 +27,7 @@ import { chmod, link, mkdir, open, rename, rm, stat, unlink, utimes } from "node
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { errors } from "../errors.ts";
+import { errors, throwIfAborted } from "../errors.ts";
 import { fsErrorCode, mapFsError } from "./errors.ts";
 import { TEMP_PREFIX } from "./root.ts";
 import { startTrailingHasher } from "./trailing-hash.ts";
@@ -58,6 +58,8 @@ export interface PlaceOptions {
   exclusive?: boolean | undefined;
   mtime?: Date | undefined;
   fsync?: boolean | undefined;
+  /** Checked once the content is whole: an abort then places nothing. */
+  signal?: AbortSignal | undefined;
   /**
    * What resolving the final path saw: skip creating parents that exist and keeping the mode of
    * nothing. Undefined fields (or no target) mean "not looked at".
@@ -107,6 +109,7 @@ export async function placeAtomically(
   const tempPath = tempPathFor(finalPath);
   try {
     await fill(tempPath);
+    throwIfAborted(options.signal, { system: "file", path: finalPath });
     if (options.fsync) await syncFile(tempPath);
     if (options.mtime) await utimes(tempPath, options.mtime, options.mtime);
     if (options.exclusive) {

@@ -1,6 +1,6 @@
 /** The local file-system driver: the embedded default storage, rooted at one directory. */
 import { constants, copyFileSync, type Stats, statSync } from "node:fs";
-import { copyFile, link, lstat, mkdir, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { link, lstat, mkdir, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -31,6 +31,7 @@ import {
   streamToFileHashed,
 } from "./atomic.ts";
 import { type BatchCopyItem, copyBatch } from "./batch-copy.ts";
+import { copyFileCancellable } from "./copy-file.ts";
 import { fsErrorCode, mapFsError, withFsErrors } from "./errors.ts";
 import { entryFromStats, listLocal } from "./list.ts";
 import { fillFromRanges } from "./ranged.ts";
@@ -168,7 +169,7 @@ export class LocalDriver implements StorageDriver {
     key: string,
     target: { path: string; exists: boolean | undefined; parentExists: boolean | undefined },
     expectedMd5: string | undefined,
-    options: Pick<WriteOptions, "ifNoneMatch" | "mtime">,
+    options: Pick<WriteOptions, "ifNoneMatch" | "mtime" | "signal">,
     fill: (tempPath: string) => Promise<string | undefined>,
   ): Promise<Entry> {
     const checkedFill = async (tempPath: string) => {
@@ -184,6 +185,7 @@ export class LocalDriver implements StorageDriver {
       exclusive: options.ifNoneMatch === "*",
       mtime: options.mtime,
       fsync: this.#fsync,
+      signal: options.signal,
       target,
     });
     return this.#placedEntry(key, target.path);
@@ -281,7 +283,7 @@ export class LocalDriver implements StorageDriver {
     await withFsErrors(filePath, "write", () => rm(filePath, { recursive: true, force: true }));
   }
 
-  /** copyFile (reflink where the file system can) into a temp file, given `mtime` if asked, then placed atomically. */
+  /** A copy (reflink where the file system can; cancellable when large) into a temp file, given `mtime` if asked, then placed atomically. */
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
     const { filePath: sourcePath, stats } = await this.#regularFileStats(from);
     const target = await this.#root.resolveTarget(to);
@@ -299,10 +301,8 @@ export class LocalDriver implements StorageDriver {
     await placeAtomically(
       target.path,
       (tempPath) =>
-        withFsErrors(sourcePath, "read", () =>
-          copyFile(sourcePath, tempPath, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL),
-        ),
-      { ...place, fsync: this.#fsync },
+        withFsErrors(sourcePath, "read", () => copyFileCancellable(sourcePath, tempPath, options.signal)),
+      { ...place, fsync: this.#fsync, signal: options.signal },
     );
     return this.#placedEntry(to, target.path);
   }
