@@ -1,14 +1,17 @@
 /** The local file-system driver: the embedded default storage, rooted at one directory. */
-import { constants, copyFileSync, type Stats, statSync } from "node:fs";
+import { constants, copyFileSync, lstatSync, type Stats, statSync } from "node:fs";
 import { link, lstat, mkdir, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { errors, throwIfAborted } from "../errors.ts";
+import { cleanTempLeftovers } from "../leftovers.ts";
 import { baseName } from "../paths.ts";
 import {
   baseCapabilities,
   type Capabilities,
+  type CleanupOptions,
+  type CleanupResult,
   type CopyOptions,
   type Entry,
   type HashAlgorithm,
@@ -57,6 +60,7 @@ export const localCapabilities: Capabilities = Object.freeze({
   contentType: false,
   // The platforms' default file systems (APFS, NTFS) fold case; Linux file systems do not.
   caseInsensitive: process.platform === "darwin" || process.platform === "win32",
+  cleanup: true,
   limits: Object.freeze({}),
 } satisfies Capabilities);
 
@@ -443,6 +447,38 @@ export class LocalDriver implements StorageDriver {
   async checksum(path: string, algorithm: HashAlgorithm, options: SignalOptions = {}): Promise<string> {
     const filePath = await this.#regularFile(path);
     return hashFile(filePath, algorithm, options.signal);
+  }
+
+  /** Stale temp files and staging folders below `prefix` (the rule: leftovers.ts). Links are not followed. */
+  async cleanup(prefix: string, options: CleanupOptions): Promise<CleanupResult> {
+    const root = this.#root;
+    if (prefix !== "") await root.resolve(prefix, { followLast: false });
+    return cleanTempLeftovers(
+      {
+        readDirectory: async (dir) => {
+          const dirPath = root.path(dir);
+          const names = await readdir(dirPath, { withFileTypes: true }).catch((error) => {
+            if (["ENOENT", "ENOTDIR"].includes(fsErrorCode(error) ?? "")) return [];
+            throw mapFsError(error, dirPath);
+          });
+          return names.map((dirent) => {
+            const stats = lstatSync(join(dirPath, dirent.name), { throwIfNoEntry: false });
+            return {
+              name: dirent.name,
+              directory: dirent.isDirectory(),
+              size: stats?.size ?? 0,
+              modified: stats?.mtime,
+            };
+          });
+        },
+        remove: (path) => {
+          const filePath = root.path(path);
+          return withFsErrors(filePath, "write", () => rm(filePath, { recursive: true, force: true }));
+        },
+      },
+      prefix,
+      options,
+    );
   }
 
   async close(): Promise<void> {}

@@ -18,6 +18,7 @@ import { LocalDriver } from "../local/driver.ts";
 import type { Entry, Storage } from "../storage.ts";
 import { type ResolvedEndpoint, resolveEndpoint, sameStorage } from "./endpoints.ts";
 import { createFilter } from "./filters.ts";
+import { removeStaleLeftovers } from "./leftovers.ts";
 import { buildPlan } from "./plan.ts";
 import { ProgressTracker } from "./progress.ts";
 import { chooseTool, probeTools, type RemoteHost, remoteCopy } from "./remote.ts";
@@ -96,6 +97,7 @@ async function transfer(
     return summary;
   };
   if (options.dryRun) return finish();
+  await removeStaleLeftovers(destination, notes, signal);
 
   const progress = new ProgressTracker(options.onProgress);
   progress.filesTotal = copies.length;

@@ -1,0 +1,138 @@
+/**
+ * `kill -9` of `ferry cp` into local disk at seeded moments: no file is ever visible cut short, and the
+ * next run finishes the copy and removes what the killed runs left (temp files, staging folders).
+ */
+import { type Dirent, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { killRepeatedly, runFerryToEnd, startFerry, writeSourceTree } from "@ferry/test-harness";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { jsonLines, makeTemp, removeTemp } from "./run-ferry.ts";
+
+let work: string;
+let source: Map<string, Buffer>;
+
+beforeEach(async () => {
+  work = await makeTemp("kill");
+  source = writeSourceTree(join(work, "src"), {
+    seed: 15,
+    count: 200,
+    maxBytes: 64 * 1024,
+    largeBytes: 48 * 1024 ** 2,
+  });
+});
+
+afterEach(() => removeTemp(work));
+
+/** Every name below `dir` on disk, temp names included, `/`-separated. */
+function allNames(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const names: string[] = [];
+  const walk = (relative: string) => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(join(dir, relative), { withFileTypes: true });
+    } catch {
+      return; // removed while we looked (a staging folder being placed)
+    }
+    for (const entry of entries) {
+      const path = relative === "" ? entry.name : `${relative}/${entry.name}`;
+      names.push(path);
+      if (entry.isDirectory()) walk(path);
+    }
+  };
+  walk("");
+  return names;
+}
+
+const isTemp = (path: string) => path.split("/").some((segment) => segment.startsWith(".ferry-tmp-"));
+
+/** Temp files and staging folders anywhere in the work folder. */
+const leftovers = () => allNames(work).filter((path) => path.split("/").at(-1)!.startsWith(".ferry-tmp-"));
+
+/** Every file visible under a final name at the destination is complete and identical to its source. */
+function expectOnlyWholeFiles(): number {
+  const destination = join(work, "dst");
+  let visible = 0;
+  for (const path of allNames(destination)) {
+    if (isTemp(path) || !statSync(join(destination, path)).isFile()) continue;
+    visible += 1;
+    const expected = source.get(path);
+    expect(expected, `unexpected file ${path}`).toBeDefined();
+    const actual = readFileSync(join(destination, path));
+    expect(actual.length, `size of ${path}`).toBe(expected!.length);
+    expect(actual.equals(expected!), `content of ${path}`).toBe(true);
+  }
+  return visible;
+}
+
+function expectDestinationEqualsSource(): void {
+  const destination = join(work, "dst");
+  const files = allNames(destination).filter((path) => statSync(join(destination, path)).isFile());
+  expect(files.sort()).toEqual([...source.keys()].sort());
+  expect(expectOnlyWholeFiles()).toBe(source.size);
+}
+
+const copyArgs = () => ["cp", "--json", join(work, "src"), join(work, "dst")];
+const writing = async () => existsSync(join(work, "dst")) || leftovers().length > 0;
+
+describe("kill -9 during ferry cp into local disk", () => {
+  it("never shows a partial file; the rerun completes the copy and removes every leftover", async () => {
+    const report = await killRepeatedly({
+      args: copyArgs(),
+      kills: 4,
+      seed: 4,
+      maxDelayMs: 400,
+      writing,
+      afterKill: async () => {
+        expectOnlyWholeFiles();
+      },
+    });
+    expect(report.killed).toBeGreaterThan(0);
+    const left = leftovers();
+    const rerun = await runFerryToEnd(copyArgs());
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expectDestinationEqualsSource();
+    expect(leftovers()).toEqual([]);
+    if (left.length > 0) {
+      const summary = jsonLines(rerun.stdout).find((line) => line.event === "summary");
+      expect(String(summary?.notes)).toMatch(/removed \d+ leftover\(s\) of interrupted writes/);
+    }
+  }, 60_000);
+
+  it("ferry cleanup lists (--dry-run) then removes the temp file of a killed large copy", async () => {
+    const run = startFerry(copyArgs());
+    // Killed as soon as the large file's temp file holds bytes: a leftover is certain.
+    const largeTemp = () => {
+      const destination = join(work, "dst");
+      const names = existsSync(destination) ? readdirSync(destination) : [];
+      return names.some(
+        (name) =>
+          name.startsWith(".ferry-tmp-") &&
+          name.endsWith("-large.bin") &&
+          (statSync(join(destination, name), { throwIfNoEntry: false })?.size ?? 0) > 0,
+      );
+    };
+    while (!largeTemp()) await new Promise((resolve) => setTimeout(resolve, 2));
+    run.child.kill("SIGKILL");
+    expect((await run.exited).signal).toBe("SIGKILL");
+    const before = leftovers();
+    expect(before.length).toBeGreaterThan(0);
+
+    const dry = await runFerryToEnd(["cleanup", "--dry-run", "--json", join(work, "dst")]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const listed = jsonLines(dry.stdout).filter((line) => line.event === "leftover");
+    expect(listed.map((line) => line.status)).toEqual(listed.map(() => "would-remove"));
+    expect(listed.every((line) => line.reason === "writer-gone")).toBe(true);
+    expect(listed.some((line) => String(line.path).endsWith("-large.bin"))).toBe(true);
+    expect(leftovers()).toEqual(before);
+
+    const clean = await runFerryToEnd(["cleanup", join(work, "dst")]);
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.stdout).toMatch(/^removed {2}temp-file .*-large\.bin/m);
+    expect(clean.stdout.trim().split("\n").at(-1)).toMatch(
+      new RegExp(`^removed ${listed.length}, failed 0: `),
+    );
+    expect(leftovers()).toEqual([]);
+    expectOnlyWholeFiles();
+  }, 60_000);
+});
