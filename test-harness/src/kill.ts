@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { type Dirent, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRandom } from "@ferry/core";
@@ -126,4 +126,50 @@ export function writeSourceTree(
     writeFileSync(target, bytes);
   }
   return files;
+}
+
+/** Every name below `dir` on this machine's disk, temp names included, `/`-separated; [] when missing. */
+export function namesOnDisk(dir: string): string[] {
+  const names: string[] = [];
+  const walk = (relative: string) => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(join(dir, relative), { withFileTypes: true });
+    } catch {
+      return; // missing, or removed while we looked (a staging folder being placed)
+    }
+    for (const entry of entries) {
+      const path = relative === "" ? entry.name : `${relative}/${entry.name}`;
+      names.push(path);
+      if (entry.isDirectory()) walk(path);
+    }
+  };
+  walk("");
+  return names;
+}
+
+const isTemp = (path: string) => path.split("/").some((segment) => segment.startsWith(".ferry-tmp-"));
+
+/** Temp files and staging folders of ferry below `dir`. */
+export function tempLeftoversOnDisk(dir: string): string[] {
+  return namesOnDisk(dir).filter((path) => path.split("/").at(-1)!.startsWith(".ferry-tmp-"));
+}
+
+/**
+ * The files visible under their final names below `dir` (temp names are hidden from every listing),
+ * and those among them that are not exactly their source's bytes.
+ */
+export function checkVisibleFiles(
+  dir: string,
+  source: ReadonlyMap<string, Buffer>,
+): { visible: string[]; wrong: string[] } {
+  const visible: string[] = [];
+  const wrong: string[] = [];
+  for (const path of namesOnDisk(dir)) {
+    if (isTemp(path) || !statSync(join(dir, path)).isFile()) continue;
+    visible.push(path);
+    const expected = source.get(path);
+    if (!expected || !readFileSync(join(dir, path)).equals(expected)) wrong.push(path);
+  }
+  return { visible: visible.sort(), wrong };
 }

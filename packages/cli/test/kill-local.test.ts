@@ -2,9 +2,16 @@
  * `kill -9` of `ferry cp` into local disk at seeded moments: no file is ever visible cut short, and the
  * next run finishes the copy and removes what the killed runs left (temp files, staging folders).
  */
-import { type Dirent, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { killRepeatedly, runFerryToEnd, startFerry, writeSourceTree } from "@ferry/test-harness";
+import {
+  checkVisibleFiles,
+  killRepeatedly,
+  runFerryToEnd,
+  startFerry,
+  tempLeftoversOnDisk,
+  writeSourceTree,
+} from "@ferry/test-harness";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { jsonLines, makeTemp, removeTemp } from "./run-ferry.ts";
 
@@ -23,53 +30,17 @@ beforeEach(async () => {
 
 afterEach(() => removeTemp(work));
 
-/** Every name below `dir` on disk, temp names included, `/`-separated. */
-function allNames(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const names: string[] = [];
-  const walk = (relative: string) => {
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(join(dir, relative), { withFileTypes: true });
-    } catch {
-      return; // removed while we looked (a staging folder being placed)
-    }
-    for (const entry of entries) {
-      const path = relative === "" ? entry.name : `${relative}/${entry.name}`;
-      names.push(path);
-      if (entry.isDirectory()) walk(path);
-    }
-  };
-  walk("");
-  return names;
-}
-
-const isTemp = (path: string) => path.split("/").some((segment) => segment.startsWith(".ferry-tmp-"));
-
-/** Temp files and staging folders anywhere in the work folder. */
-const leftovers = () => allNames(work).filter((path) => path.split("/").at(-1)!.startsWith(".ferry-tmp-"));
+const leftovers = () => tempLeftoversOnDisk(work);
 
 /** Every file visible under a final name at the destination is complete and identical to its source. */
-function expectOnlyWholeFiles(): number {
-  const destination = join(work, "dst");
-  let visible = 0;
-  for (const path of allNames(destination)) {
-    if (isTemp(path) || !statSync(join(destination, path)).isFile()) continue;
-    visible += 1;
-    const expected = source.get(path);
-    expect(expected, `unexpected file ${path}`).toBeDefined();
-    const actual = readFileSync(join(destination, path));
-    expect(actual.length, `size of ${path}`).toBe(expected!.length);
-    expect(actual.equals(expected!), `content of ${path}`).toBe(true);
-  }
+function expectOnlyWholeFiles(): string[] {
+  const { visible, wrong } = checkVisibleFiles(join(work, "dst"), source);
+  expect(wrong).toEqual([]);
   return visible;
 }
 
 function expectDestinationEqualsSource(): void {
-  const destination = join(work, "dst");
-  const files = allNames(destination).filter((path) => statSync(join(destination, path)).isFile());
-  expect(files.sort()).toEqual([...source.keys()].sort());
-  expect(expectOnlyWholeFiles()).toBe(source.size);
+  expect(expectOnlyWholeFiles()).toEqual([...source.keys()].sort());
 }
 
 const copyArgs = () => ["cp", "--json", join(work, "src"), join(work, "dst")];
