@@ -6,7 +6,17 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
-import { type Dirent, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  type Dirent,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRandom } from "@ferry/core";
@@ -99,6 +109,25 @@ export async function killRepeatedly(options: KillOptions): Promise<KillReport> 
   return report;
 }
 
+/**
+ * Start the command and kill it with SIGKILL as soon as `condition` holds (polled). Resolves true
+ * when it was killed, false when it finished before the condition was ever seen.
+ */
+export async function killWhen(
+  args: readonly string[],
+  env: Record<string, string>,
+  condition: () => boolean | Promise<boolean>,
+): Promise<boolean> {
+  const run = startFerry(args, env);
+  let done = false;
+  void run.exited.then(() => {
+    done = true;
+  });
+  while (!done && !(await condition())) await new Promise((resolve) => setTimeout(resolve, 5));
+  if (!done) run.child.kill("SIGKILL");
+  return (await run.exited).signal === "SIGKILL";
+}
+
 /** `count` small files of seeded random bytes (1–`maxBytes` each) plus one `largeBytes` file, under `root`. */
 export function writeSourceTree(
   root: string,
@@ -126,6 +155,25 @@ export function writeSourceTree(
     writeFileSync(target, bytes);
   }
   return files;
+}
+
+export interface SourceTree {
+  /** The folder holding the files (copy from here). */
+  dir: string;
+  files: Map<string, Buffer>;
+  /** Delete the tree and its temp folder. */
+  remove(): void;
+}
+
+/** `writeSourceTree` into a fresh temp folder. */
+export function sourceTreeInTemp(options: Parameters<typeof writeSourceTree>[1]): SourceTree {
+  const root = mkdtempSync(join(tmpdir(), "ferry-kill-"));
+  const dir = join(root, "src");
+  return {
+    dir,
+    files: writeSourceTree(dir, options),
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
 }
 
 /** Every name below `dir` on this machine's disk, temp names included, `/`-separated; [] when missing. */

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import {
   checkVisibleFiles,
   killRepeatedly,
+  killWhen,
   runFerryToEnd,
-  startFerry,
   tempLeftoversOnDisk,
   writeSourceTree,
 } from "@ferry/test-harness";
@@ -43,12 +43,27 @@ function expectDestinationEqualsSource(): void {
   expect(expectOnlyWholeFiles()).toEqual([...source.keys()].sort());
 }
 
+/** The large file's temp file at the destination holds bytes: its copy is in flight. */
+function largeTempHasBytes(): boolean {
+  const destination = join(work, "dst");
+  const names = existsSync(destination) ? readdirSync(destination) : [];
+  return names.some(
+    (name) =>
+      name.startsWith(".ferry-tmp-") &&
+      name.endsWith("-large.bin") &&
+      (statSync(join(destination, name), { throwIfNoEntry: false })?.size ?? 0) > 0,
+  );
+}
+
 const copyArgs = () => ["cp", "--json", join(work, "src"), join(work, "dst")];
 const writing = async () => existsSync(join(work, "dst")) || leftovers().length > 0;
 
 describe("kill -9 during ferry cp into local disk", () => {
   it("never shows a partial file; the rerun completes the copy and removes every leftover", async () => {
-    const report = await killRepeatedly({
+    // One kill certain (the large file in flight), then more at seeded moments.
+    expect(await killWhen(copyArgs(), {}, largeTempHasBytes)).toBe(true);
+    expectOnlyWholeFiles();
+    await killRepeatedly({
       args: copyArgs(),
       kills: 4,
       seed: 4,
@@ -58,7 +73,6 @@ describe("kill -9 during ferry cp into local disk", () => {
         expectOnlyWholeFiles();
       },
     });
-    expect(report.killed).toBeGreaterThan(0);
     const left = leftovers();
     const rerun = await runFerryToEnd(copyArgs());
     expect(rerun.code, rerun.stderr).toBe(0);
@@ -71,21 +85,8 @@ describe("kill -9 during ferry cp into local disk", () => {
   }, 60_000);
 
   it("ferry cleanup lists (--dry-run) then removes the temp file of a killed large copy", async () => {
-    const run = startFerry(copyArgs());
     // Killed as soon as the large file's temp file holds bytes: a leftover is certain.
-    const largeTemp = () => {
-      const destination = join(work, "dst");
-      const names = existsSync(destination) ? readdirSync(destination) : [];
-      return names.some(
-        (name) =>
-          name.startsWith(".ferry-tmp-") &&
-          name.endsWith("-large.bin") &&
-          (statSync(join(destination, name), { throwIfNoEntry: false })?.size ?? 0) > 0,
-      );
-    };
-    while (!largeTemp()) await new Promise((resolve) => setTimeout(resolve, 2));
-    run.child.kill("SIGKILL");
-    expect((await run.exited).signal).toBe("SIGKILL");
+    expect(await killWhen(copyArgs(), {}, largeTempHasBytes)).toBe(true);
     const before = leftovers();
     expect(before.length).toBeGreaterThan(0);
 
