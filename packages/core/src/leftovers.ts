@@ -14,6 +14,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import pLimit from "p-limit";
 import { throwIfAborted } from "./errors.ts";
 import type { CleanupOptions, CleanupResult, Leftover } from "./storage.ts";
 
@@ -80,6 +81,9 @@ function processExists(pid: number): boolean {
   }
 }
 
+/** Directories read at once by `cleanTempLeftovers`. */
+const WALK_CONCURRENCY = 8;
+
 /** One name in a directory, as a file-tree storage sees it (temp names included). */
 export interface TreeEntry {
   name: string;
@@ -137,15 +141,18 @@ export async function cleanTempLeftovers(
       if (entry.name.replace(TEMP_HEAD, "") === name) await consider(parent, entry);
     }
   }
-  const pending = [prefix];
-  while (pending.length > 0) {
-    const dir = pending.pop()!;
+  // Directories are read a few at a time (over SFTP each is a round trip); the walk itself is not limited.
+  const reads = pLimit(WALK_CONCURRENCY);
+  const visit = async (dir: string): Promise<void> => {
     throwIfAborted(options.signal, { path: dir });
-    for (const entry of await tree.readDirectory(dir)) {
+    const below: string[] = [];
+    for (const entry of await reads(() => tree.readDirectory(dir))) {
       if (entry.name.startsWith(TEMP_PREFIX)) await consider(dir, entry);
-      else if (entry.directory) pending.push(dir === "" ? entry.name : `${dir}/${entry.name}`);
+      else if (entry.directory) below.push(dir === "" ? entry.name : `${dir}/${entry.name}`);
     }
-  }
+    await Promise.all(below.map(visit));
+  };
+  await visit(prefix);
   leftovers.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { leftovers, unchecked: [] };
 }

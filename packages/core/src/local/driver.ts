@@ -462,7 +462,10 @@ export class LocalDriver implements StorageDriver {
             throw mapFsError(error, dirPath);
           });
           return names.map((dirent) => {
-            const stats = lstatSync(join(dirPath, dirent.name), { throwIfNoEntry: false });
+            // Only ferry's own names need a size and a time: no stat per user file.
+            const stats = dirent.name.startsWith(TEMP_PREFIX)
+              ? lstatSync(join(dirPath, dirent.name), { throwIfNoEntry: false })
+              : undefined;
             return {
               name: dirent.name,
               directory: dirent.isDirectory(),
