@@ -8,6 +8,7 @@ import {
   closeSync,
   existsSync,
   ftruncateSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -49,7 +50,7 @@ describe.skipIf(reflinkHere())("Ctrl-C on a large local copy", () => {
   it("exits 130 before the copy finishes, with nothing placed and no temp file left", async () => {
     const source = join(work, "src");
     const destination = join(work, "dst");
-    await import("node:fs/promises").then(({ mkdir }) => mkdir(source));
+    mkdirSync(source);
     const fd = openSync(join(source, "large.bin"), "w");
     ftruncateSync(fd, LARGE);
     closeSync(fd);
