@@ -5,6 +5,7 @@
 import { useCliWording, VERSION } from "@ferry/core";
 import { Command, CommanderError } from "commander";
 import { registerCatalogCommands } from "./commands/catalog.ts";
+import { registerCleanupCommands } from "./commands/cleanup.ts";
 import { registerRegistryCommands } from "./commands/registry.ts";
 import { registerRunCommands } from "./commands/run.ts";
 import { registerStorageCommands } from "./commands/storage.ts";
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerRegistryCommands(program);
   registerRunCommands(program);
   registerCatalogCommands(program);
+  registerCleanupCommands(program);
   overrideExits(program);
   return program;
 }

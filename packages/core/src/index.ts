@@ -3,6 +3,7 @@ export * from "./catalog/index.ts";
 export * from "./default.ts";
 export * from "./errors.ts";
 export * from "./folder.ts";
+export * from "./leftovers.ts";
 export * from "./local/index.ts";
 export * from "./location.ts";
 export * from "./managed.ts";

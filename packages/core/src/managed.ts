@@ -8,6 +8,8 @@ import { md5Stream } from "./md5.ts";
 import { compareKeys, isAddressableKey, normalizeKey } from "./paths.ts";
 import type {
   ByteRange,
+  CleanupOptions,
+  CleanupResult,
   CopyOptions,
   Entry,
   ExecOptions,
@@ -447,6 +449,23 @@ class ManagedStorage implements Storage {
     const key = this.#key(path);
     if (!this.capabilities.presign || !this.driver.presign) this.#unsupported("presign", key);
     return this.#call(key, undefined, () => this.driver.presign!(key, options));
+  }
+
+  async cleanup(prefix: string, options: CleanupOptions = {}): Promise<CleanupResult> {
+    const key = this.#key(prefix, true);
+    if (!this.capabilities.cleanup || !this.driver.cleanup) this.#unsupported("cleanup", key);
+    if (!options.dryRun) this.#requireWrite("cleanup", key);
+    const olderThanMs = options.olderThanMs;
+    if (olderThanMs !== undefined && !(Number.isFinite(olderThanMs) && olderThanMs >= 0)) {
+      throw errors.invalidInput(
+        `olderThanMs must be a non-negative number of milliseconds, not ${olderThanMs}`,
+        {
+          system: this.system,
+          path: key,
+        },
+      );
+    }
+    return this.#call(key, options.signal, () => this.driver.cleanup!(key, options));
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@
  * system and path. Semantics that differ between systems are normalised there, once.
  */
 import type { Readable } from "node:stream";
+import type { LeftoverReason } from "./leftovers.ts";
 
 export type HashAlgorithm = "md5" | "sha1" | "sha256" | "crc32c" | "git-sha1";
 
@@ -141,6 +142,38 @@ export interface PresignOptions {
   expiresIn?: number;
 }
 
+export interface CleanupOptions extends SignalOptions {
+  /**
+   * Leftovers untouched for this long (ms) are removed even when nothing shows that their writer is
+   * gone. Default 24 hours. See leftovers.ts for the whole rule.
+   */
+  olderThanMs?: number | undefined;
+  /** Only report what would be removed. */
+  dryRun?: boolean | undefined;
+}
+
+/** One thing an interrupted write left behind, and what cleanup did with it. */
+export interface Leftover {
+  /** Key (relative to the storage root) of the temp file or staging folder, or of the object an upload was for. */
+  path: string;
+  kind: "temp-file" | "staging-folder" | "multipart-upload" | "uncommitted-blocks";
+  /** Bytes it holds, where known. */
+  size?: number | undefined;
+  /** Last modified (or, for an upload, started), where known. */
+  modified?: Date | undefined;
+  /** Why it counts as abandoned: its writer is gone, or it is older than `olderThanMs`. */
+  reason: LeftoverReason;
+  status: "removed" | "would-remove" | "failed";
+  /** Why it could not be removed (status "failed"). */
+  error?: string | undefined;
+}
+
+export interface CleanupResult {
+  leftovers: Leftover[];
+  /** What could not even be looked for (a server that does not list multipart uploads, say), in one line each. */
+  unchecked: string[];
+}
+
 /**
  * What a storage can do, declared statically (never changes after construction).
  * The conformance suite is gated only by these, and checks that they are honest.
@@ -184,6 +217,8 @@ export interface Capabilities {
   /** Content types are stored and returned. */
   readonly contentType: boolean;
   readonly caseInsensitive: boolean;
+  /** `cleanup` finds and removes what interrupted writes left behind (temp files, uploads never completed). */
+  readonly cleanup: boolean;
   readonly limits: StorageLimits;
 }
 
@@ -237,6 +272,11 @@ export interface StorageDriver {
   checksum?(path: string, algorithm: HashAlgorithm, options?: SignalOptions): Promise<string>;
   exec?(command: string, options?: ExecOptions): Promise<ExecResult>;
   presign?(path: string, options?: PresignOptions): Promise<string>;
+  /**
+   * Find what interrupted writes of ferry left below `prefix` ("" = everything) and remove what is
+   * stale by the rule in leftovers.ts. Declared by `capabilities.cleanup`.
+   */
+  cleanup?(prefix: string, options: CleanupOptions): Promise<CleanupResult>;
   /** Release connections; idempotent. */
   close?(): Promise<void>;
   /**
@@ -312,6 +352,8 @@ export interface Storage {
   checksum(path: string, algorithm: HashAlgorithm, options?: SignalOptions): Promise<string>;
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
   presign(path: string, options?: PresignOptions): Promise<string>;
+  /** Remove what interrupted writes left below `prefix` (Unsupported unless `capabilities.cleanup`). */
+  cleanup(prefix: string, options?: CleanupOptions): Promise<CleanupResult>;
   close(): Promise<void>;
   /** The driver underneath, for plugin-specific calls. */
   readonly driver: StorageDriver;
@@ -339,5 +381,6 @@ export const baseCapabilities: Capabilities = {
   setMtime: false,
   contentType: false,
   caseInsensitive: false,
+  cleanup: false,
   limits: {},
 };

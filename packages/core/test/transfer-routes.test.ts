@@ -291,7 +291,11 @@ describe.skipIf(sshSkip !== undefined)(
           onFile: (event) => events.push(event),
           remoteEnv: rcloneOnTheClusterEnv(),
         });
-        expect(summary.notes).toEqual([expect.stringMatching(/^copied on sftp:\/\/\S+ with rclone$/)]);
+        // s3rver cannot list multipart uploads: the check for leftovers before writing says so (a declared gap).
+        const leftoverCheck = /^leftovers not checked: unfinished multipart uploads below /;
+        expect(summary.notes.filter((note) => !leftoverCheck.test(note))).toEqual([
+          expect.stringMatching(/^copied on sftp:\/\/\S+ with rclone$/),
+        ]);
         expect(summary).toMatchObject({ copied: 3, failed: 0, bytes: 200_018 });
         expect(events.every((event) => event.route === "remote")).toBe(true);
         expect(summary.bytesThroughClient).toBeGreaterThan(0);

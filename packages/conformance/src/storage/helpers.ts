@@ -162,6 +162,7 @@ export function overrideDriver(driver: StorageDriver, overrides: DriverOverrides
     "checksum",
     "exec",
     "presign",
+    "cleanup",
     "close",
   ] as const;
   for (const name of methods) {

@@ -15,8 +15,8 @@ import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ferry } from "../default.ts";
 import { errors, FerryError, toFerryError } from "../errors.ts";
+import { TEMP_PREFIX, tempNameHead } from "../leftovers.ts";
 import { LocalDriver } from "../local/driver.ts";
-import { TEMP_PREFIX } from "../local/root.ts";
 import { formatLocation, type Location, type LocationLike, parseLocation } from "../location.ts";
 import { joinKey, relativeKey } from "../paths.ts";
 import type { PluginRegistry } from "../plugins.ts";
@@ -242,7 +242,7 @@ export class CatalogStore {
       );
     const parent = dirname(path);
     await mkdir(parent, { recursive: true });
-    const temp = join(parent, `${TEMP_PREFIX}${randomBytes(6).toString("hex")}-${basename(path)}`);
+    const temp = join(parent, `${tempNameHead()}-${basename(path)}`);
     try {
       const [fingerprint] = await Promise.all([
         hashLocalFile(localPath),

@@ -4,7 +4,6 @@
  * for create-only writes, hard-linked to it, which fails with EEXIST instead of replacing anything.
  * Whatever goes wrong, the temp file is removed and the final name is untouched.
  */
-import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   closeSync,
@@ -26,10 +25,10 @@ import { chmod, link, open, rename, rm, stat, unlink, utimes } from "node:fs/pro
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { errors } from "../errors.ts";
+import { errors, throwIfAborted } from "../errors.ts";
+import { tempNameHead } from "../leftovers.ts";
 import { fsErrorCode, mapFsError } from "./errors.ts";
 import { makeDirectories, makeDirectoriesSync } from "./make-directories.ts";
-import { TEMP_PREFIX } from "./root.ts";
 import { startTrailingHasher } from "./trailing-hash.ts";
 
 const NAME_MAX_BYTES = 255;
@@ -37,17 +36,13 @@ const NAME_MAX_BYTES = 255;
 const WRITE_QUEUE_BYTES = 4 * 1024 * 1024;
 const encoder = new TextEncoder();
 
-/** Random per process; with the counter, unique temp names without a call into the RNG per file. */
-const TEMP_NAME_SEED = randomBytes(6).toString("hex");
-let tempNameCounter = 0;
-
 /**
- * `.ferry-tmp-<random><counter>-<name>`, the name shortened (on a character boundary) to fit NAME_MAX.
+ * `.ferry-tmp-<host>.<pid>.<random>-<name>` (leftovers.ts: the owner lets a later run tell a dead
+ * writer's leftovers from a live one's), the name shortened (on a character boundary) to fit NAME_MAX.
  * Temp files are created exclusively, so even a clash with another process would fail, not overwrite.
  */
 export function tempPathFor(finalPath: string): string {
-  tempNameCounter += 1;
-  const head = `${TEMP_PREFIX}${TEMP_NAME_SEED}${tempNameCounter.toString(36)}-`;
+  const head = `${tempNameHead()}-`;
   let name = basename(finalPath);
   while (encoder.encode(head + name).byteLength > NAME_MAX_BYTES) name = [...name].slice(0, -1).join("");
   return join(dirname(finalPath), head + name);
@@ -58,6 +53,8 @@ export interface PlaceOptions {
   exclusive?: boolean | undefined;
   mtime?: Date | undefined;
   fsync?: boolean | undefined;
+  /** Checked once the content is whole: an abort then places nothing. */
+  signal?: AbortSignal | undefined;
   /**
    * What resolving the final path saw: skip creating parents that exist and keeping the mode of
    * nothing. Undefined fields (or no target) mean "not looked at".
@@ -107,6 +104,7 @@ export async function placeAtomically(
   const tempPath = tempPathFor(finalPath);
   try {
     await fill(tempPath);
+    throwIfAborted(options.signal, { system: "file", path: finalPath });
     if (options.fsync) await syncFile(tempPath);
     if (options.mtime) await utimes(tempPath, options.mtime, options.mtime);
     if (options.exclusive) {

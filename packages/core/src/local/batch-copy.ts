@@ -11,11 +11,10 @@
  * a batch takes, or any call failed) is left out with nothing written, and the transfer engine copies
  * it the usual way, with its retries and its error reporting.
  */
-import { randomBytes } from "node:crypto";
 import * as nodeFs from "node:fs";
 import * as nodePath from "node:path";
 import { setImmediate } from "node:timers/promises";
-import { TEMP_PREFIX } from "./root.ts";
+import { tempNameHead } from "../leftovers.ts";
 
 /**
  * Files up to this size are taken by a batch; larger ones are copied one by one on the thread pool,
@@ -133,9 +132,9 @@ export async function copyBatch(
 }
 
 /**
- * The staging folder of one batch copy (never listed): `.ferry-tmp-<random>-<name>` beside a
+ * The staging folder of one batch copy (never listed): `.ferry-tmp-<owner>-<name>` beside a
  * destination folder that does not exist yet, so that it can become that folder with one rename;
- * `.ferry-tmp-<random>` inside one that exists — on its file system even when it is a mount point, so
+ * `.ferry-tmp-<owner>` inside one that exists (owner: leftovers.ts) — on its file system even when it is a mount point, so
  * that moving names out of it is a rename too.
  */
 export class StagedTree {
@@ -146,12 +145,12 @@ export class StagedTree {
 
   constructor(targetDir: string) {
     this.#targetDir = targetDir;
-    const token = randomBytes(6).toString("hex");
+    const head = tempNameHead();
     const existing = nodeFs.lstatSync(targetDir, { throwIfNoEntry: false });
     this.#whole = existing === undefined;
     this.folder = this.#whole
-      ? nodePath.join(nodePath.dirname(targetDir), `${TEMP_PREFIX}${token}-${nodePath.basename(targetDir)}`)
-      : nodePath.join(targetDir, `${TEMP_PREFIX}${token}`);
+      ? nodePath.join(nodePath.dirname(targetDir), `${head}-${nodePath.basename(targetDir)}`)
+      : nodePath.join(targetDir, head);
   }
 
   stagedPath(relative: string): string {

@@ -1,14 +1,17 @@
 /** The local file-system driver: the embedded default storage, rooted at one directory. */
-import { constants, copyFileSync, type Stats, statSync } from "node:fs";
-import { copyFile, link, lstat, mkdir, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { constants, copyFileSync, lstatSync, type Stats, statSync } from "node:fs";
+import { link, lstat, mkdir, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { errors, throwIfAborted } from "../errors.ts";
+import { cleanTempLeftovers } from "../leftovers.ts";
 import { baseName } from "../paths.ts";
 import {
   baseCapabilities,
   type Capabilities,
+  type CleanupOptions,
+  type CleanupResult,
   type CopyOptions,
   type Entry,
   type HashAlgorithm,
@@ -31,6 +34,7 @@ import {
   streamToFileHashed,
 } from "./atomic.ts";
 import { type BatchCopyItem, copyBatch } from "./batch-copy.ts";
+import { copyFileCancellable } from "./copy-file.ts";
 import { fsErrorCode, isDestinationError, mapFsError, withFsErrors } from "./errors.ts";
 import { entryFromStats, listLocal } from "./list.ts";
 import { makeDirectories } from "./make-directories.ts";
@@ -57,6 +61,7 @@ export const localCapabilities: Capabilities = Object.freeze({
   contentType: false,
   // The platforms' default file systems (APFS, NTFS) fold case; Linux file systems do not.
   caseInsensitive: process.platform === "darwin" || process.platform === "win32",
+  cleanup: true,
   limits: Object.freeze({}),
 } satisfies Capabilities);
 
@@ -169,7 +174,7 @@ export class LocalDriver implements StorageDriver {
     key: string,
     target: { path: string; exists: boolean | undefined; parentExists: boolean | undefined },
     expectedMd5: string | undefined,
-    options: Pick<WriteOptions, "ifNoneMatch" | "mtime">,
+    options: Pick<WriteOptions, "ifNoneMatch" | "mtime" | "signal">,
     fill: (tempPath: string) => Promise<string | undefined>,
   ): Promise<Entry> {
     const checkedFill = async (tempPath: string) => {
@@ -185,6 +190,7 @@ export class LocalDriver implements StorageDriver {
       exclusive: options.ifNoneMatch === "*",
       mtime: options.mtime,
       fsync: this.#fsync,
+      signal: options.signal,
       target,
     });
     return this.#placedEntry(key, target.path);
@@ -282,7 +288,7 @@ export class LocalDriver implements StorageDriver {
     await withFsErrors(filePath, "write", () => rm(filePath, { recursive: true, force: true }));
   }
 
-  /** copyFile (reflink where the file system can) into a temp file, given `mtime` if asked, then placed atomically. */
+  /** A copy (reflink where the file system can; cancellable when large) into a temp file, given `mtime` if asked, then placed atomically. */
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<Entry> {
     const { filePath: sourcePath, stats } = await this.#regularFileStats(from);
     const target = await this.#root.resolveTarget(to);
@@ -301,7 +307,7 @@ export class LocalDriver implements StorageDriver {
       target.path,
       async (tempPath) => {
         try {
-          await copyFile(sourcePath, tempPath, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+          await copyFileCancellable(sourcePath, tempPath, options.signal);
         } catch (error) {
           // A full or read-only destination is the destination's problem: name it, not the source.
           throw isDestinationError(error)
@@ -309,7 +315,7 @@ export class LocalDriver implements StorageDriver {
             : mapFsError(error, sourcePath, "read");
         }
       },
-      { ...place, fsync: this.#fsync },
+      { ...place, fsync: this.#fsync, signal: options.signal },
     );
     return this.#placedEntry(to, target.path);
   }
@@ -450,6 +456,41 @@ export class LocalDriver implements StorageDriver {
   async checksum(path: string, algorithm: HashAlgorithm, options: SignalOptions = {}): Promise<string> {
     const filePath = await this.#regularFile(path);
     return hashFile(filePath, algorithm, options.signal);
+  }
+
+  /** Stale temp files and staging folders below `prefix` (the rule: leftovers.ts). Links are not followed. */
+  async cleanup(prefix: string, options: CleanupOptions): Promise<CleanupResult> {
+    const root = this.#root;
+    if (prefix !== "") await root.resolve(prefix, { followLast: false });
+    return cleanTempLeftovers(
+      {
+        readDirectory: async (dir) => {
+          const dirPath = root.path(dir);
+          const names = await readdir(dirPath, { withFileTypes: true }).catch((error) => {
+            if (["ENOENT", "ENOTDIR"].includes(fsErrorCode(error) ?? "")) return [];
+            throw mapFsError(error, dirPath);
+          });
+          return names.map((dirent) => {
+            // Only ferry's own names need a size and a time: no stat per user file.
+            const stats = dirent.name.startsWith(TEMP_PREFIX)
+              ? lstatSync(join(dirPath, dirent.name), { throwIfNoEntry: false })
+              : undefined;
+            return {
+              name: dirent.name,
+              directory: dirent.isDirectory(),
+              size: stats?.size ?? 0,
+              modified: stats?.mtime,
+            };
+          });
+        },
+        remove: (path) => {
+          const filePath = root.path(path);
+          return withFsErrors(filePath, "write", () => rm(filePath, { recursive: true, force: true }));
+        },
+      },
+      prefix,
+      options,
+    );
   }
 
   async close(): Promise<void> {}

@@ -16,8 +16,7 @@ import { dirname, join, sep } from "node:path";
 import { errors } from "../errors.ts";
 import { fsErrorCode, mapFsError } from "./errors.ts";
 
-/** Prefix of in-flight write files. Never listed; user keys may not use it. */
-export const TEMP_PREFIX = ".ferry-tmp-";
+export { TEMP_PREFIX } from "../leftovers.ts";
 
 export class LocalRoot {
   /** Absolute directory the keys are relative to, as given. */

@@ -19,6 +19,7 @@ import { joinKey } from "../paths.ts";
 import type { Entry, Storage } from "../storage.ts";
 import { type ResolvedEndpoint, resolveEndpoint, sameStorage } from "./endpoints.ts";
 import { createFilter } from "./filters.ts";
+import { removeStaleLeftovers } from "./leftovers.ts";
 import { buildPlan } from "./plan.ts";
 import { ProgressTracker } from "./progress.ts";
 import { chooseTool, probeTools, type RemoteHost, remoteCopy } from "./remote.ts";
@@ -97,6 +98,7 @@ async function transfer(
     return summary;
   };
   if (options.dryRun) return finish();
+  await removeStaleLeftovers(destination, notes, signal);
 
   const progress = new ProgressTracker(options.onProgress);
   progress.filesTotal = copies.length + plan.refused.length;

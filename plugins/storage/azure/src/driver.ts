@@ -3,6 +3,8 @@ import { Readable } from "node:stream";
 import type { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import type {
   Capabilities,
+  CleanupOptions,
+  CleanupResult,
   CopyOptions,
   Entry,
   HashAlgorithm,
@@ -15,6 +17,7 @@ import type {
 } from "@ferry/core";
 import { compareKeys, errors, FerryError, mapStreamErrors } from "@ferry/core";
 import mime from "mime";
+import { cleanupContainer } from "./cleanup.ts";
 import { mapAzureError } from "./errors.ts";
 import type { ResolvedAzureOptions } from "./options.ts";
 import type { BlobSdk } from "./sdk.ts";
@@ -293,6 +296,11 @@ export class AzureDriver implements StorageDriver {
         await Promise.all(clients.map((client) => client.deleteIfExists(signalOption(options.signal))));
       }
     });
+  }
+
+  /** Blobs below `prefix` holding only uncommitted blocks of an abandoned upload (cleanup.ts). */
+  cleanup(prefix: string, options: CleanupOptions): Promise<CleanupResult> {
+    return this.#run("cleanup", prefix, (container) => cleanupContainer(container, prefix, options));
   }
 
   /** Every blob below the prefix, directory markers included (core's fallback lists files only). */

@@ -54,6 +54,7 @@ function declaredCapabilities(options: AzureOptions, presign: boolean): Capabili
     setMtime: false,
     contentType: true,
     caseInsensitive: false,
+    cleanup: true,
     limits: {
       listPageMax: 5000,
       deleteBatchMax: DELETE_BATCH_MAX,

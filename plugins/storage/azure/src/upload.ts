@@ -7,7 +7,6 @@
  * A declared MD5 is not computed again: core checks it as bytes pass and fails the source before it
  * ends (so no block list is committed), and a single Put Blob sends it as its Content-MD5.
  */
-import { randomBytes } from "node:crypto";
 import type { BlockBlobClient } from "@azure/storage-blob";
 import {
   chunkBytes,
@@ -18,6 +17,7 @@ import {
   md5Stream,
   PartRecycler,
   readUpTo,
+  tempNameHead,
   throwIfAborted,
 } from "@ferry/core";
 
@@ -107,7 +107,8 @@ async function stageAndCommit(
   blockSize: number,
 ): Promise<UploadResult> {
   // Block ids are unique per upload, so two concurrent uploads to one name never mix blocks.
-  const uploadId = randomBytes(12).toString("hex");
+  // Core's temp-name head names the writer (host and pid), so cleanup.ts can tell an abandoned upload.
+  const uploadId = tempNameHead();
   const blockIds: string[] = [];
   // Hashed on a second thread where there is one (core's md5.ts), beside the uploads.
   const whole = target.md5 ? undefined : md5Stream(target.size ?? Infinity);

@@ -3,6 +3,8 @@ import { Readable } from "node:stream";
 import type { HeadObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
 import type {
   Capabilities,
+  CleanupOptions,
+  CleanupResult,
   CopyOptions,
   Entry,
   HashAlgorithm,
@@ -16,6 +18,7 @@ import type {
 import { compareKeys, errors, mapStreamErrors } from "@ferry/core";
 import mime from "mime";
 import type { Dispatcher } from "undici";
+import { cleanupUploads } from "./cleanup.ts";
 import { conditionalWriteHonoured, ignoredByServer } from "./conditional.ts";
 import { mapS3Error } from "./errors.ts";
 import { HEX_MD5, isEncryptedWithKey, unquote } from "./etag.ts";
@@ -79,6 +82,13 @@ export class S3Driver implements StorageDriver {
     } catch (error) {
       throw mapS3Error(error, { operation, path, bucket: this.bucket, secrets: this.#handle.secrets() });
     }
+  }
+
+  /** Unfinished multipart uploads below `prefix` (cleanup.ts). */
+  cleanup(prefix: string, options: CleanupOptions): Promise<CleanupResult> {
+    return this.#run("cleanup", prefix, (client, sdk) =>
+      cleanupUploads(client, sdk, this.bucket, prefix, options),
+    );
   }
 
   /** This bucket's GetObject template, built once; undefined where reads always go through `send()`. */

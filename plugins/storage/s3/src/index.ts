@@ -53,6 +53,7 @@ export function s3Capabilities(options: S3Options = {}): Capabilities {
     setMtime: false,
     contentType: true,
     caseInsensitive: false,
+    cleanup: true,
     limits: {
       listPageMax: 1000,
       deleteBatchMax: 1000,

@@ -48,6 +48,7 @@ export function sftpCapabilities(features: HostFeatures): Capabilities {
     mtime: "native",
     mtimePrecisionMs: 1000,
     setMtime: true,
+    cleanup: true,
     contentType: false,
     caseInsensitive: false,
     limits: { partSizeDefault: DEFAULTS.chunkSize, maxKeyBytes: 4096 },

@@ -7,6 +7,8 @@ import { posix } from "node:path";
 import type { Readable } from "node:stream";
 import {
   type Capabilities,
+  type CleanupOptions,
+  type CleanupResult,
   type CopyOptions,
   type Entry,
   type ExecOptions,
@@ -24,6 +26,7 @@ import {
 import pLimit from "p-limit";
 import type { Attributes } from "ssh2";
 import { type HostFeatures, type HostTools, hostTools, sftpCapabilities } from "./capabilities.ts";
+import { cleanupHost } from "./cleanup.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
 import type { HostPool } from "./pool.ts";
 import { entryOf, listDirectory, notRegular, readFile, requireFile } from "./reading.ts";
@@ -274,6 +277,11 @@ export class SftpDriver implements StorageDriver {
       }
       throw error;
     }
+  }
+
+  /** Stale temp files of ferry's writes below `key` (cleanup.ts). */
+  cleanup(key: string, options: CleanupOptions): Promise<CleanupResult> {
+    return cleanupHost(this.#pool, (path) => this.pathOf(path), key, options);
   }
 
   /** rm -r on the host (one command when it runs commands, else a walk over SFTP). The root itself is emptied, not removed. */

@@ -3,20 +3,23 @@
  * chunks at their offsets with several requests in flight (memory: chunkSize × concurrency), and
  * only a complete file is put in place, by one rename (or one hard link for create-only writes).
  */
-import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
-import { chunkBytes, errors, PartRecycler, throwIfAborted } from "@ferry/core";
+import { chunkBytes, errors, PartRecycler, tempNameHead, throwIfAborted } from "@ferry/core";
 import type { Connection } from "./connection.ts";
 import { DEFAULTS } from "./options.ts";
 import { isDirectoryMode, isLostConnection, type SftpCalls, STATUS, statusOf } from "./sftp-ops.ts";
 
 /** Same prefix as ferry's local storage, so in-flight writes look alike everywhere and are hidden from listings. */
-export const TEMP_PREFIX = ".ferry-tmp-";
+export { TEMP_PREFIX } from "@ferry/core";
+
 const NAME_MAX_BYTES = 255;
 
-/** `.ferry-tmp-<random>-<name>` next to `finalPath`, shortened on a character boundary to fit NAME_MAX. */
+/**
+ * `.ferry-tmp-<host>.<pid>.<random>-<name>` next to `finalPath` (the owner is this machine and
+ * process: cleanup.ts), shortened on a character boundary to fit NAME_MAX.
+ */
 export function tempPathFor(finalPath: string): string {
-  const head = `${TEMP_PREFIX}${randomBytes(6).toString("hex")}-`;
+  const head = `${tempNameHead()}-`;
   let name = posix.basename(finalPath);
   while (Buffer.byteLength(head + name) > NAME_MAX_BYTES) name = [...name].slice(0, -1).join("");
   return posix.join(posix.dirname(finalPath), head + name);

@@ -27,6 +27,7 @@ export const capabilityCases: StorageCase[] = [
         "setMtime",
         "contentType",
         "caseInsensitive",
+        "cleanup",
       ] as const) {
         expect(typeof declared[flag], flag).toBe("boolean");
       }
@@ -133,6 +134,27 @@ export const capabilityCases: StorageCase[] = [
         expect(result.exitCode).toBe(0);
         expect(result.stdout.trim()).toBe("ferry");
       }
+    },
+  },
+  {
+    name: "capabilities: cleanup is Unsupported exactly when undeclared, and never touches a user's files",
+    async run({ storage, declared, capabilities }) {
+      await seed(storage, { "kept/a.txt": "a", "kept/sub/b.txt": "b", "kept-too.txt": "c" });
+      if (!declared.cleanup) {
+        await expectFerryError(storage.cleanup("kept"), "Unsupported");
+        return;
+      }
+      if (!capabilities.cleanup) return;
+      // Even with no age limit, only what ferry's interrupted writes left is a leftover: here, nothing.
+      const dry = await storage.cleanup("kept", { dryRun: true, olderThanMs: 0 });
+      expect(dry.leftovers).toEqual([]);
+      const done = await storage.cleanup("", { olderThanMs: 0 });
+      expect(done.leftovers).toEqual([]);
+      expect(await listPaths(storage, "", { recursive: true })).toEqual([
+        "kept-too.txt",
+        "kept/a.txt",
+        "kept/sub/b.txt",
+      ]);
     },
   },
   {
