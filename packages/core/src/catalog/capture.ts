@@ -4,6 +4,7 @@ import { lstat, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { errors, FerryError, toFerryError } from "../errors.ts";
+import { makeDirectories } from "../local/make-directories.ts";
 import { TEMP_PREFIX } from "../local/root.ts";
 import { wording } from "../wording.ts";
 import type { Catalog, GetPattern } from "./catalog.ts";
@@ -287,6 +288,10 @@ async function plan(patterns: readonly GetPattern[], context: StageContext): Pro
  */
 async function realFolders(cwd: string, name: string, pattern: string): Promise<void> {
   const segments = name.split("/").slice(0, -1);
+  // The working directory is the caller's own choice: it is made when missing, links and all.
+  await makeDirectories(cwd).catch((error: unknown) => {
+    throw toFerryError(error, { system: "file", path: cwd });
+  });
   let path = cwd;
   for (const segment of segments) {
     path = join(path, segment);
