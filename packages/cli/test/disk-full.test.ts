@@ -23,6 +23,14 @@ beforeAll(async () => {
     skipReason = `cannot mount a 2 MiB tmpfs here: ${String((error as Error).message).split("\n")[0]}`;
   }
   mkdirSync(join(work, "src"));
+  mkdirSync(join(work, "job"));
+  // A job's outputs: one file larger than the tmpfs, and small files that fill it partway through.
+  writeFileSync(join(work, "job", "big.bin"), Buffer.alloc(3 * 1024 * 1024, 7));
+  for (let index = 0; index < 30; index += 1)
+    writeFileSync(
+      join(work, "job", `part-${String(index).padStart(2, "0")}.bin`),
+      Buffer.alloc(100_000, index),
+    );
   // Deterministic bytes, larger than the tmpfs.
   const big = Buffer.alloc(3 * 1024 * 1024);
   for (let index = 0; index < big.length; index += 1) big[index] = (index * 31 + 7) & 0xff;
@@ -49,4 +57,29 @@ describe("a full local disk", () => {
     expect(error.path).toBe(target);
     expect(readdirSync(full)).toEqual([]);
   });
+
+  it.each([
+    ["a large file", "big.bin"],
+    ["many small files", "part-*.bin"],
+  ])(
+    "a catalog capture of %s names the catalog's file that did not fit, and leaves no temp",
+    async (_, put, context) => {
+      if (skipReason) context.skip(skipReason);
+      const catalog = join(full, `catalog-${put.length}`);
+      const run = await runFerry(["run", "--catalog", catalog, "--put", put, "--", "true"], {
+        cwd: join(work, "job"),
+      });
+      expect(run.code).toBe(1);
+      const summary = JSON.parse(run.stdout.slice(run.stdout.indexOf("{"))) as {
+        status: string;
+        Error: string;
+      };
+      expect(summary.status).toBe("FAIL");
+      expect(summary.Error).toMatch(/^no space left on the device \(ENOSPC\) writing /);
+      expect(summary.Error).toContain(catalog);
+      expect(summary.Error).not.toContain(join(work, "job"));
+      const left = execFileSync("find", [catalog, "-name", ".ferry-tmp*"], { encoding: "utf8" });
+      expect(left).toBe("");
+    },
+  );
 });

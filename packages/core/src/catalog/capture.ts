@@ -4,6 +4,7 @@ import { lstat, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { errors, FerryError, toFerryError } from "../errors.ts";
+import { isDestinationError, mapFsError } from "../local/errors.ts";
 import { makeDirectories } from "../local/make-directories.ts";
 import { TEMP_PREFIX } from "../local/root.ts";
 import { wording } from "../wording.ts";
@@ -100,7 +101,13 @@ async function captureFiles(
         });
       } else if (outcome.kind === "failed") {
         const error = Object.assign(new Error(outcome.message), { code: outcome.code });
-        failures.push(toFerryError(error, { system: "file", path: join(cwd, relative) }));
+        // A full or read-only catalog disk is named by the catalog's file, anything else by the source.
+        const target = runDirectory === undefined ? undefined : join(runDirectory, relative);
+        failures.push(
+          target !== undefined && isDestinationError(error)
+            ? mapFsError(error, target, "write")
+            : mapFsError(error, join(cwd, relative)),
+        );
       } else streamed.push(index);
     });
   }

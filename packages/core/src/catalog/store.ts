@@ -17,6 +17,7 @@ import { ferry } from "../default.ts";
 import { errors, FerryError, toFerryError } from "../errors.ts";
 import { TEMP_PREFIX, tempNameHead } from "../leftovers.ts";
 import { LocalDriver } from "../local/driver.ts";
+import { isDestinationError, mapFsError } from "../local/errors.ts";
 import { formatLocation, type Location, type LocationLike, parseLocation } from "../location.ts";
 import { joinKey, relativeKey } from "../paths.ts";
 import type { PluginRegistry } from "../plugins.ts";
@@ -262,7 +263,8 @@ export class CatalogStore {
       return fingerprint;
     } catch (error) {
       await rm(temp, { force: true });
-      throw toFerryError(error, { system: "file", path });
+      // A full or read-only catalog disk is the catalog's problem: name the catalog's file, not the source.
+      throw isDestinationError(error) ? mapFsError(error, path, "write") : mapFsError(error, localPath);
     }
   }
 
