@@ -3,6 +3,8 @@ export * from "./catalog/index.ts";
 export * from "./default.ts";
 export * from "./errors.ts";
 export * from "./folder.ts";
+export * from "./idle-agent.ts";
+export * from "./idle-timeout.ts";
 export * from "./local/index.ts";
 export * from "./location.ts";
 export * from "./managed.ts";

@@ -3,7 +3,7 @@
  * echo the access key id and the string that was signed), so what ferry attaches as `cause` is a
  * fresh, redacted error: name, message, status and request id only.
  */
-import { type ErrorCode, FerryError, isNetworkError, redactSecrets } from "@ferry/core";
+import { describeStall, type ErrorCode, FerryError, isNetworkError, redactSecrets } from "@ferry/core";
 
 interface SdkError {
   name?: string;
@@ -128,6 +128,10 @@ function safeCause(error: SdkError, secrets: readonly string[]): Error {
 }
 
 export function mapS3Error(error: unknown, context: ErrorContext): FerryError {
+  const where =
+    context.path === undefined ? `s3://${context.bucket}` : `s3://${context.bucket}/${context.path}`;
+  const stall = describeStall(error, context.operation, where, { system: "s3", path: context.path });
+  if (stall) return stall;
   if (FerryError.isInstance(error)) return error;
   const sdk = (typeof error === "object" && error !== null ? error : { message: String(error) }) as SdkError;
   const secrets = context.secrets ?? [];
