@@ -139,19 +139,26 @@ export interface IdleWatchOptions {
   busy: () => boolean;
   /** What to do on a stall. */
   onStall: (error: FerryError) => void;
+  /**
+   * For protocols that can ask the peer whether it is alive (SSH's keepalive request): called once
+   * the connection has been silent for half the timeout. A peer that answers is busy, not gone (a
+   * command still running, a disk slow to answer), and the silence starts over; what the probe itself
+   * sends does not count.
+   */
+  probe?: () => void;
   system?: string;
 }
 
 /**
- * Bytes that have passed either way: received, and handed to the kernel. A write queued in Node or
- * libuv counts only as the kernel takes it — a large write (a 5 MiB part) is queued whole at once,
- * so `bytesWritten` alone would stand still while it drains, or not move when the peer stops reading.
+ * Bytes handed to the kernel. A write queued in Node or libuv counts only as the kernel takes it — a
+ * large write (a 5 MiB part) is queued whole at once, so `bytesWritten` alone would stand still while
+ * it drains, or not move when the peer stops reading.
  */
-function traffic(socket: Partial<Socket>): number {
+function sent(socket: Partial<Socket>): number {
   const queued =
     (socket.writableLength ?? 0) +
     ((socket as { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize ?? 0);
-  return (socket.bytesRead ?? 0) + (socket.bytesWritten ?? 0) - queued;
+  return (socket.bytesWritten ?? 0) - queued;
 }
 
 /**
@@ -161,8 +168,11 @@ function traffic(socket: Partial<Socket>): number {
  * Returns a function that stops watching.
  */
 export function watchIdle(socket: Socket, options: IdleWatchOptions): () => void {
-  let last = traffic(socket);
+  let lastRead = socket.bytesRead;
+  let lastSent = sent(socket);
   let since = performance.now();
+  /** A probe is out: only an answer (bytes read) ends the silence, not the probe's own bytes. */
+  let probing = false;
   let timer: NodeJS.Timeout | undefined;
   const stop = () => {
     if (timer) clearTimeout(timer);
@@ -173,13 +183,20 @@ export function watchIdle(socket: Socket, options: IdleWatchOptions): () => void
     if (socket.destroyed) return;
     const timeout = options.timeoutMs();
     const now = performance.now();
-    const bytes = traffic(socket);
-    if (timeout <= 0 || !options.busy() || bytes !== last) {
-      last = bytes;
+    const read = socket.bytesRead;
+    const wrote = sent(socket);
+    const moved = read !== lastRead || (!probing && wrote !== lastSent);
+    lastRead = read;
+    lastSent = wrote;
+    if (timeout <= 0 || !options.busy() || moved) {
       since = now;
+      probing = false;
     } else if (now - since >= timeout) {
       options.onStall(stallError(options.host, timeout, options.system ? { system: options.system } : {}));
       return;
+    } else if (options.probe && !probing && now - since >= timeout / 2) {
+      probing = true;
+      options.probe();
     }
     schedule(timeout);
   };

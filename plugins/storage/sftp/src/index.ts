@@ -5,7 +5,14 @@
  *   ferry.use(sftp({ hostKeyCheck: "strict" }));
  *   await ferry.folder("sftp://me@gpu-box/~/data").list();
  */
-import { createStorage, errors, type Location, type Storage, type StoragePlugin } from "@ferry/core";
+import {
+  createStorage,
+  errors,
+  idleTimeoutMs,
+  type Location,
+  type Storage,
+  type StoragePlugin,
+} from "@ferry/core";
 import { probeFeatures, sftpCapabilities } from "./capabilities.ts";
 import { checkExplicitKey } from "./connection.ts";
 import { SftpDriver } from "./driver.ts";
@@ -30,6 +37,7 @@ export interface SftpRoot {
 
 /** Connect (sharing the host's pool), resolve the root directory, probe features, build the driver. */
 export async function openSftpDriver(where: SftpRoot, options: SftpOptions = {}): Promise<SftpDriver> {
+  idleTimeoutMs(options.timeout, "sftp(): timeout"); // a malformed timeout fails here, not mid-transfer
   const target = resolveTarget({ host: where.host, port: where.port, user: where.user }, options);
   await checkExplicitKey(target, options);
   const pool = acquirePool(target, options);
