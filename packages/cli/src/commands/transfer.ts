@@ -129,7 +129,9 @@ async function runTransfer(
   if (summary.dryRun) for (const planned of summary.plan) reportPlanned(output, planned);
   for (const note of summary.notes) output.note(note);
   reportSummary(output, summary);
-  return summary.failed > 0 ? EXIT.failed : EXIT.ok;
+  if (summary.failed === 0) return EXIT.ok;
+  // Failures that all outlasted their retries (stalls, throttling, dropped connections): try again later.
+  return summary.errors.every(({ error }) => error.code === "Transient") ? EXIT.transient : EXIT.failed;
 }
 
 function reportFile(output: Output, event: TransferFileEvent, bar: ProgressBar | undefined): void {
@@ -150,7 +152,9 @@ function reportFile(output: Output, event: TransferFileEvent, bar: ProgressBar |
     ...(event.error ? { error: event.error } : {}),
   };
   if (bar && event.status === "failed") process.stderr.write("\n");
-  output.emit("file", record, plain);
+  // A failure is an error line, on stderr with the other errors (stdout keeps what was done).
+  if (event.status === "failed" && !output.json) process.stderr.write(`${plain}\n`);
+  else output.emit("file", record, plain);
 }
 
 function reportPlanned(output: Output, planned: PlannedAction): void {
