@@ -8,6 +8,7 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import type { FerryError } from "./errors.ts";
 import { watchIdle } from "./idle-timeout.ts";
 
 export interface IdleAgentOptions {
@@ -17,6 +18,8 @@ export interface IdleAgentOptions {
   system?: string;
   /** Sockets per origin. Default 50 (the AWS SDK's own default). */
   maxSockets?: number;
+  /** Told of each stall (after the request and socket are destroyed with it). */
+  onStall?: (error: FerryError) => void;
 }
 
 interface InUse {
@@ -40,6 +43,7 @@ function watched(create: CreateConnection, options: IdleAgentOptions): CreateCon
         request?.res?.destroy(error);
         request?.destroy(error);
         socket.destroy(error);
+        options.onStall?.(error);
       },
     });
     return socket;
@@ -47,11 +51,33 @@ function watched(create: CreateConnection, options: IdleAgentOptions): CreateCon
 }
 
 /** A keep-alive agent for each protocol, both watching their sockets for stalls. */
-export function idleAgents(options: IdleAgentOptions): { http: HttpAgent; https: HttpsAgent } {
+export function idleAgents(options: IdleAgentOptions): {
+  http: HttpAgent;
+  https: HttpsAgent;
+  /**
+   * The latest stall on these agents' sockets within the last timeout, if any: for SDKs that replace
+   * the error of a cut response with their own (Azure's download stream reports an AbortError).
+   */
+  recentStall(): FerryError | undefined;
+} {
   const settings = { keepAlive: true, maxSockets: options.maxSockets ?? 50 };
   const http = new HttpAgent(settings);
   const https = new HttpsAgent(settings);
+  let latest: { error: FerryError; at: number } | undefined;
+  const recording: IdleAgentOptions = {
+    ...options,
+    onStall: (error) => {
+      latest = { error, at: performance.now() };
+    },
+  };
   const agents = [http, https] as unknown as Array<{ createConnection: CreateConnection }>;
-  for (const agent of agents) agent.createConnection = watched(agent.createConnection, options);
-  return { http, https };
+  for (const agent of agents) agent.createConnection = watched(agent.createConnection, recording);
+  return {
+    http,
+    https,
+    recentStall: () =>
+      latest && performance.now() - latest.at <= Math.max(1000, options.timeoutMs())
+        ? latest.error
+        : undefined,
+  };
 }

@@ -8,7 +8,14 @@
  */
 
 import type { BlobServiceClient } from "@azure/storage-blob";
-import { baseCapabilities, type Capabilities, errors, type Location, type StoragePlugin } from "@ferry/core";
+import {
+  baseCapabilities,
+  type Capabilities,
+  errors,
+  idleTimeoutMs,
+  type Location,
+  type StoragePlugin,
+} from "@ferry/core";
 import { AzureDriver, DELETE_BATCH_MAX, type ServiceHandle } from "./driver.ts";
 import {
   type AuthPlan,
@@ -63,6 +70,7 @@ function declaredCapabilities(options: AzureOptions, presign: boolean): Capabili
 /** A ferry storage plugin for `az://container/path` locations. */
 export function azure(options: AzureOptions = {}): StoragePlugin {
   const resolved = resolveOptions(options);
+  idleTimeoutMs(options.timeout, "azure(): timeout"); // a malformed timeout fails here, not on first use
   // The account and credential kind are decided now (from options and the environment), the SDK later.
   let plan: AuthPlan | undefined;
   let planError: unknown;
@@ -77,7 +85,7 @@ export function azure(options: AzureOptions = {}): StoragePlugin {
   const handle: ServiceHandle = {
     service() {
       if (plan === undefined) return Promise.reject(planError);
-      pending ??= createServiceClient(plan);
+      pending ??= createServiceClient(plan, () => idleTimeoutMs(options.timeout));
       return pending;
     },
     secrets: () => (plan === undefined ? [] : secretsOf(plan)),
