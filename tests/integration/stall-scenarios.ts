@@ -63,7 +63,12 @@ async function localFiles(dir: string): Promise<string[]> {
 
 const RETRY = { retries: 2, retryDelayMs: 20 };
 
-export function describeStalls(name: string, start: () => Promise<StallBackend>): void {
+export interface StallGaps {
+  /** Why a stalled upload is not caught yet, when it is not: those scenarios are skipped, saying so. */
+  uploadStalls?: string;
+}
+
+export function describeStalls(name: string, start: () => Promise<StallBackend>, gaps: StallGaps = {}): void {
   describe(`${name}: idle timeout`, () => {
     let backend: StallBackend;
     let storage: Storage;
@@ -132,9 +137,12 @@ export function describeStalls(name: string, start: () => Promise<StallBackend>)
       ["stall", "upstream", "a stall mid-upload"],
       ["drop", "downstream", "a connection dropped mid-download"],
     ];
+    const skipped = (direction: FaultDirection, kind: Fault["kind"]) =>
+      direction === "upstream" && kind === "stall" && gaps.uploadStalls !== undefined;
+    const gapNote = gaps.uploadStalls ? ` (skipped: ${gaps.uploadStalls})` : "";
     for (const [kind, direction, what] of ONCE) {
-      it(
-        `${what} that happens once is retried and the copy is exact`,
+      it.skipIf(skipped(direction, kind))(
+        `${what} that happens once is retried and the copy is exact${skipped(direction, kind) ? gapNote : ""}`,
         async () => {
           const { summary, fired, copied } = await copyThrough(direction, kind, 1);
           expect(summary.errors).toEqual([]);
@@ -149,8 +157,8 @@ export function describeStalls(name: string, start: () => Promise<StallBackend>)
       ["downstream", "a download"],
       ["upstream", "an upload"],
     ] as const) {
-      it(
-        `${what} that stalls every time fails as Transient naming the host, in bounded time, leaving nothing`,
+      it.skipIf(skipped(direction, "stall"))(
+        `${what} that stalls every time fails as Transient naming the host, in bounded time, leaving nothing${skipped(direction, "stall") ? gapNote : ""}`,
         async () => {
           const { summary, seconds, leftovers } = await copyThrough(
             direction,

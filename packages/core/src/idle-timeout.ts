@@ -14,6 +14,7 @@
  * CLI's `--timeout` sets), the `FERRY_TIMEOUT` environment variable, then 60 s. 0 turns it off.
  */
 import type { Socket } from "node:net";
+import type { Readable } from "node:stream";
 import { errors, type FerryError } from "./errors.ts";
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
@@ -168,8 +169,45 @@ function sent(socket: Partial<Socket>): number {
  * Returns a function that stops watching.
  */
 export function watchIdle(socket: Socket, options: IdleWatchOptions): () => void {
-  let lastRead = socket.bytesRead;
-  let lastSent = sent(socket);
+  return watchCounters(
+    { read: () => socket.bytesRead, sent: () => sent(socket), gone: () => socket.destroyed },
+    socket,
+    options,
+  );
+}
+
+/**
+ * `watchIdle` for a download stream whose connection is out of reach (an SDK's own pool): silence
+ * counts only while the stream flows (not while the reader holds it back), and a stall destroys it.
+ */
+export function watchReadable(
+  stream: Readable,
+  options: Omit<IdleWatchOptions, "onStall" | "probe">,
+): () => void {
+  let received = 0;
+  stream.on("data", (chunk: { length: number }) => {
+    received += chunk.length;
+  });
+  return watchCounters({ read: () => received, sent: () => 0, gone: () => stream.destroyed }, stream, {
+    ...options,
+    busy: () => options.busy() && !stream.isPaused(),
+    onStall: (error) => stream.destroy(error),
+  });
+}
+
+interface Counters {
+  read(): number;
+  sent(): number;
+  gone(): boolean;
+}
+
+function watchCounters(
+  counters: Counters,
+  closing: { once(event: "close", listener: () => void): unknown },
+  options: IdleWatchOptions,
+): () => void {
+  let lastRead = counters.read();
+  let lastSent = counters.sent();
   let since = performance.now();
   /** A probe is out: only an answer (bytes read) ends the silence, not the probe's own bytes. */
   let probing = false;
@@ -180,11 +218,11 @@ export function watchIdle(socket: Socket, options: IdleWatchOptions): () => void
   };
   const check = () => {
     timer = undefined;
-    if (socket.destroyed) return;
+    if (counters.gone()) return;
     const timeout = options.timeoutMs();
     const now = performance.now();
-    const read = socket.bytesRead;
-    const wrote = sent(socket);
+    const read = counters.read();
+    const wrote = counters.sent();
     const moved = read !== lastRead || (!probing && wrote !== lastSent);
     lastRead = read;
     lastSent = wrote;
@@ -205,7 +243,7 @@ export function watchIdle(socket: Socket, options: IdleWatchOptions): () => void
     timer.unref();
   };
   schedule(options.timeoutMs());
-  socket.once("close", stop);
+  closing.once("close", stop);
   return stop;
 }
 

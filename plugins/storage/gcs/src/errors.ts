@@ -5,7 +5,15 @@
  * and some carry request URLs and headers. What ferry attaches as `cause` is a fresh, redacted
  * error: name, message and status only.
  */
-import { type ErrorCode, errorCodeForStatus, FerryError, isNetworkError, redactSecrets } from "@ferry/core";
+import {
+  describeStall,
+  type ErrorCode,
+  errorCodeForStatus,
+  FerryError,
+  isNetworkError,
+  redactSecrets,
+  stallError,
+} from "@ferry/core";
 
 interface ClientError {
   name?: string;
@@ -23,6 +31,22 @@ export interface ErrorContext {
   operation: string;
   /** Values never to appear in a message (a configured private key, client email is fine). */
   secrets?: readonly string[];
+  /** The idle timeout in ms, for the stall error when the client's own timeout fired. */
+  timeoutMs?: number | undefined;
+}
+
+/** The client's idle timeout (teeny-request: "network timeout at: URL"), as the stall it is. */
+function clientStall(error: unknown, timeoutMs: number | undefined): FerryError | undefined {
+  const { type, message } = (error ?? {}) as { type?: unknown; message?: unknown };
+  const url = /^network timeout at: (\S+)/.exec(String(message ?? ""))?.[1];
+  if (type !== "request-timeout" || url === undefined || !timeoutMs) return undefined;
+  let host: string;
+  try {
+    host = new URL(url).host;
+  } catch {
+    return undefined;
+  }
+  return stallError(host, timeoutMs, { system: "gs", cause: error });
 }
 
 const INTEGRITY_CODES = new Set([
@@ -106,6 +130,13 @@ function safeCause(error: ClientError, secrets: readonly string[]): Error {
 }
 
 export function mapGcsError(error: unknown, context: ErrorContext): FerryError {
+  const where =
+    context.path === undefined ? `gs://${context.bucket}` : `gs://${context.bucket}/${context.path}`;
+  const stall = describeStall(clientStall(error, context.timeoutMs) ?? error, context.operation, where, {
+    system: "gs",
+    path: context.path,
+  });
+  if (stall) return stall;
   if (FerryError.isInstance(error)) return error;
   const client = (
     typeof error === "object" && error !== null ? error : { message: String(error) }

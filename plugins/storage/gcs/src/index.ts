@@ -6,7 +6,14 @@
  * ferry.use(gcs({ projectId: "my-project" }));
  * ```
  */
-import { baseCapabilities, type Capabilities, errors, type Location, type StoragePlugin } from "@ferry/core";
+import {
+  baseCapabilities,
+  type Capabilities,
+  errors,
+  idleTimeoutMs,
+  type Location,
+  type StoragePlugin,
+} from "@ferry/core";
 import type { Storage } from "@google-cloud/storage";
 import { type ClientHandle, GcsDriver } from "./driver.ts";
 import { CHUNK_QUANTUM, clientSetup, type GcsOptions, MiB, resolveOptions } from "./options.ts";
@@ -58,6 +65,8 @@ export function gcsCapabilities(options: GcsOptions = {}): Capabilities {
 export function gcs(options: GcsOptions = {}): StoragePlugin {
   const resolved = resolveOptions(options);
   const capabilities = gcsCapabilities(options);
+  idleTimeoutMs(options.timeout, "gcs(): timeout"); // a malformed timeout fails here, not on first use
+  const timeoutMs = () => idleTimeoutMs(options.timeout);
   let pending: Promise<Storage> | undefined;
   const handle: ClientHandle = {
     client() {
@@ -71,6 +80,8 @@ export function gcs(options: GcsOptions = {}): StoragePlugin {
           // a generation: ferry's uploads resume by offset, deletes ignore 404 and rewrites are
           // repeatable, so the default "only with preconditions" strategy guards against nothing here.
           retryOptions: { idempotencyStrategy: sdk.IdempotencyStrategy.RetryAlways },
+          // The client's own timeout is an idle timeout: the socket's, then the gap between body chunks.
+          timeout: timeoutMs(),
         });
         if (setup.baseUrl) storage.baseUrl = setup.baseUrl;
         return storage;
@@ -80,6 +91,8 @@ export function gcs(options: GcsOptions = {}): StoragePlugin {
       });
       return pending;
     },
+    idleTimeoutMs: timeoutMs,
+    host: () => new URL(clientSetup(options).options.apiEndpoint ?? "https://storage.googleapis.com").host,
     secrets() {
       const key = options.credentials?.private_key;
       return typeof key === "string" ? [key] : [];
