@@ -4,6 +4,7 @@ export * from "./default.ts";
 export * from "./errors.ts";
 export * from "./folder.ts";
 export * from "./idle-agent.ts";
+export * from "./idle-fetch.ts";
 export * from "./idle-timeout.ts";
 export * from "./local/index.ts";
 export * from "./location.ts";
