@@ -8,6 +8,9 @@
  * sends or stores, so the fault lands inside a body, not in HTTP headers) or after a byte count of
  * one direction of a connection (for encrypted protocols such as SSH, where no marker is visible).
  * Each fault fires `times` times (once by default) across all connections, so a retry gets through.
+ *
+ * `throttle(bytesPerSecond)` slows every connection down without ever stopping it (for tests that a
+ * slow but moving transfer is not mistaken for a stalled one).
  */
 import { once } from "node:events";
 import { createServer, type Server, Socket } from "node:net";
@@ -53,7 +56,12 @@ export interface FaultProxy {
   readonly endpoint: string;
   /** Arms a fault; returns a handle that counts how often it fired. */
   inject(fault: Fault): { readonly fired: number };
-  /** Disarms every fault and ends every stall (stalled sockets are reset). */
+  /**
+   * Passes at most this many bytes per second in each direction of each connection, a chunk at a time
+   * (chunks are at most 64 KiB, so the data never stops for long); undefined lifts the limit.
+   */
+  throttle(bytesPerSecond: number | undefined): void;
+  /** Disarms every fault, lifts the throttle and ends every stall (stalled sockets are reset). */
   clear(): void;
   /** Connections accepted so far. */
   readonly connections: number;
@@ -80,6 +88,7 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
   const sockets = new Set<Socket>();
   const stallEnders = new Set<() => void>();
   let connections = 0;
+  let rate: number | undefined;
   const bytes = { upstream: 0, downstream: 0 };
 
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
@@ -143,12 +152,21 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
           return;
         }
         bytes[direction] += out.length;
+        // Read on once the chunk is written out and, when throttled, its share of a second has passed.
+        let waits = 0;
+        const release = () => {
+          waits -= 1;
+          if (waits === 0 && !stalled && !cut) from.resume();
+        };
         if (!to.write(out)) {
-          from.pause();
-          to.once("drain", () => {
-            if (!stalled) from.resume();
-          });
+          waits += 1;
+          to.once("drain", release);
         }
+        if (rate !== undefined) {
+          waits += 1;
+          setTimeout(release, (out.length / rate) * 1000);
+        }
+        if (waits > 0) from.pause();
       });
       from.on("end", () => {
         if (!stalled) to.end();
@@ -194,8 +212,14 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
         },
       };
     },
+    throttle(bytesPerSecond) {
+      if (bytesPerSecond !== undefined && !(bytesPerSecond > 0))
+        throw new Error("fault proxy: throttle takes a positive rate in bytes per second");
+      rate = bytesPerSecond;
+    },
     clear() {
       faults.length = 0;
+      rate = undefined;
       for (const end of stallEnders) end();
       stallEnders.clear();
     },

@@ -135,4 +135,17 @@ describe("fault proxy", () => {
     await sleep(50);
     expect(backend.received()[0]?.toString("latin1")).toBe("xxxxSPLITMARKYyyy");
   });
+
+  it("throttles: bytes keep flowing, at the rate asked", async () => {
+    const big = Buffer.alloc(200 * 1024, 7);
+    proxy.throttle(400 * 1024);
+    const started = performance.now();
+    const { got, ended } = await exchange(proxy, big, 5000);
+    const seconds = (performance.now() - started) / 1000;
+    expect(ended).toBe(true);
+    expect(got.length).toBe(big.length);
+    // 200 KiB at 400 KiB/s cannot take less than half a second (a lower bound, never flaky).
+    expect(seconds).toBeGreaterThan(0.45);
+    expect(backend.received()[0]?.equals(big)).toBe(true);
+  });
 });

@@ -2,8 +2,8 @@
  * What every command shares: the output mode, an AbortSignal that Ctrl-C fires (a second Ctrl-C
  * exits at once), and the wrapper that turns a command's result or error into an exit code.
  */
-import { FerryError } from "@ferry/core";
-import type { Command } from "commander";
+import { FerryError, parseDuration, setIdleTimeout } from "@ferry/core";
+import { type Command, InvalidArgumentError } from "commander";
 import { EXIT } from "./exit-codes.ts";
 import { Output } from "./output.ts";
 import { PIPE_CLOSED_STATUS, stdoutClosed, watchOutputStreams } from "./stdout.ts";
@@ -42,7 +42,21 @@ export interface CommandContext {
 
 /** Options every command accepts. */
 export function withCommonOptions(command: Command): Command {
-  return command.option("--json", "print JSON lines (one object per line) instead of text");
+  return command
+    .option("--json", "print JSON lines (one object per line) instead of text")
+    .option(
+      "--timeout <duration>",
+      "end a connection that passes no data for this long, and retry (30s, 2m, or seconds; 0: never; default 60s or FERRY_TIMEOUT)",
+      parseTimeout,
+    );
+}
+
+function parseTimeout(value: string): number {
+  try {
+    return parseDuration(value, "--timeout");
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 /**
@@ -54,7 +68,9 @@ export function action<Args extends unknown[], Options>(
 ): (...commanderArgs: unknown[]) => Promise<void> {
   return async (...commanderArgs) => {
     const command = commanderArgs.at(-1) as Command;
-    const options = command.opts() as Options & { json?: boolean };
+    const options = command.opts() as Options & { json?: boolean; timeout?: number };
+    // Every plugin without a timeout of its own reads it from core, whenever it opens a connection.
+    if (options.timeout !== undefined) setIdleTimeout(options.timeout);
     const args = commanderArgs.slice(0, -2) as Args;
     const output = new Output(options.json === true);
     let code: number;

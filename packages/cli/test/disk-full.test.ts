@@ -58,12 +58,11 @@ describe("a full local disk", () => {
     expect(readdirSync(full)).toEqual([]);
   });
 
-  it.each([
+  for (const [what, put] of [
     ["a large file", "big.bin"],
     ["many small files", "part-*.bin"],
-  ])(
-    "a catalog capture of %s names the catalog's file that did not fit, and leaves no temp",
-    async (_, put, context) => {
+  ] as const) {
+    it(`a catalog capture of ${what} names the catalog's file that did not fit, and leaves no temp`, async (context) => {
       if (skipReason) context.skip(skipReason);
       const catalog = join(full, `catalog-${put.length}`);
       const run = await runFerry(["run", "--catalog", catalog, "--put", put, "--", "true"], {
@@ -80,6 +79,6 @@ describe("a full local disk", () => {
       expect(summary.Error).not.toContain(join(work, "job"));
       const left = execFileSync("find", [catalog, "-name", ".ferry-tmp*"], { encoding: "utf8" });
       expect(left).toBe("");
-    },
-  );
+    });
+  }
 });

@@ -24,7 +24,12 @@ import type { BlobSdk } from "./sdk.ts";
 import { uploadBlob } from "./upload.ts";
 
 export interface ServiceHandle {
-  service(): Promise<{ service: BlobServiceClient; sdk: BlobSdk }>;
+  service(): Promise<{
+    service: BlobServiceClient;
+    sdk: BlobSdk;
+    /** A stall the idle timeout just cut (the SDK reports a cut download as an AbortError). */
+    recentStall?: (() => FerryError | undefined) | undefined;
+  }>;
   secrets(): readonly string[];
 }
 
@@ -214,8 +219,10 @@ export class AzureDriver implements StorageDriver {
       const response = await this.#run("read", path, (container) =>
         container.getBlockBlobClient(path).download(offset, count, signalOption(options.signal)),
       );
+      const { recentStall } = await this.#handle.service();
+      const callerAborted = () => options.signal?.aborted ?? false;
       return mapStreamErrors(response.readableStreamBody as Readable, (error) =>
-        mapAzureError(error, {
+        mapAzureError(sdkAbort(error) && !callerAborted() ? (recentStall?.() ?? error) : error, {
           operation: "read",
           path,
           container: this.container,
@@ -421,4 +428,9 @@ function isBatchUnsupported(error: unknown): boolean {
   const status = (error as { statusCode?: number }).statusCode;
   const code = (error as { details?: { errorCode?: string }; code?: string }).details?.errorCode;
   return status === 501 || status === 405 || code === "NotImplemented" || code === "UnsupportedHttpVerb";
+}
+
+/** The SDK's own AbortError (its download stream's word for a response cut short). */
+function sdkAbort(error: unknown): boolean {
+  return (error as { name?: unknown } | undefined)?.name === "AbortError";
 }

@@ -2,7 +2,7 @@
  * Azure SDK errors → ferry codes. A RestError carries the request (headers, URL with any SAS), so
  * what ferry attaches as `cause` is a fresh, redacted error: code, status and request id only.
  */
-import { type ErrorCode, FerryError, isNetworkError, redactSecrets } from "@ferry/core";
+import { describeStall, type ErrorCode, FerryError, isNetworkError, redactSecrets } from "@ferry/core";
 
 interface RestErrorLike {
   name?: string;
@@ -108,6 +108,10 @@ function describe(code: ErrorCode, error: RestErrorLike, context: ErrorContext):
 }
 
 export function mapAzureError(error: unknown, context: ErrorContext): FerryError {
+  const where =
+    context.path === undefined ? `az://${context.container}` : `az://${context.container}/${context.path}`;
+  const stall = describeStall(error, context.operation, where, { system: "az", path: context.path });
+  if (stall) return stall;
   if (FerryError.isInstance(error)) return error;
   const rest = (
     typeof error === "object" && error !== null ? error : { message: String(error) }

@@ -13,6 +13,7 @@ import {
   type Capabilities,
   defaultRoot,
   errors,
+  idleTimeoutMs,
   type Location,
   registerSecret,
   type StoragePlugin,
@@ -72,6 +73,7 @@ function declaredCapabilities(options: AzureOptions, presign: boolean): Capabili
 /** A ferry storage plugin for `az://container/path` locations. */
 export function azure(options: AzureOptions = {}): StoragePlugin {
   const resolved = resolveOptions(options);
+  idleTimeoutMs(options.timeout, "azure(): timeout"); // a malformed timeout fails here, not on first use
   // The account and credential kind are decided now (from options and the environment), the SDK later.
   let plan: AuthPlan | undefined;
   let planError: unknown;
@@ -87,7 +89,7 @@ export function azure(options: AzureOptions = {}): StoragePlugin {
   const handle: ServiceHandle = {
     service() {
       if (plan === undefined) return Promise.reject(planError);
-      pending ??= createServiceClient(plan);
+      pending ??= createServiceClient(plan, () => idleTimeoutMs(options.timeout));
       return pending;
     },
     secrets: () => (plan === undefined ? [] : secretsOf(plan)),

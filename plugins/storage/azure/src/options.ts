@@ -1,6 +1,6 @@
 import type { TokenCredential } from "@azure/identity";
 import type { BlobServiceClient } from "@azure/storage-blob";
-import type { Capabilities } from "@ferry/core";
+import type { Capabilities, Duration } from "@ferry/core";
 import { errors } from "@ferry/core";
 
 export const MiB = 1024 * 1024;
@@ -47,6 +47,14 @@ export interface AzureOptions {
   defaultContainer?: string;
   /** Narrow the declared capabilities (for an emulator or a restricted account). */
   capabilities?: Partial<Omit<Capabilities, "version" | "limits">> & { limits?: Capabilities["limits"] };
+  /**
+   * Idle timeout: a request that passes no byte either way for this long (a stalled connection) is
+   * ended and fails as Transient ("no data from HOST for 60 s while reading az://container/blob"),
+   * which transfers retry. Milliseconds, or a duration such as "30s" or "2m"; 0 turns it off.
+   * Default: `setIdleTimeout()` / the CLI's `--timeout`, else `FERRY_TIMEOUT`, else 60 s. Not applied
+   * to your own `client`.
+   */
+  timeout?: Duration;
 }
 
 export interface ResolvedAzureOptions {

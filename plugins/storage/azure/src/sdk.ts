@@ -1,6 +1,9 @@
 /** The Azure SDKs, loaded on first use: importing @ferry/storage-azure costs nothing until a storage talks to Azure. */
+
+import type { Agent } from "node:http";
 import type * as StorageBlob from "@azure/storage-blob";
 import type { BlobServiceClient } from "@azure/storage-blob";
+import { type FerryError, idleAgents } from "@ferry/core";
 import type { AuthPlan } from "./options.ts";
 
 export type BlobSdk = typeof StorageBlob;
@@ -12,28 +15,48 @@ export function loadSdk(): Promise<BlobSdk> {
   return sdk;
 }
 
+/** The service's blob endpoint, to pick the agent of its protocol. */
+function endpointOf(plan: Exclude<AuthPlan, { kind: "client" }>): string {
+  if (plan.kind !== "connectionString") return plan.endpoint;
+  return /(?:^|;)\s*BlobEndpoint=([^;]+)/i.exec(plan.connectionString)?.[1] ?? "https:";
+}
+
+/**
+ * A service client for `plan`; clients ferry creates send through an agent that ends a stalled
+ * connection after `timeoutMs()` (core-rest-pipeline takes an `agent` pipeline option).
+ */
 export async function createServiceClient(
   plan: AuthPlan,
-): Promise<{ service: BlobServiceClient; sdk: BlobSdk }> {
+  timeoutMs: () => number,
+): Promise<{ service: BlobServiceClient; sdk: BlobSdk; recentStall?: () => FerryError | undefined }> {
   const blob = await loadSdk();
+  if (plan.kind === "client") return { service: plan.client, sdk: blob };
+  const agents = idleAgents({ timeoutMs, system: "az" });
+  const made = await serviceFor(plan, blob, agents);
+  return { service: made, sdk: blob, recentStall: agents.recentStall };
+}
+
+async function serviceFor(
+  plan: Exclude<AuthPlan, { kind: "client" }>,
+  blob: BlobSdk,
+  agents: ReturnType<typeof idleAgents>,
+): Promise<BlobServiceClient> {
+  const agent: Agent = endpointOf(plan).startsWith("http:") ? agents.http : agents.https;
+  const pipeline = { agent } as StorageBlob.StoragePipelineOptions;
   switch (plan.kind) {
-    case "client":
-      return { service: plan.client, sdk: blob };
     case "connectionString":
-      return { service: blob.BlobServiceClient.fromConnectionString(plan.connectionString), sdk: blob };
+      return blob.BlobServiceClient.fromConnectionString(plan.connectionString, pipeline);
     case "key":
-      return {
-        service: new blob.BlobServiceClient(
-          plan.endpoint,
-          new blob.StorageSharedKeyCredential(plan.account, plan.accountKey),
-        ),
-        sdk: blob,
-      };
+      return new blob.BlobServiceClient(
+        plan.endpoint,
+        new blob.StorageSharedKeyCredential(plan.account, plan.accountKey),
+        pipeline,
+      );
     case "sas":
-      return { service: new blob.BlobServiceClient(`${plan.endpoint}?${plan.sasToken}`), sdk: blob };
+      return new blob.BlobServiceClient(`${plan.endpoint}?${plan.sasToken}`, undefined, pipeline);
     case "token": {
       const credential = plan.credential ?? new (await import("@azure/identity")).DefaultAzureCredential();
-      return { service: new blob.BlobServiceClient(plan.endpoint, credential), sdk: blob };
+      return new blob.BlobServiceClient(plan.endpoint, credential, pipeline);
     }
   }
 }

@@ -16,6 +16,7 @@ import {
   type SignalOptions,
   type StorageDriver,
   type WriteOptions,
+  watchReadable,
 } from "@ferry/core";
 import type { Bucket, File, Storage } from "@google-cloud/storage";
 import mime from "mime";
@@ -29,6 +30,10 @@ export interface ClientHandle {
   client(): Promise<Storage>;
   /** Values never to appear in messages. */
   secrets(): readonly string[];
+  /** The idle timeout in ms (0: none). */
+  idleTimeoutMs?(): number;
+  /** `host:port` of the API endpoint, for the stall error. */
+  host?(): string;
 }
 
 interface ListPage {
@@ -79,7 +84,13 @@ export class GcsDriver implements StorageDriver {
   }
 
   #context(operation: string, path?: string): ErrorContext {
-    return { bucket: this.#bucketName, path, operation, secrets: this.#handle.secrets() };
+    return {
+      bucket: this.#bucketName,
+      path,
+      operation,
+      secrets: this.#handle.secrets(),
+      timeoutMs: this.#handle.idleTimeoutMs?.(),
+    };
   }
 
   async #run<T>(operation: string, path: string | undefined, action: () => Promise<T>): Promise<T> {
@@ -214,6 +225,16 @@ export class GcsDriver implements StorageDriver {
         out.destroy(errors.aborted(`read gs://${this.#bucketName}/${path}: aborted`, { system: "gs", path }));
       signal.addEventListener("abort", onAbort, { once: true });
       out.once("close", () => signal.removeEventListener("abort", onAbort));
+    }
+    // The client's own timeout does not reach its download streams: watch the bytes arriving.
+    const timeoutMs = this.#handle.idleTimeoutMs;
+    if (timeoutMs) {
+      watchReadable(source, {
+        host: this.#handle.host?.() ?? "the GCS endpoint",
+        timeoutMs,
+        busy: () => true,
+        system: "gs",
+      });
     }
     source.pipe(out);
     return out;

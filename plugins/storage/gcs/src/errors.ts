@@ -6,12 +6,14 @@
  * error: name, message and status only.
  */
 import {
+  describeStall,
   type ErrorCode,
   errorCodeForStatus,
   FerryError,
   isNetworkError,
   networkFailure,
   redactSecrets,
+  stallError,
   wording,
 } from "@ferry/core";
 import { NO_CREDENTIALS } from "./options.ts";
@@ -32,6 +34,22 @@ export interface ErrorContext {
   operation: string;
   /** Values never to appear in a message (a configured private key, client email is fine). */
   secrets?: readonly string[];
+  /** The idle timeout in ms, for the stall error when the client's own timeout fired. */
+  timeoutMs?: number | undefined;
+}
+
+/** The client's idle timeout (teeny-request: "network timeout at: URL"), as the stall it is. */
+function clientStall(error: unknown, timeoutMs: number | undefined): FerryError | undefined {
+  const { type, message } = (error ?? {}) as { type?: unknown; message?: unknown };
+  const url = /^network timeout at: (\S+)/.exec(String(message ?? ""))?.[1];
+  if (type !== "request-timeout" || url === undefined || !timeoutMs) return undefined;
+  let host: string;
+  try {
+    host = new URL(url).host;
+  } catch {
+    return undefined;
+  }
+  return stallError(host, timeoutMs, { system: "gs", cause: error });
 }
 
 const INTEGRITY_CODES = new Set([
@@ -124,6 +142,16 @@ function safeCause(error: ClientError, secrets: readonly string[]): Error {
 }
 
 export function mapGcsError(error: unknown, context: ErrorContext): FerryError {
+  const stall = describeStall(
+    clientStall(error, context.timeoutMs) ?? error,
+    context.operation,
+    where(context),
+    {
+      system: "gs",
+      path: context.path,
+    },
+  );
+  if (stall) return stall;
   if (FerryError.isInstance(error)) return error;
   if (error instanceof Error && error.name === NO_CREDENTIALS) {
     return new FerryError("PermissionDenied", `${context.operation} ${where(context)}: ${error.message}`, {

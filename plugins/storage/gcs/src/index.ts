@@ -11,6 +11,7 @@ import {
   type Capabilities,
   defaultRoot,
   errors,
+  idleTimeoutMs,
   type Location,
   registerSecret,
   type StoragePlugin,
@@ -75,6 +76,8 @@ export function gcs(options: GcsOptions = {}): StoragePlugin {
   const capabilities = gcsCapabilities(options);
   const privateKey = options.credentials?.private_key;
   if (typeof privateKey === "string") registerSecret(privateKey);
+  idleTimeoutMs(options.timeout, "gcs(): timeout"); // a malformed timeout fails here, not on first use
+  const timeoutMs = () => idleTimeoutMs(options.timeout);
   let pending: Promise<Storage> | undefined;
   const handle: ClientHandle = {
     client() {
@@ -89,6 +92,8 @@ export function gcs(options: GcsOptions = {}): StoragePlugin {
           // a generation: ferry's uploads resume by offset, deletes ignore 404 and rewrites are
           // repeatable, so the default "only with preconditions" strategy guards against nothing here.
           retryOptions: { idempotencyStrategy: sdk.IdempotencyStrategy.RetryAlways },
+          // The client's own timeout is an idle timeout: the socket's, then the gap between body chunks.
+          timeout: timeoutMs(),
         });
         if (setup.baseUrl) storage.baseUrl = setup.baseUrl;
         return storage;
@@ -98,6 +103,8 @@ export function gcs(options: GcsOptions = {}): StoragePlugin {
       });
       return pending;
     },
+    idleTimeoutMs: timeoutMs,
+    host: () => new URL(clientSetup(options).options.apiEndpoint ?? "https://storage.googleapis.com").host,
     secrets() {
       const key = options.credentials?.private_key;
       return typeof key === "string" ? [key] : [];

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { Capabilities } from "@ferry/core";
+import type { Capabilities, Duration } from "@ferry/core";
 import type { Storage, StorageOptions } from "@google-cloud/storage";
 
 export const KiB = 1024;
@@ -72,6 +72,16 @@ export interface GcsOptions {
   defaultBucket?: string;
   /** Narrow the declared capabilities (e.g. for an emulator that lacks a feature). Only narrow. */
   capabilities?: Partial<Omit<Capabilities, "version" | "limits">> & { limits?: Capabilities["limits"] };
+  /**
+   * Idle timeout: a request that passes no byte for this long (a stalled connection) is ended and
+   * fails as Transient ("no data from HOST for 60 s while reading gs://bucket/key"), which transfers
+   * retry. Milliseconds, or a duration such as "30s" or "2m"; 0 turns it off. Default:
+   * `setIdleTimeout()` / the CLI's `--timeout`, else `FERRY_TIMEOUT`, else 60 s. Given to the client
+   * as its `timeout` (which @google-cloud/storage applies as an idle timeout on JSON API requests and
+   * downloads) and, for resumable uploads, through an agent that watches the connection. Not applied
+   * to your own `storage`.
+   */
+  timeout?: Duration;
 }
 
 export interface ResolvedGcsOptions {

@@ -4,7 +4,14 @@
  * and the branch is moved with `force: false`. If anyone pushed in between, GitHub refuses the
  * fast-forward and the batch fails with ConditionNotMet: nothing is lost, nothing is half-applied.
  */
-import { type Entry, errors, normalizeKey, toByteIterable, type WriteSource } from "@ferry/core";
+import {
+  describeStall,
+  type Entry,
+  errors,
+  normalizeKey,
+  toByteIterable,
+  type WriteSource,
+} from "@ferry/core";
 import type { Octokit } from "@octokit/rest";
 import { createFirstFile, type FirstCommit, uploadBlob } from "./blobs.ts";
 import { commitMessage, emptySummary, type Overlay, treeChanges } from "./changes.ts";
@@ -128,6 +135,15 @@ export async function runBatch(
       } else {
         blob = uploadBlob(api, { owner, repo }, bytes, writeSignal);
       }
+      // A stall names the file being uploaded, not only the repository the blob went to.
+      blob = blob.catch((error: unknown) => {
+        throw (
+          describeStall(error, "upload", `github://${owner}/${repo}/${normalized}`, {
+            system: "github",
+            path: normalized,
+          }) ?? error
+        );
+      });
       uploads.push(blob.catch(() => undefined));
       operations.push({
         op: "write",

@@ -1,5 +1,5 @@
 /** The octokit client, loaded on first use (importing this plugin costs nothing until a request is made). */
-import { debugLog } from "@ferry/core";
+import { debugLog, idleFetch, idleTimeoutMs } from "@ferry/core";
 import type { Octokit } from "@octokit/rest";
 import type { GithubOptions } from "./options.ts";
 
@@ -30,6 +30,7 @@ export function lazyClient(options: GithubOptions): ClientSource {
         baseUrl,
         log,
         userAgent: "ferry-storage-github",
+        request: { fetch: idleFetch(() => idleTimeoutMs(options.timeout), "github") },
         ...(token ? { auth: token } : {}),
       });
     })();

@@ -9,6 +9,7 @@ import {
   errors,
   type HashAlgorithm,
   type ListOptions,
+  mapStreamErrors,
   type ReadOptions,
   type SignalOptions,
   type StorageDriver,
@@ -200,7 +201,15 @@ export class GithubDriver implements StorageDriver {
           path,
         });
       const api = await this.#client();
-      return downloadBlob(api, { owner: this.owner, repo: this.repo }, entry, options.range, options.signal);
+      const body = await downloadBlob(
+        api,
+        { owner: this.owner, repo: this.repo },
+        entry,
+        options.range,
+        options.signal,
+      );
+      // The answer streams on after this returns: its failures (a stall, a dropped connection) too are typed.
+      return mapStreamErrors(body, (error) => toGithubError(error, { what: this.describe(path), path }));
     });
   }
 

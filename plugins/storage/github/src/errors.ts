@@ -2,7 +2,7 @@
  * GitHub's answers mapped onto ferry's error codes. Messages name the repository, ref and path the
  * operation was about; the token never appears (octokit redacts it from the request it attaches too).
  */
-import { errors, FerryError, networkFailure, wording } from "@ferry/core";
+import { describeStall, errors, FerryError, isNetworkError, networkFailure, wording } from "@ferry/core";
 
 interface HttpFailure {
   status: number;
@@ -68,8 +68,15 @@ export interface ErrorSubject {
 
 /** Any error from a GitHub call as a FerryError about `subject`. */
 export function toGithubError(error: unknown, subject: ErrorSubject): FerryError {
+  const stall = describeStall(error, "access", `github://${subject.what}`, {
+    system: "github",
+    path: subject.path,
+  });
+  if (stall) return stall;
   if (FerryError.isInstance(error)) return error;
   const ctx = { system: "github", path: subject.path, cause: error };
+  if (isDroppedConnection(error))
+    return errors.transient(`the connection to GitHub dropped while accessing ${subject.what}`, ctx);
   if (error instanceof Error && error.name === "AbortError")
     return errors.aborted(`aborted: ${subject.what}`, ctx);
   if (!isHttpFailure(error))
@@ -138,4 +145,14 @@ export function toGithubError(error: unknown, subject: ErrorSubject): FerryError
         ctx,
       );
   }
+}
+
+/** fetch's word for a connection cut mid-answer ("terminated", caused by ECONNRESET and the like). */
+function isDroppedConnection(error: unknown): boolean {
+  for (let current = error, depth = 0; current && typeof current === "object" && depth < 5; depth++) {
+    const { message, code } = current as { message?: unknown; code?: unknown };
+    if (message === "terminated" || message === "fetch failed" || isNetworkError(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }

@@ -1,3 +1,4 @@
+import type { Duration } from "@ferry/core";
 import type { Octokit } from "@octokit/rest";
 
 /** A commit author or committer. The date is the commit time. */
@@ -41,4 +42,12 @@ export interface GithubOptions {
    * it at once, so this only bounds how soon pushes from elsewhere are seen. Use 0 to always re-resolve.
    */
   treeCacheTtl?: number | undefined;
+  /**
+   * Idle timeout: a request that receives nothing for this long (before its answer, or between
+   * chunks of it) is aborted and fails as Transient ("no data from HOST for 60 s while accessing
+   * github://owner/repo@ref/path"), which transfers retry. Milliseconds, or a duration such as "30s"
+   * or "2m"; 0 turns it off. Default: `setIdleTimeout()` / the CLI's `--timeout`, else
+   * `FERRY_TIMEOUT`, else 60 s. Not applied to your own `octokit`.
+   */
+  timeout?: Duration | undefined;
 }

@@ -35,6 +35,8 @@ export interface ClientHandle {
    * turns them off (a caller's own client, or `leanReads: false`).
    */
   leanDispatcher(): Promise<Dispatcher | undefined>;
+  /** The idle timeout in ms of the lean reads' dispatcher (0 or absent: none). */
+  idleTimeoutMs?(): number;
   /** Static credential values to keep out of messages. */
   secrets(): readonly string[];
 }
@@ -97,7 +99,13 @@ export class S3Driver implements StorageDriver {
       const dispatcher = await this.#handle.leanDispatcher();
       if (!dispatcher) return undefined;
       const { client, sdk } = await this.#handle.client();
-      return LeanGet.forBucket(client, sdk, this.bucket, dispatcher);
+      return LeanGet.forBucket(
+        client,
+        sdk,
+        this.bucket,
+        dispatcher,
+        () => this.#handle.idleTimeoutMs?.() ?? 0,
+      );
     })().catch(() => undefined);
     return this.#lean;
   }
@@ -219,9 +227,9 @@ export class S3Driver implements StorageDriver {
           requestOptions(options.signal),
         ),
       );
-    const mapErrors = (body: Readable) =>
+    const mapErrors = (body: Readable, lean?: LeanGet) =>
       mapStreamErrors(body, (error) =>
-        mapS3Error(error, {
+        mapS3Error(lean?.stall(error) ?? error, {
           operation: "read",
           path,
           bucket: this.bucket,
@@ -234,7 +242,7 @@ export class S3Driver implements StorageDriver {
     const lean = range && "suffix" in range ? undefined : await this.#leanGet();
     if (lean) {
       const body = await this.#run("read", path, () => lean.get(path, header, options.signal));
-      if (body) return mapErrors(body);
+      if (body) return mapErrors(body, lean);
     }
     let output: Awaited<ReturnType<typeof get>>;
     try {

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import {
+  describeStall,
   type ErrorCode,
   FerryError,
   isNetworkError,
@@ -176,6 +177,10 @@ function safeCause(error: SdkError, secrets: readonly string[]): Error {
 }
 
 export function mapS3Error(error: unknown, context: ErrorContext): FerryError {
+  const where =
+    context.path === undefined ? `s3://${context.bucket}` : `s3://${context.bucket}/${context.path}`;
+  const stall = describeStall(error, context.operation, where, { system: "s3", path: context.path });
+  if (stall) return stall;
   if (FerryError.isInstance(error)) return error;
   const sdk = (typeof error === "object" && error !== null ? error : { message: String(error) }) as SdkError;
   const secrets = context.secrets ?? [];

@@ -13,6 +13,8 @@ import {
   type Capabilities,
   defaultRoot,
   errors,
+  idleAgents,
+  idleTimeoutMs,
   type Location,
   registerSecret,
   type StoragePlugin,
@@ -78,21 +80,35 @@ export function s3(options: S3Options = {}): StoragePlugin {
     registerSecret(accessKeyId, secretAccessKey, sessionToken);
   }
   const ownsClient = options.client === undefined;
+  idleTimeoutMs(options.timeout, "s3(): timeout"); // a malformed timeout fails here, not on first use
+  const timeoutMs = () => idleTimeoutMs(options.timeout);
   let pending: Promise<{ client: S3Client; sdk: S3Sdk }> | undefined;
   let lean: Promise<Dispatcher> | undefined;
   const handle: ClientHandle = {
     leanDispatcher() {
       if (!ownsClient || options.leanReads === false) return Promise.resolve(undefined);
-      lean ??= import("undici").then(({ Agent }) => new Agent({ connections: LEAN_CONNECTIONS }));
+      lean ??= import("undici").then(({ Agent }) => {
+        // undici's own timers are its idle timeout: headers (the server's silence before it answers) and
+        // body (silence between chunks). 0 turns both off, as it does for the SDK's requests.
+        const idle = timeoutMs();
+        return new Agent({ connections: LEAN_CONNECTIONS, headersTimeout: idle, bodyTimeout: idle });
+      });
       return lean;
     },
     client() {
       pending ??= (async () => {
         const sdk = await loadSdk();
-        return { client: options.client ?? (await createClient(sdk, clientConfig(options))), sdk };
+        if (options.client) return { client: options.client, sdk };
+        const agents = idleAgents({ timeoutMs, system: "s3" });
+        const config = {
+          ...clientConfig(options),
+          requestHandler: { httpAgent: agents.http, httpsAgent: agents.https },
+        };
+        return { client: await createClient(sdk, config), sdk };
       })();
       return pending;
     },
+    idleTimeoutMs: timeoutMs,
     secrets() {
       const credentials = options.credentials;
       if (credentials === undefined || typeof credentials === "function") return [];

@@ -23,6 +23,7 @@
  */
 import type { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { type FerryError, undiciStall } from "@ferry/core";
 import type { Dispatcher } from "undici";
 import type { S3Sdk } from "./sdk.ts";
 
@@ -94,6 +95,7 @@ export class LeanGet {
   readonly #dispatcher: Dispatcher;
   readonly #config: LeanConfig;
   readonly #signing: { signingRegion?: string; signingService: string };
+  readonly #idleMs: () => number;
 
   private constructor(
     template: HttpRequestLike,
@@ -102,8 +104,10 @@ export class LeanGet {
     dispatcher: Dispatcher,
     config: LeanConfig,
     authScheme: AuthScheme | undefined,
+    idleMs: () => number,
   ) {
     this.#template = template;
+    this.#idleMs = idleMs;
     this.#pathPrefix = pathPrefix;
     this.#origin = originOf(template);
     this.#query = queryString(template.query);
@@ -126,6 +130,8 @@ export class LeanGet {
     sdk: S3Sdk,
     bucket: string,
     dispatcher: Dispatcher,
+    /** The dispatcher's `headersTimeout` / `bodyTimeout`, for the stall error. */
+    idleMs: () => number = () => 0,
   ): Promise<LeanGet | undefined> {
     if (bucket.startsWith("arn:") || bucket.endsWith("--x-s3")) return undefined;
     const config = client.config as unknown as LeanConfig;
@@ -173,13 +179,14 @@ export class LeanGet {
     }
     const pathPrefix = request.path.slice(0, -probePath.length + 1);
     if (template.protocol !== "http:" && template.protocol !== "https:") return undefined;
-    return new LeanGet(template, pathPrefix, signer, dispatcher, config, authScheme);
+    return new LeanGet(template, pathPrefix, signer, dispatcher, config, authScheme, idleMs);
   }
 
   /**
    * The object's bytes (`range` is an HTTP Range value such as `bytes=0-99`), or undefined when the
    * answer was not the plain success expected: the caller then reads through `client.send()`.
-   * Throws only when `signal` aborted the request.
+   * Throws only when `signal` aborted the request, or the server stalled (a stall error: reading it
+   * again through `send()` would only wait as long once more).
    */
   async get(
     key: string,
@@ -210,11 +217,18 @@ export class LeanGet {
       });
     } catch (error) {
       if (signal?.aborted) throw error;
+      const stall = this.stall(error);
+      if (stall) throw stall;
       return undefined;
     }
     if (isExpectedAnswer(response.statusCode, response.headers["content-range"], range)) return response.body;
     response.body.resume(); // drain the answer so the connection goes back to the pool
     return undefined;
+  }
+
+  /** `error` as a stall error when it is the dispatcher's idle timeout firing; else undefined. */
+  stall(error: unknown): FerryError | undefined {
+    return undiciStall(error, this.#origin.replace(/^\w+:\/\//, ""), this.#idleMs(), { system: "s3" });
   }
 }
 

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
-import { type Capabilities, errors } from "@ferry/core";
+import { type Capabilities, type Duration, errors } from "@ferry/core";
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
@@ -77,6 +77,15 @@ export interface S3Options {
    * `<bucket>/ferry-folder/<32 hex>`). Default: `FERRY_S3_BUCKET`; none means such a location asks for one.
    */
   defaultBucket?: string;
+
+  /**
+   * Idle timeout: a request that passes no byte either way for this long (a stalled connection) is
+   * ended and fails as Transient ("no data from HOST for 60 s while reading s3://bucket/key"), which
+   * transfers retry. Milliseconds, or a duration such as "30s" or "2m"; 0 turns it off. Default:
+   * `setIdleTimeout()` / the CLI's `--timeout`, else `FERRY_TIMEOUT`, else 60 s. Only for the client
+   * the plugin creates: your own `client` keeps its own handler.
+   */
+  timeout?: Duration;
   /**
    * Narrow the declared capabilities for S3-compatible servers that lack a feature, e.g.
    * `{ conditionalWrite: false }` for a server that ignores If-None-Match. Only narrow: a capability

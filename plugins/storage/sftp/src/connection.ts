@@ -5,7 +5,7 @@
  */
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { debugLog, errors, type FerryError, wording } from "@ferry/core";
+import { debugLog, errors, type FerryError, idleTimeoutMs, watchIdle, wording } from "@ferry/core";
 import type {
   AgentAuthMethod,
   Client,
@@ -49,6 +49,8 @@ export class Connection {
   dead = false;
   /** Operations (and open read streams) currently using this connection. */
   busy = 0;
+  /** Set when the idle timeout ended this connection: what its failed requests report. */
+  stall: FerryError | undefined;
 
   constructor(client: Client, target: Target, sftp: SFTPWrapper | undefined, hops: Connection[]) {
     this.client = client;
@@ -74,7 +76,12 @@ export class Connection {
   get calls(): SftpCalls {
     if (!this.sftp)
       throw errors.unexpected(`no SFTP channel on the connection to ${this.label}`, { system: "sftp" });
-    this.#calls ??= new SftpCalls(this.sftp, this.label, () => this.coalesceWrites());
+    this.#calls ??= new SftpCalls(
+      this.sftp,
+      this.label,
+      () => this.coalesceWrites(),
+      () => this.stall,
+    );
     return this.#calls;
   }
 
@@ -107,6 +114,34 @@ export class Connection {
   /** The transport under the SSH session: a TCP socket, or a forwarded channel behind a ProxyJump hop. */
   get #socket(): Partial<Socket> | undefined {
     return (this.client as unknown as { _sock?: Partial<Socket> })._sock;
+  }
+
+  /**
+   * End this connection when, while it is busy, no byte passes for the timeout. ssh2 has no
+   * per-request timeout, so the bytes of the TCP connection under it are watched (the first hop's,
+   * behind a ProxyJump). Idle time in the pool does not count.
+   */
+  watchIdle(timeoutMs: () => number): void {
+    const socket = [this, ...this.#hops]
+      .map((connection) => connection.#socket)
+      .find((candidate) => typeof candidate?.bytesRead === "number") as Socket | undefined;
+    if (!socket) return;
+    watchIdle(socket, {
+      host: `${socket.remoteAddress ?? this.target.host}:${socket.remotePort ?? this.target.port}`,
+      timeoutMs,
+      busy: () => this.busy > 0,
+      system: "sftp",
+      // OpenSSH's ServerAliveInterval: sshd answers a keepalive request even while a command runs
+      // silently for minutes (md5sum of a large file, a copy on the host), so only a dead link is cut.
+      probe: () => (this.client as unknown as { _protocol?: { ping?: () => void } })._protocol?.ping?.(),
+      onStall: (error) => {
+        debug("%s: no data for %d ms while in use; ending the connection", this.label, timeoutMs());
+        this.stall = error;
+        this.dead = true;
+        socket.destroy();
+        this.client.destroy();
+      },
+    });
   }
 
   /** The transport is gone (a 'close' may not have been emitted yet). */
@@ -363,5 +398,7 @@ async function open(
     });
   });
   sftp.on("error", () => {});
-  return new Connection(client, target, sftp, hops);
+  const connection = new Connection(client, target, sftp, hops);
+  connection.watchIdle(() => idleTimeoutMs(options.timeout));
+  return connection;
 }

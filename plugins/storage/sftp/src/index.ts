@@ -8,6 +8,7 @@
 import {
   createStorage,
   errors,
+  idleTimeoutMs,
   type Location,
   registerSecret,
   type Storage,
@@ -37,6 +38,7 @@ export interface SftpRoot {
 
 /** Connect (sharing the host's pool), resolve the root directory, probe features, build the driver. */
 export async function openSftpDriver(where: SftpRoot, options: SftpOptions = {}): Promise<SftpDriver> {
+  idleTimeoutMs(options.timeout, "sftp(): timeout"); // a malformed timeout fails here, not mid-transfer
   const target = resolveTarget({ host: where.host, port: where.port, user: where.user }, options);
   await checkExplicitKey(target, options);
   const pool = acquirePool(target, options);

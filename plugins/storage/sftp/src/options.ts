@@ -1,3 +1,4 @@
+import type { Duration } from "@ferry/core";
 import type { HostKeyCheck } from "./known-hosts.ts";
 
 /** Options of the `sftp()` plugin factory. Every field is optional: URLs and ~/.ssh/config fill in the rest. */
@@ -39,6 +40,16 @@ export interface SftpOptions {
   concurrency?: number;
   /** Milliseconds to wait for the SSH handshake. Default 20000. */
   readyTimeout?: number;
+  /**
+   * Idle timeout: a connection in use that passes no byte either way for this long (a stalled
+   * network) is ended, taken out of the pool, and the operation fails as Transient ("no data from
+   * HOST for 60 s while reading sftp://...") after the plugin's own one resume on a fresh connection;
+   * transfers retry it. A connection resting in the pool is never timed out. Milliseconds, or a
+   * duration such as "30s" or "2m"; 0 turns it off. Default: `setIdleTimeout()` / the CLI's
+   * `--timeout`, else `FERRY_TIMEOUT`, else 60 s. Connections to one host are shared, so the first
+   * storage opened on a host sets it for them.
+   */
+  timeout?: Duration;
   /**
    * Run commands on the host (`exec`, server-side `cp`, `md5sum`, `rm -rf`). Default true, probed on
    * first connection; false for sftp-only accounts, or to keep ferry from running anything there.

@@ -6,7 +6,7 @@
  * connections never keep Node alive.
  */
 import { createHash } from "node:crypto";
-import { debugLog, errors, FerryError } from "@ferry/core";
+import { debugLog, errors, FerryError, findStall } from "@ferry/core";
 import { type Connection, connect } from "./connection.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
 import { isLostConnection } from "./sftp-ops.ts";
@@ -236,6 +236,7 @@ export class HostPool {
           repeatable && attempt === 0 ? "retrying" : "giving up",
         );
         if (repeatable && attempt === 0) continue;
+        if (findStall(error)) throw error; // it already says what stalled
         throw errors.transient(`the SSH connection to ${this.label} dropped during the operation`, {
           system: "sftp",
           cause: error,

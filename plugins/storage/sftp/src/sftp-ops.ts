@@ -2,7 +2,7 @@
  * SFTP requests as promises, with SFTP status codes mapped to ferry's error codes. Errors without a
  * status code (the transport went away) pass through unchanged, for the pool to recognise.
  */
-import { errors, type FerryError } from "@ferry/core";
+import { describeStall, errors, type FerryError, findStall } from "@ferry/core";
 import type { Attributes, FileEntryWithStats, OpenMode, SFTPWrapper } from "ssh2";
 
 /** SSH_FX_* status codes (draft-ietf-secsh-filexfer-02, the version OpenSSH speaks). */
@@ -21,6 +21,7 @@ export const isLinkMode = (mode: number) => (mode & S_IFMT) === 0o120000;
 
 /** An error that means the transport went away (no SFTP status: the request never got an answer). */
 export function isLostConnection(error: unknown): boolean {
+  if (findStall(error)) return true;
   if (statusOf(error) !== undefined) return false;
   return /No response from server|Not connected|closed|ECONNRESET|EPIPE|write after end/i.test(
     String((error as { message?: unknown } | undefined)?.message ?? ""),
@@ -65,26 +66,46 @@ export class SftpCalls {
   readonly sftp: SFTPWrapper;
   readonly host: string;
 
-  readonly #pending = new Set<(error: Error) => void>();
+  /** Requests waiting for an answer: how to fail each, and what it was about. */
+  readonly #pending = new Map<(error: Error) => void, [string, "read" | "write"]>();
   readonly #beforeRequest: () => void;
+  readonly #stalled: () => FerryError | undefined;
   #closed = false;
 
-  /** `beforeRequest` runs before each request is handed to ssh2 (the connection batches socket writes there). */
-  constructor(sftp: SFTPWrapper, host: string, beforeRequest: () => void = () => {}) {
+  /**
+   * `beforeRequest` runs before each request is handed to ssh2 (the connection batches socket writes
+   * there); `stalled` tells whether the idle timeout ended the connection, so that its requests fail
+   * with that (saying what stalled) rather than with ssh2's "No response from server".
+   */
+  constructor(
+    sftp: SFTPWrapper,
+    host: string,
+    beforeRequest: () => void = () => {},
+    stalled: () => FerryError | undefined = () => undefined,
+  ) {
     this.sftp = sftp;
     this.host = host;
     this.#beforeRequest = beforeRequest;
+    this.#stalled = stalled;
     // ssh2 answers the requests in flight when a channel closes, but a request issued after that
     // would wait forever: fail every waiting call, and refuse new ones.
     sftp.once("close", () => {
       this.#closed = true;
-      for (const reject of this.#pending) reject(this.#lost());
+      for (const [reject, [path, intent]] of this.#pending) reject(this.#lost(path, intent));
       this.#pending.clear();
     });
   }
 
-  #lost(): Error {
-    return new Error(`Not connected: the SFTP channel to ${this.host} closed`);
+  #lost(path?: string, intent: "read" | "write" = "read"): Error {
+    return this.#stall(path, intent) ?? new Error(`Not connected: the SFTP channel to ${this.host} closed`);
+  }
+
+  /** The stall that ended this connection, said from the side of a request on `path`; else undefined. */
+  #stall(path: string | undefined, intent: "read" | "write"): FerryError | undefined {
+    const stall = this.#stalled();
+    if (!stall) return undefined;
+    const where = `sftp://${this.host}${path ?? ""}`;
+    return describeStall(stall, intent, where, { system: "sftp", path }) ?? stall;
   }
 
   #call<T>(
@@ -94,13 +115,13 @@ export class SftpCalls {
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.#closed) {
-        reject(this.#lost());
+        reject(this.#lost(path, intent));
         return;
       }
-      this.#pending.add(reject);
+      this.#pending.set(reject, [path, intent]);
       const settle = (error: Error | null | undefined, value?: T) => {
         this.#pending.delete(reject);
-        if (error) reject(mapSftpError(error, path, this.host, intent));
+        if (error) reject(this.#stall(path, intent) ?? mapSftpError(error, path, this.host, intent));
         else resolve(value as T);
       };
       try {
