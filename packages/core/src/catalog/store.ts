@@ -14,7 +14,7 @@ import { copyFile, mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ferry } from "../default.ts";
-import { errors, FerryError, toFerryError } from "../errors.ts";
+import { errors, FerryError } from "../errors.ts";
 import { TEMP_PREFIX, tempNameHead } from "../leftovers.ts";
 import { LocalDriver } from "../local/driver.ts";
 import { isDestinationError, mapFsError } from "../local/errors.ts";

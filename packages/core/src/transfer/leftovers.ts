@@ -1,10 +1,16 @@
 /**
  * Before a transfer writes, what earlier interrupted writes left at its destination (temp files,
  * staging folders, uploads never completed) is removed when stale by the rule in leftovers.ts:
- * a writer on this machine that no longer exists, or untouched for 24 hours. The outcome is a note;
- * a cleanup that cannot run does not stop the transfer.
+ * a writer on this machine that no longer exists, or untouched for 24 hours. What was removed, or
+ * found and could not be removed, is a note. What could not be looked for at all (a server that does
+ * not list multipart uploads, a missing permission) is a debug line only (`NODE_DEBUG=ferry:leftovers`):
+ * it would repeat on every transfer, and `ferry cleanup` reports it when asked. A cleanup that cannot
+ * run never stops the transfer.
  */
 import { FerryError } from "../errors.ts";
+import { debugLog } from "../redact.ts";
+
+const debug = debugLog("ferry:leftovers");
 import type { ResolvedEndpoint } from "./endpoints.ts";
 
 export async function removeStaleLeftovers(
@@ -25,9 +31,9 @@ export async function removeStaleLeftovers(
       );
     for (const leftover of failed)
       notes.push(`could not remove the leftover ${leftover.path}: ${leftover.error ?? "unknown error"}`);
-    for (const line of unchecked) notes.push(`leftovers not checked: ${line}`);
+    for (const line of unchecked) debug("leftovers not checked: %s", line);
   } catch (error) {
     if (FerryError.isInstance(error, "Aborted") || signal?.aborted) throw error;
-    notes.push(`leftovers not checked: ${error instanceof Error ? error.message : String(error)}`);
+    debug("leftovers not checked: %s", error instanceof Error ? error.message : String(error));
   }
 }

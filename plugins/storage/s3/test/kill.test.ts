@@ -138,7 +138,8 @@ describe("kill -9 during ferry cp into S3", () => {
 
     const rerun = await runFerryToEnd(args, env);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(rerun.stdout).toMatch(/leftovers not checked: unfinished multipart uploads below/);
+    // What could not be looked for is said by `ferry cleanup` (above), not on every transfer.
+    expect(rerun.stdout).not.toMatch(/leftovers not checked/);
     const after = await visibleObjects(bucket);
     expect(after.wrong).toEqual([]);
     expect(after.visible).toEqual([...source.keys()].sort());
