@@ -30,6 +30,16 @@ export class Output {
     else if (plain !== undefined) this.#stdout.write(`${redactSecrets(plain)}\n`);
   }
 
+  /**
+   * A chunk of a file's bytes for `--json` (`cat`): the location is redacted like every line, the
+   * bytes are not — they are the user's data and must come back exactly as stored.
+   */
+  emitBytes(url: string, offset: number, bytes: Buffer): void {
+    if (this.#stdout === process.stdout && stdoutClosed()) return;
+    const head = redactSecrets(JSON.stringify({ event: "data", url, offset }));
+    this.#stdout.write(`${head.slice(0, -1)},"base64":"${bytes.toString("base64")}"}\n`);
+  }
+
   /** Something worth knowing that is not a result (stderr, plain mode only; JSON mode gets a `note` event). */
   note(text: string): void {
     if (this.json) this.emit("note", { message: text }, undefined);

@@ -66,7 +66,9 @@ const PATTERNS: readonly RegExp[] = [
 ];
 
 /** `scheme://` followed by the rest of the URL (up to white space or a quote). */
-const URL_WITH_AUTHORITY = /([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^\s"'<>`]*)/g;
+// The scheme starts at a word boundary and is at most 32 characters, so a long run of letters (a
+// base64 payload, a hash) costs one step per character, not one scan of the rest per character.
+const URL_WITH_AUTHORITY = /\b([A-Za-z][A-Za-z0-9+.-]{0,31}:\/\/)([^\s"'<>`]*)/g;
 
 function redactUserInfo(text: string): string {
   return text.replace(URL_WITH_AUTHORITY, (whole, scheme: string, rest: string) => {

@@ -109,11 +109,7 @@ export function registerStorageCommands(program: Command): void {
           let offset = range?.offset ?? 0;
           for await (const chunk of stream as AsyncIterable<Buffer>) {
             signal.throwIfAborted();
-            output.emit(
-              "data",
-              { url: target.location.url, offset, base64: chunk.toString("base64") },
-              undefined,
-            );
+            output.emitBytes(target.location.url, offset, chunk);
             offset += chunk.byteLength;
           }
         } else {
