@@ -19,7 +19,6 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRandom } from "@ferry/core";
 
 export const FERRY_BIN = fileURLToPath(new URL("../../packages/cli/bin/ferry.js", import.meta.url));
 
@@ -89,7 +88,7 @@ export interface KillReport {
 
 /** Start the command `kills` times, each killed with SIGKILL at a seeded moment once it writes. */
 export async function killRepeatedly(options: KillOptions): Promise<KillReport> {
-  const random = createRandom(options.seed);
+  const random = seededRandom(options.seed);
   const report: KillReport = { killed: 0, finished: 0 };
   for (let round = 0; round < options.kills; round++) {
     const delay = Math.floor(random() * options.maxDelayMs);
@@ -133,7 +132,7 @@ export function writeSourceTree(
   root: string,
   options: { seed: number | string; count: number; maxBytes: number; largeBytes: number },
 ): Map<string, Buffer> {
-  const random = createRandom(options.seed);
+  const random = seededRandom(options.seed);
   const files = new Map<string, Buffer>();
   // AES-CTR over zeros: fast, seeded bytes that no compression or dedup can shortcut.
   const stream = createCipheriv(
@@ -220,4 +219,13 @@ export function checkVisibleFiles(
     if (!expected || !readFileSync(join(dir, path)).equals(expected)) wrong.push(path);
   }
   return { visible: visible.sort(), wrong };
+}
+
+/**
+ * Numbers in [0, 1) from SHA-256 of the seed and a counter. The harness is also loaded by plain Node
+ * (a backend's watchdog), where workspace packages resolve to builds that do not exist: no core here.
+ */
+function seededRandom(seed: number | string): () => number {
+  let counter = 0;
+  return () => createHash("sha256").update(`${seed}:${counter++}`).digest().readUInt32BE(0) / 2 ** 32;
 }

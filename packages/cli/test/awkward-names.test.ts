@@ -76,7 +76,8 @@ describe("keys that cannot be mapped to a safe path", () => {
     for (const name of UNSAFE) expect(listed.stderr).toContain(JSON.stringify(name));
 
     const copied = await runFerry(["cp", "--json", `gs://${bucket}`, join(work, "from-gcs")], { env });
-    expect(copied.code).toBe(1);
+    // Every failure is InvalidInput, so the exit code is InvalidInput's (2), as for any one-kind failure.
+    expect(copied.code).toBe(2);
     const lines = jsonLines(copied.stdout);
     const failedFiles = lines.filter((line) => line.event === "file" && line.status === "failed");
     expect(failedFiles.map((line) => line.path).sort()).toEqual([...UNSAFE].sort());

@@ -54,7 +54,7 @@ describe("ferry cleanup", () => {
     const run = await runFerry(["cleanup", "--older-than", "5x", join(work, "out")]);
     expect(run.code).toBe(2);
     expect(run.stderr.split("\n")[0]).toBe(
-      "error: option '--older-than <age>' argument '5x' is invalid. expected an age such as 90s, 30m, 24h or 7d",
+      "ferry: InvalidInput: option '--older-than <age>' argument '5x' is invalid. expected an age such as 90s, 30m, 24h or 7d",
     );
     expect(readdirSync(join(work, "out"))).toEqual([foreign("old.bin")]);
   });
