@@ -71,7 +71,7 @@ ferry_install_workspace() {
 }
 
 # Debian packages the real test backends and interop checks use.
-FERRY_DEBIAN_PACKAGES="openssh-server openssh-client rclone awscli git"
+FERRY_DEBIAN_PACKAGES="openssh-server openssh-client rclone awscli git tmux"
 
 ferry_missing_test_packages() {
   local missing=""
@@ -80,6 +80,7 @@ ferry_missing_test_packages() {
   command -v rclone >/dev/null 2>&1 || missing="$missing rclone"
   command -v aws >/dev/null 2>&1 || missing="$missing awscli"
   command -v git >/dev/null 2>&1 || missing="$missing git"
+  command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
   printf '%s' "$missing"
 }
 
