@@ -2,6 +2,7 @@
  * The GCS StorageDriver over @google-cloud/storage: a bucket is the root, keys are object names,
  * directories are name prefixes (plus `dir/` marker objects when asked for).
  */
+import type { EventEmitter } from "node:events";
 import { PassThrough, type Readable } from "node:stream";
 import {
   type Capabilities,
@@ -43,6 +44,8 @@ interface ListPage {
 }
 
 const MAX_PAGE = 1000;
+/** Downloads that got no answer at all are asked again this many times (the client's own default). */
+const UNANSWERED_READ_RETRIES = 3;
 /** V4 signed URLs live at most 7 days. */
 const MAX_SIGNED_SECONDS = 7 * 24 * 3600;
 
@@ -194,19 +197,26 @@ export class GcsDriver implements StorageDriver {
               start: range.offset,
               ...(range.length === undefined ? {} : { end: range.offset + range.length - 1 }),
             };
-    const source = file.createReadStream({
-      ...span,
-      ...(range === undefined ? { validation: "crc32c" as const } : {}),
-    });
-    try {
-      await responded(source);
-    } catch (error) {
-      source.destroy();
-      // 416: the offset is at or past the end, which reads nothing.
-      if (statusOfError(error) === 416) return emptyStream();
-      throw mapGcsError(error, this.#context("read", path));
+    noClientRetry(file);
+    for (let attempt = 0; ; attempt += 1) {
+      const source = file.createReadStream({
+        ...span,
+        ...(range === undefined ? { validation: "crc32c" as const } : {}),
+      });
+      try {
+        await responded(source);
+        return this.#forward(source, path, options.signal);
+      } catch (error) {
+        source.destroy();
+        // 416: the offset is at or past the end, which reads nothing.
+        if (statusOfError(error) === 416) return emptyStream();
+        const mapped = mapGcsError(error, this.#context("read", path));
+        // No answer at all (a kept-alive socket the server had closed, a reset before the headers):
+        // nothing was read yet, so ask again here, as the client would have.
+        const unanswered = statusOfError(error) === undefined && mapped.code === "Transient";
+        if (!unanswered || attempt >= UNANSWERED_READ_RETRIES || options.signal?.aborted) throw mapped;
+      }
     }
-    return this.#forward(source, path, options.signal);
   }
 
   /**
@@ -389,18 +399,39 @@ export class GcsDriver implements StorageDriver {
   }
 }
 
+type RequestInterceptor = NonNullable<File["interceptors"][number]["request"]>;
+
+/**
+ * Downloads are not retried inside the client: its retry of a streamed GET that got an answer (a
+ * 503, a 429) destroys the request stream while teeny-request still pipes the answer into it, which
+ * throws ERR_STREAM_UNABLE_TO_PIPE where nothing can catch it and ends the process. The answer
+ * surfaces as a typed error instead (Transient for a 503: ferry's transfer engine retries the file);
+ * `read` asks again itself when there was no answer at all.
+ */
+function noClientRetry(file: File): void {
+  // The client reads `maxRetries` off the request options; its typings do not list it.
+  const request = (reqOpts: object) => ({ ...reqOpts, maxRetries: 0 });
+  file.interceptors.push({ request: request as unknown as RequestInterceptor });
+}
+
 function emptyStream(): Readable {
   const stream = new PassThrough();
   stream.end();
   return stream;
 }
 
+const RESPONSE_LISTENERS = 32;
+
 /** Start a download and wait for its status: errors (404…) surface here, not later in the stream. */
 function responded(stream: Readable): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: unknown) => reject(error);
     stream.once("error", onError);
-    stream.once("response", (response: { statusCode?: number; status?: number }) => {
+    stream.once("response", (response: { statusCode?: number; status?: number } & Partial<EventEmitter>) => {
+      // The response is the HTTP body stream itself, which the client's layers pipe on three times
+      // over: 11 listeners, a fixed number and no leak, but over Node's default of 10 it prints a
+      // MaxListenersExceededWarning on every download of 64 KiB or more.
+      response.setMaxListeners?.(RESPONSE_LISTENERS);
       const status = response.statusCode ?? response.status ?? 200;
       if (status >= 200 && status < 300) {
         stream.off("error", onError);
