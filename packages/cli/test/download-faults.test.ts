@@ -124,6 +124,16 @@ describe("ferry cp gs://… ./dir when the download fails", () => {
     () => proxy,
     () => download(proxy.endpoint),
   );
+
+  it("a reset in the middle of the body is not blamed on the endpoint setting, which worked", async () => {
+    proxy.inject({ ...MID_BODY, times: Infinity });
+    const run = await download(proxy.endpoint);
+    expect(run.code).toBe(8);
+    expect(run.stderr).toMatch(
+      /^ferry: Transient: read gs:\/\/.*report\.bin: .*reset.* during the download\n$/,
+    );
+    expect(run.stderr).not.toMatch(/STORAGE_EMULATOR_HOST/);
+  });
 });
 
 describe("ferry cp s3://… ./dir when the connection is reset mid-body", () => {

@@ -226,7 +226,9 @@ export class GcsDriver implements StorageDriver {
    */
   #forward(source: Readable, path: string, signal: AbortSignal | undefined): Readable {
     const out = new PassThrough();
-    source.once("error", (error) => out.destroy(mapGcsError(error, this.#context("read", path))));
+    source.once("error", (error) =>
+      out.destroy(mapGcsError(error, { ...this.#context("read", path), answered: true })),
+    );
     out.once("close", () => {
       if (!source.destroyed) source.destroy();
     });

@@ -36,6 +36,8 @@ export interface ErrorContext {
   secrets?: readonly string[];
   /** The idle timeout in ms, for the stall error when the client's own timeout fired. */
   timeoutMs?: number | undefined;
+  /** The server had answered and the body was on its way: a network failure is the connection's, not the endpoint setting's. */
+  answered?: boolean;
 }
 
 /** The client's idle timeout (teeny-request: "network timeout at: URL"), as the stall it is. */
@@ -96,6 +98,8 @@ function describe(code: ErrorCode, error: ClientError, context: ErrorContext): s
   const at = where(context);
   const message = error.message ?? "";
   const network = networkFailure(error);
+  if (network !== undefined && context.answered)
+    return `${context.operation} ${at}: ${network.description} during the download`;
   if (network !== undefined)
     return `${context.operation} ${at}: ${network.description}; check STORAGE_EMULATOR_HOST or gcs({ apiEndpoint })`;
   // Object messages name the bucket too ("No such object: bucket/key"), so look for the object form first.
