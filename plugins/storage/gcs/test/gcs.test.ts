@@ -185,6 +185,31 @@ describe("errors", () => {
     expect(JSON.stringify(error)).not.toMatch(/upload_id=[0-9a-f]/);
   }, 60_000);
 
+  it("a 503 on a download rejects read() with Transient, with the plugin's client and a caller's own", async () => {
+    const { Storage: Client } = await import("@google-cloud/storage");
+    const bucket = server.createBucket();
+    const own = new Client({ apiEndpoint: server.endpoint, projectId: server.projectId });
+    const stores = [
+      await bucketStorage(server, {}, bucket),
+      createStorage(await gcs({ storage: own }).create(parseLocation(`gs://${bucket}`))),
+    ];
+    await stores[0]!.write("busy.bin", randomBytes(100 * KiB));
+    for (const storage of stores) {
+      // The client would retry this itself and crash the process doing it (ERR_STREAM_UNABLE_TO_PIPE).
+      server.injectFault({ method: "GET", path: /busy\.bin\?alt=media/, status: 503 });
+      const before = server.requests().length;
+      const error = await expectCode(storage.readBytes("busy.bin"), "Transient");
+      expect(error.message).toMatch(/^read gs:\/\/.*busy\.bin: .*\(HTTP 503\)$/);
+      expect(
+        server
+          .requests()
+          .slice(before)
+          .filter((r) => r.url.includes("alt=media")),
+      ).toHaveLength(1);
+      expect((await storage.readBytes("busy.bin")).length).toBe(100 * KiB);
+    }
+  });
+
   it("tells a missing bucket from a missing object", async () => {
     const missingBucket = await bucketStorage(server, {}, "ferry-no-such-bucket");
     expect((await expectCode(missingBucket.stat(""), "NotFound")).message).toContain(
