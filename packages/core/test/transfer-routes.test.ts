@@ -291,9 +291,7 @@ describe.skipIf(sshSkip !== undefined)(
           onFile: (event) => events.push(event),
           remoteEnv: rcloneOnTheClusterEnv(),
         });
-        expect(summary.notes).toEqual([
-          expect.stringMatching(/^copied on sftp:\/\/\S+ with rclone$/),
-        ]);
+        expect(summary.notes).toEqual([expect.stringMatching(/^copied on sftp:\/\/\S+ with rclone$/)]);
         expect(summary).toMatchObject({ copied: 3, failed: 0, bytes: 200_018 });
         expect(events.every((event) => event.route === "remote")).toBe(true);
         expect(summary.bytesThroughClient).toBeGreaterThan(0);

@@ -11,6 +11,7 @@ import { FerryError } from "../errors.ts";
 import { debugLog } from "../redact.ts";
 
 const debug = debugLog("ferry:leftovers");
+
 import type { ResolvedEndpoint } from "./endpoints.ts";
 
 export async function removeStaleLeftovers(

@@ -75,6 +75,15 @@ export function toGithubError(error: unknown, subject: ErrorSubject): FerryError
   if (stall) return stall;
   if (FerryError.isInstance(error)) return error;
   const ctx = { system: "github", path: subject.path, cause: error };
+  // A named network failure (a host that does not resolve, a refused connection) before the generic
+  // "dropped": fetch wraps both the same way, and only the first tells the user what to fix.
+  const network = networkFailure(error);
+  if (network !== undefined) {
+    return errors.transient(
+      `GitHub API unreachable for ${subject.what}: ${network.description}; check GITHUB_API_URL${wording({ library: " or github({ baseUrl })", cli: "" })}`,
+      ctx,
+    );
+  }
   if (isDroppedConnection(error))
     return errors.transient(`the connection to GitHub dropped while accessing ${subject.what}`, ctx);
   if (error instanceof Error && error.name === "AbortError")
@@ -96,13 +105,6 @@ export function toGithubError(error: unknown, subject: ErrorSubject): FerryError
         ...ctx,
         retryAfter: rate.retryAfter,
       },
-    );
-  }
-  const network = networkFailure(error);
-  if (network !== undefined) {
-    return errors.transient(
-      `GitHub API unreachable for ${subject.what}: ${network.description}; check GITHUB_API_URL or github({ baseUrl })`,
-      ctx,
     );
   }
   switch (error.status) {
