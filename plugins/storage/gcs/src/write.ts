@@ -8,8 +8,8 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { collectBytes, debugLog, errors, type WriteOptions } from "@ferry/core";
-import type { CreateWriteStreamOptions, File, SaveOptions } from "@google-cloud/storage";
+import { collectBytes, debugLog, errors, type WriteOptions, watchWritable } from "@ferry/core";
+import type { CreateWriteStreamOptions, File } from "@google-cloud/storage";
 import { mtimeMetadata, type ObjectResource } from "./entries.ts";
 import { roundChunk } from "./options.ts";
 
@@ -20,7 +20,12 @@ export interface UploadSettings {
   chunkSize: number;
   resumableThreshold: number;
   contentType: string | undefined;
+  /** The idle timeout in ms (0: none) and the `host:port` it names. */
+  idle?: { timeoutMs: number; host: string } | undefined;
 }
+
+/** Pieces the single-request upload hands the client, so its progress shows as they go out. */
+const PIECE = 64 * 1024;
 
 /** Object fields sent with the upload (the resource body of the request). */
 function uploadMetadata(options: WriteOptions, contentType: string | undefined): Record<string, unknown> {
@@ -48,12 +53,16 @@ export async function upload(
     // The caller's MD5 when given (GCS then checks the bytes against what the caller expects),
     // else the one of the bytes in hand (GCS then catches corruption on the way).
     const md5Hash = metadata.md5Hash ?? createHash("md5").update(bytes).digest("base64");
-    const save: SaveOptions = {
+    const save: CreateWriteStreamOptions = {
       resumable: false,
       metadata: { ...metadata, md5Hash },
       ...(preconditionOpts ? { preconditionOpts } : {}),
     };
-    await file.save(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), save);
+    async function* pieces() {
+      for (let offset = 0; offset < bytes.byteLength; offset += PIECE)
+        yield bytes.subarray(offset, offset + PIECE);
+    }
+    await send(file, pieces(), save, options, settings);
     const stored = file.metadata as ObjectResource;
     await checkStoredMd5(file, stored, md5Hash as string);
     return stored;
@@ -82,17 +91,55 @@ export async function upload(
     ...(preconditionOpts ? { preconditionOpts } : {}),
   };
   try {
-    await pipeline(
-      Readable.from(source),
-      file.createWriteStream(stream),
-      ...(options.signal ? [{ signal: options.signal }] : []),
-    );
+    await send(file, source, stream, options, settings);
   } catch (error) {
     debug("upload of %s failed (%s); cancelling its session", file.name, (error as Error)?.name ?? "error");
     await cancelSession(session);
     throw error;
   }
   return file.metadata as ObjectResource;
+}
+
+/**
+ * Pipes `source` into the client's write stream. The client's own timeout does not reach uploads,
+ * so the upload's progress is watched from here: bytes the client pulls from the source, bytes it
+ * reports sent, and once the source has ended the wait for the service's answer. When none of them
+ * moves for the idle timeout the write stream is destroyed (its request aborted) with the stall
+ * error, which the caller reports as "no data from HOST for N s while writing gs://bucket/key".
+ */
+async function send(
+  file: File,
+  source: AsyncIterable<Uint8Array>,
+  streamOptions: CreateWriteStreamOptions,
+  options: WriteOptions,
+  settings: UploadSettings,
+): Promise<void> {
+  let moved = 0;
+  async function* counted() {
+    for await (const chunk of source) {
+      moved += chunk.byteLength;
+      yield chunk;
+    }
+  }
+  const sink = file.createWriteStream(streamOptions);
+  sink.on("progress", () => {
+    moved += 1;
+  });
+  const idle = settings.idle;
+  const stop =
+    idle && idle.timeoutMs > 0
+      ? watchWritable(sink, () => moved, {
+          host: idle.host,
+          timeoutMs: () => idle.timeoutMs,
+          busy: () => true,
+          system: "gs",
+        })
+      : undefined;
+  try {
+    await pipeline(Readable.from(counted()), sink, ...(options.signal ? [{ signal: options.signal }] : []));
+  } finally {
+    stop?.();
+  }
 }
 
 /**
