@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import type { ClientRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { copy, createStorage, parseLocation, type Storage } from "@ferry/core";
@@ -36,7 +38,7 @@ for (const [name, uploads] of [
   describeStalls(`gcs (the harness's JSON API server), ${name}`, () => backend(uploads));
 
   // All bytes sent, then the service's answer (the object resource, which states the MD5) stalls.
-  describe(`gcs ${name}: the answer to an upload stalls`, () => {
+  describe(`gcs ${name}: a stalled upload`, () => {
     const data = payload();
     const md5 = createHash("md5").update(data).digest("base64");
     let server: Awaited<ReturnType<typeof backend>>;
@@ -93,5 +95,36 @@ for (const [name, uploads] of [
       );
       expect(seconds).toBeLessThan(20);
     }, 30_000);
+
+    for (const [direction, marker, what] of [
+      ["upstream", MARKER, "the bytes"],
+      ["downstream", md5, "the answer"],
+    ] as const) {
+      it(`a stall of ${what} ends the upload's request: no connection is left open`, async () => {
+        const requests: ClientRequest[] = [];
+        const record = (message: unknown) => {
+          const { request } = message as { request: ClientRequest };
+          if (request.getHeader("host") === `127.0.0.1:${proxy.port}`) requests.push(request);
+        };
+        subscribe("http.client.request.start", record);
+        try {
+          run += 1;
+          proxy.inject({ kind: "stall", direction, marker, times: Number.POSITIVE_INFINITY });
+          async function* source() {
+            yield data;
+          }
+          const error = await storage
+            .write(`open-${run}/data.bin`, source(), { size: data.length })
+            .catch((e) => e);
+          expect(error?.code).toBe("Transient");
+          expect(requests.length).toBeGreaterThan(0);
+          // Still stalled (the proxy holds the connection open): only ferry can have ended it. A
+          // request that completed is destroyed too (and its socket back in the pool).
+          expect(requests.filter((request) => !request.destroyed)).toEqual([]);
+        } finally {
+          unsubscribe("http.client.request.start", record);
+        }
+      }, 30_000);
+    }
   });
 }

@@ -5,7 +5,10 @@
  * appears only when the upload completes: a failure or abort leaves nothing, and the resumable
  * session is cancelled.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
+import { subscribe } from "node:diagnostics_channel";
+import type { ClientRequest } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { collectBytes, debugLog, errors, type WriteOptions, watchWritable } from "@ferry/core";
@@ -101,6 +104,25 @@ export async function upload(
 }
 
 /**
+ * The requests an upload has open, so a failed upload can end them: the client aborts none of its
+ * own when its write stream is destroyed, and a stalled socket would stay open. Requests are told
+ * apart by the async context they are made in (each upload runs in its own).
+ */
+const uploadRequests = new AsyncLocalStorage<Set<ClientRequest>>();
+let subscribed = false;
+function trackRequests(): void {
+  if (subscribed) return;
+  subscribed = true;
+  subscribe("http.client.request.start", (message) => {
+    const requests = uploadRequests.getStore();
+    if (!requests) return;
+    const { request } = message as { request: ClientRequest };
+    requests.add(request);
+    request.once("close", () => requests.delete(request));
+  });
+}
+
+/**
  * Pipes `source` into the client's write stream. The client's own timeout does not reach uploads,
  * so the upload's progress is watched from here: bytes the client pulls from the source, bytes it
  * reports sent, and once the source has ended the wait for the service's answer. When none of them
@@ -126,6 +148,7 @@ async function send(
     moved += 1;
   });
   const idle = settings.idle;
+  const requests = new Set<ClientRequest>();
   const stop =
     idle && idle.timeoutMs > 0
       ? watchWritable(sink, () => moved, {
@@ -135,8 +158,15 @@ async function send(
           system: "gs",
         })
       : undefined;
+  trackRequests();
   try {
-    await pipeline(Readable.from(counted()), sink, ...(options.signal ? [{ signal: options.signal }] : []));
+    await uploadRequests.run(requests, () =>
+      pipeline(Readable.from(counted()), sink, ...(options.signal ? [{ signal: options.signal }] : [])),
+    );
+  } catch (error) {
+    // The requests of a failed upload are ended with it (a stalled one would hold its socket).
+    for (const request of requests) request.destroy(error as Error);
+    throw error;
   } finally {
     stop?.();
   }
