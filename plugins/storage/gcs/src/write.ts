@@ -11,7 +11,8 @@ import { subscribe } from "node:diagnostics_channel";
 import type { ClientRequest } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { collectBytes, debugLog, errors, type WriteOptions, watchWritable } from "@ferry/core";
+import { setTimeout as sleep } from "node:timers/promises";
+import { collectBytes, debugLog, errors, findStall, type WriteOptions, watchWritable } from "@ferry/core";
 import type { CreateWriteStreamOptions, File } from "@google-cloud/storage";
 import { mtimeMetadata, type ObjectResource } from "./entries.ts";
 import { roundChunk } from "./options.ts";
@@ -65,7 +66,7 @@ export async function upload(
       for (let offset = 0; offset < bytes.byteLength; offset += PIECE)
         yield bytes.subarray(offset, offset + PIECE);
     }
-    await send(file, pieces(), save, options, settings);
+    await sendRetried(file, pieces, save, options, settings);
     const stored = file.metadata as ObjectResource;
     await checkStoredMd5(file, stored, md5Hash as string);
     return stored;
@@ -101,6 +102,46 @@ export async function upload(
     throw error;
   }
   return file.metadata as ObjectResource;
+}
+
+/**
+ * A single-request upload retried as the client's own `file.save` would (its retry options: a
+ * retryable error, up to `maxRetries` times, delays growing by `retryDelayMultiplier` from 1 s), the
+ * bytes being in hand. A stall is not retried here: the caller's retry (the transfer engine's) is.
+ */
+async function sendRetried(
+  file: File,
+  pieces: () => AsyncIterable<Uint8Array>,
+  streamOptions: CreateWriteStreamOptions,
+  options: WriteOptions,
+  settings: UploadSettings,
+): Promise<void> {
+  const retry = file.storage.retryOptions;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await send(file, pieces(), streamOptions, options, settings);
+      return;
+    } catch (error) {
+      const retryable =
+        attempt < (retry.maxRetries ?? 3) &&
+        !findStall(error) &&
+        !options.signal?.aborted &&
+        (retry.retryableErrorFn?.(error as Parameters<NonNullable<typeof retry.retryableErrorFn>>[0]) ??
+          false);
+      if (!retryable) throw error;
+      const delay = Math.min(
+        1000 * (retry.retryDelayMultiplier ?? 2) ** attempt,
+        1000 * (retry.maxRetryDelay ?? 64),
+      );
+      debug(
+        "single-request upload of %s failed (%s); retrying in %d ms",
+        file.name,
+        (error as Error)?.name ?? "error",
+        delay,
+      );
+      await sleep(delay, undefined, options.signal ? { signal: options.signal } : {});
+    }
+  }
 }
 
 /**
