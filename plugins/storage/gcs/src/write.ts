@@ -3,7 +3,8 @@
  * MD5, so GCS itself refuses corrupted bytes; anything larger, or of unknown size, is a resumable
  * upload in chunks (each chunk one retryable request, one chunk in memory). Either way the object
  * appears only when the upload completes: a failure or abort leaves nothing, and the resumable
- * session is cancelled.
+ * session is cancelled. The client's timeout does not reach uploads, so ferry watches their progress
+ * and ends a stalled one itself (see `send`).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
