@@ -14,7 +14,7 @@
  * CLI's `--timeout` sets), the `FERRY_TIMEOUT` environment variable, then 60 s. 0 turns it off.
  */
 import type { Socket } from "node:net";
-import type { Readable, Writable } from "node:stream";
+import type { Readable } from "node:stream";
 import { errors, type FerryError } from "./errors.ts";
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
@@ -191,23 +191,6 @@ export function watchReadable(
   return watchCounters({ read: () => received, sent: () => 0, gone: () => stream.destroyed }, stream, {
     ...options,
     busy: () => options.busy() && !stream.isPaused(),
-    onStall: (error) => stream.destroy(error),
-  });
-}
-
-/**
- * `watchIdle` for an upload through an SDK whose connection is out of reach: `progress()` is any
- * count that moves while the upload does (bytes the SDK pulled from the source, bytes it reported
- * sent), and stands still only while nothing moves, the wait for the service's answer included.
- * A stall destroys the SDK's write stream with the stall error.
- */
-export function watchWritable(
-  stream: Writable,
-  progress: () => number,
-  options: Omit<IdleWatchOptions, "onStall" | "probe">,
-): () => void {
-  return watchCounters({ read: progress, sent: () => 0, gone: () => stream.destroyed }, stream, {
-    ...options,
     onStall: (error) => stream.destroy(error),
   });
 }

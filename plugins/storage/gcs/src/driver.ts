@@ -262,16 +262,9 @@ export class GcsDriver implements StorageDriver {
         chunkSize: this.#options.chunkSize,
         resumableThreshold: this.#options.resumableThreshold,
         contentType,
-        idle: this.#uploadIdle(),
       });
       return fileEntry(path, resource);
     });
-  }
-
-  /** The idle timeout uploads are watched with (the client's own timeout does not reach them). */
-  #uploadIdle(): { timeoutMs: number; host: string } | undefined {
-    const timeoutMs = this.#handle.idleTimeoutMs?.();
-    return timeoutMs ? { timeoutMs, host: this.#handle.host?.() ?? "the GCS endpoint" } : undefined;
   }
 
   async delete(paths: readonly string[], _options?: SignalOptions): Promise<void> {

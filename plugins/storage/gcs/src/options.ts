@@ -78,9 +78,8 @@ export interface GcsOptions {
    * retry. Milliseconds, or a duration such as "30s" or "2m"; 0 turns it off. Default:
    * `setIdleTimeout()` / the CLI's `--timeout`, else `FERRY_TIMEOUT`, else 60 s. Given to the client
    * as its `timeout` (which @google-cloud/storage applies as an idle timeout on JSON API requests and
-   * downloads); uploads, which the client's timeout does not reach, are watched by ferry for
-   * progress and ended when none is made for the timeout. The client's `timeout` is not set on your own
-   * `storage` (ferry's watch of downloads and uploads still applies).
+   * downloads) and, for resumable uploads, through an agent that watches the connection. Not applied
+   * to your own `storage`.
    */
   timeout?: Duration;
 }

@@ -3,18 +3,13 @@
  * MD5, so GCS itself refuses corrupted bytes; anything larger, or of unknown size, is a resumable
  * upload in chunks (each chunk one retryable request, one chunk in memory). Either way the object
  * appears only when the upload completes: a failure or abort leaves nothing, and the resumable
- * session is cancelled. The client's timeout does not reach uploads, so ferry watches their progress
- * and ends a stalled one itself (see `send`).
+ * session is cancelled.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
-import { subscribe } from "node:diagnostics_channel";
-import type { ClientRequest } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { setTimeout as sleep } from "node:timers/promises";
-import { collectBytes, debugLog, errors, findStall, type WriteOptions, watchWritable } from "@ferry/core";
-import type { CreateWriteStreamOptions, File } from "@google-cloud/storage";
+import { collectBytes, debugLog, errors, type WriteOptions } from "@ferry/core";
+import type { CreateWriteStreamOptions, File, SaveOptions } from "@google-cloud/storage";
 import { mtimeMetadata, type ObjectResource } from "./entries.ts";
 import { roundChunk } from "./options.ts";
 
@@ -25,12 +20,7 @@ export interface UploadSettings {
   chunkSize: number;
   resumableThreshold: number;
   contentType: string | undefined;
-  /** The idle timeout in ms (0: none) and the `host:port` it names. */
-  idle?: { timeoutMs: number; host: string } | undefined;
 }
-
-/** Pieces the single-request upload hands the client, so its progress shows as they go out. */
-const PIECE = 64 * 1024;
 
 /** Object fields sent with the upload (the resource body of the request). */
 function uploadMetadata(options: WriteOptions, contentType: string | undefined): Record<string, unknown> {
@@ -58,16 +48,12 @@ export async function upload(
     // The caller's MD5 when given (GCS then checks the bytes against what the caller expects),
     // else the one of the bytes in hand (GCS then catches corruption on the way).
     const md5Hash = metadata.md5Hash ?? createHash("md5").update(bytes).digest("base64");
-    const save: CreateWriteStreamOptions = {
+    const save: SaveOptions = {
       resumable: false,
       metadata: { ...metadata, md5Hash },
       ...(preconditionOpts ? { preconditionOpts } : {}),
     };
-    async function* pieces() {
-      for (let offset = 0; offset < bytes.byteLength; offset += PIECE)
-        yield bytes.subarray(offset, offset + PIECE);
-    }
-    await sendRetried(file, pieces, save, options, settings);
+    await file.save(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), save);
     const stored = file.metadata as ObjectResource;
     await checkStoredMd5(file, stored, md5Hash as string);
     return stored;
@@ -96,122 +82,17 @@ export async function upload(
     ...(preconditionOpts ? { preconditionOpts } : {}),
   };
   try {
-    await send(file, source, stream, options, settings);
+    await pipeline(
+      Readable.from(source),
+      file.createWriteStream(stream),
+      ...(options.signal ? [{ signal: options.signal }] : []),
+    );
   } catch (error) {
     debug("upload of %s failed (%s); cancelling its session", file.name, (error as Error)?.name ?? "error");
     await cancelSession(session);
     throw error;
   }
   return file.metadata as ObjectResource;
-}
-
-/**
- * A single-request upload retried as the client's own `file.save` would (its retry options: a
- * retryable error, up to `maxRetries` times, delays growing by `retryDelayMultiplier` from 1 s), the
- * bytes being in hand. A stall is not retried here: the caller's retry (the transfer engine's) is.
- */
-async function sendRetried(
-  file: File,
-  pieces: () => AsyncIterable<Uint8Array>,
-  streamOptions: CreateWriteStreamOptions,
-  options: WriteOptions,
-  settings: UploadSettings,
-): Promise<void> {
-  const retry = file.storage.retryOptions;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await send(file, pieces(), streamOptions, options, settings);
-      return;
-    } catch (error) {
-      const retryable =
-        attempt < (retry.maxRetries ?? 3) &&
-        !findStall(error) &&
-        !options.signal?.aborted &&
-        (retry.retryableErrorFn?.(error as Parameters<NonNullable<typeof retry.retryableErrorFn>>[0]) ??
-          false);
-      if (!retryable) throw error;
-      const delay = Math.min(
-        1000 * (retry.retryDelayMultiplier ?? 2) ** attempt,
-        1000 * (retry.maxRetryDelay ?? 64),
-      );
-      debug(
-        "single-request upload of %s failed (%s); retrying in %d ms",
-        file.name,
-        (error as Error)?.name ?? "error",
-        delay,
-      );
-      await sleep(delay, undefined, options.signal ? { signal: options.signal } : {});
-    }
-  }
-}
-
-/**
- * The requests an upload has open, so a failed upload can end them: the client aborts none of its
- * own when its write stream is destroyed, and a stalled socket would stay open. Requests are told
- * apart by the async context they are made in (each upload runs in its own).
- */
-const uploadRequests = new AsyncLocalStorage<Set<ClientRequest>>();
-let subscribed = false;
-function trackRequests(): void {
-  if (subscribed) return;
-  subscribed = true;
-  subscribe("http.client.request.start", (message) => {
-    const requests = uploadRequests.getStore();
-    if (!requests) return;
-    const { request } = message as { request: ClientRequest };
-    requests.add(request);
-    request.once("close", () => requests.delete(request));
-  });
-}
-
-/**
- * Pipes `source` into the client's write stream. The client's own timeout does not reach uploads,
- * so the upload's progress is watched from here: bytes the client pulls from the source, bytes it
- * reports sent, and once the source has ended the wait for the service's answer. When none of them
- * moves for the idle timeout the write stream is destroyed (its request aborted) with the stall
- * error, which the caller reports as "no data from HOST for N s while writing gs://bucket/key".
- */
-async function send(
-  file: File,
-  source: AsyncIterable<Uint8Array>,
-  streamOptions: CreateWriteStreamOptions,
-  options: WriteOptions,
-  settings: UploadSettings,
-): Promise<void> {
-  let moved = 0;
-  async function* counted() {
-    for await (const chunk of source) {
-      moved += chunk.byteLength;
-      yield chunk;
-    }
-  }
-  const sink = file.createWriteStream(streamOptions);
-  sink.on("progress", () => {
-    moved += 1;
-  });
-  const idle = settings.idle;
-  const requests = new Set<ClientRequest>();
-  const stop =
-    idle && idle.timeoutMs > 0
-      ? watchWritable(sink, () => moved, {
-          host: idle.host,
-          timeoutMs: () => idle.timeoutMs,
-          busy: () => true,
-          system: "gs",
-        })
-      : undefined;
-  trackRequests();
-  try {
-    await uploadRequests.run(requests, () =>
-      pipeline(Readable.from(counted()), sink, ...(options.signal ? [{ signal: options.signal }] : [])),
-    );
-  } catch (error) {
-    // The requests of a failed upload are ended with it (a stalled one would hold its socket).
-    for (const request of requests) request.destroy(error as Error);
-    throw error;
-  } finally {
-    stop?.();
-  }
 }
 
 /**

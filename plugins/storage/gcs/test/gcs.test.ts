@@ -77,16 +77,6 @@ describe("uploads", () => {
     expect(Buffer.from(await storage.readBytes("resumed.bin")).equals(data)).toBe(true);
   });
 
-  it("retries a single-request upload answered 503 once, and the object is exact", async () => {
-    const storage = await bucketStorage(server);
-    const data = randomBytes(300 * KiB);
-    server.injectFault({ method: "POST", path: /uploadType=multipart/, status: 503 });
-    const { requests } = await traffic(() => storage.write("retried-503.bin", data, { size: data.length }));
-    const posts = requests.filter((r) => r.method === "POST");
-    expect(posts.map((p) => p.status)).toEqual([503, 200]);
-    expect(Buffer.from(await storage.readBytes("retried-503.bin")).equals(data)).toBe(true);
-  });
-
   it("leaves no object and cancels the session when the source fails mid-upload", async () => {
     const storage = await bucketStorage(server, { resumableThreshold: 0 });
     async function* failing() {
