@@ -17,17 +17,9 @@ import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
-import {
-  type BatchSource,
-  type ColumnBatch,
-  type PlainData,
-  PluginRegistry,
-  parseLocation,
-  type Schema,
-  Table,
-  t,
-  table,
-} from "@ferry/core";
+import { PluginRegistry, parseLocation, Table, table } from "@ferry/core";
+import type { PlainData } from "@ferry/parquet";
+import { type BatchSource, type ColumnBatch, type Schema, t } from "@ferry/plugin-kit";
 import s3 from "@ferry/storage-s3";
 import arrow from "@ferry/table-arrow";
 import polars from "@ferry/table-polars";

@@ -6,7 +6,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { copy, createStorage, local, PluginRegistry, parseLocation, type Storage } from "@ferry/core";
+import { copy, createStorage, local, PluginRegistry, parseLocation } from "@ferry/core";
+import type { Storage } from "@ferry/plugin-kit";
 import { azure } from "@ferry/storage-azure";
 import { github } from "@ferry/storage-github";
 import { s3 } from "@ferry/storage-s3";

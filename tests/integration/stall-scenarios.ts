@@ -8,7 +8,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { copy, type Storage, type TransferSummary } from "@ferry/core";
+import { copy, type TransferSummary } from "@ferry/core";
+import type { Storage } from "@ferry/plugin-kit";
 import type { Fault, FaultDirection, FaultProxy } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 

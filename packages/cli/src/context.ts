@@ -2,7 +2,7 @@
  * What every command shares: the output mode, an AbortSignal that Ctrl-C fires (a second Ctrl-C
  * exits at once), and the wrapper that turns a command's result or error into an exit code.
  */
-import { FerryError, parseDuration, setIdleTimeout } from "@ferry/core";
+import { FerryError, parseDuration, setIdleTimeout } from "@ferry/plugin-kit";
 import { type Command, InvalidArgumentError } from "commander";
 import { EXIT } from "./exit-codes.ts";
 import { Output } from "./output.ts";

@@ -2,7 +2,7 @@
  * Exit codes scripts can rely on (documented in the README). One per error code a script may want
  * to branch on; everything unexpected is 1, like a partial failure.
  */
-import type { ErrorCode } from "@ferry/core";
+import type { ErrorCode } from "@ferry/plugin-kit";
 
 export const EXIT = {
   ok: 0,

@@ -2,7 +2,9 @@
  * The `ferry` command: builds the program from its command groups and runs it. Each group lives in
  * commands/<group>.ts and exports `register<Group>Commands(program)`.
  */
-import { useCliWording, VERSION } from "@ferry/core";
+
+import { VERSION } from "@ferry/core";
+import { useCliWording } from "@ferry/plugin-kit";
 import { Command, CommanderError } from "commander";
 import { registerCatalogCommands } from "./commands/catalog.ts";
 import { registerCleanupCommands } from "./commands/cleanup.ts";

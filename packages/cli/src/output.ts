@@ -3,7 +3,7 @@
  * one object per line on stdout, each with an `event` field. Errors always get one clear line
  * on stderr (`ferry: NotFound: ...`); in JSON mode they are also an `error` event on stdout.
  */
-import { FerryError, redactSecrets, toFerryError } from "@ferry/core";
+import { FerryError, redactSecrets, toFerryError } from "@ferry/plugin-kit";
 import { exitCodeFor } from "./exit-codes.ts";
 import { PIPE_CLOSED_STATUS, stdoutClosed } from "./stdout.ts";
 

@@ -4,7 +4,9 @@
  * A name that comes back different, or a write that "succeeds" and leaves nothing or something else,
  * is the silent loss this test exists to catch.
  */
-import { createStorage, FerryError, local, parseLocation, type Storage } from "@ferry/core";
+
+import { createStorage, local, parseLocation } from "@ferry/core";
+import { FerryError, type Storage } from "@ferry/plugin-kit";
 import { azure } from "@ferry/storage-azure";
 import { gcs } from "@ferry/storage-gcs";
 import { github } from "@ferry/storage-github";

@@ -1,7 +1,8 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Table, t, table } from "@ferry/core";
+import { Table, table } from "@ferry/core";
+import { t } from "@ferry/plugin-kit";
 import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { registerTableCommands } from "../src/commands/table.ts";

@@ -2,7 +2,9 @@
  * The type catalogue describeTableFlavour round-trips: one column per ferry type, with extremes and
  * nulls, named by `describeType` so a flavour declares what it refuses or converts by those names.
  */
-import { type DataType, describeType, type Field, type Schema, t } from "@ferry/core";
+
+import { describeType } from "@ferry/parquet";
+import { type DataType, type Field, type Schema, t } from "@ferry/plugin-kit";
 
 export interface TypeCase {
   /** `describeType(field.type)`, e.g. "int64", "timestamp[ns]", "list<int32>". */

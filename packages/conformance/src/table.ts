@@ -8,21 +8,17 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type LocationLike, local, PluginRegistry, Table, table } from "@ferry/core";
+import { describeType } from "@ferry/parquet";
 import {
   type ColumnBatch,
   type DataType,
-  describeType,
   FerryError,
   type Field,
-  type LocationLike,
-  local,
-  PluginRegistry,
   type Schema,
-  Table,
   type TableFlavour,
   t,
-  table,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TYPE_CASES, type TypeCase } from "./table-cases.ts";
 

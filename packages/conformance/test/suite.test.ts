@@ -7,14 +7,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import {
-  type Capabilities,
-  createStorage,
-  LocalDriver,
-  type Storage,
-  type StorageDriver,
-  toByteIterable,
-} from "@ferry/core";
+import { createStorage, LocalDriver } from "@ferry/core";
+import { type Capabilities, type Storage, type StorageDriver, toByteIterable } from "@ferry/plugin-kit";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CaseContext, StorageFixture } from "../src/index.ts";
 import { describeStorage, listPaths, overrideDriver, STORAGE_CASE_NAMES } from "../src/index.ts";

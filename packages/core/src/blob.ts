@@ -5,8 +5,9 @@
  */
 import type { Readable } from "node:stream";
 import { Readable as NodeReadable } from "node:stream";
+import type { WriteSource } from "@ferry/plugin-kit";
+import { errors, FerryError } from "@ferry/plugin-kit";
 import { ferry } from "./default.ts";
-import { errors, FerryError } from "./errors.ts";
 import { type Location, type LocationLike, withPath } from "./location.ts";
 import { entryLocation, loadNamed, type SaveNamedOptions } from "./registry/named.ts";
 import type { LoadOptions, ResourceRegistryOptions } from "./registry/registry.ts";
@@ -24,7 +25,6 @@ import {
   specPlace,
 } from "./resource-spec.ts";
 import { type ResourceOptions, type ResourceTransferOptions, transferResource } from "./resource-target.ts";
-import type { WriteSource } from "./storage.ts";
 
 export interface BlobOptions extends ResourceOptions {
   /** Content to keep until `write()` is called. */

@@ -4,11 +4,20 @@
  * moves between systems server-side, from the host it lives on, or streamed — never via local disk.
  */
 import type { Readable } from "node:stream";
+import {
+  baseName,
+  compareKeys,
+  conditionalWritesHold,
+  errors,
+  FerryError,
+  joinKey,
+  normalizeKey,
+  relativeKey,
+  type WriteSource,
+} from "@ferry/plugin-kit";
 import pLimit from "p-limit";
 import { ferry } from "./default.ts";
-import { errors, FerryError } from "./errors.ts";
 import { type LocationLike, withPath } from "./location.ts";
-import { baseName, compareKeys, joinKey, normalizeKey, relativeKey } from "./paths.ts";
 import { entryLocation, loadNamed } from "./registry/named.ts";
 import type { LoadOptions, ResourceRegistryOptions } from "./registry/registry.ts";
 import { registerResourceType } from "./registry/resources.ts";
@@ -29,7 +38,6 @@ import {
   resolveTarget,
   transferResource,
 } from "./resource-target.ts";
-import { conditionalWritesHold, type WriteSource } from "./storage.ts";
 import { overlaps, sameStorage } from "./transfer/endpoints.ts";
 import { copy } from "./transfer/engine.ts";
 import { throwOnFailures } from "./transfer/failures.ts";

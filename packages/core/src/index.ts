@@ -1,28 +1,79 @@
+/**
+ * @ferry/core — the user API: Folder, Blob and Table, the registry that saves and loads them by name,
+ * the Catalog, copy/sync, locations and the plugin registry (`ferry`). The contract types a user meets
+ * (Entry, Storage, Schema, FerryError, …) are re-exported here from @ferry/plugin-kit, which is where
+ * plugin authors import the contract and its helpers from.
+ */
+
+export type {
+  ColumnData,
+  Group,
+  PartFile,
+  PlainData,
+  RowData,
+  ShuffleOptions,
+  StreamOptions,
+  WriteMode,
+  WriteResult,
+  WriteTableOptions,
+} from "@ferry/parquet";
+export type {
+  BatchSource,
+  ByteRange,
+  Capabilities,
+  CleanupOptions,
+  CleanupResult,
+  ColumnBatch,
+  CopyOptions,
+  DataType,
+  Duration,
+  Entry,
+  ErrorCode,
+  ExecOptions,
+  ExecResult,
+  FerryErrorOptions,
+  Field,
+  HashAlgorithm,
+  Leftover,
+  ListOptions,
+  ParquetEncodeOptions,
+  PresignOptions,
+  RangedWriteOptions,
+  RangeFetcher,
+  ReadOptions,
+  Schema,
+  SignalOptions,
+  Storage,
+  StorageDriver,
+  StorageLimits,
+  TableFlavour,
+  TimeUnit,
+  WriteOptions,
+  WriteSource,
+} from "@ferry/plugin-kit";
+export {
+  ERROR_CODES,
+  errors,
+  FerryError,
+  redactSecrets,
+  registerSecret,
+  setIdleTimeout,
+  t,
+  useCliWording,
+  wording,
+} from "@ferry/plugin-kit";
 export * from "./blob.ts";
 export * from "./catalog/index.ts";
 export * from "./default.ts";
-export * from "./errors.ts";
 export * from "./folder.ts";
-export * from "./idle-agent.ts";
-export * from "./idle-fetch.ts";
-export * from "./idle-timeout.ts";
-export * from "./leftovers.ts";
 export * from "./local/index.ts";
 export * from "./location.ts";
 export * from "./managed.ts";
-export * from "./md5.ts";
-export * from "./paths.ts";
 export * from "./plugins.ts";
-export * from "./redact.ts";
 export * from "./registry/index.ts";
 export * from "./resource.ts";
 export * from "./resource-target.ts";
-export * from "./sdk-errors.ts";
 export * from "./ssh-config.ts";
-export * from "./storage.ts";
-export * from "./streams.ts";
-export * from "./table/index.ts";
-export * from "./table/types.ts";
+export * from "./table.ts";
 export * from "./transfer/index.ts";
 export { VERSION } from "./version.ts";
-export * from "./wording.ts";

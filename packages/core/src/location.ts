@@ -5,11 +5,8 @@
  */
 import { homedir } from "node:os";
 import { isAbsolute, resolve as resolvePath } from "node:path";
-import { errors } from "./errors.ts";
-import { normalizeKey } from "./paths.ts";
-import { hasUrlCredentials, redactSecrets as redact } from "./redact.ts";
+import { errors, hasUrlCredentials, normalizeKey, redactSecrets as redact, wording } from "@ferry/plugin-kit";
 import { findSshHost } from "./ssh-config.ts";
-import { wording } from "./wording.ts";
 
 /** Canonical system names. `ssh` is an alias of `sftp`. */
 export type SystemName = "file" | "s3" | "gs" | "az" | "sftp" | "github" | (string & {});

@@ -3,9 +3,6 @@
  * so that every plugin behaves the same to callers and the conformance suite tests one contract.
  */
 import { Readable } from "node:stream";
-import { errors, FerryError, throwIfAborted, toFerryError } from "./errors.ts";
-import { md5Stream } from "./md5.ts";
-import { compareKeys, isAddressableKey, normalizeKey } from "./paths.ts";
 import type {
   ByteRange,
   CleanupOptions,
@@ -25,8 +22,19 @@ import type {
   StorageDriver,
   WriteOptions,
   WriteSource,
-} from "./storage.ts";
-import { collectBytes, toByteIterable } from "./streams.ts";
+} from "@ferry/plugin-kit";
+import {
+  collectBytes,
+  compareKeys,
+  errors,
+  FerryError,
+  isAddressableKey,
+  md5Stream,
+  normalizeKey,
+  throwIfAborted,
+  toByteIterable,
+  toFerryError,
+} from "@ferry/plugin-kit";
 
 const MANAGED = Symbol.for("ferry.managedStorage");
 

@@ -10,12 +10,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { errors, FerryError } from "./errors.ts";
+import type { Capabilities, Storage, StorageDriver, TableFlavour } from "@ferry/plugin-kit";
+import { errors, FerryError, wording } from "@ferry/plugin-kit";
 import { canonicalSystem, type Location, type LocationLike, parseLocation } from "./location.ts";
 import { createStorage } from "./managed.ts";
-import type { Capabilities, Storage, StorageDriver } from "./storage.ts";
-import type { TableFlavour } from "./table/types.ts";
-import { wording } from "./wording.ts";
 
 export interface StoragePlugin {
   /** Short name, e.g. "s3". */

@@ -7,7 +7,7 @@
  * place needs a look-up (a saved name, a plugin's default bucket), the first awaited method makes it.
  */
 import { homedir } from "node:os";
-import { errors, FerryError } from "./errors.ts";
+import { errors, FerryError } from "@ferry/plugin-kit";
 import { canonicalSystem, type Location, type LocationLike, parseLocation } from "./location.ts";
 import type { PluginRegistry } from "./plugins.ts";
 import type { RegistryEntry } from "./registry/entry.ts";

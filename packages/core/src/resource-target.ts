@@ -5,7 +5,7 @@
  * container, the login's home on an SSH host, or the working directory locally.
  */
 import { randomUUID } from "node:crypto";
-import { errors } from "./errors.ts";
+import { errors } from "@ferry/plugin-kit";
 import {
   canonicalSystem,
   childLocation,

@@ -2,6 +2,8 @@
  * What every data resource (Folder, Blob) shares: where it lives, the registry that resolves it,
  * its metadata, and how it describes itself to `toConfig()` and the resource registry.
  */
+
+import type { Storage } from "@ferry/plugin-kit";
 import { ferry } from "./default.ts";
 import { type Location, parseLocation } from "./location.ts";
 import type { PluginRegistry } from "./plugins.ts";
@@ -13,7 +15,6 @@ import {
   type ResourceKind,
   type ResourceOptions,
 } from "./resource-target.ts";
-import type { Storage } from "./storage.ts";
 
 export abstract class LocatedResource<Kind extends ResourceKind> {
   readonly kind: Kind;

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { FerryError } from "@ferry/plugin-kit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Blob, blob, FerryError, local, PluginRegistry } from "../src/index.ts";
+import { Blob, blob, local, PluginRegistry } from "../src/index.ts";
 import { filesUnder, removeTemp, tempDir } from "./transfer-faults.ts";
 
 let work: string;

@@ -1,9 +1,9 @@
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { FerryError } from "@ferry/plugin-kit";
 import { describe, expect, it } from "vitest";
 import {
   Catalog,
-  FerryError,
   FunctionJob,
   gcRuns,
   getFromRun,

@@ -5,8 +5,9 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { FerryError } from "@ferry/plugin-kit";
 import { describe, expect, it } from "vitest";
-import { Catalog, FerryError, FunctionJob, getFromRun, verifyRun } from "../src/index.ts";
+import { Catalog, FunctionJob, getFromRun, verifyRun } from "../src/index.ts";
 import { quiet, runLogOf, tree, useWorkspace, writeAt } from "./catalog-fixtures.ts";
 
 const { workdir } = useWorkspace();

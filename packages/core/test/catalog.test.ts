@@ -1,8 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { FerryError } from "@ferry/plugin-kit";
 import { describe, expect, it } from "vitest";
-import { Catalog, FerryError, FunctionJob } from "../src/index.ts";
+import { Catalog, FunctionJob } from "../src/index.ts";
 import {
   DATA_TXT,
   DF_CSV,

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { FerryError } from "@ferry/plugin-kit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FerryError, Folder, folder, local, PluginRegistry } from "../src/index.ts";
+import { Folder, folder, local, PluginRegistry } from "../src/index.ts";
 import { filesUnder, removeTemp, tempDir, writeTree } from "./transfer-faults.ts";
 
 let work: string;

@@ -8,7 +8,8 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { FerryError, localStorage, type Storage } from "@ferry/core";
+import { localStorage } from "@ferry/core";
+import { FerryError, type Storage } from "@ferry/plugin-kit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 const HOST = createHash("sha256").update(hostname()).digest("hex").slice(0, 6);

@@ -22,16 +22,9 @@ import {
 import { createServer } from "node:net";
 import { availableParallelism, platform, tmpdir } from "node:os";
 import { join } from "node:path";
+import { type ErrorCode, FerryError, type Storage } from "@ferry/plugin-kit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  type ErrorCode,
-  FerryError,
-  ferry,
-  local,
-  localStorage,
-  PluginRegistry,
-  type Storage,
-} from "../src/index.ts";
+import { ferry, local, localStorage, PluginRegistry } from "../src/index.ts";
 import { mapFsError } from "../src/local/errors.ts";
 
 let base: string;

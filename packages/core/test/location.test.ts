@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { FerryError } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { childLocation, FerryError, parseLocation } from "../src/index.ts";
+import { childLocation, parseLocation } from "../src/index.ts";
 
 function expectInvalid(input: Parameters<typeof parseLocation>[0], fragment: RegExp): void {
   try {

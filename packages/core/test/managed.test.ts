@@ -2,14 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { storageBuffer } from "@ferry/parquet";
+import type { Storage, StorageDriver } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  createStorage,
-  localStorage,
-  type Storage,
-  type StorageDriver,
-  storageBuffer,
-} from "../src/index.ts";
+import { createStorage, localStorage } from "../src/index.ts";
 
 /** A driver that, like GitHub's, can only hand over whole objects: it declares rangeRead false and ignores ranges. */
 function wholeObjectsOnly(inner: Storage): StorageDriver {

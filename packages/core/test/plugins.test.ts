@@ -3,14 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { baseCapabilities, FerryError, type StorageDriver } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  baseCapabilities,
-  FerryError,
-  PluginRegistry,
-  type StorageDriver,
-  type StoragePlugin,
-} from "../src/index.ts";
+import { PluginRegistry, type StoragePlugin } from "../src/index.ts";
 
 const CORE_ENTRY = fileURLToPath(new URL("../src/index.ts", import.meta.url));
 

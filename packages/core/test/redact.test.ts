@@ -1,6 +1,7 @@
 import { inspect } from "node:util";
+import { errors, FerryError, redactSecrets, registerSecret } from "@ferry/plugin-kit";
 import { afterEach, describe, expect, it } from "vitest";
-import { errors, FerryError, parseLocation, redactSecrets, registerSecret } from "../src/index.ts";
+import { parseLocation } from "../src/index.ts";
 
 const SECRET = "ferryRedactSecret/0001+Zq@x";
 

@@ -2,8 +2,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { FerryError } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, expect } from "vitest";
-import { FerryError, parseLocation, type Registrable } from "../src/index.ts";
+import { parseLocation, type Registrable } from "../src/index.ts";
 
 /** A resource that is nothing but a location, for tests of the registry itself. */
 export function resourceAt(url: string, type: "folder" | "table" | "blob" = "folder"): Registrable {

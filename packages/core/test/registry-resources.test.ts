@@ -1,18 +1,9 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { FerryError } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  Blob,
-  blob,
-  FerryError,
-  Folder,
-  folder,
-  load,
-  ResourceRegistry,
-  Table,
-  table,
-} from "../src/index.ts";
+import { Blob, blob, Folder, folder, load, ResourceRegistry, Table, table } from "../src/index.ts";
 
 let work: string;
 beforeAll(async () => {

@@ -1,8 +1,9 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { FerryError } from "@ferry/plugin-kit";
 import { describe, expect, it } from "vitest";
-import { FerryError, parseLocation, parseName, ResourceRegistry } from "../src/index.ts";
+import { parseLocation, parseName, ResourceRegistry } from "../src/index.ts";
 import { expectError, resourceAt, useProjects } from "./registry-fixtures.ts";
 
 const { project } = useProjects();

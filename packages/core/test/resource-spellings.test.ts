@@ -5,8 +5,9 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { FerryError } from "@ferry/plugin-kit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Blob, blob, FerryError, Folder, folder, Table, table } from "../src/index.ts";
+import { Blob, blob, Folder, folder, Table, table } from "../src/index.ts";
 import { GRADES, TUTORIAL_BATCHES } from "./seed-fixtures.ts";
 import { removeTemp, tempDir } from "./transfer-faults.ts";
 

@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
+import { FerryError } from "@ferry/plugin-kit";
 import { azure } from "@ferry/storage-azure";
 import { gcs } from "@ferry/storage-gcs";
 import { s3 } from "@ferry/storage-s3";
@@ -26,7 +27,7 @@ import {
   startSshd,
 } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blob, FerryError, folder, local, PluginRegistry, table } from "../src/index.ts";
+import { blob, folder, local, PluginRegistry, table } from "../src/index.ts";
 import { GRADES, TUTORIAL_BATCHES } from "./seed-fixtures.ts";
 import { filesUnder, removeTemp, tempDir } from "./transfer-faults.ts";
 

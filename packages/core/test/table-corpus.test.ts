@@ -6,8 +6,9 @@ import { readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { type ColumnBatch, FerryError } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ColumnBatch, FerryError, Table } from "../src/index.ts";
+import { Table } from "../src/index.ts";
 
 const corpus = resolve(dirname(fileURLToPath(import.meta.url)), "../../../../shared/data/parquet-testing");
 

@@ -6,9 +6,10 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { type Schema, t } from "@ferry/plugin-kit";
 import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Schema, Table, t, table } from "../src/index.ts";
+import { Table, table } from "../src/index.ts";
 
 let dir: string;
 let duck: Awaited<ReturnType<DuckDBInstance["connect"]>>;

@@ -1,12 +1,13 @@
 import { mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type ColumnBatch, FerryError, type Schema, t } from "@ferry/plugin-kit";
 import { parquetMetadata } from "hyparquet";
 import { parquetHeader } from "hyparquet/src/column.js";
 import { ByteWriter } from "hyparquet-writer";
 import { writePageHeader } from "hyparquet-writer/src/datapage.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ColumnBatch, FerryError, type Schema, Table, t, table } from "../src/index.ts";
+import { Table, table } from "../src/index.ts";
 
 let dir: string;
 beforeAll(async () => {

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { errors, FerryError } from "@ferry/plugin-kit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { copy, errors, FerryError, localStorage, sync, type TransferFileEvent } from "../src/index.ts";
+import { copy, localStorage, sync, type TransferFileEvent } from "../src/index.ts";
 import {
   failingAfter,
   faultyStorage,

@@ -7,13 +7,8 @@ import { mkdir, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
-import {
-  type Capabilities,
-  createStorage,
-  LocalDriver,
-  type Storage,
-  type StorageDriver,
-} from "../src/index.ts";
+import type { Capabilities, Storage, StorageDriver } from "@ferry/plugin-kit";
+import { createStorage, LocalDriver } from "../src/index.ts";
 
 /**
  * A local storage rooted at `dir` whose driver methods can be swapped out. `system` names it as

@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { FerryError, type StorageDriver } from "@ferry/plugin-kit";
 import { azure } from "@ferry/storage-azure";
 import { gcs } from "@ferry/storage-gcs";
 import { s3 } from "@ferry/storage-s3";
@@ -26,11 +27,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   copy,
   createStorage,
-  FerryError,
   folder,
   local,
   PluginRegistry,
-  type StorageDriver,
   sync,
   type TransferFileEvent,
 } from "../src/index.ts";

@@ -1,15 +1,9 @@
 import { readFileSync, statSync } from "node:fs";
 import { utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { FerryError } from "@ferry/plugin-kit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  copy,
-  FerryError,
-  localStorage,
-  sync,
-  type TransferFileEvent,
-  type TransferProgress,
-} from "../src/index.ts";
+import { copy, localStorage, sync, type TransferFileEvent, type TransferProgress } from "../src/index.ts";
 import { filesUnder, removeTemp, tempDir, writeTree } from "./transfer-faults.ts";
 
 const OLD = new Date("2024-01-02T03:04:05.678Z");

@@ -4,7 +4,9 @@
  * uncommitted blocks (Azure) — as rclone's `cleanup` does. What counts as abandoned: a writer on
  * this machine that no longer exists, or nothing touched for `--older-than` (default 24h).
  */
-import { ferry, type Leftover, withPath } from "@ferry/core";
+
+import { ferry, withPath } from "@ferry/core";
+import type { Leftover } from "@ferry/plugin-kit";
 import { type Command, InvalidArgumentError } from "commander";
 import { action, withCommonOptions } from "../context.ts";
 import { EXIT } from "../exit-codes.ts";

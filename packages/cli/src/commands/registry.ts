@@ -7,8 +7,6 @@
 import { homedir } from "node:os";
 import {
   Blob,
-  describeType,
-  errors,
   Folder,
   type Location,
   parseLocation,
@@ -17,6 +15,8 @@ import {
   type ResourceType,
   Table,
 } from "@ferry/core";
+import { describeType } from "@ferry/parquet";
+import { errors } from "@ferry/plugin-kit";
 import { type Command, InvalidArgumentError } from "commander";
 import { columns } from "../columns.ts";
 import { action, withCommonOptions } from "../context.ts";

@@ -4,16 +4,8 @@
  * says which package to add).
  */
 import { pipeline } from "node:stream/promises";
-import {
-  describeUnaddressable,
-  type Entry,
-  errors,
-  FerryError,
-  ferry,
-  type ResolvedLocation,
-  relativeKey,
-  withPath,
-} from "@ferry/core";
+import { ferry, type ResolvedLocation, withPath } from "@ferry/core";
+import { describeUnaddressable, type Entry, errors, FerryError, relativeKey } from "@ferry/plugin-kit";
 import { type Command, InvalidArgumentError } from "commander";
 import { action, withCommonOptions } from "../context.ts";
 import { formatBytes, formatTime } from "../format.ts";

@@ -2,18 +2,17 @@
  * The formats `ferry table convert` reads and writes besides tables: CSV and JSON lines, streamed in
  * batches (the first batch fixes the schema), and the JSON/text form of every ferry value.
  */
+
+import { ferry, Table } from "@ferry/core";
+import { describeType, inferType } from "@ferry/parquet";
 import {
   type BatchSource,
   type ColumnBatch,
   type DataType,
-  describeType,
   errors,
   type Field,
-  ferry,
-  inferType,
   type Schema,
-  Table,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import { parse } from "csv-parse";
 import { stringify } from "csv-stringify/sync";
 

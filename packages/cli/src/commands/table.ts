@@ -3,7 +3,10 @@
  * table folder or one parquet file); convert streams CSV, JSON lines, parquet files and table folders
  * into each other in batches, so nothing is loaded whole.
  */
-import { type ColumnBatch, describeType, errors, Table, type WriteMode } from "@ferry/core";
+
+import { Table } from "@ferry/core";
+import { describeType, type WriteMode } from "@ferry/parquet";
+import { type ColumnBatch, errors } from "@ferry/plugin-kit";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { action, withCommonOptions } from "../context.ts";
 import {

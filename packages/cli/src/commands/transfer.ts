@@ -6,7 +6,6 @@
 import { readFile } from "node:fs/promises";
 import {
   copy,
-  errors,
   formatLocation,
   type Location,
   type PlannedAction,
@@ -17,6 +16,7 @@ import {
   type TransferSummary,
   withPath,
 } from "@ferry/core";
+import { errors } from "@ferry/plugin-kit";
 import { type Command, InvalidArgumentError } from "commander";
 import { action, type CommandContext, withCommonOptions } from "../context.ts";
 import { EXIT, exitCodeFor } from "../exit-codes.ts";

@@ -10,7 +10,8 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { copy, type FerryError, type Storage } from "@ferry/core";
+import { copy } from "@ferry/core";
+import type { FerryError, Storage } from "@ferry/plugin-kit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { bytes, expectFerryError, listPaths } from "./helpers.ts";
 

@@ -8,7 +8,7 @@ import {
   type ListOptions,
   type Storage,
   type StorageDriver,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import { expect } from "vitest";
 
 /** `size` pseudo-random bytes, the same for the same seed (xorshift32). */

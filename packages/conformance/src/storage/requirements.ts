@@ -1,4 +1,4 @@
-import type { Capabilities } from "@ferry/core";
+import type { Capabilities } from "@ferry/plugin-kit";
 import type { Requirement } from "./types.ts";
 
 /** Each requirement: whether the capabilities meet it, and the reason printed when they do not. */

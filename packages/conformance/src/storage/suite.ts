@@ -4,7 +4,9 @@
  * whatever the outcome. Cases are gated only by the storage's declared capabilities (plus the
  * `capabilities` overrides for emulator gaps); declared gaps in `skip` are skipped with their reason.
  */
-import { type Capabilities, createStorage, type Storage } from "@ferry/core";
+
+import { createStorage } from "@ferry/core";
+import type { Capabilities, Storage } from "@ferry/plugin-kit";
 import { describe, it } from "vitest";
 import { ALL_CASES } from "./cases/index.ts";
 import { unmetReason } from "./requirements.ts";

@@ -1,4 +1,4 @@
-import type { Capabilities, Storage } from "@ferry/core";
+import type { Capabilities, Storage } from "@ferry/plugin-kit";
 
 /** A fresh, isolated storage (empty root) and how to dispose of it. */
 export interface StorageFixture {

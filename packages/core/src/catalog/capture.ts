@@ -2,12 +2,11 @@
 import type { Stats } from "node:fs";
 import { lstat, mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { errors, FerryError, toFerryError, wording } from "@ferry/plugin-kit";
 import pLimit from "p-limit";
-import { errors, FerryError, toFerryError } from "../errors.ts";
 import { isDestinationError, mapFsError } from "../local/errors.ts";
 import { makeDirectories } from "../local/make-directories.ts";
 import { TEMP_PREFIX } from "../local/root.ts";
-import { wording } from "../wording.ts";
 import type { Catalog, GetPattern } from "./catalog.ts";
 import { hashLocalFile, md5Of, openLocalFile } from "./hashing.ts";
 import { type Expansion, expandLocalPattern, keyMatcher } from "./patterns.ts";

@@ -3,7 +3,7 @@
  * (get) and captures after it runs (put). Patterns are checked here, when the Catalog is made, so
  * an absolute path or a `..` escape fails before anything runs.
  */
-import { errors } from "../errors.ts";
+import { errors } from "@ferry/plugin-kit";
 import type { LocationLike } from "../location.ts";
 import { checkPattern } from "./patterns.ts";
 import { checkRunId } from "./run-id.ts";

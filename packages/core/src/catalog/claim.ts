@@ -21,9 +21,8 @@
  */
 import { randomBytes, randomInt } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { errors } from "../errors.ts";
-import { joinKey } from "../paths.ts";
-import type { Storage } from "../storage.ts";
+import type { Storage } from "@ferry/plugin-kit";
+import { errors, joinKey } from "@ferry/plugin-kit";
 
 /** Folder of the claims, directly under the catalog root: not a run id (those start with a letter or digit). */
 export const CLAIMS_FOLDER = ".claims";

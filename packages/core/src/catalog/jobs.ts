@@ -4,7 +4,7 @@
  * returns the summary.
  */
 import { spawn } from "node:child_process";
-import { errors } from "../errors.ts";
+import { errors } from "@ferry/plugin-kit";
 import { Catalog } from "./catalog.ts";
 import type { ExecutionLog } from "./execution-log.ts";
 import { encodeJson } from "./json-value.ts";

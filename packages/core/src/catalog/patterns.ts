@@ -14,9 +14,9 @@
 import { readdir } from "node:fs";
 import { lstat } from "node:fs/promises";
 import { join } from "node:path";
+import { errors } from "@ferry/plugin-kit";
 import picomatch from "picomatch";
 import { type FileSystemAdapter, glob, isDynamicPattern } from "tinyglobby";
-import { errors } from "../errors.ts";
 
 /** Validate and normalise one pattern (strips `./` and a trailing `/`). InvalidInput names the problem. */
 export function checkPattern(pattern: unknown, stage: "put" | "get"): string {

@@ -4,7 +4,7 @@
  * parameters of the steps before it. The first failing step ends the run (status FAIL).
  * With `retry: true` on an existing run id, steps that already succeeded in it are skipped.
  */
-import { errors } from "../errors.ts";
+import { errors } from "@ferry/plugin-kit";
 import { parseLocation } from "../location.ts";
 import { type ExecuteOptions, Run, type RunnableStep } from "./run.ts";
 import { runSummary, stepSummary } from "./run-log.ts";

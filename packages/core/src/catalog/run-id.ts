@@ -3,7 +3,7 @@
  * e.g. `curious-noether-0634`. A generated id that is already taken gets a `-2`, `-3`, ... suffix.
  */
 import { randomInt } from "node:crypto";
-import { errors } from "../errors.ts";
+import { errors } from "@ferry/plugin-kit";
 
 const ADJECTIVES = [
   "abstract",

@@ -6,11 +6,10 @@
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
-import { errors } from "../errors.ts";
+import { errors, wording } from "@ferry/plugin-kit";
 import type { LocationLike } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import { VERSION } from "../version.ts";
-import { wording } from "../wording.ts";
 import { capturePuts, fetchGets, type StageContext } from "./capture.ts";
 import type { Catalog } from "./catalog.ts";
 import { ExecutionLog } from "./execution-log.ts";

@@ -1,8 +1,8 @@
 /** Working with past runs in a catalog: list, read, get files from, verify and prune them. */
 
 import { join, resolve } from "node:path";
+import { errors, FerryError } from "@ferry/plugin-kit";
 import pLimit from "p-limit";
-import { errors, FerryError } from "../errors.ts";
 import type { LocationLike } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import { fetchGets, latestPuts } from "./capture.ts";

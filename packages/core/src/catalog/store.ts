@@ -13,16 +13,21 @@ import { constants, createReadStream, createWriteStream, lstatSync } from "node:
 import { copyFile, mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
+import type { Storage } from "@ferry/plugin-kit";
+import {
+  conditionalWritesHold,
+  errors,
+  FerryError,
+  joinKey,
+  relativeKey,
+  TEMP_PREFIX,
+  tempNameHead,
+} from "@ferry/plugin-kit";
 import { ferry } from "../default.ts";
-import { errors, FerryError } from "../errors.ts";
-import { TEMP_PREFIX, tempNameHead } from "../leftovers.ts";
 import { LocalDriver } from "../local/driver.ts";
 import { isDestinationError, mapFsError } from "../local/errors.ts";
 import { formatLocation, type Location, type LocationLike, parseLocation } from "../location.ts";
-import { joinKey, relativeKey } from "../paths.ts";
 import type { PluginRegistry } from "../plugins.ts";
-import type { Storage } from "../storage.ts";
-import { conditionalWritesHold } from "../storage.ts";
 import { SmallFileCapturer } from "./capturer.ts";
 import { CLAIMS_FOLDER, claimRunId } from "./claim.ts";
 import {

@@ -25,8 +25,7 @@ import { chmod, link, open, rename, rm, stat, unlink, utimes } from "node:fs/pro
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { errors, throwIfAborted } from "../errors.ts";
-import { tempNameHead } from "../leftovers.ts";
+import { errors, tempNameHead, throwIfAborted } from "@ferry/plugin-kit";
 import { fsErrorCode, mapFsError } from "./errors.ts";
 import { makeDirectories, makeDirectoriesSync } from "./make-directories.ts";
 import { startTrailingHasher } from "./trailing-hash.ts";

@@ -14,7 +14,7 @@
 import * as nodeFs from "node:fs";
 import * as nodePath from "node:path";
 import { setImmediate } from "node:timers/promises";
-import { tempNameHead } from "../leftovers.ts";
+import { tempNameHead } from "@ferry/plugin-kit";
 
 /**
  * Files up to this size are taken by a batch; larger ones are copied one by one on the thread pool,

@@ -7,7 +7,7 @@
  */
 import { constants } from "node:fs";
 import { copyFile, type FileHandle, open } from "node:fs/promises";
-import { throwIfAborted } from "../errors.ts";
+import { throwIfAborted } from "@ferry/plugin-kit";
 import { fsErrorCode } from "./errors.ts";
 
 const CHUNK_BYTES = 8 * 1024 * 1024;

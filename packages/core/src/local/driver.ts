@@ -4,16 +4,16 @@ import { link, lstat, mkdir, readdir, rename, rm, rmdir, stat, unlink } from "no
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { errors, throwIfAborted } from "../errors.ts";
-import { cleanTempLeftovers } from "../leftovers.ts";
-import { baseName } from "../paths.ts";
 import {
   baseCapabilities,
+  baseName,
   type Capabilities,
   type CleanupOptions,
   type CleanupResult,
   type CopyOptions,
+  cleanTempLeftovers,
   type Entry,
+  errors,
   type HashAlgorithm,
   type ListOptions,
   type RangedWriteOptions,
@@ -21,8 +21,9 @@ import {
   type ReadOptions,
   type SignalOptions,
   type StorageDriver,
+  throwIfAborted,
   type WriteOptions,
-} from "../storage.ts";
+} from "@ferry/plugin-kit";
 import {
   discardOpened,
   ensureParent,

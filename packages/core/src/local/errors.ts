@@ -2,7 +2,7 @@
  * Map Node file-system errors onto ferry's closed error codes. Messages name the user's own path
  * and say what went wrong in words; the raw errno text stays in `cause`.
  */
-import { errors, FerryError, toFerryError } from "../errors.ts";
+import { errors, FerryError, toFerryError } from "@ferry/plugin-kit";
 
 export type FsIntent = "read" | "write";
 

@@ -4,10 +4,10 @@
  * `localStorage(dir)` is a Storage rooted at one directory.
  */
 import { resolve } from "node:path";
+import type { Storage } from "@ferry/plugin-kit";
 import type { Location } from "../location.ts";
 import { createStorage } from "../managed.ts";
 import type { StoragePlugin } from "../plugins.ts";
-import type { Storage } from "../storage.ts";
 import { LocalDriver, type LocalDriverOptions, localCapabilities } from "./driver.ts";
 
 export { LocalDriver, type LocalDriverOptions, localCapabilities } from "./driver.ts";

@@ -11,10 +11,8 @@
 import { type Dirent, type Stats, statSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { throwIfAborted } from "../errors.ts";
-import { breathe } from "../event-loop.ts";
-import { compareKeys } from "../paths.ts";
-import type { Entry, ListOptions } from "../storage.ts";
+import type { Entry, ListOptions } from "@ferry/plugin-kit";
+import { breathe, compareKeys, throwIfAborted } from "@ferry/plugin-kit";
 import { fsErrorCode, mapFsError } from "./errors.ts";
 import { type LocalRoot, TEMP_PREFIX } from "./root.ts";
 

@@ -8,7 +8,7 @@
 import { mkdirSync, statSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { errors } from "../errors.ts";
+import { errors } from "@ferry/plugin-kit";
 import { fsErrorCode } from "./errors.ts";
 
 function refused(path: string, cause: unknown): Error {

@@ -10,8 +10,8 @@
  */
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
-import { errors } from "../errors.ts";
-import type { RangeFetcher } from "../storage.ts";
+import type { RangeFetcher } from "@ferry/plugin-kit";
+import { errors } from "@ferry/plugin-kit";
 import { startTrailingHasher } from "./trailing-hash.ts";
 
 /** Each stream gathers this much before one positioned write (and keeps one write in flight). */

@@ -3,8 +3,8 @@ import { createHash } from "node:crypto";
 import { closeSync, constants, createReadStream, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { errors, throwIfAborted } from "../errors.ts";
-import type { ByteRange, HashAlgorithm } from "../storage.ts";
+import type { ByteRange, HashAlgorithm } from "@ferry/plugin-kit";
+import { errors, throwIfAborted } from "@ferry/plugin-kit";
 import { mapFsError } from "./errors.ts";
 
 /** Inclusive start and exclusive end of `range` within an object of `size` bytes (clamped). */

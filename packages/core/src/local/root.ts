@@ -13,10 +13,10 @@
  */
 import { realpath } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
-import { errors } from "../errors.ts";
+import { errors } from "@ferry/plugin-kit";
 import { fsErrorCode, mapFsError } from "./errors.ts";
 
-export { TEMP_PREFIX } from "../leftovers.ts";
+export { TEMP_PREFIX } from "@ferry/plugin-kit";
 
 export class LocalRoot {
   /** Absolute directory the keys are relative to, as given. */

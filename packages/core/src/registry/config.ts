@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { errors } from "../errors.ts";
+import { errors } from "@ferry/plugin-kit";
 import type { LocationLike } from "../location.ts";
 import type { RegistryScope } from "./names.ts";
 

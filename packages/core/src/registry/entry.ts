@@ -3,9 +3,9 @@
  * published schema (schema/registry-entry.schema.json) whenever one is read.
  */
 import { readFileSync } from "node:fs";
-import { errors } from "../errors.ts";
+import type { Schema } from "@ferry/plugin-kit";
+import { errors } from "@ferry/plugin-kit";
 import type { Location } from "../location.ts";
-import type { Schema } from "../table/types.ts";
 import { VERSION } from "../version.ts";
 import { type JsonSchema, validateJson } from "./json-schema.ts";
 import { assertNoSecrets } from "./secrets.ts";

@@ -2,7 +2,7 @@
  * Runhouse-style names on resources, shared by Folder, Blob and Table: `resource.save({ name })`,
  * `X.fromName(name)`, and the `{ name, path, system }` spelling of a location.
  */
-import { errors } from "../errors.ts";
+import { errors } from "@ferry/plugin-kit";
 import type { LocationLike } from "../location.ts";
 import { parseLocation } from "../location.ts";
 import type { RegistryEntry, ResourceType } from "./entry.ts";

@@ -9,7 +9,7 @@
  * hidden names and the registry's own `_versions` folders can never be spelled. A bare name (no
  * scope) goes to the scope configured as `registry.defaultScope` ("local" unless set).
  */
-import { errors } from "../errors.ts";
+import { errors } from "@ferry/plugin-kit";
 
 export type RegistryScope = "local" | "shared";
 

@@ -4,11 +4,10 @@
  * every save is kept as a new version, and no credential is ever written (see secrets.ts).
  */
 
+import { errors, FerryError, wording } from "@ferry/plugin-kit";
 import { ferry } from "../default.ts";
-import { errors, FerryError } from "../errors.ts";
 import { parseLocation } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
-import { wording } from "../wording.ts";
 import {
   type RegistryLocationOptions,
   type ResolvedRegistryConfig,

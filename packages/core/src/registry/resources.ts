@@ -3,7 +3,7 @@
  * so the registry can construct the right class from an entry without importing them (which
  * would be an import cycle: they import the registry for `save` and `fromName`).
  */
-import { errors } from "../errors.ts";
+import { errors } from "@ferry/plugin-kit";
 import type { PluginRegistry } from "../plugins.ts";
 import type { RegistryEntry, ResourceDescription, ResourceType } from "./entry.ts";
 
@@ -34,7 +34,7 @@ export async function resourceFactory(type: ResourceType): Promise<ResourceFacto
   if (!factories.has(type)) {
     if (type === "folder") await import("../folder.ts");
     else if (type === "blob") await import("../blob.ts");
-    else if (type === "table") await import("../table/table.ts");
+    else if (type === "table") await import("../table.ts");
   }
   const factory = factories.get(type);
   if (!factory) {

@@ -4,7 +4,7 @@
  * secret, or a string value shaped like a well-known credential, is refused (InvalidInput) before
  * anything is written. The offending value is never echoed.
  */
-import { errors } from "../errors.ts";
+import { errors } from "@ferry/plugin-kit";
 
 /** Whole words that mark a key as a secret (`sortKey`, `api_key`, `sasToken`, `db-password`). */
 const SECRET_WORDS = new Set([

@@ -23,10 +23,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { errors, FerryError } from "../errors.ts";
+import {
+  conditionalWritesHold,
+  errors,
+  FerryError,
+  joinKey,
+  parentKey,
+  type Storage,
+} from "@ferry/plugin-kit";
 import { childLocation, formatLocation, type Location } from "../location.ts";
-import { joinKey, parentKey } from "../paths.ts";
-import { conditionalWritesHold, type Storage } from "../storage.ts";
 import { parseEntry, type RegistryEntry, serializeEntry } from "./entry.ts";
 
 const VERSIONS = "_versions";

@@ -2,11 +2,11 @@
  * Turning what the caller named into a storage plus a key, and deciding whether that key is a
  * single file or a tree (one stat per side, before the listings).
  */
-import { FerryError } from "../errors.ts";
+
+import type { Entry, Storage } from "@ferry/plugin-kit";
+import { FerryError, normalizeKey } from "@ferry/plugin-kit";
 import type { Location } from "../location.ts";
-import { normalizeKey } from "../paths.ts";
 import type { PluginRegistry } from "../plugins.ts";
-import type { Entry, Storage } from "../storage.ts";
 import type { TransferEndpoint } from "./types.ts";
 
 export interface ResolvedEndpoint {

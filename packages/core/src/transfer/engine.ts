@@ -9,14 +9,13 @@
  *    storage, new small files first go in staged batches: local/batch-copy.ts); then (sync) delete
  *    the extras — only if every copy succeeded, as rclone does.
  */
+
+import type { Entry, Storage } from "@ferry/plugin-kit";
+import { breathe, errors, FerryError, joinKey, throwIfAborted, toFerryError } from "@ferry/plugin-kit";
 import pLimit from "p-limit";
 import { ferry } from "../default.ts";
-import { errors, FerryError, throwIfAborted, toFerryError } from "../errors.ts";
-import { breathe } from "../event-loop.ts";
 import { BATCH_COPY_MAX_BYTES } from "../local/batch-copy.ts";
 import { LocalDriver } from "../local/driver.ts";
-import { joinKey } from "../paths.ts";
-import type { Entry, Storage } from "../storage.ts";
 import { type ResolvedEndpoint, resolveEndpoint, sameStorage } from "./endpoints.ts";
 import { createFilter } from "./filters.ts";
 import { removeStaleLeftovers } from "./leftovers.ts";

@@ -1,5 +1,5 @@
 /** For callers that want an exception rather than a summary with failures in it (Folder.to, Blob.to). */
-import { FerryError } from "../errors.ts";
+import { FerryError } from "@ferry/plugin-kit";
 import type { TransferSummary } from "./types.ts";
 
 /** Returns the summary when every file made it; otherwise throws the first failure's code, naming how many failed. */

@@ -7,8 +7,7 @@
  * it would repeat on every transfer, and `ferry cleanup` reports it when asked. A cleanup that cannot
  * run never stops the transfer.
  */
-import { FerryError } from "../errors.ts";
-import { debugLog } from "../redact.ts";
+import { debugLog, FerryError } from "@ferry/plugin-kit";
 
 const debug = debugLog("ferry:leftovers");
 

@@ -21,10 +21,18 @@
  */
 
 import { createHash } from "node:crypto";
+import type { Entry, Storage } from "@ferry/plugin-kit";
+import {
+  baseName,
+  compareKeys,
+  describeUnaddressable,
+  errors,
+  FerryError,
+  joinKey,
+  relativeKey,
+  throwIfAborted,
+} from "@ferry/plugin-kit";
 import pLimit from "p-limit";
-import { errors, FerryError, throwIfAborted } from "../errors.ts";
-import { baseName, compareKeys, describeUnaddressable, joinKey, relativeKey } from "../paths.ts";
-import type { Entry, Storage } from "../storage.ts";
 import type { ResolvedEndpoint } from "./endpoints.ts";
 import { overlaps, sameStorage, statOrUndefined } from "./endpoints.ts";
 import type { PathFilter } from "./filters.ts";

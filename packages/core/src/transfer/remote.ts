@@ -7,9 +7,10 @@
  * How the host reaches the destination (credentials, endpoints) is the host's own configuration,
  * plus any `remoteEnv` the caller passes; nothing secret is ever put on a command line here.
  */
+
+import type { Storage } from "@ferry/plugin-kit";
 import type { Location } from "../location.ts";
 import { findSshHost } from "../ssh-config.ts";
-import type { Storage } from "../storage.ts";
 import type { ResolvedEndpoint } from "./endpoints.ts";
 import type { PlannedAction } from "./types.ts";
 

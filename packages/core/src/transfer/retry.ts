@@ -3,7 +3,7 @@
  * spreads out clients that failed together). Only errors marked retryable are retried; an abort
  * stops the wait at once.
  */
-import { errors, FerryError, throwIfAborted, toFerryError } from "../errors.ts";
+import { errors, FerryError, throwIfAborted, toFerryError } from "@ferry/plugin-kit";
 
 export interface RetryOptions {
   /** Attempts after the first. */

@@ -6,8 +6,8 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { pipeline, type Readable, Transform } from "node:stream";
-import { errors, FerryError } from "../errors.ts";
-import type { Entry, Storage } from "../storage.ts";
+import type { Entry, Storage } from "@ferry/plugin-kit";
+import { errors, FerryError } from "@ferry/plugin-kit";
 
 export interface FileCopy {
   source: Storage;

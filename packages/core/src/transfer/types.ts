@@ -2,10 +2,9 @@
  * The transfer engine's public shapes: what callers pass (`TransferOptions`), what they get back
  * (`TransferSummary`, with the plan), and what they can watch while it runs (progress and file events).
  */
-import type { FerryError } from "../errors.ts";
+import type { Entry, FerryError, Storage } from "@ferry/plugin-kit";
 import type { LocationLike } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
-import type { Entry, Storage } from "../storage.ts";
 
 /** A place to copy from or to: a URL / `{ system, path }`, or a storage you already hold plus a key in it. */
 export type TransferEndpoint = LocationLike | { storage: Storage; path: string };

@@ -17,7 +17,7 @@ import {
   staleByAge,
   staleReason,
   TEMP_PREFIX,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 
 export async function cleanupContainer(
   container: ContainerClient,

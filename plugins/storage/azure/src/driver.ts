@@ -14,8 +14,8 @@ import type {
   SignalOptions,
   StorageDriver,
   WriteOptions,
-} from "@ferry/core";
-import { compareKeys, errors, FerryError, mapStreamErrors } from "@ferry/core";
+} from "@ferry/plugin-kit";
+import { compareKeys, errors, FerryError, mapStreamErrors } from "@ferry/plugin-kit";
 import mime from "mime";
 import { cleanupContainer } from "./cleanup.ts";
 import { mapAzureError } from "./errors.ts";

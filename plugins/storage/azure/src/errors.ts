@@ -2,7 +2,7 @@
  * Azure SDK errors → ferry codes. A RestError carries the request (headers, URL with any SAS), so
  * what ferry attaches as `cause` is a fresh, redacted error: code, status and request id only.
  */
-import { describeStall, type ErrorCode, FerryError, isNetworkError, redactSecrets } from "@ferry/core";
+import { describeStall, type ErrorCode, FerryError, isNetworkError, redactSecrets } from "@ferry/plugin-kit";
 
 interface RestErrorLike {
   name?: string;

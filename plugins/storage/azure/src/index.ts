@@ -8,16 +8,14 @@
  */
 
 import type { BlobServiceClient } from "@azure/storage-blob";
+import { defaultRoot, type Location, type StoragePlugin } from "@ferry/core";
 import {
   baseCapabilities,
   type Capabilities,
-  defaultRoot,
   errors,
   idleTimeoutMs,
-  type Location,
   registerSecret,
-  type StoragePlugin,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import { AzureDriver, DELETE_BATCH_MAX, type ServiceHandle } from "./driver.ts";
 import {
   type AuthPlan,

@@ -1,7 +1,7 @@
 import type { TokenCredential } from "@azure/identity";
 import type { BlobServiceClient } from "@azure/storage-blob";
-import type { Capabilities, Duration } from "@ferry/core";
-import { errors } from "@ferry/core";
+import type { Capabilities, Duration } from "@ferry/plugin-kit";
+import { errors } from "@ferry/plugin-kit";
 
 export const MiB = 1024 * 1024;
 

@@ -3,7 +3,7 @@
 import type { Agent } from "node:http";
 import type * as StorageBlob from "@azure/storage-blob";
 import type { BlobServiceClient } from "@azure/storage-blob";
-import { type FerryError, idleAgents } from "@ferry/core";
+import { type FerryError, idleAgents } from "@ferry/plugin-kit";
 import type { AuthPlan } from "./options.ts";
 
 export type BlobSdk = typeof StorageBlob;

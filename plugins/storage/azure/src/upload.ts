@@ -19,7 +19,7 @@ import {
   readUpTo,
   tempNameHead,
   throwIfAborted,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 
 export interface BlockUpload {
   blob: BlockBlobClient;

@@ -1,7 +1,8 @@
 /** Configuration, reads, listings, copies, deletes, markers and presigned URLs against azurite. */
 import { randomBytes } from "node:crypto";
 import { expectFerryError, listEntries, md5Hex } from "@ferry/conformance";
-import { createStorage, PluginRegistry, parseLocation, type Storage } from "@ferry/core";
+import { createStorage, PluginRegistry, parseLocation } from "@ferry/core";
+import type { Storage } from "@ferry/plugin-kit";
 import { type AzuriteBackend, printLogsOnFailure } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { azure } from "../src/index.ts";

@@ -1,7 +1,8 @@
 /** Errors: typed codes, named containers, and no keys or signatures in any message. */
 import { inspect } from "node:util";
 import { expectFerryError, listEntries } from "@ferry/conformance";
-import { createStorage, type FerryError, parseLocation } from "@ferry/core";
+import { createStorage, parseLocation } from "@ferry/core";
+import type { FerryError } from "@ferry/plugin-kit";
 import { type AzuriteBackend, printLogsOnFailure } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mapAzureError } from "../src/errors.ts";

@@ -1,5 +1,7 @@
 /** One azurite per test file; a fresh container and storage per test. */
-import { createStorage, parseLocation, type Storage } from "@ferry/core";
+
+import { createStorage, parseLocation } from "@ferry/core";
+import type { Storage } from "@ferry/plugin-kit";
 import { type AzuriteBackend, startAzurite } from "@ferry/test-harness";
 import { type AzureOptions, azure } from "../src/index.ts";
 

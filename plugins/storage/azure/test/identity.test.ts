@@ -3,7 +3,9 @@
  * chain works, the error says so. (Bearer tokens need TLS, so the endpoint is https: the token is asked
  * for, and refused, before any connection would be made.)
  */
-import { createStorage, FerryError, parseLocation } from "@ferry/core";
+
+import { createStorage, parseLocation } from "@ferry/core";
+import { FerryError } from "@ferry/plugin-kit";
 import { expect, it } from "vitest";
 import { azure } from "../src/index.ts";
 

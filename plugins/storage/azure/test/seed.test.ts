@@ -6,16 +6,8 @@ import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  baseName,
-  createStorage,
-  folder,
-  local,
-  localStorage,
-  PluginRegistry,
-  parseLocation,
-  type Storage,
-} from "@ferry/core";
+import { createStorage, folder, local, localStorage, PluginRegistry, parseLocation } from "@ferry/core";
+import { baseName, type Storage } from "@ferry/plugin-kit";
 import { s3 } from "@ferry/storage-s3";
 import { type AzuriteBackend, type S3Backend, startS3rver } from "@ferry/test-harness";
 import { afterAll, beforeAll, expect, it } from "vitest";

@@ -1,7 +1,7 @@
 /** Put Blob and block uploads: Content-MD5 on the wire, bounded memory, failures, conditions, races. */
 import { createHash, randomBytes } from "node:crypto";
 import { expectFerryError, listEntries, md5Hex, streamed } from "@ferry/conformance";
-import { FerryError } from "@ferry/core";
+import { FerryError } from "@ferry/plugin-kit";
 import { type AzuriteBackend, printLogsOnFailure } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { containerStorage, startAzurite } from "./fixture.ts";

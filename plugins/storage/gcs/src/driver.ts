@@ -18,7 +18,7 @@ import {
   type StorageDriver,
   type WriteOptions,
   watchReadable,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import type { Bucket, File, Storage } from "@google-cloud/storage";
 import mime from "mime";
 import { base64ToHex, directoryEntry, fileEntry, type ObjectResource } from "./entries.ts";

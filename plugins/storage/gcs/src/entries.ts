@@ -1,5 +1,5 @@
 /** Object resources → ferry entries, and the metadata ferry writes alongside an object. */
-import type { Entry } from "@ferry/core";
+import type { Entry } from "@ferry/plugin-kit";
 
 /** Fields of a GCS object resource that ferry reads. */
 export interface ObjectResource {

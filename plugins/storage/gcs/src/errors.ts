@@ -15,7 +15,7 @@ import {
   redactSecrets,
   stallError,
   wording,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import { NO_CREDENTIALS } from "./options.ts";
 
 interface ClientError {

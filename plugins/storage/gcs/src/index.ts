@@ -6,16 +6,15 @@
  * ferry.use(gcs({ projectId: "my-project" }));
  * ```
  */
+
+import { defaultRoot, type Location, type StoragePlugin } from "@ferry/core";
 import {
   baseCapabilities,
   type Capabilities,
-  defaultRoot,
   errors,
   idleTimeoutMs,
-  type Location,
   registerSecret,
-  type StoragePlugin,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import type { Storage } from "@google-cloud/storage";
 import { type ClientHandle, GcsDriver } from "./driver.ts";
 import {

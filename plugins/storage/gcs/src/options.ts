@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { Capabilities, Duration } from "@ferry/core";
+import type { Capabilities, Duration } from "@ferry/plugin-kit";
 import type { Storage, StorageOptions } from "@google-cloud/storage";
 
 export const KiB = 1024;

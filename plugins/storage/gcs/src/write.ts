@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { collectBytes, debugLog, errors, type WriteOptions } from "@ferry/core";
+import { collectBytes, debugLog, errors, type WriteOptions } from "@ferry/plugin-kit";
 import type { CreateWriteStreamOptions, File, SaveOptions } from "@google-cloud/storage";
 import { mtimeMetadata, type ObjectResource } from "./entries.ts";
 import { roundChunk } from "./options.ts";

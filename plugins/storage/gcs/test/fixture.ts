@@ -1,5 +1,7 @@
 /** One GCS server per test file; a fresh bucket and storage per test. */
-import { createStorage, parseLocation, type Storage } from "@ferry/core";
+
+import { createStorage, parseLocation } from "@ferry/core";
+import type { Storage } from "@ferry/plugin-kit";
 import type { GcsBackend } from "@ferry/test-harness";
 import { type GcsOptions, gcs } from "../src/index.ts";
 

@@ -4,7 +4,8 @@
  * error mapping, endpoint configuration and signed URLs.
  */
 import { createHash, createVerify, generateKeyPairSync, randomBytes } from "node:crypto";
-import { createStorage, FerryError, parseLocation, type Storage } from "@ferry/core";
+import { createStorage, parseLocation } from "@ferry/core";
+import { FerryError, type Storage } from "@ferry/plugin-kit";
 import { type GcsBackend, printLogsOnFailure, startGcsServer } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import gcsDefault, { gcs } from "../src/index.ts";

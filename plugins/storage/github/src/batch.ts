@@ -11,7 +11,7 @@ import {
   normalizeKey,
   toByteIterable,
   type WriteSource,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import type { Octokit } from "@octokit/rest";
 import { createFirstFile, type FirstCommit, uploadBlob } from "./blobs.ts";
 import { commitMessage, emptySummary, type Overlay, treeChanges } from "./changes.ts";

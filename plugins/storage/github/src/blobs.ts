@@ -5,7 +5,7 @@
  */
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { ByteRange } from "@ferry/core";
+import type { ByteRange } from "@ferry/plugin-kit";
 import type { Octokit } from "@octokit/rest";
 import { withSignal } from "./client.ts";
 

@@ -1,5 +1,5 @@
 /** The octokit client, loaded on first use (importing this plugin costs nothing until a request is made). */
-import { debugLog, idleFetch, idleTimeoutMs } from "@ferry/core";
+import { debugLog, idleFetch, idleTimeoutMs } from "@ferry/plugin-kit";
 import type { Octokit } from "@octokit/rest";
 import type { GithubOptions } from "./options.ts";
 

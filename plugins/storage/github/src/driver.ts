@@ -14,7 +14,7 @@ import {
   type SignalOptions,
   type StorageDriver,
   type WriteOptions,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import {
   type BatchOptions,
   type BatchResult,

@@ -2,7 +2,14 @@
  * GitHub's answers mapped onto ferry's error codes. Messages name the repository, ref and path the
  * operation was about; the token never appears (octokit redacts it from the request it attaches too).
  */
-import { describeStall, errors, FerryError, isNetworkError, networkFailure, wording } from "@ferry/core";
+import {
+  describeStall,
+  errors,
+  FerryError,
+  isNetworkError,
+  networkFailure,
+  wording,
+} from "@ferry/plugin-kit";
 
 interface HttpFailure {
   status: number;

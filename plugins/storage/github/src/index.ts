@@ -7,7 +7,9 @@
  *   import github from "@ferry/storage-github";
  *   ferry.use(github({ token: process.env.GITHUB_TOKEN }));
  */
-import { errors, type Location, registerSecret, type StoragePlugin } from "@ferry/core";
+
+import type { Location, StoragePlugin } from "@ferry/core";
+import { errors, registerSecret } from "@ferry/plugin-kit";
 import { lazyClient } from "./client.ts";
 import { GITHUB_CAPABILITIES, GithubDriver } from "./driver.ts";
 import type { GithubOptions } from "./options.ts";

@@ -1,4 +1,4 @@
-import type { Duration } from "@ferry/core";
+import type { Duration } from "@ferry/plugin-kit";
 import type { Octokit } from "@octokit/rest";
 
 /** A commit author or committer. The date is the commit time. */

@@ -4,7 +4,7 @@
  * at" expires (treeCacheTtl). A recursive listing is one request; when GitHub truncates it, the
  * listing falls back to walking subtrees one level at a time, as GitHub's documentation advises.
  */
-import { compareKeys, errors } from "@ferry/core";
+import { compareKeys, errors } from "@ferry/plugin-kit";
 import { type ClientSource, withSignal } from "./client.ts";
 
 export interface GitEntry {

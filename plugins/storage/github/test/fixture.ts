@@ -1,6 +1,7 @@
 /** Shared setup for the plugin's own tests: the harness GitHub server and storages on its repositories. */
 import { execFileSync } from "node:child_process";
-import { createStorage, FerryError, parseLocation, type Storage } from "@ferry/core";
+import { createStorage, parseLocation } from "@ferry/core";
+import { FerryError, type Storage } from "@ferry/plugin-kit";
 import {
   type GithubBackend,
   type GithubServerOptions,

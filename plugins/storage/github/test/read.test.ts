@@ -1,6 +1,7 @@
 /** Reading repositories at a branch, tag or commit; truncated trees; auth, rate limits and missing things as typed errors. */
 import { createHash } from "node:crypto";
-import { createStorage, FerryError, PluginRegistry, parseLocation } from "@ferry/core";
+import { createStorage, PluginRegistry, parseLocation } from "@ferry/core";
+import { FerryError } from "@ferry/plugin-kit";
 import { startGithubServer } from "@ferry/test-harness";
 import { Octokit } from "@octokit/rest";
 import { describe, expect, it } from "vitest";

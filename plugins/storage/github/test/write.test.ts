@@ -1,5 +1,5 @@
 /** Writing: one commit per batch, fast-forward-only ref updates, server-side copy and move, read-only refs. */
-import { FerryError } from "@ferry/core";
+import { FerryError } from "@ferry/plugin-kit";
 import { describe, expect, it } from "vitest";
 import { githubDriver } from "../src/index.ts";
 import { commitCount, failure, filesAt, openStorage, repoName, text, useGithubServer } from "./fixture.ts";

@@ -7,7 +7,7 @@
  * AbortMultipartUpload. A server that cannot list or abort uploads is reported, never passed over.
  */
 import type { ListMultipartUploadsCommandOutput, S3Client } from "@aws-sdk/client-s3";
-import { type CleanupOptions, type CleanupResult, type Leftover, staleByAge } from "@ferry/core";
+import { type CleanupOptions, type CleanupResult, type Leftover, staleByAge } from "@ferry/plugin-kit";
 import type { S3Sdk } from "./sdk.ts";
 import { requestOptions } from "./sdk.ts";
 

@@ -14,8 +14,8 @@ import type {
   SignalOptions,
   StorageDriver,
   WriteOptions,
-} from "@ferry/core";
-import { compareKeys, errors, mapStreamErrors } from "@ferry/core";
+} from "@ferry/plugin-kit";
+import { compareKeys, errors, mapStreamErrors } from "@ferry/plugin-kit";
 import mime from "mime";
 import type { Dispatcher } from "undici";
 import { cleanupUploads } from "./cleanup.ts";

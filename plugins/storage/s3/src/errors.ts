@@ -14,7 +14,7 @@ import {
   networkFailure,
   redactSecrets,
   wording,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 
 interface SdkError {
   name?: string;

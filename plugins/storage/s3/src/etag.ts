@@ -7,7 +7,7 @@
  * Content-MD5 ferry sends is checked by S3 itself, but not by every S3-compatible server.
  */
 import { createHash } from "node:crypto";
-import { errors } from "@ferry/core";
+import { errors } from "@ferry/plugin-kit";
 
 export const HEX_MD5 = /^[0-9a-f]{32}$/;
 export const unquote = (etag: string | undefined) => etag?.replace(/^"|"$/g, "");

@@ -8,17 +8,15 @@
  */
 
 import type { S3Client } from "@aws-sdk/client-s3";
+import { defaultRoot, type Location, type StoragePlugin } from "@ferry/core";
 import {
   baseCapabilities,
   type Capabilities,
-  defaultRoot,
   errors,
   idleAgents,
   idleTimeoutMs,
-  type Location,
   registerSecret,
-  type StoragePlugin,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import type { Dispatcher } from "undici";
 import { type ClientHandle, S3Driver } from "./driver.ts";
 import { clientConfig, GiB, MiB, resolveOptions, type S3Options } from "./options.ts";

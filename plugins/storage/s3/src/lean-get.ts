@@ -23,7 +23,7 @@
  */
 import type { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { type FerryError, undiciStall } from "@ferry/core";
+import { type FerryError, undiciStall } from "@ferry/plugin-kit";
 import type { Dispatcher } from "undici";
 import type { S3Sdk } from "./sdk.ts";
 

@@ -5,7 +5,7 @@
  */
 
 import type { _Object, ListObjectsV2CommandOutput, S3Client } from "@aws-sdk/client-s3";
-import { errors } from "@ferry/core";
+import { errors } from "@ferry/plugin-kit";
 import { requestOptions, type S3Sdk } from "./sdk.ts";
 
 export interface ListedObject {

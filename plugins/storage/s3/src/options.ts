@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
-import { type Capabilities, type Duration, errors } from "@ferry/core";
+import { type Capabilities, type Duration, errors } from "@ferry/plugin-kit";
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;

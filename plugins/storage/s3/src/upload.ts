@@ -20,7 +20,7 @@ import {
   PartRecycler,
   readUpTo,
   throwIfAborted,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import { checkEtag, multipartEtag } from "./etag.ts";
 import { GiB } from "./options.ts";
 import { requestOptions, type S3Sdk } from "./sdk.ts";

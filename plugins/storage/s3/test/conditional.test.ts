@@ -3,7 +3,7 @@
  * If-None-Match, and the plugin finds that out with one probe instead of overwriting silently.
  */
 import { expectFerryError } from "@ferry/conformance";
-import { conditionalWritesHold } from "@ferry/core";
+import { conditionalWritesHold } from "@ferry/plugin-kit";
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { bucketStorage, startS3rver } from "./fixture.ts";

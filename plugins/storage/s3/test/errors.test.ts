@@ -1,7 +1,7 @@
 /** Errors: typed codes, named buckets, and no credentials in any message. */
 import { inspect } from "node:util";
 import { expectFerryError, listEntries } from "@ferry/conformance";
-import type { FerryError } from "@ferry/core";
+import type { FerryError } from "@ferry/plugin-kit";
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mapS3Error } from "../src/errors.ts";

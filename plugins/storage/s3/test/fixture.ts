@@ -1,5 +1,7 @@
 /** One s3rver per test file; a fresh bucket and storage per test. */
-import { createStorage, parseLocation, type Storage } from "@ferry/core";
+
+import { createStorage, parseLocation } from "@ferry/core";
+import type { Storage } from "@ferry/plugin-kit";
 import { type S3Backend, startS3rver } from "@ferry/test-harness";
 import { type S3Options, s3 } from "../src/index.ts";
 

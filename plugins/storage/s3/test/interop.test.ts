@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { md5Hex } from "@ferry/conformance";
-import type { Storage } from "@ferry/core";
+import type { Storage } from "@ferry/plugin-kit";
 import { printLogsOnFailure, type S3Backend, s3ClientEnv } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { bucketStorage, startS3rver } from "./fixture.ts";

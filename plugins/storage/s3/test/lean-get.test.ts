@@ -5,7 +5,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { expectFerryError } from "@ferry/conformance";
-import { createStorage, parseLocation, type Storage } from "@ferry/core";
+import { createStorage, parseLocation } from "@ferry/core";
+import type { Storage } from "@ferry/plugin-kit";
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
 import { Agent } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";

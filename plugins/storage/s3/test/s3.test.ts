@@ -1,7 +1,7 @@
 /** Objects, listings and directory markers against s3rver. */
 import { randomBytes } from "node:crypto";
 import { expectFerryError, listEntries, md5Hex } from "@ferry/conformance";
-import { collectBytes, type Entry, type Storage } from "@ferry/core";
+import { collectBytes, type Entry, type Storage } from "@ferry/plugin-kit";
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { md5Of } from "../src/driver.ts";

@@ -2,7 +2,8 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { baseName, folder, local, localStorage, PluginRegistry } from "@ferry/core";
+import { folder, local, localStorage, PluginRegistry } from "@ferry/core";
+import { baseName } from "@ferry/plugin-kit";
 import type { S3Backend } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3 } from "../src/index.ts";

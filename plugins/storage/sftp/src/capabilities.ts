@@ -2,7 +2,7 @@
  * What a host can do beyond plain SFTP, found out once per pool, and the capabilities a storage
  * there declares from it — so that they are true for that host rather than hopeful.
  */
-import { baseCapabilities, type Capabilities } from "@ferry/core";
+import { baseCapabilities, type Capabilities } from "@ferry/plugin-kit";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
 import type { HostPool } from "./pool.ts";
 import { runRaw, shellQuote } from "./shell.ts";

@@ -10,7 +10,7 @@ import {
   cleanTempLeftovers,
   FerryError,
   type TreeEntry,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import type { HostPool } from "./pool.ts";
 import { removeTree } from "./server-side.ts";
 import { isDirectoryMode } from "./sftp-ops.ts";

@@ -5,7 +5,7 @@
  */
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { debugLog, errors, type FerryError, idleTimeoutMs, watchIdle, wording } from "@ferry/core";
+import { debugLog, errors, type FerryError, idleTimeoutMs, watchIdle, wording } from "@ferry/plugin-kit";
 import type {
   AgentAuthMethod,
   Client,

@@ -22,7 +22,7 @@ import {
   type StorageDriver,
   throwIfAborted,
   type WriteOptions,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import pLimit from "p-limit";
 import type { Attributes } from "ssh2";
 import { type HostFeatures, type HostTools, hostTools, sftpCapabilities } from "./capabilities.ts";

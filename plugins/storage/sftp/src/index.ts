@@ -5,15 +5,9 @@
  *   ferry.use(sftp({ hostKeyCheck: "strict" }));
  *   await ferry.folder("sftp://me@gpu-box/~/data").list();
  */
-import {
-  createStorage,
-  errors,
-  idleTimeoutMs,
-  type Location,
-  registerSecret,
-  type Storage,
-  type StoragePlugin,
-} from "@ferry/core";
+
+import { createStorage, type Location, type StoragePlugin } from "@ferry/core";
+import { errors, idleTimeoutMs, registerSecret, type Storage } from "@ferry/plugin-kit";
 import { probeFeatures, sftpCapabilities } from "./capabilities.ts";
 import { checkExplicitKey } from "./connection.ts";
 import { SftpDriver } from "./driver.ts";

@@ -6,7 +6,7 @@
 import { createHmac } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { wording } from "@ferry/core";
+import { wording } from "@ferry/plugin-kit";
 
 export type HostKeyCheck = "strict" | "accept-new" | "off";
 

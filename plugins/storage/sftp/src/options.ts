@@ -1,4 +1,4 @@
-import type { Duration } from "@ferry/core";
+import type { Duration } from "@ferry/plugin-kit";
 import type { HostKeyCheck } from "./known-hosts.ts";
 
 /** Options of the `sftp()` plugin factory. Every field is optional: URLs and ~/.ssh/config fill in the rest. */

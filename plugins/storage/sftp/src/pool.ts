@@ -6,7 +6,7 @@
  * connections never keep Node alive.
  */
 import { createHash } from "node:crypto";
-import { debugLog, errors, FerryError, findStall } from "@ferry/core";
+import { debugLog, errors, FerryError, findStall } from "@ferry/plugin-kit";
 import { type Connection, connect } from "./connection.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
 import { isLostConnection } from "./sftp-ops.ts";

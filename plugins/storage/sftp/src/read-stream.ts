@@ -6,7 +6,7 @@
  * (once) and reading resumes after the last byte delivered — if the file is unchanged.
  */
 import { Readable } from "node:stream";
-import { errors } from "@ferry/core";
+import { errors } from "@ferry/plugin-kit";
 import type { SftpCalls } from "./sftp-ops.ts";
 
 /** An open remote file, held on one pooled connection until `release()`. */

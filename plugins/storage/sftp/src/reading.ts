@@ -4,7 +4,14 @@
  */
 import { posix } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
-import { compareKeys, type Entry, errors, FerryError, type ReadOptions, throwIfAborted } from "@ferry/core";
+import {
+  compareKeys,
+  type Entry,
+  errors,
+  FerryError,
+  type ReadOptions,
+  throwIfAborted,
+} from "@ferry/plugin-kit";
 import type { Attributes } from "ssh2";
 import type { HostPool } from "./pool.ts";
 import { ParallelReadStream, type RemoteFile } from "./read-stream.ts";

@@ -4,7 +4,7 @@
  * fallbacks (a tree walk for rm -r, a copy streamed through this process).
  */
 import { posix } from "node:path";
-import { type ExecResult, errors, FerryError } from "@ferry/core";
+import { type ExecResult, errors, FerryError } from "@ferry/plugin-kit";
 import type { HostTools } from "./capabilities.ts";
 import type { Connection } from "./connection.ts";
 import { ParallelReadStream, type RemoteFile } from "./read-stream.ts";

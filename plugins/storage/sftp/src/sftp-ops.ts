@@ -2,7 +2,7 @@
  * SFTP requests as promises, with SFTP status codes mapped to ferry's error codes. Errors without a
  * status code (the transport went away) pass through unchanged, for the pool to recognise.
  */
-import { describeStall, errors, type FerryError, findStall } from "@ferry/core";
+import { describeStall, errors, type FerryError, findStall } from "@ferry/plugin-kit";
 import type { Attributes, FileEntryWithStats, OpenMode, SFTPWrapper } from "ssh2";
 
 /** SSH_FX_* status codes (draft-ietf-secsh-filexfer-02, the version OpenSSH speaks). */

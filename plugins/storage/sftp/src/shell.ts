@@ -4,7 +4,7 @@
  * dash are passed as one literal argument.
  */
 import { constants } from "node:os";
-import { type ExecResult, errors } from "@ferry/core";
+import { type ExecResult, errors } from "@ferry/plugin-kit";
 import type { ClientChannel } from "ssh2";
 import type { Connection } from "./connection.ts";
 

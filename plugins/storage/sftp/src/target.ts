@@ -5,7 +5,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
-import { errors, sshConfigPath, sshHostSettings } from "@ferry/core";
+import { sshConfigPath, sshHostSettings } from "@ferry/core";
+import { errors } from "@ferry/plugin-kit";
 import type { HostKeyCheck } from "./known-hosts.ts";
 import type { SftpOptions } from "./options.ts";
 

@@ -4,13 +4,13 @@
  * only a complete file is put in place, by one rename (or one hard link for create-only writes).
  */
 import { posix } from "node:path";
-import { chunkBytes, errors, PartRecycler, tempNameHead, throwIfAborted } from "@ferry/core";
+import { chunkBytes, errors, PartRecycler, tempNameHead, throwIfAborted } from "@ferry/plugin-kit";
 import type { Connection } from "./connection.ts";
 import { DEFAULTS } from "./options.ts";
 import { isDirectoryMode, isLostConnection, type SftpCalls, STATUS, statusOf } from "./sftp-ops.ts";
 
 /** Same prefix as ferry's local storage, so in-flight writes look alike everywhere and are hidden from listings. */
-export { TEMP_PREFIX } from "@ferry/core";
+export { TEMP_PREFIX } from "@ferry/plugin-kit";
 
 const NAME_MAX_BYTES = 255;
 

@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import { describeStorage } from "@ferry/conformance";
-import type { Storage } from "@ferry/core";
+import type { Storage } from "@ferry/plugin-kit";
 import { type SshdBackend, type SshdOptions, startSshd } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe } from "vitest";
 import { freshStorage, skipReason } from "./helpers.ts";

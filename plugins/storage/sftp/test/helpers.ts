@@ -1,4 +1,4 @@
-import type { Storage } from "@ferry/core";
+import type { Storage } from "@ferry/plugin-kit";
 import { type SshdBackend, sshdSkipReason, startSshd } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { type SftpOptions, sftpStorage } from "../src/index.ts";

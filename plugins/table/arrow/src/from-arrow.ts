@@ -2,7 +2,7 @@
  * arrow Data → ferry column values, read from the raw buffers so that 64-bit integers, us/ns
  * timestamps and decimals stay exact (arrow's `get()` turns timestamps into float milliseconds).
  */
-import type { ColumnBatch, Schema } from "@ferry/core";
+import type { ColumnBatch, Schema } from "@ferry/plugin-kit";
 import * as A from "apache-arrow";
 import { fromArrowSchema } from "./schema.ts";
 

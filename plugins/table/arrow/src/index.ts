@@ -1,12 +1,13 @@
 /**
  * @ferry/table-arrow: apache-arrow Tables and RecordBatches as ferry tables.
  *
- *   import { ferry, table } from "@ferry/core";
+ *   import { ferry } from "@ferry/core";
+import { table } from "@ferry/core";
  *   import arrow from "@ferry/table-arrow";
  *   ferry.use(arrow());
  *   await table(arrowTable, "s3://bucket/t").write();
  */
-import { type BatchSource, type ColumnBatch, errors, type TableFlavour } from "@ferry/core";
+import { type BatchSource, type ColumnBatch, errors, type TableFlavour } from "@ferry/plugin-kit";
 import * as A from "apache-arrow";
 import { recordBatchToColumns } from "./from-arrow.ts";
 import { fromArrowSchema, toArrowSchema } from "./schema.ts";

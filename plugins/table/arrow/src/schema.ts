@@ -1,5 +1,5 @@
 /** ferry types ⇄ apache-arrow types, field and schema metadata included. */
-import { type DataType, errors, type Field, type Schema } from "@ferry/core";
+import { type DataType, errors, type Field, type Schema } from "@ferry/plugin-kit";
 import * as A from "apache-arrow";
 
 const UNITS = {

@@ -2,7 +2,7 @@
  * ferry column values → arrow Data, built from raw buffers (arrow's builders take timestamps as
  * milliseconds and decimals as words, which would lose us/ns precision and decimal text).
  */
-import { type ColumnBatch, type DataType, errors, type Field, type Schema } from "@ferry/core";
+import { type ColumnBatch, type DataType, errors, type Field, type Schema } from "@ferry/plugin-kit";
 import * as A from "apache-arrow";
 import { toArrowField, toArrowSchema, toArrowType } from "./schema.ts";
 

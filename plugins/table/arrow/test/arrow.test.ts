@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FerryError, Table, table } from "@ferry/core";
+import { Table, table } from "@ferry/core";
+import { FerryError } from "@ferry/plugin-kit";
 import * as A from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import arrow from "../src/index.ts";

@@ -1,4 +1,4 @@
-import { t } from "@ferry/core";
+import { t } from "@ferry/plugin-kit";
 import * as A from "apache-arrow";
 import { describe, expect, it } from "vitest";
 import { fromArrowData } from "../src/from-arrow.ts";

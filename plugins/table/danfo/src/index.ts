@@ -12,17 +12,17 @@
  * restores int64, timestamp units and decimals exactly; one built by hand is inferred from its values
  * (never from danfo's float32/int32 labels, which describe nothing about the JS numbers held).
  */
+
+import { describeType, inferType } from "@ferry/parquet";
 import {
   type BatchSource,
   type ColumnBatch,
   type DataType,
-  describeType,
   errors,
   type Field,
-  inferType,
   type Schema,
   type TableFlavour,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import type { DataFrame } from "danfojs-node";
 
 export type { DataFrame } from "danfojs-node";

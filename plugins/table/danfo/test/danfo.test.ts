@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FerryError, Table, t, table } from "@ferry/core";
+import { Table, table } from "@ferry/core";
+import { FerryError, t } from "@ferry/plugin-kit";
 import * as dfd from "danfojs-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import danfo, { type DataFrame } from "../src/index.ts";

@@ -3,25 +3,26 @@
  * splits one row group at a time through range reads (core's TableReader), Arrow IPC shards one record
  * batch at a time from a read stream — so a remote dataset is never downloaded whole.
  */
+
+import { ferry, type LocationLike, type PluginRegistry } from "@ferry/core";
 import {
-  type ColumnBatch,
   createRandom,
-  errors,
-  type Field,
-  ferry,
   type Group,
-  type LocationLike,
   orderedBatches,
   type PartFile,
-  type PluginRegistry,
-  relativeKey,
-  type Schema,
-  type Storage,
   type StreamOptions,
   shuffledBatches,
   shuffleInPlace,
   TableReader,
-} from "@ferry/core";
+} from "@ferry/parquet";
+import {
+  type ColumnBatch,
+  errors,
+  type Field,
+  relativeKey,
+  type Schema,
+  type Storage,
+} from "@ferry/plugin-kit";
 import { fromArrowSchema, recordBatchToColumns } from "@ferry/table-arrow";
 import { RecordBatchReader } from "apache-arrow";
 import { annotateSchema, classLabelNames, type Features, featuresFromSchema } from "./features.ts";

@@ -7,7 +7,7 @@
  * The feature of each column is kept in the field's metadata under `hf.feature` (JSON), and a
  * ClassLabel's names also under `hf.class_label`, so users can map label ids to names.
  */
-import { type DataType, errors, type Field, type Schema } from "@ferry/core";
+import { type DataType, errors, type Field, type Schema } from "@ferry/plugin-kit";
 
 export type Feature =
   | { kind: "value"; dtype: string }

@@ -3,7 +3,7 @@
  * or a DatasetDict, current and pre-2.8 layouts), Hub-style repositories (README YAML configs,
  * data/{split}-*.parquet) and the parquet-conversion layout ({config}/{split}/NNNN.parquet).
  */
-import type { BatchSource, ColumnBatch, TableFlavour } from "@ferry/core";
+import type { BatchSource, ColumnBatch, TableFlavour } from "@ferry/plugin-kit";
 import { HfDataset } from "./dataset.ts";
 
 export {

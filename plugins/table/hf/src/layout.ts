@@ -9,7 +9,7 @@
  *   `data/{split}-NNNNN-of-NNNNN*.parquet`;
  * - the parquet conversion branch: `{config}/{split}/NNNN.parquet` (and `partial-{split}`).
  */
-import { errors, FerryError, joinKey, relativeKey, type Storage } from "@ferry/core";
+import { errors, FerryError, joinKey, relativeKey, type Storage } from "@ferry/plugin-kit";
 import picomatch from "picomatch";
 import { parse as parseYaml } from "yaml";
 import { type Features, featuresFromJson, featuresFromYaml } from "./features.ts";

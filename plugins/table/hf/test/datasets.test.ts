@@ -2,7 +2,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FerryError, Table, table } from "@ferry/core";
+import { Table, table } from "@ferry/core";
+import { FerryError } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import hf, { describeDataset, HfDataset, loadDataset, loadDatasetDict } from "../src/index.ts";
 

@@ -12,7 +12,7 @@ import {
   FerryError,
   type ParquetEncodeOptions,
   type TableFlavour,
-} from "@ferry/core";
+} from "@ferry/plugin-kit";
 import { arrowToBatches, batchesToArrow } from "@ferry/table-arrow";
 import * as A from "apache-arrow";
 import pl from "nodejs-polars";

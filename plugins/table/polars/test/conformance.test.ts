@@ -1,5 +1,5 @@
 import { describeTableFlavour } from "@ferry/conformance";
-import { t } from "@ferry/core";
+import { t } from "@ferry/plugin-kit";
 import polars from "../src/index.ts";
 
 // Polars has no seconds unit: Datetime holds ms, us or ns, so timestamp[s] comes back as timestamp[ms].

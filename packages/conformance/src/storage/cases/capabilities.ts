@@ -3,7 +3,7 @@
  * silent fallback), and every declared one works. Gaps declared through the suite's capability
  * overrides skip the "works" half only; the storage is still held to what it declares.
  */
-import { compareKeys, type HashAlgorithm } from "@ferry/core";
+import { compareKeys, type HashAlgorithm } from "@ferry/plugin-kit";
 import { expect } from "vitest";
 import { bytes, expectFerryError, hashHex, listPaths, readText, seed } from "../helpers.ts";
 import type { StorageCase } from "../types.ts";

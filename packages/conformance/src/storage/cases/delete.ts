@@ -1,4 +1,5 @@
-import { type Capabilities, createStorage, type Storage } from "@ferry/core";
+import { createStorage } from "@ferry/core";
+import type { Capabilities, Storage } from "@ferry/plugin-kit";
 import { expect } from "vitest";
 import { expectFerryError, listPaths, overrideDriver, readText, seed } from "../helpers.ts";
 import type { StorageCase } from "../types.ts";

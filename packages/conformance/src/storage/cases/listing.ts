@@ -1,4 +1,4 @@
-import { compareKeys } from "@ferry/core";
+import { compareKeys } from "@ferry/plugin-kit";
 import { expect } from "vitest";
 import { expectFerryError, listEntries, listPaths, listShape, seed } from "../helpers.ts";
 import type { StorageCase } from "../types.ts";

@@ -1,4 +1,4 @@
-import type { RangeFetcher } from "@ferry/core";
+import type { RangeFetcher } from "@ferry/plugin-kit";
 import { expect } from "vitest";
 import { bytes, equalBytes, expectFerryError, listPaths, md5Hex, readText, streamed } from "../helpers.ts";
 import type { StorageCase } from "../types.ts";

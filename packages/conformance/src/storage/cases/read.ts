@@ -1,4 +1,4 @@
-import type { ByteRange } from "@ferry/core";
+import type { ByteRange } from "@ferry/plugin-kit";
 import { expect } from "vitest";
 import { bytes, equalBytes, expectFerryError } from "../helpers.ts";
 import type { CaseContext, StorageCase } from "../types.ts";

@@ -5,9 +5,8 @@
  * single parquet file.
  */
 import { randomBytes } from "node:crypto";
-import { FerryError } from "../errors.ts";
-import { baseName, compareKeys, joinKey, relativeKey } from "../paths.ts";
-import type { Entry, Storage } from "../storage.ts";
+import type { Entry, Storage } from "@ferry/plugin-kit";
+import { baseName, compareKeys, FerryError, joinKey, relativeKey } from "@ferry/plugin-kit";
 
 const PART_NAME = /^part-(\d+)-[0-9a-f]{32}\.parquet$/;
 

@@ -5,9 +5,10 @@
  * recorded in ferry.schema, or, for tables others wrote, as int64 when every value is an integer and
  * string otherwise (what Polars and DuckDB infer).
  */
-import { errors } from "../errors.ts";
+
+import type { DataType, Field } from "@ferry/plugin-kit";
+import { errors } from "@ferry/plugin-kit";
 import { describeType } from "./parquet-schema.ts";
-import type { DataType, Field } from "./types.ts";
 
 export const HIVE_NULL = "__HIVE_DEFAULT_PARTITION__";
 const DAY_MS = 86_400_000;

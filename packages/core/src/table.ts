@@ -4,13 +4,16 @@
  * Metadata (flavour, partitioning, schema) is not written next to the data: `toConfig()` gives it to
  * the resource registry.
  */
-import { ferry } from "../default.ts";
-import { errors } from "../errors.ts";
-import { formatLocation, type Location, type LocationLike, parseLocation, withPath } from "../location.ts";
-import type { PluginRegistry } from "../plugins.ts";
-import { entryLocation, loadNamed, type SaveNamedOptions, saveNamed } from "../registry/named.ts";
-import type { LoadOptions, ResourceRegistryOptions } from "../registry/registry.ts";
-import { registerResourceType } from "../registry/resources.ts";
+
+import type { StreamOptions, TableReader, WriteResult, WriteTableOptions } from "@ferry/parquet";
+import type { BatchSource, ColumnBatch, Schema, Storage, TableFlavour } from "@ferry/plugin-kit";
+import { errors } from "@ferry/plugin-kit";
+import { ferry } from "./default.ts";
+import { formatLocation, type Location, type LocationLike, parseLocation, withPath } from "./location.ts";
+import type { PluginRegistry } from "./plugins.ts";
+import { entryLocation, loadNamed, type SaveNamedOptions, saveNamed } from "./registry/named.ts";
+import type { LoadOptions, ResourceRegistryOptions } from "./registry/registry.ts";
+import { registerResourceType } from "./registry/resources.ts";
 import {
   type Chained,
   chained,
@@ -26,13 +29,11 @@ import {
   specKeys,
   specPlace,
   splitSpec,
-} from "../resource-spec.ts";
-import { defaultKey, type ResourceTransferOptions, transferResource } from "../resource-target.ts";
-import type { Storage } from "../storage.ts";
-import { batchToColumns, columnsToRows, plainBatches, plainFlavour } from "./plain.ts";
-import { type StreamOptions, TableReader } from "./reader.ts";
-import type { BatchSource, ColumnBatch, Schema, TableFlavour } from "./types.ts";
-import { type WriteResult, type WriteTableOptions, writeEncodedPart, writeTable } from "./writer.ts";
+} from "./resource-spec.ts";
+import { defaultKey, type ResourceTransferOptions, transferResource } from "./resource-target.ts";
+
+/** The parquet codec, loaded on the first Table operation: moving folders never loads it. */
+const codec = (): Promise<typeof import("@ferry/parquet")> => import("@ferry/parquet");
 
 const WRITE_OPTION_KEYS = [
   "mode",
@@ -164,6 +165,7 @@ export class Table<T = unknown> {
   /** A reader over the folder as it is now (each operation lists it afresh). */
   async reader(): Promise<TableReader> {
     const storage = await this.storage();
+    const { TableReader } = await codec();
     return new TableReader(storage, this.location.path, this.where);
   }
 
@@ -171,6 +173,7 @@ export class Table<T = unknown> {
   flavour(): Promise<TableFlavour<T>> {
     this.#flavour ??= (async () => {
       await this.#place.ready();
+      const { plainFlavour } = await codec();
       const given = this.options.flavour;
       if (typeof given === "string")
         return given === plainFlavour.name ? plainFlavour : this.registry.flavour(given);
@@ -192,6 +195,7 @@ export class Table<T = unknown> {
         `this table (${this.where}) was opened from storage: there is no data to write`,
       );
     const flavour = await this.flavour();
+    const { plainBatches, plainFlavour } = await codec();
     if (flavour === (plainFlavour as TableFlavour))
       return plainBatches(this.data as never, this.options.schema);
     if (this.options.schema)
@@ -215,6 +219,7 @@ export class Table<T = unknown> {
     const flavour = await this.flavour();
     const reader = await this.reader();
     const storage = await this.storage();
+    const { writeEncodedPart, writeTable } = await codec();
     // A flavour whose library writes parquet natively (polars) encodes unpartitioned tables itself.
     const native =
       flavour.encodeParquet &&
@@ -246,6 +251,7 @@ export class Table<T = unknown> {
   async writeBatches(source: BatchSource, options: WriteTableOptions = {}): Promise<WriteResult> {
     checkOptions(options, WRITE_OPTION_KEYS, "table.writeBatches()");
     const merged: WriteTableOptions = { ...this.options, ...options };
+    const { writeTable } = await codec();
     const result = await writeTable(
       await this.storage(),
       this.location.path,
@@ -337,6 +343,7 @@ export class Table<T = unknown> {
 
   /** Rows as plain objects (`{ column: value }`), in order: `for await (const row of table)`. */
   async *[Symbol.asyncIterator](): AsyncGenerator<Record<string, unknown>> {
+    const { batchToColumns, columnsToRows } = await codec();
     for await (const batch of (await this.reader()).stream({ prefetch: 1 })) {
       yield* columnsToRows(batchToColumns(batch));
     }

@@ -1,3 +1,9 @@
+/**
+ * @ferry/parquet — ferry's parquet codec: partitioned tables written and read over any ferry storage,
+ * with ranged reads, on hyparquet. `@ferry/core` loads it on the first Table operation, so a program
+ * that only moves folders never loads it.
+ */
+export { concatChunks } from "./concat.ts";
 export { listParts, type PartFile } from "./layout.ts";
 export { describeType, fromParquetSchema, toParquetSchema } from "./parquet-schema.ts";
 export { type OpenPart, openPart, type ReadStats, storageBuffer } from "./part-reader.ts";
@@ -20,7 +26,5 @@ export {
 export { createRandom, shuffleInPlace } from "./random.ts";
 export type { Group, ShuffleOptions, StreamOptions } from "./reader.ts";
 export { orderedBatches, shuffledBatches, TableReader } from "./reader.ts";
-export { Table, type TableConfig, type TableOptions, table } from "./table.ts";
-export * from "./types.ts";
 export type { WriteMode, WriteResult, WriteTableOptions } from "./writer.ts";
-export { writeTable } from "./writer.ts";
+export { writeEncodedPart, writeTable } from "./writer.ts";

@@ -4,9 +4,9 @@
  * (a corrupt header must not make the decoder allocate whatever it claims).
  */
 import { crc32 } from "node:zlib";
+import { errors } from "@ferry/plugin-kit";
 import type { AsyncBuffer, ColumnChunk, FileMetaData } from "hyparquet";
 import { parquetHeader } from "hyparquet/src/column.js";
-import { errors } from "../errors.ts";
 
 interface ByteRange {
   start: number;

@@ -3,17 +3,16 @@
  * is bounded by rowGroupSize × open partitions. Overwrite removes the old parts only after every new
  * one is complete; a failed write removes what it wrote and leaves the old table as it was.
  */
+
+import type { BatchSource, ColumnBatch, Field, Schema, Storage } from "@ferry/plugin-kit";
+import { baseName, errors, joinKey, parentKey, throwIfAborted } from "@ferry/plugin-kit";
 import { type FileMetaData, parquetMetadata } from "hyparquet";
-import { errors, throwIfAborted } from "../errors.ts";
-import { baseName, joinKey, parentKey } from "../paths.ts";
-import type { Storage } from "../storage.ts";
 import { ChunkQueue } from "./concat.ts";
 import { lastPartNumber, listParts, type PartFile, partKey, partNumber } from "./layout.ts";
 import { describeType, fromParquetSchema, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
 import { type Codec, encodeColumns, PartWriter } from "./part-writer.ts";
 import { checkPartitionField, partitionSegment } from "./partition.ts";
 import type { TableReader } from "./reader.ts";
-import type { BatchSource, ColumnBatch, Field, Schema } from "./types.ts";
 
 export type WriteMode = "overwrite" | "append" | "error";
 

@@ -4,9 +4,10 @@
  * decoding is exact: 64-bit integers stay bigint, us/ns timestamps stay bigint counts, decimals
  * become strings with exactly `scale` digits after the point.
  */
-import { errors } from "../errors.ts";
+
+import type { DataType, Field } from "@ferry/plugin-kit";
+import { errors } from "@ferry/plugin-kit";
 import { describeType, MAP_MARKER } from "./parquet-schema.ts";
-import type { DataType, Field } from "./types.ts";
 
 const utf8 = new TextDecoder();
 const DAY_MS = 86_400_000;

@@ -3,16 +3,16 @@
  * count (footers only), and its rows as batches of exactly `batchSize`, one row group in memory at a
  * time, optionally shuffled reproducibly (row-group order, then a bounded shuffle buffer).
  */
+
+import type { ColumnBatch, DataType, Field, Schema, Storage } from "@ferry/plugin-kit";
+import { errors, throwIfAborted } from "@ferry/plugin-kit";
 import pLimit from "p-limit";
-import { errors, throwIfAborted } from "../errors.ts";
-import type { Storage } from "../storage.ts";
 import { concatChunks } from "./concat.ts";
 import { listParts, type PartFile } from "./layout.ts";
 import { describeType, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
 import { type OpenPart, openPart, type ReadStats, readRowGroup } from "./part-reader.ts";
 import { inferPartitionType, parsePartitionValue, partitionPairs } from "./partition.ts";
 import { createRandom, shuffleInPlace } from "./random.ts";
-import type { ColumnBatch, DataType, Field, Schema } from "./types.ts";
 
 /** Footer reads in flight at once for count() and shuffled streams. */
 const FOOTER_CONCURRENCY = 8;

@@ -3,11 +3,11 @@
  * group into memory, the bytes are handed to the storage's write and the next row group is encoded
  * only once the storage has taken them (back-pressure), so memory is bounded by one row group.
  */
+
+import type { Entry, Field, Schema, Storage } from "@ferry/plugin-kit";
+import { errors } from "@ferry/plugin-kit";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
-import { errors } from "../errors.ts";
-import type { Entry, Storage } from "../storage.ts";
 import { SCHEMA_METADATA_KEY, schemaToJson, toParquetSchema } from "./parquet-schema.ts";
-import type { Field, Schema } from "./types.ts";
 import { encodeColumn } from "./values.ts";
 
 export type Codec = "SNAPPY" | "GZIP" | "BROTLI" | "ZSTD" | "LZ4_RAW" | "UNCOMPRESSED";

@@ -8,9 +8,10 @@
  * kept in each file's key/value metadata under `ferry.schema`, so a round trip is exact even where
  * parquet's own type system is coarser.
  */
+
+import type { DataType, Field, Schema } from "@ferry/plugin-kit";
+import { errors } from "@ferry/plugin-kit";
 import type { FileMetaData, SchemaElement } from "hyparquet";
-import { errors } from "../errors.ts";
-import type { DataType, Field, Schema } from "./types.ts";
 
 export const SCHEMA_METADATA_KEY = "ferry.schema";
 /** Field metadata marking a list of key/value structs that was a parquet MAP. */

@@ -2,15 +2,15 @@
  * Reading one parquet part through range reads of a storage: the footer (a bounded tail read) and one
  * row group at a time. hyparquet does the decoding; every failure becomes a FerryError naming the file.
  */
+
+import type { Schema, Storage } from "@ferry/plugin-kit";
+import { errors, FerryError } from "@ferry/plugin-kit";
 import type { AsyncBuffer, FileMetaData, ParquetParsers, SchemaElement } from "hyparquet";
 import { parquetMetadataAsync, parquetRead } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
-import { errors, FerryError } from "../errors.ts";
-import type { Storage } from "../storage.ts";
 import type { PartFile } from "./layout.ts";
 import { fromParquetSchema } from "./parquet-schema.ts";
 import { verifyingBuffer } from "./row-group-bytes.ts";
-import type { Schema } from "./types.ts";
 import { decodeColumn } from "./values.ts";
 
 /** Footer reads start with this many bytes from the end (a second read fetches the rest of a bigger footer). */

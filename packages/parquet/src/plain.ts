@@ -16,10 +16,11 @@
  * Numbers never become int64 by inference: int64 reads back as bigint, which would change the values'
  * JS type; pass an explicit schema (or bigints) for int64. Inferred fields are nullable.
  */
-import { errors } from "../errors.ts";
+
+import type { BatchSource, ColumnBatch, DataType, Field, Schema, TableFlavour } from "@ferry/plugin-kit";
+import { errors } from "@ferry/plugin-kit";
 import { concatChunks } from "./concat.ts";
 import { describeType } from "./parquet-schema.ts";
-import type { BatchSource, ColumnBatch, DataType, Field, Schema, TableFlavour } from "./types.ts";
 
 export type TypedColumn =
   | Int8Array

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareKeys, joinKey } from "../src/paths.ts";
+import { compareKeys, joinKey } from "../src/index.ts";
 
 const utf8Order = (a: string, b: string) => Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b)));
 
