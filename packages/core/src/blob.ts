@@ -9,9 +9,10 @@ import type { WriteSource } from "@ferry/plugin-kit";
 import { errors, FerryError } from "@ferry/plugin-kit";
 import { ferry } from "./default.ts";
 import { type Location, type LocationLike, withPath } from "./location.ts";
+import type { RegistryEntry } from "./registry/entry.ts";
 import { entryLocation, loadNamed, type SaveNamedOptions } from "./registry/named.ts";
 import type { LoadOptions, ResourceRegistryOptions } from "./registry/registry.ts";
-import { registerResourceType } from "./registry/resources.ts";
+import type { ResourceFactoryContext } from "./registry/resources.ts";
 import { LocatedResource } from "./resource.ts";
 import {
   type Chained,
@@ -54,6 +55,11 @@ type BlobChain = "save" | "to" | "fetch" | "text" | "exists";
 const BLOB_CHAIN: readonly BlobChain[] = ["save", "to", "fetch", "text", "exists"];
 
 export class Blob extends LocatedResource<"blob"> {
+  /** The blob a registry entry describes (how the resource registry loads a saved one). */
+  static fromEntry(entry: RegistryEntry, { plugins }: ResourceFactoryContext): Blob {
+    return new Blob(entryLocation(entry), { registry: plugins, metadata: entry.metadata, name: entry.name });
+  }
+
   #data: WriteSource | undefined;
   /** Data given at creation and not written yet: `save()` writes it first. */
   #unwritten: boolean;
@@ -199,9 +205,3 @@ export function blob(
     ...(content === undefined ? {} : { data: content }),
   });
 }
-
-registerResourceType(
-  "blob",
-  (entry, { plugins }) =>
-    new Blob(entryLocation(entry), { registry: plugins, metadata: entry.metadata, name: entry.name }),
-);

@@ -18,9 +18,10 @@ import {
 import pLimit from "p-limit";
 import { ferry } from "./default.ts";
 import { type LocationLike, withPath } from "./location.ts";
+import type { RegistryEntry } from "./registry/entry.ts";
 import { entryLocation, loadNamed } from "./registry/named.ts";
 import type { LoadOptions, ResourceRegistryOptions } from "./registry/registry.ts";
-import { registerResourceType } from "./registry/resources.ts";
+import type { ResourceFactoryContext } from "./registry/resources.ts";
 import { LocatedResource } from "./resource.ts";
 import {
   checkOptions,
@@ -62,6 +63,15 @@ export interface PutOptions {
 export type FolderContents = Record<string, WriteSource> | Map<string, WriteSource>;
 
 export class Folder extends LocatedResource<"folder"> {
+  /** The folder a registry entry describes (how the resource registry loads a saved one). */
+  static fromEntry(entry: RegistryEntry, { plugins }: ResourceFactoryContext): Folder {
+    return new Folder(entryLocation(entry), {
+      registry: plugins,
+      metadata: entry.metadata,
+      name: entry.name,
+    });
+  }
+
   /** `location` defaults to `ferry-folder/<32 hex>` in the working directory. */
   constructor(location?: PlaceLike, options: ResourceOptions = {}) {
     checkOptions(options, RESOURCE_OPTION_KEYS, "a folder");
@@ -310,9 +320,3 @@ export function folder(location?: LocationLike | ResourceSpec, options: Resource
   }
   return new Folder(location as LocationLike | undefined, options);
 }
-
-registerResourceType(
-  "folder",
-  (entry, { plugins }) =>
-    new Folder(entryLocation(entry), { registry: plugins, metadata: entry.metadata, name: entry.name }),
-);

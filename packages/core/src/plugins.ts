@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Capabilities, Storage, StorageDriver, TableFlavour } from "@ferry/plugin-kit";
 import { errors, FerryError, wording } from "@ferry/plugin-kit";
+import { local } from "./local/index.ts";
 import { canonicalSystem, type Location, type LocationLike, parseLocation } from "./location.ts";
 import { createStorage } from "./managed.ts";
 
@@ -120,6 +121,11 @@ export class PluginRegistry {
     const canonical = canonicalSystem(system);
     const existing = this.#storagePlugins.get(canonical);
     if (existing) return existing;
+    if (canonical === "file") {
+      // Local disk is embedded: every registry serves it without a use() call or a package to load.
+      this.#register(local(), false);
+      return this.#storagePlugins.get(canonical)!;
+    }
     if (this.#options.lazy !== false) {
       const loaded = await this.#loadFor(canonical, FIRST_PARTY_STORAGE[canonical]);
       for (const plugin of loaded) if (isStoragePlugin(plugin)) this.#register(plugin, false);

@@ -11,9 +11,10 @@ import { errors } from "@ferry/plugin-kit";
 import { ferry } from "./default.ts";
 import { formatLocation, type Location, type LocationLike, parseLocation, withPath } from "./location.ts";
 import type { PluginRegistry } from "./plugins.ts";
+import type { RegistryEntry } from "./registry/entry.ts";
 import { entryLocation, loadNamed, type SaveNamedOptions, saveNamed } from "./registry/named.ts";
 import type { LoadOptions, ResourceRegistryOptions } from "./registry/registry.ts";
-import { registerResourceType } from "./registry/resources.ts";
+import type { ResourceFactoryContext } from "./registry/resources.ts";
 import {
   type Chained,
   chained,
@@ -89,6 +90,17 @@ function tableLocation(input: LocationLike | undefined, registry: PluginRegistry
 }
 
 export class Table<T = unknown> {
+  /** The table a registry entry describes (how the resource registry loads a saved one). */
+  static fromEntry(entry: RegistryEntry, { plugins }: ResourceFactoryContext): Table {
+    return new Table(undefined, entryLocation(entry), {
+      registry: plugins,
+      ...(entry.flavour === undefined ? {} : { flavour: entry.flavour }),
+      partitionBy: entry.partitioning ?? [],
+      name: entry.name,
+      metadata: entry.metadata,
+    });
+  }
+
   /** The data the table was created with (what `write()` writes); undefined for a table opened from storage. */
   readonly data: T | undefined;
   protected readonly options: TableOptions;
@@ -494,15 +506,3 @@ export function table<T>(
   }
   return new Table<T>(data as T, location as LocationLike | undefined, options);
 }
-
-registerResourceType(
-  "table",
-  (entry, { plugins }) =>
-    new Table(undefined, entryLocation(entry), {
-      registry: plugins,
-      ...(entry.flavour === undefined ? {} : { flavour: entry.flavour }),
-      partitionBy: entry.partitioning ?? [],
-      name: entry.name,
-      metadata: entry.metadata,
-    }),
-);

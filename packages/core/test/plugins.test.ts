@@ -77,11 +77,15 @@ describe("plugin registry", () => {
     `;
     // pnpm's script shims export NODE_PATH, which would let Node find the workspace's packages.
     const { NODE_PATH: _, ...env } = process.env;
-    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-      cwd: project,
-      encoding: "utf8",
-      env,
-    });
+    const run = spawnSync(
+      process.execPath,
+      ["--conditions=@ferry/source", "--input-type=module", "-e", script],
+      {
+        cwd: project,
+        encoding: "utf8",
+        env,
+      },
+    );
     expect(run.stderr).toBe("");
     const error = JSON.parse(run.stdout) as { code: string; message: string; packageName: string };
     expect(error, run.stdout).toHaveProperty("code");
@@ -103,11 +107,15 @@ describe("plugin registry", () => {
         console.log(new TextDecoder().decode(await storage.readBytes(path)));
       `;
       const { NODE_PATH: _, ...env } = process.env;
-      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-        cwd: project,
-        encoding: "utf8",
-        env,
-      });
+      const run = spawnSync(
+        process.execPath,
+        ["--conditions=@ferry/source", "--input-type=module", "-e", script],
+        {
+          cwd: project,
+          encoding: "utf8",
+          env,
+        },
+      );
       expect(run.stderr).toBe("");
       expect(run.stdout.trim()).toBe("hello from greeting");
     } finally {

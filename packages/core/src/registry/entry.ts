@@ -2,9 +2,10 @@
  * Registry entries: the JSON document saved for each version of a name, checked against the
  * published schema (schema/registry-entry.schema.json) whenever one is read.
  */
-import { readFileSync } from "node:fs";
+
 import type { Schema } from "@ferry/plugin-kit";
 import { errors } from "@ferry/plugin-kit";
+import entrySchemaJson from "../../schema/registry-entry.schema.json" with { type: "json" };
 import type { Location } from "../location.ts";
 import { VERSION } from "../version.ts";
 import { type JsonSchema, validateJson } from "./json-schema.ts";
@@ -47,14 +48,12 @@ export interface ResourceDescription {
   schema?: Schema | undefined;
 }
 
-let entrySchema: JsonSchema | undefined;
-
-/** The published JSON Schema for entries (read once from the package's schema/ folder). */
+/**
+ * The published JSON Schema for entries (the package's schema/ folder), imported as a module so that a
+ * bundled program carries it too.
+ */
 export function registryEntrySchema(): JsonSchema {
-  entrySchema ??= JSON.parse(
-    readFileSync(new URL("../../schema/registry-entry.schema.json", import.meta.url), "utf8"),
-  ) as JsonSchema;
-  return entrySchema;
+  return entrySchemaJson as JsonSchema;
 }
 
 export function buildEntry(args: {

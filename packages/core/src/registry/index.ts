@@ -38,6 +38,5 @@ export {
   type Registrable,
   type ResourceFactory,
   type ResourceFactoryContext,
-  registerResourceType,
 } from "./resources.ts";
 export { isSecretKey } from "./secrets.ts";

@@ -138,7 +138,7 @@ export class ResourceRegistry {
   /** Load the resource saved under `name`, as the class its entry names (Folder, Table or Blob). */
   async load<T = unknown>(name: string, options: LoadOptions = {}): Promise<T> {
     const entry = await this.entry(name, options);
-    const factory = await resourceFactory(entry.type);
+    const factory = resourceFactory(entry.type);
     return (await factory(entry, { plugins: this.plugins })) as T;
   }
 

@@ -1,10 +1,11 @@
 /**
- * The type → class map. Folder, Table and Blob register a factory here when their module loads,
- * so the registry can construct the right class from an entry without importing them (which
- * would be an import cycle: they import the registry for `save` and `fromName`).
+ * The type → class map: how the registry builds a Folder, Blob or Table from a saved entry.
  */
 import { errors } from "@ferry/plugin-kit";
+import { Blob } from "../blob.ts";
+import { Folder } from "../folder.ts";
 import type { PluginRegistry } from "../plugins.ts";
+import { Table } from "../table.ts";
 import type { RegistryEntry, ResourceDescription, ResourceType } from "./entry.ts";
 
 /** Anything the registry can save: it says what it is and where it lives. */
@@ -19,29 +20,23 @@ export interface ResourceFactoryContext {
 
 export type ResourceFactory = (entry: RegistryEntry, context: ResourceFactoryContext) => unknown;
 
-const factories = new Map<ResourceType, ResourceFactory>();
-
-/** Called by a resource class's module: how to build one from a registry entry. */
-export function registerResourceType(type: ResourceType, factory: ResourceFactory): void {
-  factories.set(type, factory);
-}
-
 /**
- * The factory for `type`. First-party classes register when their module loads; if a bundler
- * dropped that module (the package is side-effect free), it is imported here on demand.
+ * How the registry builds each type from an entry. Nothing registers itself when its module loads (a
+ * bundler drops such a module from a side-effect-free package), and nothing is imported on demand (a
+ * bundler may drop the initialisation of a module that is also imported statically): the classes are
+ * named here. The import cycle this makes (they import the registry for `save`) is harmless: the
+ * classes are only touched when an entry is loaded, long after every module has run.
  */
-export async function resourceFactory(type: ResourceType): Promise<ResourceFactory> {
-  if (!factories.has(type)) {
-    if (type === "folder") await import("../folder.ts");
-    else if (type === "blob") await import("../blob.ts");
-    else if (type === "table") await import("../table.ts");
-  }
-  const factory = factories.get(type);
-  if (!factory) {
-    throw errors.unsupported(
-      `no resource class is registered for registry type "${type}": import it from @ferry/core (the ${type} module registers itself)`,
-    );
-  }
+const FACTORIES: Readonly<Record<ResourceType, ResourceFactory>> = {
+  folder: (entry, context) => Folder.fromEntry(entry, context),
+  blob: (entry, context) => Blob.fromEntry(entry, context),
+  table: (entry, context) => Table.fromEntry(entry, context),
+};
+
+/** The factory for `type`. */
+export function resourceFactory(type: ResourceType): ResourceFactory {
+  const factory = FACTORIES[type];
+  if (!factory) throw errors.unsupported(`no resource class for registry type "${type}"`);
   return factory;
 }
 
