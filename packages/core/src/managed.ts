@@ -4,6 +4,8 @@
  */
 import { Readable } from "node:stream";
 import type {
+  BatchCopyFile,
+  BatchCopyOptions,
   ByteRange,
   CleanupOptions,
   CleanupResult,
@@ -451,6 +453,24 @@ class ManagedStorage implements Storage {
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     if (!this.capabilities.exec || !this.driver.exec) this.#unsupported("exec");
     return this.#call(this.root, options.signal, () => this.driver.exec!(command, options));
+  }
+
+  async copyBatch(
+    toDir: string,
+    files: readonly BatchCopyFile[],
+    options: BatchCopyOptions = {},
+  ): Promise<boolean[]> {
+    const key = this.#key(toDir, true);
+    if (!this.capabilities.batchCopy || !this.driver.copyBatch) this.#unsupported("copyBatch", key);
+    this.#requireWrite("copyBatch", key);
+    const sources = files.map((file) => ({ ...file, from: this.#key(file.from) }));
+    return this.#call(key, options.signal, () => this.driver.copyBatch!(key, sources, options));
+  }
+
+  localPath(path: string): string {
+    const key = this.#key(path, true);
+    if (!this.capabilities.localPaths || !this.driver.localPath) this.#unsupported("localPath", key);
+    return this.driver.localPath(key);
   }
 
   async presign(path: string, options: PresignOptions = {}): Promise<string> {

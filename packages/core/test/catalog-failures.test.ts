@@ -93,7 +93,7 @@ describe("failures", () => {
       await job.execute({ quiet: true, runId: "crashing-run-0001" });
     `;
     const code = await new Promise<number | null>((resolve) => {
-      spawn(process.execPath, ["--input-type=module", "-e", script], { cwd, stdio: "ignore" }).on(
+      spawn(process.execPath, ["--conditions=@ferry/source", "--input-type=module", "-e", script], { cwd, stdio: "ignore" }).on(
         "close",
         resolve,
       );
@@ -142,7 +142,7 @@ describe("failures", () => {
     `;
     let stdout = "";
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      const child = spawn(process.execPath, ["--conditions=@ferry/source", "--input-type=module", "-e", script], {
         cwd,
         stdio: ["ignore", "pipe", "ignore"],
       });

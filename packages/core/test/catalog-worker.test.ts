@@ -68,7 +68,7 @@ const { worker, ready } = startCaptureWorker(".ferry-capture-");
 await ready;
 await worker.terminate();
 process.stdout.write("ready");`;
-    const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+    const output = execFileSync(process.execPath, ["--conditions=@ferry/source", "--input-type=module", "-e", script], {
       encoding: "utf8",
       timeout: 20_000,
     });

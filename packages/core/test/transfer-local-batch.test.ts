@@ -17,7 +17,8 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { copy, LocalDriver, sync, type TransferFileEvent, type TransferProgress } from "../src/index.ts";
-import { copyBatch, SmallFileCopier, StagedTree } from "../src/local/batch-copy.ts";
+import { copyBatch, SmallFileCopier } from "../src/local/batch-copy.ts";
+import { StagedTree } from "../src/local/staged-tree.ts";
 import { filesUnder, removeTemp, tempDir, writeTree } from "./transfer-faults.ts";
 
 const OLD = new Date("2024-01-02T03:04:05.678Z");
@@ -255,7 +256,7 @@ describe("the batch copier", () => {
     ];
     await writeTree(staged.folder, { "top.bin": "t", "one/inner.bin": "i" });
     const done = [true, true];
-    staged.publish(items, done, [0, 1]);
+    staged.publish((index) => items[index]!.relative, done, [0, 1]);
     staged.remove();
     expect(done).toEqual([true, false]);
     expect(readFileSync(join(target, "top.bin"), "utf8")).toBe("t");

@@ -219,6 +219,13 @@ export interface Capabilities {
   readonly caseInsensitive: boolean;
   /** `cleanup` finds and removes what interrupted writes left behind (temp files, uploads never completed). */
   readonly cleanup: boolean;
+  /**
+   * `copyBatch` copies many small files within this storage at once, staged and placed together
+   * (local disk). Files up to `limits.batchCopyMaxBytes` each.
+   */
+  readonly batchCopy: boolean;
+  /** `localPath(key)` names the file on this machine's disk, for callers that may use node:fs on it. */
+  readonly localPaths: boolean;
   readonly limits: StorageLimits;
 }
 
@@ -235,6 +242,25 @@ export interface StorageLimits {
   readonly maxObjectSize?: number | undefined;
   /** Longest key in bytes (UTF-8). */
   readonly maxKeyBytes?: number | undefined;
+  /** Largest file `copyBatch` takes. */
+  readonly batchCopyMaxBytes?: number | undefined;
+}
+
+/** One file of a `copyBatch`: the key of the source and its path below the destination folder. */
+export interface BatchCopyFile {
+  from: string;
+  /** `/`-separated path below the destination folder. */
+  relative: string;
+  size: number;
+  /** Modification time to give the copy, where the storage keeps the times it is given. */
+  mtime?: Date | undefined;
+}
+
+export interface BatchCopyOptions extends SignalOptions {
+  /** Files copied into the staging folder (progress), by position, before they are placed. */
+  onCopied?: ((indexes: readonly number[]) => void) | undefined;
+  /** Files moved into place, by position, as it happens (at least once a second during a long copy). */
+  onPlaced?: ((indexes: readonly number[]) => void) | undefined;
 }
 
 /** What a plugin implements. Every path it receives is already validated and normalised by core. */
@@ -277,6 +303,14 @@ export interface StorageDriver {
    * stale by the rule in leftovers.ts. Declared by `capabilities.cleanup`.
    */
   cleanup?(prefix: string, options: CleanupOptions): Promise<CleanupResult>;
+  /**
+   * Copy many small files within this storage into the folder `toDir`, staged and placed together.
+   * Returns per file whether it is now in place; the caller copies the others one by one. Declared by
+   * `capabilities.batchCopy`.
+   */
+  copyBatch?(toDir: string, files: readonly BatchCopyFile[], options?: BatchCopyOptions): Promise<boolean[]>;
+  /** The path on this machine's disk of `key`. Declared by `capabilities.localPaths`. */
+  localPath?(key: string): string;
   /** Release connections; idempotent. */
   close?(): Promise<void>;
   /**
@@ -354,6 +388,10 @@ export interface Storage {
   presign(path: string, options?: PresignOptions): Promise<string>;
   /** Remove what interrupted writes left below `prefix` (Unsupported unless `capabilities.cleanup`). */
   cleanup(prefix: string, options?: CleanupOptions): Promise<CleanupResult>;
+  /** Copy many small files into the folder `toDir` at once (Unsupported unless `capabilities.batchCopy`). */
+  copyBatch(toDir: string, files: readonly BatchCopyFile[], options?: BatchCopyOptions): Promise<boolean[]>;
+  /** The path of `key` on this machine's disk (Unsupported unless `capabilities.localPaths`). */
+  localPath(key: string): string;
   close(): Promise<void>;
   /** The driver underneath, for plugin-specific calls. */
   readonly driver: StorageDriver;
@@ -382,5 +420,7 @@ export const baseCapabilities: Capabilities = {
   contentType: false,
   caseInsensitive: false,
   cleanup: false,
+  batchCopy: false,
+  localPaths: false,
   limits: {},
 };

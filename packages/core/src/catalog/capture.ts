@@ -7,11 +7,13 @@ import pLimit from "p-limit";
 import { isDestinationError, mapFsError } from "../local/errors.ts";
 import { makeDirectories } from "../local/make-directories.ts";
 import { TEMP_PREFIX } from "../local/root.ts";
+import { StagedTree } from "../local/staged-tree.ts";
+import { SmallFileCapturer, type SmallFileOutcome } from "./capturer.ts";
 import type { Catalog, GetPattern } from "./catalog.ts";
 import { hashLocalFile, md5Of, openLocalFile } from "./hashing.ts";
 import { type Expansion, expandLocalPattern, keyMatcher } from "./patterns.ts";
 import type { CatalogRecord, RunLog } from "./run-log.ts";
-import { captureSmallFiles, StagedCopies } from "./small-files.ts";
+import { captureSmallFiles } from "./small-files.ts";
 import { type CatalogStore, isRunOwnFile } from "./store.ts";
 
 export interface StageContext {
@@ -79,14 +81,14 @@ async function captureFiles(
   let streamed: number[] = files.map((_, index) => index);
   if (batched) {
     const runDirectory = catalog.storeCopy ? store.localPath(runId, "") : undefined;
-    const staged = runDirectory === undefined ? undefined : new StagedCopies(runDirectory, TEMP_PREFIX);
+    const staged = runDirectory === undefined ? undefined : new StagedTree(runDirectory);
     // Matched paths are already normalised: plain concatenation, not a path.join per file.
     const base = join(cwd, "/");
     const outcomes = await captureSmallFiles(
       files.map((relative) => ({ source: base + relative, target: staged?.stagedPath(relative) })),
       { tempPrefix: TEMP_PREFIX, signal: context.signal },
     );
-    staged?.publish(files, outcomes);
+    if (staged) placeStaged(staged, files, outcomes);
     const isoTime = lastValueCache((ms: number) => new Date(ms).toISOString());
     streamed = [];
     outcomes.forEach((outcome, index) => {
@@ -366,4 +368,16 @@ export async function fetchGets(catalog: Catalog, context: StageContext): Promis
   const result = combine(settled.records, settled.failures);
   result.records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return result;
+}
+
+/** Move the staged copies into the run folder; a copy that cannot be moved is a failed capture. */
+function placeStaged(staged: StagedTree, files: readonly string[], outcomes: SmallFileOutcome[]): void {
+  const done = outcomes.map((outcome) => outcome.kind === "done");
+  try {
+    const indexes = files.map((_, index) => index);
+    for (const [index, error] of staged.publish((index) => files[index]!, done, indexes))
+      outcomes[index] = SmallFileCapturer.failed(error);
+  } finally {
+    staged.remove();
+  }
 }

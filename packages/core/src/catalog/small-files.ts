@@ -1,12 +1,9 @@
 /**
  * Small local files captured in synchronous batches (see capturer.ts), on this thread and, for many
  * files, on a worker thread beside it; copies into a local catalog are staged and moved into place
- * together.
+ * together (local/staged-tree.ts).
  */
-import { randomBytes } from "node:crypto";
-import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { dirname, join } from "node:path";
 import { setImmediate } from "node:timers/promises";
 import { type BatchQueue, onWorker } from "./capture-worker.ts";
 import { SmallFileCapturer, type SmallFileOutcome, type SmallFileTask } from "./capturer.ts";
@@ -65,62 +62,6 @@ export async function captureSmallFiles(
   // Batches a failed worker gave back after this thread had finished.
   await onThisThread();
   return outcomes.map((outcome) => outcome ?? aborted());
-}
-
-/**
- * Copies into a local catalog are written under one temporary folder of the run folder and moved
- * into place when the batch is done: one rename per top-level name instead of one per file (a rename
- * per file costs as much as writing a small file). Each file still appears under its name only
- * complete, and a folder whose name is already taken in the run folder (an earlier step or attempt)
- * is merged file by file, each file replacing its old copy in one rename.
- */
-export class StagedCopies {
-  readonly folder: string;
-  readonly #runDirectory: string;
-
-  constructor(runDirectory: string, tempPrefix: string) {
-    this.#runDirectory = runDirectory;
-    this.folder = join(runDirectory, `${tempPrefix}${randomBytes(6).toString("hex")}`);
-  }
-
-  /** Where the copy of `relative` (a `/`-separated path in the run folder) is written first. */
-  stagedPath(relative: string): string {
-    return `${this.folder}/${relative}`;
-  }
-
-  /** Move the copies that were written into place; a file that cannot be moved gets a failed outcome. */
-  publish(relatives: readonly string[], outcomes: SmallFileOutcome[]): void {
-    const byTopName = new Map<string, number[]>();
-    outcomes.forEach((outcome, index) => {
-      if (outcome.kind !== "done") return;
-      const top = relatives[index]!.split("/")[0]!;
-      const indexes = byTopName.get(top);
-      if (indexes) indexes.push(index);
-      else byTopName.set(top, [index]);
-    });
-    try {
-      for (const [top, indexes] of byTopName) {
-        try {
-          renameSync(join(this.folder, top), join(this.#runDirectory, top));
-        } catch {
-          for (const index of indexes) outcomes[index] = this.#moveOne(relatives[index]!, outcomes[index]!);
-        }
-      }
-    } finally {
-      rmSync(this.folder, { recursive: true, force: true });
-    }
-  }
-
-  #moveOne(relative: string, outcome: SmallFileOutcome): SmallFileOutcome {
-    const target = join(this.#runDirectory, ...relative.split("/"));
-    try {
-      mkdirSync(dirname(target), { recursive: true });
-      renameSync(this.stagedPath(relative), target);
-      return outcome;
-    } catch (error) {
-      return SmallFileCapturer.failed(error);
-    }
-  }
 }
 
 function aborted(): SmallFileOutcome {

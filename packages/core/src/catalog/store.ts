@@ -24,7 +24,6 @@ import {
   tempNameHead,
 } from "@ferry/plugin-kit";
 import { ferry } from "../default.ts";
-import { LocalDriver } from "../local/driver.ts";
 import { isDestinationError, mapFsError } from "../local/errors.ts";
 import { formatLocation, type Location, type LocationLike, parseLocation } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
@@ -71,7 +70,7 @@ export class CatalogStore {
   constructor(storage: Storage, location: Location) {
     this.storage = storage;
     this.location = location;
-    this.#localDirectory = storage.driver instanceof LocalDriver ? storage.driver.directory : undefined;
+    this.#localDirectory = storage.capabilities.localPaths ? storage.localPath("") : undefined;
   }
 
   /** Resolve a catalog location (default `.catalog` in `cwd`) to its storage. */

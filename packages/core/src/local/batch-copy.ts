@@ -1,7 +1,7 @@
 /**
  * Many small files copied within local storage into a new place, in synchronous batches, the way the
  * catalog captures them (catalog/small-files.ts): every file is written under its final name inside
- * one hidden staging folder (StagedTree), which is moved into place when the copy is done, and at
+ * one hidden staging folder (StagedTree, staged-tree.ts), which is moved into place when the copy is done, and at
  * least once a second before that — one rename for the whole tree when the destination does not
  * exist yet, one per top-level name otherwise. A reader never sees a half-written file under its
  * name, as with the temp file and rename per file that a single copy uses; but a file costs no temp
@@ -14,7 +14,7 @@
 import * as nodeFs from "node:fs";
 import * as nodePath from "node:path";
 import { setImmediate } from "node:timers/promises";
-import { tempNameHead } from "@ferry/plugin-kit";
+import { StagedTree } from "./staged-tree.ts";
 
 /**
  * Files up to this size are taken by a batch; larger ones are copied one by one on the thread pool,
@@ -122,96 +122,11 @@ export async function copyBatch(
         if (performance.now() - started >= (options.placeEveryMs ?? PLACE_EVERY_MS)) break;
       }
       const chunk = Array.from({ length: next - first }, (_, offset) => first + offset);
-      staging.publish(items, done, chunk);
+      staging.publish((index) => items[index]!.relative, done, chunk);
       options.onPlaced?.(chunk.filter((index) => done[index]));
     } finally {
       staging.remove();
     }
   }
   return done;
-}
-
-/**
- * The staging folder of one batch copy (never listed): `.ferry-tmp-<owner>-<name>` beside a
- * destination folder that does not exist yet, so that it can become that folder with one rename;
- * `.ferry-tmp-<owner>` inside one that exists (owner: leftovers.ts) — on its file system even when it is a mount point, so
- * that moving names out of it is a rename too.
- */
-export class StagedTree {
-  readonly folder: string;
-  readonly #targetDir: string;
-  /** The destination did not exist (nor anything else by its name): the folder can simply become it. */
-  readonly #whole: boolean;
-
-  constructor(targetDir: string) {
-    this.#targetDir = targetDir;
-    const head = tempNameHead();
-    const existing = nodeFs.lstatSync(targetDir, { throwIfNoEntry: false });
-    this.#whole = existing === undefined;
-    this.folder = this.#whole
-      ? nodePath.join(nodePath.dirname(targetDir), `${head}-${nodePath.basename(targetDir)}`)
-      : nodePath.join(targetDir, head);
-  }
-
-  stagedPath(relative: string): string {
-    return nodePath.join(this.folder, ...relative.split("/"));
-  }
-
-  /**
-   * Move the items at `indexes` that were copied into place: the whole folder when the destination
-   * does not exist, else each top-level name that is free there, and file by file below names that
-   * are taken. A file that cannot be moved is marked not done (and left for the usual path).
-   */
-  publish(items: readonly BatchCopyItem[], done: boolean[], indexes: readonly number[]): void {
-    const copied = indexes.filter((index) => done[index]);
-    if (copied.length === 0) return;
-    if (this.#whole && nodeFs.lstatSync(this.#targetDir, { throwIfNoEntry: false }) === undefined) {
-      try {
-        nodeFs.renameSync(this.folder, this.#targetDir);
-        return;
-      } catch {
-        // Made meanwhile: merged below, file by file where needed.
-      }
-    }
-    try {
-      nodeFs.mkdirSync(this.#targetDir, { recursive: true });
-    } catch {
-      // A file where the folder should be, say: each file goes the usual way, which says what is wrong.
-      for (const index of copied) done[index] = false;
-      return;
-    }
-    const byTopName = new Map<string, number[]>();
-    for (const index of copied) {
-      const top = items[index]!.relative.split("/")[0]!;
-      const group = byTopName.get(top);
-      if (group) group.push(index);
-      else byTopName.set(top, [index]);
-    }
-    for (const [top, group] of byTopName) {
-      const target = nodePath.join(this.#targetDir, top);
-      try {
-        if (nodeFs.lstatSync(target, { throwIfNoEntry: false }) === undefined) {
-          nodeFs.renameSync(nodePath.join(this.folder, top), target);
-          continue;
-        }
-      } catch {
-        // Taken meanwhile: file by file.
-      }
-      for (const index of group) {
-        const { relative } = items[index]!;
-        try {
-          const destination = nodePath.join(this.#targetDir, ...relative.split("/"));
-          nodeFs.mkdirSync(nodePath.dirname(destination), { recursive: true });
-          nodeFs.renameSync(this.stagedPath(relative), destination);
-        } catch {
-          done[index] = false;
-        }
-      }
-    }
-  }
-
-  /** Remove what is left of the staging folder (files that were not moved, or everything after a failure). */
-  remove(): void {
-    nodeFs.rmSync(this.folder, { recursive: true, force: true });
-  }
 }

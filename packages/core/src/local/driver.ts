@@ -5,6 +5,8 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
+  type BatchCopyFile,
+  type BatchCopyOptions,
   baseCapabilities,
   baseName,
   type Capabilities,
@@ -34,7 +36,7 @@ import {
   streamToFile,
   streamToFileHashed,
 } from "./atomic.ts";
-import { type BatchCopyItem, copyBatch } from "./batch-copy.ts";
+import { BATCH_COPY_MAX_BYTES, type BatchCopyItem, copyBatch } from "./batch-copy.ts";
 import { copyFileCancellable } from "./copy-file.ts";
 import { fsErrorCode, isDestinationError, mapFsError, withFsErrors } from "./errors.ts";
 import { entryFromStats, listLocal } from "./list.ts";
@@ -63,7 +65,9 @@ export const localCapabilities: Capabilities = Object.freeze({
   // The platforms' default file systems (APFS, NTFS) fold case; Linux file systems do not.
   caseInsensitive: process.platform === "darwin" || process.platform === "win32",
   cleanup: true,
-  limits: Object.freeze({}),
+  batchCopy: true,
+  localPaths: true,
+  limits: Object.freeze({ batchCopyMaxBytes: BATCH_COPY_MAX_BYTES }),
 } satisfies Capabilities);
 
 /**
@@ -323,20 +327,14 @@ export class LocalDriver implements StorageDriver {
 
   /**
    * Copy many small files from this storage into the folder `toDir` of this storage, staged and moved
-   * into place together (batch-copy.ts). For the transfer engine; not part of the driver contract.
-   * Returns per item whether it was copied; those that were not are for the caller to copy one by one.
-   * Only where keys need no symlink check (rooted at the file system's root) and without fsync.
+   * into place together (batch-copy.ts). Returns per item whether it was copied; those that were not
+   * are for the caller to copy one by one. Only where keys need no symlink check (rooted at the file
+   * system's root) and without fsync.
    */
   async copyBatch(
     toDir: string,
-    items: readonly { from: string; relative: string; size: number; mtime?: Date | undefined }[],
-    options: {
-      signal?: AbortSignal | undefined;
-      /** Items copied into the staging folder (progress), before they are placed. */
-      onCopied?: (indexes: readonly number[]) => void;
-      /** Items moved into place, as it happens (at least once a second during a long copy). */
-      onPlaced?: (indexes: readonly number[]) => void;
-    } = {},
+    items: readonly BatchCopyFile[],
+    options: BatchCopyOptions = {},
   ): Promise<boolean[]> {
     const skipAll = () => items.map(() => false);
     if (this.#fsync || toDir === "" || !(await this.#root.isFileSystemRoot())) return skipAll();
@@ -368,6 +366,11 @@ export class LocalDriver implements StorageDriver {
       done[positions[index]!] = isDone;
     });
     return done;
+  }
+
+  /** The path of `key` below the root directory (symbolic links on the way are not resolved). */
+  localPath(key: string): string {
+    return this.#root.path(key);
   }
 
   /** rename (files or whole directories), creating the target's parents; across devices, copy + unlink. */

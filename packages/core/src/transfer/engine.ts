@@ -14,8 +14,6 @@ import type { Entry, Storage } from "@ferry/plugin-kit";
 import { breathe, errors, FerryError, joinKey, throwIfAborted, toFerryError } from "@ferry/plugin-kit";
 import pLimit from "p-limit";
 import { ferry } from "../default.ts";
-import { BATCH_COPY_MAX_BYTES } from "../local/batch-copy.ts";
-import { LocalDriver } from "../local/driver.ts";
 import { type ResolvedEndpoint, resolveEndpoint, sameStorage } from "./endpoints.ts";
 import { createFilter } from "./filters.ts";
 import { removeStaleLeftovers } from "./leftovers.ts";
@@ -308,16 +306,17 @@ async function runLocalBatch(
 ): Promise<PlannedAction[]> {
   const { source, options, progress } = context;
   // The native route means one storage at both ends; its writes (and fsync setting) are the destination's.
-  const driver = (destination.storage as { driver?: unknown }).driver;
-  if (!(driver instanceof LocalDriver) || destination.key === "") return copies;
+  const storage = destination.storage;
+  if (!storage.capabilities.batchCopy || destination.key === "") return copies;
+  const maxBytes = storage.capabilities.limits.batchCopyMaxBytes ?? 0;
   const batched = copies.filter(
-    (action) => action.destination === undefined && action.size <= BATCH_COPY_MAX_BYTES && action.source,
+    (action) => action.destination === undefined && action.size <= maxBytes && action.source,
   );
   if (batched.length < LOCAL_BATCH_MIN_FILES) return copies;
   const setMtime = source.storage.capabilities.setMtime;
   const counted = new Set<number>();
   const handled = new Set<PlannedAction>();
-  const done = await driver.copyBatch(
+  const done = await storage.copyBatch(
     destination.key,
     batched.map((action) => ({
       from: action.sourceKey!,
