@@ -157,9 +157,13 @@ describe.skipIf(skip !== undefined)(`sshd backend${skip ? ` (skipped: ${skip})` 
       "process.stdout.write(`${sshd.dir} ${sshd.port}\\n`);",
       "setInterval(() => {}, 1000);",
     ].join("\n");
-    const parent = spawn(process.execPath, ["--input-type=module", "-e", script], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const parent = spawn(
+      process.execPath,
+      ["--conditions=@ferry/source", "--input-type=module", "-e", script],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let output = "";
     parent.stdout.on("data", (chunk) => {
       output += chunk;

@@ -93,10 +93,10 @@ describe("failures", () => {
       await job.execute({ quiet: true, runId: "crashing-run-0001" });
     `;
     const code = await new Promise<number | null>((resolve) => {
-      spawn(process.execPath, ["--conditions=@ferry/source", "--input-type=module", "-e", script], { cwd, stdio: "ignore" }).on(
-        "close",
-        resolve,
-      );
+      spawn(process.execPath, ["--conditions=@ferry/source", "--input-type=module", "-e", script], {
+        cwd,
+        stdio: "ignore",
+      }).on("close", resolve);
     });
     expect(code).toBe(9);
     const log = await runLogOf(cwd, "crashing-run-0001");
@@ -142,10 +142,14 @@ describe("failures", () => {
     `;
     let stdout = "";
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, ["--conditions=@ferry/source", "--input-type=module", "-e", script], {
-        cwd,
-        stdio: ["ignore", "pipe", "ignore"],
-      });
+      const child = spawn(
+        process.execPath,
+        ["--conditions=@ferry/source", "--input-type=module", "-e", script],
+        {
+          cwd,
+          stdio: ["ignore", "pipe", "ignore"],
+        },
+      );
       child.stdout.on("data", (chunk) => {
         stdout += chunk;
       });

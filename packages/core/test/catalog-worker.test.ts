@@ -68,10 +68,14 @@ const { worker, ready } = startCaptureWorker(".ferry-capture-");
 await ready;
 await worker.terminate();
 process.stdout.write("ready");`;
-    const output = execFileSync(process.execPath, ["--conditions=@ferry/source", "--input-type=module", "-e", script], {
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    const output = execFileSync(
+      process.execPath,
+      ["--conditions=@ferry/source", "--input-type=module", "-e", script],
+      {
+        encoding: "utf8",
+        timeout: 20_000,
+      },
+    );
     expect(output).toBe("ready");
   });
 });

@@ -92,10 +92,14 @@ describe("md5Stream", () => {
     const source = fileURLToPath(new URL("../src/md5.ts", import.meta.url));
     const script = `const { md5Of } = await import(${JSON.stringify(source)});
 process.stdout.write(await md5Of(new Uint8Array(8 * 1024 * 1024)));`;
-    const output = execFileSync(process.execPath, ["--conditions=@ferry/source", "--input-type=module", "-e", script], {
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    const output = execFileSync(
+      process.execPath,
+      ["--conditions=@ferry/source", "--input-type=module", "-e", script],
+      {
+        encoding: "utf8",
+        timeout: 20_000,
+      },
+    );
     expect(output).toBe(md5(new Uint8Array(8 * 1024 * 1024)));
   });
 });
