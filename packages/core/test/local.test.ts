@@ -23,9 +23,9 @@ import { createServer } from "node:net";
 import { availableParallelism, platform, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ErrorCode, FerryError, type Storage } from "@ferry/plugin-kit";
+import { mapFsError } from "@ferry/storage-local";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ferry, local, localStorage, PluginRegistry } from "../src/index.ts";
-import { mapFsError } from "../src/local/errors.ts";
 
 let base: string;
 let rootDir: string;

@@ -15,10 +15,9 @@ import {
 } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { copyBatch, SmallFileCopier, StagedTree } from "@ferry/storage-local";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { copy, LocalDriver, sync, type TransferFileEvent, type TransferProgress } from "../src/index.ts";
-import { copyBatch, SmallFileCopier } from "../src/local/batch-copy.ts";
-import { StagedTree } from "../src/local/staged-tree.ts";
 import { filesUnder, removeTemp, tempDir, writeTree } from "./transfer-faults.ts";
 
 const OLD = new Date("2024-01-02T03:04:05.678Z");

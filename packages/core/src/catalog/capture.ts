@@ -2,12 +2,9 @@
 import type { Stats } from "node:fs";
 import { lstat, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { errors, FerryError, toFerryError, wording } from "@ferry/plugin-kit";
+import { errors, FerryError, TEMP_PREFIX, toFerryError, wording } from "@ferry/plugin-kit";
+import { isDestinationError, makeDirectories, mapFsError, StagedTree } from "@ferry/storage-local";
 import pLimit from "p-limit";
-import { isDestinationError, mapFsError } from "../local/errors.ts";
-import { makeDirectories } from "../local/make-directories.ts";
-import { TEMP_PREFIX } from "../local/root.ts";
-import { StagedTree } from "../local/staged-tree.ts";
 import { SmallFileCapturer, type SmallFileOutcome } from "./capturer.ts";
 import type { Catalog, GetPattern } from "./catalog.ts";
 import { hashLocalFile, md5Of, openLocalFile } from "./hashing.ts";

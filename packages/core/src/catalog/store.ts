@@ -23,8 +23,8 @@ import {
   TEMP_PREFIX,
   tempNameHead,
 } from "@ferry/plugin-kit";
+import { isDestinationError, mapFsError } from "@ferry/storage-local";
 import { ferry } from "../default.ts";
-import { isDestinationError, mapFsError } from "../local/errors.ts";
 import { formatLocation, type Location, type LocationLike, parseLocation } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import { SmallFileCapturer } from "./capturer.ts";

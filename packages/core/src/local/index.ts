@@ -5,12 +5,12 @@
  */
 import { resolve } from "node:path";
 import type { Storage } from "@ferry/plugin-kit";
+import { LocalDriver, type LocalDriverOptions, localCapabilities } from "@ferry/storage-local";
 import type { Location } from "../location.ts";
 import { createStorage } from "../managed.ts";
 import type { StoragePlugin } from "../plugins.ts";
-import { LocalDriver, type LocalDriverOptions, localCapabilities } from "./driver.ts";
 
-export { LocalDriver, type LocalDriverOptions, localCapabilities } from "./driver.ts";
+export { LocalDriver, type LocalDriverOptions, localCapabilities } from "@ferry/storage-local";
 
 export interface LocalOptions extends LocalDriverOptions {}
 
