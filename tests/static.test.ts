@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -35,5 +35,22 @@ describe("static checks", () => {
       encoding: "utf8",
     });
     expect(run.status, run.stdout + run.stderr).toBe(0);
+  });
+
+  it("biome skips what git ignores (build caches such as .turbo/ are not ours to format)", () => {
+    const cache = join(root, ".turbo");
+    const existed = existsSync(cache);
+    mkdirSync(cache, { recursive: true });
+    const probe = mkdtempSync(join(cache, "probe-"));
+    try {
+      writeFileSync(join(probe, "probe.json"), '{"unformatted":   [1,2,\n3]}');
+      const run = spawnSync(bin("biome"), ["check", ".", "--reporter=summary"], {
+        cwd: root,
+        encoding: "utf8",
+      });
+      expect(run.status, run.stdout + run.stderr).toBe(0);
+    } finally {
+      rmSync(existed ? probe : cache, { recursive: true, force: true });
+    }
   });
 });
