@@ -24,11 +24,14 @@ import mime from "mime";
 import { base64ToHex, directoryEntry, fileEntry, type ObjectResource } from "./entries.ts";
 import { type ErrorContext, isNotFound, mapGcsError, statusOfError } from "./errors.ts";
 import type { ResolvedGcsOptions } from "./options.ts";
+import type { UploadConnection } from "./upload/request.ts";
 import { upload } from "./write.ts";
 
 /** Lazily created client shared by every bucket of one plugin instance. */
 export interface ClientHandle {
   client(): Promise<Storage>;
+  /** Where ferry's own upload requests go, over connections with the idle timeout. */
+  uploads(): Promise<UploadConnection>;
   /** Values never to appear in messages. */
   secrets(): readonly string[];
   /** The idle timeout in ms (0: none). */
@@ -258,7 +261,8 @@ export class GcsDriver implements StorageDriver {
       options.contentType ??
       (this.#options.contentTypeDetection ? (mime.getType(path) ?? undefined) : undefined);
     return this.#run("write", path, async () => {
-      const resource = await upload(await this.#file(path), source, options, {
+      const file = await this.#file(path);
+      const resource = await upload(await this.#handle.uploads(), file, source, options, {
         chunkSize: this.#options.chunkSize,
         resumableThreshold: this.#options.resumableThreshold,
         contentType,

@@ -26,7 +26,8 @@ import {
   MiB,
   resolveOptions,
 } from "./options.ts";
-import { loadSdk } from "./sdk.ts";
+import { closeUploadConnection, loadSdk, uploadConnection } from "./sdk.ts";
+import type { UploadConnection } from "./upload/request.ts";
 
 export { GcsDriver } from "./driver.ts";
 export { mapGcsError } from "./errors.ts";
@@ -79,6 +80,7 @@ export function gcs(options: GcsOptions = {}): StoragePlugin {
   idleTimeoutMs(options.timeout, "gcs(): timeout"); // a malformed timeout fails here, not on first use
   const timeoutMs = () => idleTimeoutMs(options.timeout);
   let pending: Promise<Storage> | undefined;
+  let uploads: Promise<UploadConnection> | undefined;
   const handle: ClientHandle = {
     client() {
       pending ??= (async () => {
@@ -103,6 +105,13 @@ export function gcs(options: GcsOptions = {}): StoragePlugin {
       });
       return pending;
     },
+    uploads() {
+      uploads ??= handle.client().then((storage) => uploadConnection(storage, timeoutMs));
+      uploads.catch(() => {
+        uploads = undefined;
+      });
+      return uploads;
+    },
     idleTimeoutMs: timeoutMs,
     host: () => new URL(clientSetup(options).options.apiEndpoint ?? "https://storage.googleapis.com").host,
     secrets() {
@@ -110,6 +119,7 @@ export function gcs(options: GcsOptions = {}): StoragePlugin {
       return typeof key === "string" ? [key] : [];
     },
   };
+  let open = 0;
   return {
     name: "gcs",
     schemes: ["gs"],
@@ -119,7 +129,21 @@ export function gcs(options: GcsOptions = {}): StoragePlugin {
       const bucket = location.bucket ?? location.root;
       if (!bucket)
         throw errors.invalidInput("a gs location needs a bucket: gs://bucket/key", { system: "gs" });
-      return new GcsDriver(bucket, capabilities, handle, resolved);
+      open += 1;
+      let closed = false;
+      return Object.assign(new GcsDriver(bucket, capabilities, handle, resolved), {
+        async close() {
+          if (closed) return;
+          closed = true;
+          open -= 1;
+          // The upload connection is shared by every bucket of this plugin instance: ended with the last one.
+          if (open === 0 && uploads) {
+            const connection = uploads;
+            uploads = undefined;
+            await connection.then(closeUploadConnection, () => undefined);
+          }
+        },
+      });
     },
   };
 }
