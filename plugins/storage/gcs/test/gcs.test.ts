@@ -64,6 +64,14 @@ describe("uploads", () => {
     expect((await storage.stat("chunked.bin")).md5).toBe(md5Hex(data));
   });
 
+  it("completes an empty resumable upload with one empty chunk request", async () => {
+    const storage = await bucketStorage(server, { resumableThreshold: 0 });
+    const { requests } = await traffic(() => storage.write("empty.bin", chunks(new Uint8Array(), 1)));
+    expect(requests.map((r) => `${r.method} ${r.status}`)).toEqual(["POST 200", "PUT 200"]);
+    expect(requests[1]!.bytesIn).toBe(0);
+    expect(await storage.stat("empty.bin")).toMatchObject({ size: 0, md5: md5Hex(new Uint8Array()) });
+  });
+
   it("resumes after the connection drops mid-chunk, and the object is byte-identical", async () => {
     const storage = await bucketStorage(server, { resumableThreshold: 0, chunkSize: 256 * KiB });
     const data = randomBytes(2 * 256 * KiB + 1234);
