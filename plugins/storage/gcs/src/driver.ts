@@ -21,8 +21,8 @@ import {
 } from "@ferry/core";
 import type { Bucket, File, Storage } from "@google-cloud/storage";
 import mime from "mime";
-import { base64ToHex, directoryEntry, fileEntry, type ObjectResource } from "./entries.ts";
 import { type ErrorContext, isNotFound, mapGcsError, statusOfError } from "./errors.ts";
+import { base64ToHex, directoryEntry, fileEntry, type ObjectResource } from "./list.ts";
 import type { ResolvedGcsOptions } from "./options.ts";
 import type { UploadConnection } from "./upload/request.ts";
 import { upload } from "./write.ts";

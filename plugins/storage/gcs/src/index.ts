@@ -17,6 +17,7 @@ import {
   type StoragePlugin,
 } from "@ferry/core";
 import type { Storage } from "@google-cloud/storage";
+import { closeUploadConnection, loadSdk, uploadConnection } from "./client.ts";
 import { type ClientHandle, GcsDriver } from "./driver.ts";
 import {
   CHUNK_QUANTUM,
@@ -26,7 +27,6 @@ import {
   MiB,
   resolveOptions,
 } from "./options.ts";
-import { closeUploadConnection, loadSdk, uploadConnection } from "./sdk.ts";
 import type { UploadConnection } from "./upload/request.ts";
 
 export { GcsDriver } from "./driver.ts";

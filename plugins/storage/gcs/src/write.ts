@@ -9,7 +9,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { collectBytes, debugLog, errors, type WriteOptions } from "@ferry/core";
 import type { File } from "@google-cloud/storage";
-import { mtimeMetadata, type ObjectResource } from "./entries.ts";
+import { mtimeMetadata, type ObjectResource } from "./list.ts";
 import { roundChunk } from "./options.ts";
 import {
   type Chunk,
