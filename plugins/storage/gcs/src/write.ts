@@ -9,7 +9,8 @@
 import { createHash, type Hash } from "node:crypto";
 import { collectBytes, debugLog, errors, type WriteOptions } from "@ferry/core";
 import type { File } from "@google-cloud/storage";
-import { mtimeMetadata, type ObjectResource } from "./list.ts";
+import mime from "mime";
+import type { ObjectResource } from "./list.ts";
 import { roundChunk } from "./options.ts";
 import {
   type Chunk,
@@ -30,6 +31,22 @@ export interface UploadSettings {
   chunkSize: number;
   resumableThreshold: number;
   contentType: string | undefined;
+}
+
+/**
+ * The caller's mtime, as rclone records it (`mtime`, RFC 3339 with sub-second precision) and as
+ * gsutil does (`goog-reserved-file-mtime`, whole seconds), so either tool shows it too.
+ */
+function mtimeMetadata(mtime: Date): Record<string, string> {
+  return {
+    mtime: mtime.toISOString(),
+    "goog-reserved-file-mtime": String(Math.floor(mtime.getTime() / 1000)),
+  };
+}
+
+/** The caller's content type, else (with `contentTypeDetection`) the one of the name's extension. */
+export function contentTypeFor(path: string, options: WriteOptions, detection: boolean): string | undefined {
+  return options.contentType ?? (detection ? (mime.getType(path) ?? undefined) : undefined);
 }
 
 /** Object fields sent with the upload (the resource body of the request). */
