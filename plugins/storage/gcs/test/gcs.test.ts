@@ -263,6 +263,44 @@ describe("configuration", () => {
     expect((await client.bucket(bucket).file("own.txt").download())[0].toString()).toBe("mine");
   });
 
+  it("sends uploads with the client's credentials, on both upload paths, to a server that requires them", async () => {
+    const credential = "ferry-test-api-key";
+    const locked = await startGcsServer({ credential });
+    try {
+      const { Storage: Client } = await import("@google-cloud/storage");
+      const bucket = locked.createBucket();
+      // An API key through the client's own auth class (google-auth-library's GoogleAuth, which is
+      // not a dependency of this package): the one credential it sends without asking a token
+      // server. The project is given, so it does not go looking for one on a metadata server.
+      type Auth = InstanceType<typeof Client>["authClient"];
+      const GoogleAuth = new Client().authClient.constructor as new (options: {
+        apiKey: string;
+        projectId: string;
+      }) => Auth;
+      const own = new Client({
+        apiEndpoint: locked.endpoint,
+        projectId: locked.projectId,
+        authClient: new GoogleAuth({ apiKey: credential, projectId: locked.projectId }),
+        useAuthWithCustomEndpoint: true,
+      });
+      const storage = createStorage(
+        await gcs({ storage: own, resumableThreshold: 100 * KiB }).create(parseLocation(`gs://${bucket}`)),
+      );
+      for (const size of [10 * KiB, 300 * KiB]) {
+        const data = randomBytes(size);
+        await storage.write(`signed-${size}.bin`, data, { size });
+        expect(Buffer.from(await storage.readBytes(`signed-${size}.bin`)).equals(data)).toBe(true);
+      }
+      await storage.close();
+      // Without it, the server's 401 is PermissionDenied, as for the client's own calls.
+      const anonymous = await bucketStorage(locked, {}, bucket);
+      await expectCode(anonymous.write("anonymous.txt", "x"), "PermissionDenied");
+      await anonymous.close();
+    } finally {
+      await locked.stop();
+    }
+  });
+
   it("declares presign only with a signing key", () => {
     expect(gcs(serverOptions(server)).capabilities.presign).toBe(false);
     expect(gcs({ credentials: { client_email: "a@b", private_key: "k" } }).capabilities.presign).toBe(true);
