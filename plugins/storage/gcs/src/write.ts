@@ -93,19 +93,20 @@ export async function upload(
   debug("resumable upload of %s (%s bytes, chunks of %d)", file.name, options.size ?? "unknown", chunkSize);
   // The session is opened first, so that a failure at any later point can cancel it by its URI.
   const uri = await withRetries(options.signal, () => openSession(connection, target, metadata));
+  const hash = createHash("md5");
+  let stored: ObjectResource | undefined;
   try {
-    const hash = createHash("md5");
-    let stored: ObjectResource | undefined;
     for await (const chunk of chunksOf(source, chunkSize, hash, metadata.md5Hash as string | undefined))
       stored = await sendChunk<ObjectResource>(connection, uri, chunk, target);
     if (stored === undefined) throw sessionError(target, "ended without the object resource");
-    await checkStoredMd5(file, stored, (metadata.md5Hash as string | undefined) ?? hash.digest("base64"));
-    return stored;
   } catch (error) {
     debug("upload of %s failed (%s); cancelling its session", file.name, (error as Error)?.name ?? "error");
     await cancelSession(connection, uri);
     throw error;
   }
+  // Complete: the session is gone, the object is there (and removed again if its MD5 is not ours).
+  await checkStoredMd5(file, stored, (metadata.md5Hash as string | undefined) ?? hash.digest("base64"));
+  return stored;
 }
 
 /**
