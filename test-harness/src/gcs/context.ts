@@ -14,6 +14,8 @@ export interface GcsServerSettings {
    * makes KB-sized tests exercise the client's continuation loop.
    */
   rewriteBytesPerCall: number;
+  /** When set, the one credential the server accepts (a token or API key); requests without it get 401. */
+  credential?: string;
 }
 
 export interface GcsContext {

@@ -21,6 +21,8 @@ export interface GcsServerOptions {
   projectId?: string;
   /** See GcsServerSettings.rewriteBytesPerCall; default 1 MiB, so larger copies take several calls. */
   rewriteBytesPerCall?: number;
+  /** See GcsServerSettings.credential; default none (every caller is let in). */
+  credential?: string;
 }
 
 /**
@@ -75,6 +77,7 @@ export async function startGcsServer(options: GcsServerOptions = {}): Promise<Gc
     projectId: options.projectId ?? "ferry-test-project",
     projectNumber: "123456789012",
     rewriteBytesPerCall: options.rewriteBytesPerCall ?? DEFAULT_REWRITE_BYTES_PER_CALL,
+    ...(options.credential !== undefined ? { credential: options.credential } : {}),
   };
   const log = new LogTail();
   const records: GcsRequestRecord[] = [];
@@ -200,6 +203,7 @@ async function serve(
         "Injected failure.",
       );
     }
+    checkCredential(ctx.settings.credential, request);
     await route(ctx, request, url.pathname);
   } catch (error) {
     if (res.headersSent || !req.socket || req.socket.destroyed) {
@@ -211,6 +215,19 @@ async function serve(
     if (!req.readableEnded) await drain(request.body).catch(() => {});
     if (!res.headersSent && !res.destroyed) sendError(res, known);
   }
+}
+
+/**
+ * With a credential set, only callers that present it (`Authorization: Bearer …` or
+ * `X-Goog-Api-Key`) get in, as GCS lets in only authenticated callers; a resumable session's own
+ * requests need none, since its URI is the credential there.
+ */
+function checkCredential(credential: string | undefined, request: GcsRequest): void {
+  if (credential === undefined || request.query.has("upload_id")) return;
+  const presented =
+    /^Bearer\s+(\S+)$/i.exec(request.header("authorization") ?? "")?.[1] ?? request.header("x-goog-api-key");
+  if (presented === undefined) throw new GcsError(401, "required", "Login Required.");
+  if (presented !== credential) throw new GcsError(401, "authError", "Invalid Credentials");
 }
 
 async function* countedBody(

@@ -1,9 +1,9 @@
 /**
  * The GCS StorageDriver over @google-cloud/storage: a bucket is the root, keys are object names,
- * directories are name prefixes (plus `dir/` marker objects when asked for).
+ * directories are name prefixes (plus `dir/` marker objects when asked for). Reads, writes and
+ * listings are in read.ts, write.ts and list.ts.
  */
-import type { EventEmitter } from "node:events";
-import { PassThrough, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import {
   type Capabilities,
   type CopyOptions,
@@ -17,35 +17,24 @@ import {
   type SignalOptions,
   type StorageDriver,
   type WriteOptions,
-  watchReadable,
 } from "@ferry/plugin-kit";
-import type { Bucket, File, Storage } from "@google-cloud/storage";
-import mime from "mime";
-import { base64ToHex, directoryEntry, fileEntry, type ObjectResource } from "./entries.ts";
+import type { Bucket, File } from "@google-cloud/storage";
+import type { GcsClient } from "./client.ts";
 import { type ErrorContext, isNotFound, mapGcsError, statusOfError } from "./errors.ts";
+import {
+  base64ToHex,
+  directoryEntry,
+  fileEntry,
+  type ListPage,
+  listEntries,
+  listPage,
+  MAX_PAGE,
+  type ObjectResource,
+} from "./list.ts";
 import type { ResolvedGcsOptions } from "./options.ts";
-import { upload } from "./write.ts";
+import { readObject } from "./read.ts";
+import { contentTypeFor, upload } from "./write.ts";
 
-/** Lazily created client shared by every bucket of one plugin instance. */
-export interface ClientHandle {
-  client(): Promise<Storage>;
-  /** Values never to appear in messages. */
-  secrets(): readonly string[];
-  /** The idle timeout in ms (0: none). */
-  idleTimeoutMs?(): number;
-  /** `host:port` of the API endpoint, for the stall error. */
-  host?(): string;
-}
-
-interface ListPage {
-  items?: ObjectResource[];
-  prefixes?: string[];
-  nextPageToken?: string;
-}
-
-const MAX_PAGE = 1000;
-/** Downloads that got no answer at all are asked again this many times (the client's own default). */
-const UNANSWERED_READ_RETRIES = 3;
 /** V4 signed URLs live at most 7 days. */
 const MAX_SIGNED_SECONDS = 7 * 24 * 3600;
 
@@ -64,22 +53,25 @@ export class GcsDriver implements StorageDriver {
   readonly root: string;
   readonly capabilities: Capabilities;
   readonly #bucketName: string;
-  readonly #handle: ClientHandle;
+  readonly #client: GcsClient;
+  /** Tells the client this driver is done with it (idempotent). */
+  readonly #release: () => Promise<void>;
   readonly #options: ResolvedGcsOptions;
   /** Present only with `atomicMove`; without it core moves by copy + delete. */
   readonly move?: (from: string, to: string, options?: CopyOptions) => Promise<Entry>;
 
-  constructor(bucket: string, capabilities: Capabilities, handle: ClientHandle, options: ResolvedGcsOptions) {
+  constructor(bucket: string, capabilities: Capabilities, client: GcsClient, options: ResolvedGcsOptions) {
     this.#bucketName = bucket;
     this.root = `gs://${bucket}/`;
     this.capabilities = capabilities;
-    this.#handle = handle;
+    this.#client = client;
+    this.#release = client.open();
     this.#options = options;
     if (options.atomicMove) this.move = (from, to, moveOptions) => this.#atomicMove(from, to, moveOptions);
   }
 
   async #bucket(): Promise<Bucket> {
-    return (await this.#handle.client()).bucket(this.#bucketName);
+    return (await this.#client.client()).bucket(this.#bucketName);
   }
 
   async #file(path: string): Promise<File> {
@@ -91,8 +83,8 @@ export class GcsDriver implements StorageDriver {
       bucket: this.#bucketName,
       path,
       operation,
-      secrets: this.#handle.secrets(),
-      timeoutMs: this.#handle.idleTimeoutMs?.(),
+      secrets: this.#client.secrets(),
+      timeoutMs: this.#client.idleTimeoutMs(),
     };
   }
 
@@ -106,9 +98,7 @@ export class GcsDriver implements StorageDriver {
 
   /** One page of objects.list, raw (items and prefixes as the API returns them). */
   async #listPage(query: Record<string, unknown>): Promise<ListPage> {
-    const bucket = await this.#bucket();
-    const [, , response] = await bucket.getFiles({ ...query, autoPaginate: false });
-    return (response ?? {}) as ListPage;
+    return listPage(await this.#bucket(), query);
   }
 
   async stat(path: string, _options?: SignalOptions): Promise<Entry> {
@@ -133,132 +123,25 @@ export class GcsDriver implements StorageDriver {
     });
   }
 
-  async *list(dir: string, options: ListOptions = {}): AsyncIterable<Entry> {
-    const prefix = dir === "" ? "" : `${dir}/`;
-    const recursive = options.recursive ?? false;
-    const query: Record<string, unknown> = {
-      prefix,
-      maxResults: Math.min(options.pageSize ?? MAX_PAGE, MAX_PAGE),
-      ...(recursive ? {} : { delimiter: "/" }),
-      // startOffset is inclusive and startAfter exclusive: core drops the one entry equal to it.
-      ...(options.startAfter !== undefined && options.startAfter > prefix
-        ? { startOffset: options.startAfter }
-        : {}),
-    };
-    let pageToken: string | undefined;
-    do {
-      const page = await this.#run("list", dir, () =>
-        this.#listPage({ ...query, ...(pageToken ? { pageToken } : {}) }),
-      );
-      yield* this.#pageEntries(page, prefix, recursive);
-      pageToken = page.nextPageToken;
-    } while (pageToken);
-  }
-
-  /** Items and prefixes of one page merged in name order (a prefix `d/` sorts as `d/`). */
-  *#pageEntries(page: ListPage, prefix: string, recursive: boolean): Iterable<Entry> {
-    const files = (page.items ?? []).filter(
-      (item) => item.name !== undefined && item.name !== prefix && !item.name.endsWith("/"),
-    );
-    // Names that cannot be keys (`a/../b`, `c//d`) go through too: core reports them (onUnaddressable).
-    const dirs = recursive ? [] : (page.prefixes ?? []);
-    let fileIndex = 0;
-    let dirIndex = 0;
-    while (fileIndex < files.length || dirIndex < dirs.length) {
-      const file = files[fileIndex];
-      const dirName = dirs[dirIndex];
-      if (
-        file &&
-        (dirName === undefined || Buffer.compare(Buffer.from(file.name!), Buffer.from(dirName)) < 0)
-      ) {
-        yield fileEntry(file.name!, file);
-        fileIndex += 1;
-      } else if (dirName !== undefined) {
-        yield directoryEntry(dirName.slice(0, -1));
-        dirIndex += 1;
-      }
-    }
+  list(dir: string, options: ListOptions = {}): AsyncIterable<Entry> {
+    return listEntries((query) => this.#run("list", dir, () => this.#listPage(query)), dir, options);
   }
 
   async read(path: string, options: ReadOptions = {}): Promise<Readable> {
-    const range = options.range;
-    const file = await this.#file(path);
-    const empty = range !== undefined && ("suffix" in range ? range.suffix === 0 : range.length === 0);
-    if (empty) {
-      await this.stat(path, options);
-      return emptyStream();
-    }
-    const span =
-      range === undefined
-        ? {}
-        : "suffix" in range
-          ? { end: -range.suffix }
-          : {
-              start: range.offset,
-              ...(range.length === undefined ? {} : { end: range.offset + range.length - 1 }),
-            };
-    noClientRetry(file);
-    for (let attempt = 0; ; attempt += 1) {
-      const source = file.createReadStream({
-        ...span,
-        ...(range === undefined ? { validation: "crc32c" as const } : {}),
-      });
-      try {
-        await responded(source);
-        return this.#forward(source, path, options.signal);
-      } catch (error) {
-        source.destroy();
-        // 416: the offset is at or past the end, which reads nothing.
-        if (statusOfError(error) === 416) return emptyStream();
-        const mapped = mapGcsError(error, this.#context("read", path));
-        // No answer at all (a kept-alive socket the server had closed, a reset before the headers):
-        // nothing was read yet, so ask again here, as the client would have.
-        const unanswered = statusOfError(error) === undefined && mapped.code === "Transient";
-        if (!unanswered || attempt >= UNANSWERED_READ_RETRIES || options.signal?.aborted) throw mapped;
-      }
-    }
-  }
-
-  /**
-   * The download as the caller sees it: back-pressure through `pipe`, client errors (a CRC32C
-   * mismatch among them) mapped to ferry codes, and the download released when the caller destroys
-   * the stream or aborts. (`pipeline` would destroy the output with the raw client error first.)
-   */
-  #forward(source: Readable, path: string, signal: AbortSignal | undefined): Readable {
-    const out = new PassThrough();
-    source.once("error", (error) =>
-      out.destroy(mapGcsError(error, { ...this.#context("read", path), answered: true })),
-    );
-    out.once("close", () => {
-      if (!source.destroyed) source.destroy();
+    return readObject(await this.#file(path), options, {
+      context: this.#context("read", path),
+      timeoutMs: () => this.#client.idleTimeoutMs(),
+      host: this.#client.host(),
+      stat: () => this.stat(path, options),
     });
-    if (signal) {
-      const onAbort = () =>
-        out.destroy(errors.aborted(`read gs://${this.#bucketName}/${path}: aborted`, { system: "gs", path }));
-      signal.addEventListener("abort", onAbort, { once: true });
-      out.once("close", () => signal.removeEventListener("abort", onAbort));
-    }
-    // The client's own timeout does not reach its download streams: watch the bytes arriving.
-    const timeoutMs = this.#handle.idleTimeoutMs;
-    if (timeoutMs) {
-      watchReadable(source, {
-        host: this.#handle.host?.() ?? "the GCS endpoint",
-        timeoutMs,
-        busy: () => true,
-        system: "gs",
-      });
-    }
-    source.pipe(out);
-    return out;
   }
 
   async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {
     checkWritableName(this.#bucketName, path);
-    const contentType =
-      options.contentType ??
-      (this.#options.contentTypeDetection ? (mime.getType(path) ?? undefined) : undefined);
+    const contentType = contentTypeFor(path, options, this.#options.contentTypeDetection);
     return this.#run("write", path, async () => {
-      const resource = await upload(await this.#file(path), source, options, {
+      const file = await this.#file(path);
+      const resource = await upload(await this.#client.uploads(), file, source, options, {
         chunkSize: this.#options.chunkSize,
         resumableThreshold: this.#options.resumableThreshold,
         contentType,
@@ -399,48 +282,9 @@ export class GcsDriver implements StorageDriver {
       return url;
     });
   }
-}
 
-type RequestInterceptor = NonNullable<File["interceptors"][number]["request"]>;
-
-/**
- * Downloads are not retried inside the client: its retry of a streamed GET that got an answer (a
- * 503, a 429) destroys the request stream while teeny-request still pipes the answer into it, which
- * throws ERR_STREAM_UNABLE_TO_PIPE where nothing can catch it and ends the process. The answer
- * surfaces as a typed error instead (Transient for a 503: ferry's transfer engine retries the file);
- * `read` asks again itself when there was no answer at all.
- */
-function noClientRetry(file: File): void {
-  // The client reads `maxRetries` off the request options; its typings do not list it.
-  const request = (reqOpts: object) => ({ ...reqOpts, maxRetries: 0 });
-  file.interceptors.push({ request: request as unknown as RequestInterceptor });
-}
-
-function emptyStream(): Readable {
-  const stream = new PassThrough();
-  stream.end();
-  return stream;
-}
-
-const RESPONSE_LISTENERS = 32;
-
-/** Start a download and wait for its status: errors (404…) surface here, not later in the stream. */
-function responded(stream: Readable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: unknown) => reject(error);
-    stream.once("error", onError);
-    stream.once("response", (response: { statusCode?: number; status?: number } & Partial<EventEmitter>) => {
-      // The response is the HTTP body stream itself, which the client's layers pipe on three times
-      // over: 11 listeners, a fixed number and no leak, but over Node's default of 10 it prints a
-      // MaxListenersExceededWarning on every download of 64 KiB or more.
-      response.setMaxListeners?.(RESPONSE_LISTENERS);
-      const status = response.statusCode ?? response.status ?? 200;
-      if (status >= 200 && status < 300) {
-        stream.off("error", onError);
-        resolve();
-      }
-      // Otherwise the client reads the error body and destroys the stream: onError rejects.
-    });
-    stream.read(0);
-  });
+  /** Releases this driver's share of the plugin's client (the last one ends the upload connection). */
+  async close(): Promise<void> {
+    await this.#release();
+  }
 }

@@ -78,8 +78,8 @@ export interface GcsOptions {
    * retry. Milliseconds, or a duration such as "30s" or "2m"; 0 turns it off. Default:
    * `setIdleTimeout()` / the CLI's `--timeout`, else `FERRY_TIMEOUT`, else 60 s. Given to the client
    * as its `timeout` (which @google-cloud/storage applies as an idle timeout on JSON API requests and
-   * downloads) and, for resumable uploads, through an agent that watches the connection. Not applied
-   * to your own `storage`.
+   * downloads), and on uploads (which ferry sends itself) and download streams to the bytes passing.
+   * Your own `storage` keeps its own `timeout`; uploads and download streams are watched all the same.
    */
   timeout?: Duration;
 }

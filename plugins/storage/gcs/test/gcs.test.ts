@@ -65,6 +65,14 @@ describe("uploads", () => {
     expect((await storage.stat("chunked.bin")).md5).toBe(md5Hex(data));
   });
 
+  it("completes an empty resumable upload with one empty chunk request", async () => {
+    const storage = await bucketStorage(server, { resumableThreshold: 0 });
+    const { requests } = await traffic(() => storage.write("empty.bin", chunks(new Uint8Array(), 1)));
+    expect(requests.map((r) => `${r.method} ${r.status}`)).toEqual(["POST 200", "PUT 200"]);
+    expect(requests[1]!.bytesIn).toBe(0);
+    expect(await storage.stat("empty.bin")).toMatchObject({ size: 0, md5: md5Hex(new Uint8Array()) });
+  });
+
   it("resumes after the connection drops mid-chunk, and the object is byte-identical", async () => {
     const storage = await bucketStorage(server, { resumableThreshold: 0, chunkSize: 256 * KiB });
     const data = randomBytes(2 * 256 * KiB + 1234);
@@ -254,6 +262,44 @@ describe("configuration", () => {
     const storage = createStorage(await gcs({ storage: client }).create(parseLocation(`gs://${bucket}`)));
     await storage.write("own.txt", "mine");
     expect((await client.bucket(bucket).file("own.txt").download())[0].toString()).toBe("mine");
+  });
+
+  it("sends uploads with the client's credentials, on both upload paths, to a server that requires them", async () => {
+    const credential = "ferry-test-api-key";
+    const locked = await startGcsServer({ credential });
+    try {
+      const { Storage: Client } = await import("@google-cloud/storage");
+      const bucket = locked.createBucket();
+      // An API key through the client's own auth class (google-auth-library's GoogleAuth, which is
+      // not a dependency of this package): the one credential it sends without asking a token
+      // server. The project is given, so it does not go looking for one on a metadata server.
+      type Auth = InstanceType<typeof Client>["authClient"];
+      const GoogleAuth = new Client().authClient.constructor as new (options: {
+        apiKey: string;
+        projectId: string;
+      }) => Auth;
+      const own = new Client({
+        apiEndpoint: locked.endpoint,
+        projectId: locked.projectId,
+        authClient: new GoogleAuth({ apiKey: credential, projectId: locked.projectId }),
+        useAuthWithCustomEndpoint: true,
+      });
+      const storage = createStorage(
+        await gcs({ storage: own, resumableThreshold: 100 * KiB }).create(parseLocation(`gs://${bucket}`)),
+      );
+      for (const size of [10 * KiB, 300 * KiB]) {
+        const data = randomBytes(size);
+        await storage.write(`signed-${size}.bin`, data, { size });
+        expect(Buffer.from(await storage.readBytes(`signed-${size}.bin`)).equals(data)).toBe(true);
+      }
+      await storage.close();
+      // Without it, the server's 401 is PermissionDenied, as for the client's own calls.
+      const anonymous = await bucketStorage(locked, {}, bucket);
+      await expectCode(anonymous.write("anonymous.txt", "x"), "PermissionDenied");
+      await anonymous.close();
+    } finally {
+      await locked.stop();
+    }
   });
 
   it("declares presign only with a signing key", () => {
