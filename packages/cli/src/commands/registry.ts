@@ -194,8 +194,9 @@ export function registerRegistryCommands(program: Command): void {
       ) => {
         const reg = open(options);
         const full = reg.parseName(unexpanded(name)).full;
-        const location = parseLocation(target, { cwd: reg.config.cwd });
-        const { storage } = await reg.plugins.resolve(location);
+        const { storage, location } = await reg.plugins.resolve(
+          parseLocation(target, { cwd: reg.config.cwd }),
+        );
         const present = location.path === "" || (await storage.exists(location.path));
         if (!present) output.note(`nothing is at ${location.url} yet; saved the name anyway`);
         const entry = await reg.save(resourceAt(options.type, location), {

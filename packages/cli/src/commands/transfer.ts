@@ -7,10 +7,10 @@ import { readFile } from "node:fs/promises";
 import {
   copy,
   errors,
+  ferry,
   formatLocation,
   type Location,
   type PlannedAction,
-  parseLocation,
   sync,
   type TransferFileEvent,
   type TransferOptions,
@@ -106,7 +106,8 @@ async function runTransfer(
   source: string,
   destination: string,
 ): Promise<number> {
-  const target = parseLocation(destination);
+  // Read once here (its plugin's grammar included) and handed to the engine as it is.
+  const target = await ferry.locate(destination);
   const bar =
     flags.progress && !output.json && process.stderr.isTTY && !flags.dryRun ? new ProgressBar() : undefined;
   const options: TransferOptions = {
@@ -128,7 +129,8 @@ async function runTransfer(
   };
   let summary: TransferSummary;
   try {
-    summary = await (command === "sync" ? sync : copy)(source, destination, options);
+    const to = { location: target, directory: destination.endsWith("/") };
+    summary = await (command === "sync" ? sync : copy)(source, to, options);
   } finally {
     bar?.stop();
   }

@@ -84,6 +84,8 @@ export interface TableConfig {
 /** A location; with no path (a bare bucket, or nothing at all) a fresh `ferry-table/<32 hex>` below it. */
 function tableLocation(input: LocationLike | undefined, registry: PluginRegistry): Location {
   const location = parseLocation(input ?? `./${defaultKey("table")}`, { cwd: registry.cwd });
+  // One its plugin has yet to read gets its key once read (see the Place in the constructor).
+  if (location.generic !== undefined) return location;
   return location.path === "" ? withPath(location, defaultKey("table")) : location;
 }
 
@@ -114,8 +116,9 @@ export class Table<T = unknown> {
     this.options = { ...options };
     this.registry = options.registry ?? ferry;
     this.#partitioning = [...(options.partitionBy ?? [])];
+    const given = location instanceof PendingPlace ? location : tableLocation(location, this.registry);
     this.#place = new Place(
-      location instanceof PendingPlace ? location : tableLocation(location, this.registry),
+      given,
       () => `table ${this.name ?? ""}`.trim(),
       (entry) => {
         this.name = entry.name;
@@ -123,6 +126,10 @@ export class Table<T = unknown> {
         if (options.flavour === undefined && entry.flavour !== undefined)
           this.options.flavour = entry.flavour;
         if (options.partitionBy === undefined) this.#partitioning = [...(entry.partitioning ?? [])];
+      },
+      async (parsed) => {
+        const full = await this.registry.locate(parsed);
+        return parsed === given && full.path === "" ? withPath(full, defaultKey("table")) : full;
       },
     );
   }

@@ -3,12 +3,19 @@
  * (`TransferSummary`, with the plan), and what they can watch while it runs (progress and file events).
  */
 import type { FerryError } from "../errors.ts";
-import type { LocationLike } from "../location.ts";
+import type { Location, LocationLike } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import type { Entry, Storage } from "../storage.ts";
 
-/** A place to copy from or to: a URL / `{ system, path }`, or a storage you already hold plus a key in it. */
-export type TransferEndpoint = LocationLike | { storage: Storage; path: string };
+/**
+ * A place to copy from or to: a URL / `{ system, path }`, a storage you already hold plus a key in
+ * it, or a location read already (`registry.locate()`) with whether it was written with a trailing
+ * slash ("a directory: put things inside it").
+ */
+export type TransferEndpoint =
+  | LocationLike
+  | { storage: Storage; path: string }
+  | { location: Location; directory: boolean };
 
 /**
  * How a file travels:

@@ -11,6 +11,7 @@ import type { BlobServiceClient } from "@azure/storage-blob";
 import {
   baseCapabilities,
   type Capabilities,
+  completeLocation,
   defaultRoot,
   errors,
   idleTimeoutMs,
@@ -19,6 +20,7 @@ import {
   type StoragePlugin,
 } from "@ferry/core";
 import { AzureDriver, DELETE_BATCH_MAX, type ServiceHandle } from "./driver.ts";
+import { azureGrammar } from "./location.ts";
 import {
   type AuthPlan,
   type AzureOptions,
@@ -94,12 +96,15 @@ export function azure(options: AzureOptions = {}): StoragePlugin {
     },
     secrets: () => (plan === undefined ? [] : secretsOf(plan)),
   };
+  const grammar = azureGrammar();
   return {
     name: "azure",
     schemes: ["az"],
     capabilities,
     defaultRoot: defaultRoot(options.defaultContainer, process.env.FERRY_AZURE_CONTAINER),
-    create(location: Location) {
+    location: grammar,
+    create(written: Location) {
+      const location = completeLocation(written, grammar);
       const container = location.container ?? location.root;
       if (!container)
         throw errors.invalidInput("an az location needs a container: az://container/path", { system: "az" });

@@ -9,6 +9,7 @@
 import {
   baseCapabilities,
   type Capabilities,
+  completeLocation,
   defaultRoot,
   errors,
   idleTimeoutMs,
@@ -18,6 +19,7 @@ import {
 } from "@ferry/core";
 import type { Storage } from "@google-cloud/storage";
 import { type ClientHandle, GcsDriver } from "./driver.ts";
+import { gsGrammar } from "./location.ts";
 import {
   CHUNK_QUANTUM,
   checkCredentials,
@@ -110,12 +112,15 @@ export function gcs(options: GcsOptions = {}): StoragePlugin {
       return typeof key === "string" ? [key] : [];
     },
   };
+  const grammar = gsGrammar();
   return {
     name: "gcs",
     schemes: ["gs"],
     capabilities,
     defaultRoot: defaultRoot(options.defaultBucket, process.env.FERRY_GS_BUCKET),
-    create(location: Location) {
+    location: grammar,
+    create(written: Location) {
+      const location = completeLocation(written, grammar);
       const bucket = location.bucket ?? location.root;
       if (!bucket)
         throw errors.invalidInput("a gs location needs a bucket: gs://bucket/key", { system: "gs" });

@@ -11,6 +11,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import {
   baseCapabilities,
   type Capabilities,
+  completeLocation,
   defaultRoot,
   errors,
   idleAgents,
@@ -21,6 +22,7 @@ import {
 } from "@ferry/core";
 import type { Dispatcher } from "undici";
 import { type ClientHandle, S3Driver } from "./driver.ts";
+import { s3Grammar } from "./location.ts";
 import { clientConfig, GiB, MiB, resolveOptions, type S3Options } from "./options.ts";
 import { createClient, loadSdk, type S3Sdk } from "./sdk.ts";
 
@@ -118,12 +120,15 @@ export function s3(options: S3Options = {}): StoragePlugin {
     },
   };
   let open = 0;
+  const grammar = s3Grammar();
   return {
     name: "s3",
     schemes: ["s3"],
     capabilities,
     defaultRoot: defaultRoot(options.defaultBucket, process.env.FERRY_S3_BUCKET),
-    create(location: Location) {
+    location: grammar,
+    create(written: Location) {
+      const location = completeLocation(written, grammar);
       const bucket = location.bucket ?? location.root;
       if (!bucket)
         throw errors.invalidInput("an s3 location needs a bucket: s3://bucket/key", { system: "s3" });
