@@ -6,7 +6,14 @@
  */
 import { ferry } from "../default.ts";
 import { errors } from "../errors.ts";
-import { formatLocation, type Location, type LocationLike, parseLocation, withPath } from "../location.ts";
+import {
+  childLocation,
+  formatLocation,
+  type Location,
+  type LocationLike,
+  parseLocation,
+  withPath,
+} from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import { entryLocation, loadNamed, type SaveNamedOptions, saveNamed } from "../registry/named.ts";
 import type { LoadOptions, ResourceRegistryOptions } from "../registry/registry.ts";
@@ -84,9 +91,9 @@ export interface TableConfig {
 /** A location; with no path (a bare bucket, or nothing at all) a fresh `ferry-table/<32 hex>` below it. */
 function tableLocation(input: LocationLike | undefined, registry: PluginRegistry): Location {
   const location = parseLocation(input ?? `./${defaultKey("table")}`, { cwd: registry.cwd });
-  // One its plugin has yet to read gets its key once read (see the Place in the constructor).
-  if (location.generic !== undefined) return location;
-  return location.path === "" ? withPath(location, defaultKey("table")) : location;
+  if (location.path === "") return childLocation(location, defaultKey("table"));
+  // A root only its plugin can tell (github://owner/repo) gets its key once read: see the constructor.
+  return location;
 }
 
 export class Table<T = unknown> {
