@@ -48,6 +48,8 @@ export interface LocationGrammar {
   claimsWhat?(): string;
   /** What a root is called ("bucket", "container", "host", "repository"), for messages. Default "bucket". */
   readonly rootNoun?: string;
+  /** What removing a whole root takes, for the refusal (sftp: "the home directory on that host"). Default "a whole <rootNoun>". */
+  describeRoot?(location: Location): string;
   /** Where the plugin reads a default root from, named in the message when a system alone has none. */
   readonly defaultRootSetting?: { option: string; env: string } | undefined;
   /** The key, below the root, a named resource goes to when only the system is given (sftp: `.cache/ferry/<name>`). */

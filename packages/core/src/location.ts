@@ -246,8 +246,10 @@ export function withPath(base: Location, key: string): Location {
       `${redact(base.url)} has not been read by its plugin yet: resolve it with registry.locate() first`,
     );
   }
+  // A local path another key away is no longer the `name:path` an ssh alias could claim.
+  const { generic: _local, ...located } = base;
   const prefix = base.url.slice(0, base.url.length - base.path.length);
-  return { ...base, path: key, url: `${prefix}${key}` };
+  return { ...located, path: key, url: `${prefix}${key}` };
 }
 
 /** A display string: the URL for remote systems, the absolute path for local ones. */

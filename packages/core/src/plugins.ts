@@ -155,6 +155,11 @@ export class PluginRegistry {
     );
   }
 
+  /** The storage plugin registered for a system, without loading one. */
+  registeredPlugin(system: string): StoragePlugin | undefined {
+    return this.#storagePlugins.get(canonicalSystem(system));
+  }
+
   /** Registered flavour by name, loading its first-party package if needed. */
   async flavour(name: string): Promise<TableFlavour> {
     const existing = this.#flavours.get(name);

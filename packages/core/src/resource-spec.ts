@@ -348,19 +348,18 @@ export interface RmOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** What a whole-folder remove of `location` would take with it that nobody means to lose, if anything. */
-function protectedBy(location: Location, cwd: string): string | undefined {
+/**
+ * What a whole-folder remove of `location` would take with it that nobody means to lose, if anything:
+ * a whole root, as the system's grammar calls it (`describeRoot`, else "a whole <rootNoun>"), or a
+ * local working directory, home directory, or a folder holding one.
+ */
+function protectedBy(location: Location, registry: PluginRegistry): string | undefined {
   if (location.path === "") {
-    if (location.system === "file") return "the file-system root";
-    if (location.system === "sftp")
-      return location.homeRelative ? "the home directory on that host" : "the root of that host";
-    if (location.system === "az") return "a whole container";
-    if (location.system === "github") return "a whole repository";
-    return "a whole bucket";
+    const grammar = registry.registeredPlugin(location.system)?.location;
+    return grammar?.describeRoot?.(location) ?? `a whole ${grammar?.rootNoun ?? "bucket"}`;
   }
-  if (location.system === "sftp" && location.homeRelative && location.path === "")
-    return "the home directory on that host";
   if (location.system !== "file") return undefined;
+  const cwd = registry.cwd;
   const path = `/${location.path}`;
   const within = (dir: string) => dir === path || dir.startsWith(`${path}/`);
   const places: [string, string][] = [
@@ -376,9 +375,14 @@ function protectedBy(location: Location, cwd: string): string | undefined {
 }
 
 /** InvalidInput unless `force`, when removing the whole of `location` would take one of the protected places. */
-export function guardRm(location: Location, cwd: string, force: boolean | undefined, call: string): void {
+export function guardRm(
+  location: Location,
+  registry: PluginRegistry,
+  force: boolean | undefined,
+  call: string,
+): void {
   if (force) return;
-  const what = protectedBy(location, cwd);
+  const what = protectedBy(location, registry);
   if (what === undefined) return;
   throw errors.invalidInput(
     `refusing to remove ${location.url}: it is ${what}; pass ${call} to remove it anyway`,

@@ -33,6 +33,7 @@ const shelf: StoragePlugin = {
   schemes: ["shelf"],
   capabilities: localCapabilities,
   location: {
+    rootNoun: "box",
     parse(generic) {
       reads.push(generic);
       const { authority: box, rest, input } = rootAndRest(generic);
@@ -95,5 +96,16 @@ describe("a location is parsed once, by its plugin's grammar", () => {
     expect((error as Error).message).toBe('invalid box name "Bad_Box": lower-case letters only');
     expect(created).toEqual([]);
     expect(existsSync(join(work, "boxes", "Bad_Box"))).toBe(false);
+  });
+
+  it("removing a whole root is refused in the plugin's words, before anything is removed", async () => {
+    mkdirSync(join(work, "boxes", "kept"), { recursive: true });
+    writeFileSync(join(work, "boxes", "kept", "x.txt"), "x");
+    const error = await new Folder("shelf://kept", { registry }).rm().catch((caught) => caught);
+    expect(FerryError.isInstance(error, "InvalidInput")).toBe(true);
+    expect((error as Error).message).toBe(
+      "refusing to remove shelf://kept/: it is a whole box; pass rm({ force: true }) to remove it anyway",
+    );
+    expect(readFileSync(join(work, "boxes", "kept", "x.txt"), "utf8")).toBe("x");
   });
 });

@@ -19,6 +19,7 @@ export function fileLocation(input: string, cwd: string = process.cwd()): Locati
 /** The `location` hook of the `local()` plugin. */
 export const fileGrammar: LocationGrammar = {
   rootNoun: "directory",
+  describeRoot: () => "the file-system root",
   parse: (generic: GenericLocation) =>
     fileLocation(
       generic.form === "url"

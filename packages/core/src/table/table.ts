@@ -395,7 +395,7 @@ export class Table<T = unknown> {
   async rm(options: RmOptions = {}): Promise<void> {
     checkOptions(options, ["force", "signal"], "table.rm()");
     const storage = await this.storage();
-    guardRm(this.location, this.registry.cwd, options.force, "rm({ force: true })");
+    guardRm(this.location, this.registry, options.force, "rm({ force: true })");
     await storage.deleteDirectory(this.location.path, options.signal ? { signal: options.signal } : {});
   }
 

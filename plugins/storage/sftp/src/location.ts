@@ -122,6 +122,8 @@ export function sftpGrammar(configPath?: string): LocationGrammar {
     claims: (name) => findSshHost(name, config()) !== undefined,
     claimsWhat: () => `a Host in the ssh config (${config()})`,
     rootNoun: "host",
+    describeRoot: (location) =>
+      location.homeRelative ? "the home directory on that host" : "the root of that host",
     namedKey: (_kind, name) => `.cache/ferry/${name}`,
     remoteUrl(location, key) {
       if (!location.alias)
