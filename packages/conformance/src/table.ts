@@ -8,13 +8,14 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type LocationLike, local, PluginRegistry, Table, table } from "@ferry/core";
+import { local, PluginRegistry, Table, table } from "@ferry/core";
 import { describeType } from "@ferry/parquet";
 import {
   type ColumnBatch,
   type DataType,
   FerryError,
   type Field,
+  type LocationLike,
   type Schema,
   type TableFlavour,
   t,

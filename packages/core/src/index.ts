@@ -73,7 +73,6 @@ export * from "./plugins.ts";
 export * from "./registry/index.ts";
 export * from "./resource.ts";
 export * from "./resource-target.ts";
-export * from "./ssh-config.ts";
 export * from "./table.ts";
 export * from "./transfer/index.ts";
 export { VERSION } from "./version.ts";

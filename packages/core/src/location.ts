@@ -1,54 +1,39 @@
 /**
- * Locations: a URL or a `{ system, path }` pair, parsed into one shape before any plugin is loaded.
- * Keys are taken literally (no percent-decoding), as aws-cli and rclone do, so `s3://b/a%20b` names
- * the key `a%20b`. Credentials are never accepted in a URL, and never echoed back in an error.
+ * Locations: a URL or a `{ system, path }` pair. Core reads only the generic shape —
+ * `scheme://authority/rest`, local paths and `file://`, `{ system, path, ... }` objects, and the
+ * spellings the scheme table hands to a system (an https host it serves, `name:path`) — and refuses
+ * credentials. Each storage plugin reads its own grammar from that (its `location` hook, see
+ * @ferry/plugin-kit) once, when the registry resolves the location. Keys are taken literally (no
+ * percent-decoding), as aws-cli and rclone do, so `s3://b/a%20b` names the key `a%20b`. Credentials
+ * are never accepted in a URL, and never echoed back in an error.
  */
-import { homedir } from "node:os";
-import { isAbsolute, resolve as resolvePath } from "node:path";
-import { errors, hasUrlCredentials, normalizeKey, redactSecrets as redact, wording } from "@ferry/plugin-kit";
-import { findSshHost } from "./ssh-config.ts";
+import {
+  refuse as bad,
+  errors,
+  type GenericLocation,
+  hasUrlCredentials,
+  type Location,
+  type LocationLike,
+  type LocationSpec,
+  normalizeKey,
+  redactSecrets as redact,
+  type SystemName,
+  splitFirst,
+} from "@ferry/plugin-kit";
+import { fileLocation } from "./local/location.ts";
 
-/** Canonical system names. `ssh` is an alias of `sftp`. */
-export type SystemName = "file" | "s3" | "gs" | "az" | "sftp" | "github" | (string & {});
+export {
+  childLocation,
+  formatLocation,
+  type GenericLocation,
+  type Location,
+  type LocationLike,
+  type LocationSpec,
+  type SystemName,
+  withPath,
+} from "@ferry/plugin-kit";
 
-export interface Location {
-  system: SystemName;
-  /**
-   * Identity of the storage instance this location lives in: "/" for the local file system,
-   * the bucket or container name, `user@host:port` (+ `/~` for home-relative paths), `owner/repo@ref`.
-   * Storages are created and cached per (system, root).
-   */
-  root: string;
-  /** Key within that root: no leading slash; "" is the root itself. */
-  path: string;
-  /** The canonical URL, without credentials. */
-  url: string;
-  bucket?: string;
-  container?: string;
-  account?: string;
-  host?: string;
-  port?: number;
-  user?: string;
-  /** The ~/.ssh/config Host alias this location was written with. */
-  alias?: string;
-  /** SFTP: path is relative to the login's home directory. */
-  homeRelative?: boolean;
-  owner?: string;
-  repo?: string;
-  /** Git ref (branch, tag or sha); undefined means the repository's default branch. */
-  ref?: string;
-}
-
-/** A location object as users write it: `{ system: "s3", path: "bucket/prefix" }`. */
-export interface LocationSpec {
-  system: string;
-  path?: string;
-  /** Extra fields for systems that need them (account for az, host/user/port for sftp, ref for github). */
-  [key: string]: unknown;
-}
-
-export type LocationLike = string | Location | LocationSpec;
-
+/** Scheme → canonical system name (the aliases users may write). Unknown schemes stand for themselves. */
 const SCHEME_ALIASES: Record<string, SystemName> = {
   file: "file",
   local: "file",
@@ -62,17 +47,36 @@ const SCHEME_ALIASES: Record<string, SystemName> = {
   github: "github",
 };
 
+/**
+ * Spellings that are not `scheme://` but belong to a system, declared here and read by that
+ * system's grammar: https URLs on a host the system serves, and `user@host:path` / `name:path`
+ * (scp-like; `name:path` only when the system's grammar `claims` the name, else it is a local path).
+ */
+export const OTHER_SPELLINGS: {
+  readonly https: readonly { readonly host: RegExp; readonly system: SystemName }[];
+  readonly scp: SystemName;
+} = {
+  https: [
+    { host: /^(?:www\.)?github\.com$/, system: "github" },
+    { host: /^[a-z0-9]{3,24}\.blob\.core\.windows\.net$/, system: "az" },
+  ],
+  scp: "sftp",
+};
+
+/** What to do instead of putting a secret in a URL, where a system says it differently. */
+const CREDENTIALS_REMEDY: Readonly<Record<string, string>> = {
+  sftp: "passwords are never taken from a URL; use a key or ssh-agent",
+};
+
 /** Schemes ferry knows the first-party plugin for. Third-party schemes parse generically. */
 export function canonicalSystem(name: string): SystemName {
   return SCHEME_ALIASES[name.toLowerCase()] ?? name.toLowerCase();
 }
 
-function bad(message: string, input: string): never {
-  throw errors.invalidInput(message, { path: redact(input) });
+/** True for a scheme or system name in the table above (`s3`, `gcs`, `ssh`, `file`, ...). */
+export function isKnownSystem(name: string): boolean {
+  return name.toLowerCase() in SCHEME_ALIASES;
 }
-
-const BUCKET = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
-const CONTAINER = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/;
 
 function isLocation(value: unknown): value is Location {
   return (
@@ -85,7 +89,12 @@ export interface ParseOptions {
   cwd?: string;
 }
 
-/** Parse a URL, a path or a `{ system, path }` pair. Malformed input raises InvalidInput naming the problem. */
+/**
+ * Parse a URL, a path or a `{ system, path }` pair. Local paths come back complete; anything else
+ * comes back as core's generic reading (`generic` set), finished by its plugin's grammar when the
+ * registry resolves it (`await registry.locate(input)` gives the finished one). Malformed input
+ * raises InvalidInput naming the problem.
+ */
 export function parseLocation(input: LocationLike, options: ParseOptions = {}): Location {
   if (isLocation(input)) return input;
   if (typeof input === "object" && input !== null) return fromSpec(input, options);
@@ -99,91 +108,45 @@ export function parseLocation(input: LocationLike, options: ParseOptions = {}): 
     const rest = input.slice(schemeMatch[0].length);
     if (hasUrlCredentials(input)) {
       const remedy =
-        canonicalSystem(scheme) === "sftp"
-          ? "passwords are never taken from a URL; use a key or ssh-agent"
-          : "credentials are never taken from a URL; configure them in the environment or the plugin's options";
+        CREDENTIALS_REMEDY[canonicalSystem(scheme)] ??
+        "credentials are never taken from a URL; configure them in the environment or the plugin's options";
       bad(`${remedy}: ${redact(input)}`, input);
     }
     if (scheme === "https" || scheme === "http") return parseHttps(input);
     const system = canonicalSystem(scheme);
-    switch (system) {
-      case "file":
-        return parseFile(
-          rest.startsWith("/")
-            ? decodeURIComponent(rest)
-            : bad(`file URLs must be absolute (file:///path): ${input}`, input),
-          options,
-        );
-      case "s3":
-      case "gs":
-        return parseBucket(system as "s3" | "gs", rest, input);
-      case "az":
-        return parseAzure(rest, input);
-      case "sftp":
-        return parseSftp(rest, input);
-      case "github":
-        return parseGithub(rest, input);
-      default:
-        return parseGeneric(system, rest, input);
+    if (system === "file") {
+      return rest.startsWith("/")
+        ? fileLocation(decodeURIComponent(rest), options.cwd)
+        : bad(`file URLs must be absolute (file:///path): ${input}`, input);
     }
+    const [authority, key] = splitFirst(rest);
+    return reading({ system, form: "url", authority, rest: key, fields: {}, input });
   }
-  // scp-like `host:path` / `user@host:path` — only for ssh config aliases or an explicit user@.
+  // scp-like `host:path` / `user@host:path`: `user@` names a host; a bare name is a host only when
+  // the system's grammar claims it (an ssh config alias), which the registry asks; else a local path.
   const scp = /^(?:([^@/:\s]+)@)?([^@/:\s]+):(.*)$/.exec(input);
   if (scp && !/^[a-zA-Z]:[\\/]/.test(input)) {
     const [, user, host, path] = scp;
-    if (user !== undefined || findSshHost(host!) !== undefined) {
-      return sftpLocation({ user, host: host!, path: path!, input });
-    }
-  }
-  return parseFile(input, options);
-}
-
-function parseFile(input: string, options: ParseOptions): Location {
-  let path = input;
-  if (path === "~" || path.startsWith("~/")) path = homedir() + path.slice(1);
-  const absolute = isAbsolute(path) ? path : resolvePath(options.cwd ?? process.cwd(), path);
-  const normalized = resolvePath(absolute);
-  const key = normalized.split("/").filter(Boolean).join("/");
-  return { system: "file", root: "/", path: key, url: `file:///${key}` };
-}
-
-function splitFirst(rest: string): [string, string] {
-  const index = rest.indexOf("/");
-  return index === -1 ? [rest, ""] : [rest.slice(0, index), rest.slice(index + 1)];
-}
-
-function parseBucket(system: "s3" | "gs", rest: string, input: string): Location {
-  const [bucket, key] = splitFirst(rest);
-  if (bucket.includes("@"))
-    bad(`credentials are never taken from a URL; configure them in the environment: ${redact(input)}`, input);
-  if (!bucket) bad(`${system}:// URL has no bucket: ${input}`, input);
-  if (!BUCKET.test(bucket)) {
-    bad(
-      `invalid bucket name "${bucket}": 3-63 characters, lower-case letters, digits, dots and hyphens`,
+    const generic: GenericLocation = {
+      system: OTHER_SPELLINGS.scp,
+      form: "scp",
+      authority: user === undefined ? host! : `${user}@${host}`,
+      rest: path!,
+      fields: {},
       input,
-    );
+    };
+    if (user !== undefined) return reading(generic);
+    return { ...fileLocation(input, options.cwd), generic };
   }
-  const path = normalizeKey(key, { allowRoot: true, system });
-  return { system, root: bucket, bucket, path, url: `${system}://${bucket}/${path}` };
+  return fileLocation(input, options.cwd);
 }
 
-function parseAzure(rest: string, input: string): Location {
-  const [head, key] = splitFirst(rest);
-  // az://container/path, or az://account@container/path would look like credentials: use options/env for the account.
-  if (head.includes("@") || head.includes(":")) {
-    bad(
-      `az:// URLs name a container (az://container/path); the account comes from ${wording({ library: "options or the environment", cli: "the environment" })}: ${redact(input)}`,
-      input,
-    );
-  }
-  if (!CONTAINER.test(head)) {
-    bad(
-      `invalid container name "${head}": 3-63 characters, lower-case letters, digits and single hyphens`,
-      input,
-    );
-  }
-  const path = normalizeKey(key, { allowRoot: true, system: "az" });
-  return { system: "az", root: head, container: head, path, url: `az://${head}/${path}` };
+/** Core's first reading of a location its system's grammar has yet to read: `root` is the authority. */
+function reading(generic: GenericLocation): Location {
+  const { system, authority, rest } = generic;
+  const path = normalizeKey(rest, { allowRoot: true, system });
+  const url = generic.form === "https" ? generic.input : `${system}://${authority}/${path}`;
+  return { system, root: authority, path, url, generic };
 }
 
 function parseHttps(input: string): Location {
@@ -194,136 +157,15 @@ function parseHttps(input: string): Location {
     bad(`not a valid URL: ${input}`, input);
   }
   if (url.username || url.password) bad(`credentials are never taken from a URL: ${redact(input)}`, input);
-  if (url.hostname === "github.com" || url.hostname === "www.github.com") {
-    const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
-    const [owner, repo, kind, ref, ...path] = parts;
-    if (!owner || !repo) bad(`GitHub URL needs an owner and a repository: ${input}`, input);
-    if (kind !== undefined && kind !== "tree" && kind !== "blob") {
-      bad(`GitHub URL must be https://github.com/owner/repo[/tree|blob/ref/path]: ${input}`, input);
-    }
-    if (kind !== undefined && !ref) bad(`GitHub URL has /${kind}/ but no ref: ${input}`, input);
-    return githubLocation(owner, repo.replace(/\.git$/, ""), ref, path.join("/"), input);
+  const served = OTHER_SPELLINGS.https.find(({ host }) => host.test(url.hostname));
+  if (!served) {
+    bad(
+      `no storage system is known for ${url.protocol}//${url.host}: use s3://, gs://, az://, sftp:// or github:// URLs`,
+      input,
+    );
   }
-  const blob = /^([a-z0-9]{3,24})\.blob\.core\.windows\.net$/.exec(url.hostname);
-  if (blob) {
-    const [container, key] = splitFirst(decodeURIComponent(url.pathname.slice(1)));
-    const location = parseAzure(`${container}/${key}`, input);
-    return { ...location, account: blob[1]! };
-  }
-  bad(
-    `no storage system is known for ${url.protocol}//${url.host}: use s3://, gs://, az://, sftp:// or github:// URLs`,
-    input,
-  );
-}
-
-function parseSftp(rest: string, input: string): Location {
-  const [authority, path] = splitFirst(rest);
-  const match = /^(?:([^@:]+)(:[^@]*)?@)?(\[[^\]]+\]|[^:@]+)(?::(\d+))?$/.exec(authority);
-  if (!match) bad(`malformed SSH URL (expected sftp://user@host:port/path): ${redact(input)}`, input);
-  const [, user, password, host, port] = match;
-  if (password !== undefined) {
-    bad(`passwords are never taken from a URL; use a key or ssh-agent: ${redact(input)}`, input);
-  }
-  return sftpLocation({
-    user,
-    host: host!,
-    port: port === undefined ? undefined : Number(port),
-    path: `/${path}`,
-    input,
-  });
-}
-
-function sftpLocation(args: {
-  user: string | undefined;
-  host: string;
-  port?: number | undefined;
-  path: string;
-  input: string;
-}): Location {
-  const { host, input } = args;
-  if (!/^[A-Za-z0-9._\-[\]:]+$/.test(host)) bad(`invalid host name "${host}"`, input);
-  if (args.port !== undefined && (!Number.isInteger(args.port) || args.port < 1 || args.port > 65535)) {
-    bad(`invalid port ${args.port} in ${redact(input)}`, input);
-  }
-  const alias = findSshHost(host);
-  const user = args.user ?? alias?.user;
-  const port = args.port ?? alias?.port ?? 22;
-  let path = args.path;
-  // `/~/x` (URL form) and `~/x` or a bare relative path (scp form) are relative to the login's home.
-  let homeRelative = false;
-  if (path === "/~" || path.startsWith("/~/")) {
-    homeRelative = true;
-    path = path.slice(2);
-  } else if (path === "~" || path.startsWith("~/")) {
-    homeRelative = true;
-    path = path.slice(1);
-  } else if (!path.startsWith("/")) {
-    homeRelative = true;
-  }
-  const key = normalizeKey(path, { allowRoot: true, system: "sftp" });
-  const authority = `${user ? `${user}@` : ""}${host}${port === 22 ? "" : `:${port}`}`;
-  const root = `${authority}${homeRelative ? "/~" : "/"}`;
-  const location: Location = {
-    system: "sftp",
-    root,
-    path: key,
-    url: `sftp://${authority}/${homeRelative ? "~/" : ""}${key}`,
-    host,
-    port,
-  };
-  if (user !== undefined) location.user = user;
-  if (alias) location.alias = host;
-  if (homeRelative) location.homeRelative = true;
-  return location;
-}
-
-function parseGithub(rest: string, input: string): Location {
-  const parts = rest.split("/");
-  const owner = parts[0];
-  let repoPart = parts[1];
-  if (!owner || !repoPart)
-    bad(`GitHub URL needs an owner and a repository (github://owner/repo@ref/path): ${input}`, input);
-  if (owner.includes(":")) bad(`credentials are never taken from a URL: ${redact(input)}`, input);
-  let ref: string | undefined;
-  const at = repoPart.indexOf("@");
-  if (at !== -1) {
-    ref = decodeURIComponent(repoPart.slice(at + 1));
-    repoPart = repoPart.slice(0, at);
-    if (!ref) bad(`empty ref after "@" in ${input}`, input);
-  }
-  return githubLocation(owner, repoPart, ref, parts.slice(2).join("/"), input);
-}
-
-function githubLocation(
-  owner: string,
-  repo: string,
-  ref: string | undefined,
-  path: string,
-  input: string,
-): Location {
-  const name = /^[A-Za-z0-9_.-]+$/;
-  if (!name.test(owner) || !name.test(repo))
-    bad(`invalid GitHub owner or repository name in ${input}`, input);
-  const key = normalizeKey(path, { allowRoot: true, system: "github" });
-  const root = `${owner}/${repo}${ref ? `@${ref}` : ""}`;
-  const location: Location = {
-    system: "github",
-    root,
-    path: key,
-    url: `github://${owner}/${repo}${ref ? `@${encodeURIComponent(ref)}` : ""}/${key}`,
-    owner,
-    repo,
-  };
-  if (ref) location.ref = ref;
-  return location;
-}
-
-function parseGeneric(system: string, rest: string, input: string): Location {
-  const [root, key] = splitFirst(rest);
-  if (root.includes("@") && root.includes(":"))
-    bad(`credentials are never taken from a URL: ${redact(input)}`, input);
-  const path = normalizeKey(key, { allowRoot: true, system });
-  return { system, root, path, url: `${system}://${root}/${path}` };
+  const rest = url.pathname.split("/").filter(Boolean).map(decodeURIComponent).join("/");
+  return reading({ system: served.system, form: "https", authority: url.hostname, rest, fields: {}, input });
 }
 
 function fromSpec(spec: LocationSpec, options: ParseOptions): Location {
@@ -335,64 +177,19 @@ function fromSpec(spec: LocationSpec, options: ParseOptions): Location {
   const path = spec.path ?? "";
   if (typeof path !== "string")
     throw errors.invalidInput(`location path must be a string, got ${typeof path}`);
-  const system = canonicalSystem(spec.system);
-  switch (system) {
-    case "file":
-      return parseFile(path === "" ? "." : path, options);
-    case "s3":
-    case "gs":
-      return parseBucket(system as "s3" | "gs", path.replace(/^\/+/, ""), `${system}://${path}`);
-    case "az": {
-      const location = parseAzure(path.replace(/^\/+/, ""), `az://${path}`);
-      return typeof spec.account === "string" ? { ...location, account: spec.account } : location;
-    }
-    case "sftp": {
-      if (typeof spec.host !== "string") throw errors.invalidInput("an sftp location object needs a `host`");
-      return sftpLocation({
-        user: typeof spec.user === "string" ? spec.user : undefined,
-        host: spec.host,
-        port: typeof spec.port === "number" ? spec.port : undefined,
-        path: path.startsWith("/") || path.startsWith("~") ? path : `~/${path}`,
-        input: `sftp://${spec.host}/${path}`,
-      });
-    }
-    case "github": {
-      const [owner, repo, ...rest] = path.replace(/^\/+/, "").split("/");
-      return parseGithub(
-        `${owner ?? ""}/${repo ?? ""}${typeof spec.ref === "string" ? `@${encodeURIComponent(spec.ref)}` : ""}/${rest.join("/")}`,
-        `github://${path}`,
-      );
-    }
-    default:
-      // A cluster named by its ~/.ssh/config alias: { system: "my-cluster", path: "data" }.
-      if (findSshHost(spec.system) !== undefined) {
-        return sftpLocation({
-          user: undefined,
-          host: spec.system,
-          path: path.startsWith("/") || path.startsWith("~") ? path : `~/${path}`,
-          input: `${spec.system}:${path}`,
-        });
-      }
-      return parseGeneric(system, path.replace(/^\/+/, ""), `${system}://${path}`);
-  }
-}
-
-/** The location `path` below `base` (same system and root). */
-export function childLocation(base: Location, path: string): Location {
-  const key = normalizeKey([base.path, path].filter(Boolean).join("/"), {
-    allowRoot: true,
-    system: base.system,
-  });
-  return withPath(base, key);
-}
-
-/** The same system and root, another key. */
-export function withPath(base: Location, key: string): Location {
-  const prefix = base.url.slice(0, base.url.length - base.path.length);
-  return { ...base, path: key, url: `${prefix}${key}` };
-}
-
-/** A display string: the URL for remote systems, the absolute path for local ones. */
-export function formatLocation(location: Location): string {
-  return location.system === "file" ? `/${location.path}` : location.url;
+  const system = isKnownSystem(spec.system) ? canonicalSystem(spec.system) : spec.system;
+  if (system === "file") return fileLocation(path === "" ? "." : path, options.cwd);
+  const { system: _system, path: _path, ...fields } = spec;
+  const host = typeof fields.host === "string" ? fields.host : undefined;
+  const [authority, rest] = host === undefined ? splitFirst(path.replace(/^\/+/, "")) : [host, path];
+  const generic: GenericLocation = {
+    system,
+    form: "object",
+    authority: "",
+    rest: path,
+    fields,
+    input: `${system}://${path}`,
+  };
+  const key = normalizeKey(rest, { allowRoot: true, system });
+  return { system, root: authority, path: key, url: `${system}://${authority}/${key}`, generic };
 }

@@ -11,9 +11,16 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Capabilities, Storage, StorageDriver, TableFlavour } from "@ferry/plugin-kit";
-import { errors, FerryError, wording } from "@ferry/plugin-kit";
+import { completeLocation, errors, FerryError, type LocationGrammar, wording } from "@ferry/plugin-kit";
 import { local } from "./local/index.ts";
-import { canonicalSystem, type Location, type LocationLike, parseLocation } from "./location.ts";
+import {
+  canonicalSystem,
+  isKnownSystem,
+  type Location,
+  type LocationLike,
+  OTHER_SPELLINGS,
+  parseLocation,
+} from "./location.ts";
 import { createStorage } from "./managed.ts";
 
 export interface StoragePlugin {
@@ -28,7 +35,15 @@ export interface StoragePlugin {
    * `folder.to("s3")`: from the plugin's options or environment. Absent: the caller must name one.
    */
   readonly defaultRoot?: string | undefined;
-  /** A storage for `location.root` (bucket, container, host, repo@ref). Called once per root and cached. */
+  /**
+   * The plugin's URL grammar (its `location.ts`): reads the full location — root, bucket, host,
+   * owner/repo/ref, ... — from core's generic parse, validates names, gives the canonical URL, says
+   * what a root is called and where a default one is set, and names the location for tools on
+   * another machine (rclone). Absent: `scheme://root/key`. See `LocationGrammar` in @ferry/plugin-kit.
+   */
+  readonly location?: LocationGrammar | undefined;
+  /**
+   * A storage for `location.root` (bucket, container, host, repo@ref). Called once per root and cached. */
   create(location: Location): StorageDriver | Storage | Promise<StorageDriver | Storage>;
 }
 
@@ -59,6 +74,8 @@ export interface ResolvedLocation {
   location: Location;
   /** Key within the storage. */
   path: string;
+  /** The grammar of the plugin serving it (names it for tools on other machines), if it declares one. */
+  grammar?: LocationGrammar | undefined;
 }
 
 type Factory = (options?: unknown) => Plugin | Promise<Plugin>;
@@ -141,6 +158,11 @@ export class PluginRegistry {
     );
   }
 
+  /** The storage plugin registered for a system, without loading one. */
+  registeredPlugin(system: string): StoragePlugin | undefined {
+    return this.#storagePlugins.get(canonicalSystem(system));
+  }
+
   /** Registered flavour by name, loading its first-party package if needed. */
   async flavour(name: string): Promise<TableFlavour> {
     const existing = this.#flavours.get(name);
@@ -167,12 +189,51 @@ export class PluginRegistry {
 
   /** The storage serving a location, and the key within it. Storages are cached per (system, root). */
   async resolve(input: LocationLike): Promise<ResolvedLocation> {
-    const location = parseLocation(input, { cwd: this.cwd });
+    const location = await this.locate(input);
     const storage = await this.storageFor(location);
-    return { storage, location, path: location.path };
+    const plugin = this.#storagePlugins.get(location.system);
+    return { storage, location, path: location.path, grammar: plugin?.location };
+  }
+
+  /**
+   * The full location: parsed once (unless it is a Location already), then read by the grammar of
+   * the plugin serving its system, loading that plugin if needed. A `name:path` or `{ system: name }`
+   * whose name the `name:path` system's plugin claims (an ssh config alias) is that system's; an
+   * unclaimed `name:path` stays a local path.
+   */
+  async locate(input: LocationLike): Promise<Location> {
+    const location = parseLocation(input, { cwd: this.cwd });
+    const generic = location.generic;
+    if (generic === undefined) return location;
+    if (location.system === "file" || (generic.form === "object" && !isKnownSystem(generic.system))) {
+      const claimed = await this.claims(generic.form === "scp" ? generic.authority : generic.system);
+      if (claimed) return completeLocation(location, claimed.location);
+      if (location.system === "file") {
+        const { generic: _generic, ...local } = location;
+        return local;
+      }
+    }
+    return completeLocation(location, (await this.storagePlugin(location.system)).location);
+  }
+
+  /**
+   * The plugin that claims `name` as one of its own (for `name:path`: the ssh config Host aliases of
+   * the sftp plugin), or undefined — also when that plugin is not installed.
+   */
+  async claims(name: string): Promise<StoragePlugin | undefined> {
+    if (isKnownSystem(name) || name.includes("/") || name.includes(":")) return undefined;
+    let plugin: StoragePlugin;
+    try {
+      plugin = await this.storagePlugin(OTHER_SPELLINGS.scp);
+    } catch (error) {
+      if (FerryError.isInstance(error, "PluginMissing")) return undefined;
+      throw error;
+    }
+    return plugin.location?.claims?.(name) ? plugin : undefined;
   }
 
   storageFor(location: Location): Promise<Storage> {
+    if (location.generic !== undefined) return this.locate(location).then((full) => this.storageFor(full));
     const cacheKey = `${location.system}\0${location.root}\0${location.account ?? ""}`;
     let pending = this.#storages.get(cacheKey);
     if (!pending) {

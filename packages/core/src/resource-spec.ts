@@ -8,13 +8,19 @@
  */
 import { homedir } from "node:os";
 import { errors, FerryError } from "@ferry/plugin-kit";
-import { canonicalSystem, type Location, type LocationLike, parseLocation } from "./location.ts";
-import type { PluginRegistry } from "./plugins.ts";
+import {
+  canonicalSystem,
+  isKnownSystem,
+  type Location,
+  type LocationLike,
+  OTHER_SPELLINGS,
+  parseLocation,
+} from "./location.ts";
+import type { PluginRegistry, StoragePlugin } from "./plugins.ts";
 import type { RegistryEntry } from "./registry/entry.ts";
 import { entryLocation } from "./registry/named.ts";
 import { ResourceRegistry } from "./registry/registry.ts";
 import { defaultKey, defaultLocationOn, type ResourceKind } from "./resource-target.ts";
-import { findSshHost, sshConfigPath } from "./ssh-config.ts";
 
 /** Where a resource is once its look-up is done, and the registry entry it came from, if any. */
 export interface Placed {
@@ -38,21 +44,35 @@ export class Place {
   #pending: Promise<Placed> | undefined;
   readonly #describe: () => string;
 
+  /**
+   * `locate` finishes a location only core's generic parse has read (its plugin's grammar, loaded
+   * on the way): until then `location` is that first reading, and `ready()` waits for the full one.
+   */
   constructor(
     initial: Location | PendingPlace,
     describe: () => string,
     onEntry?: (entry: RegistryEntry) => void,
+    locate?: (location: Location) => Promise<Location>,
   ) {
     this.#describe = describe;
+    const finish = async (location: Location) =>
+      location.generic !== undefined && locate ? locate(location) : location;
     if (initial instanceof PendingPlace) {
-      this.#pending = initial.promise.then((placed) => {
-        this.#location = placed.location;
+      this.#pending = initial.promise.then(async (placed) => {
+        this.#location = await finish(placed.location);
         if (placed.entry) onEntry?.(placed.entry);
-        return placed;
+        return { ...placed, location: this.#location };
       });
       this.#pending.catch(() => undefined);
     } else {
       this.#location = initial;
+      if (initial.generic !== undefined && locate) {
+        this.#pending = finish(initial).then((location) => {
+          this.#location = location;
+          return { location };
+        });
+        this.#pending.catch(() => undefined);
+      }
     }
   }
 
@@ -177,33 +197,43 @@ export function specKeys(extra: readonly string[] = []): string[] {
   return [...SPEC_KEYS, ...extra];
 }
 
-const FIRST_PARTY = new Set(["file", "s3", "gs", "az", "sftp", "github"]);
-
-function unknownSystem(system: string): FerryError {
+async function unknownSystem(system: string, registry: PluginRegistry): Promise<FerryError> {
+  const aliases = await registry.storagePlugin(OTHER_SPELLINGS.scp).then(
+    (plugin) => plugin.location?.claimsWhat?.(),
+    () => undefined,
+  );
   return errors.invalidInput(
-    `system "${system}" is neither a storage system (file, s3, gs, azure, sftp, github, or a registered plugin's) nor a Host in the ssh config (${sshConfigPath()})`,
+    `system "${system}" is neither a storage system (file, s3, gs, azure, sftp, github, or a registered plugin's) nor ${aliases ?? "a Host in the ssh config"}`,
     { system },
   );
 }
 
-/** A system that is not first-party nor an ssh alias must be a registered plugin's. */
-function checkedSystem(system: string, registry: PluginRegistry): PendingPlace | undefined {
-  if (FIRST_PARTY.has(canonicalSystem(system)) || findSshHost(system) !== undefined) return undefined;
+/**
+ * A system name that is no known scheme must be one the `name:path` system's plugin claims (an ssh
+ * config alias): then the place is `place(plugin)`, else InvalidInput. Undefined for a known scheme.
+ */
+function claimedSystem(
+  system: string,
+  registry: PluginRegistry,
+  place: (plugin: StoragePlugin) => LocationLike,
+): PendingPlace | undefined {
+  if (isKnownSystem(system)) return undefined;
   return new PendingPlace(
-    registry.storagePlugin(canonicalSystem(system)).then(
-      () => {
-        throw unknownSystem(system);
-      },
-      () => {
-        throw unknownSystem(system);
-      },
-    ),
+    registry.claims(system).then(async (plugin): Promise<Placed> => {
+      if (!plugin) throw await unknownSystem(system, registry);
+      return { location: await registry.locate(place(plugin)) };
+    }),
   );
 }
 
 /** The last segment of a registry name (`@/team/sample_table` → `sample_table`). */
 function shortName(name: string): string {
   return name.split("/").filter(Boolean).at(-1) ?? name;
+}
+
+/** The key a named resource gets on a system named alone: the plugin's (`.cache/ferry/<name>` on a cluster), else `ferry-<kind>/<name>`. */
+function namedKey(kind: ResourceKind, name: string, plugin: StoragePlugin | undefined): string {
+  return plugin?.location?.namedKey?.(kind, shortName(name)) ?? `ferry-${kind}/${shortName(name)}`;
 }
 
 /**
@@ -221,16 +251,17 @@ export function defaultPlace(
   const canonical = canonicalSystem(system);
   if (canonical === "file")
     return parseLocation({ system: "file", path: name ? shortName(name) : defaultKey(kind) }, { cwd });
-  const alias = !FIRST_PARTY.has(canonical) && findSshHost(system) !== undefined;
-  if (alias)
-    return parseLocation(
-      { system, path: name ? `.cache/ferry/${shortName(name)}` : defaultKey(kind) },
-      { cwd },
-    );
-  const unknown = checkedSystem(system, registry);
-  if (unknown) return unknown;
-  const key = name ? `ferry-${kind}/${shortName(name)}` : defaultKey(kind);
-  return new PendingPlace(defaultLocationOn(system, kind, registry, key).then((location) => ({ location })));
+  const alias = claimedSystem(system, registry, (plugin) => ({
+    system,
+    path: name ? namedKey(kind, name, plugin) : defaultKey(kind),
+  }));
+  if (alias) return alias;
+  return new PendingPlace(
+    (async () => {
+      const key = name ? namedKey(kind, name, undefined) : defaultKey(kind);
+      return { location: await defaultLocationOn(system, kind, registry, key) };
+    })(),
+  );
 }
 
 /**
@@ -254,14 +285,21 @@ export function specPlace(
     ]),
   );
   if (typeof spec.host === "string" && spec.system !== undefined && !spec.path) {
-    const path = spec.name ? `.cache/ferry/${shortName(spec.name)}` : defaultKey(kind);
-    return parseLocation({ ...extras, system: spec.system, path }, { cwd });
+    const { name, system } = spec;
+    if (!name) return parseLocation({ ...extras, system, path: defaultKey(kind) }, { cwd });
+    return new PendingPlace(
+      registry.storagePlugin(canonicalSystem(system)).then(async (plugin) => {
+        const path = name ? namedKey(kind, name, plugin) : defaultKey(kind);
+        return { location: await registry.locate({ ...extras, system, path }) };
+      }),
+    );
   }
   if (spec.path !== undefined && spec.path !== "") {
     if (spec.system === undefined) return parseLocation(spec.path, { cwd });
+    const path = spec.path;
     return (
-      checkedSystem(spec.system, registry) ??
-      parseLocation({ ...extras, system: spec.system, path: spec.path }, { cwd })
+      claimedSystem(spec.system, registry, () => ({ ...extras, system: spec.system as string, path })) ??
+      parseLocation({ ...extras, system: spec.system, path }, { cwd })
     );
   }
   if (spec.name !== undefined && spec.system === undefined && !options.hasData) {
@@ -310,19 +348,18 @@ export interface RmOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** What a whole-folder remove of `location` would take with it that nobody means to lose, if anything. */
-function protectedBy(location: Location, cwd: string): string | undefined {
+/**
+ * What a whole-folder remove of `location` would take with it that nobody means to lose, if anything:
+ * a whole root, as the system's grammar calls it (`describeRoot`, else "a whole <rootNoun>"), or a
+ * local working directory, home directory, or a folder holding one.
+ */
+function protectedBy(location: Location, registry: PluginRegistry): string | undefined {
   if (location.path === "") {
-    if (location.system === "file") return "the file-system root";
-    if (location.system === "sftp")
-      return location.homeRelative ? "the home directory on that host" : "the root of that host";
-    if (location.system === "az") return "a whole container";
-    if (location.system === "github") return "a whole repository";
-    return "a whole bucket";
+    const grammar = registry.registeredPlugin(location.system)?.location;
+    return grammar?.describeRoot?.(location) ?? `a whole ${grammar?.rootNoun ?? "bucket"}`;
   }
-  if (location.system === "sftp" && location.homeRelative && location.path === "")
-    return "the home directory on that host";
   if (location.system !== "file") return undefined;
+  const cwd = registry.cwd;
   const path = `/${location.path}`;
   const within = (dir: string) => dir === path || dir.startsWith(`${path}/`);
   const places: [string, string][] = [
@@ -338,9 +375,14 @@ function protectedBy(location: Location, cwd: string): string | undefined {
 }
 
 /** InvalidInput unless `force`, when removing the whole of `location` would take one of the protected places. */
-export function guardRm(location: Location, cwd: string, force: boolean | undefined, call: string): void {
+export function guardRm(
+  location: Location,
+  registry: PluginRegistry,
+  force: boolean | undefined,
+  call: string,
+): void {
   if (force) return;
-  const what = protectedBy(location, cwd);
+  const what = protectedBy(location, registry);
   if (what === undefined) return;
   throw errors.invalidInput(
     `refusing to remove ${location.url}: it is ${what}; pass ${call} to remove it anyway`,

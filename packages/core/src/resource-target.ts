@@ -9,12 +9,12 @@ import { errors } from "@ferry/plugin-kit";
 import {
   canonicalSystem,
   childLocation,
+  isKnownSystem,
   type Location,
   type LocationLike,
   parseLocation,
 } from "./location.ts";
 import type { PluginRegistry } from "./plugins.ts";
-import { findSshHost } from "./ssh-config.ts";
 import { copy } from "./transfer/engine.ts";
 import { throwOnFailures } from "./transfer/failures.ts";
 import type { TransferOptions, TransferSummary } from "./transfer/types.ts";
@@ -59,15 +59,14 @@ export function defaultKey(kind: ResourceKind): string {
   return `ferry-${kind}/${randomUUID().replaceAll("-", "")}`;
 }
 
-const SYSTEM_NAMES = new Set(["file", "local", "s3", "gs", "gcs", "az", "azure", "sftp", "ssh", "github"]);
-
-/** A bare system name (`"s3"`), or a `~/.ssh/config` host alias, as opposed to a URL or a path. */
-function isSystemName(value: string): boolean {
-  return (
-    !value.includes("/") &&
-    !value.includes(":") &&
-    (SYSTEM_NAMES.has(value.toLowerCase()) || findSshHost(value) !== undefined)
-  );
+/**
+ * A system named alone (`"s3"`, `"gcs"`), or a name the `name:path` system's plugin claims (a
+ * `~/.ssh/config` host alias), as opposed to a URL or a path: async, since only the plugin reads
+ * its own aliases (the registry loads it first).
+ */
+async function isSystemName(value: string, registry: PluginRegistry): Promise<boolean> {
+  if (value.includes("/") || value.includes(":")) return false;
+  return isKnownSystem(value) || (await registry.claims(value)) !== undefined;
 }
 
 /**
@@ -78,6 +77,7 @@ function isSystemName(value: string): boolean {
  * - `"s3", "bucket/prefix"` or `{ system: "s3", path: "bucket/prefix" }`: exactly there;
  * - a URL or path: exactly there, except a bucket/container/host with no key gets a default key;
  * - `path` with a URL: joined below it.
+ * The location is parsed once here and read by its plugin's grammar (`registry.locate`).
  */
 export async function resolveTarget(
   target: LocationLike,
@@ -85,9 +85,8 @@ export async function resolveTarget(
   kind: ResourceKind,
   registry: PluginRegistry,
 ): Promise<Location> {
-  const cwd = registry.cwd;
-  if (typeof target === "string" && isSystemName(target)) {
-    if (path !== undefined) return parseLocation({ system: target, path }, { cwd });
+  if (typeof target === "string" && (await isSystemName(target, registry))) {
+    if (path !== undefined) return registry.locate({ system: target, path });
     return defaultLocationOn(target, kind, registry);
   }
   if (
@@ -96,46 +95,31 @@ export async function resolveTarget(
     !("url" in target) &&
     (target.path === undefined || target.path === "")
   ) {
-    if (path !== undefined) return parseLocation({ ...target, path }, { cwd });
+    if (path !== undefined) return registry.locate({ ...target, path });
     return defaultLocationOn(String(target.system), kind, registry);
   }
-  const location = parseLocation(target, { cwd });
+  const location = await registry.locate(target);
   if (path !== undefined) return childLocation(location, path);
   if (location.path === "" && location.system !== "file") return childLocation(location, defaultKey(kind));
   return location;
 }
 
-/** How the first-party plugins are told their default bucket or container. */
-const DEFAULT_ROOT_SETTINGS: Readonly<Record<string, { option: string; env: string }>> = {
-  s3: { option: "defaultBucket", env: "FERRY_S3_BUCKET" },
-  gs: { option: "defaultBucket", env: "FERRY_GS_BUCKET" },
-  az: { option: "defaultContainer", env: "FERRY_AZURE_CONTAINER" },
-};
-
-/** A new default location on a system named alone (`key` below its default root). */
+/** A new default location on a system named alone (`key` below its default root, or below the home of an ssh alias). */
 export async function defaultLocationOn(
   system: string,
   kind: ResourceKind,
   registry: PluginRegistry,
   key: string = defaultKey(kind),
 ): Promise<Location> {
-  const cwd = registry.cwd;
   const canonical = canonicalSystem(system);
-  if (canonical === "file") return parseLocation({ system: "file", path: key }, { cwd });
-  if (findSshHost(system) !== undefined && !SYSTEM_NAMES.has(system.toLowerCase()))
-    return parseLocation({ system, path: key }, { cwd });
+  if (canonical === "file") return parseLocation({ system: "file", path: key }, { cwd: registry.cwd });
+  if (!isKnownSystem(system) && (await registry.claims(system)) !== undefined)
+    return registry.locate({ system, path: key });
   const plugin = await registry.storagePlugin(canonical);
   const root = plugin.defaultRoot;
   if (!root) {
-    const noun =
-      canonical === "az"
-        ? "container"
-        : canonical === "sftp"
-          ? "host"
-          : canonical === "github"
-            ? "repository"
-            : "bucket";
-    const setting = DEFAULT_ROOT_SETTINGS[canonical];
+    const noun = plugin.location?.rootNoun ?? "bucket";
+    const setting = plugin.location?.defaultRootSetting;
     const configure = setting
       ? `, or set a default ${noun}: the ${plugin.name} plugin's \`${setting.option}\` option or the ${setting.env} environment variable`
       : "";
@@ -144,7 +128,7 @@ export async function defaultLocationOn(
       { system: canonical },
     );
   }
-  return parseLocation(`${canonical}://${root}/${key}`, { cwd });
+  return registry.locate(`${canonical}://${root}/${key}`);
 }
 
 /**

@@ -41,6 +41,7 @@ export abstract class LocatedResource<Kind extends ResourceKind> {
         this.name = entry.name;
         Object.assign(this.metadata, entry.metadata, options.metadata);
       },
+      (parsed) => this.registry.locate(parsed),
     );
     if (!(location instanceof PendingPlace)) this.checkPlace(this.#place.location);
   }

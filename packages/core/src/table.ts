@@ -4,12 +4,18 @@
  * Metadata (flavour, partitioning, schema) is not written next to the data: `toConfig()` gives it to
  * the resource registry.
  */
-
 import type { StreamOptions, TableReader, WriteResult, WriteTableOptions } from "@ferry/parquet";
 import type { BatchSource, ColumnBatch, Schema, Storage, TableFlavour } from "@ferry/plugin-kit";
 import { errors } from "@ferry/plugin-kit";
 import { ferry } from "./default.ts";
-import { formatLocation, type Location, type LocationLike, parseLocation, withPath } from "./location.ts";
+import {
+  childLocation,
+  formatLocation,
+  type Location,
+  type LocationLike,
+  parseLocation,
+  withPath,
+} from "./location.ts";
 import type { PluginRegistry } from "./plugins.ts";
 import type { RegistryEntry } from "./registry/entry.ts";
 import { entryLocation, loadNamed, type SaveNamedOptions, saveNamed } from "./registry/named.ts";
@@ -86,7 +92,9 @@ export interface TableConfig {
 /** A location; with no path (a bare bucket, or nothing at all) a fresh `ferry-table/<32 hex>` below it. */
 function tableLocation(input: LocationLike | undefined, registry: PluginRegistry): Location {
   const location = parseLocation(input ?? `./${defaultKey("table")}`, { cwd: registry.cwd });
-  return location.path === "" ? withPath(location, defaultKey("table")) : location;
+  if (location.path === "") return childLocation(location, defaultKey("table"));
+  // A root only its plugin can tell (github://owner/repo) gets its key once read: see the constructor.
+  return location;
 }
 
 export class Table<T = unknown> {
@@ -127,8 +135,9 @@ export class Table<T = unknown> {
     this.options = { ...options };
     this.registry = options.registry ?? ferry;
     this.#partitioning = [...(options.partitionBy ?? [])];
+    const given = location instanceof PendingPlace ? location : tableLocation(location, this.registry);
     this.#place = new Place(
-      location instanceof PendingPlace ? location : tableLocation(location, this.registry),
+      given,
       () => `table ${this.name ?? ""}`.trim(),
       (entry) => {
         this.name = entry.name;
@@ -136,6 +145,10 @@ export class Table<T = unknown> {
         if (options.flavour === undefined && entry.flavour !== undefined)
           this.options.flavour = entry.flavour;
         if (options.partitionBy === undefined) this.#partitioning = [...(entry.partitioning ?? [])];
+      },
+      async (parsed) => {
+        const full = await this.registry.locate(parsed);
+        return parsed === given && full.path === "" ? withPath(full, defaultKey("table")) : full;
       },
     );
   }
@@ -400,7 +413,7 @@ export class Table<T = unknown> {
   async rm(options: RmOptions = {}): Promise<void> {
     checkOptions(options, ["force", "signal"], "table.rm()");
     const storage = await this.storage();
-    guardRm(this.location, this.registry.cwd, options.force, "rm({ force: true })");
+    guardRm(this.location, this.registry, options.force, "rm({ force: true })");
     await storage.deleteDirectory(this.location.path, options.signal ? { signal: options.signal } : {});
   }
 

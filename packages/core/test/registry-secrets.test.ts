@@ -1,12 +1,12 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { Location } from "@ferry/plugin-kit";
 import { describe, expect, it } from "vitest";
 import {
   Blob,
   Folder,
   isSecretKey,
   LocalDriver,
-  type Location,
   local,
   localCapabilities,
   PluginRegistry,

@@ -11,6 +11,7 @@ export * from "./idle-agent.ts";
 export * from "./idle-fetch.ts";
 export * from "./idle-timeout.ts";
 export * from "./leftovers.ts";
+export * from "./location.ts";
 export * from "./md5.ts";
 export * from "./paths.ts";
 export * from "./redact.ts";

@@ -5,8 +5,9 @@
  * this machine that no longer exists, or nothing touched for `--older-than` (default 24h).
  */
 
-import { ferry, withPath } from "@ferry/core";
+import { ferry } from "@ferry/core";
 import type { Leftover } from "@ferry/plugin-kit";
+import { withPath } from "@ferry/plugin-kit";
 import { type Command, InvalidArgumentError } from "commander";
 import { action, withCommonOptions } from "../context.ts";
 import { EXIT } from "../exit-codes.ts";

@@ -8,7 +8,6 @@ import { homedir } from "node:os";
 import {
   Blob,
   Folder,
-  type Location,
   parseLocation,
   type RegistryEntry,
   ResourceRegistry,
@@ -16,7 +15,7 @@ import {
   Table,
 } from "@ferry/core";
 import { describeType } from "@ferry/parquet";
-import { errors } from "@ferry/plugin-kit";
+import { errors, type Location } from "@ferry/plugin-kit";
 import { type Command, InvalidArgumentError } from "commander";
 import { columns } from "../columns.ts";
 import { action, withCommonOptions } from "../context.ts";
@@ -194,8 +193,9 @@ export function registerRegistryCommands(program: Command): void {
       ) => {
         const reg = open(options);
         const full = reg.parseName(unexpanded(name)).full;
-        const location = parseLocation(target, { cwd: reg.config.cwd });
-        const { storage } = await reg.plugins.resolve(location);
+        const { storage, location } = await reg.plugins.resolve(
+          parseLocation(target, { cwd: reg.config.cwd }),
+        );
         const present = location.path === "" || (await storage.exists(location.path));
         if (!present) output.note(`nothing is at ${location.url} yet; saved the name anyway`);
         const entry = await reg.save(resourceAt(options.type, location), {

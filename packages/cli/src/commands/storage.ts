@@ -4,8 +4,15 @@
  * says which package to add).
  */
 import { pipeline } from "node:stream/promises";
-import { ferry, type ResolvedLocation, withPath } from "@ferry/core";
-import { describeUnaddressable, type Entry, errors, FerryError, relativeKey } from "@ferry/plugin-kit";
+import { ferry, type ResolvedLocation } from "@ferry/core";
+import {
+  describeUnaddressable,
+  type Entry,
+  errors,
+  FerryError,
+  relativeKey,
+  withPath,
+} from "@ferry/plugin-kit";
 import { type Command, InvalidArgumentError } from "commander";
 import { action, withCommonOptions } from "../context.ts";
 import { formatBytes, formatTime } from "../format.ts";

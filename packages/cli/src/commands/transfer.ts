@@ -6,17 +6,14 @@
 import { readFile } from "node:fs/promises";
 import {
   copy,
-  formatLocation,
-  type Location,
+  ferry,
   type PlannedAction,
-  parseLocation,
   sync,
   type TransferFileEvent,
   type TransferOptions,
   type TransferSummary,
-  withPath,
 } from "@ferry/core";
-import { errors } from "@ferry/plugin-kit";
+import { errors, formatLocation, type Location, withPath } from "@ferry/plugin-kit";
 import { type Command, InvalidArgumentError } from "commander";
 import { action, type CommandContext, withCommonOptions } from "../context.ts";
 import { EXIT, exitCodeFor } from "../exit-codes.ts";
@@ -106,7 +103,8 @@ async function runTransfer(
   source: string,
   destination: string,
 ): Promise<number> {
-  const target = parseLocation(destination);
+  // Read once here (its plugin's grammar included) and handed to the engine as it is.
+  const target = await ferry.locate(destination);
   const bar =
     flags.progress && !output.json && process.stderr.isTTY && !flags.dryRun ? new ProgressBar() : undefined;
   const options: TransferOptions = {
@@ -128,7 +126,8 @@ async function runTransfer(
   };
   let summary: TransferSummary;
   try {
-    summary = await (command === "sync" ? sync : copy)(source, destination, options);
+    const to = { location: target, directory: destination.endsWith("/") };
+    summary = await (command === "sync" ? sync : copy)(source, to, options);
   } finally {
     bar?.stop();
   }

@@ -79,9 +79,8 @@ export class CatalogStore {
     cwd: string,
     plugins: PluginRegistry = ferry,
   ): Promise<CatalogStore> {
-    const parsed = parseLocation(location ?? DEFAULT_CATALOG, { cwd });
-    const { storage } = await plugins.resolve(parsed);
-    return new CatalogStore(storage, parsed);
+    const resolved = await plugins.resolve(parseLocation(location ?? DEFAULT_CATALOG, { cwd }));
+    return new CatalogStore(resolved.storage, resolved.location);
   }
 
   get url(): string {

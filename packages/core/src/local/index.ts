@@ -9,6 +9,7 @@ import { LocalDriver, type LocalDriverOptions, localCapabilities } from "@ferry/
 import type { Location } from "../location.ts";
 import { createStorage } from "../managed.ts";
 import type { StoragePlugin } from "../plugins.ts";
+import { fileGrammar } from "./location.ts";
 
 export { LocalDriver, type LocalDriverOptions, localCapabilities } from "@ferry/storage-local";
 
@@ -20,6 +21,7 @@ export function local(options: LocalOptions = {}): StoragePlugin {
     name: "local",
     schemes: ["file"],
     capabilities: localCapabilities,
+    location: fileGrammar,
     create: (location: Location) => new LocalDriver(location.root === "" ? "/" : location.root, options),
   };
 }

@@ -92,5 +92,10 @@ export function loadNamed<T>(
 /** An entry's location, with the Azure account the URL does not carry. */
 export function entryLocation(entry: RegistryEntry): LocationLike {
   const location = parseLocation(entry.url);
-  return entry.account === undefined ? location : { ...location, account: entry.account };
+  if (entry.account === undefined) return location;
+  const { generic } = location;
+  // Read by the plugin's grammar later: the account rides along as a field of the location.
+  return generic === undefined
+    ? { ...location, account: entry.account }
+    : { ...location, generic: { ...generic, fields: { ...generic.fields, account: entry.account } } };
 }

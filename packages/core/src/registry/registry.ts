@@ -71,8 +71,7 @@ export class ResourceRegistry {
         `no shared registry is configured for @/ names: set { "registry": { "shared": "s3://bucket/prefix" } } in ferry.config.json, FERRY_SHARED_REGISTRY, or ${wording({ library: "the `shared` option", cli: "--shared" })}`,
       );
     }
-    const location = parseLocation(target, { cwd: this.config.cwd });
-    const { storage } = await this.plugins.resolve(location);
+    const { storage, location } = await this.plugins.resolve(parseLocation(target, { cwd: this.config.cwd }));
     return new VersionStore(storage, location);
   }
 

@@ -2,10 +2,9 @@
  * Turning what the caller named into a storage plus a key, and deciding whether that key is a
  * single file or a tree (one stat per side, before the listings).
  */
-
-import type { Entry, Storage } from "@ferry/plugin-kit";
+import type { Entry, LocationGrammar, Storage } from "@ferry/plugin-kit";
 import { FerryError, normalizeKey } from "@ferry/plugin-kit";
-import type { Location } from "../location.ts";
+import type { Location, LocationLike } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
 import type { TransferEndpoint } from "./types.ts";
 
@@ -16,6 +15,8 @@ export interface ResolvedEndpoint {
   /** The caller wrote a trailing slash: "a directory, put things inside it". */
   directoryHint: boolean;
   location: Location | undefined;
+  /** The grammar of the plugin serving it: how tools on another machine name it. */
+  grammar?: LocationGrammar | undefined;
   url: string;
 }
 
@@ -39,13 +40,18 @@ export async function resolveEndpoint(
       url: urlFor(storage, key),
     };
   }
-  const resolved = await registry.resolve(endpoint as Exclude<TransferEndpoint, { storage: Storage }>);
-  const directoryHint = typeof endpoint === "string" && endpoint.endsWith("/");
+  const located =
+    typeof endpoint === "object" && endpoint !== null && "directory" in endpoint && "location" in endpoint
+      ? (endpoint as { location: Location; directory: boolean })
+      : undefined;
+  const resolved = await registry.resolve(located?.location ?? (endpoint as LocationLike));
+  const directoryHint = located ? located.directory : typeof endpoint === "string" && endpoint.endsWith("/");
   return {
     storage: resolved.storage,
     key: resolved.path,
     directoryHint,
     location: resolved.location,
+    grammar: resolved.grammar,
     url: resolved.location.url,
   };
 }

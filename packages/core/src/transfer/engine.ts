@@ -375,7 +375,7 @@ async function runRemote(
     return copies;
   };
   const installed = await probeTools(hostEnd.storage, options.remoteEnv, options.signal);
-  const tool = chooseTool(installed, otherEnd.storage.system);
+  const tool = chooseTool(installed, otherEnd);
   if (!tool) {
     const reach = input.host === "source" ? "write to" : "read from";
     return fallBack(

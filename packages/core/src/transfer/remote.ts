@@ -7,10 +7,7 @@
  * How the host reaches the destination (credentials, endpoints) is the host's own configuration,
  * plus any `remoteEnv` the caller passes; nothing secret is ever put on a command line here.
  */
-
 import type { Storage } from "@ferry/plugin-kit";
-import type { Location } from "../location.ts";
-import { findSshHost } from "../ssh-config.ts";
 import type { ResolvedEndpoint } from "./endpoints.ts";
 import type { PlannedAction } from "./types.ts";
 
@@ -39,12 +36,14 @@ export async function probeTools(
   return TOOLS.filter((tool) => found.has(tool));
 }
 
-/** The first installed tool that can write to the destination's system. */
-/** The first installed tool that can reach the other end's system. */
-export function chooseTool(installed: readonly RemoteTool[], otherSystem: string): RemoteTool | undefined {
+/** The first installed tool that can reach the other end's system (rclone: when its plugin names an rclone remote). */
+export function chooseTool(
+  installed: readonly RemoteTool[],
+  otherEnd: ResolvedEndpoint,
+): RemoteTool | undefined {
   return installed.find((tool) => {
-    if (tool === "aws") return otherSystem === "s3";
-    if (tool === "rclone") return rcloneBackend(otherSystem) !== undefined;
+    if (tool === "aws") return otherEnd.storage.system === "s3";
+    if (tool === "rclone") return otherEnd.grammar?.rcloneRemote !== undefined;
     return true;
   });
 }
@@ -88,8 +87,9 @@ function buildCommand(input: RemoteCopyInput): string {
   const argument = (side: RemoteHost, key: string) => {
     const endpoint = side === "source" ? input.source : input.destination;
     if (side === input.host) return hostPath(key);
-    const url = remoteUrl(endpoint, key);
-    return input.tool === "rclone" ? rcloneRemote(endpoint, url, key) : url;
+    if (input.tool === "rclone" && endpoint.location)
+      return endpoint.grammar!.rcloneRemote!(endpoint.location, key);
+    return remoteUrl(endpoint, key);
   };
   const from = argument("source", input.singleFile ? first.sourceKey! : input.source.key);
   const to = argument("destination", input.singleFile ? first.destinationKey : input.destination.key);
@@ -126,50 +126,13 @@ export function hostPath(key: string): string {
   return key === "" ? "." : `./${key}`;
 }
 
-/**
- * The host an SSH location names, as another machine must dial it: an alias from this machine's
- * ssh config means nothing on the host running the command, so it becomes the HostName it stands
- * for (the port and user were resolved from the alias already).
- */
-function dialledHost(location: Location): string {
-  const host = location.host ?? "";
-  return location.alias ? (findSshHost(location.alias)?.hostName ?? host) : host;
-}
-
-/** The URL of `key` at an endpoint (same system and root). */
+/** The URL of `key` at an endpoint (same system and root), as the machine running the command must name it. */
 function remoteUrl(endpoint: ResolvedEndpoint, key: string): string {
-  const location: Location | undefined = endpoint.location;
-  if (location?.system === "sftp" && location.alias) {
-    const authority = `${location.user ? `${location.user}@` : ""}${dialledHost(location)}${location.port && location.port !== 22 ? `:${location.port}` : ""}`;
-    return `sftp://${authority}/${location.homeRelative ? "~/" : ""}${key}`;
-  }
-  if (location) {
-    const prefix = location.url.slice(0, location.url.length - location.path.length);
-    return `${prefix}${key}`;
-  }
+  const location = endpoint.location;
+  if (location && endpoint.grammar?.remoteUrl) return endpoint.grammar.remoteUrl(location, key);
+  if (location) return `${location.url.slice(0, location.url.length - location.path.length)}${key}`;
   const root = endpoint.storage.root.replace(/\/+$/, "");
   return `${root}/${key}`;
-}
-
-function rcloneBackend(system: string): string | undefined {
-  return { s3: "s3", gs: "gcs", az: "azureblob", sftp: "sftp" }[system];
-}
-
-/** rclone's on-the-fly remote syntax (`:s3,env_auth=true:bucket/key`); settings come from RCLONE_* variables on the host. */
-function rcloneRemote(endpoint: ResolvedEndpoint, url: string, key: string): string {
-  const backend = rcloneBackend(endpoint.storage.system)!;
-  const path = url.replace(/^[a-z0-9+.-]+:\/\//i, "");
-  if (backend === "sftp") {
-    const location = endpoint.location;
-    const host = location ? dialledHost(location) : "";
-    const settings = [
-      `host=${host}`,
-      ...(location?.user ? [`user=${location.user}`] : []),
-      ...(location?.port ? [`port=${location.port}`] : []),
-    ];
-    return `:sftp,${settings.join(",")}:${location?.homeRelative ? key : `/${key}`}`;
-  }
-  return `:${backend},env_auth=true:${path}`;
 }
 
 export function shellQuote(value: string): string {

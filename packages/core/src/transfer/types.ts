@@ -3,11 +3,18 @@
  * (`TransferSummary`, with the plan), and what they can watch while it runs (progress and file events).
  */
 import type { Entry, FerryError, Storage } from "@ferry/plugin-kit";
-import type { LocationLike } from "../location.ts";
+import type { Location, LocationLike } from "../location.ts";
 import type { PluginRegistry } from "../plugins.ts";
 
-/** A place to copy from or to: a URL / `{ system, path }`, or a storage you already hold plus a key in it. */
-export type TransferEndpoint = LocationLike | { storage: Storage; path: string };
+/**
+ * A place to copy from or to: a URL / `{ system, path }`, a storage you already hold plus a key in
+ * it, or a location read already (`registry.locate()`) with whether it was written with a trailing
+ * slash ("a directory: put things inside it").
+ */
+export type TransferEndpoint =
+  | LocationLike
+  | { storage: Storage; path: string }
+  | { location: Location; directory: boolean };
 
 /**
  * How a file travels:

@@ -8,15 +8,18 @@
  */
 
 import type { BlobServiceClient } from "@azure/storage-blob";
-import { defaultRoot, type Location, type StoragePlugin } from "@ferry/core";
+import { defaultRoot, type StoragePlugin } from "@ferry/core";
 import {
   baseCapabilities,
   type Capabilities,
+  completeLocation,
   errors,
   idleTimeoutMs,
+  type Location,
   registerSecret,
 } from "@ferry/plugin-kit";
 import { AzureDriver, DELETE_BATCH_MAX, type ServiceHandle } from "./driver.ts";
+import { azureGrammar } from "./location.ts";
 import {
   type AuthPlan,
   type AzureOptions,
@@ -92,12 +95,15 @@ export function azure(options: AzureOptions = {}): StoragePlugin {
     },
     secrets: () => (plan === undefined ? [] : secretsOf(plan)),
   };
+  const grammar = azureGrammar();
   return {
     name: "azure",
     schemes: ["az"],
     capabilities,
     defaultRoot: defaultRoot(options.defaultContainer, process.env.FERRY_AZURE_CONTAINER),
-    create(location: Location) {
+    location: grammar,
+    create(written: Location) {
+      const location = completeLocation(written, grammar);
       const container = location.container ?? location.root;
       if (!container)
         throw errors.invalidInput("an az location needs a container: az://container/path", { system: "az" });

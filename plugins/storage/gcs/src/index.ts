@@ -7,11 +7,12 @@
  * ```
  */
 
-import { defaultRoot, type Location, type StoragePlugin } from "@ferry/core";
-import { errors } from "@ferry/plugin-kit";
+import { defaultRoot, type StoragePlugin } from "@ferry/core";
+import { completeLocation, errors, type Location } from "@ferry/plugin-kit";
 import { gcsCapabilities } from "./capabilities.ts";
 import { GcsClient } from "./client.ts";
 import { GcsDriver } from "./driver.ts";
+import { gsGrammar } from "./location.ts";
 import { type GcsOptions, resolveOptions } from "./options.ts";
 
 export { gcsCapabilities } from "./capabilities.ts";
@@ -24,12 +25,15 @@ export function gcs(options: GcsOptions = {}): StoragePlugin {
   const resolved = resolveOptions(options);
   const capabilities = gcsCapabilities(options);
   const client = new GcsClient(options);
+  const grammar = gsGrammar();
   return {
     name: "gcs",
     schemes: ["gs"],
     capabilities,
     defaultRoot: defaultRoot(options.defaultBucket, process.env.FERRY_GS_BUCKET),
-    create(location: Location) {
+    location: grammar,
+    create(written: Location) {
+      const location = completeLocation(written, grammar);
       const bucket = location.bucket ?? location.root;
       if (!bucket)
         throw errors.invalidInput("a gs location needs a bucket: gs://bucket/key", { system: "gs" });

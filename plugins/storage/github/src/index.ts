@@ -8,25 +8,29 @@
  *   ferry.use(github({ token: process.env.GITHUB_TOKEN }));
  */
 
-import type { Location, StoragePlugin } from "@ferry/core";
-import { errors, registerSecret } from "@ferry/plugin-kit";
+import type { StoragePlugin } from "@ferry/core";
+import { completeLocation, errors, type Location, registerSecret } from "@ferry/plugin-kit";
 import { lazyClient } from "./client.ts";
 import { GITHUB_CAPABILITIES, GithubDriver } from "./driver.ts";
+import { githubGrammar } from "./location.ts";
 import type { GithubOptions } from "./options.ts";
 
 export type { BatchOptions, BatchResult, GithubTransaction } from "./batch.ts";
 export { GITHUB_CAPABILITIES, GithubDriver } from "./driver.ts";
 export type { CommitSummary, GithubOptions, GitIdentity } from "./options.ts";
 
-/** The GitHub storage plugin (scheme `github`, and https://github.com/... URLs parsed by core). */
+/** The GitHub storage plugin (scheme `github`, and https://github.com/... URLs: see location.ts). */
 export function github(options: GithubOptions = {}): StoragePlugin {
   const client = lazyClient(options);
+  const grammar = githubGrammar();
   registerSecret(options.token);
   return {
     name: "github",
     schemes: ["github"],
     capabilities: GITHUB_CAPABILITIES,
-    create(location: Location) {
+    location: grammar,
+    create(written: Location) {
+      const location = completeLocation(written, grammar);
       if (!location.owner || !location.repo) {
         throw errors.invalidInput(
           `a GitHub location needs an owner and a repository (github://owner/repo@ref/path): ${location.url}`,

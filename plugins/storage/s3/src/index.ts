@@ -8,17 +8,20 @@
  */
 
 import type { S3Client } from "@aws-sdk/client-s3";
-import { defaultRoot, type Location, type StoragePlugin } from "@ferry/core";
+import { defaultRoot, type StoragePlugin } from "@ferry/core";
 import {
   baseCapabilities,
   type Capabilities,
+  completeLocation,
   errors,
   idleAgents,
   idleTimeoutMs,
+  type Location,
   registerSecret,
 } from "@ferry/plugin-kit";
 import type { Dispatcher } from "undici";
 import { type ClientHandle, S3Driver } from "./driver.ts";
+import { s3Grammar } from "./location.ts";
 import { clientConfig, GiB, MiB, resolveOptions, type S3Options } from "./options.ts";
 import { createClient, loadSdk, type S3Sdk } from "./sdk.ts";
 
@@ -116,12 +119,15 @@ export function s3(options: S3Options = {}): StoragePlugin {
     },
   };
   let open = 0;
+  const grammar = s3Grammar();
   return {
     name: "s3",
     schemes: ["s3"],
     capabilities,
     defaultRoot: defaultRoot(options.defaultBucket, process.env.FERRY_S3_BUCKET),
-    create(location: Location) {
+    location: grammar,
+    create(written: Location) {
+      const location = completeLocation(written, grammar);
       const bucket = location.bucket ?? location.root;
       if (!bucket)
         throw errors.invalidInput("an s3 location needs a bucket: s3://bucket/key", { system: "s3" });

@@ -6,11 +6,19 @@
  *   await ferry.folder("sftp://me@gpu-box/~/data").list();
  */
 
-import { createStorage, type Location, type StoragePlugin } from "@ferry/core";
-import { errors, idleTimeoutMs, registerSecret, type Storage } from "@ferry/plugin-kit";
+import { createStorage, type StoragePlugin } from "@ferry/core";
+import {
+  completeLocation,
+  errors,
+  idleTimeoutMs,
+  type Location,
+  registerSecret,
+  type Storage,
+} from "@ferry/plugin-kit";
 import { probeFeatures, sftpCapabilities } from "./capabilities.ts";
 import { checkExplicitKey } from "./connection.ts";
 import { SftpDriver } from "./driver.ts";
+import { sftpGrammar } from "./location.ts";
 import type { SftpOptions } from "./options.ts";
 import { acquirePool } from "./pool.ts";
 import { describeTarget, resolveTarget } from "./target.ts";
@@ -20,6 +28,7 @@ export { SftpDriver } from "./driver.ts";
 export { type HostKeyCheck, hostPattern } from "./known-hosts.ts";
 export type { SftpOptions } from "./options.ts";
 export { shellQuote } from "./shell.ts";
+export { findSshHost, type SshHostConfig, sshConfigPath, sshHostSettings } from "./ssh-config.ts";
 
 export interface SftpRoot {
   /** Host name, address or ~/.ssh/config alias. */
@@ -75,11 +84,14 @@ export function sftp(options: SftpOptions = {}): StoragePlugin {
     options.passphrase,
     typeof options.privateKey === "string" ? options.privateKey : options.privateKey?.toString("utf8"),
   );
+  const grammar = sftpGrammar(options.sshConfigPath);
   return {
     name: "sftp",
     schemes: ["sftp", "ssh"],
     capabilities: sftpCapabilities({ exec: true, md5sum: true, cp: true, rm: true, copyData: true }),
-    create(location: Location) {
+    location: grammar,
+    create(written: Location) {
+      const location = completeLocation(written, grammar);
       const host = location.host ?? options.host;
       if (!host)
         throw errors.invalidInput(`an sftp location needs a host: ${location.url}`, { system: "sftp" });

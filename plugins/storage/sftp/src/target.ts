@@ -5,10 +5,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
-import { sshConfigPath, sshHostSettings } from "@ferry/core";
 import { errors } from "@ferry/plugin-kit";
 import type { HostKeyCheck } from "./known-hosts.ts";
 import type { SftpOptions } from "./options.ts";
+import { sshConfigPath, sshHostSettings } from "./ssh-config.ts";
 
 export interface Target {
   /** What the user wrote (alias or host name), for messages. */

@@ -4,7 +4,7 @@
  * batch at a time from a read stream — so a remote dataset is never downloaded whole.
  */
 
-import { ferry, type LocationLike, type PluginRegistry } from "@ferry/core";
+import { ferry, type PluginRegistry } from "@ferry/core";
 import {
   createRandom,
   type Group,
@@ -19,6 +19,7 @@ import {
   type ColumnBatch,
   errors,
   type Field,
+  type LocationLike,
   relativeKey,
   type Schema,
   type Storage,
