@@ -9,12 +9,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeTemp, removeTemp, runFerry, writeFiles } from "./run-ferry.ts";
 
 const CORE_ENTRY = fileURLToPath(new URL("../../core/src/index.ts", import.meta.url));
+const KIT_ENTRY = fileURLToPath(new URL("../../plugin-kit/src/index.ts", import.meta.url));
 
 /** `shelf://<box>/<key>`: a box is a lower-case word, a directory under SHELF_ROOT. */
 const PLUGIN = `
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { errors, LocalDriver, localCapabilities, normalizeKey } from ${JSON.stringify(pathToFileURL(CORE_ENTRY).href)};
+import { LocalDriver, localCapabilities } from ${JSON.stringify(pathToFileURL(CORE_ENTRY).href)};
+import { errors, normalizeKey } from ${JSON.stringify(pathToFileURL(KIT_ENTRY).href)};
 export default function shelf() {
   return {
     name: "shelf",
