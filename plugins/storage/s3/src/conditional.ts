@@ -17,7 +17,7 @@
 import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { errors, parentKey } from "@ferry/core";
-import { requestOptions, type S3Sdk } from "./sdk.ts";
+import { requestOptions, type S3Sdk } from "./client.ts";
 
 const verdicts = new WeakMap<S3Client, Map<string, Promise<boolean>>>();
 

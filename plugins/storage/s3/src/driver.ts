@@ -19,19 +19,19 @@ import { compareKeys, errors, mapStreamErrors } from "@ferry/core";
 import mime from "mime";
 import type { Dispatcher } from "undici";
 import { cleanupUploads } from "./cleanup.ts";
+import { loadPresigner, requestOptions, type S3Sdk } from "./client.ts";
 import { conditionalWriteHonoured, ignoredByServer } from "./conditional.ts";
 import { mapS3Error } from "./errors.ts";
 import { HEX_MD5, isEncryptedWithKey, unquote } from "./etag.ts";
-import { LeanGet } from "./lean-get.ts";
-import { listPages } from "./listing.ts";
+import { LeanGet } from "./lean/get.ts";
+import { listPages } from "./list.ts";
 import type { ResolvedS3Options } from "./options.ts";
-import { loadPresigner, requestOptions, type S3Sdk } from "./sdk.ts";
-import { MD5_METADATA_KEY, serverSideCopy, upload } from "./upload.ts";
+import { MD5_METADATA_KEY, serverSideCopy, upload } from "./write.ts";
 
 export interface ClientHandle {
   client(): Promise<{ client: S3Client; sdk: S3Sdk }>;
   /**
-   * The connection pool for reads that bypass the per-command middleware (lean-get.ts); undefined
+   * The connection pool for reads that bypass the per-command middleware (lean/get.ts); undefined
    * turns them off (a caller's own client, or `leanReads: false`).
    */
   leanDispatcher(): Promise<Dispatcher | undefined>;

@@ -20,9 +20,9 @@ import {
   type StoragePlugin,
 } from "@ferry/core";
 import type { Dispatcher } from "undici";
+import { createClient, loadSdk, type S3Sdk } from "./client.ts";
 import { type ClientHandle, S3Driver } from "./driver.ts";
 import { clientConfig, GiB, MiB, resolveOptions, type S3Options } from "./options.ts";
-import { createClient, loadSdk, type S3Sdk } from "./sdk.ts";
 
 /** Connections per origin for lean reads: the SDK's own default `maxSockets`. */
 const LEAN_CONNECTIONS = 50;

@@ -8,9 +8,9 @@ import { expectFerryError, listEntries, md5Hex, streamed } from "@ferry/conforma
 import { copy, FerryError, local, PluginRegistry } from "@ferry/core";
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createClient, loadSdk } from "../src/client.ts";
 import { s3 } from "../src/index.ts";
 import { clientConfig } from "../src/options.ts";
-import { createClient, loadSdk } from "../src/sdk.ts";
 import { bucketStorage, S3RVER_GAPS, s3rverOptions, startS3rver } from "./fixture.ts";
 import { recordingClient, recordTraffic } from "./traffic.ts";
 

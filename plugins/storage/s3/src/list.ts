@@ -6,7 +6,7 @@
 
 import type { _Object, ListObjectsV2CommandOutput, S3Client } from "@aws-sdk/client-s3";
 import { errors } from "@ferry/core";
-import { requestOptions, type S3Sdk } from "./sdk.ts";
+import { requestOptions, type S3Sdk } from "./client.ts";
 
 export interface ListedObject {
   key: string;

@@ -21,9 +21,9 @@ import {
   readUpTo,
   throwIfAborted,
 } from "@ferry/core";
+import { requestOptions, type S3Sdk } from "./client.ts";
 import { checkEtag, multipartEtag } from "./etag.ts";
 import { GiB } from "./options.ts";
-import { requestOptions, type S3Sdk } from "./sdk.ts";
 
 const debug = debugLog("ferry:s3");
 
