@@ -18,10 +18,10 @@ import type {
 import { compareKeys, errors, FerryError, mapStreamErrors } from "@ferry/core";
 import mime from "mime";
 import { cleanupContainer } from "./cleanup.ts";
+import type { BlobSdk } from "./client.ts";
 import { mapAzureError } from "./errors.ts";
 import type { ResolvedAzureOptions } from "./options.ts";
-import type { BlobSdk } from "./sdk.ts";
-import { uploadBlob } from "./upload.ts";
+import { uploadBlob } from "./write.ts";
 
 export interface ServiceHandle {
   service(): Promise<{

@@ -18,6 +18,7 @@ import {
   registerSecret,
   type StoragePlugin,
 } from "@ferry/core";
+import { type BlobSdk, createServiceClient } from "./client.ts";
 import { AzureDriver, DELETE_BATCH_MAX, type ServiceHandle } from "./driver.ts";
 import {
   type AuthPlan,
@@ -28,7 +29,6 @@ import {
   resolveOptions,
   secretsOf,
 } from "./options.ts";
-import { type BlobSdk, createServiceClient } from "./sdk.ts";
 
 export { AzureDriver } from "./driver.ts";
 export type { AzureOptions } from "./options.ts";
