@@ -133,6 +133,10 @@ describe("the error-mapping kit: a plugin's table in, its mapper out", () => {
     );
     expect(mapToyError(refused, context).code).toBe("Transient");
   });
+});
+
+describe("the error-mapping kit: what the error carries", () => {
+  const context = { operation: "write", root: "box", path: "a/b.txt" };
 
   it("keeps secrets out of the message and the cause, and the SDK's request off the cause", () => {
     const leaky = toy("Weird", 400, {
