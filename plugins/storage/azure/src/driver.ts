@@ -1,6 +1,6 @@
 /** One container as a ferry StorageDriver. Keys arrive validated and normalised by core. */
-import { Readable } from "node:stream";
-import type { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
+import type { Readable } from "node:stream";
+import type { ContainerClient } from "@azure/storage-blob";
 import type {
   Capabilities,
   CleanupOptions,
@@ -15,32 +15,16 @@ import type {
   StorageDriver,
   WriteOptions,
 } from "@ferry/plugin-kit";
-import { compareKeys, errors, FerryError, mapStreamErrors } from "@ferry/plugin-kit";
+import { errors, FerryError } from "@ferry/plugin-kit";
 import mime from "mime";
+import { DELETE_BATCH_MAX } from "./capabilities.ts";
 import { cleanupContainer } from "./cleanup.ts";
+import type { BlobSdk, ServiceHandle } from "./client.ts";
 import { mapAzureError } from "./errors.ts";
+import { entryOfProperties, listEntries, signalOption, unquote } from "./list.ts";
 import type { ResolvedAzureOptions } from "./options.ts";
-import type { BlobSdk } from "./sdk.ts";
-import { uploadBlob } from "./upload.ts";
-
-export interface ServiceHandle {
-  service(): Promise<{
-    service: BlobServiceClient;
-    sdk: BlobSdk;
-    /** A stall the idle timeout just cut (the SDK reports a cut download as an AbortError). */
-    recentStall?: (() => FerryError | undefined) | undefined;
-  }>;
-  secrets(): readonly string[];
-}
-
-/** Blob Batch allows 256 sub-requests per batch. */
-export const DELETE_BATCH_MAX = 256;
-const LIST_PAGE_MAX = 5000;
-
-const signalOption = (signal: AbortSignal | undefined) => (signal ? { abortSignal: signal } : {});
-const hex = (md5: Uint8Array | undefined) =>
-  md5 && md5.byteLength === 16 ? Buffer.from(md5).toString("hex") : undefined;
-const unquote = (etag: string | undefined) => etag?.replace(/^"|"$/g, "");
+import { type BlobReader, readBlob } from "./read.ts";
+import { uploadBlob } from "./write.ts";
 
 /**
  * The service reads `\\` in a blob name as `/` (`back\\slash.txt` is stored as `back/slash.txt`), so such a
@@ -73,6 +57,7 @@ export class AzureDriver implements StorageDriver {
   readonly container: string;
   readonly #handle: ServiceHandle;
   readonly #options: ResolvedAzureOptions;
+  readonly #reader: BlobReader;
 
   constructor(
     container: string,
@@ -85,6 +70,19 @@ export class AzureDriver implements StorageDriver {
     this.capabilities = capabilities;
     this.#handle = handle;
     this.#options = options;
+    this.#reader = {
+      handle,
+      run: (operation, path, body) => this.#run(operation, path, body),
+      stat: (path, options) => this.stat(path, options),
+      mapError: (error, path, callerAborted) =>
+        mapAzureError(error, {
+          operation: "read",
+          path,
+          container,
+          secrets: handle.secrets(),
+          callerAborted,
+        }),
+    };
   }
 
   async #run<T>(
@@ -118,15 +116,7 @@ export class AzureDriver implements StorageDriver {
       const properties = await this.#run("stat", path, (container) =>
         container.getBlockBlobClient(path).getProperties(signalOption(options.signal)),
       );
-      return {
-        path,
-        kind: "file",
-        size: properties.contentLength ?? 0,
-        mtime: properties.lastModified,
-        etag: unquote(properties.etag),
-        md5: hex(properties.contentMD5),
-        contentType: properties.contentType,
-      };
+      return entryOfProperties(path, properties);
     } catch (error) {
       // Not a blob: maybe a directory. (A missing container is reported by the listing below.)
       if (!FerryError.isInstance(error, "NotFound")) throw error;
@@ -144,98 +134,20 @@ export class AzureDriver implements StorageDriver {
 
   async *list(dir: string, options: ListOptions = {}): AsyncIterable<Entry> {
     if (holdsBackslash(dir)) return;
-    const prefix = dir === "" ? "" : `${dir}/`;
-    const maxPageSize = Math.min(options.pageSize ?? LIST_PAGE_MAX, LIST_PAGE_MAX);
     const { service } = await this.#handle.service();
-    const container = service.getContainerClient(this.container);
-    const pages = options.recursive
-      ? container.listBlobsFlat({ prefix, ...signalOption(options.signal) }).byPage({ maxPageSize })
-      : container
-          .listBlobsByHierarchy("/", { prefix, ...signalOption(options.signal) })
-          .byPage({ maxPageSize });
-    const iterator = pages[Symbol.asyncIterator]();
-    for (;;) {
-      let next: IteratorResult<{
-        segment: { blobItems: BlobItemLike[]; blobPrefixes?: Array<{ name: string }> };
-      }>;
-      try {
-        next = await iterator.next();
-      } catch (error) {
-        throw mapAzureError(error, {
-          operation: "list",
-          path: dir,
-          container: this.container,
-          secrets: this.#handle.secrets(),
-        });
-      }
-      if (next.done) return;
-      // Azure lists blobs and prefixes in one order by name; merge the two lists of the page the same way.
-      const items: Array<{ sortKey: string; entry: Entry }> = [];
-      for (const blob of next.value.segment.blobItems) {
-        if (blob.name.endsWith("/")) continue; // directory markers
-        items.push({
-          sortKey: blob.name,
-          entry: {
-            path: blob.name,
-            kind: "file",
-            size: blob.properties.contentLength ?? 0,
-            mtime: blob.properties.lastModified,
-            etag: unquote(blob.properties.etag),
-            md5: hex(blob.properties.contentMD5),
-            contentType: blob.properties.contentType,
-          },
-        });
-      }
-      for (const blobPrefix of next.value.segment.blobPrefixes ?? []) {
-        items.push({
-          sortKey: blobPrefix.name,
-          entry: { path: blobPrefix.name.slice(0, -1), kind: "directory", size: 0 },
-        });
-      }
-      items.sort((a, b) => compareKeys(a.sortKey, b.sortKey));
-      for (const item of items) yield item.entry;
-    }
+    yield* listEntries(service.getContainerClient(this.container), dir, options, (error) =>
+      mapAzureError(error, {
+        operation: "list",
+        path: dir,
+        container: this.container,
+        secrets: this.#handle.secrets(),
+      }),
+    );
   }
 
   async read(path: string, options: ReadOptions = {}): Promise<Readable> {
     if (holdsBackslash(path)) throw noSuchBlob(this.container, path);
-    const range = options.range;
-    let offset = 0;
-    let count: number | undefined;
-    if (range && "suffix" in range) {
-      // The Blob API has no suffix ranges: the size decides where the suffix starts.
-      const { size } = await this.stat(path, options);
-      offset = Math.max(0, size - range.suffix);
-      if (range.suffix === 0 || size === 0) return Readable.from([]);
-    } else if (range) {
-      offset = range.offset;
-      count = range.length;
-      if (count === 0) {
-        await this.stat(path, options);
-        return Readable.from([]);
-      }
-    }
-    try {
-      const response = await this.#run("read", path, (container) =>
-        container.getBlockBlobClient(path).download(offset, count, signalOption(options.signal)),
-      );
-      const { recentStall } = await this.#handle.service();
-      const callerAborted = () => options.signal?.aborted ?? false;
-      return mapStreamErrors(response.readableStreamBody as Readable, (error) =>
-        mapAzureError(sdkAbort(error) && !callerAborted() ? (recentStall?.() ?? error) : error, {
-          operation: "read",
-          path,
-          container: this.container,
-          secrets: this.#handle.secrets(),
-          callerAborted: options.signal?.aborted ?? false,
-        }),
-      );
-    } catch (error) {
-      // A range starting at or past the end reads nothing (the service answers 416 InvalidRange).
-      if (FerryError.isInstance(error, "InvalidInput") && /InvalidRange|416/.test(error.message))
-        return Readable.from([]);
-      throw error;
-    }
+    return readBlob(this.#reader, path, options);
   }
 
   async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {
@@ -413,24 +325,8 @@ export class AzureDriver implements StorageDriver {
   }
 }
 
-interface BlobItemLike {
-  name: string;
-  properties: {
-    contentLength?: number | undefined;
-    lastModified?: Date | undefined;
-    etag?: string | undefined;
-    contentMD5?: Uint8Array | undefined;
-    contentType?: string | undefined;
-  };
-}
-
 function isBatchUnsupported(error: unknown): boolean {
   const status = (error as { statusCode?: number }).statusCode;
   const code = (error as { details?: { errorCode?: string }; code?: string }).details?.errorCode;
   return status === 501 || status === 405 || code === "NotImplemented" || code === "UnsupportedHttpVerb";
-}
-
-/** The SDK's own AbortError (its download stream's word for a response cut short). */
-function sdkAbort(error: unknown): boolean {
-  return (error as { name?: unknown } | undefined)?.name === "AbortError";
 }

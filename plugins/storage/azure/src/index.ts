@@ -7,69 +7,23 @@
  * ```
  */
 
-import type { BlobServiceClient } from "@azure/storage-blob";
 import { defaultRoot, type StoragePlugin } from "@ferry/core";
-import {
-  baseCapabilities,
-  type Capabilities,
-  completeLocation,
-  errors,
-  idleTimeoutMs,
-  type Location,
-  registerSecret,
-} from "@ferry/plugin-kit";
-import { AzureDriver, DELETE_BATCH_MAX, type ServiceHandle } from "./driver.ts";
+import { completeLocation, errors, idleTimeoutMs, type Location, registerSecret } from "@ferry/plugin-kit";
+import { declaredCapabilities } from "./capabilities.ts";
+import { serviceHandle } from "./client.ts";
+import { AzureDriver } from "./driver.ts";
 import { azureGrammar } from "./location.ts";
 import {
   type AuthPlan,
   type AzureOptions,
   canPresign,
-  MiB,
   planAuth,
   resolveOptions,
   secretsOf,
 } from "./options.ts";
-import { type BlobSdk, createServiceClient } from "./sdk.ts";
 
 export { AzureDriver } from "./driver.ts";
 export type { AzureOptions } from "./options.ts";
-
-function declaredCapabilities(options: AzureOptions, presign: boolean): Capabilities {
-  const markers = options.directoryMarkers ?? false;
-  const declared: Capabilities = {
-    ...baseCapabilities,
-    conditionalWrite: true,
-    rangeRead: true,
-    copy: "native",
-    move: "emulated",
-    mkdir: markers ? "marker" : false,
-    emptyDirectories: markers,
-    directories: "virtual",
-    hashes: ["md5"],
-    checksum: true,
-    presign,
-    listOrder: "lexicographic",
-    listRecursive: "native",
-    // Last-Modified is the upload time, to the second; a caller's mtime is not kept.
-    mtime: "none",
-    mtimePrecisionMs: 1000,
-    setMtime: false,
-    contentType: true,
-    caseInsensitive: false,
-    cleanup: true,
-    limits: {
-      listPageMax: 5000,
-      deleteBatchMax: DELETE_BATCH_MAX,
-      partSizeMin: 1,
-      partSizeMax: 4000 * MiB,
-      partSizeDefault: resolveOptions(options).blockSize,
-      maxParts: 50_000,
-      maxKeyBytes: 1024,
-    },
-  };
-  const { limits, ...overrides } = options.capabilities ?? {};
-  return { ...declared, ...overrides, limits: { ...declared.limits, ...limits } };
-}
 
 /** A ferry storage plugin for `az://container/path` locations. */
 export function azure(options: AzureOptions = {}): StoragePlugin {
@@ -86,15 +40,7 @@ export function azure(options: AzureOptions = {}): StoragePlugin {
     planError = error;
   }
   const capabilities = declaredCapabilities(options, plan !== undefined && canPresign(plan));
-  let pending: Promise<{ service: BlobServiceClient; sdk: BlobSdk }> | undefined;
-  const handle: ServiceHandle = {
-    service() {
-      if (plan === undefined) return Promise.reject(planError);
-      pending ??= createServiceClient(plan, () => idleTimeoutMs(options.timeout));
-      return pending;
-    },
-    secrets: () => (plan === undefined ? [] : secretsOf(plan)),
-  };
+  const handle = serviceHandle(plan, planError, () => idleTimeoutMs(options.timeout));
   const grammar = azureGrammar();
   return {
     name: "azure",

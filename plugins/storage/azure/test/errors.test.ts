@@ -108,6 +108,15 @@ describe("error mapping", () => {
     );
   });
 
+  it("reads a bare HTTP status as every storage plugin does: 408 and 5xx are worth another try", () => {
+    // A proxy in front of the service answers with a status and no Blob service error code.
+    expect(mapAzureError(restError("Unknown", 408), context).code).toBe("Transient");
+    expect(mapAzureError(restError("Unknown", 502), context).code).toBe("Transient");
+    expect(mapAzureError(restError("Unknown", 408), context).message).toBe(
+      "write az://c/k: Unknown (HTTP 408): Unknown happened",
+    );
+  });
+
   it("redacts keys, SAS signatures and SharedKey headers that reach a message", () => {
     const leaky = restError(
       "Weird",

@@ -8,8 +8,8 @@
  */
 import type { ListMultipartUploadsCommandOutput, S3Client } from "@aws-sdk/client-s3";
 import { type CleanupOptions, type CleanupResult, type Leftover, staleByAge } from "@ferry/plugin-kit";
-import type { S3Sdk } from "./sdk.ts";
-import { requestOptions } from "./sdk.ts";
+import type { S3Sdk } from "./client.ts";
+import { requestOptions } from "./client.ts";
 
 const errorLine = (error: unknown) => {
   const { name, message } = error as { name?: string; message?: string };

@@ -1,6 +1,6 @@
 /** One bucket as a ferry StorageDriver. Keys arrive validated and normalised by core. */
 import { Readable } from "node:stream";
-import type { HeadObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type {
   Capabilities,
   CleanupOptions,
@@ -15,46 +15,16 @@ import type {
   StorageDriver,
   WriteOptions,
 } from "@ferry/plugin-kit";
-import { compareKeys, errors, mapStreamErrors } from "@ferry/plugin-kit";
+import { compareKeys, errors } from "@ferry/plugin-kit";
 import mime from "mime";
-import type { Dispatcher } from "undici";
 import { cleanupUploads } from "./cleanup.ts";
-import { conditionalWriteHonoured, ignoredByServer } from "./conditional.ts";
+import { type ClientHandle, loadPresigner, requestOptions, type S3Sdk } from "./client.ts";
 import { mapS3Error } from "./errors.ts";
-import { HEX_MD5, isEncryptedWithKey, unquote } from "./etag.ts";
-import { LeanGet } from "./lean-get.ts";
-import { listPages } from "./listing.ts";
+import { LeanGet } from "./lean/get.ts";
+import { entriesOf, entryOfHead, isEncryptedWithKey, listPages, md5Of, unquote } from "./list.ts";
 import type { ResolvedS3Options } from "./options.ts";
-import { loadPresigner, requestOptions, type S3Sdk } from "./sdk.ts";
-import { MD5_METADATA_KEY, serverSideCopy, upload } from "./upload.ts";
-
-export interface ClientHandle {
-  client(): Promise<{ client: S3Client; sdk: S3Sdk }>;
-  /**
-   * The connection pool for reads that bypass the per-command middleware (lean-get.ts); undefined
-   * turns them off (a caller's own client, or `leanReads: false`).
-   */
-  leanDispatcher(): Promise<Dispatcher | undefined>;
-  /** The idle timeout in ms of the lean reads' dispatcher (0 or absent: none). */
-  idleTimeoutMs?(): number;
-  /** Static credential values to keep out of messages. */
-  secrets(): readonly string[];
-}
-
-/** The MD5 an object's headers prove: a single-part, unencrypted ETag, or the md5 ferry (or rclone) recorded. */
-export function md5Of(
-  etag: string | undefined,
-  metadata: Record<string, string> | undefined,
-  encrypted: boolean,
-): string | undefined {
-  const recorded = metadata?.[MD5_METADATA_KEY];
-  if (recorded) {
-    const hex = Buffer.from(recorded, "base64").toString("hex");
-    if (HEX_MD5.test(hex)) return hex;
-  }
-  const plain = unquote(etag)?.toLowerCase();
-  return !encrypted && plain !== undefined && HEX_MD5.test(plain) ? plain : undefined;
-}
+import { type ObjectReader, readObject } from "./read.ts";
+import { conditionalWriteHonoured, ignoredByServer, serverSideCopy, upload } from "./write.ts";
 
 export class S3Driver implements StorageDriver {
   readonly system = "s3";
@@ -64,6 +34,7 @@ export class S3Driver implements StorageDriver {
   readonly #handle: ClientHandle;
   readonly #options: ResolvedS3Options;
   #lean: Promise<LeanGet | undefined> | undefined;
+  readonly #reader: ObjectReader;
 
   constructor(bucket: string, capabilities: Capabilities, handle: ClientHandle, options: ResolvedS3Options) {
     this.bucket = bucket;
@@ -71,6 +42,13 @@ export class S3Driver implements StorageDriver {
     this.capabilities = capabilities;
     this.#handle = handle;
     this.#options = options;
+    this.#reader = {
+      bucket,
+      run: (operation, path, body) => this.#run(operation, path, body),
+      leanGet: () => this.#leanGet(),
+      mapError: (error, path, callerAborted) =>
+        mapS3Error(error, { operation: "read", path, bucket, secrets: handle.secrets(), callerAborted }),
+    };
   }
 
   async #run<T>(
@@ -110,18 +88,6 @@ export class S3Driver implements StorageDriver {
     return this.#lean;
   }
 
-  #entry(path: string, head: HeadObjectCommandOutput): Entry {
-    return {
-      path,
-      kind: "file",
-      size: head.ContentLength ?? 0,
-      mtime: head.LastModified,
-      etag: unquote(head.ETag),
-      md5: md5Of(head.ETag, head.Metadata, isEncryptedWithKey(head)),
-      contentType: head.ContentType,
-    };
-  }
-
   async stat(path: string, options: SignalOptions = {}): Promise<Entry> {
     if (path === "") {
       await this.#run("stat", undefined, (client, sdk) =>
@@ -143,7 +109,7 @@ export class S3Driver implements StorageDriver {
           requestOptions(options.signal),
         ),
       );
-      return this.#entry(path, head);
+      return entryOfHead(path, head);
     } catch (error) {
       if ((error as { code?: string }).code !== "NotFound") throw error;
     }
@@ -174,34 +140,7 @@ export class S3Driver implements StorageDriver {
         options.startAfter && compareKeys(options.startAfter, prefix) > 0 ? options.startAfter : undefined,
       signal: options.signal,
     });
-    // The last key (or common prefix) yielded: S3 lists in one global order, so anything not after it
-    // is a repeat — some compatible servers (s3rver) repeat a common prefix on the next page.
-    let last: string | undefined;
-    for await (const page of pages) {
-      // S3 orders keys and common prefixes together by UTF-8 bytes; merge the two lists of the page the same way.
-      const items: Array<{ sortKey: string; entry: Entry }> = [];
-      for (const { key, object } of page.objects) {
-        if (key.endsWith("/")) continue; // directory markers (this directory's own, or any when recursive)
-        const entry: Entry = {
-          path: key,
-          kind: "file",
-          size: object.Size ?? 0,
-          mtime: object.LastModified,
-          etag: unquote(object.ETag),
-          // Listings carry no metadata: only a plain ETag proves an MD5 here; stat may find a recorded one.
-          md5: md5Of(object.ETag, undefined, false),
-        };
-        items.push({ sortKey: key, entry });
-      }
-      for (const key of page.prefixes)
-        items.push({ sortKey: key, entry: { path: key.slice(0, -1), kind: "directory", size: 0 } });
-      items.sort((a, b) => compareKeys(a.sortKey, b.sortKey));
-      for (const item of items) {
-        if (last !== undefined && compareKeys(item.sortKey, last) <= 0) continue;
-        last = item.sortKey;
-        yield item.entry;
-      }
-    }
+    yield* entriesOf(pages);
   }
 
   async read(path: string, options: ReadOptions = {}): Promise<Readable> {
@@ -210,62 +149,10 @@ export class S3Driver implements StorageDriver {
       await this.stat(path, options);
       return Readable.from([]);
     }
-    const header =
-      range === undefined
-        ? undefined
-        : "suffix" in range
-          ? `bytes=-${range.suffix}`
-          : rangeHeader(range.offset, range.length);
-    const get = (rangeValue: string | undefined) =>
-      this.#run("read", path, (client, sdk) =>
-        client.send(
-          new sdk.GetObjectCommand({
-            Bucket: this.bucket,
-            Key: path,
-            ...(rangeValue ? { Range: rangeValue } : {}),
-          }),
-          requestOptions(options.signal),
-        ),
-      );
-    const mapErrors = (body: Readable, lean?: LeanGet) =>
-      mapStreamErrors(body, (error) =>
-        mapS3Error(lean?.stall(error) ?? error, {
-          operation: "read",
-          path,
-          bucket: this.bucket,
-          secrets: this.#handle.secrets(),
-          callerAborted: options.signal?.aborted ?? false,
-        }),
-      );
-    // Whole objects and plain ranges: a signed GET without the middleware stack when the answer is the
-    // expected one; anything else is read again below through send(). Suffix ranges always go there.
-    const lean = range && "suffix" in range ? undefined : await this.#leanGet();
-    if (lean) {
-      const body = await this.#run("read", path, () => lean.get(path, header, options.signal));
-      if (body) return mapErrors(body, lean);
-    }
-    let output: Awaited<ReturnType<typeof get>>;
-    try {
-      output = await get(header);
-    } catch (error) {
-      // A range starting at or past the end reads nothing (S3 answers 416 InvalidRange).
-      if ((error as { cause?: { name?: string } }).cause?.name === "InvalidRange") return Readable.from([]);
-      throw error;
-    }
-    let body = output.Body as Readable;
-    if (range && "suffix" in range) {
-      // Some S3-compatible servers (s3rver) read `bytes=-N` as `bytes=0-N`; the Content-Range tells.
-      const served = parseContentRange(output.ContentRange);
-      if (served && served.end !== served.total - 1) {
-        body.destroy();
-        const start = Math.max(0, served.total - range.suffix);
-        body = (await get(`bytes=${start}-${served.total - 1}`)).Body as Readable;
-      }
-    }
-    return mapErrors(body);
+    return readObject(this.#reader, path, options);
   }
 
-  /** Whether create-only writes to this bucket are really refused by the server (probed once; conditional.ts). */
+  /** Whether create-only writes to this bucket are really refused by the server (probed once; write.ts). */
   conditionalWriteHonoured(path: string, options: SignalOptions = {}): Promise<boolean> {
     if (!this.capabilities.conditionalWrite) return Promise.resolve(false);
     if (this.#options.probeConditionalWrites === false) return Promise.resolve(true);
@@ -497,15 +384,4 @@ export class S3Driver implements StorageDriver {
       return getSignedUrl(client, command, { expiresIn: options.expiresIn ?? 900 });
     });
   }
-}
-
-function rangeHeader(offset: number, length: number | undefined): string {
-  return length === undefined ? `bytes=${offset}-` : `bytes=${offset}-${offset + length - 1}`;
-}
-
-function parseContentRange(
-  value: string | undefined,
-): { start: number; end: number; total: number } | undefined {
-  const match = value === undefined ? null : /^bytes (\d+)-(\d+)\/(\d+)$/.exec(value);
-  return match ? { start: Number(match[1]), end: Number(match[2]), total: Number(match[3]) } : undefined;
 }

@@ -94,7 +94,7 @@ export interface S3Options {
   capabilities?: Partial<Omit<Capabilities, "version" | "limits">> & { limits?: Capabilities["limits"] };
   /**
    * Before the first create-only write (`ifNoneMatch: "*"`) to a bucket, check once that the server
-   * really refuses to overwrite (see conditional.ts): a server that ignores If-None-Match gets
+   * really refuses to overwrite (see write.ts): a server that ignores If-None-Match gets
    * Unsupported instead of a silent overwrite, and `conditionalWritesHold()` says false, so the
    * catalog and registry use their own claims. `false` trusts the declaration. Default true.
    */

@@ -108,6 +108,16 @@ describe("error mapping", () => {
     expect(noRegion.message).toMatch(/no AWS region is configured; set AWS_REGION/);
   });
 
+  it("reads a bare HTTP status as every storage plugin does: 408 and 5xx are worth another try", () => {
+    // A proxy in front of the server answers with a status and no S3 error code.
+    expect(mapS3Error(sdkError("Unknown", 408), context).code).toBe("Transient");
+    expect(mapS3Error(sdkError("Unknown", 502), context).code).toBe("Transient");
+    expect(mapS3Error(sdkError("Unknown", 416), context).code).toBe("InvalidInput");
+    expect(mapS3Error(sdkError("Unknown", 408), context).message).toBe(
+      "write s3://b/k: Unknown (HTTP 408): Unknown happened",
+    );
+  });
+
   it("redacts key ids and signatures that reach a message", () => {
     const leaky = sdkError("Weird", 400, {
       message:

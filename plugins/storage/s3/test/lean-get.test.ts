@@ -1,5 +1,5 @@
 /**
- * Reads outside the SDK's middleware stack (src/lean-get.ts), against s3rver: what goes on the wire is
+ * Reads outside the SDK's middleware stack (src/lean/get.ts), against s3rver: what goes on the wire is
  * recorded at the client's request handler, what goes through `send()` by a middleware, so a read that
  * took the lean path shows on the wire and not in the middleware.
  */
@@ -10,10 +10,10 @@ import type { Storage } from "@ferry/plugin-kit";
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
 import { Agent } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { loadSdk } from "../src/client.ts";
 import { S3Driver } from "../src/driver.ts";
 import { s3, s3Capabilities } from "../src/index.ts";
-import { encodeKeyPath, isExpectedAnswer, originOf } from "../src/lean-get.ts";
-import { loadSdk } from "../src/sdk.ts";
+import { encodeKeyPath, isExpectedAnswer, originOf } from "../src/lean/get.ts";
 import { S3RVER_GAPS, s3rverOptions, startS3rver } from "./fixture.ts";
 import { recordingClient, recordTraffic } from "./traffic.ts";
 

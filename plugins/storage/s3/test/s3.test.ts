@@ -4,7 +4,7 @@ import { expectFerryError, listEntries, md5Hex } from "@ferry/conformance";
 import { collectBytes, type Entry, type Storage } from "@ferry/plugin-kit";
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { md5Of } from "../src/driver.ts";
+import { md5Of } from "../src/list.ts";
 import { bucketStorage, startS3rver } from "./fixture.ts";
 import { recordingClient } from "./traffic.ts";
 

@@ -9,9 +9,9 @@ import { copy, local, PluginRegistry } from "@ferry/core";
 import { FerryError } from "@ferry/plugin-kit";
 import { printLogsOnFailure, type S3Backend } from "@ferry/test-harness";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createClient, loadSdk } from "../src/client.ts";
 import { s3 } from "../src/index.ts";
 import { clientConfig } from "../src/options.ts";
-import { createClient, loadSdk } from "../src/sdk.ts";
 import { bucketStorage, S3RVER_GAPS, s3rverOptions, startS3rver } from "./fixture.ts";
 import { recordingClient, recordTraffic } from "./traffic.ts";
 

@@ -25,7 +25,7 @@ import type { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { type FerryError, undiciStall } from "@ferry/plugin-kit";
 import type { Dispatcher } from "undici";
-import type { S3Sdk } from "./sdk.ts";
+import type { S3Sdk } from "../client.ts";
 
 /** SHA-256 of an empty body: a GET signs no payload. */
 const EMPTY_BODY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";

@@ -1,10 +1,15 @@
-/** The Azure SDKs, loaded on first use: importing @ferry/storage-azure costs nothing until a storage talks to Azure. */
+/**
+ * The service client: the Azure SDKs, loaded on first use (importing @ferry/storage-azure costs nothing
+ * until a storage talks to Azure), and one service client per plugin instance, made on the first
+ * request and shared by every container it opens. A caller's own client (`azure({ serviceClient })`)
+ * is used as it is.
+ */
 
 import type { Agent } from "node:http";
 import type * as StorageBlob from "@azure/storage-blob";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { type FerryError, idleAgents } from "@ferry/plugin-kit";
-import type { AuthPlan } from "./options.ts";
+import { type AuthPlan, secretsOf } from "./options.ts";
 
 export type BlobSdk = typeof StorageBlob;
 
@@ -59,4 +64,35 @@ async function serviceFor(
       return new blob.BlobServiceClient(plan.endpoint, credential, pipeline);
     }
   }
+}
+
+/** What a driver asks of the plugin's service client. */
+export interface ServiceHandle {
+  service(): Promise<{
+    service: BlobServiceClient;
+    sdk: BlobSdk;
+    /** A stall the idle timeout just cut (the SDK reports a cut download as an AbortError). */
+    recentStall?: (() => FerryError | undefined) | undefined;
+  }>;
+  secrets(): readonly string[];
+}
+
+/**
+ * The service client of one `azure(options)`, made on first use; with no plan (nothing configured),
+ * every request fails with `planError`, which says what to configure.
+ */
+export function serviceHandle(
+  plan: AuthPlan | undefined,
+  planError: unknown,
+  timeoutMs: () => number,
+): ServiceHandle {
+  let pending: ReturnType<typeof createServiceClient> | undefined;
+  return {
+    service() {
+      if (plan === undefined) return Promise.reject(planError);
+      pending ??= createServiceClient(plan, timeoutMs);
+      return pending;
+    },
+    secrets: () => (plan === undefined ? [] : secretsOf(plan)),
+  };
 }
