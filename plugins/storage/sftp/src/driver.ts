@@ -25,14 +25,16 @@ import {
 } from "@ferry/core";
 import pLimit from "p-limit";
 import type { Attributes } from "ssh2";
-import { type HostFeatures, type HostTools, hostTools, sftpCapabilities } from "./capabilities.ts";
+import { type HostFeatures, sftpCapabilities } from "./capabilities.ts";
 import { cleanupHost } from "./cleanup.ts";
-import { DEFAULTS, type SftpOptions } from "./options.ts";
-import type { HostPool } from "./pool.ts";
-import { entryOf, listDirectory, notRegular, readFile, requireFile } from "./reading.ts";
-import { copyInto, ignoreNotFound, md5OnHost, removeOnHost, removeTree } from "./server-side.ts";
-import { isDirectoryMode, isFileMode, type SftpCalls } from "./sftp-ops.ts";
-import { commandLine, run } from "./shell.ts";
+import type { HostPool } from "./client.ts";
+import { ignoreNotFound, notRegular } from "./errors.ts";
+import { entryOf, listDirectory } from "./list.ts";
+import { DEFAULTS, type HostTools, hostTools, positive, type SftpOptions } from "./options.ts";
+import { readFile, requireFile } from "./read.ts";
+import { copyInto, md5OnHost, removeOnHost, removeTree } from "./ssh/server-side.ts";
+import { isDirectoryMode, isFileMode, type SftpCalls } from "./ssh/sftp-calls.ts";
+import { commandLine, run } from "./ssh/shell.ts";
 import {
   defaultUploadChunk,
   ensureParent,
@@ -40,6 +42,8 @@ import {
   type OpenFile,
   place,
   placeFeatures,
+  refuseExisting,
+  statQuietly,
   TEMP_PREFIX,
   tempPathFor,
   uploadTo,
@@ -396,34 +400,5 @@ export class SftpDriver implements StorageDriver {
     if (this.#closed) return;
     this.#closed = true;
     await this.#pool.release();
-  }
-}
-
-function positive(value: number | undefined): number | undefined {
-  return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : undefined;
-}
-
-function statQuietly(calls: SftpCalls, path: string): Promise<Attributes | undefined> {
-  return calls.statOrNothing(path).catch(() => undefined);
-}
-
-/** What a write must not replace: a directory, or anything at all for a create-only write. */
-function refuseExisting(
-  existing: Attributes | undefined,
-  path: string,
-  exclusive: boolean,
-  host: string,
-): void {
-  if (existing && isDirectoryMode(existing.mode)) {
-    throw errors.invalidInput(`cannot write ${path} on ${host}: a directory is there`, {
-      system: "sftp",
-      path,
-    });
-  }
-  if (existing && exclusive) {
-    throw errors.conditionNotMet(`not created: something already exists at ${path} on ${host}`, {
-      system: "sftp",
-      path,
-    });
   }
 }

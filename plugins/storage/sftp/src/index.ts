@@ -15,17 +15,17 @@ import {
   type StoragePlugin,
 } from "@ferry/core";
 import { probeFeatures, sftpCapabilities } from "./capabilities.ts";
-import { checkExplicitKey } from "./connection.ts";
+import { acquirePool } from "./client.ts";
 import { SftpDriver } from "./driver.ts";
 import type { SftpOptions } from "./options.ts";
-import { acquirePool } from "./pool.ts";
-import { describeTarget, resolveTarget } from "./target.ts";
+import { checkExplicitKey } from "./ssh/connect.ts";
+import { describeTarget, resolveTarget } from "./ssh/target.ts";
 
 export { type HostFeatures, sftpCapabilities } from "./capabilities.ts";
 export { SftpDriver } from "./driver.ts";
-export { type HostKeyCheck, hostPattern } from "./known-hosts.ts";
 export type { SftpOptions } from "./options.ts";
-export { shellQuote } from "./shell.ts";
+export { type HostKeyCheck, hostPattern } from "./ssh/known-hosts.ts";
+export { shellQuote } from "./ssh/shell.ts";
 
 export interface SftpRoot {
   /** Host name, address or ~/.ssh/config alias. */

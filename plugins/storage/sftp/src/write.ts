@@ -5,9 +5,11 @@
  */
 import { posix } from "node:path";
 import { chunkBytes, errors, PartRecycler, tempNameHead, throwIfAborted } from "@ferry/core";
-import type { Connection } from "./connection.ts";
+import type { Attributes } from "ssh2";
+import { isLostConnection, STATUS, statusOf } from "./errors.ts";
 import { DEFAULTS } from "./options.ts";
-import { isDirectoryMode, isLostConnection, type SftpCalls, STATUS, statusOf } from "./sftp-ops.ts";
+import type { Connection } from "./ssh/connection.ts";
+import { isDirectoryMode, type SftpCalls } from "./ssh/sftp-calls.ts";
 
 /** Same prefix as ferry's local storage, so in-flight writes look alike everywhere and are hidden from listings. */
 export { TEMP_PREFIX } from "@ferry/core";
@@ -169,6 +171,31 @@ export interface Uploaded {
   file: OpenFile;
 }
 
+export function statQuietly(calls: SftpCalls, path: string): Promise<Attributes | undefined> {
+  return calls.statOrNothing(path).catch(() => undefined);
+}
+
+/** What a write must not replace: a directory, or anything at all for a create-only write. */
+export function refuseExisting(
+  existing: Attributes | undefined,
+  path: string,
+  exclusive: boolean,
+  host: string,
+): void {
+  if (existing && isDirectoryMode(existing.mode)) {
+    throw errors.invalidInput(`cannot write ${path} on ${host}: a directory is there`, {
+      system: "sftp",
+      path,
+    });
+  }
+  if (existing && exclusive) {
+    throw errors.conditionNotMet(`not created: something already exists at ${path} on ${host}`, {
+      system: "sftp",
+      path,
+    });
+  }
+}
+
 /**
  * Write `source` into a new file `temp` (created exclusively). Up to `concurrency` chunk writes are
  * in flight; the source is not read further until one completes (back-pressure). Chunks are kept
@@ -181,97 +208,140 @@ export async function uploadTo(
   source: AsyncIterable<Uint8Array>,
   options: UploadOptions,
 ): Promise<Uploaded> {
+  const handle = await openExclusive(connection, temp, options.alongsideOpen);
+  return new ChunkedUpload({ connection, handle, release: () => {} }, temp, options).send(source);
+}
+
+/** Create `temp` for writing, with the caller's check sent together; a failed check closes it again. */
+async function openExclusive(
+  connection: Connection,
+  temp: string,
+  alongsideOpen: (() => Promise<void>) | undefined,
+): Promise<Buffer> {
   const [opened, check] = await Promise.allSettled([
     connection.calls.open(temp, "wx", "write", 0o644),
-    options.alongsideOpen?.(),
+    alongsideOpen?.(),
   ]);
   if (opened.status === "rejected") throw opened.reason;
   if (check.status === "rejected") {
     await connection.calls.close(opened.value, temp).catch(() => undefined);
     throw check.reason;
   }
-  let file: OpenFile = { connection, handle: opened.value, release: () => {} };
-  const inFlight = new Set<Promise<void>>();
+  return opened.value;
+}
+
+/** One upload into an open temporary file: chunks in flight, their acknowledgements, one resume. */
+class ChunkedUpload {
+  #file: OpenFile;
+  readonly #temp: string;
+  readonly #options: UploadOptions;
+  readonly #inFlight = new Set<Promise<void>>();
   /** Chunks sent but not yet acknowledged, by offset. */
-  const unacknowledged = new Map<number, Uint8Array>();
+  readonly #unacknowledged = new Map<number, Uint8Array>();
   /** Acknowledged chunks' memory, filled again with the next ones instead of new allocations. */
-  const recycler = new PartRecycler(options.concurrency + 1);
-  const chunkSize =
-    options.size === undefined ? options.chunkSize : Math.max(1, Math.min(options.chunkSize, options.size));
-  let failure: unknown;
-  let resumed = false;
+  readonly #recycler: PartRecycler;
+  #failure: unknown;
+  #resumed = false;
   /** The file whose close was sent: its handle is never closed twice (the host may hand it out again). */
-  let closeSent: OpenFile | undefined;
+  #closeSent: OpenFile | undefined;
+
+  constructor(file: OpenFile, temp: string, options: UploadOptions) {
+    this.#file = file;
+    this.#temp = temp;
+    this.#options = options;
+    this.#recycler = new PartRecycler(options.concurrency + 1);
+  }
+
+  async send(source: AsyncIterable<Uint8Array>): Promise<Uploaded> {
+    try {
+      const size = await this.#sendChunks(source);
+      await this.#finish();
+      return { size, file: this.#file };
+    } catch (error) {
+      const file = this.#file;
+      if (this.#closeSent !== file)
+        await file.connection.calls.close(file.handle, this.#temp).catch(() => undefined);
+      file.release();
+      throw error;
+    }
+  }
+
+  /** Every chunk of `source` sent, at most `concurrency` in flight; resolves to the bytes sent. */
+  async #sendChunks(source: AsyncIterable<Uint8Array>): Promise<number> {
+    const { size, chunkSize, concurrency, signal } = this.#options;
+    const chunk = size === undefined ? chunkSize : Math.max(1, Math.min(chunkSize, size));
+    let position = 0;
+    for await (const bytes of chunkBytes(source, chunk, this.#recycler)) {
+      throwIfAborted(signal, { system: "sftp", path: this.#temp });
+      await this.#settle();
+      this.#unacknowledged.set(position, bytes);
+      this.#write(position, bytes);
+      position += bytes.byteLength;
+      while (this.#inFlight.size >= concurrency) {
+        await Promise.race(this.#inFlight);
+        await this.#settle();
+      }
+    }
+    return position;
+  }
+
+  /**
+   * The mtime and the close follow the last writes without waiting for their answers: a host gives
+   * the same results as if each request had waited for the one before (draft-ietf-secsh-filexfer-02
+   * §6), so they apply to the complete file. A failed write still fails the upload.
+   */
+  async #finish(): Promise<void> {
+    for (;;) {
+      const closing = this.#close(this.#file);
+      await Promise.allSettled([...this.#inFlight]);
+      this.#failure ??= await closing;
+      if (this.#failure === undefined) return;
+      await this.#settle();
+    }
+  }
 
   /** Set the mtime and close `target`; resolves to the error, if any, once both are answered. */
-  const finish = async (target: OpenFile): Promise<unknown> => {
+  async #close(target: OpenFile): Promise<unknown> {
     const calls = target.connection.calls;
-    closeSent = target;
+    const mtime = this.#options.mtime;
+    this.#closeSent = target;
     const requests = [
-      ...(options.mtime ? [calls.futimes(target.handle, options.mtime, temp)] : []),
-      calls.close(target.handle, temp),
+      ...(mtime ? [calls.futimes(target.handle, mtime, this.#temp)] : []),
+      calls.close(target.handle, this.#temp),
     ];
     const outcomes = await Promise.allSettled(requests);
     return outcomes.find((outcome) => outcome.status === "rejected")?.reason;
-  };
+  }
 
-  const send = (position: number, chunk: Uint8Array) => {
-    const target = file;
-    const write = target.connection.calls.writeAt(target.handle, chunk, position, temp).then(
+  #write(position: number, chunk: Uint8Array): void {
+    const target = this.#file;
+    const write = target.connection.calls.writeAt(target.handle, chunk, position, this.#temp).then(
       () => {
-        inFlight.delete(write);
-        unacknowledged.delete(position);
+        this.#inFlight.delete(write);
+        this.#unacknowledged.delete(position);
         // ssh2 copied the bytes into its request, and the host has them: nothing reads the chunk again.
-        recycler.give(chunk);
+        this.#recycler.give(chunk);
       },
       (error) => {
-        inFlight.delete(write);
+        this.#inFlight.delete(write);
         // Failures of writes on a connection already replaced are expected and already handled.
-        if (target === file) failure ??= error;
+        if (target === this.#file) this.#failure ??= error;
       },
     );
-    inFlight.add(write);
-  };
+    this.#inFlight.add(write);
+  }
 
   /** Throw the first write failure, unless it is a lost connection that can be resumed. */
-  const settle = async () => {
-    if (failure === undefined) return;
-    const error = failure;
-    if (resumed || !options.reopen || !(file.connection.gone || isLostConnection(error))) throw error;
-    resumed = true;
-    failure = undefined;
-    await Promise.allSettled([...inFlight]);
-    file.release();
-    file = await options.reopen();
-    for (const [position, chunk] of unacknowledged) send(position, chunk);
-  };
-
-  try {
-    let position = 0;
-    for await (const chunk of chunkBytes(source, chunkSize, recycler)) {
-      throwIfAborted(options.signal, { system: "sftp", path: temp });
-      await settle();
-      unacknowledged.set(position, chunk);
-      send(position, chunk);
-      position += chunk.byteLength;
-      while (inFlight.size >= options.concurrency) {
-        await Promise.race(inFlight);
-        await settle();
-      }
-    }
-    // The mtime and the close follow the last writes without waiting for their answers: a host
-    // gives the same results as if each request had waited for the one before (draft-ietf-secsh-
-    // filexfer-02 §6), so they apply to the complete file. A failed write still fails the upload.
-    for (;;) {
-      const closing = finish(file);
-      await Promise.allSettled([...inFlight]);
-      failure ??= await closing;
-      if (failure === undefined) return { size: position, file };
-      await settle();
-    }
-  } catch (error) {
-    if (closeSent !== file) await file.connection.calls.close(file.handle, temp).catch(() => undefined);
-    file.release();
-    throw error;
+  async #settle(): Promise<void> {
+    if (this.#failure === undefined) return;
+    const error = this.#failure;
+    const reopen = this.#options.reopen;
+    if (this.#resumed || !reopen || !(this.#file.connection.gone || isLostConnection(error))) throw error;
+    this.#resumed = true;
+    this.#failure = undefined;
+    await Promise.allSettled([...this.#inFlight]);
+    this.#file.release();
+    this.#file = await reopen();
+    for (const [position, chunk] of this.#unacknowledged) this.#write(position, chunk);
   }
 }

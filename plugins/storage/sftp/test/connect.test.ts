@@ -6,7 +6,7 @@ import { PluginRegistry, type Storage } from "@ferry/core";
 import { freePort, spawnBackend, uniqueName, waitUntil } from "@ferry/test-harness";
 import { afterEach, describe, expect, it } from "vitest";
 import { hostPattern, sftp, sftpStorage } from "../src/index.ts";
-import { resolveTarget } from "../src/target.ts";
+import { resolveTarget } from "../src/ssh/target.ts";
 import { baseOptions, skipReason, useSshd } from "./helpers.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);

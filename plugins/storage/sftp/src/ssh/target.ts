@@ -6,8 +6,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { errors, sshConfigPath, sshHostSettings } from "@ferry/core";
+import type { SftpOptions } from "../options.ts";
 import type { HostKeyCheck } from "./known-hosts.ts";
-import type { SftpOptions } from "./options.ts";
 
 export interface Target {
   /** What the user wrote (alias or host name), for messages. */
