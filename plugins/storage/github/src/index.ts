@@ -8,12 +8,14 @@
  *   ferry.use(github({ token: process.env.GITHUB_TOKEN }));
  */
 import { errors, type Location, registerSecret, type StoragePlugin } from "@ferry/core";
+import { GITHUB_CAPABILITIES } from "./capabilities.ts";
 import { lazyClient } from "./client.ts";
-import { GITHUB_CAPABILITIES, GithubDriver } from "./driver.ts";
+import { GithubDriver } from "./driver.ts";
 import type { GithubOptions } from "./options.ts";
 
-export type { BatchOptions, BatchResult, GithubTransaction } from "./batch.ts";
-export { GITHUB_CAPABILITIES, GithubDriver } from "./driver.ts";
+export { GITHUB_CAPABILITIES } from "./capabilities.ts";
+export { GithubDriver } from "./driver.ts";
+export type { BatchOptions, BatchResult, GithubTransaction } from "./git/batch.ts";
 export type { CommitSummary, GithubOptions, GitIdentity } from "./options.ts";
 
 /** The GitHub storage plugin (scheme `github`, and https://github.com/... URLs parsed by core). */

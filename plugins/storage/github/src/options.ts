@@ -51,3 +51,16 @@ export interface GithubOptions {
    */
   timeout?: Duration | undefined;
 }
+
+/** How long a branch or tag's resolved commit is reused by default (ms). */
+export const DEFAULT_TREE_CACHE_TTL = 5000;
+
+/** The token from the environment: `GITHUB_TOKEN`, then `GH_TOKEN`. */
+export function environmentToken(): string | undefined {
+  return process.env.GITHUB_TOKEN || process.env.GH_TOKEN || undefined;
+}
+
+/** The API root: `baseUrl`, else `GITHUB_API_URL`, else github.com's; without a trailing slash. */
+export function apiBaseUrl(options: GithubOptions): string {
+  return (options.baseUrl ?? process.env.GITHUB_API_URL ?? "https://api.github.com").replace(/\/+$/, "");
+}
