@@ -4,9 +4,19 @@
  * only a complete file is put in place, by one rename (or one hard link for create-only writes).
  */
 import { posix } from "node:path";
-import { chunkBytes, errors, PartRecycler, tempNameHead, throwIfAborted } from "@ferry/core";
+import {
+  chunkBytes,
+  type Entry,
+  errors,
+  FerryError,
+  PartRecycler,
+  tempNameHead,
+  throwIfAborted,
+} from "@ferry/core";
 import type { Attributes } from "ssh2";
+import type { HostPool } from "./client.ts";
 import { isLostConnection, STATUS, statusOf } from "./errors.ts";
+import { entryOf } from "./list.ts";
 import { DEFAULTS } from "./options.ts";
 import type { Connection } from "./ssh/connection.ts";
 import { isDirectoryMode, type SftpCalls } from "./ssh/sftp-calls.ts";
@@ -194,6 +204,109 @@ export function refuseExisting(
       path,
     });
   }
+}
+
+/**
+ * Where a storage's writes land: parent directories that earlier writes found or created. A write
+ * into one checks its target while it opens the temporary file, instead of a round trip before; if
+ * the directory has gone since, the open fails and the write starts over with the full check.
+ */
+export class WriteTargets {
+  readonly #known = new Set<string>();
+  readonly #creating = new Map<string, Promise<void>>();
+
+  /** Refuse early what the final placement would refuse, and create the parents. */
+  async check(calls: SftpCalls, path: string, exclusive: boolean): Promise<void> {
+    // Both questions in one round trip: is something at the path, and is its parent a directory.
+    const [existing, parent] = await Promise.all([
+      statQuietly(calls, path),
+      statQuietly(calls, posix.dirname(path)),
+    ]);
+    refuseExisting(existing, path, exclusive, calls.host);
+    if (!existing && !(parent && isDirectoryMode(parent.mode))) await this.#createParent(calls, path);
+  }
+
+  /**
+   * Run `upload` for a write to `path`, after the full check on a first write into its directory,
+   * else with the lighter check sent alongside the open. `consumed` tells whether the source has
+   * been read (then a failed upload is not started over).
+   */
+  upload(
+    calls: SftpCalls,
+    path: string,
+    exclusive: boolean,
+    upload: (alongsideOpen?: () => Promise<void>) => Promise<Uploaded>,
+    consumed: () => boolean,
+  ): Promise<Uploaded> {
+    const parent = posix.dirname(path);
+    const checked = async () => {
+      await this.check(calls, path, exclusive);
+      this.#known.add(parent);
+      return upload();
+    };
+    if (!this.#known.has(parent)) return checked();
+    // Into a known directory, a create-only write is refused before any byte is sent. A
+    // replacing write sends no check of its own: a directory in the way fails its rename.
+    const refuseTaken = async () =>
+      refuseExisting(await statQuietly(calls, path), path, exclusive, calls.host);
+    return upload(exclusive ? refuseTaken : undefined).catch((error: unknown) => {
+      // The directory went away since an earlier write: check and create it as a first write does.
+      if (consumed() || !FerryError.isInstance(error, "NotFound")) throw error;
+      this.#known.delete(parent);
+      return checked();
+    });
+  }
+
+  /**
+   * ensureParent, once for writes into the same new directory that start together (a folder's
+   * first files): the others wait for it instead of racing it with mkdir requests of their own.
+   * When it fails, each tries on its own connection, so its error names its own file.
+   */
+  #createParent(calls: SftpCalls, path: string): Promise<void> {
+    const dir = posix.dirname(path);
+    const pending = this.#creating.get(dir);
+    if (pending) return pending.catch(() => ensureParent(calls, path));
+    const creating = ensureParent(calls, path).finally(() => this.#creating.delete(dir));
+    this.#creating.set(dir, creating);
+    return creating;
+  }
+}
+
+/** Put an uploaded temporary file in place at `target.path`, release its connection, and describe the result. */
+export async function placeUpload(
+  uploaded: Uploaded,
+  temp: string,
+  target: { key: string; path: string },
+  exclusive: boolean,
+  mtime: Date | undefined,
+): Promise<Entry> {
+  const { file, size } = uploaded;
+  const { key, path } = target;
+  const calls = file.connection.calls;
+  try {
+    await place(calls, temp, path, exclusive, placeFeatures(file.connection)).catch(
+      async (error: unknown) => {
+        // A replacing write's rename fails on a directory: name it, as the check before
+        // a first write into a directory does (create-only placement names its own refusal).
+        if (!exclusive) refuseExisting(await statQuietly(calls, path), path, false, calls.host);
+        throw error;
+      },
+    );
+    // The temporary file was created by this write and holds exactly the bytes sent; with
+    // the mtime set by this write too, a stat of the result would only repeat both.
+    if (mtime) return { path: key, kind: "file", size, mtime: wholeSeconds(mtime) };
+    return entryOf(key, await calls.stat(path));
+  } finally {
+    file.release();
+  }
+}
+
+/** The temporary file of an interrupted upload, open again (not truncated) on a fresh connection. */
+export function reopenForWrite(pool: HostPool, temp: string): Promise<OpenFile> {
+  return pool.run(async (connection) => {
+    const handle = await connection.calls.open(temp, "r+", "write");
+    return { connection, handle, release: pool.keep(connection) };
+  });
 }
 
 /**
