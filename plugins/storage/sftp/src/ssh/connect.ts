@@ -5,7 +5,14 @@
  */
 import type { Duplex } from "node:stream";
 import { debugLog, errors, idleTimeoutMs, wording } from "@ferry/core";
-import type { AgentAuthMethod, ClientChannel, ConnectConfig, PublicKeyAuthMethod, SFTPWrapper } from "ssh2";
+import type {
+  AgentAuthMethod,
+  Client,
+  ClientChannel,
+  ConnectConfig,
+  PublicKeyAuthMethod,
+  SFTPWrapper,
+} from "ssh2";
 import { connectError } from "../errors.ts";
 import { DEFAULTS, type SftpOptions } from "../options.ts";
 import { Connection } from "./connection.ts";
@@ -141,9 +148,29 @@ async function open(
 ): Promise<Connection> {
   const { Client } = await loadSsh2();
   const tried: string[] = [];
-  const methods = await authMethods(target, options, tried);
   const context: { hostKey?: Verdict; tried: string[] } = { tried };
+  const config = connectConfig(target, options, await authMethods(target, options, tried), context);
+  if (sock) config.sock = sock;
   const client = new Client();
+  await handshake(client, config, target, context);
+  // Errors after the handshake surface through the operation that sees them; keep one listener so
+  // an 'error' event never becomes an uncaught exception.
+  client.on("error", () => {});
+  if (!withSftp) return new Connection(client, target, undefined, hops);
+  const sftp = await openSftp(client, target);
+  sftp.on("error", () => {});
+  const connection = new Connection(client, target, sftp, hops);
+  connection.watchIdle(() => idleTimeoutMs(options.timeout));
+  return connection;
+}
+
+/** ssh2's settings for `target`: who logs in how, and the host key check (its verdict lands in `context`). */
+function connectConfig(
+  target: Target,
+  options: SftpOptions,
+  methods: Array<PublicKeyAuthMethod | AgentAuthMethod>,
+  context: { hostKey?: Verdict },
+): ConnectConfig {
   const recordedTypes =
     target.hostKeyCheck === "off"
       ? []
@@ -168,8 +195,17 @@ async function open(
     },
   };
   if (recordedTypes.length > 0) config.algorithms = { serverHostKey: algorithmsFor(recordedTypes) as never };
-  if (sock) config.sock = sock;
-  await new Promise<void>((resolve, reject) => {
+  return config;
+}
+
+/** Connect and authenticate; a failure is typed (errors.ts) with what was tried and the host key verdict. */
+function handshake(
+  client: Client,
+  config: ConnectConfig,
+  target: Target,
+  context: { hostKey?: Verdict; tried: string[] },
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => {
       client.removeListener("ready", onReady);
       client.end();
@@ -189,11 +225,10 @@ async function open(
     client.once("connect", () => client.setNoDelay(true));
     client.connect(config);
   });
-  // Errors after the handshake surface through the operation that sees them; keep one listener so
-  // an 'error' event never becomes an uncaught exception.
-  client.on("error", () => {});
-  if (!withSftp) return new Connection(client, target, undefined, hops);
-  const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
+}
+
+function openSftp(client: Client, target: Target): Promise<SFTPWrapper> {
+  return new Promise<SFTPWrapper>((resolve, reject) => {
     client.sftp((error, channel) => {
       if (error) {
         client.end();
@@ -206,8 +241,4 @@ async function open(
       } else resolve(channel);
     });
   });
-  sftp.on("error", () => {});
-  const connection = new Connection(client, target, sftp, hops);
-  connection.watchIdle(() => idleTimeoutMs(options.timeout));
-  return connection;
 }
