@@ -11,6 +11,7 @@ export * from "./local/index.ts";
 export * from "./location.ts";
 export * from "./managed.ts";
 export * from "./md5.ts";
+export * from "./option-checks.ts";
 export * from "./paths.ts";
 export * from "./plugins.ts";
 export * from "./redact.ts";

@@ -11,7 +11,7 @@ import { errors, type Location, registerSecret, type StoragePlugin } from "@ferr
 import { GITHUB_CAPABILITIES } from "./capabilities.ts";
 import { lazyClient } from "./client.ts";
 import { GithubDriver } from "./driver.ts";
-import type { GithubOptions } from "./options.ts";
+import { checkOptions, type GithubOptions } from "./options.ts";
 
 export { GITHUB_CAPABILITIES } from "./capabilities.ts";
 export { GithubDriver } from "./driver.ts";
@@ -20,6 +20,7 @@ export type { CommitSummary, GithubOptions, GitIdentity } from "./options.ts";
 
 /** The GitHub storage plugin (scheme `github`, and https://github.com/... URLs parsed by core). */
 export function github(options: GithubOptions = {}): StoragePlugin {
+  checkOptions(options);
   const client = lazyClient(options);
   registerSecret(options.token);
   return {

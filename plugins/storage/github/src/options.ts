@@ -1,4 +1,4 @@
-import type { Duration } from "@ferry/core";
+import { type Duration, httpUrlOption, millisecondsOption } from "@ferry/core";
 import type { Octokit } from "@octokit/rest";
 
 /** A commit author or committer. The date is the commit time. */
@@ -60,7 +60,20 @@ export function environmentToken(): string | undefined {
   return process.env.GITHUB_TOKEN || process.env.GH_TOKEN || undefined;
 }
 
-/** The API root: `baseUrl`, else `GITHUB_API_URL`, else github.com's; without a trailing slash. */
+/**
+ * The API root: `baseUrl`, else `GITHUB_API_URL`, else github.com's; without a trailing slash. A
+ * malformed one is InvalidInput naming where it came from.
+ */
 export function apiBaseUrl(options: GithubOptions): string {
-  return (options.baseUrl ?? process.env.GITHUB_API_URL ?? "https://api.github.com").replace(/\/+$/, "");
+  const url =
+    httpUrlOption("github(): baseUrl", options.baseUrl, "github") ??
+    httpUrlOption("GITHUB_API_URL", process.env.GITHUB_API_URL || undefined, "github") ??
+    "https://api.github.com";
+  return url.replace(/\/+$/, "");
+}
+
+/** Refuse malformed options when the plugin is made, not on its first request. */
+export function checkOptions(options: GithubOptions): void {
+  httpUrlOption("github(): baseUrl", options.baseUrl, "github");
+  millisecondsOption("github(): treeCacheTtl", options.treeCacheTtl, "github");
 }

@@ -8,7 +8,6 @@
 import {
   createStorage,
   errors,
-  idleTimeoutMs,
   type Location,
   registerSecret,
   type Storage,
@@ -17,7 +16,7 @@ import {
 import { probeFeatures, sftpCapabilities } from "./capabilities.ts";
 import { acquirePool } from "./client.ts";
 import { SftpDriver } from "./driver.ts";
-import type { SftpOptions } from "./options.ts";
+import { checkOptions, type SftpOptions } from "./options.ts";
 import { checkExplicitKey } from "./ssh/connect.ts";
 import { describeTarget, resolveTarget } from "./ssh/target.ts";
 
@@ -38,7 +37,7 @@ export interface SftpRoot {
 
 /** Connect (sharing the host's pool), resolve the root directory, probe features, build the driver. */
 export async function openSftpDriver(where: SftpRoot, options: SftpOptions = {}): Promise<SftpDriver> {
-  idleTimeoutMs(options.timeout, "sftp(): timeout"); // a malformed timeout fails here, not mid-transfer
+  checkOptions(options); // a malformed option fails here, not mid-transfer
   const target = resolveTarget({ host: where.host, port: where.port, user: where.user }, options);
   await checkExplicitKey(target, options);
   const pool = acquirePool(target, options);
@@ -77,6 +76,7 @@ export async function sftpStorage(options: SftpOptions & SftpRoot): Promise<Stor
  * optional: with none, keys come from ssh-agent and ~/.ssh, host keys from ~/.ssh/known_hosts.
  */
 export function sftp(options: SftpOptions = {}): StoragePlugin {
+  checkOptions(options);
   registerSecret(
     options.passphrase,
     typeof options.privateKey === "string" ? options.privateKey : options.privateKey?.toString("utf8"),

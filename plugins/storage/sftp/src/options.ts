@@ -1,4 +1,4 @@
-import type { Duration } from "@ferry/core";
+import { type Duration, errors, idleTimeoutMs, oneOfOption, positiveIntegerOption } from "@ferry/core";
 import type { HostKeyCheck } from "./ssh/known-hosts.ts";
 
 /** Options of the `sftp()` plugin factory. Every field is optional: URLs and ~/.ssh/config fill in the rest. */
@@ -80,4 +80,24 @@ export function hostTools(options: SftpOptions): HostTools {
 /** A positive whole number, else undefined (for the default to apply). */
 export function positive(value: number | undefined): number | undefined {
   return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
+/**
+ * Refuse malformed options before anything connects: InvalidInput naming the option (`sftp():
+ * concurrency must be a positive integer, got 0`), instead of a default used in silence.
+ */
+export function checkOptions(options: SftpOptions): void {
+  for (const name of ["maxSessionsPerHost", "chunkSize", "concurrency", "readyTimeout"] as const)
+    positiveIntegerOption(`sftp(): ${name}`, options[name], "sftp");
+  const port = options.port;
+  if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+    throw errors.invalidInput(
+      `sftp(): port must be an integer from 1 to 65535, got ${JSON.stringify(port)}`,
+      {
+        system: "sftp",
+      },
+    );
+  }
+  oneOfOption("sftp(): hostKeyCheck", options.hostKeyCheck, ["strict", "accept-new", "off"], "sftp");
+  idleTimeoutMs(options.timeout, "sftp(): timeout");
 }
