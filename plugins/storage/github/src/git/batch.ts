@@ -94,7 +94,7 @@ export async function runBatch(
 ): Promise<BatchResult> {
   const recorder = new Recorder(target, options);
   try {
-    await build(recorder);
+    await build(recorder.tx);
   } catch (error) {
     if (typeof error === "object" && error !== null) callbackErrors.add(error);
     throw error;
@@ -200,7 +200,15 @@ async function commitChanges(
 }
 
 /** The transaction a batch callback gets: it records operations and starts each write's upload at once. */
-class Recorder implements GithubTransaction {
+class Recorder {
+  /** What the callback gets: plain functions, so that `async ({ write, delete: remove }) => …` works too. */
+  readonly tx: GithubTransaction = {
+    write: (path, source, options) => this.#write(path, source, options),
+    delete: (paths) => this.#delete(paths),
+    deleteDirectory: (path) => this.#deleteDirectory(path),
+    copy: (from, to, options) => this.#copyOrMove("copy", from, to, options),
+    move: (from, to, options) => this.#copyOrMove("move", from, to, options),
+  };
   readonly operations: Operation[] = [];
   /** Every upload started, settled or not: the batch waits for all of them before it goes on. */
   readonly uploads: Promise<unknown>[] = [];
@@ -214,7 +222,7 @@ class Recorder implements GithubTransaction {
     this.#options = options;
   }
 
-  write(
+  #write(
     path: string,
     source: WriteSource,
     options: { ifNoneMatch?: "*" | undefined; signal?: AbortSignal | undefined } = {},
@@ -272,34 +280,25 @@ class Recorder implements GithubTransaction {
     return first.then(({ blob: sha, size }) => ({ sha, size }));
   }
 
-  delete(paths: string | readonly string[]): void {
+  #delete(paths: string | readonly string[]): void {
     for (const path of typeof paths === "string" ? [paths] : paths)
       this.operations.push({ op: "delete", path: key(path) });
   }
 
-  deleteDirectory(path: string): void {
+  #deleteDirectory(path: string): void {
     this.operations.push({
       op: "deleteDirectory",
       path: normalizeKey(path, { system: "github", allowRoot: true }),
     });
   }
 
-  copy(from: string, to: string, options: { ifNoneMatch?: "*" | undefined } = {}): void {
-    this.operations.push({
-      op: "copy",
-      from: key(from),
-      to: key(to),
-      ifNoneMatch: options.ifNoneMatch === "*",
-    });
-  }
-
-  move(from: string, to: string, options: { ifNoneMatch?: "*" | undefined } = {}): void {
-    this.operations.push({
-      op: "move",
-      from: key(from),
-      to: key(to),
-      ifNoneMatch: options.ifNoneMatch === "*",
-    });
+  #copyOrMove(
+    op: "copy" | "move",
+    from: string,
+    to: string,
+    options: { ifNoneMatch?: "*" | undefined } = {},
+  ): void {
+    this.operations.push({ op, from: key(from), to: key(to), ifNoneMatch: options.ifNoneMatch === "*" });
   }
 }
 
