@@ -167,77 +167,11 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdBackend>
 
   const port = await freePort();
   const user = userInfo().username;
-  const configPath = join(dir, "sshd_config");
-  const sftpServer = `internal-sftp${options.readOnly ? " -R" : ""}`;
-  writeFileSync(
-    configPath,
-    [
-      `Port ${port}`,
-      `ListenAddress ${HOST}`,
-      `HostKey ${hostKey.privateKeyPath}`,
-      `AuthorizedKeysFile ${authorizedKeys}`,
-      `PidFile ${join(dir, "sshd.pid")}`,
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "PubkeyAuthentication yes",
-      "PermitRootLogin prohibit-password",
-      "StrictModes no",
-      "UsePAM no",
-      "LogLevel VERBOSE",
-      `Subsystem sftp ${sftpServer}`,
-      ...(options.sftpOnly ? [`ForceCommand ${sftpServer}`] : []),
-      // Tests open many connections in quick succession; the default 10:30:100 drops some.
-      "MaxStartups 100",
-      "",
-    ].join("\n"),
-  );
-
-  const hostPublicKey = hostKey.publicKey.split(" ").slice(0, 2).join(" ");
-  const knownHostsPath = join(dir, "known_hosts");
-  writeFileSync(knownHostsPath, `[${HOST}]:${port} ${hostPublicKey}\n`);
-  const sshConfigPath = join(dir, "ssh_config");
-  writeFileSync(
-    sshConfigPath,
-    [
-      `Host ${SSHD_ALIAS}`,
-      `  HostName ${HOST}`,
-      `  Port ${port}`,
-      `  User ${user}`,
-      `  IdentityFile ${userKey.privateKeyPath}`,
-      `  UserKnownHostsFile ${knownHostsPath}`,
-      "",
-    ].join("\n"),
-  );
-
-  const child = spawnBackend("sshd", SSHD_BINARY, ["-D", "-e", "-f", configPath]);
-  try {
-    // Ready when sshd logs that it listens (a TCP probe would count as a failed login in its log).
-    await waitUntil(
-      async () => {
-        if (child.process.exitCode !== null)
-          throw new Error(`sshd exited (${child.process.exitCode}): ${child.logs()}`);
-        return child.logs().includes(`Server listening on ${HOST} port ${port}`);
-      },
-      { what: "sshd", timeoutMs: 15_000 },
-    );
-  } catch (error) {
-    await child.stop();
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-
+  const configPath = writeServerConfig(dir, port, { hostKey, authorizedKeys }, options);
+  const client = writeClientFiles(dir, { port, user, hostKey, userKey });
+  const child = await spawnSshd(dir, port, configPath);
   const pid = child.process.pid!;
-  // If this process dies without stopping the server (killed, crashed), a watchdog stops it, so no
-  // sshd outlives the tests that started it.
-  const watchdog = spawn(
-    "sh",
-    [
-      "-c",
-      `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -TERM ${pid} 2>/dev/null; rm -rf '${dir}'`,
-    ],
-    { detached: true, stdio: "ignore" },
-  );
-  watchdog.unref();
+  const watchdog = startWatchdog(pid, dir);
   /** Kill every per-connection process and wait until they are gone. */
   const killConnections = async () => {
     const victims = descendants(pid);
@@ -255,9 +189,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdBackend>
     privateKeyPath: userKey.privateKeyPath,
     privateKey: userKey.privateKey,
     passphraseKey: passphraseKey as SshKey & { passphrase: string },
-    hostPublicKey,
-    knownHostsPath,
-    sshConfigPath,
+    ...client,
     logs: () => child.logs(),
     makeRoot() {
       const root = join(rootsDir, uniqueName("root"));
@@ -287,4 +219,101 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdBackend>
   };
   track(backend);
   return backend;
+}
+
+/** sshd_config: the generated host key, key-only logins, SFTP (read-only or forced when asked). */
+function writeServerConfig(
+  dir: string,
+  port: number,
+  keys: { hostKey: SshKey; authorizedKeys: string },
+  options: SshdOptions,
+): string {
+  const configPath = join(dir, "sshd_config");
+  const sftpServer = `internal-sftp${options.readOnly ? " -R" : ""}`;
+  writeFileSync(
+    configPath,
+    [
+      `Port ${port}`,
+      `ListenAddress ${HOST}`,
+      `HostKey ${keys.hostKey.privateKeyPath}`,
+      `AuthorizedKeysFile ${keys.authorizedKeys}`,
+      `PidFile ${join(dir, "sshd.pid")}`,
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "PubkeyAuthentication yes",
+      "PermitRootLogin prohibit-password",
+      "StrictModes no",
+      "UsePAM no",
+      "LogLevel VERBOSE",
+      `Subsystem sftp ${sftpServer}`,
+      ...(options.sftpOnly ? [`ForceCommand ${sftpServer}`] : []),
+      // Tests open many connections in quick succession; the default 10:30:100 drops some.
+      "MaxStartups 100",
+      "",
+    ].join("\n"),
+  );
+  return configPath;
+}
+
+/** What a client needs: known_hosts with the host key, and an ssh config alias for the server. */
+function writeClientFiles(
+  dir: string,
+  server: { port: number; user: string; hostKey: SshKey; userKey: SshKey },
+): { hostPublicKey: string; knownHostsPath: string; sshConfigPath: string } {
+  const { port, user } = server;
+  const hostPublicKey = server.hostKey.publicKey.split(" ").slice(0, 2).join(" ");
+  const knownHostsPath = join(dir, "known_hosts");
+  writeFileSync(knownHostsPath, `[${HOST}]:${port} ${hostPublicKey}\n`);
+  const sshConfigPath = join(dir, "ssh_config");
+  writeFileSync(
+    sshConfigPath,
+    [
+      `Host ${SSHD_ALIAS}`,
+      `  HostName ${HOST}`,
+      `  Port ${port}`,
+      `  User ${user}`,
+      `  IdentityFile ${server.userKey.privateKeyPath}`,
+      `  UserKnownHostsFile ${knownHostsPath}`,
+      "",
+    ].join("\n"),
+  );
+  return { hostPublicKey, knownHostsPath, sshConfigPath };
+}
+
+/** Run sshd in the foreground and wait until it listens; on failure nothing is left behind. */
+async function spawnSshd(dir: string, port: number, configPath: string) {
+  const child = spawnBackend("sshd", SSHD_BINARY, ["-D", "-e", "-f", configPath]);
+  try {
+    // Ready when sshd logs that it listens (a TCP probe would count as a failed login in its log).
+    await waitUntil(
+      async () => {
+        if (child.process.exitCode !== null)
+          throw new Error(`sshd exited (${child.process.exitCode}): ${child.logs()}`);
+        return child.logs().includes(`Server listening on ${HOST} port ${port}`);
+      },
+      { what: "sshd", timeoutMs: 15_000 },
+    );
+  } catch (error) {
+    await child.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return child;
+}
+
+/**
+ * If this process dies without stopping the server (killed, crashed), a watchdog stops it, so no
+ * sshd outlives the tests that started it.
+ */
+function startWatchdog(pid: number, dir: string) {
+  const watchdog = spawn(
+    "sh",
+    [
+      "-c",
+      `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -TERM ${pid} 2>/dev/null; rm -rf '${dir}'`,
+    ],
+    { detached: true, stdio: "ignore" },
+  );
+  watchdog.unref();
+  return watchdog;
 }

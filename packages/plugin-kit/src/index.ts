@@ -13,6 +13,7 @@ export * from "./idle-timeout.ts";
 export * from "./leftovers.ts";
 export * from "./location.ts";
 export * from "./md5.ts";
+export * from "./option-checks.ts";
 export * from "./paths.ts";
 export * from "./redact.ts";
 export * from "./sdk-errors.ts";

@@ -1,7 +1,7 @@
 /** The octokit client, loaded on first use (importing this plugin costs nothing until a request is made). */
 import { debugLog, idleFetch, idleTimeoutMs } from "@ferry/plugin-kit";
 import type { Octokit } from "@octokit/rest";
-import type { GithubOptions } from "./options.ts";
+import { apiBaseUrl, environmentToken, type GithubOptions } from "./options.ts";
 
 const debug = debugLog("ferry:github");
 // octokit's request-log plugin prints every failed request with console.error; route it to
@@ -9,10 +9,6 @@ const debug = debugLog("ferry:github");
 const log = { debug, info: debug, warn: debug, error: debug };
 
 export type ClientSource = () => Promise<Octokit>;
-
-export function environmentToken(): string | undefined {
-  return process.env.GITHUB_TOKEN || process.env.GH_TOKEN || undefined;
-}
 
 /** One client per plugin instance, created lazily and shared by every repository it serves. */
 export function lazyClient(options: GithubOptions): ClientSource {
@@ -22,12 +18,8 @@ export function lazyClient(options: GithubOptions): ClientSource {
       if (options.octokit) return options.octokit;
       const { Octokit: OctokitClass } = await import("@octokit/rest");
       const token = options.token ?? environmentToken();
-      const baseUrl = (options.baseUrl ?? process.env.GITHUB_API_URL ?? "https://api.github.com").replace(
-        /\/+$/,
-        "",
-      );
       return new OctokitClass({
-        baseUrl,
+        baseUrl: apiBaseUrl(options),
         log,
         userAgent: "ferry-storage-github",
         request: { fetch: idleFetch(() => idleTimeoutMs(options.timeout), "github") },

@@ -1,20 +1,23 @@
-/** A repository at a ref as a ferry storage: reads through the trees and blobs APIs, writes as commits. */
+/**
+ * A repository at a ref as a ferry storage: reads through the trees and blobs APIs (list.ts, read.ts),
+ * writes as commits (git/batch.ts), failures typed with the repository, ref and path (errors.ts).
+ */
 import type { Readable } from "node:stream";
 import {
-  baseCapabilities,
   type Capabilities,
   type CopyOptions,
-  compareKeys,
   type Entry,
   errors,
   type HashAlgorithm,
   type ListOptions,
-  mapStreamErrors,
   type ReadOptions,
   type SignalOptions,
   type StorageDriver,
   type WriteOptions,
 } from "@ferry/plugin-kit";
+import { capabilitiesAt } from "./capabilities.ts";
+import type { ClientSource } from "./client.ts";
+import { explainFailure } from "./errors.ts";
 import {
   type BatchOptions,
   type BatchResult,
@@ -22,49 +25,12 @@ import {
   type GithubTransaction,
   isCallbackError,
   runBatch,
-} from "./batch.ts";
-import { downloadBlob } from "./blobs.ts";
-import type { ClientSource } from "./client.ts";
-import { httpStatus, toGithubError } from "./errors.ts";
-import type { GithubOptions } from "./options.ts";
-import { type GitEntry, type RepoRef, TreeReader } from "./trees.ts";
-
-const MAX_BLOB_BYTES = 100 * 1024 * 1024;
-
-/** What every GitHub storage declares; a storage at a commit sha narrows `write` to false. */
-export const GITHUB_CAPABILITIES: Capabilities = {
-  ...baseCapabilities,
-  write: true,
-  // Checked against the pinned base commit, and the fast-forward-only ref update makes it atomic.
-  conditionalWrite: true,
-  // Blobs come whole from GitHub; ranges are cut client-side while streaming.
-  rangeRead: false,
-  copy: "native",
-  move: "native",
-  mkdir: false,
-  emptyDirectories: false,
-  directories: "virtual",
-  hashes: ["git-sha1"],
-  checksum: true,
-  exec: false,
-  presign: false,
-  listOrder: "lexicographic",
-  listRecursive: "native",
-  mtime: "none",
-  setMtime: false,
-  contentType: false,
-  caseInsensitive: false,
-  limits: { maxObjectSize: MAX_BLOB_BYTES, deleteBatchMax: 10_000 },
-};
-
-/** Directories sort as `name/`, the order object stores list in with a delimiter (and git's own tree order). */
-function delimited(entry: Entry): string {
-  return entry.kind === "directory" ? `${entry.path}/` : entry.path;
-}
-
-export function isCommitSha(ref: string | undefined): boolean {
-  return ref !== undefined && /^[0-9a-f]{40}$/i.test(ref);
-}
+} from "./git/batch.ts";
+import { type WritableBranch, writableBranch } from "./git/branch.ts";
+import { type RepoRef, TreeReader } from "./git/trees.ts";
+import { entryOf, listTree } from "./list.ts";
+import { DEFAULT_TREE_CACHE_TTL, type GithubOptions } from "./options.ts";
+import { readEntry } from "./read.ts";
 
 export class GithubDriver implements StorageDriver {
   readonly system = "github";
@@ -77,7 +43,7 @@ export class GithubDriver implements StorageDriver {
   readonly #client: ClientSource;
   readonly #options: GithubOptions;
   readonly #trees: TreeReader;
-  #branch: Promise<{ branch: string; empty: boolean }> | undefined;
+  #branch: Promise<WritableBranch> | undefined;
   #commits: Promise<unknown> = Promise.resolve();
 
   constructor(location: RepoRef, client: ClientSource, options: GithubOptions = {}) {
@@ -85,12 +51,10 @@ export class GithubDriver implements StorageDriver {
     this.repo = location.repo;
     this.ref = location.ref;
     this.root = `github://${this.owner}/${this.repo}${this.ref ? `@${this.ref}` : ""}`;
-    this.capabilities = isCommitSha(this.ref)
-      ? { ...GITHUB_CAPABILITIES, write: false }
-      : GITHUB_CAPABILITIES;
+    this.capabilities = capabilitiesAt(this.ref);
     this.#client = client;
     this.#options = options;
-    this.#trees = new TreeReader(client, location, options.treeCacheTtl ?? 5000);
+    this.#trees = new TreeReader(client, location, options.treeCacheTtl ?? DEFAULT_TREE_CACHE_TTL);
   }
 
   /** `owner/repo@ref/path`, for messages. */
@@ -108,57 +72,13 @@ export class GithubDriver implements StorageDriver {
     }
   }
 
-  /** A 404 (or "no commit") is ambiguous: find out whether the repository, the ref or the path is missing. */
-  async #explain(error: unknown, path: string) {
-    const status = httpStatus(error);
-    const mapped = toGithubError(error, { what: this.describe(path), path });
-    if (status !== 404 && !(status === 422 && mapped.code === "NotFound")) return mapped;
-    try {
-      const api = await this.#client();
-      await api.repos.get({ owner: this.owner, repo: this.repo });
-    } catch (repoError) {
-      if (httpStatus(repoError) === 404) {
-        return errors.notFound(
-          `repository ${this.owner}/${this.repo} was not found on GitHub (or it is private and the token cannot see it)`,
-          {
-            system: "github",
-            path,
-            cause: error,
-          },
-        );
-      }
-      return mapped;
-    }
-    if (this.ref !== undefined) {
-      try {
-        const api = await this.#client();
-        await api.repos.getCommit({
-          owner: this.owner,
-          repo: this.repo,
-          ref: this.ref,
-          headers: { accept: "application/vnd.github.sha" },
-        });
-      } catch {
-        return errors.notFound(
-          `ref "${this.ref}" was not found in ${this.owner}/${this.repo} (no such branch, tag or commit)`,
-          {
-            system: "github",
-            path,
-            cause: error,
-          },
-        );
-      }
-    }
-    return mapped;
+  #explain(error: unknown, path: string) {
+    const where = { owner: this.owner, repo: this.repo, ref: this.ref, what: this.describe(path), path };
+    return explainFailure(this.#client, error, where);
   }
 
   async #rootTree(signal?: AbortSignal): Promise<string> {
     return (await this.#trees.head(signal)).tree;
-  }
-
-  #toEntry(path: string, entry: GitEntry): Entry {
-    if (entry.type === "tree") return { path, kind: "directory", size: 0 };
-    return { path, kind: "file", size: entry.size, etag: entry.sha };
   }
 
   stat(path: string, options: SignalOptions = {}): Promise<Entry> {
@@ -166,50 +86,22 @@ export class GithubDriver implements StorageDriver {
       const entry = await this.#trees.entryAt(await this.#rootTree(options.signal), path, options.signal);
       if (!entry || entry.type === "commit")
         throw errors.notFound(`${this.describe(path)} does not exist`, { system: "github", path });
-      return this.#toEntry(path, entry);
+      return entryOf(path, entry);
     });
   }
 
   async *list(dir: string, options: ListOptions = {}): AsyncIterable<Entry> {
-    const prefix = dir === "" ? "" : `${dir}/`;
-    const entries = await this.#call(dir, async () => {
-      const root = await this.#rootTree(options.signal);
-      const directory = await this.#trees.entryAt(root, dir, options.signal);
-      if (directory?.type !== "tree") return [];
-      if (options.recursive) {
-        return (await this.#trees.files(directory.sha, options.signal)).map(({ path, entry }) =>
-          this.#toEntry(`${prefix}${path}`, entry),
-        );
-      }
-      const level = [...(await this.#trees.level(directory.sha, options.signal)).values()];
-      return level
-        .filter((entry) => entry.type !== "commit")
-        .map((entry) => this.#toEntry(`${prefix}${entry.name}`, entry))
-        .sort((a, b) => compareKeys(delimited(a), delimited(b)));
-    });
+    const entries = await this.#call(dir, async () =>
+      listTree(this.#trees, await this.#rootTree(options.signal), dir, options),
+    );
     yield* entries;
   }
 
   read(path: string, options: ReadOptions = {}): Promise<Readable> {
     return this.#call(path, async () => {
       const entry = await this.#trees.entryAt(await this.#rootTree(options.signal), path, options.signal);
-      if (!entry || entry.type === "commit")
-        throw errors.notFound(`${this.describe(path)} does not exist`, { system: "github", path });
-      if (entry.type === "tree")
-        throw errors.invalidInput(`${this.describe(path)} is a directory, not a file`, {
-          system: "github",
-          path,
-        });
-      const api = await this.#client();
-      const body = await downloadBlob(
-        api,
-        { owner: this.owner, repo: this.repo },
-        entry,
-        options.range,
-        options.signal,
-      );
-      // The answer streams on after this returns: its failures (a stall, a dropped connection) too are typed.
-      return mapStreamErrors(body, (error) => toGithubError(error, { what: this.describe(path), path }));
+      const file = { path, what: this.describe(path), entry };
+      return readEntry(await this.#client(), { owner: this.owner, repo: this.repo }, file, options);
     });
   }
 
@@ -225,56 +117,19 @@ export class GithubDriver implements StorageDriver {
     return entry.etag!;
   }
 
-  /**
-   * The branch writes go to: the ref when it is a branch, else the default branch; tags and shas are
-   * read-only. `empty`: the repository has no commit yet (its first commit can only start the default branch).
-   */
-  #writableBranch(): Promise<{ branch: string; empty: boolean }> {
-    this.#branch ??= this.#call("", async () => {
-      const api = await this.#client();
-      const probe = async (branch: string): Promise<"exists" | "missing" | "empty"> => {
-        try {
-          await api.git.getRef({ owner: this.owner, repo: this.repo, ref: `heads/${branch}` });
-          return "exists";
-        } catch (error) {
-          if (httpStatus(error) === 404) return "missing";
-          if (httpStatus(error) === 409) return "empty";
-          throw error;
-        }
-      };
-      const readOnly = (kind: string) =>
-        errors.unsupported(
-          `${this.describe()} is a ${kind}; only branches are writable (use github://${this.owner}/${this.repo}@<branch>)`,
-          { system: "github" },
-        );
-      if (this.ref === undefined) {
-        const branch = await this.#trees.defaultBranch();
-        return { branch, empty: (await probe(branch)) === "empty" };
-      }
-      if (isCommitSha(this.ref)) throw readOnly("commit");
-      const state = await probe(this.ref);
-      if (state === "exists") return { branch: this.ref, empty: false };
-      if (state === "empty") {
-        const defaultBranch = await this.#trees.defaultBranch();
-        if (this.ref === defaultBranch) return { branch: this.ref, empty: true };
-        throw errors.notFound(
-          `ref "${this.ref}" was not found in ${this.owner}/${this.repo}: the repository is empty, and its first commit can only start the default branch "${defaultBranch}"`,
-          { system: "github" },
-        );
-      }
-      try {
-        await api.git.getRef({ owner: this.owner, repo: this.repo, ref: `tags/${this.ref}` });
-      } catch (error) {
-        if (httpStatus(error) !== 404) throw error;
-        await this.#trees.head();
-        throw readOnly("commit");
-      }
-      throw readOnly("tag");
-    });
+  /** The branch writes go to (git/branch.ts), asked once per storage while it succeeds. */
+  #writableBranch(): Promise<WritableBranch> {
+    this.#branch ??= this.#call("", async () =>
+      writableBranch(await this.#client(), { ...this.#repoRef(), describe: this.describe() }, this.#trees),
+    );
     this.#branch.catch(() => {
       this.#branch = undefined;
     });
     return this.#branch;
+  }
+
+  #repoRef(): RepoRef {
+    return { owner: this.owner, repo: this.repo, ref: this.ref };
   }
 
   /**

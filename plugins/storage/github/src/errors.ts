@@ -10,6 +10,7 @@ import {
   networkFailure,
   wording,
 } from "@ferry/plugin-kit";
+import type { Octokit } from "@octokit/rest";
 
 interface HttpFailure {
   status: number;
@@ -82,6 +83,20 @@ export function toGithubError(error: unknown, subject: ErrorSubject): FerryError
   if (stall) return stall;
   if (FerryError.isInstance(error)) return error;
   const ctx = { system: "github", path: subject.path, cause: error };
+  const transport = transportError(error, subject, ctx);
+  if (transport) return transport;
+  if (!isHttpFailure(error))
+    return errors.unexpected(
+      `${subject.what}: ${error instanceof Error ? error.message : String(error)}`,
+      ctx,
+    );
+  return httpError(error, subject, ctx);
+}
+
+type Context = { system: string; path: string | undefined; cause: unknown };
+
+/** A request that got no answer: a named network failure, a dropped connection, an abort. */
+function transportError(error: unknown, subject: ErrorSubject, ctx: Context): FerryError | undefined {
   // A named network failure (a host that does not resolve, a refused connection) before the generic
   // "dropped": fetch wraps both the same way, and only the first tells the user what to fix.
   const network = networkFailure(error);
@@ -95,11 +110,11 @@ export function toGithubError(error: unknown, subject: ErrorSubject): FerryError
     return errors.transient(`the connection to GitHub dropped while accessing ${subject.what}`, ctx);
   if (error instanceof Error && error.name === "AbortError")
     return errors.aborted(`aborted: ${subject.what}`, ctx);
-  if (!isHttpFailure(error))
-    return errors.unexpected(
-      `${subject.what}: ${error instanceof Error ? error.message : String(error)}`,
-      ctx,
-    );
+  return undefined;
+}
+
+/** An HTTP error answer, by status (a rate limit first). */
+function httpError(error: HttpFailure, subject: ErrorSubject, ctx: Context): FerryError {
   const message = githubMessage(error);
   const rate = rateLimitReset(error);
   if (rate) {
@@ -164,4 +179,44 @@ function isDroppedConnection(error: unknown): boolean {
     current = (current as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/**
+ * A 404 (or "no commit") is ambiguous: find out whether the repository, the ref or the path is
+ * missing, and say which. Other failures are mapped as they are.
+ */
+export async function explainFailure(
+  api: () => Promise<Octokit>,
+  error: unknown,
+  where: { owner: string; repo: string; ref: string | undefined; what: string; path: string },
+): Promise<FerryError> {
+  const { owner, repo, ref, path } = where;
+  const status = httpStatus(error);
+  const mapped = toGithubError(error, { what: where.what, path });
+  if (status !== 404 && !(status === 422 && mapped.code === "NotFound")) return mapped;
+  const ctx = { system: "github", path, cause: error };
+  try {
+    await (await api()).repos.get({ owner, repo });
+  } catch (repoError) {
+    if (httpStatus(repoError) !== 404) return mapped;
+    return errors.notFound(
+      `repository ${owner}/${repo} was not found on GitHub (or it is private and the token cannot see it)`,
+      ctx,
+    );
+  }
+  if (ref === undefined) return mapped;
+  try {
+    await (await api()).repos.getCommit({
+      owner,
+      repo,
+      ref,
+      headers: { accept: "application/vnd.github.sha" },
+    });
+  } catch {
+    return errors.notFound(
+      `ref "${ref}" was not found in ${owner}/${repo} (no such branch, tag or commit)`,
+      ctx,
+    );
+  }
+  return mapped;
 }

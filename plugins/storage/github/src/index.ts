@@ -10,17 +10,20 @@
 
 import type { StoragePlugin } from "@ferry/core";
 import { completeLocation, errors, type Location, registerSecret } from "@ferry/plugin-kit";
+import { GITHUB_CAPABILITIES } from "./capabilities.ts";
 import { lazyClient } from "./client.ts";
-import { GITHUB_CAPABILITIES, GithubDriver } from "./driver.ts";
+import { GithubDriver } from "./driver.ts";
 import { githubGrammar } from "./location.ts";
-import type { GithubOptions } from "./options.ts";
+import { checkOptions, type GithubOptions } from "./options.ts";
 
-export type { BatchOptions, BatchResult, GithubTransaction } from "./batch.ts";
-export { GITHUB_CAPABILITIES, GithubDriver } from "./driver.ts";
+export { GITHUB_CAPABILITIES } from "./capabilities.ts";
+export { GithubDriver } from "./driver.ts";
+export type { BatchOptions, BatchResult, GithubTransaction } from "./git/batch.ts";
 export type { CommitSummary, GithubOptions, GitIdentity } from "./options.ts";
 
 /** The GitHub storage plugin (scheme `github`, and https://github.com/... URLs: see location.ts). */
 export function github(options: GithubOptions = {}): StoragePlugin {
+  checkOptions(options);
   const client = lazyClient(options);
   const grammar = githubGrammar();
   registerSecret(options.token);

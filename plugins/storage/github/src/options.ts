@@ -1,4 +1,4 @@
-import type { Duration } from "@ferry/plugin-kit";
+import { type Duration, httpUrlOption, millisecondsOption } from "@ferry/plugin-kit";
 import type { Octokit } from "@octokit/rest";
 
 /** A commit author or committer. The date is the commit time. */
@@ -50,4 +50,30 @@ export interface GithubOptions {
    * `FERRY_TIMEOUT`, else 60 s. Not applied to your own `octokit`.
    */
   timeout?: Duration | undefined;
+}
+
+/** How long a branch or tag's resolved commit is reused by default (ms). */
+export const DEFAULT_TREE_CACHE_TTL = 5000;
+
+/** The token from the environment: `GITHUB_TOKEN`, then `GH_TOKEN`. */
+export function environmentToken(): string | undefined {
+  return process.env.GITHUB_TOKEN || process.env.GH_TOKEN || undefined;
+}
+
+/**
+ * The API root: `baseUrl`, else `GITHUB_API_URL`, else github.com's; without a trailing slash. A
+ * malformed one is InvalidInput naming where it came from.
+ */
+export function apiBaseUrl(options: GithubOptions): string {
+  const url =
+    httpUrlOption("github(): baseUrl", options.baseUrl, "github") ??
+    httpUrlOption("GITHUB_API_URL", process.env.GITHUB_API_URL || undefined, "github") ??
+    "https://api.github.com";
+  return url.replace(/\/+$/, "");
+}
+
+/** Refuse malformed options when the plugin is made, not on its first request. */
+export function checkOptions(options: GithubOptions): void {
+  httpUrlOption("github(): baseUrl", options.baseUrl, "github");
+  millisecondsOption("github(): treeCacheTtl", options.treeCacheTtl, "github");
 }

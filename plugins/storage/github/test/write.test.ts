@@ -46,6 +46,21 @@ describe("commits", () => {
     expect(await text(storage, "keep.txt")).toBe("replaced");
   });
 
+  it("a batch callback may take the transaction's methods apart ({ write, delete, copy, move })", async () => {
+    const { name, repo } = await seeded();
+    const storage = await openStorage(server.backend, `github://octo/${name}@main`);
+    const before = commitCount(repo);
+    await githubDriver(storage).batch(async ({ write, delete: remove, copy, move, deleteDirectory }) => {
+      await write("fresh.txt", "fresh");
+      remove("old/a.txt");
+      copy("keep.txt", "copied.txt");
+      move("old/b.txt", "moved.txt");
+      deleteDirectory("nothing-here");
+    });
+    expect(commitCount(repo)).toBe(before + 1);
+    expect(filesAt(repo)).toEqual(["copied.txt", "fresh.txt", "keep.txt", "moved.txt"]);
+  });
+
   it("single writes and deletes make one commit each; deleting nothing makes none", async () => {
     const { name, repo } = await seeded();
     const storage = await openStorage(server.backend, `github://octo/${name}`, {

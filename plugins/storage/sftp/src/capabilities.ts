@@ -3,9 +3,9 @@
  * there declares from it — so that they are true for that host rather than hopeful.
  */
 import { baseCapabilities, type Capabilities } from "@ferry/plugin-kit";
-import { DEFAULTS, type SftpOptions } from "./options.ts";
-import type { HostPool } from "./pool.ts";
-import { runRaw, shellQuote } from "./shell.ts";
+import type { HostPool } from "./client.ts";
+import { DEFAULTS, hostTools, type SftpOptions } from "./options.ts";
+import { runRaw, shellQuote } from "./ssh/shell.ts";
 
 export interface HostFeatures {
   /** Commands run (a shell answers exec requests). */
@@ -15,17 +15,6 @@ export interface HostFeatures {
   rm: boolean;
   /** The `copy-data` SFTP extension (OpenSSH 9.0+): server-side copy without a shell. */
   copyData: boolean;
-}
-
-export type HostTools = Required<NonNullable<SftpOptions["execCommands"]>>;
-
-/** The commands ferry runs on the host (inserted as given, so a prefix like `busybox md5sum` works). */
-export function hostTools(options: SftpOptions): HostTools {
-  return {
-    md5sum: options.execCommands?.md5sum ?? "md5sum",
-    cp: options.execCommands?.cp ?? "cp",
-    rm: options.execCommands?.rm ?? "rm",
-  };
 }
 
 export function sftpCapabilities(features: HostFeatures): Capabilities {

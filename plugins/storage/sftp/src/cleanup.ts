@@ -11,9 +11,9 @@ import {
   FerryError,
   type TreeEntry,
 } from "@ferry/plugin-kit";
-import type { HostPool } from "./pool.ts";
-import { removeTree } from "./server-side.ts";
-import { isDirectoryMode } from "./sftp-ops.ts";
+import type { HostPool } from "./client.ts";
+import { removeTree } from "./ssh/server-side.ts";
+import { isDirectoryMode } from "./ssh/sftp-calls.ts";
 
 export function cleanupHost(
   pool: HostPool,

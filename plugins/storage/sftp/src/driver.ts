@@ -25,25 +25,28 @@ import {
 } from "@ferry/plugin-kit";
 import pLimit from "p-limit";
 import type { Attributes } from "ssh2";
-import { type HostFeatures, type HostTools, hostTools, sftpCapabilities } from "./capabilities.ts";
+import { type HostFeatures, sftpCapabilities } from "./capabilities.ts";
 import { cleanupHost } from "./cleanup.ts";
-import { DEFAULTS, type SftpOptions } from "./options.ts";
-import type { HostPool } from "./pool.ts";
-import { entryOf, listDirectory, notRegular, readFile, requireFile } from "./reading.ts";
-import { copyInto, ignoreNotFound, md5OnHost, removeOnHost, removeTree } from "./server-side.ts";
-import { isDirectoryMode, isFileMode, type SftpCalls } from "./sftp-ops.ts";
-import { commandLine, run } from "./shell.ts";
+import type { HostPool } from "./client.ts";
+import { ignoreNotFound, notRegular } from "./errors.ts";
+import { entryOf, listDirectory } from "./list.ts";
+import { DEFAULTS, type HostTools, hostTools, positive, type SftpOptions } from "./options.ts";
+import { readFile, requireFile } from "./read.ts";
+import { copyInto, md5OnHost, removeOnHost, removeTree } from "./ssh/server-side.ts";
+import { isDirectoryMode, isFileMode, type SftpCalls } from "./ssh/sftp-calls.ts";
+import { commandLine, run } from "./ssh/shell.ts";
 import {
   defaultUploadChunk,
   ensureParent,
   makeDirectories,
-  type OpenFile,
   place,
   placeFeatures,
+  placeUpload,
+  reopenForWrite,
   TEMP_PREFIX,
   tempPathFor,
   uploadTo,
-  wholeSeconds,
+  WriteTargets,
 } from "./write.ts";
 
 export interface SftpDriverInit {
@@ -68,13 +71,7 @@ export class SftpDriver implements StorageDriver {
   readonly #chunkSize: number;
   readonly #concurrency: number;
   #closed = false;
-  /**
-   * Parent directories that earlier writes found or created. A write into one checks its target
-   * while it opens the temporary file, instead of a round trip before; if the directory has gone
-   * since, the open fails and the write starts over with the full check.
-   */
-  readonly #knownParents = new Set<string>();
-  readonly #parentsInProgress = new Map<string, Promise<void>>();
+  readonly #targets = new WriteTargets();
 
   constructor(init: SftpDriverInit) {
     this.#pool = init.pool;
@@ -135,58 +132,30 @@ export class SftpDriver implements StorageDriver {
       consumed = true;
       yield* source;
     })();
-    const parent = posix.dirname(path);
     try {
       return await this.#pool.run(
         async (connection) => {
-          const calls = connection.calls;
-          const upload = (alongsideOpen?: () => Promise<void>) =>
-            uploadTo(connection, temp, tracked, {
-              chunkSize:
-                positive(options.partSize) ?? positive(this.#options.chunkSize) ?? defaultUploadChunk(calls),
-              concurrency: positive(options.concurrency) ?? this.#concurrency,
-              size: options.size,
-              mtime: options.mtime,
-              signal: options.signal,
-              reopen: () => this.#reopenForWrite(temp),
-              alongsideOpen,
-            });
-          const checked = async () => {
-            await this.#checkTarget(calls, path, exclusive);
-            this.#knownParents.add(parent);
-            return upload();
+          const tuning = {
+            chunkSize:
+              positive(options.partSize) ??
+              positive(this.#options.chunkSize) ??
+              defaultUploadChunk(connection.calls),
+            concurrency: positive(options.concurrency) ?? this.#concurrency,
+            size: options.size,
+            mtime: options.mtime,
+            signal: options.signal,
+            reopen: () => reopenForWrite(this.#pool, temp),
           };
-          // Into a known directory, a create-only write is refused before any byte is sent. A
-          // replacing write sends no check of its own: a directory in the way fails its rename.
-          const refuseTaken = async () =>
-            refuseExisting(await statQuietly(calls, path), path, exclusive, calls.host);
-          const { file, size } = this.#knownParents.has(parent)
-            ? await upload(exclusive ? refuseTaken : undefined).catch((error: unknown) => {
-                // The directory went away since an earlier write: check and create it as a first write does.
-                if (consumed || !FerryError.isInstance(error, "NotFound")) throw error;
-                this.#knownParents.delete(parent);
-                return checked();
-              })
-            : await checked();
-          try {
-            await place(file.connection.calls, temp, path, exclusive, placeFeatures(file.connection)).catch(
-              async (error: unknown) => {
-                // A replacing write's rename fails on a directory: name it, as the check before
-                // a first write into a directory does (create-only placement names its own refusal).
-                if (!exclusive) {
-                  const there = await statQuietly(file.connection.calls, path);
-                  refuseExisting(there, path, false, file.connection.calls.host);
-                }
-                throw error;
-              },
-            );
-            // The temporary file was created by this write and holds exactly the bytes sent; with
-            // the mtime set by this write too, a stat of the result would only repeat both.
-            if (options.mtime) return { path: key, kind: "file", size, mtime: wholeSeconds(options.mtime) };
-            return entryOf(key, await file.connection.calls.stat(path));
-          } finally {
-            file.release();
-          }
+          const upload = (alongsideOpen?: () => Promise<void>) =>
+            uploadTo(connection, temp, tracked, { ...tuning, alongsideOpen });
+          const uploaded = await this.#targets.upload(
+            connection.calls,
+            path,
+            exclusive,
+            upload,
+            () => consumed,
+          );
+          return placeUpload(uploaded, temp, { key, path }, exclusive, options.mtime);
         },
         // The source is consumed as it is sent: the whole write is repeated on a fresh connection
         // only when the old one was found dead before the first byte was taken (after that, the
@@ -197,39 +166,6 @@ export class SftpDriver implements StorageDriver {
       await this.#removeQuietly(temp);
       throw error;
     }
-  }
-
-  /** The temporary file of an interrupted upload, open again (not truncated) on a fresh connection. */
-  #reopenForWrite(temp: string): Promise<OpenFile> {
-    return this.#pool.run(async (connection) => {
-      const handle = await connection.calls.open(temp, "r+", "write");
-      return { connection, handle, release: this.#pool.keep(connection) };
-    });
-  }
-
-  /** Refuse early what the final placement would refuse, and create the parents. */
-  async #checkTarget(calls: SftpCalls, path: string, exclusive: boolean): Promise<void> {
-    // Both questions in one round trip: is something at the path, and is its parent a directory.
-    const [existing, parent] = await Promise.all([
-      statQuietly(calls, path),
-      statQuietly(calls, posix.dirname(path)),
-    ]);
-    refuseExisting(existing, path, exclusive, calls.host);
-    if (!existing && !(parent && isDirectoryMode(parent.mode))) await this.#createParent(calls, path);
-  }
-
-  /**
-   * ensureParent, once for writes into the same new directory that start together (a folder's
-   * first files): the others wait for it instead of racing it with mkdir requests of their own.
-   * When it fails, each tries on its own connection, so its error names its own file.
-   */
-  #createParent(calls: SftpCalls, path: string): Promise<void> {
-    const dir = posix.dirname(path);
-    const pending = this.#parentsInProgress.get(dir);
-    if (pending) return pending.catch(() => ensureParent(calls, path));
-    const creating = ensureParent(calls, path).finally(() => this.#parentsInProgress.delete(dir));
-    this.#parentsInProgress.set(dir, creating);
-    return creating;
   }
 
   /** Best-effort removal of a temporary file after a failure, on a fresh connection if the old one died. */
@@ -341,7 +277,7 @@ export class SftpDriver implements StorageDriver {
         const calls = connection.calls;
         const attrs = await calls.stat(source);
         requireFile(attrs, source, calls.host);
-        await this.#checkTarget(calls, target, exclusive);
+        await this.#targets.check(calls, target, exclusive);
         const plan = {
           command: this.features.exec && this.features.cp,
           copyData: this.features.copyData,
@@ -396,34 +332,5 @@ export class SftpDriver implements StorageDriver {
     if (this.#closed) return;
     this.#closed = true;
     await this.#pool.release();
-  }
-}
-
-function positive(value: number | undefined): number | undefined {
-  return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : undefined;
-}
-
-function statQuietly(calls: SftpCalls, path: string): Promise<Attributes | undefined> {
-  return calls.statOrNothing(path).catch(() => undefined);
-}
-
-/** What a write must not replace: a directory, or anything at all for a create-only write. */
-function refuseExisting(
-  existing: Attributes | undefined,
-  path: string,
-  exclusive: boolean,
-  host: string,
-): void {
-  if (existing && isDirectoryMode(existing.mode)) {
-    throw errors.invalidInput(`cannot write ${path} on ${host}: a directory is there`, {
-      system: "sftp",
-      path,
-    });
-  }
-  if (existing && exclusive) {
-    throw errors.conditionNotMet(`not created: something already exists at ${path} on ${host}`, {
-      system: "sftp",
-      path,
-    });
   }
 }

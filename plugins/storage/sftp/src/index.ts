@@ -7,28 +7,21 @@
  */
 
 import { createStorage, type StoragePlugin } from "@ferry/core";
-import {
-  completeLocation,
-  errors,
-  idleTimeoutMs,
-  type Location,
-  registerSecret,
-  type Storage,
-} from "@ferry/plugin-kit";
+import { completeLocation, errors, type Location, registerSecret, type Storage } from "@ferry/plugin-kit";
 import { probeFeatures, sftpCapabilities } from "./capabilities.ts";
-import { checkExplicitKey } from "./connection.ts";
+import { acquirePool } from "./client.ts";
 import { SftpDriver } from "./driver.ts";
 import { sftpGrammar } from "./location.ts";
-import type { SftpOptions } from "./options.ts";
-import { acquirePool } from "./pool.ts";
-import { describeTarget, resolveTarget } from "./target.ts";
+import { checkOptions, type SftpOptions } from "./options.ts";
+import { checkExplicitKey } from "./ssh/connect.ts";
+import { describeTarget, resolveTarget } from "./ssh/target.ts";
 
 export { type HostFeatures, sftpCapabilities } from "./capabilities.ts";
 export { SftpDriver } from "./driver.ts";
-export { type HostKeyCheck, hostPattern } from "./known-hosts.ts";
 export type { SftpOptions } from "./options.ts";
-export { shellQuote } from "./shell.ts";
-export { findSshHost, type SshHostConfig, sshConfigPath, sshHostSettings } from "./ssh-config.ts";
+export { type HostKeyCheck, hostPattern } from "./ssh/known-hosts.ts";
+export { shellQuote } from "./ssh/shell.ts";
+export { findSshHost, type SshHostConfig, sshConfigPath, sshHostSettings } from "./ssh/ssh-config.ts";
 
 export interface SftpRoot {
   /** Host name, address or ~/.ssh/config alias. */
@@ -41,7 +34,7 @@ export interface SftpRoot {
 
 /** Connect (sharing the host's pool), resolve the root directory, probe features, build the driver. */
 export async function openSftpDriver(where: SftpRoot, options: SftpOptions = {}): Promise<SftpDriver> {
-  idleTimeoutMs(options.timeout, "sftp(): timeout"); // a malformed timeout fails here, not mid-transfer
+  checkOptions(options); // a malformed option fails here, not mid-transfer
   const target = resolveTarget({ host: where.host, port: where.port, user: where.user }, options);
   await checkExplicitKey(target, options);
   const pool = acquirePool(target, options);
@@ -80,6 +73,7 @@ export async function sftpStorage(options: SftpOptions & SftpRoot): Promise<Stor
  * optional: with none, keys come from ssh-agent and ~/.ssh, host keys from ~/.ssh/known_hosts.
  */
 export function sftp(options: SftpOptions = {}): StoragePlugin {
+  checkOptions(options);
   registerSecret(
     options.passphrase,
     typeof options.privateKey === "string" ? options.privateKey : options.privateKey?.toString("utf8"),

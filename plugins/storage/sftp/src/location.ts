@@ -13,7 +13,7 @@ import {
   redactSecrets,
   refuse,
 } from "@ferry/plugin-kit";
-import { findSshHost, sshConfigPath } from "./ssh-config.ts";
+import { findSshHost, sshConfigPath } from "./ssh/ssh-config.ts";
 
 interface Written {
   user: string | undefined;

@@ -1,5 +1,5 @@
-import type { Duration } from "@ferry/plugin-kit";
-import type { HostKeyCheck } from "./known-hosts.ts";
+import { type Duration, errors, idleTimeoutMs, oneOfOption, positiveIntegerOption } from "@ferry/plugin-kit";
+import type { HostKeyCheck } from "./ssh/known-hosts.ts";
 
 /** Options of the `sftp()` plugin factory. Every field is optional: URLs and ~/.ssh/config fill in the rest. */
 export interface SftpOptions {
@@ -65,3 +65,39 @@ export const DEFAULTS = {
   concurrency: 8,
   readyTimeout: 20_000,
 } as const;
+
+export type HostTools = Required<NonNullable<SftpOptions["execCommands"]>>;
+
+/** The commands ferry runs on the host (inserted as given, so a prefix like `busybox md5sum` works). */
+export function hostTools(options: SftpOptions): HostTools {
+  return {
+    md5sum: options.execCommands?.md5sum ?? "md5sum",
+    cp: options.execCommands?.cp ?? "cp",
+    rm: options.execCommands?.rm ?? "rm",
+  };
+}
+
+/** A positive whole number, else undefined (for the default to apply). */
+export function positive(value: number | undefined): number | undefined {
+  return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
+/**
+ * Refuse malformed options before anything connects: InvalidInput naming the option (`sftp():
+ * concurrency must be a positive integer, got 0`), instead of a default used in silence.
+ */
+export function checkOptions(options: SftpOptions): void {
+  for (const name of ["maxSessionsPerHost", "chunkSize", "concurrency", "readyTimeout"] as const)
+    positiveIntegerOption(`sftp(): ${name}`, options[name], "sftp");
+  const port = options.port;
+  if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+    throw errors.invalidInput(
+      `sftp(): port must be an integer from 1 to 65535, got ${JSON.stringify(port)}`,
+      {
+        system: "sftp",
+      },
+    );
+  }
+  oneOfOption("sftp(): hostKeyCheck", options.hostKeyCheck, ["strict", "accept-new", "off"], "sftp");
+  idleTimeoutMs(options.timeout, "sftp(): timeout");
+}

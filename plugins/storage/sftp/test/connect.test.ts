@@ -7,7 +7,7 @@ import type { Storage } from "@ferry/plugin-kit";
 import { freePort, spawnBackend, uniqueName, waitUntil } from "@ferry/test-harness";
 import { afterEach, describe, expect, it } from "vitest";
 import { hostPattern, sftp, sftpStorage } from "../src/index.ts";
-import { resolveTarget } from "../src/target.ts";
+import { resolveTarget } from "../src/ssh/target.ts";
 import { baseOptions, skipReason, useSshd } from "./helpers.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);

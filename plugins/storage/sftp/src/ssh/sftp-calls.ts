@@ -1,62 +1,15 @@
 /**
- * SFTP requests as promises, with SFTP status codes mapped to ferry's error codes. Errors without a
- * status code (the transport went away) pass through unchanged, for the pool to recognise.
+ * SFTP requests as promises, with SFTP status codes mapped to ferry's error codes (errors.ts). Errors
+ * without a status code (the transport went away) pass through unchanged, for the pool to recognise.
  */
-import { describeStall, errors, type FerryError, findStall } from "@ferry/plugin-kit";
+import { describeStall, type FerryError } from "@ferry/plugin-kit";
 import type { Attributes, FileEntryWithStats, OpenMode, SFTPWrapper } from "ssh2";
-
-/** SSH_FX_* status codes (draft-ietf-secsh-filexfer-02, the version OpenSSH speaks). */
-export const STATUS = {
-  EOF: 1,
-  NO_SUCH_FILE: 2,
-  PERMISSION_DENIED: 3,
-  FAILURE: 4,
-  OP_UNSUPPORTED: 8,
-} as const;
+import { mapSftpError, STATUS, statusOf } from "../errors.ts";
 
 const S_IFMT = 0o170000;
 export const isDirectoryMode = (mode: number) => (mode & S_IFMT) === 0o040000;
 export const isFileMode = (mode: number) => (mode & S_IFMT) === 0o100000;
 export const isLinkMode = (mode: number) => (mode & S_IFMT) === 0o120000;
-
-/** An error that means the transport went away (no SFTP status: the request never got an answer). */
-export function isLostConnection(error: unknown): boolean {
-  if (findStall(error)) return true;
-  if (statusOf(error) !== undefined) return false;
-  return /No response from server|Not connected|closed|ECONNRESET|EPIPE|write after end/i.test(
-    String((error as { message?: unknown } | undefined)?.message ?? ""),
-  );
-}
-
-export function statusOf(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "number" ? code : undefined;
-}
-
-/** Map a failed SFTP request on `path` (absolute, on `host`) to a FerryError; transport errors are returned as they are. */
-export function mapSftpError(
-  error: unknown,
-  path: string,
-  host: string,
-  intent: "read" | "write" = "read",
-): unknown {
-  const status = statusOf(error);
-  if (status === undefined) return error;
-  const ctx = { system: "sftp", path, cause: error };
-  switch (status) {
-    case STATUS.NO_SUCH_FILE:
-      return errors.notFound(`no such file or directory: ${path} on ${host}`, ctx);
-    case STATUS.PERMISSION_DENIED:
-      return errors.permissionDenied(`permission denied: cannot ${intent} ${path} on ${host}`, ctx);
-    case STATUS.OP_UNSUPPORTED:
-      return errors.unsupported(`${host} does not support this SFTP request (${path})`, ctx);
-    default:
-      return errors.unexpected(
-        `SFTP ${intent} of ${path} on ${host} failed: ${(error as Error).message}`,
-        ctx,
-      );
-  }
-}
 
 /** The write size every SFTP v3 server must accept (draft-ietf-secsh-filexfer-02 §3: 32768 data bytes). */
 const FALLBACK_MAX_WRITE = 32 * 1024;

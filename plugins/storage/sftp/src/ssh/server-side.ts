@@ -4,18 +4,14 @@
  * fallbacks (a tree walk for rm -r, a copy streamed through this process).
  */
 import { posix } from "node:path";
-import { type ExecResult, errors, FerryError } from "@ferry/plugin-kit";
-import type { HostTools } from "./capabilities.ts";
+import { type ExecResult, errors } from "@ferry/plugin-kit";
+import { commandError, ignoreNotFound } from "../errors.ts";
+import type { HostTools } from "../options.ts";
+import { ParallelReadStream, type RemoteFile } from "../read.ts";
+import { uploadTo } from "../write.ts";
 import type { Connection } from "./connection.ts";
-import { ParallelReadStream, type RemoteFile } from "./read-stream.ts";
-import { isDirectoryMode, type SftpCalls } from "./sftp-ops.ts";
-import { runRaw, shellQuote } from "./shell.ts";
-import { uploadTo } from "./write.ts";
-
-export function ignoreNotFound(error: unknown): undefined {
-  if (FerryError.isInstance(error, "NotFound")) return undefined;
-  throw error;
-}
+import { isDirectoryMode, type SftpCalls } from "./sftp-calls.ts";
+import { run, shellQuote } from "./shell.ts";
 
 /** Run a ferry-built command; a non-zero exit becomes a typed error carrying the end of stderr. */
 export async function runChecked(
@@ -24,22 +20,9 @@ export async function runChecked(
   path: string,
   signal?: AbortSignal,
 ): Promise<ExecResult> {
-  const raw = await runRaw(connection, command, { signal });
-  const result = {
-    exitCode: raw.exitCode,
-    stdout: raw.stdout.toString("utf8"),
-    stderr: raw.stderr.toString("utf8"),
-  };
+  const result = await run(connection, command, { signal });
   if (result.exitCode === 0) return result;
-  const detail = result.stderr.trim().split("\n").slice(-3).join("; ");
-  const ctx = { system: "sftp", path };
-  if (/permission denied/i.test(detail)) {
-    throw errors.permissionDenied(`permission denied on ${connection.label}: ${detail}`, ctx);
-  }
-  if (/no such file/i.test(detail)) {
-    throw errors.notFound(`no such file or directory on ${connection.label}: ${detail}`, ctx);
-  }
-  throw errors.unexpected(`command on ${connection.label} exited with ${result.exitCode}: ${detail}`, ctx);
+  throw commandError(connection.label, result.exitCode, result.stderr, path);
 }
 
 /** MD5 of a file, computed on the host. It reads stdin, so no escaped file name has to be parsed out. */

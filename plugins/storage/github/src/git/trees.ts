@@ -5,7 +5,7 @@
  * listing falls back to walking subtrees one level at a time, as GitHub's documentation advises.
  */
 import { compareKeys, errors } from "@ferry/plugin-kit";
-import { type ClientSource, withSignal } from "./client.ts";
+import { type ClientSource, withSignal } from "../client.ts";
 
 export interface GitEntry {
   name: string;

@@ -7,10 +7,11 @@
  */
 import { createHash } from "node:crypto";
 import { debugLog, errors, FerryError, findStall } from "@ferry/plugin-kit";
-import { type Connection, connect } from "./connection.ts";
+import { isLostConnection } from "./errors.ts";
 import { DEFAULTS, type SftpOptions } from "./options.ts";
-import { isLostConnection } from "./sftp-ops.ts";
-import { describeTarget, type Target } from "./target.ts";
+import { connect } from "./ssh/connect.ts";
+import type { Connection } from "./ssh/connection.ts";
+import { describeTarget, type Target } from "./ssh/target.ts";
 
 /** `NODE_DEBUG=ferry:sftp` traces connections; never keys, passphrases or file contents. */
 const debug = debugLog("ferry:sftp");

@@ -1,11 +1,8 @@
 /**
- * Blob bytes in and out without holding a file in memory: uploads stream the JSON body
- * `{"encoding":"base64","content":"…"}` as the source produces bytes (base64 in 3-byte groups);
- * downloads stream the raw media type and slice ranges client-side (GitHub serves no byte ranges).
+ * Writes: blob bytes uploaded without holding a file in memory. The JSON body
+ * `{"encoding":"base64","content":"…"}` is streamed as the source produces bytes (base64 in 3-byte
+ * groups). A batch (git/batch.ts) uploads its files' blobs with these as it runs, then commits them.
  */
-import { Readable } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { ByteRange } from "@ferry/plugin-kit";
 import type { Octokit } from "@octokit/rest";
 import { withSignal } from "./client.ts";
 
@@ -125,46 +122,4 @@ export async function createFirstFile(
   );
   const answer = data as { content: { sha: string }; commit: { sha: string; tree: { sha: string } } };
   return { commit: answer.commit.sha, tree: answer.commit.tree.sha, blob: answer.content.sha, size };
-}
-
-export async function downloadBlob(
-  api: Octokit,
-  repo: { owner: string; repo: string },
-  blob: { sha: string; size: number },
-  range: ByteRange | undefined,
-  signal?: AbortSignal,
-): Promise<Readable> {
-  const { data } = await api.request("GET /repos/{owner}/{repo}/git/blobs/{file_sha}", {
-    owner: repo.owner,
-    repo: repo.repo,
-    file_sha: blob.sha,
-    headers: { accept: "application/vnd.github.raw" },
-    request: { parseSuccessResponseBody: false, ...withSignal(signal) },
-  });
-  const stream = Readable.fromWeb(data as unknown as WebReadableStream<Uint8Array>);
-  if (!range) return stream;
-  const start = "suffix" in range ? Math.max(0, blob.size - range.suffix) : range.offset;
-  const end =
-    "suffix" in range
-      ? blob.size
-      : range.length === undefined
-        ? blob.size
-        : Math.min(blob.size, range.offset + range.length);
-  return Readable.from(slice(stream, start, end), { objectMode: false });
-}
-
-/** Bytes [start, end) of a stream; stops reading (and closes the download) once `end` is reached. */
-async function* slice(source: Readable, start: number, end: number): AsyncGenerator<Uint8Array> {
-  if (end <= start) {
-    source.destroy();
-    return;
-  }
-  let position = 0;
-  for await (const chunk of source as AsyncIterable<Uint8Array>) {
-    const from = Math.max(0, start - position);
-    const to = Math.min(chunk.byteLength, end - position);
-    position += chunk.byteLength;
-    if (to > from) yield chunk.subarray(from, to);
-    if (position >= end) return;
-  }
 }

@@ -1,13 +1,17 @@
 /**
- * Reading a byte span of a remote file with several read requests in flight, delivered in order
- * with back-pressure: at most `concurrency` chunks of `chunkSize` are requested ahead of what the
- * consumer has taken (ssh2's own ReadStream waits for each reply before asking again, which costs a
- * round trip per chunk). When the connection drops, the file is opened again on a fresh connection
- * (once) and reading resumes after the last byte delivered — if the file is unchanged.
+ * Reads: a stream of a file or a span of it. A byte span is read with several read requests in
+ * flight, delivered in order with back-pressure: at most `concurrency` chunks of `chunkSize` are
+ * requested ahead of what the consumer has taken (ssh2's own ReadStream waits for each reply before
+ * asking again, which costs a round trip per chunk). When the connection drops, the file is opened
+ * again on a fresh connection (once) and reading resumes after the last byte delivered — if the file
+ * is unchanged.
  */
-import { Readable } from "node:stream";
-import { errors } from "@ferry/plugin-kit";
-import type { SftpCalls } from "./sftp-ops.ts";
+import { PassThrough, Readable } from "node:stream";
+import { errors, type ReadOptions } from "@ferry/plugin-kit";
+import type { Attributes } from "ssh2";
+import type { HostPool } from "./client.ts";
+import { isLostConnection, notRegular, readError } from "./errors.ts";
+import { isDirectoryMode, isFileMode, type SftpCalls } from "./ssh/sftp-calls.ts";
 
 /** An open remote file, held on one pooled connection until `release()`. */
 export interface RemoteFile {
@@ -139,4 +143,76 @@ export class ParallelReadStream extends Readable {
     }
     callback(error);
   }
+}
+
+/** Only regular files can be read, copied or checksummed. */
+export function requireFile(attrs: Attributes, path: string, host: string): void {
+  if (isDirectoryMode(attrs.mode)) {
+    throw errors.invalidInput(`is a directory, not a file: ${path} on ${host}`, { system: "sftp", path });
+  }
+  if (!isFileMode(attrs.mode)) throw notRegular(path, host);
+}
+
+/** Open `path` for reading on a pooled connection, held until the file is released. */
+function openForRead(pool: HostPool, path: string): Promise<RemoteFile> {
+  return pool.run(async (connection) => {
+    const attrs = await connection.calls.stat(path);
+    requireFile(attrs, path, pool.label);
+    const handle = await connection.calls.open(path, "r", "read");
+    return {
+      calls: connection.calls,
+      handle,
+      size: attrs.size,
+      mtime: attrs.mtime,
+      lost: (error: unknown) => connection.gone || isLostConnection(error),
+      release: pool.keep(connection),
+    };
+  });
+}
+
+/** Offset and length to read, clamped to the file. */
+function byteSpan(size: number, range: ReadOptions["range"]): { start: number; length: number } {
+  if (!range) return { start: 0, length: size };
+  if ("suffix" in range) {
+    const length = Math.min(range.suffix, size);
+    return { start: size - length, length };
+  }
+  const start = Math.min(range.offset, size);
+  const length = Math.min(range.length ?? size - start, size - start);
+  return { start, length };
+}
+
+export interface ReadTuning {
+  chunkSize: number;
+  concurrency: number;
+}
+
+/** A stream of `path` (or the requested range of it); errors on it are FerryErrors. */
+export async function readFile(
+  pool: HostPool,
+  path: string,
+  options: ReadOptions,
+  tuning: ReadTuning,
+): Promise<Readable> {
+  const file = await openForRead(pool, path);
+  const span = byteSpan(file.size, options.range);
+  if (span.length === 0) {
+    await file.calls.close(file.handle, path).catch(() => undefined);
+    file.release();
+    return new PassThrough().end();
+  }
+  const source = new ParallelReadStream(file, path, { ...span, ...tuning }, () => openForRead(pool, path));
+  const output = new PassThrough({ highWaterMark: tuning.chunkSize });
+  // Errors from the channel become ferry errors (a dropped connection: Transient) on the stream we
+  // hand out; a consumer that stops early closes the remote handle.
+  source.on("error", (error: Error) => output.destroy(readError(error, path, pool.label) as Error));
+  output.once("close", () => source.destroy());
+  source.pipe(output);
+  const signal = options.signal;
+  if (signal) {
+    const onAbort = () => output.destroy(errors.aborted(`read aborted: ${path}`, { system: "sftp", path }));
+    signal.addEventListener("abort", onAbort, { once: true });
+    output.once("close", () => signal.removeEventListener("abort", onAbort));
+  }
+  return output;
 }

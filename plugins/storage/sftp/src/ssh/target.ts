@@ -6,8 +6,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { errors } from "@ferry/plugin-kit";
+import type { SftpOptions } from "../options.ts";
 import type { HostKeyCheck } from "./known-hosts.ts";
-import type { SftpOptions } from "./options.ts";
 import { sshConfigPath, sshHostSettings } from "./ssh-config.ts";
 
 export interface Target {

@@ -1,0 +1,33 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { checkRoles, REQUIRED_ROLES, ROLE_PLUGINS } from "../scripts/check-plugin-roles.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+describe("one file per role in storage plugins", () => {
+  it.each(ROLE_PLUGINS)("%s has the role files and at most one subfolder", (dir) => {
+    expect(checkRoles(root, dir)).toEqual([]);
+  });
+
+  it("the checker names a missing role, a file outside the roles and a second subfolder", () => {
+    const scratch = mkdtempSync(join(tmpdir(), "ferry-roles-"));
+    try {
+      const src = join(scratch, "plugins", "storage", "odd", "src");
+      mkdirSync(join(src, "ssh"), { recursive: true });
+      mkdirSync(join(src, "extra"));
+      for (const role of REQUIRED_ROLES.filter((name) => name !== "list.ts"))
+        writeFileSync(join(src, role), "export {};\n");
+      writeFileSync(join(src, "pool.ts"), "export {};\n");
+      expect(checkRoles(scratch, "plugins/storage/odd")).toEqual([
+        "plugins/storage/odd: missing src/list.ts",
+        "plugins/storage/odd: src/pool.ts is not a role file (move it into the plugin's one subfolder)",
+        "plugins/storage/odd: src/ has 2 subfolders (extra, ssh); at most one",
+      ]);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+});
