@@ -3,13 +3,22 @@
  * auth, internal-sftp, everything in a temp dir that `stop()` removes. The "cluster" ferry's SFTP
  * plugin is tested against.
  */
-import { execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type Backend, freePort, HOST, spawnBackend, track, uniqueName, waitUntil } from "./lifecycle.ts";
+import {
+  type Backend,
+  type ChildBackend,
+  freePort,
+  HOST,
+  spawnBackend,
+  track,
+  uniqueName,
+  waitUntil,
+} from "./lifecycle.ts";
 
 const run = promisify(execFile);
 
@@ -151,6 +160,29 @@ export interface SshdOptions {
 export async function startSshd(options: SshdOptions = {}): Promise<SshdBackend> {
   const unavailable = sshdUnavailable();
   if (unavailable) throw new Error(unavailable);
+  const setup = await writeSetup(options);
+  const child = await spawnListening(setup);
+  const backend = sshdBackend(setup, child);
+  track(backend);
+  return backend;
+}
+
+/** The files one sshd runs from, all in `dir`, and what a client needs to reach it. */
+interface SshdSetup {
+  dir: string;
+  rootsDir: string;
+  configPath: string;
+  port: number;
+  user: string;
+  userKey: SshKey;
+  passphraseKey: SshKey & { passphrase: string };
+  hostPublicKey: string;
+  knownHostsPath: string;
+  sshConfigPath: string;
+}
+
+/** Keys, sshd_config, known_hosts and an ssh config in a new temporary directory. */
+async function writeSetup(options: SshdOptions): Promise<SshdSetup> {
   const dir = await mkdtemp(join(tmpdir(), "ferry-sshd-"));
   const rootsDir = join(dir, "roots");
   mkdirSync(rootsDir);
@@ -168,67 +200,95 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdBackend>
   const port = await freePort();
   const user = userInfo().username;
   const configPath = join(dir, "sshd_config");
-  const sftpServer = `internal-sftp${options.readOnly ? " -R" : ""}`;
-  writeFileSync(
-    configPath,
-    [
-      `Port ${port}`,
-      `ListenAddress ${HOST}`,
-      `HostKey ${hostKey.privateKeyPath}`,
-      `AuthorizedKeysFile ${authorizedKeys}`,
-      `PidFile ${join(dir, "sshd.pid")}`,
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "PubkeyAuthentication yes",
-      "PermitRootLogin prohibit-password",
-      "StrictModes no",
-      "UsePAM no",
-      "LogLevel VERBOSE",
-      `Subsystem sftp ${sftpServer}`,
-      ...(options.sftpOnly ? [`ForceCommand ${sftpServer}`] : []),
-      // Tests open many connections in quick succession; the default 10:30:100 drops some.
-      "MaxStartups 100",
-      "",
-    ].join("\n"),
-  );
+  writeFileSync(configPath, sshdConfig(dir, port, hostKey, authorizedKeys, options));
 
   const hostPublicKey = hostKey.publicKey.split(" ").slice(0, 2).join(" ");
   const knownHostsPath = join(dir, "known_hosts");
   writeFileSync(knownHostsPath, `[${HOST}]:${port} ${hostPublicKey}\n`);
   const sshConfigPath = join(dir, "ssh_config");
-  writeFileSync(
+  writeFileSync(sshConfigPath, clientConfig(port, user, userKey, knownHostsPath));
+  return {
+    dir,
+    rootsDir,
+    configPath,
+    port,
+    user,
+    userKey,
+    passphraseKey: passphraseKey as SshKey & { passphrase: string },
+    hostPublicKey,
+    knownHostsPath,
     sshConfigPath,
-    [
-      `Host ${SSHD_ALIAS}`,
-      `  HostName ${HOST}`,
-      `  Port ${port}`,
-      `  User ${user}`,
-      `  IdentityFile ${userKey.privateKeyPath}`,
-      `  UserKnownHostsFile ${knownHostsPath}`,
-      "",
-    ].join("\n"),
-  );
+  };
+}
 
-  const child = spawnBackend("sshd", SSHD_BINARY, ["-D", "-e", "-f", configPath]);
+function sshdConfig(
+  dir: string,
+  port: number,
+  hostKey: SshKey,
+  authorizedKeys: string,
+  options: SshdOptions,
+): string {
+  const sftpServer = `internal-sftp${options.readOnly ? " -R" : ""}`;
+  return [
+    `Port ${port}`,
+    `ListenAddress ${HOST}`,
+    `HostKey ${hostKey.privateKeyPath}`,
+    `AuthorizedKeysFile ${authorizedKeys}`,
+    `PidFile ${join(dir, "sshd.pid")}`,
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "PubkeyAuthentication yes",
+    "PermitRootLogin prohibit-password",
+    "StrictModes no",
+    "UsePAM no",
+    "LogLevel VERBOSE",
+    `Subsystem sftp ${sftpServer}`,
+    ...(options.sftpOnly ? [`ForceCommand ${sftpServer}`] : []),
+    // Tests open many connections in quick succession; the default 10:30:100 drops some.
+    "MaxStartups 100",
+    "",
+  ].join("\n");
+}
+
+/** An ssh config with `Host ferry-cluster`, for clients that read one. */
+function clientConfig(port: number, user: string, userKey: SshKey, knownHostsPath: string): string {
+  return [
+    `Host ${SSHD_ALIAS}`,
+    `  HostName ${HOST}`,
+    `  Port ${port}`,
+    `  User ${user}`,
+    `  IdentityFile ${userKey.privateKeyPath}`,
+    `  UserKnownHostsFile ${knownHostsPath}`,
+    "",
+  ].join("\n");
+}
+
+/** sshd, once it logs that it listens; on failure it is stopped and `setup.dir` removed. */
+async function spawnListening(setup: SshdSetup): Promise<ChildBackend> {
+  const child = spawnBackend("sshd", SSHD_BINARY, ["-D", "-e", "-f", setup.configPath]);
   try {
     // Ready when sshd logs that it listens (a TCP probe would count as a failed login in its log).
     await waitUntil(
       async () => {
         if (child.process.exitCode !== null)
           throw new Error(`sshd exited (${child.process.exitCode}): ${child.logs()}`);
-        return child.logs().includes(`Server listening on ${HOST} port ${port}`);
+        return child.logs().includes(`Server listening on ${HOST} port ${setup.port}`);
       },
       { what: "sshd", timeoutMs: 15_000 },
     );
   } catch (error) {
     await child.stop();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(setup.dir, { recursive: true, force: true });
     throw error;
   }
+  return child;
+}
 
-  const pid = child.process.pid!;
-  // If this process dies without stopping the server (killed, crashed), a watchdog stops it, so no
-  // sshd outlives the tests that started it.
+/**
+ * If this process dies without stopping the server (killed, crashed), a watchdog stops it, so no
+ * sshd outlives the tests that started it.
+ */
+function startWatchdog(pid: number, dir: string): ChildProcess {
   const watchdog = spawn(
     "sh",
     [
@@ -238,26 +298,34 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdBackend>
     { detached: true, stdio: "ignore" },
   );
   watchdog.unref();
-  /** Kill every per-connection process and wait until they are gone. */
-  const killConnections = async () => {
-    const victims = descendants(pid);
-    for (const victim of victims) signal(victim, "SIGKILL");
-    await waitUntil(async () => !victims.some(alive), { what: "sshd connections to end", timeoutMs: 5000 });
-  };
+  return watchdog;
+}
+
+/** Kill every per-connection process of the sshd `pid` and wait until they are gone. */
+async function killConnections(pid: number): Promise<void> {
+  const victims = descendants(pid);
+  for (const victim of victims) signal(victim, "SIGKILL");
+  await waitUntil(async () => !victims.some(alive), { what: "sshd connections to end", timeoutMs: 5000 });
+}
+
+function sshdBackend(setup: SshdSetup, child: ChildBackend): SshdBackend {
+  const { dir, rootsDir, port, userKey } = setup;
+  const pid = child.process.pid!;
+  const watchdog = startWatchdog(pid, dir);
   let stopped: Promise<void> | undefined;
-  const backend: SshdBackend = {
+  return {
     name: "sshd",
     host: HOST,
     port,
-    user,
+    user: setup.user,
     alias: SSHD_ALIAS,
     dir,
     privateKeyPath: userKey.privateKeyPath,
     privateKey: userKey.privateKey,
-    passphraseKey: passphraseKey as SshKey & { passphrase: string },
-    hostPublicKey,
-    knownHostsPath,
-    sshConfigPath,
+    passphraseKey: setup.passphraseKey,
+    hostPublicKey: setup.hostPublicKey,
+    knownHostsPath: setup.knownHostsPath,
+    sshConfigPath: setup.sshConfigPath,
     logs: () => child.logs(),
     makeRoot() {
       const root = join(rootsDir, uniqueName("root"));
@@ -265,7 +333,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdBackend>
       return root;
     },
     makeKey: (options = {}) => generateKey(dir, uniqueName("key"), options.passphrase),
-    dropConnections: killConnections,
+    dropConnections: () => killConnections(pid),
     openConnections: () => descendants(pid, 1).filter(alive).length,
     stop() {
       stopped ??= (async () => {
@@ -274,7 +342,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdBackend>
         if (watchdog.pid) signal(watchdog.pid, "SIGKILL");
         signal(pid, "SIGSTOP");
         try {
-          await killConnections();
+          await killConnections(pid);
         } finally {
           const done = child.stop();
           signal(pid, "SIGCONT");
@@ -285,6 +353,4 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdBackend>
       return stopped;
     },
   };
-  track(backend);
-  return backend;
 }
