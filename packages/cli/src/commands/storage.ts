@@ -35,7 +35,17 @@ interface LsOptions {
   humanReadable?: boolean;
 }
 
+/** ls, cat, stat, du, rm and mkdir on `program`. */
 export function registerStorageCommands(program: Command): void {
+  registerLs(program);
+  registerCat(program);
+  registerStat(program);
+  registerDu(program);
+  registerRm(program);
+  registerMkdir(program);
+}
+
+function registerLs(program: Command): void {
   withCommonOptions(
     program
       .command("ls")
@@ -76,7 +86,9 @@ export function registerStorageCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerCat(program: Command): void {
   withCommonOptions(
     program
       .command("cat")
@@ -111,7 +123,9 @@ export function registerStorageCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerStat(program: Command): void {
   withCommonOptions(
     program
       .command("stat")
@@ -134,7 +148,9 @@ export function registerStorageCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerDu(program: Command): void {
   withCommonOptions(
     program
       .command("du")
@@ -161,7 +177,9 @@ export function registerStorageCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerRm(program: Command): void {
   withCommonOptions(
     program
       .command("rm")
@@ -205,7 +223,9 @@ export function registerStorageCommands(program: Command): void {
       },
     ),
   );
+}
 
+function registerMkdir(program: Command): void {
   withCommonOptions(
     program
       .command("mkdir")
