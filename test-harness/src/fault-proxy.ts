@@ -84,117 +84,40 @@ interface Pending {
 }
 
 export async function startFaultProxy(target: { host?: string; port: number }): Promise<FaultProxy> {
-  const faults: ArmedFault[] = [];
-  const sockets = new Set<Socket>();
-  const stallEnders = new Set<() => void>();
-  let connections = 0;
-  let rate: number | undefined;
-  const bytes = { upstream: 0, downstream: 0 };
-
+  const state: ProxyState = {
+    faults: [],
+    sockets: new Set(),
+    stallEnders: new Set(),
+    connections: 0,
+    rate: undefined,
+    bytes: { upstream: 0, downstream: 0 },
+  };
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
-    connections += 1;
-    const upstream = new Socket({ allowHalfOpen: true });
-    sockets.add(client);
-    sockets.add(upstream);
-    let stalled = false;
-    let cut = false;
-    const closeBoth = (reset: boolean) => {
-      cut = true;
-      for (const socket of [client, upstream]) {
-        if (reset) socket.resetAndDestroy();
-        else socket.end();
-      }
-    };
-    const stall = () => {
-      stalled = true;
-      client.pause();
-      upstream.pause();
-      stallEnders.add(() => closeBoth(true));
-    };
-    const pipe = (from: Socket, to: Socket, direction: FaultDirection) => {
-      let seen = 0; // bytes of this direction already examined
-      let tail = Buffer.alloc(0); // the end of the previous chunk, for markers split across chunks
-      const pending: Pending[] = [];
-      from.on("data", (chunk: Buffer) => {
-        if (stalled || cut) return;
-        const start = seen;
-        seen += chunk.length;
-        for (const armed of faults) {
-          if (armed.left <= 0 || armed.fault.direction !== direction) continue;
-          if (pending.some((p) => p.armed === armed)) continue;
-          const at = triggerPoint(armed, start, chunk, tail);
-          if (at === undefined) continue;
-          armed.left -= 1;
-          pending.push({ armed, at });
-        }
-        const keep = Math.max(0, ...faults.map((f) => (f.marker?.length ?? 1) - 1));
-        tail =
-          chunk.length >= keep
-            ? Buffer.from(chunk.subarray(chunk.length - keep))
-            : Buffer.from(Buffer.concat([tail, chunk]).subarray(-keep));
-        pending.sort((a, b) => a.at - b.at);
-        let out = chunk;
-        while (pending.length > 0 && (pending[0] as Pending).at < seen) {
-          const { armed, at } = pending.shift() as Pending;
-          armed.fired += 1;
-          const index = Math.max(0, at - start);
-          if (armed.fault.kind === "flip") {
-            if (out === chunk) out = Buffer.from(chunk);
-            out[index] = (out[index] as number) ^ (armed.fault.mask ?? 0x01);
-            continue;
-          }
-          const before = out.subarray(0, index);
-          bytes[direction] += before.length;
-          if (before.length > 0) to.write(before);
-          if (armed.fault.kind === "stall") stall();
-          else if (armed.fault.kind === "truncate") closeBoth(false);
-          else closeBoth(true);
-          return;
-        }
-        bytes[direction] += out.length;
-        // Read on once the chunk is written out and, when throttled, its share of a second has passed.
-        let waits = 0;
-        const release = () => {
-          waits -= 1;
-          if (waits === 0 && !stalled && !cut) from.resume();
-        };
-        if (!to.write(out)) {
-          waits += 1;
-          to.once("drain", release);
-        }
-        if (rate !== undefined) {
-          waits += 1;
-          setTimeout(release, (out.length / rate) * 1000);
-        }
-        if (waits > 0) from.pause();
-      });
-      from.on("end", () => {
-        if (!stalled) to.end();
-      });
-      from.on("error", () => to.destroy());
-      from.on("close", () => {
-        sockets.delete(from);
-        if (!stalled) to.destroy();
-      });
-    };
-    client.pause();
-    upstream.connect({ host: target.host ?? HOST, port: target.port }, () => {
-      pipe(client, upstream, "upstream");
-      pipe(upstream, client, "downstream");
-      client.resume();
-    });
-    upstream.on("error", () => client.destroy());
-    client.on("error", () => upstream.destroy());
+    new ProxiedConnection(client, target, state);
   });
   server.listen(0, HOST);
   await once(server, "listening");
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("fault proxy: no port");
+  return controls(server, address.port, state);
+}
 
+/** What every connection through one proxy shares: the armed faults, the rate limit, the counters. */
+interface ProxyState {
+  faults: ArmedFault[];
+  sockets: Set<Socket>;
+  stallEnders: Set<() => void>;
+  connections: number;
+  rate: number | undefined;
+  bytes: { upstream: number; downstream: number };
+}
+
+/** The FaultProxy a test holds: arms faults and throttles in `state`, stops `server`. */
+function controls(server: Server, port: number, state: ProxyState): FaultProxy {
   return {
     host: HOST,
-    port: address.port,
-    endpoint: `http://${HOST}:${address.port}`,
+    port,
+    endpoint: `http://${HOST}:${port}`,
     inject(fault) {
       const armed: ArmedFault = {
         fault,
@@ -205,7 +128,7 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
       if ((armed.marker === undefined) === (fault.afterBytes === undefined)) {
         throw new Error("fault proxy: a fault needs exactly one of marker or afterBytes");
       }
-      faults.push(armed);
+      state.faults.push(armed);
       return {
         get fired() {
           return armed.fired;
@@ -215,25 +138,169 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
     throttle(bytesPerSecond) {
       if (bytesPerSecond !== undefined && !(bytesPerSecond > 0))
         throw new Error("fault proxy: throttle takes a positive rate in bytes per second");
-      rate = bytesPerSecond;
+      state.rate = bytesPerSecond;
     },
     clear() {
-      faults.length = 0;
-      rate = undefined;
-      for (const end of stallEnders) end();
-      stallEnders.clear();
+      state.faults.length = 0;
+      state.rate = undefined;
+      for (const end of state.stallEnders) end();
+      state.stallEnders.clear();
     },
     get connections() {
-      return connections;
+      return state.connections;
     },
-    bytes,
+    bytes: state.bytes,
     async stop() {
-      for (const end of stallEnders) end();
-      for (const socket of sockets) socket.destroy();
+      for (const end of state.stallEnders) end();
+      for (const socket of state.sockets) socket.destroy();
       server.close();
       await once(server, "close");
     },
   };
+}
+
+/** One client's connection, joined to its own connection to the target, with faults applied both ways. */
+class ProxiedConnection {
+  private readonly client: Socket;
+  private readonly upstream = new Socket({ allowHalfOpen: true });
+  private readonly state: ProxyState;
+  private stalled = false;
+  private cut = false;
+
+  constructor(client: Socket, target: { host?: string; port: number }, state: ProxyState) {
+    this.client = client;
+    this.state = state;
+    state.connections += 1;
+    state.sockets.add(client);
+    state.sockets.add(this.upstream);
+    client.pause();
+    this.upstream.connect({ host: target.host ?? HOST, port: target.port }, () => {
+      this.pipe(client, this.upstream, "upstream");
+      this.pipe(this.upstream, client, "downstream");
+      client.resume();
+    });
+    this.upstream.on("error", () => client.destroy());
+    client.on("error", () => this.upstream.destroy());
+  }
+
+  private pipe(from: Socket, to: Socket, direction: FaultDirection): void {
+    const faults = new DirectionFaults(this.state.faults, direction);
+    from.on("data", (chunk: Buffer) => {
+      if (this.stalled || this.cut) return;
+      const { out, cutBy } = faults.apply(chunk);
+      if (cutBy === undefined) {
+        this.forward(from, to, direction, out);
+        return;
+      }
+      this.state.bytes[direction] += out.length;
+      if (out.length > 0) to.write(out);
+      if (cutBy === "stall") this.stall();
+      else this.closeBoth(cutBy === "drop");
+    });
+    from.on("end", () => {
+      if (!this.stalled) to.end();
+    });
+    from.on("error", () => to.destroy());
+    from.on("close", () => {
+      this.state.sockets.delete(from);
+      if (!this.stalled) to.destroy();
+    });
+  }
+
+  /** Writes `out` on, reading on once it is written out and, when throttled, its share of a second has passed. */
+  private forward(from: Socket, to: Socket, direction: FaultDirection, out: Buffer): void {
+    this.state.bytes[direction] += out.length;
+    let waits = 0;
+    const release = () => {
+      waits -= 1;
+      if (waits === 0 && !this.stalled && !this.cut) from.resume();
+    };
+    if (!to.write(out)) {
+      waits += 1;
+      to.once("drain", release);
+    }
+    if (this.state.rate !== undefined) {
+      waits += 1;
+      setTimeout(release, (out.length / this.state.rate) * 1000);
+    }
+    if (waits > 0) from.pause();
+  }
+
+  /** Ends both sides: reset (a dropped connection) or closed cleanly (a truncated one). */
+  private closeBoth(reset: boolean): void {
+    this.cut = true;
+    for (const socket of [this.client, this.upstream]) {
+      if (reset) socket.resetAndDestroy();
+      else socket.end();
+    }
+  }
+
+  /** Passes nothing more either way, with both sockets open, until the proxy is cleared or stopped. */
+  private stall(): void {
+    this.stalled = true;
+    this.client.pause();
+    this.upstream.pause();
+    this.state.stallEnders.add(() => this.closeBoth(true));
+  }
+}
+
+/** The faults of one direction of one connection: where each fires, and what each chunk becomes. */
+class DirectionFaults {
+  private readonly faults: ArmedFault[];
+  private readonly direction: FaultDirection;
+  private seen = 0; // bytes of this direction already examined
+  private tail = Buffer.alloc(0); // the end of the previous chunk, for markers split across chunks
+  private readonly pending: Pending[] = [];
+
+  constructor(faults: ArmedFault[], direction: FaultDirection) {
+    this.faults = faults;
+    this.direction = direction;
+  }
+
+  /** The bytes of `chunk` to pass on (with any flips) and, when a fault cuts the connection here, its kind. */
+  apply(chunk: Buffer): { out: Buffer; cutBy?: Exclude<FaultKind, "flip"> } {
+    const start = this.seen;
+    this.seen += chunk.length;
+    this.arm(start, chunk);
+    this.keepTail(chunk);
+    return this.fire(start, chunk);
+  }
+
+  /** Schedules each armed fault of this direction whose trigger is in `chunk`. */
+  private arm(start: number, chunk: Buffer): void {
+    for (const armed of this.faults) {
+      if (armed.left <= 0 || armed.fault.direction !== this.direction) continue;
+      if (this.pending.some((p) => p.armed === armed)) continue;
+      const at = triggerPoint(armed, start, chunk, this.tail);
+      if (at === undefined) continue;
+      armed.left -= 1;
+      this.pending.push({ armed, at });
+    }
+  }
+
+  private keepTail(chunk: Buffer): void {
+    const keep = Math.max(0, ...this.faults.map((f) => (f.marker?.length ?? 1) - 1));
+    this.tail =
+      chunk.length >= keep
+        ? Buffer.from(chunk.subarray(chunk.length - keep))
+        : Buffer.from(Buffer.concat([this.tail, chunk]).subarray(-keep));
+  }
+
+  /** Fires the scheduled faults that fall in `chunk`, in order; a cut ends the chunk where it fires. */
+  private fire(start: number, chunk: Buffer): { out: Buffer; cutBy?: Exclude<FaultKind, "flip"> } {
+    this.pending.sort((a, b) => a.at - b.at);
+    let out = chunk;
+    while (this.pending.length > 0 && (this.pending[0] as Pending).at < this.seen) {
+      const { armed, at } = this.pending.shift() as Pending;
+      armed.fired += 1;
+      const index = Math.max(0, at - start);
+      const { kind } = armed.fault;
+      if (kind !== "flip") return { out: out.subarray(0, index), cutBy: kind };
+      if (out === chunk) out = Buffer.from(chunk);
+      out[index] = (out[index] as number) ^ (armed.fault.mask ?? 0x01);
+    }
+    return { out };
+  }
 }
 
 /** The absolute byte index where `armed` fires, if its trigger is in `chunk` (which starts at `start`). */

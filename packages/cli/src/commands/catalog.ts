@@ -31,11 +31,19 @@ function duration(ms: number | undefined): string {
   return ms === undefined ? "-" : formatSeconds(ms / 1000);
 }
 
+/** `ferry catalog` and its subcommands runs, show, get, verify and gc. */
 export function registerCatalogCommands(program: Command): void {
   const catalog = program
     .command("catalog")
     .description("runs captured by ferry run and jobs: list, inspect, fetch, verify, prune");
+  registerCatalogRuns(catalog);
+  registerCatalogShow(catalog);
+  registerCatalogGet(catalog);
+  registerCatalogVerify(catalog);
+  registerCatalogGc(catalog);
+}
 
+function registerCatalogRuns(catalog: Command): void {
   withCatalogOptions(catalog.command("runs").description("list runs, newest first")).action(
     action(async ({ output }, options: CatalogCommandOptions) => {
       const runs = await listRuns({ location: options.catalog });
@@ -64,7 +72,9 @@ export function registerCatalogCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerCatalogShow(catalog: Command): void {
   withCatalogOptions(
     catalog.command("show").description("a run's steps and catalog entries").argument("<run>"),
   ).action(
@@ -93,7 +103,9 @@ export function registerCatalogCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerCatalogGet(catalog: Command): void {
   withCatalogOptions(
     catalog
       .command("get")
@@ -108,7 +120,9 @@ export function registerCatalogCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerCatalogVerify(catalog: Command): void {
   withCatalogOptions(
     catalog
       .command("verify")
@@ -132,7 +146,9 @@ export function registerCatalogCommands(program: Command): void {
       return report.ok ? EXIT.ok : EXIT.integrity;
     }),
   );
+}
 
+function registerCatalogGc(catalog: Command): void {
   withCatalogOptions(
     catalog
       .command("gc")

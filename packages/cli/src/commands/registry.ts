@@ -115,9 +115,17 @@ function entryText(entry: RegistryEntry): string {
   return shown.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`).join("\n");
 }
 
+/** `ferry registry` and its subcommands ls, show, history, save and rm. */
 export function registerRegistryCommands(program: Command): void {
   const registry = program.command("registry").description("save and find Folders, Tables and Blobs by name");
+  registerRegistryLs(registry);
+  registerRegistryShow(registry);
+  registerRegistryHistory(registry);
+  registerRegistrySave(registry);
+  registerRegistryRm(registry);
+}
 
+function registerRegistryLs(registry: Command): void {
   withRegistryOptions(
     registry
       .command("ls")
@@ -145,7 +153,9 @@ export function registerRegistryCommands(program: Command): void {
       },
     ),
   );
+}
 
+function registerRegistryShow(registry: Command): void {
   withRegistryOptions(
     registry
       .command("show")
@@ -159,7 +169,9 @@ export function registerRegistryCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerRegistryHistory(registry: Command): void {
   withRegistryOptions(
     registry.command("history").description("every saved version of a name, oldest first").argument("<name>"),
   ).action(
@@ -170,7 +182,9 @@ export function registerRegistryCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerRegistrySave(registry: Command): void {
   withRegistryOptions(
     registry
       .command("save")
@@ -207,7 +221,9 @@ export function registerRegistryCommands(program: Command): void {
       },
     ),
   );
+}
 
+function registerRegistryRm(registry: Command): void {
   withRegistryOptions(
     registry
       .command("rm")

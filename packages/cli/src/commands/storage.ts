@@ -42,7 +42,17 @@ interface LsOptions {
   humanReadable?: boolean;
 }
 
+/** ls, cat, stat, du, rm and mkdir on `program`. */
 export function registerStorageCommands(program: Command): void {
+  registerLs(program);
+  registerCat(program);
+  registerStat(program);
+  registerDu(program);
+  registerRm(program);
+  registerMkdir(program);
+}
+
+function registerLs(program: Command): void {
   withCommonOptions(
     program
       .command("ls")
@@ -83,7 +93,9 @@ export function registerStorageCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerCat(program: Command): void {
   withCommonOptions(
     program
       .command("cat")
@@ -118,7 +130,9 @@ export function registerStorageCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerStat(program: Command): void {
   withCommonOptions(
     program
       .command("stat")
@@ -141,7 +155,9 @@ export function registerStorageCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerDu(program: Command): void {
   withCommonOptions(
     program
       .command("du")
@@ -168,7 +184,9 @@ export function registerStorageCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerRm(program: Command): void {
   withCommonOptions(
     program
       .command("rm")
@@ -212,7 +230,9 @@ export function registerStorageCommands(program: Command): void {
       },
     ),
   );
+}
 
+function registerMkdir(program: Command): void {
   withCommonOptions(
     program
       .command("mkdir")

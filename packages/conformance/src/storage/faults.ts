@@ -62,150 +62,201 @@ const codesOf = (summary: { errors: Array<{ error: unknown }> }) =>
 
 export function describeTransferFaults(name: string, target: () => FaultTarget): void {
   describe(`${name} through a faulty network`, () => {
-    let scratch: string;
-    let storage: Storage;
-    let direct: Storage;
-    let proxy: FaultInjector;
-    const small = markedBytes(SMALL, 11);
-    const large = markedBytes(LARGE, 12, Math.floor(LARGE * 0.7));
-    const at = (kind: "flip" | "drop" | "truncate", direction: "upstream" | "downstream", times = 1) =>
-      proxy.inject({ kind, direction, marker: MARKER, offset: PAST_MARKER, times });
+    const suite = new FaultyNetwork(target);
+    describeWriteFaults(suite);
+    describeCopyUploadFaults(suite);
+    describe("downloads", () => describeDownloadFaults(suite));
+  });
+}
 
+/** A fresh storage behind the proxy before each test, a scratch directory with SMALL and LARGE files. */
+class FaultyNetwork {
+  readonly small = markedBytes(SMALL, 11);
+  readonly large = markedBytes(LARGE, 12, Math.floor(LARGE * 0.7));
+  scratch = "";
+  storage!: Storage;
+  direct!: Storage;
+  proxy!: FaultInjector;
+
+  readonly target: () => FaultTarget;
+
+  constructor(target: () => FaultTarget) {
+    this.target = target;
     beforeEach(async () => {
-      proxy = target().proxy;
-      proxy.clear();
-      ({ storage, direct } = await target().fresh());
-      scratch = await mkdtemp(join(tmpdir(), "ferry-faults-"));
-      await writeFile(join(scratch, "small.bin"), small);
-      await writeFile(join(scratch, "large.bin"), large);
+      this.proxy = target().proxy;
+      this.proxy.clear();
+      ({ storage: this.storage, direct: this.direct } = await target().fresh());
+      this.scratch = await mkdtemp(join(tmpdir(), "ferry-faults-"));
+      await writeFile(join(this.scratch, "small.bin"), this.small);
+      await writeFile(join(this.scratch, "large.bin"), this.large);
     });
     afterEach(async () => {
-      proxy.clear();
-      await rm(scratch, { recursive: true, force: true });
+      this.proxy.clear();
+      await rm(this.scratch, { recursive: true, force: true });
     });
+  }
 
-    it.each([
-      ["one request", small],
-      ["parts", large],
-    ])(
-      "write in %s: a byte flipped on the way up fails with Integrity, naming the file, and stores nothing",
-      async (_, body) => {
-        const flip = at("flip", "upstream");
-        const error = await expectFerryError(
-          storage.write("upload.bin", body, { size: body.byteLength }),
-          "Integrity",
-        );
-        expect(flip.fired).toBe(1);
-        expect(error.message).toContain("upload.bin");
-        expect(error.message).not.toContain("\n");
-        expect(error.retryable).toBe(true);
-        expect(await listPaths(direct, "", { recursive: true })).toEqual([]);
-      },
-    );
+  /** A fault just past the marker, for the next `times` bodies that carry it. */
+  at(kind: "flip" | "drop" | "truncate", direction: "upstream" | "downstream", times = 1) {
+    return this.proxy.inject({ kind, direction, marker: MARKER, offset: PAST_MARKER, times });
+  }
+}
 
-    it.each([
-      ["of a known size", { size: SMALL }],
-      ["of unknown size", {}],
-    ])(
-      "write %s: an answer that states another MD5 than was sent fails with Integrity and leaves nothing",
-      async (_, options) => {
-        // Stored intact, but the answer says otherwise: ferry cannot tell which is wrong, so it must
-        // not vouch for the object. A digit flipped with the mask 0x01 stays a digit (hex or base64).
-        const stated = target().statedMd5(md5(small));
-        const digit = stated.search(/[0-9]/);
-        expect(digit).toBeGreaterThanOrEqual(0);
-        const flip = proxy.inject({ kind: "flip", direction: "downstream", marker: stated, offset: digit });
-        const error = await expectFerryError(storage.write("answer.bin", small, options), "Integrity");
-        expect(flip.fired).toBe(1);
-        expect(error.message).toContain("answer.bin");
-        expect(await listPaths(direct, "", { recursive: true })).toEqual([]);
-      },
-    );
-
-    it("copy(): a flip once per file is retried, and the objects hold exactly the source bytes", async () => {
-      const flip = at("flip", "upstream", 2);
-      const summary = await copy(scratch, { storage, path: "" }, { retryDelayMs: 1, transfers: 1 });
-      expect(errorsOf(summary)).toEqual([]);
-      expect(flip.fired).toBe(2);
-      for (const [key, body] of [
-        ["small.bin", small],
-        ["large.bin", large],
-      ] as const) {
-        expect(Buffer.from(await direct.readBytes(key))).toEqual(body);
-        const stated = (await direct.stat(key)).md5;
-        expect(stated === undefined || stated === md5(body), `${key}: stat says ${stated}`).toBe(true);
-      }
-    });
-
-    it("copy(): a flip on every attempt fails each file with Integrity and leaves nothing", async () => {
-      at("flip", "upstream", Infinity);
-      const summary = await copy(scratch, { storage, path: "" }, { retries: 2, retryDelayMs: 1 });
-      expect(summary.errors.map(({ path }) => path).sort()).toEqual(["large.bin", "small.bin"]);
-      expect(codesOf(summary)).toEqual(["Integrity", "Integrity"]);
-      expect(await listPaths(direct, "", { recursive: true })).toEqual([]);
-    });
-
-    it.each(["drop", "truncate"] as const)(
-      "copy(): a connection cut (%s) mid-body is retried; cut on every attempt, it fails Transient and leaves nothing",
-      async (kind) => {
-        await rm(join(scratch, "small.bin"));
-        at(kind, "upstream");
-        expect(errorsOf(await copy(scratch, { storage, path: "" }, { retryDelayMs: 1 }))).toEqual([]);
-        expect(Buffer.from(await direct.readBytes("large.bin"))).toEqual(large);
-        await direct.delete("large.bin");
-
-        at(kind, "upstream", Infinity);
-        const always = await copy(scratch, { storage, path: "" }, { retries: 2, retryDelayMs: 1 });
-        if (target().resumes) {
-          // The session keeps the bytes before the cut, and the next request resumes past the marker.
-          expect(errorsOf(always)).toEqual([]);
-          expect(Buffer.from(await direct.readBytes("large.bin"))).toEqual(large);
-          return;
-        }
-        expect(codesOf(always)).toEqual(["Transient"]);
-        expect(await listPaths(direct, "", { recursive: true })).toEqual([]);
-      },
-    );
-
-    describe("downloads", () => {
-      beforeEach(async () => {
-        await direct.write("remote/small.bin", small);
-        await direct.write("remote/large.bin", large);
-      });
-
-      it("a byte flipped on the way down on every attempt fails with Integrity and places nothing", async () => {
-        at("flip", "downstream", Infinity);
-        const local = join(scratch, "down");
-        const summary = await copy({ storage, path: "remote" }, local, { retries: 1, retryDelayMs: 1 });
-        expect(summary.errors.map(({ path }) => path).sort()).toEqual(["large.bin", "small.bin"]);
-        expect(codesOf(summary)).toEqual(["Integrity", "Integrity"]);
-        expect(await readdir(local).catch(() => [])).toEqual([]);
-      });
-
-      it("a byte flipped once per file on the way down is retried and the files are exact", async () => {
-        const flip = at("flip", "downstream", 2);
-        const local = join(scratch, "down");
-        const summary = await copy({ storage, path: "remote" }, local, { retryDelayMs: 1, transfers: 1 });
-        expect(errorsOf(summary)).toEqual([]);
-        expect(flip.fired).toBe(2);
-        expect((await readdir(local)).sort()).toEqual(["large.bin", "small.bin"]);
-        expect(await readFile(join(local, "small.bin"))).toEqual(small);
-        expect(await readFile(join(local, "large.bin"))).toEqual(large);
-      });
-
-      it.each(["drop", "truncate"] as const)(
-        "a connection cut (%s) on the way down on every attempt fails Transient and places nothing",
-        async (kind) => {
-          at(kind, "downstream", Infinity);
-          const local = join(scratch, "down");
-          const summary = await copy({ storage, path: "remote/large.bin" }, `${local}/`, {
-            retries: 1,
-            retryDelayMs: 1,
-          });
-          expect(codesOf(summary)).toEqual(["Transient"]);
-          expect(await readdir(local).catch(() => [])).toEqual([]);
-        },
+/** storage.write: a corrupted body or a lying answer fails with Integrity and stores nothing. */
+function describeWriteFaults(suite: FaultyNetwork): void {
+  it.each([
+    ["one request", suite.small],
+    ["parts", suite.large],
+  ])(
+    "write in %s: a byte flipped on the way up fails with Integrity, naming the file, and stores nothing",
+    async (_, body) => {
+      const flip = suite.at("flip", "upstream");
+      const error = await expectFerryError(
+        suite.storage.write("upload.bin", body, { size: body.byteLength }),
+        "Integrity",
       );
-    });
+      expect(flip.fired).toBe(1);
+      expect(error.message).toContain("upload.bin");
+      expect(error.message).not.toContain("\n");
+      expect(error.retryable).toBe(true);
+      expect(await listPaths(suite.direct, "", { recursive: true })).toEqual([]);
+    },
+  );
+
+  it.each([
+    ["of a known size", { size: SMALL }],
+    ["of unknown size", {}],
+  ])(
+    "write %s: an answer that states another MD5 than was sent fails with Integrity and leaves nothing",
+    async (_, options) => {
+      // Stored intact, but the answer says otherwise: ferry cannot tell which is wrong, so it must
+      // not vouch for the object. A digit flipped with the mask 0x01 stays a digit (hex or base64).
+      const stated = suite.target().statedMd5(md5(suite.small));
+      const digit = stated.search(/[0-9]/);
+      expect(digit).toBeGreaterThanOrEqual(0);
+      const flip = suite.proxy.inject({
+        kind: "flip",
+        direction: "downstream",
+        marker: stated,
+        offset: digit,
+      });
+      const error = await expectFerryError(
+        suite.storage.write("answer.bin", suite.small, options),
+        "Integrity",
+      );
+      expect(flip.fired).toBe(1);
+      expect(error.message).toContain("answer.bin");
+      expect(await listPaths(suite.direct, "", { recursive: true })).toEqual([]);
+    },
+  );
+}
+
+/** copy() up: faults once are retried to exact objects; faults every time fail typed and leave nothing. */
+function describeCopyUploadFaults(suite: FaultyNetwork): void {
+  it("copy(): a flip once per file is retried, and the objects hold exactly the source bytes", async () => {
+    const flip = suite.at("flip", "upstream", 2);
+    const summary = await copy(
+      suite.scratch,
+      { storage: suite.storage, path: "" },
+      { retryDelayMs: 1, transfers: 1 },
+    );
+    expect(errorsOf(summary)).toEqual([]);
+    expect(flip.fired).toBe(2);
+    for (const [key, body] of [
+      ["small.bin", suite.small],
+      ["large.bin", suite.large],
+    ] as const) {
+      expect(Buffer.from(await suite.direct.readBytes(key))).toEqual(body);
+      const stated = (await suite.direct.stat(key)).md5;
+      expect(stated === undefined || stated === md5(body), `${key}: stat says ${stated}`).toBe(true);
+    }
   });
+
+  it("copy(): a flip on every attempt fails each file with Integrity and leaves nothing", async () => {
+    suite.at("flip", "upstream", Infinity);
+    const summary = await copy(
+      suite.scratch,
+      { storage: suite.storage, path: "" },
+      { retries: 2, retryDelayMs: 1 },
+    );
+    expect(summary.errors.map(({ path }) => path).sort()).toEqual(["large.bin", "small.bin"]);
+    expect(codesOf(summary)).toEqual(["Integrity", "Integrity"]);
+    expect(await listPaths(suite.direct, "", { recursive: true })).toEqual([]);
+  });
+
+  it.each(["drop", "truncate"] as const)(
+    "copy(): a connection cut (%s) mid-body is retried; cut on every attempt, it fails Transient and leaves nothing",
+    async (kind) => {
+      await rm(join(suite.scratch, "small.bin"));
+      suite.at(kind, "upstream");
+      expect(
+        errorsOf(await copy(suite.scratch, { storage: suite.storage, path: "" }, { retryDelayMs: 1 })),
+      ).toEqual([]);
+      expect(Buffer.from(await suite.direct.readBytes("large.bin"))).toEqual(suite.large);
+      await suite.direct.delete("large.bin");
+
+      suite.at(kind, "upstream", Infinity);
+      const always = await copy(
+        suite.scratch,
+        { storage: suite.storage, path: "" },
+        { retries: 2, retryDelayMs: 1 },
+      );
+      if (suite.target().resumes) {
+        // The session keeps the bytes before the cut, and the next request resumes past the marker.
+        expect(errorsOf(always)).toEqual([]);
+        expect(Buffer.from(await suite.direct.readBytes("large.bin"))).toEqual(suite.large);
+        return;
+      }
+      expect(codesOf(always)).toEqual(["Transient"]);
+      expect(await listPaths(suite.direct, "", { recursive: true })).toEqual([]);
+    },
+  );
+}
+
+/** copy() down: faults once are retried to exact files; faults every time fail typed and place nothing. */
+function describeDownloadFaults(suite: FaultyNetwork): void {
+  beforeEach(async () => {
+    await suite.direct.write("remote/small.bin", suite.small);
+    await suite.direct.write("remote/large.bin", suite.large);
+  });
+
+  it("a byte flipped on the way down on every attempt fails with Integrity and places nothing", async () => {
+    suite.at("flip", "downstream", Infinity);
+    const local = join(suite.scratch, "down");
+    const summary = await copy({ storage: suite.storage, path: "remote" }, local, {
+      retries: 1,
+      retryDelayMs: 1,
+    });
+    expect(summary.errors.map(({ path }) => path).sort()).toEqual(["large.bin", "small.bin"]);
+    expect(codesOf(summary)).toEqual(["Integrity", "Integrity"]);
+    expect(await readdir(local).catch(() => [])).toEqual([]);
+  });
+
+  it("a byte flipped once per file on the way down is retried and the files are exact", async () => {
+    const flip = suite.at("flip", "downstream", 2);
+    const local = join(suite.scratch, "down");
+    const summary = await copy({ storage: suite.storage, path: "remote" }, local, {
+      retryDelayMs: 1,
+      transfers: 1,
+    });
+    expect(errorsOf(summary)).toEqual([]);
+    expect(flip.fired).toBe(2);
+    expect((await readdir(local)).sort()).toEqual(["large.bin", "small.bin"]);
+    expect(await readFile(join(local, "small.bin"))).toEqual(suite.small);
+    expect(await readFile(join(local, "large.bin"))).toEqual(suite.large);
+  });
+
+  it.each(["drop", "truncate"] as const)(
+    "a connection cut (%s) on the way down on every attempt fails Transient and places nothing",
+    async (kind) => {
+      suite.at(kind, "downstream", Infinity);
+      const local = join(suite.scratch, "down");
+      const summary = await copy({ storage: suite.storage, path: "remote/large.bin" }, `${local}/`, {
+        retries: 1,
+        retryDelayMs: 1,
+      });
+      expect(codesOf(summary)).toEqual(["Transient"]);
+      expect(await readdir(local).catch(() => [])).toEqual([]);
+    },
+  );
 }

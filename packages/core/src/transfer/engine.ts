@@ -17,7 +17,7 @@ import { ferry } from "../default.ts";
 import { type ResolvedEndpoint, resolveEndpoint, sameStorage } from "./endpoints.ts";
 import { createFilter } from "./filters.ts";
 import { removeStaleLeftovers } from "./leftovers.ts";
-import { buildPlan } from "./plan.ts";
+import { buildPlan, type Plan } from "./plan.ts";
 import { ProgressTracker } from "./progress.ts";
 import { chooseTool, probeTools, type RemoteHost, remoteCopy } from "./remote.ts";
 import { withRetries } from "./retry.ts";
@@ -48,7 +48,23 @@ async function transfer(
   options: TransferOptions,
 ): Promise<TransferSummary> {
   const started = performance.now();
-  const { signal } = options;
+  const { source, destination } = await resolveEnds(sourceSpec, destinationSpec, options);
+  const plan = await planTransfer(source, destination, options);
+  const copies = plan.actions.filter((action) => action.action === "copy");
+  const choice = chooseRoute(source, destination, options);
+  for (const action of copies) action.route = choice.route;
+  const summary = newSummary(source, destination, plan, options);
+  if (!options.dryRun) await runPlan(plan, copies, choice, { source, destination, options, summary });
+  summary.seconds = (performance.now() - started) / 1000;
+  return summary;
+}
+
+/** Both ends resolved; a destination that cannot be written is refused before anything is listed. */
+async function resolveEnds(
+  sourceSpec: TransferEndpoint,
+  destinationSpec: TransferEndpoint,
+  options: TransferOptions,
+): Promise<{ source: ResolvedEndpoint; destination: ResolvedEndpoint }> {
   const registry = options.registry ?? ferry;
   const [source, destination] = await Promise.all([
     resolveEndpoint(sourceSpec, registry),
@@ -60,22 +76,29 @@ async function transfer(
       path: destination.key,
     });
   }
+  return { source, destination };
+}
 
-  const plan = await buildPlan({
+function planTransfer(source: ResolvedEndpoint, destination: ResolvedEndpoint, options: TransferOptions) {
+  return buildPlan({
     source,
     destination,
     filter: createFilter(options.include, options.exclude, options.files),
     mirror: options.delete === true,
     checksum: options.checksum === true,
     sizeOnly: options.sizeOnly === true,
-    signal,
+    signal: options.signal,
   });
-  const notes = [...plan.notes];
-  const copies = plan.actions.filter((action) => action.action === "copy");
-  const { route, host } = chooseRoute(source, destination, options);
-  for (const action of copies) action.route = route;
+}
 
-  const summary: TransferSummary = {
+/** The summary of a plan before anything runs: what it skips, and its notes. */
+function newSummary(
+  source: ResolvedEndpoint,
+  destination: ResolvedEndpoint,
+  plan: Plan,
+  options: TransferOptions,
+): TransferSummary {
+  return {
     source: source.url,
     destination: destination.url,
     dryRun: options.dryRun === true,
@@ -87,46 +110,27 @@ async function transfer(
     bytes: 0,
     bytesThroughClient: 0,
     seconds: 0,
-    notes,
+    notes: [...plan.notes],
     plan: plan.actions,
   };
-  const finish = () => {
-    summary.seconds = (performance.now() - started) / 1000;
-    return summary;
-  };
-  if (options.dryRun) return finish();
-  await removeStaleLeftovers(destination, notes, signal);
+}
 
+/**
+ * Carries out a plan: extras in the way first, then the copies (refused files count as failed), then
+ * (sync) the other extras — only if every copy succeeded.
+ */
+async function runPlan(
+  plan: Plan,
+  copies: PlannedAction[],
+  choice: RouteChoice,
+  ends: Pick<RunContext, "source" | "destination" | "options" | "summary">,
+): Promise<void> {
+  const { destination, options, summary } = ends;
+  await removeStaleLeftovers(destination, summary.notes, options.signal);
   const progress = new ProgressTracker(options.onProgress);
   progress.filesTotal = copies.length + plan.refused.length;
   progress.bytesTotal = copies.reduce((total, action) => total + action.size, 0);
-  const succeed = (action: PlannedAction, attempts: number) => {
-    summary.copied += 1;
-    summary.bytes += action.size;
-    progress.fileDone();
-    options.onFile?.({
-      action: "copy",
-      status: "done",
-      path: action.path,
-      destinationKey: action.destinationKey,
-      size: action.size,
-      route: action.route!,
-      attempts,
-    });
-  };
-  const fail = (action: PlannedAction, error: FerryError) => {
-    summary.failed += 1;
-    summary.errors.push({ path: action.path, error });
-    progress.fileDone();
-    options.onFile?.({
-      action: action.action,
-      status: "failed",
-      path: action.path,
-      destinationKey: action.destinationKey,
-      size: action.size,
-      error,
-    });
-  };
+  const context: RunContext = { ...ends, progress, ...fileOutcomes(summary, progress, options) };
 
   const deletions = plan.actions.filter((action) => action.action === "delete");
   // A file where the source now has a folder (or a folder where it now has a file) stands in the way
@@ -135,43 +139,84 @@ async function transfer(
   const blocking = inTheWay(copies, deletions);
   if (blocking.length > 0) await deleteExtras(blocking, destination, options, summary);
   for (const { path, error } of plan.refused)
-    fail({ action: "copy", path, destinationKey: path, size: 0, reason: "refused" }, error);
+    context.fail({ action: "copy", path, destinationKey: path, size: 0, reason: "refused" }, error);
 
-  let streamed = copies;
-  if (route === "remote" && host && copies.length > 0) {
-    streamed = await runRemote({
-      host,
-      source,
-      destination,
-      copies,
-      singleFile: plan.singleFile,
-      options,
-      notes,
-      summary,
-      progress,
-      succeed,
-      fail,
-    });
-  }
-  if (route === "native" && !plan.singleFile) {
-    streamed = await runLocalBatch(streamed, destination, { source, options, progress, succeed });
-  }
-  await runEach(streamed, { source, destination, options, summary, progress, succeed, fail });
-  throwIfAborted(signal);
+  await runCopies(copies, choice, plan.singleFile, context);
+  throwIfAborted(options.signal);
 
   const deletedFirst = new Set(blocking);
-  const rest = deletions.filter((action) => !deletedFirst.has(action));
-  if (rest.length > 0) {
-    if (summary.failed > 0) {
-      notes.push(
-        `not deleting ${rest.length} extra file(s) at the destination because ${summary.failed} copy(ies) failed`,
-      );
-    } else {
-      await deleteExtras(rest, destination, options, summary);
-    }
-  }
+  await deleteRemainingExtras(
+    deletions.filter((action) => !deletedFirst.has(action)),
+    context,
+  );
   progress.finish();
-  return finish();
+}
+
+/** What a file's success or failure adds to the summary and progress, and reports through onFile. */
+function fileOutcomes(
+  summary: TransferSummary,
+  progress: ProgressTracker,
+  options: TransferOptions,
+): Pick<RunContext, "succeed" | "fail"> {
+  return {
+    succeed: (action, attempts) => {
+      summary.copied += 1;
+      summary.bytes += action.size;
+      progress.fileDone();
+      options.onFile?.({
+        action: "copy",
+        status: "done",
+        path: action.path,
+        destinationKey: action.destinationKey,
+        size: action.size,
+        route: action.route!,
+        attempts,
+      });
+    },
+    fail: (action, error) => {
+      summary.failed += 1;
+      summary.errors.push({ path: action.path, error });
+      progress.fileDone();
+      options.onFile?.({
+        action: action.action,
+        status: "failed",
+        path: action.path,
+        destinationKey: action.destinationKey,
+        size: action.size,
+        error,
+      });
+    },
+  };
+}
+
+/** The copies on their route: remote or a local batch first where they apply, the rest one by one. */
+async function runCopies(
+  copies: PlannedAction[],
+  { route, host }: RouteChoice,
+  singleFile: boolean,
+  context: RunContext,
+): Promise<void> {
+  let streamed = copies;
+  if (route === "remote" && host && copies.length > 0) {
+    streamed = await runRemote({ ...context, host, copies, singleFile, notes: context.summary.notes });
+  }
+  if (route === "native" && !singleFile) {
+    streamed = await runLocalBatch(streamed, context.destination, context);
+  }
+  await runEach(streamed, context);
+}
+
+/** Sync's extras, deleted only when no copy failed (otherwise a note says why they stay). */
+async function deleteRemainingExtras(rest: readonly PlannedAction[], context: RunContext): Promise<void> {
+  const { summary } = context;
+  if (rest.length === 0) return;
+  if (summary.failed > 0) {
+    summary.notes.push(
+      `not deleting ${rest.length} extra file(s) at the destination because ${summary.failed} copy(ies) failed`,
+    );
+    return;
+  }
+  await deleteExtras(rest, context.destination, context.options, summary);
 }
 
 interface RouteChoice {

@@ -74,8 +74,7 @@ async function listTree(
 }
 
 export async function buildPlan(input: PlanInput): Promise<Plan> {
-  const { source, destination, signal } = input;
-  const notes: string[] = [];
+  const { source, signal } = input;
   const sourceEntry = await statOrUndefined(source.storage, source.key, signal);
   if (!sourceEntry) {
     throw errors.notFound(`nothing to copy: ${source.url} does not exist`, {
@@ -83,73 +82,103 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       path: source.key,
     });
   }
-
+  const notes: string[] = [];
   const compare = new Comparison(input, notes);
-  const actions: PlannedAction[] = [];
-  const decide = async (
-    path: string,
-    entry: Entry,
-    sourceKey: string,
-    destinationKey: string,
-    existing: Entry | undefined,
-  ) => {
-    const verdict = existing
-      ? await compare.compare(entry, existing, sourceKey, destinationKey)
-      : { changed: true, reason: "new" };
-    const base = {
-      path,
-      sourceKey,
-      destinationKey,
-      source: entry,
-      ...(existing ? { destination: existing } : {}),
-    };
-    actions.push(
-      verdict.changed
-        ? { ...base, action: "copy", size: entry.size, reason: verdict.reason }
-        : { ...base, action: "skip", size: 0, reason: verdict.reason },
-    );
-  };
-
-  const oneStorage = sameStorage(source.storage, destination.storage);
   if (sourceEntry.kind === "file") {
-    // A file goes to the destination's name, or inside it when that is a directory (cp semantics).
-    const target = await statOrUndefined(destination.storage, destination.key, signal);
-    const intoDirectory = destination.directoryHint || destination.key === "" || target?.kind === "directory";
-    const key = intoDirectory ? joinKey(destination.key, baseName(source.key)) : destination.key;
-    if (oneStorage && key === source.key) {
-      throw errors.invalidInput(`cannot copy ${source.url} onto itself`, {
-        system: source.storage.system,
-        path: source.key,
-      });
-    }
-    const existing = intoDirectory ? await statOrUndefined(destination.storage, key, signal) : target;
-    await decide(
-      baseName(source.key),
-      sourceEntry,
-      source.key,
-      key,
-      existing?.kind === "file" ? existing : undefined,
-    );
-    return { actions, notes, refused: [], singleFile: true };
+    const action = await planFile(input, sourceEntry, compare);
+    return { actions: [action], notes, refused: [], singleFile: true };
   }
+  await refuseFolderOnFile(input);
+  const trees = await listBoth(input, notes);
+  throwIfAborted(signal);
+  const actions = await planFolder(input, trees, compare);
+  return { actions, notes: [...new Set(notes)], refused: trees.refused, singleFile: false };
+}
 
-  // Where folders are real (local disk, SFTP), a folder cannot land on a file (on an object store a
-  // key and a prefix of the same name coexist, so there it can).
-  if (destination.storage.capabilities.directories === "real") {
-    const target = await statOrUndefined(destination.storage, destination.key, signal);
-    if (target?.kind === "file") {
-      throw errors.invalidInput(
-        `cannot copy the folder ${source.url} onto ${destination.url}: that is a file, not a folder`,
-        { system: destination.storage.system, path: destination.key },
-      );
-    }
+/** What `decide` knows of one source file: its path in the tree, its keys at both ends, and what is there. */
+interface FileAtBothEnds {
+  path: string;
+  entry: Entry;
+  sourceKey: string;
+  destinationKey: string;
+  existing: Entry | undefined;
+}
+
+/** Copy or skip one source file, by comparing it with what is at its destination key. */
+async function decide(
+  compare: Comparison,
+  { path, entry, sourceKey, destinationKey, existing }: FileAtBothEnds,
+): Promise<PlannedAction> {
+  const verdict = existing
+    ? await compare.compare(entry, existing, sourceKey, destinationKey)
+    : { changed: true, reason: "new" };
+  const base = {
+    path,
+    sourceKey,
+    destinationKey,
+    source: entry,
+    ...(existing ? { destination: existing } : {}),
+  };
+  return verdict.changed
+    ? { ...base, action: "copy", size: entry.size, reason: verdict.reason }
+    : { ...base, action: "skip", size: 0, reason: verdict.reason };
+}
+
+/** One file goes to the destination's name, or inside it when that is a directory (cp semantics). */
+async function planFile(input: PlanInput, sourceEntry: Entry, compare: Comparison): Promise<PlannedAction> {
+  const { source, destination, signal } = input;
+  const target = await statOrUndefined(destination.storage, destination.key, signal);
+  const intoDirectory = destination.directoryHint || destination.key === "" || target?.kind === "directory";
+  const key = intoDirectory ? joinKey(destination.key, baseName(source.key)) : destination.key;
+  if (sameStorage(source.storage, destination.storage) && key === source.key) {
+    throw errors.invalidInput(`cannot copy ${source.url} onto itself`, {
+      system: source.storage.system,
+      path: source.key,
+    });
   }
-  if (oneStorage && overlaps(source.key, destination.key)) {
+  const existing = intoDirectory ? await statOrUndefined(destination.storage, key, signal) : target;
+  return decide(compare, {
+    path: baseName(source.key),
+    entry: sourceEntry,
+    sourceKey: source.key,
+    destinationKey: key,
+    existing: existing?.kind === "file" ? existing : undefined,
+  });
+}
+
+/**
+ * A folder is refused onto a file where folders are real (local disk, SFTP; on an object store a key
+ * and a prefix of the same name coexist, so there it can land), and onto a folder inside or around it.
+ */
+async function refuseFolderOnFile(input: PlanInput): Promise<void> {
+  const { source, destination, signal } = input;
+  if (
+    destination.storage.capabilities.directories === "real" &&
+    (await statOrUndefined(destination.storage, destination.key, signal))?.kind === "file"
+  ) {
+    throw errors.invalidInput(
+      `cannot copy the folder ${source.url} onto ${destination.url}: that is a file, not a folder`,
+      { system: destination.storage.system, path: destination.key },
+    );
+  }
+  if (sameStorage(source.storage, destination.storage) && overlaps(source.key, destination.key)) {
     throw errors.invalidInput(
       `source and destination overlap (${source.url} and ${destination.url}): one is inside the other`,
       { system: source.storage.system, path: source.key },
     );
   }
+}
+
+interface Trees {
+  sourceFiles: Map<string, Entry>;
+  destinationFiles: Map<string, Entry>;
+  /** Source keys that map to no safe path, each a failed file. */
+  refused: Plan["refused"];
+}
+
+/** Both trees listed at once; names that cannot be addressed are noted (and at the source, refused). */
+async function listBoth(input: PlanInput, notes: string[]): Promise<Trees> {
+  const { source, destination, signal } = input;
   const unaddressable: [string[], string[]] = [[], []];
   const [sourceFiles, destinationFiles] = await Promise.all([
     listTree(source.storage, source.key, signal, (name) => unaddressable[0].push(name)),
@@ -169,21 +198,29 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
   });
   if (unaddressable[1].length > 0)
     notes.push(describeUnaddressable(unaddressable[1], destination.url, "were left as they are"));
-  throwIfAborted(signal);
+  return { sourceFiles, destinationFiles, refused };
+}
+
+/** A decision per source file the filter lets through and (mirror) a delete per extra, in key order. */
+async function planFolder(input: PlanInput, trees: Trees, compare: Comparison): Promise<PlannedAction[]> {
+  const { source, destination } = input;
+  const { sourceFiles, destinationFiles } = trees;
   // Decisions only do I/O when they hash files of equal size: a few at a time then.
-  const limit: (run: () => Promise<void>) => Promise<void> = compare.mayRead ? pLimit(8) : (run) => run();
-  await Promise.all(
+  const limit: (run: () => Promise<PlannedAction>) => Promise<PlannedAction> = compare.mayRead
+    ? pLimit(8)
+    : (run) => run();
+  const actions = await Promise.all(
     [...sourceFiles]
       .filter(([path]) => input.filter(path))
       .map(([path, entry]) =>
         limit(() =>
-          decide(
+          decide(compare, {
             path,
             entry,
-            joinKey(source.key, path),
-            joinKey(destination.key, path),
-            destinationFiles.get(path),
-          ),
+            sourceKey: joinKey(source.key, path),
+            destinationKey: joinKey(destination.key, path),
+            existing: destinationFiles.get(path),
+          }),
         ),
       ),
   );
@@ -200,8 +237,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       });
     }
   }
-  actions.sort((a, b) => compareKeys(a.path, b.path));
-  return { actions, notes: [...new Set(notes)], refused, singleFile: false };
+  return actions.sort((a, b) => compareKeys(a.path, b.path));
 }
 
 /** A git blob id: what GitHub lists for a file. */
