@@ -1,6 +1,10 @@
 /**
  * Every plugin package has the same file set and the same package.json conventions, so that a new
- * plugin is a copy of an old one. Run: `node scripts/check-plugin-files.ts` (also run by the test suite).
+ * plugin is a copy of an old one; and every storage plugin has the same file per role (OpenDAL's
+ * model), so that the code for one role is found in the same place in every plugin: `src/` holds only
+ * the role files below, each doing only its role, and at most ONE subfolder for what is particular to
+ * the system (a protocol, a fast path). Run: `node scripts/check-plugin-files.ts` (also run by the
+ * test suite).
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,6 +28,43 @@ export function pluginDirs(root: string): string[] {
   return dirs;
 }
 
+/** Role files every storage plugin has. */
+export const REQUIRED_ROLES = [
+  "index.ts", // the factory and the public exports
+  "options.ts", // options type, defaults, environment variables, validation of options
+  "location.ts", // its URL grammar: the plugin's \`location\` hook
+  "capabilities.ts", // the capabilities and limits it declares
+  "client.ts", // the SDK / connection: creating, caching and closing it
+  "driver.ts", // the StorageDriver class, delegating to the files below
+  "read.ts", // reads (ranged streams)
+  "write.ts", // writes (single and multipart/chunked uploads, checks of the answer)
+  "list.ts", // listing (pages, recursion, entries)
+  "errors.ts", // the system's errors mapped to FerryError
+] as const;
+
+/** Role files a storage plugin may have besides. */
+export const OPTIONAL_ROLES = ["cleanup.ts"] as const;
+
+export function checkRoles(root: string, dir: string): string[] {
+  const src = join(root, dir, "src");
+  if (!existsSync(src)) return [`${dir}: missing src/`];
+  const problems: string[] = [];
+  const entries = readdirSync(src, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+  const allowed = new Set<string>([...REQUIRED_ROLES, ...OPTIONAL_ROLES]);
+  for (const role of REQUIRED_ROLES) {
+    if (!entries.some((entry) => entry.isFile() && entry.name === role))
+      problems.push(`${dir}: missing src/${role}`);
+  }
+  for (const entry of entries) {
+    if (entry.isFile() && !allowed.has(entry.name))
+      problems.push(`${dir}: src/${entry.name} is not a role file (move it into the plugin's one subfolder)`);
+  }
+  const folders = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  if (folders.length > 1)
+    problems.push(`${dir}: src/ has ${folders.length} subfolders (${folders.join(", ")}); at most one`);
+  return problems;
+}
+
 export function checkPlugin(root: string, dir: string): string[] {
   const problems: string[] = [];
   for (const file of REQUIRED_FILES) {
@@ -42,6 +83,8 @@ export function checkPlugin(root: string, dir: string): string[] {
   if (!engines?.node?.startsWith(">=22")) problems.push(`${dir}: engines.node must be ">=22…"`);
   const peers = pkg.peerDependencies as Record<string, string> | undefined;
   if (!peers?.["@ferry/core"]) problems.push(`${dir}: @ferry/core must be a peer dependency`);
+  if (!peers?.["@ferry/plugin-kit"]) problems.push(`${dir}: @ferry/plugin-kit must be a peer dependency`);
+  if (category === "storage") problems.push(...checkRoles(root, dir));
   const dependencies = pkg.dependencies as Record<string, string> | undefined;
   if (dependencies?.["@ferry/core"]) problems.push(`${dir}: @ferry/core must not be a direct dependency`);
   const exportsField = (pkg.exports as Record<string, Record<string, string>> | undefined)?.["."];
