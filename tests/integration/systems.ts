@@ -11,10 +11,9 @@ import {
   localStorage,
   PluginRegistry,
   parseLocation,
-  type StoragePlugin,
   type TransferEndpoint,
 } from "@ferry/core";
-import type { Storage } from "@ferry/plugin-kit";
+import type { Storage, StoragePlugin } from "@ferry/plugin-kit";
 import { azure } from "@ferry/storage-azure";
 import { gcs } from "@ferry/storage-gcs";
 import { github } from "@ferry/storage-github";

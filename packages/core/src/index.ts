@@ -52,6 +52,7 @@ export type {
   WriteSource,
 } from "@ferry/plugin-kit";
 export {
+  defaultRoot,
   ERROR_CODES,
   errors,
   FerryError,

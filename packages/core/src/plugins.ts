@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Capabilities, Storage, StorageDriver, TableFlavour } from "@ferry/plugin-kit";
+import type { Plugin, Storage, StoragePlugin, TableFlavour } from "@ferry/plugin-kit";
 import { completeLocation, errors, FerryError, type LocationGrammar, wording } from "@ferry/plugin-kit";
 import { local } from "./local/index.ts";
 import {
@@ -23,31 +23,7 @@ import {
 } from "./location.ts";
 import { createStorage } from "./managed.ts";
 
-export interface StoragePlugin {
-  /** Short name, e.g. "s3". */
-  readonly name: string;
-  /** URL schemes / system names it serves (canonical names: "s3", "gs", "az", "sftp", "github"). */
-  readonly schemes: readonly string[];
-  /** The capabilities its storages declare (a storage may narrow them per instance). */
-  readonly capabilities: Capabilities;
-  /**
-   * The bucket / container / host used when a location names only the system, as in
-   * `folder.to("s3")`: from the plugin's options or environment. Absent: the caller must name one.
-   */
-  readonly defaultRoot?: string | undefined;
-  /**
-   * The plugin's URL grammar (its `location.ts`): reads the full location — root, bucket, host,
-   * owner/repo/ref, ... — from core's generic parse, validates names, gives the canonical URL, says
-   * what a root is called and where a default one is set, and names the location for tools on
-   * another machine (rclone). Absent: `scheme://root/key`. See `LocationGrammar` in @ferry/plugin-kit.
-   */
-  readonly location?: LocationGrammar | undefined;
-  /**
-   * A storage for `location.root` (bucket, container, host, repo@ref). Called once per root and cached. */
-  create(location: Location): StorageDriver | Storage | Promise<StorageDriver | Storage>;
-}
-
-export type Plugin = StoragePlugin | TableFlavour;
+export type { Plugin, StoragePlugin } from "@ferry/plugin-kit";
 
 function isStoragePlugin(plugin: Plugin): plugin is StoragePlugin {
   return "schemes" in plugin && typeof (plugin as StoragePlugin).create === "function";

@@ -158,12 +158,3 @@ export async function transferResource(
   for (const note of summary.notes) onNote?.(note);
   return { destination, summary: throwOnFailures(summary) };
 }
-
-/**
- * A plugin's `defaultRoot` from its option, else its environment variable (blank counts as unset),
- * so `folder.to("s3")` has a bucket to go to.
- */
-export function defaultRoot(option: string | undefined, env: string | undefined): string | undefined {
-  const value = (option ?? env)?.trim().replace(/^\/+|\/+$/g, "");
-  return value ? value : undefined;
-}

@@ -12,17 +12,10 @@ import {
   normalizeKey,
   refuse,
   rootAndRest,
+  type StoragePlugin,
 } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  copy,
-  Folder,
-  LocalDriver,
-  local,
-  localCapabilities,
-  PluginRegistry,
-  type StoragePlugin,
-} from "../src/index.ts";
+import { copy, Folder, LocalDriver, local, localCapabilities, PluginRegistry } from "../src/index.ts";
 
 let work: string;
 let reads: GenericLocation[] = [];

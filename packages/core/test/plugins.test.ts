@@ -3,9 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { baseCapabilities, FerryError, type StorageDriver } from "@ferry/plugin-kit";
+import { baseCapabilities, FerryError, type StorageDriver, type StoragePlugin } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PluginRegistry, type StoragePlugin } from "../src/index.ts";
+import { PluginRegistry } from "../src/index.ts";
 
 const CORE_ENTRY = fileURLToPath(new URL("../src/index.ts", import.meta.url));
 

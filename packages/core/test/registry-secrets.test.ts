@@ -1,6 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Location } from "@ferry/plugin-kit";
+import type { Location, StoragePlugin } from "@ferry/plugin-kit";
 import { describe, expect, it } from "vitest";
 import {
   Blob,
@@ -12,7 +12,6 @@ import {
   PluginRegistry,
   parseLocation,
   ResourceRegistry,
-  type StoragePlugin,
 } from "../src/index.ts";
 import { expectError, resourceAt, useProjects } from "./registry-fixtures.ts";
 

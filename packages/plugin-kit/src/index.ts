@@ -15,6 +15,7 @@ export * from "./location.ts";
 export * from "./md5.ts";
 export * from "./option-checks.ts";
 export * from "./paths.ts";
+export * from "./plugin.ts";
 export * from "./redact.ts";
 export * from "./sdk-errors.ts";
 export * from "./storage.ts";

@@ -7,8 +7,15 @@
  * ```
  */
 
-import { defaultRoot, type StoragePlugin } from "@ferry/core";
-import { completeLocation, errors, idleTimeoutMs, type Location, registerSecret } from "@ferry/plugin-kit";
+import {
+  completeLocation,
+  defaultRoot,
+  errors,
+  idleTimeoutMs,
+  type Location,
+  registerSecret,
+  type StoragePlugin,
+} from "@ferry/plugin-kit";
 import { declaredCapabilities } from "./capabilities.ts";
 import { serviceHandle } from "./client.ts";
 import { AzureDriver } from "./driver.ts";

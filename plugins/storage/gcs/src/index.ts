@@ -7,8 +7,7 @@
  * ```
  */
 
-import { defaultRoot, type StoragePlugin } from "@ferry/core";
-import { completeLocation, errors, type Location } from "@ferry/plugin-kit";
+import { completeLocation, defaultRoot, errors, type Location, type StoragePlugin } from "@ferry/plugin-kit";
 import { gcsCapabilities } from "./capabilities.ts";
 import { GcsClient } from "./client.ts";
 import { GcsDriver } from "./driver.ts";

@@ -8,7 +8,7 @@
  *   ferry.use(github({ token: process.env.GITHUB_TOKEN }));
  */
 
-import type { StoragePlugin } from "@ferry/core";
+import type { StoragePlugin } from "@ferry/plugin-kit";
 import { completeLocation, errors, type Location, registerSecret } from "@ferry/plugin-kit";
 import { GITHUB_CAPABILITIES } from "./capabilities.ts";
 import { lazyClient } from "./client.ts";

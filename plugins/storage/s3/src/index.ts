@@ -7,8 +7,15 @@
  * ```
  */
 
-import { defaultRoot, type StoragePlugin } from "@ferry/core";
-import { completeLocation, errors, idleTimeoutMs, type Location, registerSecret } from "@ferry/plugin-kit";
+import {
+  completeLocation,
+  defaultRoot,
+  errors,
+  idleTimeoutMs,
+  type Location,
+  registerSecret,
+  type StoragePlugin,
+} from "@ferry/plugin-kit";
 import { s3Capabilities } from "./capabilities.ts";
 import { sharedClient } from "./client.ts";
 import { S3Driver } from "./driver.ts";

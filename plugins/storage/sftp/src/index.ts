@@ -6,8 +6,15 @@
  *   await ferry.folder("sftp://me@gpu-box/~/data").list();
  */
 
-import { createStorage, type StoragePlugin } from "@ferry/core";
-import { completeLocation, errors, type Location, registerSecret, type Storage } from "@ferry/plugin-kit";
+import { createStorage } from "@ferry/core";
+import {
+  completeLocation,
+  errors,
+  type Location,
+  registerSecret,
+  type Storage,
+  type StoragePlugin,
+} from "@ferry/plugin-kit";
 import { probeFeatures, sftpCapabilities } from "./capabilities.ts";
 import { acquirePool } from "./client.ts";
 import { SftpDriver } from "./driver.ts";
