@@ -51,6 +51,7 @@ const TABLE_OPTION_KEYS = [
   "registry",
   "name",
   "metadata",
+  "maxPageExpansion",
 ] as const;
 const STREAM_OPTION_KEYS = ["batchSize", "columns", "shuffle", "dropLast", "prefetch", "signal"] as const;
 
@@ -69,6 +70,8 @@ export interface TableOptions extends WriteTableOptions {
   name?: string | undefined;
   /** Free-form metadata saved with the table's registry entry. */
   metadata?: Record<string, unknown> | undefined;
+  /** Reading: how far a data page may decompress (see ReaderOptions; default 1000 × its compressed size). */
+  maxPageExpansion?: number | undefined;
 }
 
 /** What the resource registry saves for a table (no data, no secrets). */
@@ -164,7 +167,9 @@ export class Table<T = unknown> {
   /** A reader over the folder as it is now (each operation lists it afresh). */
   async reader(): Promise<TableReader> {
     const storage = await this.storage();
-    return new TableReader(storage, this.location.path, this.where);
+    return new TableReader(storage, this.location.path, this.where, undefined, {
+      maxPageExpansion: this.options.maxPageExpansion,
+    });
   }
 
   /** The flavour: given, detected from the data among registered flavours, or the plain one. */
