@@ -379,6 +379,8 @@ export async function readRowGroup(
   try {
     return await decodeRowGroup(open, groupIndex, columns, where, maxPageExpansion);
   } catch (error) {
+    // Storage failures (Transient, Aborted, …) and ferry's own page checks already say what they are.
+    if (FerryError.isInstance(error)) throw error;
     // Which column failed: each is decoded alone (only on this failure path) until one fails.
     let culprit = columns.length === 1 ? columns[0] : undefined;
     let culpritError = error;
