@@ -66,6 +66,30 @@ describe("ferry table head | schema | count", () => {
     expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/NotFound: no table at/);
   });
+
+  it("head and schema show time, duration and interval columns", async () => {
+    const location = join(dir, "times");
+    const schema = {
+      fields: [t.field("at", t.time("us")), t.field("wait", t.duration("ns")), t.field("span", t.interval())],
+    };
+    const values = {
+      at: [45_296_789_012n],
+      wait: [2n ** 60n],
+      span: [{ months: 1, days: 2, milliseconds: 3 }],
+    };
+    await table(values, location, { schema }).write();
+    expect((await ferryTable("schema", location)).stdout).toBe(
+      "at: time[us]\nwait: duration[ns]\nspan: interval\n",
+    );
+    const json = await ferryTable("head", "--json", location);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({
+      event: "row",
+      at: 45_296_789_012,
+      wait: "1152921504606846976",
+      span: { months: 1, days: 2, milliseconds: 3 },
+    });
+  });
 });
 
 describe("ferry table convert", () => {

@@ -59,6 +59,7 @@ const TABLE_OPTION_KEYS = [
   "registry",
   "name",
   "metadata",
+  "maxPageExpansion",
 ] as const;
 const STREAM_OPTION_KEYS = ["batchSize", "columns", "shuffle", "dropLast", "prefetch", "signal"] as const;
 
@@ -77,6 +78,8 @@ export interface TableOptions extends WriteTableOptions {
   name?: string | undefined;
   /** Free-form metadata saved with the table's registry entry. */
   metadata?: Record<string, unknown> | undefined;
+  /** Reading: how far a data page may decompress (see ReaderOptions; default 1000 × its compressed size). */
+  maxPageExpansion?: number | undefined;
 }
 
 /** What the resource registry saves for a table (no data, no secrets). */
@@ -191,7 +194,9 @@ export class Table<T = unknown> {
   async reader(): Promise<TableReader> {
     const storage = await this.storage();
     const { TableReader } = await codec();
-    return new TableReader(storage, this.location.path, this.where);
+    return new TableReader(storage, this.location.path, this.where, undefined, {
+      maxPageExpansion: this.options.maxPageExpansion,
+    });
   }
 
   /** The flavour: given, detected from the data among registered flavours, or the plain one. */

@@ -9,8 +9,7 @@
  * parquet's own type system is coarser.
  */
 
-import type { DataType, Field, Schema } from "@ferry/plugin-kit";
-import { errors } from "@ferry/plugin-kit";
+import { type DataType, errors, FerryError, type Field, type Schema } from "@ferry/plugin-kit";
 import type { FileMetaData, SchemaElement } from "hyparquet";
 
 export const SCHEMA_METADATA_KEY = "ferry.schema";
@@ -90,6 +89,27 @@ function appendField(out: SchemaElement[], field: Field, column: string): void {
       });
       return;
     }
+    case "time": {
+      // Not adjusted to UTC: a wall-clock time, as DuckDB's TIME and Arrow's time types are.
+      const unit = type.unit === "us" ? "MICROS" : type.unit === "ns" ? "NANOS" : "MILLIS";
+      const converted = unit === "MILLIS" ? "TIME_MILLIS" : unit === "MICROS" ? "TIME_MICROS" : undefined;
+      out.push({
+        ...base,
+        type: unit === "MILLIS" ? "INT32" : "INT64",
+        ...(converted ? { converted_type: converted } : {}),
+        logical_type: { type: "TIME", isAdjustedToUTC: false, unit },
+      });
+      return;
+    }
+    case "duration":
+      // Parquet has no duration type: a plain INT64 count, the unit kept in ferry.schema (as pyarrow does).
+      out.push({ ...base, type: "INT64" });
+      return;
+    case "interval":
+      out.push({ ...base, type: "FIXED_LEN_BYTE_ARRAY", type_length: 12, converted_type: "INTERVAL" });
+      return;
+    case "unreadable":
+      throw errors.unsupported(`column "${column}" cannot be written: ${type.reason}`);
     case "decimal": {
       if (!Number.isInteger(type.precision) || type.precision < 1 || type.precision > 76) {
         throw errors.invalidInput(
@@ -138,11 +158,11 @@ interface Node {
   children: Node[];
 }
 
-function buildTree(elements: readonly SchemaElement[]): Node {
+function buildTree(elements: readonly SchemaElement[], file: string): Node {
   let index = 0;
   const take = (): Node => {
     const element = elements[index++];
-    if (!element) throw errors.invalidInput("parquet schema is truncated");
+    if (!element) throw errors.invalidInput(`${file}: not a readable parquet file (its schema is truncated)`);
     const children: Node[] = [];
     for (let i = 0; i < (element.num_children ?? 0); i++) children.push(take());
     return { element, children };
@@ -152,8 +172,22 @@ function buildTree(elements: readonly SchemaElement[]): Node {
 
 /** The ferry schema a parquet file's own schema describes (without ferry.schema metadata). */
 export function fromParquetSchema(metadata: FileMetaData, file: string): Schema {
-  const root = buildTree(metadata.schema);
-  return { fields: root.children.map((node) => nodeToField(node, node.element.name, file)) };
+  const root = buildTree(metadata.schema, file);
+  return { fields: root.children.map((node) => topLevelField(node, file)) };
+}
+
+/** A column ferry cannot represent is `unreadable`: the file's other columns still read. */
+function topLevelField(node: Node, file: string): Field {
+  try {
+    return nodeToField(node, node.element.name, file);
+  } catch (error) {
+    if (!FerryError.isInstance(error, "Unsupported")) throw error;
+    return {
+      name: node.element.name,
+      type: { type: "unreadable", reason: error.message },
+      nullable: node.element.repetition_type !== "REQUIRED",
+    };
+  }
 }
 
 function nodeToField(node: Node, column: string, file: string): Field {
@@ -183,6 +217,7 @@ function nodeType(node: Node, column: string, file: string): DataType {
   if (children.length > 0) {
     if (isListLike(node)) return listType(node, column, file);
     if (isMapLike(node)) return mapType(node, column, file);
+    if (isKeyOnlyMap(node)) return keyListType(node, column, file);
     if (element.logical_type?.type === "VARIANT") throw unsupported(column, "VARIANT", file);
     return {
       type: "struct",
@@ -212,6 +247,26 @@ function isMapLike(node: Node): boolean {
   const key = entries.children.find((child) => child.element.name === "key");
   const value = entries.children.find((child) => child.element.name === "value");
   return key?.element.repetition_type !== "REPEATED" && value?.element.repetition_type !== "REPEATED";
+}
+
+/** A MAP whose entries have a key and no value: a list of the keys. */
+function isKeyOnlyMap(node: Node): boolean {
+  const entries = node.children[0];
+  return (
+    node.element.converted_type === "MAP" &&
+    node.children.length === 1 &&
+    entries?.element.repetition_type === "REPEATED" &&
+    entries.children.length === 1 &&
+    entries.children[0]!.children.length === 0
+  );
+}
+
+function keyListType(node: Node, column: string, file: string): DataType {
+  const key = node.children[0]!.children[0]!;
+  return {
+    type: "list",
+    item: { ...nodeToField(key, `${column}.key`, file), name: "element", metadata: { [MAP_MARKER]: "keys" } },
+  };
 }
 
 /** LIST: 3-level (`list` → `element`) or the legacy 2-level form where the repeated field is the item. */
@@ -253,7 +308,7 @@ function mapType(node: Node, column: string, file: string): DataType {
 
 function unsupported(column: string, what: string, file: string) {
   return errors.unsupported(
-    `${file}: column "${column}" has parquet type ${what}, which ferry cannot represent`,
+    `${file}: column ${JSON.stringify(column)} has parquet type ${what}, which ferry cannot represent`,
   );
 }
 
@@ -275,11 +330,18 @@ function primitiveType(element: SchemaElement, column: string, file: string): Da
   if (converted === "TIMESTAMP_MILLIS") return { type: "timestamp", unit: "ms", timezone: "UTC" };
   if (converted === "TIMESTAMP_MICROS") return { type: "timestamp", unit: "us", timezone: "UTC" };
   if (logical?.type === "DATE" || converted === "DATE") return { type: "date" };
-  if (logical?.type === "TIME" || converted === "TIME_MILLIS" || converted === "TIME_MICROS") {
-    throw unsupported(column, "TIME", file);
+  if (logical?.type === "TIME") {
+    return { type: "time", unit: logical.unit === "MICROS" ? "us" : logical.unit === "NANOS" ? "ns" : "ms" };
   }
-  if (logical?.type === "INTERVAL" || converted === "INTERVAL") throw unsupported(column, "INTERVAL", file);
-  if (logical?.type === "BSON" || converted === "BSON") throw unsupported(column, "BSON", file);
+  if (converted === "TIME_MILLIS") return { type: "time", unit: "ms" };
+  if (converted === "TIME_MICROS") return { type: "time", unit: "us" };
+  if (converted === "INTERVAL") {
+    if (element.type !== "FIXED_LEN_BYTE_ARRAY" || element.type_length !== 12)
+      throw unsupported(column, `INTERVAL stored as ${element.type}`, file);
+    return { type: "interval" };
+  }
+  // BSON documents are bytes; ferry hands them over undecoded.
+  if (logical?.type === "BSON" || converted === "BSON") return { type: "binary" };
   if (logical?.type === "FLOAT16") return { type: "float", bits: 16 };
   if (
     logical?.type === "STRING" ||
@@ -329,10 +391,47 @@ export function schemaFromKeyValue(metadata: FileMetaData): Schema | undefined {
   if (!entry?.value) return undefined;
   try {
     const parsed = JSON.parse(entry.value) as Schema;
-    return Array.isArray(parsed.fields) ? parsed : undefined;
+    return Array.isArray(parsed.fields) && parsed.fields.every(isField) ? parsed : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** A stored schema is used only when every field is well formed (a damaged one falls back to the file's). */
+function isField(value: unknown): value is Field {
+  const field = value as Field | null;
+  return (
+    typeof field === "object" &&
+    field !== null &&
+    typeof field.name === "string" &&
+    typeof field.nullable === "boolean" &&
+    isType(field.type)
+  );
+}
+
+const KNOWN_TYPES = new Set([
+  "null",
+  "bool",
+  "int",
+  "float",
+  "string",
+  "binary",
+  "date",
+  "timestamp",
+  "time",
+  "duration",
+  "interval",
+  "decimal",
+  "list",
+  "struct",
+]);
+
+function isType(value: unknown): value is DataType {
+  const type = value as DataType | null;
+  if (typeof type !== "object" || type === null || !KNOWN_TYPES.has(type.type)) return false;
+  if (type.type === "list") return isField(type.item);
+  if (type.type === "struct") return Array.isArray(type.fields) && type.fields.every(isField);
+  return true;
 }
 
 /** Structural equality of types, ignoring field metadata (used to check that ferry.schema matches the file). */
@@ -347,6 +446,9 @@ export function sameType(a: DataType, b: DataType): boolean {
       return b.type === "decimal" && a.precision === b.precision && a.scale === b.scale;
     case "timestamp":
       return b.type === "timestamp" && a.unit === b.unit && a.timezone === b.timezone;
+    case "time":
+    case "duration":
+      return b.type === a.type && a.unit === b.unit;
     case "list":
       return b.type === "list" && sameType(a.item.type, b.item.type) && a.item.nullable === b.item.nullable;
     case "struct":
@@ -375,6 +477,11 @@ export function describeType(type: DataType): string {
       return `decimal(${type.precision}, ${type.scale})`;
     case "timestamp":
       return `timestamp[${type.unit}${type.timezone ? `, ${type.timezone}` : ""}]`;
+    case "time":
+    case "duration":
+      return `${type.type}[${type.unit}]`;
+    case "unreadable":
+      return "unreadable";
     case "list":
       return `list<${describeType(type.item.type)}>`;
     case "struct":

@@ -2,7 +2,7 @@
  * Reading one parquet part through range reads of a storage: the footer (a bounded tail read) and one
  * row group at a time. hyparquet does the decoding; every failure becomes a FerryError naming the file.
  */
-
+import { brotliDecompressSync, zstdDecompressSync } from "node:zlib";
 import type { Schema, Storage } from "@ferry/plugin-kit";
 import { errors, FerryError } from "@ferry/plugin-kit";
 import type { AsyncBuffer, FileMetaData, ParquetParsers, SchemaElement } from "hyparquet";
@@ -30,17 +30,72 @@ const PARSERS: Partial<ParquetParsers> = {
 
 type Decompressor = (input: Uint8Array, outputLength: number) => Uint8Array;
 
+/** A page may decompress to this many times its compressed size (or to EXPANSION_FLOOR, whichever is more). */
+export const DEFAULT_MAX_PAGE_EXPANSION = 1000;
+/** Pages up to this size are never refused for their expansion (writers' pages are about 1 MiB). */
+export const EXPANSION_FLOOR = 64 * 1024 * 1024;
+
+/** A page refused before it is decompressed: `readRowGroup` names its column and row group. */
+class DecompressionLimit extends Error {}
+
+/** Codecs that honour an output limit as they go (hyparquet-compressors' brotli grows its buffer as the stream says, zstd ignores the length). */
+const NATIVE: Record<string, ((input: Uint8Array, limit: number) => Uint8Array) | undefined> = {
+  BROTLI: (input, limit) => brotliDecompressSync(input, { maxOutputLength: Math.max(limit, 1) }),
+  ZSTD:
+    typeof zstdDecompressSync === "function"
+      ? (input, limit) => zstdDecompressSync(input, { maxOutputLength: Math.max(limit, 1) })
+      : undefined,
+};
+
 /**
- * hyparquet-compressors' codecs, made to accept the zero-byte page a v2 data page holds when all its
- * values are null (the spec says such a page must not be decompressed; hysnappy rejects it).
+ * hyparquet-compressors' codecs, bounded: a page whose header claims more than `maxExpansion` times
+ * its compressed bytes (above EXPANSION_FLOOR) is refused before anything is allocated, and no codec
+ * writes past the size the header claims (a decompression bomb costs nothing). They also accept the
+ * zero-byte page a v2 data page holds when all its values are null (the spec says such a page must
+ * not be decompressed; hysnappy rejects it).
  */
-const DECOMPRESSORS: Record<string, Decompressor> = Object.fromEntries(
-  Object.entries(compressors as Record<string, Decompressor>).map(([codec, decompress]) => [
-    codec,
-    (input: Uint8Array, outputLength: number) =>
-      input.byteLength === 0 && outputLength === 0 ? new Uint8Array(0) : decompress(input, outputLength),
-  ]),
-);
+function boundedDecompressors(maxExpansion: number): Record<string, Decompressor> {
+  return Object.fromEntries(
+    Object.entries(compressors as Record<string, Decompressor>).map(([codec, decompress]) => [
+      codec,
+      (input: Uint8Array, outputLength: number) => {
+        if (input.byteLength === 0 && outputLength === 0) return new Uint8Array(0);
+        if (outputLength > EXPANSION_FLOOR && outputLength > input.byteLength * maxExpansion) {
+          throw new DecompressionLimit(
+            `a ${codec} page of ${input.byteLength} bytes claims ${outputLength} bytes decompressed, more than maxPageExpansion (${maxExpansion}) times its size`,
+          );
+        }
+        const native = NATIVE[codec];
+        let output: Uint8Array;
+        try {
+          output = native ? native(input, outputLength) : decompress(input, outputLength);
+        } catch (error) {
+          if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE")
+            throw new DecompressionLimit(
+              `a ${codec} page decompresses to more than the ${outputLength} bytes its header claims`,
+            );
+          throw error;
+        }
+        if (output.byteLength > outputLength)
+          throw new DecompressionLimit(
+            `a ${codec} page decompresses to more than the ${outputLength} bytes its header claims`,
+          );
+        return output;
+      },
+    ]),
+  );
+}
+
+const decompressorsByLimit = new Map<number, Record<string, Decompressor>>();
+
+function decompressorsFor(maxExpansion: number): Record<string, Decompressor> {
+  let found = decompressorsByLimit.get(maxExpansion);
+  if (!found) {
+    found = boundedDecompressors(maxExpansion);
+    decompressorsByLimit.set(maxExpansion, found);
+  }
+  return found;
+}
 
 /** Counts bytes fetched, so callers (and tests) can see what a read cost. */
 export interface ReadStats {
@@ -95,11 +150,26 @@ export interface OpenPart {
   /** Row count of each row group. */
   rowGroups: number[];
   numRows: number;
-  /** Metadata with DECIMAL annotations removed, so hyparquet hands over raw unscaled values (no float rounding). */
+  /** The metadata as hyparquet reads it: raw values for the types ferry decodes itself (see rawElement). */
   readMetadata: FileMetaData;
 }
 
-function describeFailure(error: unknown, where: string): FerryError {
+/**
+ * JavaScript's own errors (a TypeError from a corrupt offset, "Cannot mix BigInt…") say nothing to a
+ * user: they become "its data is corrupt", the original kept as the cause. hyparquet's own messages
+ * name the parquet problem and are kept.
+ */
+function corruptionOf(error: unknown, part: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError)
+    return `its ${part} is corrupt`;
+  return /^parquet|invalid|unsupported|unknown|expected|too large/i.test(message)
+    ? message
+    : `its ${part} is corrupt`;
+}
+
+/** `part`: what was being read when it failed ("footer" or "data"), for errors that say nothing themselves. */
+function describeFailure(error: unknown, where: string, part = "data"): FerryError {
   if (FerryError.isInstance(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (/Cannot create a string longer/.test(message)) {
@@ -107,15 +177,38 @@ function describeFailure(error: unknown, where: string): FerryError {
       cause: error,
     });
   }
-  if (error instanceof RangeError || /out of memory|allocation|invalid array length/i.test(message)) {
-    return errors.invalidInput(`${where}: not a readable parquet file (corrupt sizes: ${message})`, {
-      cause: error,
-    });
-  }
   if (/unsupported compression codec|not supported|no compressor/i.test(message)) {
     return errors.unsupported(`${where}: ${message}`, { cause: error });
   }
-  return errors.invalidInput(`${where}: not a readable parquet file (${message})`, { cause: error });
+  return errors.invalidInput(`${where}: not a readable parquet file (${corruptionOf(error, part)})`, {
+    cause: error,
+  });
+}
+
+/** A failure decoding `column` of row group `groupIndex`, in one line naming all three. */
+function describeColumnFailure(
+  error: unknown,
+  where: string,
+  column: string,
+  groupIndex: number,
+): FerryError {
+  const place = `column ${JSON.stringify(column)}, row group ${groupIndex}`;
+  if (FerryError.isInstance(error)) {
+    if (/column ".*", row group \d+/.test(error.message)) return error;
+    return new FerryError(error.code, `${error.message.replace(`${where}: `, `${where}: ${place}: `)}`, {
+      cause: error,
+    });
+  }
+  if (error instanceof DecompressionLimit) {
+    return errors.invalidInput(
+      `${where}: ${place}: refused, ${error.message} (a decompression bomb? raise the table option maxPageExpansion to read it)`,
+      { cause: error },
+    );
+  }
+  const described = describeFailure(error, where);
+  return new FerryError(described.code, described.message.replace(`${where}: `, `${where}: ${place}: `), {
+    cause: error,
+  });
 }
 
 /**
@@ -142,10 +235,52 @@ async function readTail(file: AsyncBuffer, where: string): Promise<AsyncBuffer> 
   };
 }
 
-function checkMetadata(metadata: FileMetaData, where: string): void {
+/** A footer number that must be a count or an offset: a whole number, 0 or more. */
+function isCount(value: number | bigint | undefined): boolean {
+  return (
+    (typeof value === "bigint" && value >= 0n) ||
+    (typeof value === "number" && Number.isSafeInteger(value) && value >= 0)
+  );
+}
+
+/** Paths of the schema's leaf columns, as column chunks name them. */
+function leafPaths(metadata: FileMetaData): Set<string> {
+  const leaves = new Set<string>();
+  let index = 1;
+  const walk = (prefix: readonly string[], children: number): void => {
+    for (let i = 0; i < children && index < metadata.schema.length; i++) {
+      const element = metadata.schema[index++]!;
+      const path = [...prefix, element.name];
+      if (element.num_children) walk(path, element.num_children);
+      else leaves.add(path.join("\u0000"));
+    }
+  };
+  walk([], metadata.schema[0]?.num_children ?? 0);
+  return leaves;
+}
+
+function checkMetadata(metadata: FileMetaData, where: string, fileSize: number): void {
   let total = 0n;
+  const leaves = leafPaths(metadata);
   for (const group of metadata.row_groups) {
     for (const column of group.columns) {
+      const meta = column.meta_data;
+      // A chunk the footer places outside the file (or nowhere) is a corrupt footer, refused before any read.
+      const start = meta ? Number(meta.dictionary_page_offset || meta.data_page_offset) : Number.NaN;
+      if (
+        !meta ||
+        !isCount(meta.data_page_offset) ||
+        (meta.dictionary_page_offset !== undefined && !isCount(meta.dictionary_page_offset)) ||
+        !isCount(meta.total_compressed_size) ||
+        !isCount(meta.total_uncompressed_size) ||
+        !isCount(meta.num_values) ||
+        start + Number(meta.total_compressed_size) > fileSize ||
+        !leaves.has(meta.path_in_schema.join("\u0000"))
+      ) {
+        throw errors.invalidInput(
+          `${where}: not a readable parquet file (the footer's column chunk ${JSON.stringify(meta?.path_in_schema?.join(".") ?? "?")} is not in its schema or lies outside the file)`,
+        );
+      }
       if (column.crypto_metadata || column.encrypted_column_metadata) {
         throw errors.unsupported(
           `${where}: encrypted parquet columns (Parquet Modular Encryption) are not supported`,
@@ -157,7 +292,7 @@ function checkMetadata(metadata: FileMetaData, where: string): void {
         );
       }
     }
-    if (group.num_rows < 0n)
+    if (!isCount(group.num_rows))
       throw errors.invalidInput(`${where}: not a readable parquet file (negative row count)`);
     total += group.num_rows;
   }
@@ -165,10 +300,43 @@ function checkMetadata(metadata: FileMetaData, where: string): void {
     throw errors.invalidInput(`${where}: not a readable parquet file (row count overflow)`);
 }
 
-function stripDecimal(element: SchemaElement): SchemaElement {
-  if (element.converted_type !== "DECIMAL" && element.logical_type?.type !== "DECIMAL") return element;
-  const { converted_type: _converted, logical_type: _logical, ...rest } = element;
-  return rest;
+/** Annotations whose values ferry decodes itself from the raw values (values.ts). */
+const RAW_ANNOTATIONS = new Set(["DECIMAL", "INTERVAL", "BSON"]);
+
+/**
+ * The schema element as hyparquet should read it: DECIMAL, INTERVAL and BSON as their raw values
+ * (hyparquet rounds decimals through floats and refuses the other two), INT96 as its 12 raw bytes
+ * (hyparquet's own INT96 parsing loses the day when the time of day is negative).
+ */
+function rawElement(element: SchemaElement): SchemaElement {
+  let out = element;
+  if (
+    RAW_ANNOTATIONS.has(element.converted_type ?? "") ||
+    RAW_ANNOTATIONS.has(element.logical_type?.type ?? "")
+  ) {
+    const { converted_type: _converted, logical_type: _logical, ...rest } = element;
+    out = rest;
+  }
+  if (out.type === "INT96") out = { ...out, type: "FIXED_LEN_BYTE_ARRAY", type_length: 12 };
+  return out;
+}
+
+function rawMetadata(metadata: FileMetaData): FileMetaData {
+  const int96 = metadata.schema.some((element) => element.type === "INT96");
+  return {
+    ...metadata,
+    schema: metadata.schema.map(rawElement),
+    row_groups: !int96
+      ? metadata.row_groups
+      : metadata.row_groups.map((group) => ({
+          ...group,
+          columns: group.columns.map((chunk) =>
+            chunk.meta_data?.type === "INT96"
+              ? { ...chunk, meta_data: { ...chunk.meta_data, type: "FIXED_LEN_BYTE_ARRAY" as const } }
+              : chunk,
+          ),
+        })),
+  };
 }
 
 export async function openPart(
@@ -182,7 +350,7 @@ export async function openPart(
   try {
     const footer = await readTail(file, where);
     const metadata = await parquetMetadataAsync(footer, { parsers: PARSERS, initialFetchSize: FOOTER_FETCH });
-    checkMetadata(metadata, where);
+    checkMetadata(metadata, where, part.size);
     const fileSchema = fromParquetSchema(metadata, where);
     const rowGroups = metadata.row_groups.map((group) => Number(group.num_rows));
     return {
@@ -192,10 +360,10 @@ export async function openPart(
       fileSchema,
       rowGroups,
       numRows: rowGroups.reduce((a, b) => a + b, 0),
-      readMetadata: { ...metadata, schema: metadata.schema.map(stripDecimal) },
+      readMetadata: rawMetadata(metadata),
     };
   } catch (error) {
-    throw describeFailure(error, where);
+    throw describeFailure(error, where, "footer");
   }
 }
 
@@ -205,6 +373,38 @@ export async function readRowGroup(
   groupIndex: number,
   columns: readonly string[],
   where: string,
+  maxPageExpansion = DEFAULT_MAX_PAGE_EXPANSION,
+): Promise<Record<string, unknown[]>> {
+  try {
+    return await decodeRowGroup(open, groupIndex, columns, where, maxPageExpansion);
+  } catch (error) {
+    // Storage failures (Transient, Aborted, …) and ferry's own page checks already say what they are.
+    if (FerryError.isInstance(error)) throw error;
+    // Which column failed: each is decoded alone (only on this failure path) until one fails.
+    let culprit = columns.length === 1 ? columns[0] : undefined;
+    let culpritError = error;
+    for (const name of culprit === undefined ? columns : []) {
+      const alone = await decodeRowGroup(open, groupIndex, [name], where, maxPageExpansion).then(
+        () => undefined,
+        (e: unknown) => e ?? new Error("failed"),
+      );
+      if (alone !== undefined) {
+        culprit = name;
+        culpritError = alone;
+        break;
+      }
+    }
+    if (culprit === undefined) throw describeFailure(error, where);
+    throw describeColumnFailure(culpritError, where, culprit, groupIndex);
+  }
+}
+
+async function decodeRowGroup(
+  open: OpenPart,
+  groupIndex: number,
+  columns: readonly string[],
+  where: string,
+  maxPageExpansion: number,
 ): Promise<Record<string, unknown[]>> {
   const rowStart = open.rowGroups.slice(0, groupIndex).reduce((a, b) => a + b, 0);
   const groupRows = open.rowGroups[groupIndex] ?? 0;
@@ -215,47 +415,43 @@ export async function readRowGroup(
     return out;
   }
   const chunks = new Map<string, { rowStart: number; data: ArrayLike<unknown> }[]>();
-  try {
-    await parquetRead({
-      file: verifyingBuffer(open.file, open.metadata, groupIndex, columns, where),
-      metadata: open.readMetadata,
-      columns: [...columns],
-      rowStart,
-      rowEnd,
-      utf8: false,
-      parsers: PARSERS,
-      compressors: DECOMPRESSORS,
-      onChunk: ({ columnName, columnData, rowStart: chunkStart }) => {
-        let list = chunks.get(columnName);
-        if (!list) {
-          list = [];
-          chunks.set(columnName, list);
-        }
-        list.push({ rowStart: chunkStart, data: columnData as ArrayLike<unknown> });
-      },
-    });
-    for (const name of columns) {
-      const field = open.fileSchema.fields.find((f) => f.name === name)!;
-      const list = (chunks.get(name) ?? []).sort((a, b) => a.rowStart - b.rowStart);
-      let values: unknown[] = [];
-      for (const chunk of list) {
-        // A chunk may start before or run past the group (page granularity): keep only this group's rows.
-        const from = Math.max(rowStart - chunk.rowStart, 0);
-        const to = Math.min(rowEnd - chunk.rowStart, chunk.data.length);
-        if (to <= from) continue;
-        const decoded = decodeColumn(field.type, chunk.data, from, to);
-        if (values.length === 0) values = decoded;
-        else for (const value of decoded) values.push(value);
+  await parquetRead({
+    file: verifyingBuffer(open.file, open.metadata, groupIndex, columns, where),
+    metadata: open.readMetadata,
+    columns: [...columns],
+    rowStart,
+    rowEnd,
+    utf8: false,
+    parsers: PARSERS,
+    compressors: decompressorsFor(maxPageExpansion),
+    onChunk: ({ columnName, columnData, rowStart: chunkStart }) => {
+      let list = chunks.get(columnName);
+      if (!list) {
+        list = [];
+        chunks.set(columnName, list);
       }
-      if (values.length !== groupRows) {
-        throw errors.invalidInput(
-          `${where}: not a readable parquet file (column "${name}" has ${values.length} values in row group ${groupIndex}, the footer says ${groupRows})`,
-        );
-      }
-      out[name] = values;
+      list.push({ rowStart: chunkStart, data: columnData as ArrayLike<unknown> });
+    },
+  });
+  for (const name of columns) {
+    const field = open.fileSchema.fields.find((f) => f.name === name)!;
+    const list = (chunks.get(name) ?? []).sort((a, b) => a.rowStart - b.rowStart);
+    let values: unknown[] = [];
+    for (const chunk of list) {
+      // A chunk may start before or run past the group (page granularity): keep only this group's rows.
+      const from = Math.max(rowStart - chunk.rowStart, 0);
+      const to = Math.min(rowEnd - chunk.rowStart, chunk.data.length);
+      if (to <= from) continue;
+      const decoded = decodeColumn(field, chunk.data, from, to);
+      if (values.length === 0) values = decoded;
+      else for (const value of decoded) values.push(value);
     }
-    return out;
-  } catch (error) {
-    throw describeFailure(error, where);
+    if (values.length !== groupRows) {
+      throw errors.invalidInput(
+        `${where}: column ${JSON.stringify(name)}, row group ${groupIndex}: not a readable parquet file (${values.length} values, the footer says ${groupRows})`,
+      );
+    }
+    out[name] = values;
   }
+  return out;
 }

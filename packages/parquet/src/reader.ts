@@ -10,7 +10,13 @@ import pLimit from "p-limit";
 import { concatChunks } from "./concat.ts";
 import { listParts, type PartFile } from "./layout.ts";
 import { describeType, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
-import { type OpenPart, openPart, type ReadStats, readRowGroup } from "./part-reader.ts";
+import {
+  DEFAULT_MAX_PAGE_EXPANSION,
+  type OpenPart,
+  openPart,
+  type ReadStats,
+  readRowGroup,
+} from "./part-reader.ts";
 import { inferPartitionType, parsePartitionValue, partitionPairs } from "./partition.ts";
 import { createRandom, shuffleInPlace } from "./random.ts";
 
@@ -40,6 +46,14 @@ export interface StreamOptions {
   signal?: AbortSignal | undefined;
 }
 
+export interface ReaderOptions {
+  /**
+   * A data page may decompress to at most this many times its compressed size (pages up to 64 MiB
+   * always may); past it the read is refused as InvalidInput, a decompression bomb. Default 1000.
+   */
+  maxPageExpansion?: number | undefined;
+}
+
 export interface ResolvedSchema {
   schema: Schema;
   /** Names of the columns that come from `col=value/` directories. */
@@ -54,6 +68,8 @@ export interface Group {
 
 /** Compatible when the values decode the same way: timestamp s and ms are both Date, timezone is a label. */
 function compatible(stored: DataType, file: DataType): boolean {
+  // A duration is stored as a plain INT64 count (its unit lives in ferry.schema).
+  if (stored.type === "duration") return file.type === "int" && file.bits === 64 && file.signed;
   if (stored.type === "timestamp" && file.type === "timestamp") {
     const unit = (u: string) => (u === "s" ? "ms" : u);
     return unit(stored.unit) === unit(file.unit);
@@ -81,12 +97,24 @@ export class TableReader {
   readonly #open = new Map<string, Promise<OpenPart>>();
   #schema: Promise<ResolvedSchema> | undefined;
 
+  readonly #maxPageExpansion: number;
+
   /** `parts`: read exactly these files (in this order) instead of listing the folder at `path`. */
-  constructor(storage: Storage, path: string, where: string, parts?: readonly PartFile[]) {
+  constructor(
+    storage: Storage,
+    path: string,
+    where: string,
+    parts?: readonly PartFile[],
+    options: ReaderOptions = {},
+  ) {
     this.storage = storage;
     this.path = path;
     this.where = where;
     if (parts) this.#parts = Promise.resolve([...parts]);
+    const limit = options.maxPageExpansion ?? DEFAULT_MAX_PAGE_EXPANSION;
+    if (!(limit >= 1))
+      throw errors.invalidInput(`maxPageExpansion must be a number of at least 1, got ${limit}`);
+    this.#maxPageExpansion = limit;
   }
 
   parts(signal?: AbortSignal): Promise<PartFile[]> {
@@ -164,11 +192,18 @@ export class TableReader {
     return (await this.resolveSchema(signal)).schema;
   }
 
-  /** Row count from the footers alone (no data pages are read). */
+  /**
+   * Row count from the footers alone (no data pages are read). Every part must fit the table's schema,
+   * as fetch() requires: a count never includes rows that reading would refuse.
+   */
   async count(signal?: AbortSignal): Promise<number> {
     const parts = await this.#requireParts(signal);
+    const { schema, partitionColumns } = await this.resolveSchema(signal);
     let total = 0;
-    for (const open of await this.#openAll(parts, signal)) total += open.numRows;
+    for (const open of await this.#openAll(parts, signal)) {
+      this.#columnsIn(open, schema.fields, partitionColumns);
+      total += open.numRows;
+    }
     return total;
   }
 
@@ -185,13 +220,15 @@ export class TableReader {
     });
   }
 
-  /** One row group of one part, with partition columns filled in from its directory. */
-  async #readGroup(
+  /**
+   * Which of `fields` a part stores and which it lacks (read as nulls); refuses a part whose columns
+   * do not fit the table's schema, naming the part and the column.
+   */
+  #columnsIn(
     open: OpenPart,
-    groupIndex: number,
     fields: readonly Field[],
     partitionColumns: readonly string[],
-  ): Promise<Group> {
+  ): { fileColumns: string[]; absent: string[] } {
     const where = this.#whereOf(open.part);
     const fileColumns: string[] = [];
     const absent: string[] = [];
@@ -214,8 +251,25 @@ export class TableReader {
       }
       fileColumns.push(field.name);
     }
+    return { fileColumns, absent };
+  }
+
+  /** One row group of one part, with partition columns filled in from its directory. */
+  async #readGroup(
+    open: OpenPart,
+    groupIndex: number,
+    fields: readonly Field[],
+    partitionColumns: readonly string[],
+  ): Promise<Group> {
+    const where = this.#whereOf(open.part);
+    const { fileColumns, absent } = this.#columnsIn(open, fields, partitionColumns);
+    for (const name of fileColumns) {
+      const type = open.fileSchema.fields.find((f) => f.name === name)!.type;
+      if (type.type === "unreadable")
+        throw errors.unsupported(`${where}: column ${JSON.stringify(name)} cannot be read: ${type.reason}`);
+    }
     const rows = open.rowGroups[groupIndex] ?? 0;
-    const columns = await readRowGroup(open, groupIndex, fileColumns, where);
+    const columns = await readRowGroup(open, groupIndex, fileColumns, where, this.#maxPageExpansion);
     for (const name of absent) columns[name] = new Array(rows).fill(null);
     const pairs = new Map(partitionPairs(open.part.relative));
     for (const field of fields) {

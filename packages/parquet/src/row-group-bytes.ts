@@ -29,7 +29,15 @@ const TRUSTED_PAGE_SIZE = 16 * 1024 * 1024;
  * claiming more uncompressed bytes than the whole chunk declares (it would make the decoder allocate
  * whatever a corrupt header says).
  */
-function verifyPages(bytes: Uint8Array, chunkUncompressed: number, column: string, where: string): void {
+function verifyPages(
+  bytes: Uint8Array,
+  chunk: ColumnChunk,
+  column: string,
+  where: string,
+  groupIndex: number,
+): void {
+  const chunkUncompressed = Number(chunk.meta_data!.total_uncompressed_size);
+  const chunkValues = Number(chunk.meta_data!.num_values);
   const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
   let page = 0;
   while (reader.offset < bytes.byteLength) {
@@ -42,7 +50,29 @@ function verifyPages(bytes: Uint8Array, chunkUncompressed: number, column: strin
     const claimed = Number(header.uncompressed_page_size);
     if (claimed < 0 || (claimed > TRUSTED_PAGE_SIZE && claimed > chunkUncompressed)) {
       throw errors.invalidInput(
-        `${where}: not a readable parquet file (page ${page} of column "${column}" claims ${claimed} bytes, more than its column chunk)`,
+        `${where}: column ${JSON.stringify(column)}, row group ${groupIndex}: not a readable parquet file (page ${page} claims ${claimed} bytes, more than its column chunk)`,
+      );
+    }
+    // The decoder allocates a page's values up front: a count the chunk cannot hold is a corrupt header.
+    const values =
+      header.data_page_header?.num_values ??
+      header.data_page_header_v2?.num_values ??
+      header.dictionary_page_header?.num_values;
+    const limit = header.dictionary_page_header ? Math.max(claimed, 1) : chunkValues;
+    const v2 = header.data_page_header_v2;
+    // Fields thrift requires of a v2 header: without them the decoder's offsets become NaN and never end.
+    const levels = v2 ? [v2.definition_levels_byte_length, v2.repetition_levels_byte_length] : [];
+    if (
+      levels.some((length) => !Number.isInteger(length) || length! < 0) ||
+      (v2 && levels[0]! + levels[1]! > claimed)
+    ) {
+      throw errors.invalidInput(
+        `${where}: column ${JSON.stringify(column)}, row group ${groupIndex}: not a readable parquet file (page ${page} has a corrupt v2 header)`,
+      );
+    }
+    if (values !== undefined && (!Number.isInteger(values) || values < 0 || values > limit)) {
+      throw errors.invalidInput(
+        `${where}: column ${JSON.stringify(column)}, row group ${groupIndex}: not a readable parquet file (page ${page} claims ${values} values, more than its column chunk holds)`,
       );
     }
     const size = header.compressed_page_size;
@@ -51,7 +81,7 @@ function verifyPages(bytes: Uint8Array, chunkUncompressed: number, column: strin
       const actual = crc32(bytes.subarray(reader.offset, reader.offset + size)) | 0;
       if (actual !== header.crc) {
         throw errors.integrity(
-          `${where}: page ${page} of column "${column}" fails its CRC check (the file is corrupt)`,
+          `${where}: column ${JSON.stringify(column)}, row group ${groupIndex}: page ${page} fails its CRC check (the file is corrupt)`,
         );
       }
     }
@@ -81,22 +111,30 @@ export function verifyingBuffer(
     .filter((chunk) => chunk.meta_data && columns.includes(chunk.meta_data.path_in_schema[0]!))
     .map((chunk) => ({ chunk, range: chunkRange(chunk)! }))
     .filter(({ range }) => range.start >= 0 && range.end <= file.byteLength && range.end >= range.start);
+  const verified = async (start: number, end?: number) => {
+    const buffer = await file.slice(start, end);
+    const stop = start + buffer.byteLength;
+    const bytes = new Uint8Array(buffer);
+    for (const { chunk, range } of chunks) {
+      if (range.start < start || range.end > stop) continue;
+      verifyPages(
+        bytes.subarray(range.start - start, range.end - start),
+        chunk,
+        chunk.meta_data!.path_in_schema.join("."),
+        where,
+        groupIndex,
+      );
+    }
+    return buffer;
+  };
   return {
     byteLength: file.byteLength,
-    async slice(start: number, end?: number) {
-      const buffer = await file.slice(start, end);
-      const stop = start + buffer.byteLength;
-      const bytes = new Uint8Array(buffer);
-      for (const { chunk, range } of chunks) {
-        if (range.start < start || range.end > stop) continue;
-        verifyPages(
-          bytes.subarray(range.start - start, range.end - start),
-          Number(chunk.meta_data!.total_uncompressed_size),
-          chunk.meta_data!.path_in_schema.join("."),
-          where,
-        );
-      }
-      return buffer;
+    slice(start: number, end?: number) {
+      const pending = verified(start, end);
+      // hyparquet starts every range of a row group at once and stops awaiting them at the first
+      // failure: the others' failures are not lost (they are reported where awaited), only not unhandled.
+      pending.catch(() => undefined);
+      return pending;
     },
   };
 }

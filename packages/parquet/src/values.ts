@@ -35,7 +35,8 @@ export function encodeColumn(field: Field, values: readonly unknown[]): unknown[
     const value = values[row];
     try {
       if (value === null || value === undefined) {
-        if (!field.nullable) fail("null in a non-nullable column");
+        // A null-typed column holds nulls whatever its nullability says (Arrow builds them non-nullable).
+        if (!field.nullable && field.type.type !== "null") fail("null in a non-nullable column");
         out[row] = null;
       } else {
         out[row] = encode(value);
@@ -88,6 +89,18 @@ function encoderFor(type: DataType): Encoder {
       return timestampEncoder(type.unit);
     case "decimal":
       return decimalEncoder(type.precision, type.scale);
+    case "time":
+      return timeEncoder(type.unit);
+    case "duration":
+      return (v) => {
+        if (typeof v === "bigint") return BigInt.asIntN(64, v) === v ? v : fail("out of the int64 range");
+        if (typeof v === "number" && Number.isSafeInteger(v)) return BigInt(v);
+        return fail(`expected a bigint count of ${type.unit}`);
+      };
+    case "interval":
+      return encodeInterval;
+    case "unreadable":
+      return () => fail(type.reason);
     case "list": {
       const item = type.item;
       const encodeItem = encoderFor(item.type);
@@ -166,6 +179,35 @@ function timestampEncoder(unit: "s" | "ms" | "us" | "ns"): Encoder {
   };
 }
 
+const TIME_LIMITS: Record<string, bigint> = { ms: 86_400_000n, us: 86_400_000_000n, ns: 86_400_000_000_000n };
+
+function timeEncoder(unit: "ms" | "us" | "ns"): Encoder {
+  const limit = TIME_LIMITS[unit]!;
+  return (v) => {
+    const count = typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : null;
+    if (count === null)
+      fail(`expected a count of ${unit} since midnight (${unit === "ms" ? "number" : "bigint"})`);
+    if (count < 0n || count > limit) fail(`a time of day is 0..${limit} ${unit}`);
+    return unit === "ms" ? Number(count) : count;
+  };
+}
+
+const UINT32_MAX = 4294967295;
+
+function encodeInterval(v: unknown): Uint8Array {
+  if (typeof v !== "object" || v === null) fail("expected { months, days, milliseconds }");
+  const record = v as Record<string, unknown>;
+  const bytes = new Uint8Array(12);
+  const view = new DataView(bytes.buffer);
+  ["months", "days", "milliseconds"].forEach((part, i) => {
+    const n = record[part] ?? 0;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > UINT32_MAX)
+      fail(`interval ${part} must be an integer 0..${UINT32_MAX} (parquet's INTERVAL is unsigned)`);
+    view.setUint32(i * 4, n, true);
+  });
+  return bytes;
+}
+
 const DECIMAL_TEXT = /^([+-]?)(\d*)(?:\.(\d*))?$/;
 
 /** Exact decimal text → unscaled bigint (what hyparquet-writer writes as-is). */
@@ -202,13 +244,9 @@ function decimalEncoder(precision: number, scale: number): Encoder {
 type Decoder = (raw: unknown) => unknown;
 
 /** hyparquet's output for one column (read with utf8 off, raw timestamps, decimal annotations removed) → ferry values. */
-export function decodeColumn(
-  type: DataType,
-  raw: ArrayLike<unknown>,
-  start = 0,
-  end = raw.length,
-): unknown[] {
-  const decode = decoderFor(type);
+export function decodeColumn(field: Field, raw: ArrayLike<unknown>, start = 0, end = raw.length): unknown[] {
+  const decode = decoderFor(field.type);
+  const whenNull = !field.nullable && field.type.type === "list" ? [] : null;
   // hyparquet's plain arrays of flat values are already what ferry hands out: no copy unless a null is undefined.
   if (
     decode === identity &&
@@ -225,7 +263,7 @@ export function decodeColumn(
   } else {
     for (let i = start; i < end; i++) {
       const value = raw[i];
-      out[i - start] = value === null || value === undefined ? null : decode(value);
+      out[i - start] = value === null || value === undefined ? whenNull : decode(value);
     }
   }
   return out;
@@ -235,6 +273,33 @@ const identity: Decoder = (v) => v;
 
 function nullable(decode: Decoder): Decoder {
   return (v) => (v === null || v === undefined ? null : decode(v));
+}
+
+/**
+ * A field's decoder. A non-nullable list that hyparquet reports as null is a repeated field with no
+ * values in that row (the legacy form without a LIST annotation): the empty list.
+ */
+function fieldDecoder(field: Field): Decoder {
+  const decode = decoderFor(field.type);
+  if (!field.nullable && field.type.type === "list")
+    return (v) => (v === null || v === undefined ? [] : decode(v));
+  return nullable(decode);
+}
+
+const JULIAN_DAY_OF_EPOCH = 2_440_588n;
+const MICROS_PER_DAY = 86_400_000_000n;
+
+/**
+ * An INT96 timestamp (nanoseconds of the day, then the Julian day) as nanoseconds since the epoch.
+ * Spark computes its microseconds in wrapping 64-bit arithmetic and writes values past that range
+ * with a negative time of day; reading with the same wrap gives back the microseconds it was given.
+ */
+export function int96Nanos(bytes: Uint8Array): bigint {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const nanosOfDay = view.getBigInt64(0, true);
+  const julianDay = BigInt(view.getInt32(8, true));
+  const micros = BigInt.asIntN(64, (julianDay - JULIAN_DAY_OF_EPOCH) * MICROS_PER_DAY + nanosOfDay / 1000n);
+  return micros * 1000n + (nanosOfDay % 1000n);
 }
 
 function decoderFor(type: DataType): Decoder {
@@ -250,19 +315,44 @@ function decoderFor(type: DataType): Decoder {
       return (v) => (v instanceof Uint8Array ? utf8.decode(v) : v);
     case "binary":
       return (v) => (typeof v === "string" ? new TextEncoder().encode(v) : v);
-    case "timestamp":
-      if (type.unit === "s" || type.unit === "ms") return (v) => new Date(Number(v));
+    case "timestamp": {
+      const count = (v: unknown): bigint =>
+        v instanceof Uint8Array ? int96Nanos(v) : typeof v === "bigint" ? v : BigInt(v as number);
+      if (type.unit === "s" || type.unit === "ms") return (v) => new Date(Number(count(v)));
+      return count;
+    }
+    case "time":
+      return type.unit === "ms" ? (v) => Number(v) : (v) => (typeof v === "bigint" ? v : BigInt(v as number));
+    case "duration":
       return (v) => (typeof v === "bigint" ? v : BigInt(v as number));
+    case "interval":
+      return (v) => {
+        const bytes = v as Uint8Array;
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        return {
+          months: view.getUint32(0, true),
+          days: view.getUint32(4, true),
+          milliseconds: view.getUint32(8, true),
+        };
+      };
     case "decimal":
       return (v) => formatDecimal(unscaledOf(v), type.scale);
     case "list": {
       const item = type.item;
-      if (item.metadata?.[MAP_MARKER] && item.type.type === "struct") return mapDecoder(item.type.fields);
-      const decodeItem = nullable(decoderFor(item.type));
+      if (item.metadata?.[MAP_MARKER] === "true" && item.type.type === "struct")
+        return mapDecoder(item.type.fields);
+      const decodeItem = fieldDecoder(item);
+      if (item.metadata?.[MAP_MARKER] === "keys") {
+        // hyparquet hands a key-only MAP over as { <entries>: [{ <key>: k }, ...] }.
+        return (v) => {
+          const entries = (Object.values(v as object)[0] ?? []) as object[];
+          return entries.map((entry) => decodeItem(Object.values(entry)[0]));
+        };
+      }
       return (v) => Array.from(v as ArrayLike<unknown>, decodeItem);
     }
     case "struct": {
-      const children = type.fields.map((f) => [f.name, nullable(decoderFor(f.type))] as const);
+      const children = type.fields.map((f) => [f.name, fieldDecoder(f)] as const);
       return (v) => {
         const record = v as Record<string, unknown>;
         const out: Record<string, unknown> = {};

@@ -14,13 +14,27 @@
  * | date                        | Date at UTC midnight                                         |
  * | timestamp s/ms              | Date                                                         |
  * | timestamp us/ns             | bigint: count of the unit since the Unix epoch (exact)       |
+ * | time ms                     | number: milliseconds since midnight                          |
+ * | time us/ns                  | bigint: count of the unit since midnight                     |
+ * | duration s/ms/us/ns         | bigint: count of the unit                                    |
+ * | interval                    | { months, days, milliseconds } (parquet's INTERVAL, unsigned)|
  * | decimal(p, s)               | string, e.g. "-12.30" (exact, scale digits after the point)  |
  * | list<item>                  | array of item values                                         |
  * | struct<fields>              | plain object keyed by field name                             |
- * Any value may be null when the field is nullable.
+ * Any value may be null when the field is nullable. A column of a file ferry cannot decode has the
+ * type `unreadable` (with the reason): the other columns read, selecting it raises Unsupported.
  */
 
 export type TimeUnit = "s" | "ms" | "us" | "ns";
+/** Units of a time of day (parquet has no seconds TIME). */
+export type TimeOfDayUnit = "ms" | "us" | "ns";
+
+/** A parquet INTERVAL: three unsigned 32-bit counts, added in this order. */
+export interface Interval {
+  readonly months: number;
+  readonly days: number;
+  readonly milliseconds: number;
+}
 
 export type DataType =
   | { readonly type: "null" }
@@ -31,9 +45,14 @@ export type DataType =
   | { readonly type: "binary" }
   | { readonly type: "date" }
   | { readonly type: "timestamp"; readonly unit: TimeUnit; readonly timezone?: string | undefined }
+  | { readonly type: "time"; readonly unit: TimeOfDayUnit }
+  | { readonly type: "duration"; readonly unit: TimeUnit }
+  | { readonly type: "interval" }
   | { readonly type: "decimal"; readonly precision: number; readonly scale: number }
   | { readonly type: "list"; readonly item: Field }
-  | { readonly type: "struct"; readonly fields: readonly Field[] };
+  | { readonly type: "struct"; readonly fields: readonly Field[] }
+  /** A column of a file someone else wrote that ferry cannot decode; `reason` says why. */
+  | { readonly type: "unreadable"; readonly reason: string };
 
 export interface Field {
   readonly name: string;
@@ -106,12 +125,16 @@ export const t = {
   uint16: (): DataType => ({ type: "int", bits: 16, signed: false }),
   uint32: (): DataType => ({ type: "int", bits: 32, signed: false }),
   uint64: (): DataType => ({ type: "int", bits: 64, signed: false }),
+  float16: (): DataType => ({ type: "float", bits: 16 }),
   float32: (): DataType => ({ type: "float", bits: 32 }),
   float64: (): DataType => ({ type: "float", bits: 64 }),
   string: (): DataType => ({ type: "string" }),
   binary: (): DataType => ({ type: "binary" }),
   date: (): DataType => ({ type: "date" }),
   timestamp: (unit: TimeUnit, timezone?: string): DataType => ({ type: "timestamp", unit, timezone }),
+  time: (unit: TimeOfDayUnit): DataType => ({ type: "time", unit }),
+  duration: (unit: TimeUnit): DataType => ({ type: "duration", unit }),
+  interval: (): DataType => ({ type: "interval" }),
   decimal: (precision: number, scale: number): DataType => ({ type: "decimal", precision, scale }),
   list: (item: DataType, nullable = true): DataType => ({
     type: "list",

@@ -34,6 +34,8 @@ export function jsonValue(type: DataType, value: unknown): unknown {
   if (value === null || value === undefined) return null;
   switch (type.type) {
     case "int":
+    case "time":
+    case "duration":
       if (typeof value === "bigint")
         return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
       return value;

@@ -2,7 +2,7 @@
  * arrow Data → ferry column values, read from the raw buffers so that 64-bit integers, us/ns
  * timestamps and decimals stay exact (arrow's `get()` turns timestamps into float milliseconds).
  */
-import type { ColumnBatch, Schema } from "@ferry/plugin-kit";
+import { type ColumnBatch, errors, type Schema } from "@ferry/plugin-kit";
 import * as A from "apache-arrow";
 import { fromArrowSchema } from "./schema.ts";
 
@@ -34,6 +34,31 @@ function asciiText(bytes: Uint8Array, start: number, end: number): string | unde
   if (end - start > MAX_DECODED_LENGTH) return undefined;
   for (let i = start; i < end; i++) if (bytes[i]! > 0x7f) return undefined;
   return decoder.decode(bytes.subarray(start, end));
+}
+
+/** Arrow intervals as parquet's { months, days, milliseconds } (unsigned counts; finer or negative parts are refused). */
+function intervals(data: A.Data, each: (read: (i: number) => unknown) => unknown[]): unknown[] {
+  const type = data.type as A.Interval;
+  const words = data.values as Int32Array;
+  const checked = (months: number, days: number, nanos: bigint, i: number) => {
+    if (
+      months < 0 ||
+      days < 0 ||
+      nanos < 0n ||
+      nanos % 1_000_000n !== 0n ||
+      nanos >= 2n ** 32n * 1_000_000n
+    ) {
+      throw errors.invalidInput(
+        `row ${i}: the interval (${months} months, ${days} days, ${nanos} ns) does not fit parquet's INTERVAL (unsigned months, days and whole milliseconds)`,
+      );
+    }
+    return { months, days, milliseconds: Number(nanos / 1_000_000n) };
+  };
+  if (type.unit === A.IntervalUnit.YEAR_MONTH) return each((i) => checked(words[i]!, 0, 0n, i));
+  if (type.unit === A.IntervalUnit.DAY_TIME)
+    return each((i) => checked(0, words[2 * i]!, BigInt(words[2 * i + 1]!) * 1_000_000n, i));
+  const nanos = (i: number) => (BigInt(words[4 * i + 3]!) << 32n) | BigInt(words[4 * i + 2]! >>> 0);
+  return each((i) => checked(words[4 * i]!, words[4 * i + 1]!, nanos(i), i));
 }
 
 /** Values of rows [0, data.length) of one arrow Data. */
@@ -96,6 +121,17 @@ export function fromArrowData(data: A.Data): unknown[] {
     if (type.unit === A.TimeUnit.MILLISECOND) return each((i) => new Date(Number(values[i]!)));
     return each((i) => values[i]);
   }
+  if (A.DataType.isTime(type)) {
+    const values = data.values as ArrayLike<number | bigint>;
+    if (type.unit === A.TimeUnit.SECOND) return each((i) => Number(values[i]) * 1000);
+    if (type.unit === A.TimeUnit.MILLISECOND) return each((i) => Number(values[i]));
+    return each((i) => BigInt(values[i]!));
+  }
+  if (A.DataType.isDuration(type)) {
+    const values = data.values as BigInt64Array;
+    return each((i) => values[i]);
+  }
+  if (A.DataType.isInterval(type)) return intervals(data, each);
   if (A.DataType.isDecimal(type)) {
     const words = type.bitWidth / 32;
     const values = data.values as Uint32Array;

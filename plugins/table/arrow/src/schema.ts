@@ -38,6 +38,14 @@ export function toArrowType(type: DataType, column: string): A.DataType {
       return new A.DateDay();
     case "timestamp":
       return new A.Timestamp(UNITS[type.unit], type.timezone ?? null);
+    case "time":
+      return type.unit === "ms" ? new A.TimeMillisecond() : new A.Time(UNITS[type.unit], 64);
+    case "duration":
+      return new A.Duration(UNITS[type.unit]);
+    case "interval":
+      return new A.Interval(A.IntervalUnit.MONTH_DAY_NANO);
+    case "unreadable":
+      throw errors.unsupported(`column "${column}" cannot be read: ${type.reason}`);
     case "decimal":
       return new A.Decimal(type.scale, type.precision, type.precision > 38 ? 256 : 128);
     case "list":
@@ -91,6 +99,11 @@ export function fromArrowType(type: A.DataType, column: string): DataType {
     return type.timezone ? { type: "timestamp", unit, timezone: type.timezone } : { type: "timestamp", unit };
   }
   if (A.DataType.isDecimal(type)) return { type: "decimal", precision: type.precision, scale: type.scale };
+  // Seconds have no parquet TIME unit: arrow's time32[s] becomes milliseconds (from-arrow.ts scales the values).
+  if (A.DataType.isTime(type))
+    return { type: "time", unit: type.unit === A.TimeUnit.SECOND ? "ms" : UNIT_NAMES[type.unit]! };
+  if (A.DataType.isDuration(type)) return { type: "duration", unit: UNIT_NAMES[type.unit]! };
+  if (A.DataType.isInterval(type)) return { type: "interval" };
   if (A.DataType.isList(type) || A.DataType.isLargeList(type) || A.DataType.isFixedSizeList(type)) {
     const child = type.children[0]!;
     return { type: "list", item: fromArrowField(child, `${column}[]`) };
@@ -110,7 +123,8 @@ export function fromArrowField(field: A.Field, column = field.name): Field {
   return {
     name: field.name,
     type: fromArrowType(field.type, column),
-    nullable: field.nullable,
+    // arrow builds Null columns non-nullable; every value of one is null.
+    nullable: field.nullable || A.DataType.isNull(field.type),
     ...(metadata ? { metadata } : {}),
   };
 }

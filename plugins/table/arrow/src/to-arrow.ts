@@ -82,6 +82,21 @@ function asciiStrings(
   return data.byteLength === total ? { valueOffsets, data } : undefined;
 }
 
+function bigints(
+  values: readonly unknown[],
+  column: string,
+  type: DataType,
+  expected: string,
+): BigInt64Array {
+  const data = new BigInt64Array(values.length);
+  values.forEach((v, i) => {
+    if (v === null || v === undefined) return;
+    if (typeof v !== "bigint") fail(column, type, i, expected);
+    data[i] = v;
+  });
+  return data;
+}
+
 /** Arrow Data for one column's values of ferry `type`. */
 export function toArrowData(type: DataType, values: readonly unknown[], column: string): A.Data {
   const arrowType = toArrowType(type, column);
@@ -224,6 +239,50 @@ export function toArrowData(type: DataType, values: readonly unknown[], column: 
       });
       return A.makeData({ type: arrowType as A.Timestamp, length, nullCount, nullBitmap, data });
     }
+    case "time": {
+      if (type.unit === "ms") {
+        const data = new Int32Array(length);
+        values.forEach((v, i) => {
+          if (v === null || v === undefined) return;
+          if (typeof v !== "number" || !Number.isInteger(v))
+            fail(column, type, i, "a number of ms since midnight");
+          data[i] = v;
+        });
+        return A.makeData({ type: arrowType as A.TimeMillisecond, length, nullCount, nullBitmap, data });
+      }
+      return A.makeData({
+        type: arrowType as A.TimeNanosecond,
+        length,
+        nullCount,
+        nullBitmap,
+        data: bigints(values, column, type, `a bigint count of ${type.unit} since midnight`),
+      });
+    }
+    case "duration":
+      return A.makeData({
+        type: arrowType as A.Duration,
+        length,
+        nullCount,
+        nullBitmap,
+        data: bigints(values, column, type, `a bigint count of ${type.unit}`),
+      });
+    case "interval": {
+      // MONTH_DAY_NANO: months and days as int32, then nanoseconds as int64.
+      const data = new Int32Array(length * 4);
+      const nanos = new BigInt64Array(data.buffer);
+      values.forEach((v, i) => {
+        if (v === null || v === undefined) return;
+        const { months, days, milliseconds } = v as Record<string, unknown>;
+        if (typeof months !== "number" || typeof days !== "number" || typeof milliseconds !== "number")
+          fail(column, type, i, "{ months, days, milliseconds }");
+        data[i * 4] = months;
+        data[i * 4 + 1] = days;
+        nanos[i * 2 + 1] = BigInt(milliseconds) * 1_000_000n;
+      });
+      return A.makeData({ type: arrowType as A.IntervalMonthDayNano, length, nullCount, nullBitmap, data });
+    }
+    case "unreadable":
+      return fail(column, type, 0, "a readable column");
     case "decimal": {
       const words = type.precision > 38 ? 8 : 4;
       const data = new Uint32Array(length * words);

@@ -231,6 +231,15 @@ function featureFromType(type: DataType): Feature {
       };
     case "decimal":
       return { kind: "value", dtype: `decimal128(${type.precision}, ${type.scale})` };
+    case "time":
+      return { kind: "value", dtype: `time${type.unit === "ms" ? 32 : 64}[${type.unit}]` };
+    case "duration":
+      return { kind: "value", dtype: `duration[${type.unit}]` };
+    case "interval":
+      return { kind: "value", dtype: "month_day_nano_interval" };
+    case "unreadable":
+      // Never written: core refuses to write a column it could not read.
+      return { kind: "value", dtype: "null" };
     case "list":
       return { kind: "list", feature: featureFromType(type.item.type) };
     case "struct":
