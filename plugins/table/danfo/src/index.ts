@@ -145,18 +145,30 @@ export function danfoToBatches(frame: DataFrame): BatchSource {
   return { schema, batches: batch.numRows > 0 ? [batch] : [] };
 }
 
+function joinChunks(chunks: readonly unknown[][], total: number): unknown[] {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Array<unknown>(total);
+  let at = 0;
+  for (const chunk of chunks) for (let i = 0; i < chunk.length; i++) out[at++] = chunk[i];
+  return out;
+}
+
 /** Ferry batches as a DataFrame that remembers their schema. */
 export async function batchesToDanfo(source: BatchSource): Promise<DataFrame> {
   const danfo = await loadDanfo();
-  const columns: Record<string, unknown[]> = Object.fromEntries(
-    source.schema.fields.map((f) => [f.name, [] as unknown[]]),
+  // Chunks joined once at the end: spreading a batch into push() overflows the stack past ~100k rows.
+  const chunks: Record<string, unknown[][]> = Object.fromEntries(
+    source.schema.fields.map((f) => [f.name, [] as unknown[][]]),
   );
   let numRows = 0;
   for await (const batch of source.batches) {
     for (const field of source.schema.fields)
-      columns[field.name]!.push(...toDanfoValues(field, batch.columns[field.name] ?? []));
+      chunks[field.name]!.push(toDanfoValues(field, batch.columns[field.name] ?? []));
     numRows += batch.numRows;
   }
+  const columns = Object.fromEntries(
+    source.schema.fields.map((f) => [f.name, joinChunks(chunks[f.name]!, numRows)]),
+  );
   // Refusals apply to empty tables too: the type itself cannot be held.
   for (const field of source.schema.fields) toDanfoValues(field, []);
   const names = source.schema.fields.map((f) => f.name);
