@@ -24,7 +24,14 @@ import {
 } from "@ferry/core";
 import { fromArrowSchema, recordBatchToColumns } from "@ferry/table-arrow";
 import { RecordBatchReader } from "apache-arrow";
-import { annotateSchema, classLabelNames, type Features, featuresFromSchema } from "./features.ts";
+import {
+  annotateSchema,
+  classLabelNames,
+  type Features,
+  featuresFromHuggingfaceMetadata,
+  featuresFromSchema,
+  HF_METADATA_KEY,
+} from "./features.ts";
 import { detectLayout, type SplitFiles } from "./layout.ts";
 
 const DATASET = Symbol.for("ferry.hf.dataset");
@@ -87,7 +94,13 @@ export class HfDataset {
       const reader = await openArrow(source.storage, source.files[0]!, source.where, signal);
       const schema = fromArrowSchema(reader.schema);
       await reader.cancel();
-      return annotateSchema(schema, this.features ?? featuresFromArrowMetadata(reader.schema.metadata));
+      const features =
+        this.features ??
+        featuresFromHuggingfaceMetadata(
+          reader.schema.metadata.get(HF_METADATA_KEY),
+          `${source.where}/${relativeName(source.files[0]!)}`,
+        );
+      return annotateSchema(schema, features);
     })();
     return this.#schema;
   }
@@ -245,25 +258,6 @@ async function openArrow(storage: Storage, file: string, where: string, signal: 
   }
 }
 
-function featuresFromArrowMetadata(metadata: Map<string, string>): Features | undefined {
-  const text = metadata.get("huggingface");
-  if (!text) return undefined;
-  try {
-    const info = (JSON.parse(text) as { info?: { features?: unknown } }).info;
-    if (!info?.features) return undefined;
-    return featuresFromSchema({
-      fields: Object.entries(info.features as Record<string, unknown>).map(([name, feature]) => ({
-        name,
-        type: { type: "null" },
-        nullable: true,
-        metadata: { "hf.feature": JSON.stringify(feature) },
-      })),
-    });
-  } catch {
-    return undefined;
-  }
-}
-
 async function sizes(
   storage: Storage,
   files: readonly string[],
@@ -299,7 +293,17 @@ async function datasetFrom(
   };
   if (files.format === "parquet") {
     const parts = await sizes(storage, files.files, base, signal);
-    return new HfDataset({ kind: "parquet", reader: new TableReader(storage, base, where, parts) }, details);
+    const reader = new TableReader(storage, base, where, parts);
+    // Without features in the card, the first file's footer has them as `datasets` wrote them.
+    if (!details.features && parts.length > 0) {
+      const { metadata } = await reader.open(parts[0]!, signal);
+      const features = featuresFromHuggingfaceMetadata(
+        metadata.key_value_metadata?.find((kv) => kv.key === HF_METADATA_KEY)?.value,
+        display(storage, parts[0]!.path),
+      );
+      if (features) Object.assign(details, { features });
+    }
+    return new HfDataset({ kind: "parquet", reader }, details);
   }
   return new HfDataset({ kind: "arrow", storage, files: files.files, where }, details);
 }

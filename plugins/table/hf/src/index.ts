@@ -5,6 +5,7 @@
  */
 import type { BatchSource, ColumnBatch, TableFlavour } from "@ferry/core";
 import { HfDataset } from "./dataset.ts";
+import { featuresFromSchema, HF_METADATA_KEY, huggingfaceMetadata } from "./features.ts";
 
 export {
   type DatasetDescription,
@@ -19,9 +20,13 @@ export {
   type Feature,
   type Features,
   featureFromJson,
+  featuresFromHuggingfaceMetadata,
   featuresFromJson,
   featuresFromYaml,
   featureToJson,
+  HF_METADATA_KEY,
+  huggingfaceMetadata,
+  pythonJson,
 } from "./features.ts";
 export { type DatasetLayout, detectLayout, type SplitFiles } from "./layout.ts";
 
@@ -37,7 +42,13 @@ export function hf(options: HfFlavourOptions = {}): TableFlavour<HfDataset> {
     name: "hf",
     detect: (value): value is HfDataset => HfDataset.isInstance(value),
     async toBatches(dataset): Promise<BatchSource> {
-      return { schema: await dataset.schema(), batches: dataset.stream({ batchSize }) };
+      // The features ride in the files' `huggingface` metadata, as `datasets` writes them, for Python to read.
+      const schema = await dataset.schema();
+      const metadata = {
+        ...schema.metadata,
+        [HF_METADATA_KEY]: huggingfaceMetadata(featuresFromSchema(schema)),
+      };
+      return { schema: { ...schema, metadata }, batches: dataset.stream({ batchSize }) };
     },
     async fromBatches(source) {
       const batches: ColumnBatch[] = [];
