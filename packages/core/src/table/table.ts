@@ -29,6 +29,7 @@ import {
 } from "../resource-spec.ts";
 import { defaultKey, type ResourceTransferOptions, transferResource } from "../resource-target.ts";
 import type { Storage } from "../storage.ts";
+import { isParquetFileKey } from "./layout.ts";
 import { batchToColumns, columnsToRows, plainBatches, plainFlavour } from "./plain.ts";
 import { type StreamOptions, TableReader } from "./reader.ts";
 import type { BatchSource, ColumnBatch, Schema, TableFlavour } from "./types.ts";
@@ -382,7 +383,13 @@ export class Table<T = unknown> {
     checkOptions(options, ["force", "signal"], "table.rm()");
     const storage = await this.storage();
     guardRm(this.location, this.registry.cwd, options.force, "rm({ force: true })");
-    await storage.deleteDirectory(this.location.path, options.signal ? { signal: options.signal } : {});
+    const signal = options.signal ? { signal: options.signal } : {};
+    // A table written to a path ending in .parquet is that one file.
+    const parts = isParquetFileKey(this.location.path)
+      ? await (await this.reader()).parts(options.signal)
+      : [];
+    if (parts.length === 1 && parts[0]!.relative === "") await storage.delete([this.location.path], signal);
+    else await storage.deleteDirectory(this.location.path, signal);
   }
 
   /** Whether the location holds a table (at least one parquet file). */
