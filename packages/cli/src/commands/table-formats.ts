@@ -2,6 +2,8 @@
  * The formats `ferry table convert` reads and writes besides tables: CSV and JSON lines, streamed in
  * batches (the first batch fixes the schema), and the JSON/text form of every ferry value.
  */
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import {
   type BatchSource,
   type ColumnBatch,
@@ -231,14 +233,16 @@ export async function openSource(
   );
 }
 
-/** Batches as CSV or JSON lines, one batch of text at a time. */
+/** `-` as a destination: standard output. */
+export const STDOUT = "-";
+
+/** Batches as CSV or JSON lines, one batch of text at a time, to a file or (`-`) standard output. */
 export async function writeText(
   location: string,
   format: "csv" | "jsonl",
   source: BatchSource,
   signal: AbortSignal,
 ): Promise<number> {
-  const { storage, path } = await ferry.resolve(location);
   const fields = source.schema.fields;
   const encoder = new TextEncoder();
   let rows = 0;
@@ -259,6 +263,11 @@ export async function writeText(
       yield encoder.encode(chunk);
     }
   }
+  if (location === STDOUT) {
+    await pipeline(Readable.from(text()), process.stdout, { end: false, signal });
+    return rows;
+  }
+  const { storage, path } = await ferry.resolve(location);
   await storage.write(path, text(), {
     signal,
     contentType: format === "csv" ? "text/csv" : "application/x-ndjson",
