@@ -23,6 +23,7 @@ export * from "./storage.ts";
 export * from "./streams.ts";
 export * from "./table/index.ts";
 export * from "./table/types.ts";
+export * from "./text-rows.ts";
 export * from "./transfer/index.ts";
 export { VERSION } from "./version.ts";
 export * from "./wording.ts";
