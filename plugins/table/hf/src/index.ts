@@ -1,7 +1,8 @@
 /**
  * @ferry/table-hf — Hugging Face datasets from any storage ferry reaches: save_to_disk folders (one split
- * or a DatasetDict, current and pre-2.8 layouts), Hub-style repositories (README YAML configs,
- * data/{split}-*.parquet) and the parquet-conversion layout ({config}/{split}/NNNN.parquet).
+ * or a DatasetDict, current and pre-2.8 layouts), Hub-style repositories (README YAML configs, or data
+ * files named for their split as `datasets` finds them: parquet, Arrow, CSV, JSON lines) and the
+ * parquet-conversion layout ({config}/{split}/NNNN.parquet).
  */
 import type { BatchSource, ColumnBatch, TableFlavour } from "@ferry/core";
 import { HfDataset } from "./dataset.ts";
@@ -28,7 +29,7 @@ export {
   huggingfaceMetadata,
   pythonJson,
 } from "./features.ts";
-export { type DatasetLayout, detectLayout, type SplitFiles } from "./layout.ts";
+export { type DatasetLayout, detectLayout, type FileFormat, fileFormat, type SplitFiles } from "./layout.ts";
 
 export type HfFlavourOptions = {
   /** Rows per batch when an HfDataset is written as a ferry table (default 10 000). */
