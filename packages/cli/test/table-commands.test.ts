@@ -130,6 +130,16 @@ describe("ferry table convert", () => {
     expect(await Table.from(join(dir, "appended")).count()).toBe(12);
   });
 
+  it("a JSON line with a key the first rows lacked is refused, not dropped", async () => {
+    const lines = Array.from({ length: 10_000 }, (_, i) => JSON.stringify({ id: i }));
+    lines.push(JSON.stringify({ id: 10_000, late: "kept?" }));
+    await writeFile(join(dir, "late.jsonl"), `${lines.join("\n")}\n`);
+    const run = await ferryTable("convert", join(dir, "late.jsonl"), join(dir, "late"));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/row 10001: column "late" is not among the columns of the first rows \(id\)/);
+    expect(await Table.from(join(dir, "late")).exists()).toBe(false);
+  });
+
   it("a CSV value that breaks the inferred type fails with a usage error naming row and column", async () => {
     const csv = join(dir, "bad.csv");
     await writeFile(
