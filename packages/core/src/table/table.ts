@@ -222,17 +222,14 @@ export class Table<T = unknown> {
       this.data !== undefined &&
       !merged.partitionBy?.length &&
       merged.maxRowsPerFile === undefined;
-    const result = native
-      ? await writeEncodedPart(
-          storage,
-          this.location.path,
-          await flavour.encodeParquet!(this.data as T, {
-            codec: merged.codec ?? "SNAPPY",
-            rowGroupSize: merged.rowGroupSize ?? 100_000,
-          }),
-          reader,
-          merged,
-        )
+    const encoded = native
+      ? await flavour.encodeParquet!(this.data as T, {
+          codec: merged.codec ?? "SNAPPY",
+          rowGroupSize: merged.rowGroupSize ?? 100_000,
+        })
+      : undefined;
+    const result = encoded
+      ? await writeEncodedPart(storage, this.location.path, encoded, reader, merged)
       : await writeTable(storage, this.location.path, await this.#batches(), reader, merged);
     this.#partitioning = [...(merged.partitionBy ?? [])];
     this.#writtenSchema = result.schema;
