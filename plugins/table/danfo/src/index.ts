@@ -260,7 +260,7 @@ function asValues(array: ArrayLike<number>): number[] {
 }
 
 /**
- * One column as a polars Series. Without nulls, numbers and Dates go over as typed arrays (polars
+ * One column as a polars Series. Without nulls, numbers, booleans and Dates go over as typed arrays (polars
  * takes those without looking at each value: ~10× faster than a JS array of a million values);
  * 64-bit integers as float64 (danfo holds them as safe integers, so exactly) cast by polars, Dates as
  * epoch milliseconds scaled and cast by polars. With nulls, as a JS array.
@@ -300,6 +300,11 @@ function polarsSeries(
         .cast(pl.Int64)
         .cast(pl.Datetime("ms", type.timezone));
       return type.unit === "ms" ? asMs : asMs.cast(dtype);
+    }
+    case "bool": {
+      const bits = new Uint8Array(values.length);
+      for (let i = 0; i < values.length; i++) bits[i] = values[i] ? 1 : 0;
+      return pl.Series(field.name, asValues(bits), pl.UInt8).cast(dtype);
     }
     case "date": {
       const days = new Int32Array(values.length);
