@@ -26,6 +26,7 @@ import polars from "@ferry/table-polars";
 import { startS3rver } from "@ferry/test-harness";
 import * as A from "apache-arrow";
 import pl from "nodejs-polars";
+import { columns, schema } from "./table-data.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -53,24 +54,6 @@ const ROW_GROUP = 100_000;
 const STREAM_HEAP_MIB = 128;
 /** A small young generation: V8 otherwise lets short-lived decoded batches pile up before scavenging. */
 const STREAM_SEMI_SPACE_MIB = 2;
-
-function columns(n: number) {
-  const id = new Array<number>(n);
-  const big = new Array<bigint>(n);
-  const score = new Array<number>(n);
-  const name = new Array<string>(n);
-  const flag = new Array<boolean>(n);
-  const at = new Array<Date>(n);
-  for (let i = 0; i < n; i++) {
-    id[i] = i;
-    big[i] = BigInt(i) * 1_000_003n;
-    score[i] = i / 7;
-    name[i] = `name-${i % 5000}`;
-    flag[i] = i % 3 === 0;
-    at[i] = new Date(1_700_000_000_000 + i * 1000);
-  }
-  return { id, big, score, name, flag, at };
-}
 
 async function timed<T>(run: () => Promise<T>): Promise<{ seconds: number; value: T }> {
   const started = performance.now();
@@ -139,16 +122,6 @@ async function streamChild(spec: string): Promise<void> {
 function largeSource(mib: number): { source: BatchSource; rows: number } {
   // ~980 bytes per row on disk once encoded (measured), so the table comes out at about `mib`.
   const rows = Math.ceil((mib * 1024 * 1024) / (PAYLOAD_BYTES - 20));
-  const schema: Schema = {
-    fields: [
-      t.field("id", t.int32()),
-      t.field("big", t.int64()),
-      t.field("score", t.float64()),
-      t.field("name", t.string()),
-      t.field("flag", t.bool()),
-      t.field("at", t.timestamp("ms", "UTC")),
-    ],
-  };
   function* batches(): Iterable<ColumnBatch> {
     for (let start = 0; start < rows; start += STREAM_BATCH) {
       const n = Math.min(STREAM_BATCH, rows - start);

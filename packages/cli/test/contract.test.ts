@@ -164,6 +164,11 @@ const CASES: Record<string, Case> = {
   },
   "table convert to a .parquet file": {
     args: same("table", "convert", "people.csv", "out.parquet"),
+    code: 0,
+    events: ["converted"],
+  },
+  "table convert to - as a table": {
+    args: same("table", "convert", "people.csv", "-", "--to", "table"),
     code: 2,
     error: "InvalidInput",
   },

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Table, table } from "@ferry/core";
@@ -23,7 +23,7 @@ async function ferryTable(...args: string[]): Promise<{ code: number; stdout: st
   let stdout = "";
   let stderr = "";
   const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    stdout += String(chunk);
+    stdout += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
     return true;
   });
   const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
@@ -155,6 +155,16 @@ describe("ferry table convert", () => {
     expect(await Table.from(join(dir, "appended")).count()).toBe(12);
   });
 
+  it("a JSON line with a key the first rows lacked is refused, not dropped", async () => {
+    const lines = Array.from({ length: 10_000 }, (_, i) => JSON.stringify({ id: i }));
+    lines.push(JSON.stringify({ id: 10_000, late: "kept?" }));
+    await writeFile(join(dir, "late.jsonl"), `${lines.join("\n")}\n`);
+    const run = await ferryTable("convert", join(dir, "late.jsonl"), join(dir, "late"));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/row 10001: column "late" is not among the columns of the first rows \(id\)/);
+    expect(await Table.from(join(dir, "late")).exists()).toBe(false);
+  });
+
   it("a CSV value that breaks the inferred type fails with a usage error naming row and column", async () => {
     const csv = join(dir, "bad.csv");
     await writeFile(
@@ -167,5 +177,58 @@ describe("ferry table convert", () => {
     const strings = await ferryTable("convert", csv, join(dir, "bad"), "--all-strings");
     expect(strings.code).toBe(0);
     expect((await Table.from(join(dir, "bad")).schema()).fields[0]!.type).toEqual(t.string());
+  });
+});
+
+describe("ferry table: one parquet file, CSV heads and stdout", () => {
+  it("convert … out.parquet writes one parquet file that reads back as the table", async () => {
+    const out = join(dir, "seed-copy.parquet");
+    const run = await ferryTable("convert", join(dir, "seed"), out);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("6 rows");
+    expect((await stat(out)).isFile()).toBe(true);
+    expect((await ferryTable("count", out)).stdout).toBe("6\n");
+    expect(await Table.from(out).fetch()).toEqual({
+      id: [1, 2, 3, 4, 5, 6],
+      grade: ["a", "b", "b", "a", "a", "e"],
+    });
+    const csv = join(dir, "teams.csv");
+    await writeFile(csv, "id,team\n1,red\n2,blue\n");
+    const partitioned = await ferryTable(
+      "convert",
+      csv,
+      join(dir, "teams.parquet"),
+      "--partition-by",
+      "team",
+    );
+    expect(partitioned.code).toBe(2);
+    expect(partitioned.stderr).toMatch(/--partition-by .* a table folder/);
+    const appended = await ferryTable("convert", csv, out, "--mode", "append");
+    expect(appended.code).toBe(2);
+    expect(appended.stderr).toMatch(/--mode append .* one parquet file/);
+    expect(await Table.from(out).count()).toBe(6);
+  });
+
+  it("head reads a CSV or JSON lines file", async () => {
+    const csv = join(dir, "head.csv");
+    await writeFile(csv, "id,name\n1,ann\n2,bob\n3,cy\n");
+    const run = await ferryTable("head", "-n", "2", csv);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("id  name\n1   ann\n2   bob\n");
+    const jsonl = join(dir, "head.jsonl");
+    await writeFile(jsonl, '{"id":1,"name":"ann"}\n{"id":2,"name":"bob"}\n');
+    expect((await ferryTable("head", "-n", "1", "--columns", "name", jsonl)).stdout).toBe("name\nann\n");
+  });
+
+  it("- as the destination writes CSV (or --to jsonl) to stdout and nothing else there", async () => {
+    const csv = await ferryTable("convert", join(dir, "seed"), "-");
+    expect(csv.code).toBe(0);
+    expect(csv.stdout).toBe("id,grade\n1,a\n2,b\n3,b\n4,a\n5,a\n6,e\n");
+    const jsonl = await ferryTable("convert", join(dir, "seed"), "-", "--to", "jsonl");
+    expect(jsonl.stdout.split("\n")[0]).toBe('{"id":1,"grade":"a"}');
+    expect(jsonl.stdout.trim().split("\n")).toHaveLength(6);
+    const parquet = await ferryTable("convert", join(dir, "seed"), "-", "--to", "table");
+    expect(parquet.code).toBe(2);
+    expect(parquet.stderr).toMatch(/- \(stdout\) takes --to csv or --to jsonl/);
   });
 });

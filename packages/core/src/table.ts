@@ -256,17 +256,14 @@ export class Table<T = unknown> {
       this.data !== undefined &&
       !merged.partitionBy?.length &&
       merged.maxRowsPerFile === undefined;
-    const result = native
-      ? await writeEncodedPart(
-          storage,
-          this.location.path,
-          await flavour.encodeParquet!(this.data as T, {
-            codec: merged.codec ?? "SNAPPY",
-            rowGroupSize: merged.rowGroupSize ?? 100_000,
-          }),
-          reader,
-          merged,
-        )
+    const encoded = native
+      ? await flavour.encodeParquet!(this.data as T, {
+          codec: merged.codec ?? "SNAPPY",
+          rowGroupSize: merged.rowGroupSize ?? 100_000,
+        })
+      : undefined;
+    const result = encoded
+      ? await writeEncodedPart(storage, this.location.path, encoded, reader, merged)
       : await writeTable(storage, this.location.path, await this.#batches(), reader, merged);
     this.#partitioning = [...(merged.partitionBy ?? [])];
     this.#writtenSchema = result.schema;
@@ -419,7 +416,14 @@ export class Table<T = unknown> {
     checkOptions(options, ["force", "signal"], "table.rm()");
     const storage = await this.storage();
     guardRm(this.location, this.registry, options.force, "rm({ force: true })");
-    await storage.deleteDirectory(this.location.path, options.signal ? { signal: options.signal } : {});
+    const signal = options.signal ? { signal: options.signal } : {};
+    // A table written to a path ending in .parquet is that one file.
+    const { isParquetFileKey } = await codec();
+    const parts = isParquetFileKey(this.location.path)
+      ? await (await this.reader()).parts(options.signal)
+      : [];
+    if (parts.length === 1 && parts[0]!.relative === "") await storage.delete([this.location.path], signal);
+    else await storage.deleteDirectory(this.location.path, signal);
   }
 
   /** Whether the location holds a table (at least one parquet file). */

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ColumnBatch, FerryError, type Schema, t } from "@ferry/plugin-kit";
@@ -449,7 +449,9 @@ describe("Table: layout and modes", () => {
     expect(await flat.fetch()).toEqual(seed);
     const part = (await filesUnder(join(dir, "seed")))[0]!;
     expect(await Table.from(join(dir, "seed", part)).fetch()).toEqual(seed);
-    await expect(table(seed, join(dir, "seed", part)).write()).rejects.toSatisfy(
+    // A path ending in .parquet is written as one file; any other path holding a file is not a table folder.
+    await copyFile(join(dir, "seed", part), join(dir, "seed-as-one-file"));
+    await expect(table(seed, join(dir, "seed-as-one-file")).write()).rejects.toSatisfy(
       (e: unknown) =>
         FerryError.isInstance(e, "InvalidInput") &&
         /is a parquet file, not a table folder/.test((e as Error).message),

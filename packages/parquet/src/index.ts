@@ -4,7 +4,7 @@
  * that only moves folders never loads it.
  */
 export { concatChunks } from "./concat.ts";
-export { listParts, type PartFile } from "./layout.ts";
+export { isParquetFileKey, listParts, type PartFile } from "./layout.ts";
 export { describeType, fromParquetSchema, toParquetSchema } from "./parquet-schema.ts";
 export { type OpenPart, openPart, type ReadStats, storageBuffer } from "./part-reader.ts";
 export type { Codec } from "./part-writer.ts";
@@ -26,5 +26,6 @@ export {
 export { createRandom, shuffleInPlace } from "./random.ts";
 export type { Group, ShuffleOptions, StreamOptions } from "./reader.ts";
 export { orderedBatches, shuffledBatches, TableReader } from "./reader.ts";
+export { csvBatches, jsonLinesBatches, TEXT_BATCH_ROWS } from "./text-rows.ts";
 export type { WriteMode, WriteResult, WriteTableOptions } from "./writer.ts";
 export { writeEncodedPart, writeTable } from "./writer.ts";

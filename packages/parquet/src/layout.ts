@@ -28,10 +28,15 @@ export function partNumber(fileName: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/** A key ending in `.parquet`, `.parq` or `.pq`: a table written there is that one file, not a folder of parts. */
+export function isParquetFileKey(key: string): boolean {
+  return /\.(parquet|parq|pq)$/i.test(key);
+}
+
 function isDataFile(relative: string): boolean {
   const segments = relative.split("/");
   if (segments.some((s) => s.startsWith(".") || s.startsWith("_"))) return false;
-  return /\.(parquet|parq|pq)$/i.test(relative);
+  return isParquetFileKey(relative);
 }
 
 /**

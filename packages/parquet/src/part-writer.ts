@@ -107,6 +107,16 @@ class StreamingWriter extends ByteWriter {
 }
 
 /**
+ * The schema's own metadata, as pyarrow writes it: one key/value entry each (how `datasets` finds its
+ * `huggingface` Features). Keys that describe a file's physical layout are the writer's own, never copied.
+ */
+function schemaKeyValues(schema: Schema): { key: string; value: string }[] {
+  return Object.entries(schema.metadata ?? {})
+    .filter(([key]) => key !== SCHEMA_METADATA_KEY && key !== "ARROW:schema")
+    .map(([key, value]) => ({ key, value }));
+}
+
+/**
  * An open part file. `writeRows` appends row groups; `finish` writes the footer and resolves with the
  * storage entry once the write is complete. `abort` makes the storage write fail, leaving nothing.
  */
@@ -135,7 +145,10 @@ export class PartWriter {
       schema: toParquetSchema(fileSchema.fields),
       codec: options.codec,
       compressors: codecs,
-      kvMetadata: [{ key: SCHEMA_METADATA_KEY, value: schemaToJson(tableSchema) }],
+      kvMetadata: [
+        ...schemaKeyValues(tableSchema),
+        { key: SCHEMA_METADATA_KEY, value: schemaToJson(tableSchema) },
+      ],
       createdBy: "ferry (hyparquet-writer)",
     });
     this.#done = storage.write(path, this.#channel, {

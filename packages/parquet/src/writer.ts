@@ -8,7 +8,7 @@ import type { BatchSource, ColumnBatch, Field, Schema, Storage } from "@ferry/pl
 import { baseName, errors, joinKey, parentKey, throwIfAborted } from "@ferry/plugin-kit";
 import { type FileMetaData, parquetMetadata } from "hyparquet";
 import { ChunkQueue } from "./concat.ts";
-import { lastPartNumber, listParts, type PartFile, partKey, partNumber } from "./layout.ts";
+import { isParquetFileKey, lastPartNumber, listParts, type PartFile, partKey, partNumber } from "./layout.ts";
 import { describeType, fromParquetSchema, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
 import { type Codec, encodeColumns, PartWriter } from "./part-writer.ts";
 import { checkPartitionField, partitionSegment } from "./partition.ts";
@@ -53,19 +53,46 @@ interface PartitionState {
   lastWrite: number;
 }
 
-/** The parts a write replaces or appends to; a single parquet file at the location is not a table folder. */
+/**
+ * The parts a write replaces or appends to. A location ending in `.parquet` is one file (and never
+ * a folder of parts); any other location is a folder (and never a single parquet file).
+ */
 async function existingParts(
   storage: Storage,
   path: string,
   where: string,
-  signal?: AbortSignal,
+  options: WriteTableOptions,
 ): Promise<PartFile[]> {
-  const parts = await listParts(storage, path, signal);
-  if (parts.length === 1 && parts[0]!.relative === "") {
-    throw errors.invalidInput(`${where} is a parquet file, not a table folder: write the table to a folder`, {
-      path: where,
-    });
+  const parts = await listParts(storage, path, options.signal);
+  const oneFile = parts.length === 1 && parts[0]!.relative === "";
+  if (!isParquetFileKey(path)) {
+    if (oneFile)
+      throw errors.invalidInput(
+        `${where} is a parquet file, not a table folder: write the table to a folder`,
+        {
+          path: where,
+        },
+      );
+    return parts;
   }
+  if (parts.length > 0 && !oneFile)
+    throw errors.invalidInput(
+      `${where} is a folder of parquet files: a table written to a path ending in .parquet is one file, so give the folder a name without .parquet`,
+      { path: where },
+    );
+  for (const option of ["partitionBy", "maxRowsPerFile"] as const) {
+    const value = options[option];
+    if (value !== undefined && (!Array.isArray(value) || value.length > 0))
+      throw errors.invalidInput(
+        `${option} writes several files, which needs a table folder: ${where} ends in .parquet and is one file`,
+        { path: where },
+      );
+  }
+  if (oneFile && options.mode === "append")
+    throw errors.invalidInput(
+      `cannot append to ${where}: it is one parquet file (write to a table folder to append parts)`,
+      { path: where },
+    );
   return parts;
 }
 
@@ -76,17 +103,30 @@ function positiveInteger(value: number | undefined, name: string, fallback: numb
   return n;
 }
 
-/** Same column names and types (field metadata aside): what `append` requires. */
-function assertSameSchema(existing: Schema, incoming: Schema, where: string): void {
-  const describe = (s: Schema) => s.fields.map((f) => `${f.name}: ${describeType(f.type)}`).join(", ");
-  const same =
-    existing.fields.length === incoming.fields.length &&
-    existing.fields.every(
-      (f, i) => f.name === incoming.fields[i]!.name && sameType(f.type, incoming.fields[i]!.type),
-    );
-  if (!same) {
+/**
+ * What `append` requires: every column of the table, with the same type (field metadata aside). New
+ * columns are welcome when nullable — the schema evolves and older parts read them as null.
+ */
+function assertAppendable(existing: Schema, incoming: Schema, where: string): void {
+  const problems: string[] = [];
+  for (const field of existing.fields) {
+    const given = incoming.fields.find((f) => f.name === field.name);
+    if (!given) problems.push(`column "${field.name}" is missing from the data`);
+    else if (!sameType(field.type, given.type))
+      problems.push(
+        `column "${field.name}" is ${describeType(field.type)} in the table but ${describeType(given.type)} in the data`,
+      );
+  }
+  for (const field of incoming.fields) {
+    if (!field.nullable && !existing.fields.some((f) => f.name === field.name))
+      problems.push(
+        `new column "${field.name}" is not nullable, and the table's earlier rows have no value for it`,
+      );
+  }
+  if (problems.length > 0) {
+    const describe = (s: Schema) => s.fields.map((f) => `${f.name}: ${describeType(f.type)}`).join(", ");
     throw errors.invalidInput(
-      `cannot append to ${where}: its schema is (${describe(existing)}), the data's is (${describe(incoming)})`,
+      `cannot append to ${where}: ${problems.join("; ")} (the table is (${describe(existing)}), the data (${describe(incoming)}))`,
     );
   }
 }
@@ -127,13 +167,16 @@ export async function writeTable(
   }
   const fileSchema: Schema = { fields: schema.fields.filter((f) => !partitionFields.includes(f)) };
 
-  const oldParts = await existingParts(storage, path, existing.where, options.signal);
+  const oldParts = await existingParts(storage, path, existing.where, options);
   if (oldParts.length > 0 && mode === "error") {
     throw errors.alreadyExists(`a table already exists at ${existing.where}`, { path: existing.where });
   }
   if (oldParts.length > 0 && mode === "append")
-    assertSameSchema(await existing.schema(options.signal), schema, existing.where);
+    assertAppendable(await existing.schema(options.signal), schema, existing.where);
   let nextNumber = mode === "append" ? lastPartNumber(oldParts) + 1 : 0;
+  // One file at the location itself, or numbered parts in its folder.
+  const keyFor = (directory: string) =>
+    isParquetFileKey(path) ? path : partKey(path, directory, nextNumber++);
 
   const partitions = new Map<string, PartitionState>();
   const written: string[] = [];
@@ -156,7 +199,7 @@ export async function writeTable(
         if (openWriters.size >= maxOpenFiles) await closeLeastRecentlyWritten();
         state.writer = await PartWriter.open(
           storage,
-          partKey(path, state.directory, nextNumber++),
+          keyFor(state.directory),
           fileSchema,
           schema,
           partWriterOptions,
@@ -269,13 +312,7 @@ export async function writeTable(
     if (written.length === 0) {
       // An empty table is still a table: one part with no rows keeps its schema readable.
       const state = stateFor("");
-      state.writer = await PartWriter.open(
-        storage,
-        partKey(path, "", nextNumber++),
-        fileSchema,
-        schema,
-        partWriterOptions,
-      );
+      state.writer = await PartWriter.open(storage, keyFor(""), fileSchema, schema, partWriterOptions);
       openWriters.add(state.writer);
       await closeWriter(state);
     }
@@ -338,7 +375,7 @@ export async function writeEncodedPart(
   path: string,
   bytes: Uint8Array,
   existing: TableReader,
-  options: Pick<WriteTableOptions, "mode" | "signal"> = {},
+  options: WriteTableOptions = {},
 ): Promise<WriteResult> {
   const mode = options.mode ?? "overwrite";
   let metadata: FileMetaData;
@@ -351,22 +388,21 @@ export async function writeEncodedPart(
     );
   }
   const schema = schemaFromKeyValue(metadata) ?? fromParquetSchema(metadata, existing.where);
-  const oldParts = await existingParts(storage, path, existing.where, options.signal);
+  const oldParts = await existingParts(storage, path, existing.where, options);
   if (oldParts.length > 0 && mode === "error") {
     throw errors.alreadyExists(`a table already exists at ${existing.where}`, { path: existing.where });
   }
   if (oldParts.length > 0 && mode === "append")
-    assertSameSchema(await existing.schema(options.signal), schema, existing.where);
-  const key = partKey(path, "", mode === "append" ? lastPartNumber(oldParts) + 1 : 0);
+    assertAppendable(await existing.schema(options.signal), schema, existing.where);
+  const key = isParquetFileKey(path)
+    ? path
+    : partKey(path, "", mode === "append" ? lastPartNumber(oldParts) + 1 : 0);
   await storage.write(key, bytes, {
     signal: options.signal,
     size: bytes.byteLength,
     contentType: "application/vnd.apache.parquet",
   });
-  if (mode === "overwrite" && oldParts.length > 0)
-    await storage.delete(
-      oldParts.map((p) => p.path),
-      { signal: options.signal },
-    );
+  const replaced = oldParts.map((p) => p.path).filter((p) => p !== key);
+  if (mode === "overwrite" && replaced.length > 0) await storage.delete(replaced, { signal: options.signal });
   return { files: [key], rows: Number(metadata.num_rows), schema };
 }

@@ -98,8 +98,12 @@ export interface TableFlavour<T = unknown> {
   /**
    * Optional fast path for `write()` of an unpartitioned table: the value encoded as one parquet file by
    * the library itself (e.g. polars' native writer). ferry stores it as a part file as usual.
+   * `undefined` when the flavour cannot encode this value exactly: ferry's own writer then does.
    */
-  encodeParquet?(value: T, options: ParquetEncodeOptions): Uint8Array | Promise<Uint8Array>;
+  encodeParquet?(
+    value: T,
+    options: ParquetEncodeOptions,
+  ): Uint8Array | undefined | Promise<Uint8Array | undefined>;
   /** Optional fast path for `fetch()` of an unpartitioned table: one part file's bytes decoded by the library. */
   decodeParquet?(bytes: Uint8Array, options: { columns?: readonly string[] | undefined }): T | Promise<T>;
   /** Join values decoded part by part (required with `decodeParquet`). */

@@ -14,6 +14,7 @@ import {
   formatOf,
   openSource,
   rowsOf,
+  STDOUT,
   type TextSourceOptions,
   textValue,
   writeText,
@@ -51,6 +52,67 @@ function grid(batch: ColumnBatch): string {
     .join("\n");
 }
 
+async function tableHead(
+  location: string,
+  rows: number,
+  columns: string[] | undefined,
+  signal: AbortSignal,
+): Promise<ColumnBatch | undefined> {
+  const stream = Table.from(location).streamBatches({ batchSize: rows, columns, signal });
+  const first = await stream.next();
+  await stream.return(undefined);
+  return first.done ? undefined : first.value;
+}
+
+/** The first rows of a CSV or JSON lines file, typed as `convert` would type them. */
+async function textHead(
+  location: string,
+  format: "csv" | "jsonl",
+  rows: number,
+  columns: string[] | undefined,
+  signal: AbortSignal,
+): Promise<ColumnBatch | undefined> {
+  const source = await openSource(location, format, {}, signal);
+  for (const name of columns ?? []) {
+    if (!source.schema.fields.some((f) => f.name === name))
+      throw errors.invalidInput(
+        `--columns: "${name}" is not a column of ${location} (columns: ${source.schema.fields.map((f) => f.name).join(", ")})`,
+      );
+  }
+  const fields = columns
+    ? columns.map((name) => source.schema.fields.find((f) => f.name === name)!)
+    : source.schema.fields;
+  for await (const batch of source.batches) {
+    const numRows = Math.min(rows, batch.numRows);
+    return {
+      schema: { fields },
+      columns: Object.fromEntries(fields.map((f) => [f.name, batch.columns[f.name]!.slice(0, numRows)])),
+      numRows,
+    };
+  }
+  return undefined;
+}
+
+/** What convert can write where: stdout takes text, one .parquet file takes no partitions nor appends. */
+async function checkDestination(destination: string, to: Format, options: ConvertOptions): Promise<void> {
+  if (destination === STDOUT) {
+    if (to !== "csv" && to !== "jsonl")
+      throw errors.invalidInput(`- (stdout) takes --to csv or --to jsonl, not --to ${to}`);
+    return;
+  }
+  if (to !== "parquet") return;
+  if (!/\.(parquet|parq|pq)$/i.test(destination))
+    throw errors.invalidInput(`--to parquet writes one file: name it with .parquet (${destination})`);
+  if (options.partitionBy?.length)
+    throw errors.invalidInput(
+      `--partition-by writes a folder of files: convert into a table folder (a name without .parquet), not ${destination}`,
+    );
+  if (options.mode === "append" && (await Table.from(destination).exists()))
+    throw errors.invalidInput(
+      `--mode append cannot add to ${destination}: it is one parquet file (convert into a table folder to append)`,
+    );
+}
+
 interface ConvertOptions extends TextSourceOptions {
   from?: Format;
   to?: Format;
@@ -69,21 +131,19 @@ export function registerTableCommands(program: Command): void {
     tableCommand
       .command("head")
       .description("print the first rows")
-      .argument("<location>", "table folder or parquet file (path or URL)")
+      .argument("<location>", "table folder, parquet, CSV or JSON lines file (path or URL)")
       .option("-n, --rows <n>", "rows to print", positiveInteger, 10)
       .option("-c, --columns <names>", "comma-separated columns to show", list),
   ).action(
     action(async ({ output, signal }, options: { rows: number; columns?: string[] }, location: string) => {
-      const stream = Table.from(location).streamBatches({
-        batchSize: options.rows,
-        columns: options.columns,
-        signal,
-      });
-      const first = await stream.next();
-      await stream.return(undefined);
-      if (first.done) return undefined;
-      if (output.json) for (const row of rowsOf(first.value)) output.emit("row", row, undefined);
-      else output.emit("rows", {}, grid(first.value));
+      const format = formatOf(location, undefined);
+      const first =
+        format === "csv" || format === "jsonl"
+          ? await textHead(location, format, options.rows, options.columns, signal)
+          : await tableHead(location, options.rows, options.columns, signal);
+      if (!first) return undefined;
+      if (output.json) for (const row of rowsOf(first)) output.emit("row", row, undefined);
+      else output.emit("rows", {}, grid(first));
       return undefined;
     }),
   );
@@ -124,7 +184,7 @@ export function registerTableCommands(program: Command): void {
       .command("convert")
       .description("convert between CSV, JSON lines, parquet files and table folders, on any system")
       .argument("<source>", "a .csv, .jsonl/.ndjson or .parquet file, or a table folder")
-      .argument("<destination>", "a table folder, or a .csv/.jsonl file")
+      .argument("<destination>", "a table folder, a .parquet, .csv or .jsonl file, or - for stdout (CSV)")
       .addOption(
         new Option("--from <format>", "source format (default: from the extension)").choices([
           "csv",
@@ -134,9 +194,10 @@ export function registerTableCommands(program: Command): void {
         ]),
       )
       .addOption(
-        new Option("--to <format>", "destination format (default: from the extension)").choices([
+        new Option("--to <format>", "destination format (default: from the extension; csv for -)").choices([
           "csv",
           "jsonl",
+          "parquet",
           "table",
         ]),
       )
@@ -161,15 +222,11 @@ export function registerTableCommands(program: Command): void {
   ).action(
     action(async ({ output, signal }, options: ConvertOptions, source: string, destination: string) => {
       const from = formatOf(source, options.from);
-      const to = formatOf(destination, options.to);
-      if (to === "parquet") {
-        throw errors.invalidInput(
-          `write a table folder instead of one parquet file: ${destination} (drop the .parquet extension)`,
-        );
-      }
+      const to = destination === STDOUT ? (options.to ?? "csv") : formatOf(destination, options.to);
+      await checkDestination(destination, to, options);
       const batches = await openSource(source, from, options, signal);
       let rows: number;
-      if (to === "table") {
+      if (to === "table" || to === "parquet") {
         const result = await Table.from(destination).writeBatches(batches, {
           signal,
           mode: options.mode,
@@ -181,6 +238,7 @@ export function registerTableCommands(program: Command): void {
       } else {
         rows = await writeText(destination, to, batches, signal);
       }
+      if (destination === STDOUT) return undefined; // stdout holds the data alone
       output.emit(
         "converted",
         { source, destination, from, to, rows },

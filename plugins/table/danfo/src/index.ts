@@ -123,13 +123,21 @@ function fromDanfoValues(type: DataType, values: readonly unknown[]): unknown[] 
   });
 }
 
-function columnValues(frame: DataFrame, name: string): unknown[] {
-  if (frame.shape[0] === 0) return [];
-  return [...(frame.column(name).values as unknown[])];
+/**
+ * A column's values, read only. `frame.column(name)` builds a Series, checking every value's dtype
+ * again (most of a danfo write), and even danfo's `$getColumnData` copies the row index per column:
+ * danfo's own column store is read directly when it has one (it has none in low-memory mode).
+ */
+function columnValues(frame: DataFrame, name: string): readonly unknown[] {
+  const rows = frame.shape[0] as number;
+  if (rows === 0) return [];
+  const store = (frame as unknown as { $dataIncolumnFormat?: unknown[] }).$dataIncolumnFormat;
+  const direct = store?.[(frame.columns as string[]).indexOf(name)];
+  return Array.isArray(direct) && direct.length === rows ? direct : (frame.column(name).values as unknown[]);
 }
 
-/** A DataFrame as one ferry batch (danfo frames live in memory already). */
-export function danfoToBatches(frame: DataFrame): BatchSource {
+/** The frame's ferry schema (carried, else inferred from its values) and its columns as danfo holds them. */
+function frameColumns(frame: DataFrame): { schema: Schema; raw: Record<string, readonly unknown[]> } {
   const carried = (frame as unknown as { [FERRY_SCHEMA]?: Schema })[FERRY_SCHEMA];
   const names = frame.columns as string[];
   const usable =
@@ -138,6 +146,12 @@ export function danfoToBatches(frame: DataFrame): BatchSource {
   const schema: Schema = usable
     ? carried
     : { fields: names.map((name) => ({ name, type: inferType(raw[name]!, name), nullable: true })) };
+  return { schema, raw };
+}
+
+/** A DataFrame as one ferry batch (danfo frames live in memory already). */
+export function danfoToBatches(frame: DataFrame): BatchSource {
+  const { schema, raw } = frameColumns(frame);
   const columns = Object.fromEntries(
     schema.fields.map((f) => [f.name, fromDanfoValues(f.type, raw[f.name]!)]),
   );
@@ -145,18 +159,30 @@ export function danfoToBatches(frame: DataFrame): BatchSource {
   return { schema, batches: batch.numRows > 0 ? [batch] : [] };
 }
 
+function joinChunks(chunks: readonly unknown[][], total: number): unknown[] {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Array<unknown>(total);
+  let at = 0;
+  for (const chunk of chunks) for (let i = 0; i < chunk.length; i++) out[at++] = chunk[i];
+  return out;
+}
+
 /** Ferry batches as a DataFrame that remembers their schema. */
 export async function batchesToDanfo(source: BatchSource): Promise<DataFrame> {
   const danfo = await loadDanfo();
-  const columns: Record<string, unknown[]> = Object.fromEntries(
-    source.schema.fields.map((f) => [f.name, [] as unknown[]]),
+  // Chunks joined once at the end: spreading a batch into push() overflows the stack past ~100k rows.
+  const chunks: Record<string, unknown[][]> = Object.fromEntries(
+    source.schema.fields.map((f) => [f.name, [] as unknown[][]]),
   );
   let numRows = 0;
   for await (const batch of source.batches) {
     for (const field of source.schema.fields)
-      columns[field.name]!.push(...toDanfoValues(field, batch.columns[field.name] ?? []));
+      chunks[field.name]!.push(toDanfoValues(field, batch.columns[field.name] ?? []));
     numRows += batch.numRows;
   }
+  const columns = Object.fromEntries(
+    source.schema.fields.map((f) => [f.name, joinChunks(chunks[f.name]!, numRows)]),
+  );
   // Refusals apply to empty tables too: the type itself cannot be held.
   for (const field of source.schema.fields) toDanfoValues(field, []);
   const names = source.schema.fields.map((f) => f.name);
@@ -166,6 +192,153 @@ export async function batchesToDanfo(source: BatchSource): Promise<DataFrame> {
       : new danfo.DataFrame(columns, { columns: names });
   Object.defineProperty(frame, FERRY_SCHEMA, { value: source.schema, enumerable: false });
   return frame;
+}
+
+type Polars = typeof import("nodejs-polars");
+type PolarsType = import("nodejs-polars").DataType;
+
+let polarsLoading: Promise<Polars | undefined> | undefined;
+
+/** nodejs-polars when it is installed (an optional peer): danfo has no parquet writer of its own. */
+function loadPolars(): Promise<Polars | undefined> {
+  polarsLoading ??= import("nodejs-polars").then(
+    (module) => ((module as { default?: Polars }).default ?? module) as Polars,
+    () => undefined,
+  );
+  return polarsLoading;
+}
+
+const POLARS_CODECS: Record<string, "uncompressed" | "snappy" | "gzip" | "brotli" | "zstd" | "lz4"> = {
+  UNCOMPRESSED: "uncompressed",
+  SNAPPY: "snappy",
+  GZIP: "gzip",
+  BROTLI: "brotli",
+  ZSTD: "zstd",
+  LZ4_RAW: "lz4",
+};
+
+/**
+ * The polars type whose parquet column ferry reads back as exactly `field`, or undefined. Polars
+ * writes every column nullable and no ferry schema, so: nullable fields without metadata, and no
+ * seconds unit, named timezone, decimal or null column (those go through ferry's own writer).
+ */
+function polarsType(pl: Polars, field: Field): PolarsType | undefined {
+  if (!field.nullable || field.metadata) return undefined;
+  const type = field.type;
+  switch (type.type) {
+    case "bool":
+      return pl.Bool;
+    case "string":
+      return pl.Utf8;
+    case "date":
+      return pl.Date;
+    case "float":
+      return type.bits === 64 ? pl.Float64 : type.bits === 32 ? pl.Float32 : undefined;
+    case "int": {
+      const signed = { 8: pl.Int8, 16: pl.Int16, 32: pl.Int32, 64: pl.Int64 };
+      const unsigned = { 8: pl.UInt8, 16: pl.UInt16, 32: pl.UInt32, 64: pl.UInt64 };
+      return (type.signed ? signed : unsigned)[type.bits];
+    }
+    case "timestamp":
+      if (type.unit === "s" || (type.timezone !== undefined && type.timezone !== "UTC")) return undefined;
+      return pl.Datetime(type.unit, type.timezone);
+    default:
+      return undefined;
+  }
+}
+
+const TYPED_INTS = {
+  8: [Int8Array, Uint8Array],
+  16: [Int16Array, Uint16Array],
+  32: [Int32Array, Uint32Array],
+} as const;
+const MS_PER_DAY = 86_400_000;
+
+/** nodejs-polars takes any typed array at run time; its typings list them one overload each. */
+function asValues(array: ArrayLike<number>): number[] {
+  return array as unknown as number[];
+}
+
+/**
+ * One column as a polars Series. Without nulls, numbers, booleans and Dates go over as typed arrays (polars
+ * takes those without looking at each value: ~10× faster than a JS array of a million values);
+ * 64-bit integers as float64 (danfo holds them as safe integers, so exactly) cast by polars, Dates as
+ * epoch milliseconds scaled and cast by polars. With nulls, as a JS array.
+ */
+function polarsSeries(
+  pl: Polars,
+  field: Field,
+  dtype: PolarsType,
+  values: readonly unknown[],
+): import("nodejs-polars").Series {
+  const type = field.type;
+  const missing = (v: unknown) =>
+    v === null || v === undefined || (typeof v === "number" && Number.isNaN(v) && type.type !== "float");
+  if (values.some(missing))
+    return pl.Series(
+      field.name,
+      values.map((v) => (missing(v) ? null : v)),
+      dtype,
+    );
+  const numbers = values as readonly number[];
+  switch (type.type) {
+    case "int":
+      if (type.bits === 64) return pl.Series(field.name, new Float64Array(numbers), pl.Float64).cast(dtype);
+      return pl.Series(field.name, asValues(new TYPED_INTS[type.bits][type.signed ? 0 : 1](numbers)), dtype);
+    case "float":
+      return pl.Series(
+        field.name,
+        asValues(type.bits === 32 ? new Float32Array(numbers) : new Float64Array(numbers)),
+        dtype,
+      );
+    case "timestamp": {
+      const ms = new Float64Array(values.length);
+      for (let i = 0; i < values.length; i++) ms[i] = (values[i] as Date).getTime();
+      // Milliseconds first, then polars converts the unit in integers (a float product would round ns).
+      const asMs = pl
+        .Series(field.name, ms, pl.Float64)
+        .cast(pl.Int64)
+        .cast(pl.Datetime("ms", type.timezone));
+      return type.unit === "ms" ? asMs : asMs.cast(dtype);
+    }
+    case "bool": {
+      const bits = new Uint8Array(values.length);
+      for (let i = 0; i < values.length; i++) bits[i] = values[i] ? 1 : 0;
+      return pl.Series(field.name, asValues(bits), pl.UInt8).cast(dtype);
+    }
+    case "date": {
+      const days = new Int32Array(values.length);
+      for (let i = 0; i < values.length; i++)
+        days[i] = Math.floor((values[i] as Date).getTime() / MS_PER_DAY);
+      return pl.Series(field.name, days, pl.Int32).cast(dtype);
+    }
+    default:
+      return pl.Series(field.name, values as unknown[], dtype);
+  }
+}
+
+/**
+ * The frame encoded by polars' native parquet writer, when every column maps exactly (see
+ * polarsType); undefined otherwise, and ferry's writer encodes it. About 10× faster than ferry's
+ * writer for a million rows (README).
+ */
+async function encodeWithPolars(frame: DataFrame, codec: string): Promise<Uint8Array | undefined> {
+  const compression = POLARS_CODECS[codec];
+  if (compression === undefined || frame.shape[0] === 0) return undefined;
+  const pl = await loadPolars();
+  if (!pl) return undefined;
+  const { schema, raw } = frameColumns(frame);
+  if (schema.metadata) return undefined;
+  const types = schema.fields.map((field) => polarsType(pl, field));
+  if (types.some((type) => type === undefined)) return undefined;
+  try {
+    const series = schema.fields.map((field, i) => polarsSeries(pl, field, types[i]!, raw[field.name]!));
+    const buffer = pl.DataFrame(series).writeParquet({ compression });
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  } catch {
+    // A value polars will not take (out of its type's range, a wrong kind): ferry's writer names it.
+    return undefined;
+  }
 }
 
 export function danfo(_options: DanfoFlavourOptions = {}): TableFlavour<DataFrame> {
@@ -178,6 +351,7 @@ export function danfo(_options: DanfoFlavourOptions = {}): TableFlavour<DataFram
     },
     fromBatches: batchesToDanfo,
     fromBatch: (batch) => batchesToDanfo({ schema: batch.schema, batches: [batch] }),
+    encodeParquet: (frame, { codec }) => encodeWithPolars(frame, codec),
   };
 }
 

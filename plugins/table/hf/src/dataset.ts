@@ -7,7 +7,9 @@
 import { ferry, type PluginRegistry } from "@ferry/core";
 import {
   createRandom,
+  csvBatches,
   type Group,
+  jsonLinesBatches,
   orderedBatches,
   type PartFile,
   type StreamOptions,
@@ -16,8 +18,10 @@ import {
   TableReader,
 } from "@ferry/parquet";
 import {
+  type BatchSource,
   type ColumnBatch,
   errors,
+  FerryError,
   type Field,
   type LocationLike,
   relativeKey,
@@ -26,7 +30,15 @@ import {
 } from "@ferry/plugin-kit";
 import { fromArrowSchema, recordBatchToColumns } from "@ferry/table-arrow";
 import { RecordBatchReader } from "apache-arrow";
-import { annotateSchema, classLabelNames, type Features, featuresFromSchema } from "./features.ts";
+import { parse } from "csv-parse";
+import {
+  annotateSchema,
+  classLabelNames,
+  type Features,
+  featuresFromHuggingfaceMetadata,
+  featuresFromSchema,
+  HF_METADATA_KEY,
+} from "./features.ts";
 import { detectLayout, type SplitFiles } from "./layout.ts";
 
 const DATASET = Symbol.for("ferry.hf.dataset");
@@ -34,7 +46,11 @@ const DATASET = Symbol.for("ferry.hf.dataset");
 type Source =
   | { kind: "parquet"; reader: TableReader }
   | { kind: "arrow"; storage: Storage; files: string[]; where: string }
+  | { kind: "text"; format: "csv" | "json"; storage: Storage; files: string[]; where: string }
   | { kind: "memory"; schema: Schema; batches: ColumnBatch[] };
+
+/** Sources read file by file from a read stream (their rows are not indexed). */
+type FileSource = Extract<Source, { kind: "arrow" | "text" }>;
 
 export interface LoadDatasetOptions {
   /** Split to load (default: "train" when present, else the first listed split). */
@@ -55,18 +71,27 @@ export class HfDataset {
   readonly features: Features | undefined;
   /** Row count stated by the metadata, when it states one (count() reads the files). */
   readonly declaredRows: number | undefined;
+  /** What was left out while loading (a split listed in dataset_dict.json but missing). */
+  readonly notes: readonly string[];
   readonly #source: Source;
   #schema: Promise<Schema> | undefined;
 
   constructor(
     source: Source,
-    details: { split?: string; config?: string; features?: Features; declaredRows?: number } = {},
+    details: {
+      split?: string;
+      config?: string;
+      features?: Features;
+      declaredRows?: number;
+      notes?: readonly string[];
+    } = {},
   ) {
     this.#source = source;
     this.split = details.split;
     this.config = details.config;
     this.features = details.features;
     this.declaredRows = details.declaredRows;
+    this.notes = details.notes ?? [];
   }
 
   static isInstance(value: unknown): value is HfDataset {
@@ -86,10 +111,21 @@ export class HfDataset {
       const source = this.#source;
       if (source.kind === "memory") return source.schema;
       if (source.kind === "parquet") return annotateSchema(await source.reader.schema(signal), this.features);
+      if (source.kind === "text") {
+        const opened = await openText(source, source.files[0]!, undefined, signal);
+        opened.close();
+        return annotateSchema(opened.source.schema, this.features);
+      }
       const reader = await openArrow(source.storage, source.files[0]!, source.where, signal);
       const schema = fromArrowSchema(reader.schema);
       await reader.cancel();
-      return annotateSchema(schema, this.features ?? featuresFromArrowMetadata(reader.schema.metadata));
+      const features =
+        this.features ??
+        featuresFromHuggingfaceMetadata(
+          reader.schema.metadata.get(HF_METADATA_KEY),
+          `${source.where}/${relativeName(source.files[0]!)}`,
+        );
+      return annotateSchema(schema, features);
     })();
     return this.#schema;
   }
@@ -107,7 +143,7 @@ export class HfDataset {
     if (source.kind === "parquet") return source.reader.count(signal);
     if (source.kind === "memory") return source.batches.reduce((total, batch) => total + batch.numRows, 0);
     let total = 0;
-    for await (const group of this.#arrowGroups(source, undefined, signal, undefined)) total += group.rows;
+    for await (const group of this.#fileGroups(source, undefined, signal, undefined)) total += group.rows;
     return total;
   }
 
@@ -125,9 +161,9 @@ export class HfDataset {
       throw errors.invalidInput(`batchSize must be a positive integer, got ${batchSize}`);
     const selected = pick(schema, options.columns);
     const groups =
-      source.kind === "arrow"
-        ? this.#arrowGroups(source, selected.fields, options.signal, options.shuffle?.seed)
-        : memoryGroups(source.batches, selected.fields);
+      source.kind === "memory"
+        ? memoryGroups(source.batches, selected.fields)
+        : this.#fileGroups(source, selected.fields, options.signal, options.shuffle?.seed);
     const batches = options.shuffle
       ? shuffledBatches(groups, selected.fields, batchSize, options.shuffle)
       : orderedBatches(groups, selected.fields, batchSize);
@@ -163,14 +199,20 @@ export class HfDataset {
     return (await this.fetch({ columns })).columns as Record<string, unknown[]>;
   }
 
-  async *#arrowGroups(
-    source: Extract<Source, { kind: "arrow" }>,
+  async *#fileGroups(
+    source: FileSource,
     fields: readonly Field[] | undefined,
     signal: AbortSignal | undefined,
     seed: number | string | undefined,
   ): AsyncGenerator<Group> {
     const files = [...source.files];
     if (seed !== undefined) shuffleInPlace(files, createRandom(`${seed}:shards`));
+    if (source.kind === "text") {
+      // Every file is held to the first one's columns and types.
+      const schema = await this.schema(signal);
+      for (const file of files) yield* textGroups(source, file, schema, fields, signal);
+      return;
+    }
     for (const file of files) {
       const reader = await openArrow(source.storage, file, source.where, signal);
       const schema = fromArrowSchema(reader.schema);
@@ -194,6 +236,59 @@ export class HfDataset {
         await reader.cancel();
       }
     }
+  }
+}
+
+/** A CSV or JSON-lines data file as batches (its schema inferred from its first rows unless given). */
+async function openText(
+  source: Extract<Source, { kind: "text" }>,
+  file: string,
+  schema: Schema | undefined,
+  signal: AbortSignal | undefined,
+): Promise<{ source: BatchSource; close(): void }> {
+  const stream = await source.storage.read(file, { signal });
+  const where = display(source.storage, file);
+  try {
+    const opened =
+      source.format === "csv"
+        ? await csvBatches(stream.pipe(parse({ columns: true, bom: true, cast: false })), { where, schema })
+        : await jsonLinesBatches(stream, { where, schema });
+    return { source: opened, close: () => stream.destroy() };
+  } catch (error) {
+    stream.destroy();
+    throw notReadable(error, where, source.format);
+  }
+}
+
+/** csv-parse's own errors (a row with too many cells, an unclosed quote) become InvalidInput naming the file. */
+function notReadable(error: unknown, where: string, format: "csv" | "json"): unknown {
+  if (FerryError.isInstance(error)) return error;
+  return errors.invalidInput(
+    `${where}: not readable as ${format === "csv" ? "CSV" : "JSON lines"} (${(error as Error).message})`,
+    { cause: error },
+  );
+}
+
+async function* textGroups(
+  source: Extract<Source, { kind: "text" }>,
+  file: string,
+  schema: Schema,
+  fields: readonly Field[] | undefined,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Group> {
+  const opened = await openText(source, file, schema, signal);
+  try {
+    for await (const batch of opened.source.batches) {
+      signal?.throwIfAborted();
+      const columns = fields
+        ? Object.fromEntries(fields.map((f) => [f.name, batch.columns[f.name] as unknown[]]))
+        : (batch.columns as Record<string, unknown[]>);
+      yield { columns, rows: batch.numRows };
+    }
+  } catch (error) {
+    throw notReadable(error, display(source.storage, file), source.format);
+  } finally {
+    opened.close();
   }
 }
 
@@ -247,25 +342,6 @@ async function openArrow(storage: Storage, file: string, where: string, signal: 
   }
 }
 
-function featuresFromArrowMetadata(metadata: Map<string, string>): Features | undefined {
-  const text = metadata.get("huggingface");
-  if (!text) return undefined;
-  try {
-    const info = (JSON.parse(text) as { info?: { features?: unknown } }).info;
-    if (!info?.features) return undefined;
-    return featuresFromSchema({
-      fields: Object.entries(info.features as Record<string, unknown>).map(([name, feature]) => ({
-        name,
-        type: { type: "null" },
-        nullable: true,
-        metadata: { "hf.feature": JSON.stringify(feature) },
-      })),
-    });
-  } catch {
-    return undefined;
-  }
-}
-
 async function sizes(
   storage: Storage,
   files: readonly string[],
@@ -290,26 +366,42 @@ async function datasetFrom(
   base: string,
   files: SplitFiles,
   config: string | undefined,
+  notes: readonly string[],
   signal?: AbortSignal,
 ): Promise<HfDataset> {
   const where = display(storage, base);
   const details = {
     split: files.split,
+    notes,
     ...(config ? { config } : {}),
     ...(files.features ? { features: files.features } : {}),
     ...(files.numRows === undefined ? {} : { declaredRows: files.numRows }),
   };
   if (files.format === "parquet") {
     const parts = await sizes(storage, files.files, base, signal);
-    return new HfDataset({ kind: "parquet", reader: new TableReader(storage, base, where, parts) }, details);
+    const reader = new TableReader(storage, base, where, parts);
+    // Without features in the card, the first file's footer has them as `datasets` wrote them.
+    if (!details.features && parts.length > 0) {
+      const { metadata } = await reader.open(parts[0]!, signal);
+      const features = featuresFromHuggingfaceMetadata(
+        metadata.key_value_metadata?.find((kv) => kv.key === HF_METADATA_KEY)?.value,
+        display(storage, parts[0]!.path),
+      );
+      if (features) Object.assign(details, { features });
+    }
+    return new HfDataset({ kind: "parquet", reader }, details);
   }
+  if (files.format === "csv" || files.format === "json")
+    return new HfDataset({ kind: "text", format: files.format, storage, files: files.files, where }, details);
   return new HfDataset({ kind: "arrow", storage, files: files.files, where }, details);
 }
 
 export interface DatasetDescription {
   layout: "dataset_dict" | "save_to_disk" | "hub" | "parquet_convert";
   configs: string[];
+  /** The splits present (a split listed but missing is left out and named in `notes`). */
   splits: string[];
+  notes: string[];
 }
 
 /** What is at a location: its layout, configs and splits, without reading any data. */
@@ -319,7 +411,7 @@ export async function describeDataset(
 ): Promise<DatasetDescription> {
   const { storage, path } = await (options.registry ?? ferry).resolve(location);
   const layout = await detectLayout(storage, path);
-  return { layout: layout.kind, configs: layout.configs, splits: layout.splits };
+  return { layout: layout.kind, configs: layout.configs, splits: layout.splits, notes: layout.notes };
 }
 
 /** One split of the dataset at `location` (a save_to_disk folder, a DatasetDict, or a Hub-style repo). */
@@ -332,10 +424,10 @@ export async function loadDataset(
   const split = options.split ?? (layout.splits.includes("train") ? "train" : layout.splits[0]);
   if (split === undefined) throw errors.notFound(`the dataset at ${display(storage, path)} lists no splits`);
   const files = await layout.resolve(split, options.config);
-  return datasetFrom(storage, path, files, options.config, options.signal);
+  return datasetFrom(storage, path, files, options.config, layout.notes, options.signal);
 }
 
-/** Every split of the dataset, by name. A split that is listed but missing raises NotFound naming it. */
+/** Every split of the dataset, by name. A split listed but missing is left out; each dataset's `notes` name it. */
 export async function loadDatasetDict(
   location: LocationLike,
   options: Omit<LoadDatasetOptions, "split"> = {},
@@ -349,6 +441,7 @@ export async function loadDatasetDict(
       path,
       await layout.resolve(split, options.config),
       options.config,
+      layout.notes,
       options.signal,
     );
   }

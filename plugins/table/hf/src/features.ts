@@ -172,6 +172,53 @@ export function featureToJson(feature: Feature): unknown {
   }
 }
 
+/** `json.dumps(value)` as Python writes it: ", " and ": " separators, every non-ASCII character escaped. */
+export function pythonJson(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (typeof value === "string")
+    return JSON.stringify(value).replace(
+      /[\u007f-\uffff]/g,
+      (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
+  if (isRecord(value))
+    return `{${Object.entries(value)
+      .map(([key, item]) => `${pythonJson(key)}: ${pythonJson(item)}`)
+      .join(", ")}}`;
+  throw errors.invalidInput(`a Hugging Face feature cannot hold ${typeof value} values`);
+}
+
+/** Where `datasets` keeps a split's Features in parquet and Arrow metadata. */
+export const HF_METADATA_KEY = "huggingface";
+
+/** The value `datasets` writes under the `huggingface` key (ArrowWriter._build_metadata, no fingerprint). */
+export function huggingfaceMetadata(features: Features): string {
+  const json = Object.fromEntries(Object.entries(features).map(([name, f]) => [name, featureToJson(f)]));
+  return pythonJson({ info: { features: json } });
+}
+
+/** Features from a `huggingface` metadata value (undefined when there is none or it names no features). */
+export function featuresFromHuggingfaceMetadata(
+  text: string | undefined,
+  where: string,
+): Features | undefined {
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw errors.invalidInput(
+      `${where}: its "huggingface" metadata is not JSON (${(error as Error).message})`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const features = isRecord(parsed) && isRecord(parsed.info) ? parsed.info.features : undefined;
+  return features === undefined ? undefined : featuresFromJson(features, `${where} "huggingface" metadata`);
+}
+
 /** Attach each column's feature (and ClassLabel names) to the schema read from the data files. */
 export function annotateSchema(schema: Schema, features: Features | undefined): Schema {
   if (!features) return schema;

@@ -1,10 +1,12 @@
 /**
  * @ferry/table-hf — Hugging Face datasets from any storage ferry reaches: save_to_disk folders (one split
- * or a DatasetDict, current and pre-2.8 layouts), Hub-style repositories (README YAML configs,
- * data/{split}-*.parquet) and the parquet-conversion layout ({config}/{split}/NNNN.parquet).
+ * or a DatasetDict, current and pre-2.8 layouts), Hub-style repositories (README YAML configs, or data
+ * files named for their split as `datasets` finds them: parquet, Arrow, CSV, JSON lines) and the
+ * parquet-conversion layout ({config}/{split}/NNNN.parquet).
  */
 import type { BatchSource, ColumnBatch, TableFlavour } from "@ferry/plugin-kit";
 import { HfDataset } from "./dataset.ts";
+import { featuresFromSchema, HF_METADATA_KEY, huggingfaceMetadata } from "./features.ts";
 
 export {
   type DatasetDescription,
@@ -19,11 +21,15 @@ export {
   type Feature,
   type Features,
   featureFromJson,
+  featuresFromHuggingfaceMetadata,
   featuresFromJson,
   featuresFromYaml,
   featureToJson,
+  HF_METADATA_KEY,
+  huggingfaceMetadata,
+  pythonJson,
 } from "./features.ts";
-export { type DatasetLayout, detectLayout, type SplitFiles } from "./layout.ts";
+export { type DatasetLayout, detectLayout, type FileFormat, fileFormat, type SplitFiles } from "./layout.ts";
 
 export type HfFlavourOptions = {
   /** Rows per batch when an HfDataset is written as a ferry table (default 10 000). */
@@ -37,7 +43,13 @@ export function hf(options: HfFlavourOptions = {}): TableFlavour<HfDataset> {
     name: "hf",
     detect: (value): value is HfDataset => HfDataset.isInstance(value),
     async toBatches(dataset): Promise<BatchSource> {
-      return { schema: await dataset.schema(), batches: dataset.stream({ batchSize }) };
+      // The features ride in the files' `huggingface` metadata, as `datasets` writes them, for Python to read.
+      const schema = await dataset.schema();
+      const metadata = {
+        ...schema.metadata,
+        [HF_METADATA_KEY]: huggingfaceMetadata(featuresFromSchema(schema)),
+      };
+      return { schema: { ...schema, metadata }, batches: dataset.stream({ batchSize }) };
     },
     async fromBatches(source) {
       const batches: ColumnBatch[] = [];
