@@ -1,3 +1,9 @@
+export {
+  type ColumnarGroup,
+  type ColumnVector,
+  type FixedArray,
+  valuesColumn,
+} from "./columnar.ts";
 export { listParts, type PartFile } from "./layout.ts";
 export { describeType, fromParquetSchema, toParquetSchema } from "./parquet-schema.ts";
 export { type OpenPart, openPart, type ReadStats, storageBuffer } from "./part-reader.ts";

@@ -34,7 +34,7 @@ type Decompressor = (input: Uint8Array, outputLength: number) => Uint8Array;
  * hyparquet-compressors' codecs, made to accept the zero-byte page a v2 data page holds when all its
  * values are null (the spec says such a page must not be decompressed; hysnappy rejects it).
  */
-const DECOMPRESSORS: Record<string, Decompressor> = Object.fromEntries(
+export const DECOMPRESSORS: Record<string, Decompressor> = Object.fromEntries(
   Object.entries(compressors as Record<string, Decompressor>).map(([codec, decompress]) => [
     codec,
     (input: Uint8Array, outputLength: number) =>
@@ -99,7 +99,7 @@ export interface OpenPart {
   readMetadata: FileMetaData;
 }
 
-function describeFailure(error: unknown, where: string): FerryError {
+export function describeFailure(error: unknown, where: string): FerryError {
   if (FerryError.isInstance(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (/Cannot create a string longer/.test(message)) {

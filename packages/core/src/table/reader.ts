@@ -6,6 +6,7 @@
 import pLimit from "p-limit";
 import { errors, throwIfAborted } from "../errors.ts";
 import type { Storage } from "../storage.ts";
+import { type ColumnarGroup, type ColumnVector, readColumnarGroup, valuesColumn } from "./columnar.ts";
 import { concatChunks } from "./concat.ts";
 import { listParts, type PartFile } from "./layout.ts";
 import { describeType, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
@@ -51,6 +52,34 @@ export interface Group {
   columns: Record<string, unknown[]>;
   rows: number;
 }
+
+/** How one row group's file columns are decoded: as JS values, or in columnar form. */
+interface GroupDecoder<C> {
+  read(
+    open: OpenPart,
+    groupIndex: number,
+    fields: readonly Field[],
+    where: string,
+  ): Promise<Record<string, C>>;
+  /** A column of `rows` copies of `value` (partition values, nulls of a column a part lacks). */
+  fill(value: unknown, rows: number): C;
+}
+
+const VALUES: GroupDecoder<unknown[]> = {
+  read: (open, g, fields, where) =>
+    readRowGroup(
+      open,
+      g,
+      fields.map((f) => f.name),
+      where,
+    ),
+  fill: (value, rows) => new Array(rows).fill(value),
+};
+
+const COLUMNAR: GroupDecoder<ColumnVector> = {
+  read: readColumnarGroup,
+  fill: (value, rows) => valuesColumn(new Array(rows).fill(value)),
+};
 
 /** Compatible when the values decode the same way: timestamp s and ms are both Date, timezone is a label. */
 function compatible(stored: DataType, file: DataType): boolean {
@@ -186,14 +215,15 @@ export class TableReader {
   }
 
   /** One row group of one part, with partition columns filled in from its directory. */
-  async #readGroup(
+  async #readGroup<C>(
     open: OpenPart,
     groupIndex: number,
     fields: readonly Field[],
     partitionColumns: readonly string[],
-  ): Promise<Group> {
+    decoder: GroupDecoder<C>,
+  ): Promise<{ columns: Record<string, C>; rows: number }> {
     const where = this.#whereOf(open.part);
-    const fileColumns: string[] = [];
+    const fileColumns: Field[] = [];
     const absent: string[] = [];
     for (const field of fields) {
       if (partitionColumns.includes(field.name)) continue;
@@ -212,32 +242,33 @@ export class TableReader {
           `${where}: column "${field.name}" is ${describeType(inFile.type)} here but ${describeType(field.type)} in the table`,
         );
       }
-      fileColumns.push(field.name);
+      fileColumns.push(field);
     }
     const rows = open.rowGroups[groupIndex] ?? 0;
-    const columns = await readRowGroup(open, groupIndex, fileColumns, where);
-    for (const name of absent) columns[name] = new Array(rows).fill(null);
+    const columns = await decoder.read(open, groupIndex, fileColumns, where);
+    for (const name of absent) columns[name] = decoder.fill(null, rows);
     const pairs = new Map(partitionPairs(open.part.relative));
     for (const field of fields) {
       if (!partitionColumns.includes(field.name)) continue;
       const raw = pairs.get(field.name);
       const value = raw === undefined ? null : parsePartitionValue(raw, field.type, field.name);
-      columns[field.name] = new Array(rows).fill(value);
+      columns[field.name] = decoder.fill(value, rows);
     }
     return { columns, rows };
   }
 
-  async *#groups(
+  async *#groups<C = unknown[]>(
     fields: readonly Field[],
     partitionColumns: readonly string[],
     options: StreamOptions,
-  ): AsyncGenerator<Group> {
+    decoder: GroupDecoder<C> = VALUES as unknown as GroupDecoder<C>,
+  ): AsyncGenerator<{ columns: Record<string, C>; rows: number }> {
     const parts = await this.#requireParts(options.signal);
     const ahead = options.prefetch ?? 1;
     if (!Number.isInteger(ahead) || ahead < 0)
       throw errors.invalidInput(`prefetch must be 0 or more row groups, got ${ahead}`);
     const read = ([open, g]: readonly [OpenPart, number]) =>
-      this.#readGroup(open, g, fields, partitionColumns);
+      this.#readGroup(open, g, fields, partitionColumns, decoder);
     if (!options.shuffle) {
       const reader = this;
       const inOrder = async function* (): AsyncGenerator<readonly [OpenPart, number]> {
@@ -273,6 +304,19 @@ export class TableReader {
       yield { schema, columns, numRows };
       throwIfAborted(options.signal, { path: this.where });
     }
+  }
+
+  /**
+   * Row groups in order, in columnar form (typed arrays, offsets and bytes, validity bitmaps: see
+   * columnar.ts), one per row group of each part; what the columnar path does not decode comes as values.
+   */
+  async columnar(
+    options: Pick<StreamOptions, "columns" | "prefetch" | "signal"> = {},
+  ): Promise<{ schema: Schema; groups: AsyncGenerator<ColumnarGroup> }> {
+    const { schema: tableSchema, partitionColumns } = await this.resolveSchema(options.signal);
+    const fields = this.#selectFields(tableSchema, options.columns);
+    const schema: Schema = { fields, ...(tableSchema.metadata ? { metadata: tableSchema.metadata } : {}) };
+    return { schema, groups: this.#groups(fields, partitionColumns, options, COLUMNAR) };
   }
 
   /** Every row (of the selected columns) in one batch: the caller asked for the whole table in memory. */

@@ -280,6 +280,8 @@ export class Table<T = unknown> {
         return flavour.concat(values);
       }
     }
+    // A columnar flavour (arrow) takes typed arrays, not a JS value per row.
+    if (flavour.fromColumnar) return flavour.fromColumnar(await (await this.reader()).columnar(options));
     const batch = await this.fetchBatch(options);
     return flavour.fromBatches({ schema: batch.schema, batches: [batch] });
   }

@@ -19,6 +19,7 @@
  * | struct<fields>              | plain object keyed by field name                             |
  * Any value may be null when the field is nullable.
  */
+import type { ColumnarGroup } from "./columnar.ts";
 
 export type TimeUnit = "s" | "ms" | "us" | "ns";
 
@@ -83,8 +84,19 @@ export interface TableFlavour<T = unknown> {
   encodeParquet?(value: T, options: ParquetEncodeOptions): Uint8Array | Promise<Uint8Array>;
   /** Optional fast path for `fetch()` of an unpartitioned table: one part file's bytes decoded by the library. */
   decodeParquet?(bytes: Uint8Array, options: { columns?: readonly string[] | undefined }): T | Promise<T>;
+  /**
+   * Optional fast path for `fetch()`: the table's row groups in columnar form (typed arrays, offsets and
+   * bytes, validity bitmaps) instead of a JS value per row.
+   */
+  fromColumnar?(source: ColumnarSource): T | Promise<T>;
   /** Join values decoded part by part (required with `decodeParquet`). */
   concat?(values: readonly T[]): T | Promise<T>;
+}
+
+/** Row groups in columnar form with their schema (see `TableReader.columnar()`). */
+export interface ColumnarSource {
+  readonly schema: Schema;
+  readonly groups: AsyncIterable<ColumnarGroup>;
 }
 
 export interface ParquetEncodeOptions {

@@ -9,10 +9,12 @@
 import { type BatchSource, type ColumnBatch, errors, type TableFlavour } from "@ferry/core";
 import * as A from "apache-arrow";
 import { recordBatchToColumns } from "./from-arrow.ts";
+import { columnarToArrow } from "./from-columnar.ts";
 import { fromArrowSchema, toArrowSchema } from "./schema.ts";
 import { toRecordBatch } from "./to-arrow.ts";
 
 export { fromArrowData, recordBatchToColumns } from "./from-arrow.ts";
+export { columnarToArrow, columnToArrowData } from "./from-columnar.ts";
 export {
   fromArrowField,
   fromArrowSchema,
@@ -79,6 +81,7 @@ export function arrow(_options: ArrowFlavourOptions = {}): TableFlavour<ArrowVal
       return arrowToBatches(value);
     },
     fromBatches: batchesToArrow,
+    fromColumnar: columnarToArrow,
     fromBatch: (batch) => toRecordBatch(batch),
   };
 }
