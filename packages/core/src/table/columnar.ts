@@ -51,6 +51,11 @@ export function valuesColumn(values: unknown[]): ColumnVector {
   return { kind: "values", values, length: values.length, nullCount, validity: undefined };
 }
 
+/** Column chunks this close together are fetched in one range read (the gap is read and dropped). */
+const MERGE_GAP = 64 * 1024;
+
+type ColumnMeta = NonNullable<ColumnChunk["meta_data"]>;
+
 /** The column cannot be read by this path (an encoding or layout it does not decode): use the value path. */
 class NotColumnar extends Error {}
 
@@ -558,41 +563,56 @@ export async function readColumnarGroup(
     fields.map((f) => f.name),
     where,
   );
+  const planned: { field: Field; meta: ColumnMeta; layout: Layout; start: number; end: number }[] = [];
+  for (const field of fields) {
+    const element = flatElement(open, field.name);
+    const inFile = open.fileSchema.fields.find((f) => f.name === field.name);
+    const meta = group?.columns.find(
+      (c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === field.name,
+    )?.meta_data;
+    const layout =
+      element && inFile && meta && sameType(field.type, inFile.type) && field.nullable === inFile.nullable
+        ? layoutOf(meta.type, element, field.type)
+        : undefined;
+    const start = Number(meta?.dictionary_page_offset || meta?.data_page_offset);
+    const end = start + Number(meta?.total_compressed_size);
+    if (!layout || !meta || rows === 0 || !(start >= 0 && end <= open.file.byteLength && end >= start))
+      slow.push(field.name);
+    else planned.push({ field, meta, layout, start, end });
+  }
+  // Chunks next to each other are fetched in one range read (a row group is usually one request).
+  planned.sort((a, b) => a.start - b.start);
+  const ranges: { start: number; end: number; chunks: typeof planned }[] = [];
+  for (const chunk of planned) {
+    const last = ranges.at(-1);
+    if (last && chunk.start >= last.end && chunk.start - last.end <= MERGE_GAP) {
+      last.end = Math.max(last.end, chunk.end);
+      last.chunks.push(chunk);
+    } else ranges.push({ start: chunk.start, end: chunk.end, chunks: [chunk] });
+  }
   await Promise.all(
-    fields.map(async (field) => {
-      const element = flatElement(open, field.name);
-      const inFile = open.fileSchema.fields.find((f) => f.name === field.name);
-      const chunk = group?.columns.find(
-        (c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === field.name,
-      );
-      const meta = chunk?.meta_data;
-      const layout =
-        element && inFile && meta && sameType(field.type, inFile.type) && field.nullable === inFile.nullable
-          ? layoutOf(meta.type, element, field.type)
-          : undefined;
-      if (!layout || !meta || rows === 0) {
-        slow.push(field.name);
-        return;
-      }
-      const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
-      const end = start + Number(meta.total_compressed_size);
-      if (start < 0 || end > open.file.byteLength) {
-        slow.push(field.name);
-        return;
-      }
+    ranges.map(async (range) => {
+      let bytes: Uint8Array;
       try {
-        const bytes = new Uint8Array(await file.slice(start, end));
-        out[field.name] = decodeChunk(bytes, meta, rows, layout, field.nullable);
+        bytes = new Uint8Array(await file.slice(range.start, range.end));
       } catch (error) {
-        if (error instanceof NotColumnar) {
-          slow.push(field.name);
-          return;
+        throw describeFailure(error, where); // the page checks of a corrupt chunk
+      }
+      for (const { field, meta, layout, start, end } of range.chunks) {
+        try {
+          const chunk = bytes.subarray(start - range.start, end - range.start);
+          out[field.name] = decodeChunk(chunk, meta, rows, layout, field.nullable);
+        } catch (error) {
+          if (error instanceof NotColumnar) {
+            slow.push(field.name);
+            continue;
+          }
+          if (FerryError.isInstance(error)) throw error;
+          throw describeFailure(
+            new Error(`column "${field.name}", row group ${groupIndex}: ${(error as Error).message}`),
+            where,
+          );
         }
-        if (FerryError.isInstance(error)) throw error;
-        throw describeFailure(
-          new Error(`column "${field.name}", row group ${groupIndex}: ${(error as Error).message}`),
-          where,
-        );
       }
     }),
   );
@@ -605,4 +625,59 @@ export async function readColumnarGroup(
     }
   }
   return out;
+}
+
+const utf8 = new TextDecoder();
+const DAY_MS = 86_400_000;
+/** Well under V8's longest string (2^29 - 24 units). */
+const MAX_DECODED_LENGTH = 2 ** 28;
+
+/**
+ * Bytes [start, end) as one string when they are all ASCII: then byte offsets are string offsets, and
+ * each value is a slice of one native decode instead of a decode of its own. Undefined otherwise.
+ */
+export function asciiText(bytes: Uint8Array, start: number, end: number): string | undefined {
+  if (end - start > MAX_DECODED_LENGTH) return undefined;
+  // One native decode: every non-ASCII byte either joins a sequence (fewer units than bytes) or becomes U+FFFD.
+  const text = utf8.decode(bytes.subarray(start, end));
+  return text.length === end - start && !text.includes("\uFFFD") ? text : undefined;
+}
+
+/** float16 bits as a number (as the value path reads them). */
+function float16(bits: number): number {
+  const sign = bits >> 15 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f;
+  const frac = bits & 0x3ff;
+  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
+  if (exp === 0x1f) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
+}
+
+/** A column in ferry's JS values (the table in types.ts): what the value path gives for the same column. */
+export function columnValues(type: DataType, column: ColumnVector): unknown[] {
+  if (column.kind === "values") return column.values;
+  const { length, validity } = column;
+  const out = new Array<unknown>(length);
+  const each = (read: (i: number) => unknown) => {
+    if (!validity) for (let i = 0; i < length; i++) out[i] = read(i);
+    else for (let i = 0; i < length; i++) out[i] = (validity[i >> 3]! >> (i & 7)) & 1 ? read(i) : null;
+    return out;
+  };
+  if (column.kind === "bits") {
+    const bits = column.values;
+    return each((i) => ((bits[i >> 3]! >> (i & 7)) & 1) === 1);
+  }
+  if (column.kind === "bytes") {
+    const { offsets, data } = column;
+    if (type.type === "binary") return each((i) => data.slice(offsets[i]!, offsets[i + 1]!));
+    const text = asciiText(data, 0, offsets[length]!);
+    if (text !== undefined) return each((i) => text.slice(offsets[i]!, offsets[i + 1]!));
+    return each((i) => utf8.decode(data.subarray(offsets[i]!, offsets[i + 1]!)));
+  }
+  const values = column.values;
+  if (type.type === "date") return each((i) => new Date((values[i] as number) * DAY_MS));
+  if (type.type === "timestamp" && (type.unit === "ms" || type.unit === "s"))
+    return each((i) => new Date(Number(values[i])));
+  if (type.type === "float" && type.bits === 16) return each((i) => float16(values[i] as number));
+  return each((i) => values[i]);
 }

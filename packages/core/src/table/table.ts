@@ -29,6 +29,7 @@ import {
 } from "../resource-spec.ts";
 import { defaultKey, type ResourceTransferOptions, transferResource } from "../resource-target.ts";
 import type { Storage } from "../storage.ts";
+import { columnarWritable, encodeColumnarParquet } from "./columnar-writer.ts";
 import { batchToColumns, columnsToRows, plainBatches, plainFlavour } from "./plain.ts";
 import { type StreamOptions, TableReader } from "./reader.ts";
 import type { BatchSource, ColumnBatch, Schema, TableFlavour } from "./types.ts";
@@ -221,18 +222,33 @@ export class Table<T = unknown> {
       this.data !== undefined &&
       !merged.partitionBy?.length &&
       merged.maxRowsPerFile === undefined;
-    const result = native
+    const unpartitioned = !merged.partitionBy?.length && merged.maxRowsPerFile === undefined;
+    // A columnar flavour (arrow) hands over buffers: the file is encoded without a JS value per row.
+    const offered =
+      !native && unpartitioned && flavour.toColumnar && this.data !== undefined
+        ? flavour.toColumnar(this.data as T)
+        : undefined;
+    const columnar = offered && columnarWritable(offered.schema) ? offered : undefined;
+    const result = columnar
       ? await writeEncodedPart(
           storage,
           this.location.path,
-          await flavour.encodeParquet!(this.data as T, {
-            codec: merged.codec ?? "SNAPPY",
-            rowGroupSize: merged.rowGroupSize ?? 100_000,
-          }),
+          await encodeColumnarParquet(columnar.schema, columnar.groups, merged),
           reader,
           merged,
         )
-      : await writeTable(storage, this.location.path, await this.#batches(), reader, merged);
+      : native
+        ? await writeEncodedPart(
+            storage,
+            this.location.path,
+            await flavour.encodeParquet!(this.data as T, {
+              codec: merged.codec ?? "SNAPPY",
+              rowGroupSize: merged.rowGroupSize ?? 100_000,
+            }),
+            reader,
+            merged,
+          )
+        : await writeTable(storage, this.location.path, await this.#batches(), reader, merged);
     this.#partitioning = [...(merged.partitionBy ?? [])];
     this.#writtenSchema = result.schema;
     this.lastWrite = result;

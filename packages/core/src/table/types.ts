@@ -89,6 +89,11 @@ export interface TableFlavour<T = unknown> {
    * bytes, validity bitmaps) instead of a JS value per row.
    */
   fromColumnar?(source: ColumnarSource): T | Promise<T>;
+  /**
+   * Optional fast path for `write()` of an unpartitioned table: the value as columnar row groups
+   * (buffers, not JS values), or undefined when some column has no such form. ferry encodes the file.
+   */
+  toColumnar?(value: T): ColumnarSource | undefined;
   /** Join values decoded part by part (required with `decodeParquet`). */
   concat?(values: readonly T[]): T | Promise<T>;
 }
@@ -96,7 +101,7 @@ export interface TableFlavour<T = unknown> {
 /** Row groups in columnar form with their schema (see `TableReader.columnar()`). */
 export interface ColumnarSource {
   readonly schema: Schema;
-  readonly groups: AsyncIterable<ColumnarGroup>;
+  readonly groups: AsyncIterable<ColumnarGroup> | Iterable<ColumnarGroup>;
 }
 
 export interface ParquetEncodeOptions {

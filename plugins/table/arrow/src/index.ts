@@ -12,6 +12,7 @@ import { recordBatchToColumns } from "./from-arrow.ts";
 import { columnarToArrow } from "./from-columnar.ts";
 import { fromArrowSchema, toArrowSchema } from "./schema.ts";
 import { toRecordBatch } from "./to-arrow.ts";
+import { arrowToColumnar } from "./to-columnar.ts";
 
 export { fromArrowData, recordBatchToColumns } from "./from-arrow.ts";
 export { columnarToArrow, columnToArrowData } from "./from-columnar.ts";
@@ -24,6 +25,7 @@ export {
   toArrowType,
 } from "./schema.ts";
 export { toArrowData, toRecordBatch } from "./to-arrow.ts";
+export { arrowToColumnar } from "./to-columnar.ts";
 
 /** What the flavour takes: a Table or a single RecordBatch. `fetch()` gives a Table, `stream()` RecordBatches. */
 export type ArrowValue = A.Table | A.RecordBatch;
@@ -82,6 +84,7 @@ export function arrow(_options: ArrowFlavourOptions = {}): TableFlavour<ArrowVal
     },
     fromBatches: batchesToArrow,
     fromColumnar: columnarToArrow,
+    toColumnar: (value) => (isTable(value) || isRecordBatch(value) ? arrowToColumnar(value) : undefined),
     fromBatch: (batch) => toRecordBatch(batch),
   };
 }

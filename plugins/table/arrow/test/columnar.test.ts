@@ -1,7 +1,8 @@
 /**
  * The columnar read path (parquet pages → arrow buffers, no JS value per row) gives the same answer as
- * the value path, value for value: every parquet-testing file ferry reads, and tables with nulls,
- * dictionary pages, v2 pages and several row groups written by ferry and by DuckDB.
+ * the value path, value for value, on every parquet-testing file ferry reads (the decoder itself is
+ * checked against hyparquet's values in packages/core/test/table-columnar.test.ts); and arrow tables
+ * are written from their buffers, read back by ferry and DuckDB.
  */
 import { readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -9,8 +10,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { type ColumnBatch, type Schema, Table, t, table } from "@ferry/core";
-import type * as A from "apache-arrow";
+import { type ColumnBatch, Table, table } from "@ferry/core";
+import * as A from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import arrow, { batchesToArrow, fromArrowData, toArrowSchema } from "../src/index.ts";
 
@@ -109,108 +110,142 @@ describe("columnar reads equal the value path", () => {
     expect(await kinds(join(corpus, "nulls.snappy.parquet"))).toEqual({ b_struct: "values" });
   });
 
-  it("a table ferry wrote with nulls in every column and several row groups", async () => {
-    const n = 2_500;
-    const schema: Schema = {
-      fields: [
-        t.field("i8", t.int8()),
-        t.field("u16", t.uint16()),
-        t.field("i32", t.int32()),
-        t.field("u32", t.uint32()),
-        t.field("i64", t.int64()),
-        t.field("u64", t.uint64()),
-        t.field("f32", t.float32()),
-        t.field("f64", t.float64()),
-        t.field("f16", { type: "float", bits: 16 }),
-        t.field("s", t.string()),
-        t.field("b", t.binary()),
-        t.field("flag", t.bool()),
-        t.field("day", t.date()),
-        t.field("ms", t.timestamp("ms", "UTC")),
-        t.field("us", t.timestamp("us")),
-        t.field("sec", t.timestamp("s")),
-        t.field("dec", t.decimal(10, 2)),
-        t.field("list", t.list(t.int32())),
-        t.field("req", t.int32(), false),
-        t.field("req_s", t.string(), false),
-      ],
-    };
-    const at = (i: number) => (i % 7 === 3 ? null : i);
-    const column = <T>(make: (i: number) => T) =>
-      Array.from({ length: n }, (_, i) => (at(i) === null ? null : make(i)));
-    const data = {
-      i8: column((i) => (i % 256) - 128),
-      u16: column((i) => (i * 37) % 65536),
-      i32: column((i) => i * 1_000_003 - 2 ** 30),
-      u32: column((i) => 4_294_967_295 - i),
-      i64: column((i) => BigInt(i) * -3_689_348_814_741_910n),
-      u64: column((i) => 2n ** 64n - 1n - BigInt(i)),
-      f32: column((i) => Math.fround(i / 3)),
-      f64: column((i) => (i % 11 === 0 ? Number.NaN : i / 7)),
-      f16: column((i) => (i % 5) * 0.5),
-      s: column((i) => (i % 3 === 0 ? `ünïcode ${i % 50}` : `s${i % 40}`)),
-      b: column((i) => Uint8Array.of(i % 256, 0, 255)),
-      flag: column((i) => i % 3 === 0),
-      day: column((i) => new Date(Date.UTC(2020, 0, 1 + (i % 400)))),
-      ms: column((i) => new Date(1_700_000_000_000 + i * 1_001)),
-      us: column((i) => 1_700_000_000_000_000n + BigInt(i)),
-      sec: column((i) => new Date(1_700_000_000_000 + i * 1000)),
-      dec: column((i) => `${i}.${String(i % 100).padStart(2, "0")}`),
-      list: column((i) => (i % 4 === 0 ? [] : [i, null, -i])),
-      req: Array.from({ length: n }, (_, i) => i),
-      req_s: Array.from({ length: n }, (_, i) => `r${i % 9}`),
-    };
-    const location = join(dir, "ferry-nulls");
-    await table(data, location, { schema, rowGroupSize: 1_000, pageSize: 4_096 }).write();
-    const fast = await expectSameBothWays(location);
-    expect(fast.batches.length).toBe(3);
-    expect(await kinds(location)).toMatchObject({
-      i8: "fixed",
-      u64: "fixed",
-      f16: "fixed",
-      s: "bytes",
-      b: "bytes",
-      flag: "bits",
-      day: "fixed",
-      us: "fixed",
-      sec: "values",
-      dec: "values",
-      list: "values",
-      req_s: "bytes",
-    });
-  });
-
-  it("tables DuckDB wrote (dictionary pages, v1 and v2 data pages, nulls)", async () => {
-    for (const version of ["V1", "V2"]) {
-      const file = join(dir, `duck-${version}.parquet`);
-      await duck.run(`copy (select
-          case when i % 5 = 0 then null else i::int end as id,
-          i * 1000003 as big,
-          case when i % 9 = 0 then null else 'name-' || (i % 300) end as name,
-          'v' || i as unique_name,
-          case when i % 4 = 0 then null else i % 3 = 0 end as flag,
-          i / 7 as score,
-          make_timestamp(1700000000000000 + i * 1000000) as at
-        from range(0, 30000) t(i))
-        to '${file}' (format parquet, compression zstd, row_group_size 10000, parquet_version ${version})`);
-      await expectSameBothWays(file);
-      // V2 pages: DuckDB writes delta lengths for unique strings, which the value path reads.
-      const expected = {
-        id: "fixed",
-        big: "fixed",
-        name: "bytes",
-        flag: "bits",
-        score: "fixed",
-        at: "fixed",
-      };
-      expect(await kinds(file)).toMatchObject(expected);
-    }
-  });
-
   it("partition columns and columns a part lacks come as values beside the decoded ones", async () => {
     const location = join(dir, "partitioned");
     await table({ k: ["a", "b", "a"], v: [1, 2, 3] }, location, { partitionBy: ["k"] }).write();
     await expectSameBothWays(location);
     expect(await kinds(location)).toEqual({ v: "fixed", k: "values" });
+  });
+});
+
+describe("columnar writes from arrow buffers", () => {
+  const n = 2_503;
+  const valid = (i: number) => i % 7 !== 3;
+  /** An arrow Table of two record batches with nulls in every column but "req". */
+  function source(): A.Table {
+    const batch = (from: number, rows: number) => {
+      const make = <T>(value: (i: number) => T) =>
+        Array.from({ length: rows }, (_, k) => (valid(from + k) ? value(from + k) : null));
+      return new A.Table({
+        i8: A.vectorFromArray(
+          make((i) => (i % 256) - 128),
+          new A.Int8(),
+        ),
+        u32: A.vectorFromArray(
+          make((i) => 4_294_967_295 - i),
+          new A.Uint32(),
+        ),
+        i64: A.vectorFromArray(
+          make((i) => BigInt(i) * -3_074_457_345_618_258n),
+          new A.Int64(),
+        ),
+        f32: A.vectorFromArray(
+          make((i) => Math.fround(i / 3)),
+          new A.Float32(),
+        ),
+        f64: A.vectorFromArray(
+          make((i) => i / 7),
+          new A.Float64(),
+        ),
+        s: A.vectorFromArray(
+          make((i) => (i % 3 === 0 ? `ünï ${i % 50}` : `s${i}`)),
+          new A.Utf8(),
+        ),
+        flag: A.vectorFromArray(
+          make((i) => i % 3 === 0),
+          new A.Bool(),
+        ),
+        day: A.vectorFromArray(
+          make((i) => new Date(Date.UTC(2020, 0, 1 + (i % 400)))),
+          new A.DateDay(),
+        ),
+        at: A.vectorFromArray(
+          make((i) => 1_700_000_000_000 + i),
+          new A.TimestampMillisecond(),
+        ),
+        req: A.vectorFromArray(
+          Array.from({ length: rows }, (_, k) => from + k),
+          new A.Int32(),
+        ),
+      }).batches[0]!;
+    };
+    return new A.Table([batch(0, 1_000), batch(1_000, n - 1_000)]);
+  }
+
+  it("encodes the file from the buffers (no JS value per row); ferry and DuckDB read back every value", async () => {
+    const data = source();
+    const location = join(dir, "columnar-write");
+    await table(data, location, { flavour, rowGroupSize: 700, pageSize: 1_000 }).write();
+    const reader = await Table.from(location).reader();
+    const [part] = await reader.parts();
+    const open = await reader.open(part!);
+    expect(open.metadata.created_by).toBe("ferry (columnar)");
+    // 1 000 rows in groups of ≤ 700, then 1 503: 700 + 300 + 700 + 700 + 103.
+    expect(open.rowGroups).toEqual([700, 300, 700, 700, 103]);
+    await expectSameBothWays(location);
+    const back = await Table.from(location).fetchBatch();
+    data.schema.fields.forEach((field, c) => {
+      const expected = data.batches.flatMap((batch) => fromArrowData(batch.data.children[c]!));
+      expect(back.columns[field.name], field.name).toEqual(expected);
+    });
+    const rows = (
+      await duck.runAndReadAll(
+        `select count(*) as n, count(s) as s, sum(i8) as i8, sum(u32) as u32, sum(i64) as i64, sum(req) as req,
+                count(flag) filter (where flag) as yes, min(day)::varchar as day, max("at")::varchar as at, string_agg(s, ',' order by req) as text
+         from '${join(location, part!.relative)}'`,
+      )
+    ).getRowObjectsJS()[0]!;
+    const js = back.columns;
+    const sum = (name: string) =>
+      (js[name] as (number | bigint | null)[]).reduce<bigint>((a, v) => a + BigInt(v ?? 0), 0n);
+    expect(rows.n).toBe(BigInt(n));
+    expect(rows.s).toBe(BigInt((js.s as unknown[]).filter((v) => v !== null).length));
+    expect(BigInt(rows.i8 as bigint)).toBe(sum("i8"));
+    expect(BigInt(rows.u32 as bigint)).toBe(sum("u32"));
+    expect(BigInt(rows.i64 as bigint)).toBe(sum("i64"));
+    expect(BigInt(rows.req as bigint)).toBe(sum("req"));
+    expect(rows.yes).toBe(BigInt((js.flag as unknown[]).filter((v) => v === true).length));
+    expect(rows.day).toBe("2020-01-01");
+    expect(rows.at).toBe("2023-11-14 22:13:22.501"); // row 2 502 is null
+    expect(rows.text).toBe((js.s as (string | null)[]).filter((v) => v !== null).join(","));
+  });
+
+  it("a null in a non-nullable arrow column is InvalidInput naming the column and row; nothing is written", async () => {
+    const field = new A.Field("id", new A.Int32(), false);
+    const schema = new A.Schema([field]);
+    const data = A.makeData({
+      type: new A.Int32(),
+      length: 3,
+      nullCount: 1,
+      nullBitmap: Uint8Array.of(0b101),
+      data: Int32Array.of(1, 0, 3),
+    });
+    const batch = new A.RecordBatch(
+      schema,
+      A.makeData({ type: new A.Struct([field]), length: 3, nullCount: 0, children: [data] }),
+    );
+    const location = join(dir, "non-nullable");
+    const failure = await table(batch, location, { flavour })
+      .write()
+      .catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: "InvalidInput" });
+    expect(String((failure as Error).message)).toMatch(/column "id".*row 1: null in a non-nullable column/);
+    expect(await Table.from(location).exists()).toBe(false);
+  });
+
+  it("columns without a columnar form (decimal, list) are written by the value path, same values", async () => {
+    const data = new A.Table({
+      id: A.vectorFromArray([1, 2, null], new A.Int32()),
+      tags: A.vectorFromArray([["a"], [], null], new A.List(new A.Field("item", new A.Utf8(), true))),
+    });
+    const location = join(dir, "value-path-write");
+    await table(data, location, { flavour }).write();
+    const reader = await Table.from(location).reader();
+    const open = await reader.open((await reader.parts())[0]!);
+    expect(open.metadata.created_by).not.toBe("ferry (columnar)");
+    expect((await Table.from(location).fetchBatch()).columns).toEqual({
+      id: [1, 2, null],
+      tags: [["a"], [], null],
+    });
   });
 });
