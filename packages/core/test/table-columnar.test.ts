@@ -132,3 +132,63 @@ describe("columnar decoding gives the value path's values", () => {
     }
   });
 });
+
+describe("plain data written from buffers", () => {
+  async function createdBy(location: string): Promise<string | undefined> {
+    const reader = await Table.from(location).reader();
+    return (await reader.open((await reader.parts())[0]!)).metadata.created_by;
+  }
+
+  it("flat columns are encoded from typed buffers, read back exactly by ferry and DuckDB", async () => {
+    const n = 1_234;
+    const maybe = <T>(make: (i: number) => T) =>
+      Array.from({ length: n }, (_, i) => (i % 5 === 2 ? null : make(i)));
+    const data = {
+      id: Array.from({ length: n }, (_, i) => i),
+      big: maybe((i) => BigInt(i) * 1_000_000_007n - 2n ** 62n),
+      score: maybe((i) => i / 3),
+      name: maybe((i) => (i % 4 === 0 ? `naïve ${i}` : `n${i}`)),
+      flag: maybe((i) => i % 3 === 0),
+      at: maybe((i) => new Date(1_700_000_000_000 + i * 61_001)),
+      blob: maybe((i) => Uint8Array.of(i & 255, 7)),
+    };
+    const location = join(dir, "plain-columnar");
+    await table(data, location, { rowGroupSize: 500, pageSize: 1_000 }).write();
+    expect(await createdBy(location)).toBe("ferry (columnar)");
+    expect((await Table.from(location).fetchBatch()).columns).toEqual(data);
+    const [part] = await (await Table.from(location).reader()).parts();
+    const [row] = (
+      await duck.runAndReadAll(
+        `select count(*) as n, count(name) as names, sum(big)::varchar as big, string_agg(name, '|' order by id) as text
+         from '${join(location, part!.relative)}'`,
+      )
+    ).getRowObjectsJS();
+    expect(row).toEqual({
+      n: BigInt(n),
+      names: BigInt(data.name.filter((v) => v !== null).length),
+      big: String(data.big.reduce<bigint>((a, v) => a + (v ?? 0n), 0n)),
+      text: data.name.filter((v) => v !== null).join("|"),
+    });
+  });
+
+  it("a value that does not fit is the value path's InvalidInput, naming the column and row", async () => {
+    const location = join(dir, "plain-bad");
+    const schema: Schema = { fields: [t.field("id", t.int32())] };
+    const failure = await table({ id: [1, 2, 2.5] }, location, { schema })
+      .write()
+      .catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: "InvalidInput" });
+    expect((failure as Error).message).toMatch(
+      /column "id" \(int32\), row 2: expected an integer \(got 2.5\)/,
+    );
+    expect(await Table.from(location).exists()).toBe(false);
+  });
+
+  it("values only the value path takes as they are (a number in an int64 column) are written by it", async () => {
+    const location = join(dir, "plain-value-path");
+    const schema: Schema = { fields: [t.field("n", t.int64())] };
+    await table({ n: [1, 2n, null] }, location, { schema }).write();
+    expect(await createdBy(location)).not.toBe("ferry (columnar)");
+    expect((await Table.from(location).fetchBatch()).columns).toEqual({ n: [1n, 2n, null] });
+  });
+});

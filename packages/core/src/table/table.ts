@@ -30,7 +30,7 @@ import {
 import { defaultKey, type ResourceTransferOptions, transferResource } from "../resource-target.ts";
 import type { Storage } from "../storage.ts";
 import { columnarWritable, encodeColumnarParquet } from "./columnar-writer.ts";
-import { batchToColumns, columnsToRows, plainBatches, plainFlavour } from "./plain.ts";
+import { batchToColumns, columnsToRows, plainBatches, plainColumnar, plainFlavour } from "./plain.ts";
 import { type StreamOptions, TableReader } from "./reader.ts";
 import type { BatchSource, ColumnBatch, Schema, TableFlavour } from "./types.ts";
 import { type WriteResult, type WriteTableOptions, writeEncodedPart, writeTable } from "./writer.ts";
@@ -224,10 +224,15 @@ export class Table<T = unknown> {
       merged.maxRowsPerFile === undefined;
     const unpartitioned = !merged.partitionBy?.length && merged.maxRowsPerFile === undefined;
     // A columnar flavour (arrow) hands over buffers: the file is encoded without a JS value per row.
+    const plain = flavour === (plainFlavour as TableFlavour);
     const offered =
-      !native && unpartitioned && flavour.toColumnar && this.data !== undefined
-        ? flavour.toColumnar(this.data as T)
-        : undefined;
+      native || !unpartitioned || this.data === undefined
+        ? undefined
+        : plain
+          ? plainColumnar(this.data as never, this.options.schema)
+          : this.options.schema
+            ? undefined // refused below: an explicit schema is for plain data only
+            : flavour.toColumnar?.(this.data as T);
     const columnar = offered && columnarWritable(offered.schema) ? offered : undefined;
     const result = columnar
       ? await writeEncodedPart(
