@@ -156,6 +156,17 @@ describe("plain data written from buffers", () => {
     await table(data, location, { rowGroupSize: 500, pageSize: 1_000 }).write();
     expect(await createdBy(location)).toBe("ferry (columnar)");
     expect((await Table.from(location).fetchBatch()).columns).toEqual(data);
+    // min/max per row group, so readers can skip row groups by value: 500 rows per group.
+    const reader = await Table.from(location).reader();
+    const open = await reader.open((await reader.parts())[0]!);
+    const stats = open.metadata.row_groups.map((group) => group.columns[0]!.meta_data!.statistics);
+    expect(stats.map((s) => [s?.min_value, s?.max_value, s?.null_count])).toEqual([
+      [0, 499, 0n],
+      [500, 999, 0n],
+      [1000, 1233, 0n],
+    ]);
+    const big = open.metadata.row_groups[0]!.columns[1]!.meta_data!.statistics;
+    expect([big?.min_value, big?.null_count]).toEqual([-(2n ** 62n), 100n]);
     const [part] = await (await Table.from(location).reader()).parts();
     const [row] = (
       await duck.runAndReadAll(

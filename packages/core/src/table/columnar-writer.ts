@@ -253,6 +253,32 @@ function sliceBits(bits: Uint8Array, first: number, length: number): Uint8Array 
   return out;
 }
 
+/**
+ * min_value/max_value of a numeric, date or timestamp column (as hyparquet-writer takes them: numbers
+ * and bigints in the stored form), so readers can skip row groups by value. NaN is left out; a zero
+ * bound is written -0 as min and +0 as max, as the format asks. None for other types.
+ */
+function minMax(
+  type: DataType,
+  column: ColumnVector,
+): { min_value?: number | bigint; max_value?: number | bigint } {
+  if (column.kind !== "fixed" || (type.type === "float" && type.bits === 16)) return {};
+  const { values, validity } = column;
+  let min: number | bigint | undefined;
+  let max: number | bigint | undefined;
+  for (let i = 0; i < column.length; i++) {
+    if (!isValid(validity, i)) continue;
+    const v = values[i]!;
+    if (v !== v) continue; // NaN
+    if (min === undefined || v < min) min = v;
+    if (max === undefined || v > max) max = v;
+  }
+  if (min === undefined || max === undefined) return {};
+  if (min === 0) min = -0;
+  if (max === 0) max = 0;
+  return { min_value: min, max_value: max };
+}
+
 function writeChunk(
   file: ByteWriter,
   field: Field,
@@ -299,7 +325,7 @@ function writeChunk(
       total_compressed_size: BigInt(file.offset - chunkStart),
       total_uncompressed_size: BigInt(uncompressed),
       data_page_offset: BigInt(chunkStart),
-      statistics: { null_count: BigInt(nullCount) },
+      statistics: { null_count: BigInt(nullCount), ...minMax(field.type, column) },
     },
   };
 }
