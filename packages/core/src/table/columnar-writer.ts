@@ -269,7 +269,7 @@ function minMax(
   for (let i = 0; i < column.length; i++) {
     if (!isValid(validity, i)) continue;
     const v = values[i]!;
-    if (v !== v) continue; // NaN
+    if (typeof v === "number" && Number.isNaN(v)) continue;
     if (min === undefined || v < min) min = v;
     if (max === undefined || v > max) max = v;
   }
