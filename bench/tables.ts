@@ -187,6 +187,9 @@ async function main(): Promise<void> {
       await record("read", "DuckDB directly (select * materialized)", () =>
         duck.runAndReadAll(`select * from '${p.duckdb}'`),
       );
+      await record("read", "DuckDB → JS values (getColumnsJS)", async () =>
+        (await duck.runAndReadAll(`select * from '${p.duckdb}'`)).getColumnsJS(),
+      );
       return rows;
     };
 

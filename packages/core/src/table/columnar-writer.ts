@@ -263,20 +263,41 @@ function minMax(
   column: ColumnVector,
 ): { min_value?: number | bigint; max_value?: number | bigint } {
   if (column.kind !== "fixed" || (type.type === "float" && type.bits === 16)) return {};
-  const { values, validity } = column;
+  const { values, validity, length } = column;
   let min: number | bigint | undefined;
   let max: number | bigint | undefined;
-  for (let i = 0; i < column.length; i++) {
-    if (!isValid(validity, i)) continue;
-    const v = values[i]!;
-    if (typeof v === "number" && Number.isNaN(v)) continue;
-    if (min === undefined || v < min) min = v;
-    if (max === undefined || v > max) max = v;
+  if (values instanceof BigInt64Array || values instanceof BigUint64Array) {
+    for (let i = 0; i < length; i++) {
+      if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) continue;
+      const v = values[i]!;
+      if (min === undefined || v < min) min = v;
+      if (max === undefined || v > max) max = v;
+    }
+  } else {
+    let low = Number.POSITIVE_INFINITY;
+    let high = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < length; i++) {
+      if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) continue;
+      const v = values[i]!;
+      if (v < low) low = v; // NaN compares false both ways: left out
+      if (v > high) high = v;
+    }
+    if (low <= high) {
+      min = low === 0 ? -0 : low;
+      max = high === 0 ? 0 : high;
+    }
   }
-  if (min === undefined || max === undefined) return {};
-  if (min === 0) min = -0;
-  if (max === 0) max = 0;
-  return { min_value: min, max_value: max };
+  return min === undefined || max === undefined ? {} : { min_value: min, max_value: max };
+}
+
+/** Bytes a page of rows [start, end) takes before compression (a little over: levels are estimated). */
+function pageBytes(column: ColumnVector, start: number, end: number): number {
+  const rows = end - start;
+  const levels = 16 + Math.ceil(rows / 8);
+  if (column.kind === "bytes") return levels + 4 * rows + column.offsets[end]! - column.offsets[start]!;
+  if (column.kind === "bits") return levels + Math.ceil(rows / 8);
+  if (column.kind === "fixed") return levels + rows * Math.max(4, column.values.BYTES_PER_ELEMENT);
+  return levels;
 }
 
 function writeChunk(
@@ -293,7 +314,7 @@ function writeChunk(
   let uncompressed = 0;
   for (let start = 0; start < column.length; ) {
     const end = start + pageRows(column, start, pageSize);
-    const body = new ByteWriter(1024);
+    const body = new ByteWriter(pageBytes(column, start, end));
     if (field.nullable) definitionLevels(body, column.validity, start, end - start);
     plainValues(body, column, physical, start, end);
     const raw = body.getBytes();
