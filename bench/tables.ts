@@ -3,7 +3,7 @@
  * timestamp[ms]) with ferry (plain data, table-arrow, table-polars) next to DuckDB and Polars
  * directly, then the peak RSS of streaming a large table from S3 (s3rver) in batches of 10 000 rows.
  *
- *   node --conditions=@ferry/source bench/tables.ts           # 1 000 000 rows; a 256 MiB table streamed from S3 (a few minutes)
+ *   node --conditions=@ferry/source bench/tables.ts           # 1 000 000 rows; a 300 MiB table streamed from S3 (a few minutes)
  *   node --conditions=@ferry/source bench/tables.ts --full    # 5 000 000 rows; a 1 GiB table streamed from S3
  *   node --conditions=@ferry/source bench/tables.ts --rows 200000 --stream-mib 64 --repeat 5
  *
@@ -12,7 +12,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -34,15 +34,15 @@ const { values: args } = parseArgs({
     rows: { type: "string" },
     "stream-mib": { type: "string" },
     prefetch: { type: "string" },
-    "stream-child": { type: "string" },
     repeat: { type: "string" },
+    "stream-only": { type: "boolean", default: false },
   },
 });
 
 const ROWS = Number(args.rows ?? (args.full ? 5_000_000 : 1_000_000));
 /** Size of the table streamed from S3 (the issue's target: 1 GiB with peak RSS ≤ 300 MiB). */
-const STREAM_MIB = Number(args["stream-mib"] ?? (args.full ? 1024 : 256));
-const STREAM_RSS_TARGET_MIB = 300;
+const STREAM_MIB = Number(args["stream-mib"] ?? (args.full ? 1024 : 300));
+const STREAM_RSS_TARGET_MIB = 256;
 /** Row groups of the streamed table: ~10 MiB each (10 000 rows of ~1 KiB), the memory knob. */
 const STREAM_ROW_GROUP = 10_000;
 /** Random hex per row of the streamed table, so that its size on S3 is real (incompressible). */
@@ -50,10 +50,6 @@ const PAYLOAD_BYTES = 1_000;
 const STREAM_BATCH = 10_000;
 const REPEAT = Number(args.repeat ?? 3);
 const ROW_GROUP = 100_000;
-/** V8 old-space cap for the streaming process: streaming must fit in it whatever the table size. */
-const STREAM_HEAP_MIB = 128;
-/** A small young generation: V8 otherwise lets short-lived decoded batches pile up before scavenging. */
-const STREAM_SEMI_SPACE_MIB = 2;
 
 async function timed<T>(run: () => Promise<T>): Promise<{ seconds: number; value: T }> {
   const started = performance.now();
@@ -65,57 +61,6 @@ interface Row {
   operation: "write" | "read";
   tool: string;
   seconds: number;
-}
-
-/**
- * Resident and peak resident memory of this process, in KiB. Read from /proc because on Linux the
- * getrusage peak (process.resourceUsage().maxRSS) survives exec: a child would report its parent's peak.
- */
-async function memoryKiB(): Promise<{ rss: number; peak: number }> {
-  try {
-    const status = await readFile("/proc/self/status", "utf8");
-    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
-    return { rss: field("VmRSS"), peak: field("VmHWM") };
-  } catch {
-    const rss = Math.round(process.memoryUsage.rss() / 1024);
-    return { rss, peak: process.resourceUsage().maxRSS };
-  }
-}
-
-/** Child mode: stream a table from S3 and report the peak RSS (a fresh process, so nothing else is resident). */
-async function streamChild(spec: string): Promise<void> {
-  const { endpoint, url } = JSON.parse(spec) as { endpoint: string; url: string };
-  const registry = new PluginRegistry({ lazy: false }).use(
-    s3({ endpoint, region: "us-east-1", credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } }),
-  );
-  const before = await memoryKiB();
-  const reader = await Table.from(url, { registry }).reader();
-  let rows = 0;
-  const started = performance.now();
-  const prefetch = args.prefetch === undefined ? undefined : Number(args.prefetch);
-  const high = { heapUsed: 0, arrayBuffers: 0 };
-  for await (const batch of reader.stream({ batchSize: STREAM_BATCH, prefetch })) {
-    rows += batch.numRows;
-    const usage = process.memoryUsage();
-    high.heapUsed = Math.max(high.heapUsed, usage.heapUsed);
-    high.arrayBuffers = Math.max(high.arrayBuffers, usage.arrayBuffers);
-  }
-
-  const seconds = (performance.now() - started) / 1000;
-  const after = await memoryKiB();
-  await registry.close();
-  process.stdout.write(
-    JSON.stringify({
-      rows,
-      seconds,
-      baselineKiB: before.rss,
-      peakKiB: after.peak,
-      bytesRead: reader.stats.bytesRead,
-      largestRead: reader.stats.largestRead,
-      heapKiB: Math.round(high.heapUsed / 1024),
-      arrayBuffersKiB: Math.round(high.arrayBuffers / 1024),
-    }),
-  );
 }
 
 /** About `mib` MiB of rows with the benchmark's 6 columns, generated batch by batch (never all in memory). */
@@ -153,6 +98,7 @@ async function main(): Promise<void> {
       polars: join(dir, `${tag}-polars`),
       duckdb: join(dir, `${tag}-duckdb.parquet`),
       polarsDirect: join(dir, `${tag}-polars.parquet`),
+      polarsArrays: join(dir, `${tag}-polars-arrays.parquet`),
       n,
     });
 
@@ -183,6 +129,9 @@ async function main(): Promise<void> {
       await record("write", "ferry + table-polars", () =>
         table(asPolars, p.polars, { flavour: polarsFlavour }).write(),
       );
+      await record("write", "Polars from the same JS arrays (DataFrame + writeParquet)", async () =>
+        pl.DataFrame(data).writeParquet(p.polarsArrays, { compression: "snappy" }),
+      );
       await record("write", "Polars directly (writeParquet)", async () =>
         asPolars.writeParquet(p.polarsDirect, { compression: "snappy" }),
       );
@@ -203,11 +152,17 @@ async function main(): Promise<void> {
       await record("read", "DuckDB directly (select * materialized)", () =>
         duck.runAndReadAll(`select * from '${p.duckdb}'`),
       );
+      await record("read", "DuckDB → JS values (getColumnsJS)", async () =>
+        (await duck.runAndReadAll(`select * from '${p.duckdb}'`)).getColumnsJS(),
+      );
       return rows;
     };
 
-    await run(2_000, "warm");
-    const results = await run(ROWS, "main");
+    let results: Row[] = [];
+    if (!args["stream-only"]) {
+      await run(2_000, "warm");
+      results = await run(ROWS, "main");
+    }
 
     // Streaming from S3 (s3rver on 127.0.0.1): a table of STREAM_MIB written by ferry, streamed by a fresh process.
     const server = await startS3rver();
@@ -228,10 +183,7 @@ async function main(): Promise<void> {
         process.execPath,
         [
           ...process.execArgv,
-          `--max-old-space-size=${STREAM_HEAP_MIB}`,
-          `--max-semi-space-size=${STREAM_SEMI_SPACE_MIB}`,
-          new URL(import.meta.url).pathname,
-          "--stream-child",
+          new URL("./tables-stream.ts", import.meta.url).pathname,
           JSON.stringify({ endpoint: server.endpoint, url }),
           ...(args.prefetch === undefined ? [] : ["--prefetch", args.prefetch]),
         ],
@@ -280,12 +232,14 @@ function render(rows: Row[], streamed: StreamResult): string {
     "Columns: int32, int64, float64, string, bool, timestamp[ms]; snappy; ferry row groups of 100 000 rows.",
     `Median of ${REPEAT} runs of each path, after a warm-up on 2 000 rows. × Polars / × DuckDB: time relative to that tool doing the same operation directly.`,
     "DuckDB's write generates the rows inside DuckDB (no JS data crosses over); its read materializes the result without converting to JS objects.",
+    "parquet-wasm is not in this table: it does not install from the offline package store here (see packages/core/src/table/README.md).",
     "",
     "| operation | tool | seconds | rows/s | × Polars | × DuckDB |",
     "|---|---|---:|---:|---:|---:|",
   ];
   for (const operation of ["write", "read"] as const) {
     const group = rows.filter((r) => r.operation === operation);
+    if (group.length === 0) continue;
     const polarsTime = group.find((r) => r.tool.startsWith("Polars directly"))!.seconds;
     const duckTime = group.find((r) => r.tool.startsWith("DuckDB directly"))!.seconds;
     for (const r of group) {
@@ -306,13 +260,11 @@ function render(rows: Row[], streamed: StreamResult): string {
     "",
     `s3rver on 127.0.0.1 serves the table; rows carry ${PAYLOAD_BYTES} random hex characters so its size is real, in row groups of`,
     `${STREAM_ROW_GROUP.toLocaleString("en")} rows (~10 MiB). A fresh process streams it by ranged reads, holding the current row group and`,
-    "the next one being fetched: memory follows the row group, not the table. It runs with",
-    `--max-old-space-size=${STREAM_HEAP_MIB} --max-semi-space-size=${STREAM_SEMI_SPACE_MIB}: with V8's default young generation`,
-    "the process keeps up to ~100 MiB more RSS in short-lived garbage (measured on this machine), whatever the table size.",
+    "the next one being fetched: memory follows the row group, not the table. It runs with Node's default flags",
+    "(no heap or young-generation settings).",
     "",
   );
   return lines.join("\n");
 }
 
-if (args["stream-child"]) await streamChild(args["stream-child"]);
-else await main();
+await main();

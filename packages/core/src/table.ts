@@ -249,19 +249,40 @@ export class Table<T = unknown> {
     const flavour = await this.flavour();
     const reader = await this.reader();
     const storage = await this.storage();
-    const { writeEncodedPart, writeTable } = await codec();
+    const {
+      columnarWritable,
+      encodeColumnarParquet,
+      plainColumnar,
+      plainFlavour,
+      writeEncodedPart,
+      writeTable,
+    } = await codec();
     // A flavour whose library writes parquet natively (polars) encodes unpartitioned tables itself.
     const native =
       flavour.encodeParquet &&
       this.data !== undefined &&
       !merged.partitionBy?.length &&
       merged.maxRowsPerFile === undefined;
-    const encoded = native
-      ? await flavour.encodeParquet!(this.data as T, {
-          codec: merged.codec ?? "SNAPPY",
-          rowGroupSize: merged.rowGroupSize ?? 100_000,
-        })
-      : undefined;
+    const unpartitioned = !merged.partitionBy?.length && merged.maxRowsPerFile === undefined;
+    // A columnar flavour (arrow) hands over buffers: the file is encoded without a JS value per row.
+    const plain = flavour === (plainFlavour as TableFlavour);
+    const offered =
+      native || !unpartitioned || this.data === undefined
+        ? undefined
+        : plain
+          ? plainColumnar(this.data as never, this.options.schema)
+          : this.options.schema
+            ? undefined // refused below: an explicit schema is for plain data only
+            : flavour.toColumnar?.(this.data as T);
+    const columnar = offered && columnarWritable(offered.schema) ? offered : undefined;
+    const encoded = columnar
+      ? await encodeColumnarParquet(columnar.schema, columnar.groups, merged)
+      : native
+        ? await flavour.encodeParquet!(this.data as T, {
+            codec: merged.codec ?? "SNAPPY",
+            rowGroupSize: merged.rowGroupSize ?? 100_000,
+          })
+        : undefined;
     const result = encoded
       ? await writeEncodedPart(storage, this.location.path, encoded, reader, merged)
       : await writeTable(storage, this.location.path, await this.#batches(), reader, merged);
@@ -313,6 +334,8 @@ export class Table<T = unknown> {
         return flavour.concat(values);
       }
     }
+    // A columnar flavour (arrow) takes typed arrays, not a JS value per row.
+    if (flavour.fromColumnar) return flavour.fromColumnar(await (await this.reader()).columnar(options));
     const batch = await this.fetchBatch(options);
     return flavour.fromBatches({ schema: batch.schema, batches: [batch] });
   }

@@ -3,10 +3,19 @@
  * with ranged reads, on hyparquet. `@ferry/core` loads it on the first Table operation, so a program
  * that only moves folders never loads it.
  */
+
+export {
+  type ColumnarGroup,
+  type ColumnVector,
+  columnValues,
+  type FixedArray,
+  valuesColumn,
+} from "./columnar.ts";
+export { columnarWritable, encodeColumnarParquet } from "./columnar-writer.ts";
 export { concatChunks } from "./concat.ts";
 export { isParquetFileKey, listParts, type PartFile } from "./layout.ts";
 export { describeType, fromParquetSchema, toParquetSchema } from "./parquet-schema.ts";
-export { type OpenPart, openPart, type ReadStats, storageBuffer } from "./part-reader.ts";
+export { type OpenPart, openPart, type ReadStats, readRowGroup, storageBuffer } from "./part-reader.ts";
 export type { Codec } from "./part-writer.ts";
 export { HIVE_NULL } from "./partition.ts";
 export {
@@ -19,6 +28,7 @@ export {
   PLAIN_SCHEMA,
   type PlainData,
   plainBatches,
+  plainColumnar,
   plainFlavour,
   type RowData,
   rowsToColumns,

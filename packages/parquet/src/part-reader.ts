@@ -30,6 +30,9 @@ const PARSERS: Partial<ParquetParsers> = {
 
 type Decompressor = (input: Uint8Array, outputLength: number) => Uint8Array;
 
+/** A codec name → its (bounded) decompressor. */
+export type Decompressors = Record<string, Decompressor>;
+
 /** A page may decompress to this many times its compressed size (or to EXPANSION_FLOOR, whichever is more). */
 export const DEFAULT_MAX_PAGE_EXPANSION = 1000;
 /** Pages up to this size are never refused for their expansion (writers' pages are about 1 MiB). */
@@ -88,7 +91,7 @@ function boundedDecompressors(maxExpansion: number): Record<string, Decompressor
 
 const decompressorsByLimit = new Map<number, Record<string, Decompressor>>();
 
-function decompressorsFor(maxExpansion: number): Record<string, Decompressor> {
+export function decompressorsFor(maxExpansion: number): Record<string, Decompressor> {
   let found = decompressorsByLimit.get(maxExpansion);
   if (!found) {
     found = boundedDecompressors(maxExpansion);
@@ -169,7 +172,7 @@ function corruptionOf(error: unknown, part: string): string {
 }
 
 /** `part`: what was being read when it failed ("footer" or "data"), for errors that say nothing themselves. */
-function describeFailure(error: unknown, where: string, part = "data"): FerryError {
+export function describeFailure(error: unknown, where: string, part = "data"): FerryError {
   if (FerryError.isInstance(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (/Cannot create a string longer/.test(message)) {
@@ -186,7 +189,7 @@ function describeFailure(error: unknown, where: string, part = "data"): FerryErr
 }
 
 /** A failure decoding `column` of row group `groupIndex`, in one line naming all three. */
-function describeColumnFailure(
+export function describeColumnFailure(
   error: unknown,
   where: string,
   column: string,

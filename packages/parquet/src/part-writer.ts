@@ -22,7 +22,9 @@ export interface PartWriterOptions {
 /** Write-side codecs; hyparquet-writer has SNAPPY built in and takes the rest as functions. */
 let wasmSnappy: ((input: Uint8Array) => Uint8Array) | undefined;
 
-async function writeCompressors(codec: Codec): Promise<Record<string, (input: Uint8Array) => Uint8Array>> {
+export async function writeCompressors(
+  codec: Codec,
+): Promise<Record<string, (input: Uint8Array) => Uint8Array>> {
   if (codec === "UNCOMPRESSED") return {};
   // hysnappy's WASM compressor: over ten times faster than hyparquet-writer's built-in JS snappy.
   if (codec === "SNAPPY") {

@@ -16,9 +16,18 @@
  * Numbers never become int64 by inference: int64 reads back as bigint, which would change the values'
  * JS type; pass an explicit schema (or bigints) for int64. Inferred fields are nullable.
  */
-
-import type { BatchSource, ColumnBatch, DataType, Field, Schema, TableFlavour } from "@ferry/plugin-kit";
+import type {
+  BatchSource,
+  ColumnarSource,
+  ColumnBatch,
+  DataType,
+  Field,
+  Schema,
+  TableFlavour,
+} from "@ferry/plugin-kit";
 import { errors } from "@ferry/plugin-kit";
+import type { ColumnVector } from "./columnar.ts";
+import { valuesToColumn } from "./columnar-values.ts";
 import { concatChunks } from "./concat.ts";
 import { describeType } from "./parquet-schema.ts";
 
@@ -222,6 +231,23 @@ export function plainBatches(data: PlainData, schema?: Schema): BatchSource {
     }
   }
   return { schema: resolved, batches: batches() };
+}
+
+/**
+ * Plain data as one columnar group (buffers, for the columnar writer), or undefined when a column needs
+ * the value path (a type or a value it does not take as is). Same checks as `plainBatches` first.
+ */
+export function plainColumnar(data: PlainData, schema?: Schema): ColumnarSource | undefined {
+  const source = plainBatches(data, schema);
+  const columns = columnsOf(data);
+  const numRows = columns[source.schema.fields[0]?.name ?? ""]?.length ?? 0;
+  const vectors: Record<string, ColumnVector> = {};
+  for (const field of source.schema.fields) {
+    const vector = valuesToColumn(field, columns[field.name]! as ArrayLike<unknown>);
+    if (!vector) return undefined;
+    vectors[field.name] = vector;
+  }
+  return { schema: source.schema, groups: [{ rows: numRows, columns: vectors }] };
 }
 
 /** Batches → one column object `{ column: values }`. */

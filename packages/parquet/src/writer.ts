@@ -96,7 +96,7 @@ async function existingParts(
   return parts;
 }
 
-function positiveInteger(value: number | undefined, name: string, fallback: number): number {
+export function positiveInteger(value: number | undefined, name: string, fallback: number): number {
   const n = value ?? fallback;
   if (!Number.isInteger(n) || n < 1)
     throw errors.invalidInput(`${name} must be a positive integer, got ${value}`);

@@ -106,8 +106,24 @@ export interface TableFlavour<T = unknown> {
   ): Uint8Array | undefined | Promise<Uint8Array | undefined>;
   /** Optional fast path for `fetch()` of an unpartitioned table: one part file's bytes decoded by the library. */
   decodeParquet?(bytes: Uint8Array, options: { columns?: readonly string[] | undefined }): T | Promise<T>;
+  /**
+   * Optional fast path for `fetch()`: the table's row groups in columnar form (typed arrays, offsets and
+   * bytes, validity bitmaps) instead of a JS value per row.
+   */
+  fromColumnar?(source: ColumnarSource): T | Promise<T>;
+  /**
+   * Optional fast path for `write()` of an unpartitioned table: the value as columnar row groups
+   * (buffers, not JS values), or undefined when some column has no such form. ferry encodes the file.
+   */
+  toColumnar?(value: T): ColumnarSource | undefined;
   /** Join values decoded part by part (required with `decodeParquet`). */
   concat?(values: readonly T[]): T | Promise<T>;
+}
+
+/** Row groups in columnar form with their schema (see `TableReader.columnar()`). */
+export interface ColumnarSource {
+  readonly schema: Schema;
+  readonly groups: AsyncIterable<ColumnarGroup> | Iterable<ColumnarGroup>;
 }
 
 export interface ParquetEncodeOptions {
@@ -147,3 +163,38 @@ export const t = {
   struct: (fields: readonly Field[]): DataType => ({ type: "struct", fields }),
   field: (name: string, type: DataType, nullable = true): Field => ({ name, type, nullable }),
 };
+
+/** Fixed-width values as Arrow lays them out for the ferry type (float16 as its raw 16 bits). */
+export type FixedArray =
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/**
+ * One column of one row group. `validity` is a bitmap (bit i of byte i>>3, 1 = a value) or undefined
+ * when there is no null; a null's slot holds zero (fixed), false (bits) or no bytes (bytes).
+ * - fixed: one element per row, the Arrow buffer of the ferry type (int, float, date as days,
+ *   timestamp ms/us/ns as an int64 count).
+ * - bits: booleans as a bitmap.
+ * - bytes: string (UTF-8) or binary values, row i at data[offsets[i], offsets[i+1]).
+ * - values: ferry's JS values (the value path), for what the columnar path does not cover.
+ */
+export type ColumnVector = { length: number; nullCount: number; validity: Uint8Array | undefined } & (
+  | { kind: "fixed"; values: FixedArray }
+  | { kind: "bits"; values: Uint8Array }
+  | { kind: "bytes"; offsets: Int32Array; data: Uint8Array }
+  | { kind: "values"; values: unknown[] }
+);
+
+/** Decoded columns of one row group (or a part of the table like it), in columnar form. */
+export interface ColumnarGroup {
+  rows: number;
+  columns: Record<string, ColumnVector>;
+}

@@ -10,10 +10,13 @@ import { table } from "@ferry/core";
 import { type BatchSource, type ColumnBatch, errors, type TableFlavour } from "@ferry/plugin-kit";
 import * as A from "apache-arrow";
 import { recordBatchToColumns } from "./from-arrow.ts";
+import { columnarToArrow } from "./from-columnar.ts";
 import { fromArrowSchema, toArrowSchema } from "./schema.ts";
 import { toRecordBatch } from "./to-arrow.ts";
+import { arrowToColumnar } from "./to-columnar.ts";
 
 export { fromArrowData, recordBatchToColumns } from "./from-arrow.ts";
+export { columnarToArrow, columnToArrowData } from "./from-columnar.ts";
 export {
   fromArrowField,
   fromArrowSchema,
@@ -23,6 +26,7 @@ export {
   toArrowType,
 } from "./schema.ts";
 export { toArrowData, toRecordBatch } from "./to-arrow.ts";
+export { arrowToColumnar } from "./to-columnar.ts";
 
 /** What the flavour takes: a Table or a single RecordBatch. `fetch()` gives a Table, `stream()` RecordBatches. */
 export type ArrowValue = A.Table | A.RecordBatch;
@@ -80,6 +84,8 @@ export function arrow(_options: ArrowFlavourOptions = {}): TableFlavour<ArrowVal
       return arrowToBatches(value);
     },
     fromBatches: batchesToArrow,
+    fromColumnar: columnarToArrow,
+    toColumnar: (value) => (isTable(value) || isRecordBatch(value) ? arrowToColumnar(value) : undefined),
     fromBatch: (batch) => toRecordBatch(batch),
   };
 }

@@ -1,0 +1,206 @@
+/**
+ * Values read through the columnar decoder equal hyparquet's value decoding (the reader ferry used
+ * before), column by column and row group by row group: every parquet-testing file ferry reads, and
+ * tables with nulls, several pages and row groups, dictionary and v2 pages.
+ */
+import { readdirSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { readRowGroup } from "@ferry/parquet";
+import { type Schema, t } from "@ferry/plugin-kit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Table, table } from "../src/index.ts";
+
+const corpus = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  "../../../../shared/data/parquet-testing/data",
+);
+
+let dir: string;
+let duck: Awaited<ReturnType<DuckDBInstance["connect"]>>;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ferry-columnar-values-"));
+  duck = await (await DuckDBInstance.create(":memory:")).connect();
+});
+afterAll(async () => {
+  duck.closeSync();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Every part and row group read both ways; true when the file is readable at all. */
+async function expectSameValues(location: string): Promise<boolean> {
+  const reader = await Table.from(location).reader();
+  let batch: Awaited<ReturnType<typeof reader.fetch>>;
+  try {
+    batch = await reader.fetch();
+  } catch {
+    return false;
+  }
+  const names = batch.schema.fields.map((f) => f.name);
+  const expected: Record<string, unknown[]> = Object.fromEntries(names.map((name) => [name, []]));
+  for (const part of await reader.parts()) {
+    const open = await reader.open(part);
+    const inFile = names.filter((name) => open.fileSchema.fields.some((f) => f.name === name));
+    for (let g = 0; g < open.rowGroups.length; g++) {
+      const values = await readRowGroup(open, g, inFile, location);
+      for (const name of inFile) expected[name]!.push(...values[name]!);
+    }
+  }
+  for (const name of names) {
+    if (expected[name]!.length === 0 && batch.numRows > 0) continue; // partition column
+    expect(batch.columns[name], `column ${name}`).toEqual(expected[name]);
+  }
+  return true;
+}
+
+const files = readdirSync(corpus)
+  .filter((f) => f.endsWith(".parquet"))
+  // Beyond a JS string (one value over 512 MiB characters): refused either way.
+  .filter((f) => f !== "large_string_map.brotli.parquet")
+  .sort();
+
+describe("columnar decoding gives the value path's values", () => {
+  it.each(files)("parquet-testing %s", async (file) => {
+    await expectSameValues(join(corpus, file));
+  });
+
+  it("a table ferry wrote: nulls in every type, many pages, several row groups, non-ASCII strings", async () => {
+    const n = 3_000;
+    const schema: Schema = {
+      fields: [
+        t.field("i8", t.int8()),
+        t.field("u32", t.uint32()),
+        t.field("i64", t.int64()),
+        t.field("u64", t.uint64()),
+        t.field("f16", { type: "float", bits: 16 }),
+        t.field("f64", t.float64()),
+        t.field("s", t.string()),
+        t.field("ascii", t.string(), false),
+        t.field("b", t.binary()),
+        t.field("flag", t.bool()),
+        t.field("day", t.date()),
+        t.field("ms", t.timestamp("ms", "UTC")),
+        t.field("ns", t.timestamp("ns")),
+      ],
+    };
+    const column = <T>(make: (i: number) => T) =>
+      Array.from({ length: n }, (_, i) => (i % 7 === 3 ? null : make(i)));
+    const data = {
+      i8: column((i) => (i % 256) - 128),
+      u32: column((i) => 4_294_967_295 - i),
+      i64: column((i) => BigInt(i) * -3_074_457_345_618_258n),
+      u64: column((i) => 2n ** 64n - 1n - BigInt(i)),
+      f16: column((i) => [0, -2, 0.5, 65504, Number.POSITIVE_INFINITY, Number.NaN, 2 ** -24][i % 7]!),
+      f64: column((i) => (i % 11 === 0 ? Number.NaN : i / 7)),
+      s: column((i) => (i % 3 === 0 ? `ünïcode ${i % 50} 🚢` : `s${i % 40}`)),
+      ascii: Array.from({ length: n }, (_, i) => `row ${i}`),
+      b: column((i) => Uint8Array.of(i % 256, 0, 255)),
+      flag: column((i) => i % 3 === 0),
+      day: column((i) => new Date(Date.UTC(1960, 0, 1 + i))),
+      ms: column((i) => new Date(-1_700_000_000_000 + i * 1_001)),
+      ns: column((i) => 1_700_000_000_000_000_000n + BigInt(i)),
+    };
+    const location = join(dir, "ferry");
+    await table(data, location, { schema, rowGroupSize: 1_100, pageSize: 2_048 }).write();
+    expect(await expectSameValues(location)).toBe(true);
+    const back = await Table.from(location).fetchBatch();
+    for (const [name, values] of Object.entries(data)) expect(back.columns[name], name).toEqual(values);
+    // Every column here is decoded into buffers, none through hyparquet's values.
+    const { groups } = await (await Table.from(location).reader()).columnar();
+    for await (const group of groups)
+      for (const [name, column] of Object.entries(group.columns))
+        expect(column.kind, name).not.toBe("values");
+  });
+
+  it("tables DuckDB wrote with dictionary, v1 and v2 pages and nulls", async () => {
+    for (const version of ["V1", "V2"]) {
+      const file = join(dir, `duck-${version}.parquet`);
+      await duck.run(`copy (select
+          case when i % 5 = 0 then null else i::int end as id,
+          i * 1000003 as big,
+          case when i % 9 = 0 then null else 'name-' || (i % 300) end as name,
+          'v' || i as unique_name,
+          case when i % 4 = 0 then null else i % 3 = 0 end as flag,
+          i / 7 as score,
+          make_timestamp(1700000000000000 + i * 1000000) as at,
+          (date '2020-01-01' + (i % 1000)::int) as day
+        from range(0, 30000) t(i))
+        to '${file}' (format parquet, compression zstd, row_group_size 10000, parquet_version ${version})`);
+      expect(await expectSameValues(file)).toBe(true);
+    }
+  });
+});
+
+describe("plain data written from buffers", () => {
+  async function createdBy(location: string): Promise<string | undefined> {
+    const reader = await Table.from(location).reader();
+    return (await reader.open((await reader.parts())[0]!)).metadata.created_by;
+  }
+
+  it("flat columns are encoded from typed buffers, read back exactly by ferry and DuckDB", async () => {
+    const n = 1_234;
+    const maybe = <T>(make: (i: number) => T) =>
+      Array.from({ length: n }, (_, i) => (i % 5 === 2 ? null : make(i)));
+    const data = {
+      id: Array.from({ length: n }, (_, i) => i),
+      big: maybe((i) => BigInt(i) * 1_000_000_007n - 2n ** 62n),
+      score: maybe((i) => i / 3),
+      name: maybe((i) => (i % 4 === 0 ? `naïve ${i}` : `n${i}`)),
+      flag: maybe((i) => i % 3 === 0),
+      at: maybe((i) => new Date(1_700_000_000_000 + i * 61_001)),
+      blob: maybe((i) => Uint8Array.of(i & 255, 7)),
+    };
+    const location = join(dir, "plain-columnar");
+    await table(data, location, { rowGroupSize: 500, pageSize: 1_000 }).write();
+    expect(await createdBy(location)).toBe("ferry (columnar)");
+    expect((await Table.from(location).fetchBatch()).columns).toEqual(data);
+    // min/max per row group, so readers can skip row groups by value: 500 rows per group.
+    const reader = await Table.from(location).reader();
+    const open = await reader.open((await reader.parts())[0]!);
+    const stats = open.metadata.row_groups.map((group) => group.columns[0]!.meta_data!.statistics);
+    expect(stats.map((s) => [s?.min_value, s?.max_value, s?.null_count])).toEqual([
+      [0, 499, 0n],
+      [500, 999, 0n],
+      [1000, 1233, 0n],
+    ]);
+    const big = open.metadata.row_groups[0]!.columns[1]!.meta_data!.statistics;
+    expect([big?.min_value, big?.null_count]).toEqual([-(2n ** 62n), 100n]);
+    const [part] = await (await Table.from(location).reader()).parts();
+    const [row] = (
+      await duck.runAndReadAll(
+        `select count(*) as n, count(name) as names, sum(big)::varchar as big, string_agg(name, '|' order by id) as text
+         from '${join(location, part!.relative)}'`,
+      )
+    ).getRowObjectsJS();
+    expect(row).toEqual({
+      n: BigInt(n),
+      names: BigInt(data.name.filter((v) => v !== null).length),
+      big: String(data.big.reduce<bigint>((a, v) => a + (v ?? 0n), 0n)),
+      text: data.name.filter((v) => v !== null).join("|"),
+    });
+  });
+
+  it("a value that does not fit is the value path's InvalidInput, naming the column and row", async () => {
+    const location = join(dir, "plain-bad");
+    const schema: Schema = { fields: [t.field("id", t.int32())] };
+    const failure = await table({ id: [1, 2, 2.5] }, location, { schema })
+      .write()
+      .catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: "InvalidInput" });
+    expect((failure as Error).message).toMatch(
+      /column "id" \(int32\), row 2: expected an integer \(got 2.5\)/,
+    );
+    expect(await Table.from(location).exists()).toBe(false);
+  });
+
+  it("values only the value path takes as they are (a number in an int64 column) are written by it", async () => {
+    const location = join(dir, "plain-value-path");
+    const schema: Schema = { fields: [t.field("n", t.int64())] };
+    await table({ n: [1, 2n, null] }, location, { schema }).write();
+    expect(await createdBy(location)).not.toBe("ferry (columnar)");
+    expect((await Table.from(location).fetchBatch()).columns).toEqual({ n: [1n, 2n, null] });
+  });
+});

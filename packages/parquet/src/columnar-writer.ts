@@ -1,0 +1,353 @@
+/**
+ * Columnar writing: a parquet file encoded straight from column buffers (typed arrays, offsets and
+ * bytes, validity bitmaps — Arrow's layout, see columnar.ts) into plain data pages, without a JS value
+ * per row. Covers flat columns of the types the columnar reader decodes (ints, floats, float16, bool,
+ * date, timestamp ms/us/ns, string, binary); `columnarWritable` says whether a schema qualifies.
+ */
+
+import type { DataType, Field, Schema } from "@ferry/plugin-kit";
+import { errors } from "@ferry/plugin-kit";
+import { ByteWriter, ParquetWriter } from "hyparquet-writer";
+import { writePageHeader } from "hyparquet-writer/src/datapage.js";
+import type { ColumnarGroup, ColumnVector, FixedArray } from "./columnar.ts";
+import { SCHEMA_METADATA_KEY, schemaToJson, toParquetSchema } from "./parquet-schema.ts";
+import { type Codec, writeCompressors } from "./part-writer.ts";
+import { positiveInteger } from "./writer.ts";
+
+type Compress = (input: Uint8Array) => Uint8Array;
+type Physical = "BOOLEAN" | "INT32" | "INT64" | "FLOAT" | "DOUBLE" | "BYTE_ARRAY" | "FIXED_LEN_BYTE_ARRAY";
+
+/** The physical type a ferry type is written as (as toParquetSchema spells it), or undefined when not columnar. */
+function physicalOf(type: DataType): Physical | undefined {
+  switch (type.type) {
+    case "bool":
+      return "BOOLEAN";
+    case "int":
+      return type.bits === 64 ? "INT64" : "INT32";
+    case "float":
+      return type.bits === 16 ? "FIXED_LEN_BYTE_ARRAY" : type.bits === 32 ? "FLOAT" : "DOUBLE";
+    case "date":
+      return "INT32";
+    case "timestamp":
+      // Seconds are stored as milliseconds: a conversion the value path does.
+      return type.unit === "s" ? undefined : "INT64";
+    case "string":
+    case "binary":
+      return "BYTE_ARRAY";
+    default:
+      return undefined;
+  }
+}
+
+/** Whether every column of `schema` can be written from column buffers (the value path says what is wrong otherwise). */
+export function columnarWritable(schema: Schema): boolean {
+  const names = new Set(schema.fields.map((f) => f.name));
+  return (
+    schema.fields.length > 0 &&
+    names.size === schema.fields.length &&
+    schema.fields.every((f) => physicalOf(f.type) !== undefined)
+  );
+}
+
+/** Rows per data page: about `pageSize` bytes of values, a multiple of 8 (validity bytes copy whole). */
+function pageRows(column: ColumnVector, start: number, pageSize: number): number {
+  const rows = column.length - start;
+  let take: number;
+  if (column.kind === "bytes") {
+    const { offsets } = column;
+    const base = offsets[start]!;
+    // Binary search the last row whose bytes end within the page.
+    let lo = start + 1;
+    let hi = column.length;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (offsets[mid]! - base + 4 * (mid - start) <= pageSize) lo = mid;
+      else hi = mid - 1;
+    }
+    take = lo - start;
+  } else if (column.kind === "bits") {
+    take = pageSize * 8;
+  } else {
+    take = Math.floor(pageSize / (column.values as FixedArray).BYTES_PER_ELEMENT);
+  }
+  take = Math.max(8, take - (take % 8));
+  return Math.min(rows, take);
+}
+
+function isValid(validity: Uint8Array | undefined, row: number): boolean {
+  return validity === undefined || ((validity[row >> 3]! >> (row & 7)) & 1) === 1;
+}
+
+/** Definition levels of rows [start, start + n) (start a multiple of 8), with their 4-byte length. */
+function definitionLevels(out: ByteWriter, validity: Uint8Array | undefined, start: number, n: number): void {
+  const levels = new ByteWriter(16);
+  if (!validity) {
+    levels.appendVarInt(n << 1); // one run of "defined"
+    levels.appendUint8(1);
+  } else {
+    const bytes = Math.ceil(n / 8);
+    levels.appendVarInt((bytes << 1) | 1); // bit-packed groups of 8: the validity bits as they are
+    levels.appendBytes(validity.subarray(start >> 3, (start >> 3) + bytes));
+  }
+  out.appendUint32(levels.offset);
+  out.appendBytes(levels.getBytes());
+}
+
+/** Plain values of the valid rows among [start, end). */
+function plainValues(
+  out: ByteWriter,
+  column: ColumnVector,
+  physical: Physical,
+  start: number,
+  end: number,
+): number {
+  const validity = column.validity;
+  let count = 0;
+  if (column.kind === "bits") {
+    const bits = new Uint8Array(Math.ceil((end - start) / 8));
+    const source = column.values;
+    for (let row = start; row < end; row++) {
+      if (!isValid(validity, row)) continue;
+      if ((source[row >> 3]! >> (row & 7)) & 1) bits[count >> 3]! |= 1 << (count & 7);
+      count++;
+    }
+    out.appendBytes(bits.subarray(0, Math.ceil(count / 8)));
+    return count;
+  }
+  if (column.kind === "bytes") {
+    const { offsets, data } = column;
+    let total = 0;
+    for (let row = start; row < end; row++)
+      if (isValid(validity, row)) total += 4 + offsets[row + 1]! - offsets[row]!;
+    const page = new Uint8Array(total);
+    const view = new DataView(page.buffer);
+    let at = 0;
+    for (let row = start; row < end; row++) {
+      if (!isValid(validity, row)) continue;
+      const from = offsets[row]!;
+      const n = offsets[row + 1]! - from;
+      view.setUint32(at, n, true);
+      at += 4;
+      if (n < 32) for (let k = 0; k < n; k++) page[at + k] = data[from + k]!;
+      else page.set(data.subarray(from, from + n), at);
+      at += n;
+      count++;
+    }
+    out.appendBytes(page);
+    return count;
+  }
+  if (column.kind !== "fixed") throw new Error("a column given as values has no buffers");
+  const values = column.values;
+  // 8/16-bit ints are stored as INT32; every other type's buffer is its stored form (same bits).
+  const widen = physical === "INT32" && values.BYTES_PER_ELEMENT < 4;
+  let dense: FixedArray;
+  if (!validity) {
+    dense = values.subarray(start, end);
+    count = end - start;
+  } else {
+    dense = new (values.constructor as new (n: number) => FixedArray)(end - start);
+    for (let row = start; row < end; row++)
+      if (isValid(validity, row)) (dense as Float64Array)[count++] = (values as Float64Array)[row]!;
+    dense = dense.subarray(0, count);
+  }
+  if (widen) dense = Int32Array.from(dense as Int32Array);
+  out.appendBytes(new Uint8Array(dense.buffer, dense.byteOffset, dense.byteLength));
+  return count;
+}
+
+/** Null count, and the column's nulls checked against the field. */
+function nullsOf(field: Field, column: ColumnVector, group: number): number {
+  if (column.nullCount > 0 && !field.nullable) {
+    let row = 0;
+    while (isValid(column.validity, row)) row++;
+    throw errors.invalidInput(
+      `column "${field.name}" (${field.type.type}), row ${group + row}: null in a non-nullable column`,
+    );
+  }
+  return column.nullCount;
+}
+
+export interface ColumnarWriteOptions {
+  codec?: Codec | undefined;
+  rowGroupSize?: number | undefined;
+  pageSize?: number | undefined;
+}
+
+interface ChunkOptions {
+  codec: Codec;
+  compress: Compress | undefined;
+}
+
+/**
+ * One parquet file (its bytes) from columnar row groups; groups longer than `rowGroupSize` are split.
+ * Every column must be of a type `columnarWritable` accepts and given as buffers, not values.
+ */
+export async function encodeColumnarParquet(
+  schema: Schema,
+  groups: AsyncIterable<ColumnarGroup> | Iterable<ColumnarGroup>,
+  options: ColumnarWriteOptions,
+): Promise<Uint8Array> {
+  const rowGroupSize = positiveInteger(options.rowGroupSize, "rowGroupSize", 100_000);
+  const pageSize = positiveInteger(options.pageSize, "pageSize", 1024 * 1024);
+  const codec = options.codec ?? "SNAPPY";
+  const chunkOptions: ChunkOptions = { codec, compress: (await writeCompressors(codec))[codec] };
+  const file = new ByteWriter(1 << 20);
+  const writer = new ParquetWriter({
+    writer: file,
+    schema: toParquetSchema(schema.fields),
+    codec,
+    kvMetadata: [{ key: SCHEMA_METADATA_KEY, value: schemaToJson(schema) }],
+    createdBy: "ferry (columnar)",
+  });
+  const physicals = schema.fields.map((f) => physicalOf(f.type)!);
+  let rowsBefore = 0;
+  for await (const group of groups) {
+    for (let first = 0; first < group.rows; first += rowGroupSize) {
+      const last = Math.min(group.rows, first + rowGroupSize);
+      const groupStart = file.offset;
+      const columns = schema.fields.map((field, c) => {
+        const column = sliceColumn(group.columns[field.name]!, first, last);
+        return writeChunk(file, field, physicals[c]!, column, rowsBefore + first, pageSize, chunkOptions);
+      });
+      const rows = last - first;
+      writer.row_groups.push({
+        columns,
+        total_byte_size: columns.reduce((sum, c) => sum + c.meta_data!.total_uncompressed_size, 0n),
+        num_rows: BigInt(rows),
+        total_compressed_size: BigInt(file.offset - groupStart),
+      });
+      writer.num_rows += BigInt(rows);
+    }
+    rowsBefore += group.rows;
+  }
+  await writer.finish();
+  return file.getBytes();
+}
+
+/** Rows [first, last) of a column; the whole column when that is all of it (no copy). */
+function sliceColumn(column: ColumnVector, first: number, last: number): ColumnVector {
+  if (first === 0 && last === column.length) return column;
+  const length = last - first;
+  const validity = column.validity ? sliceBits(column.validity, first, length) : undefined;
+  let nullCount = 0;
+  if (validity) for (let i = 0; i < length; i++) if (!isValid(validity, i)) nullCount++;
+  const common = { length, nullCount, validity: nullCount > 0 ? validity : undefined };
+  if (column.kind === "bits")
+    return { ...common, kind: "bits", values: sliceBits(column.values, first, length) };
+  if (column.kind === "fixed")
+    return { ...common, kind: "fixed", values: column.values.subarray(first, last) };
+  if (column.kind === "bytes") {
+    const base = column.offsets[first]!;
+    const offsets = column.offsets.slice(first, last + 1).map((o) => o - base);
+    return { ...common, kind: "bytes", offsets, data: column.data.subarray(base, column.offsets[last]!) };
+  }
+  return { ...common, kind: "values", values: column.values.slice(first, last) };
+}
+
+function sliceBits(bits: Uint8Array, first: number, length: number): Uint8Array {
+  if ((first & 7) === 0) return bits.subarray(first >> 3, (first + length + 7) >> 3);
+  const out = new Uint8Array(Math.ceil(length / 8));
+  for (let i = 0; i < length; i++) {
+    const from = first + i;
+    if ((bits[from >> 3]! >> (from & 7)) & 1) out[i >> 3]! |= 1 << (i & 7);
+  }
+  return out;
+}
+
+/**
+ * min_value/max_value of a numeric, date or timestamp column (as hyparquet-writer takes them: numbers
+ * and bigints in the stored form), so readers can skip row groups by value. NaN is left out; a zero
+ * bound is written -0 as min and +0 as max, as the format asks. None for other types.
+ */
+function minMax(
+  type: DataType,
+  column: ColumnVector,
+): { min_value?: number | bigint; max_value?: number | bigint } {
+  if (column.kind !== "fixed" || (type.type === "float" && type.bits === 16)) return {};
+  const { values, validity, length } = column;
+  let min: number | bigint | undefined;
+  let max: number | bigint | undefined;
+  if (values instanceof BigInt64Array || values instanceof BigUint64Array) {
+    for (let i = 0; i < length; i++) {
+      if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) continue;
+      const v = values[i]!;
+      if (min === undefined || v < min) min = v;
+      if (max === undefined || v > max) max = v;
+    }
+  } else {
+    let low = Number.POSITIVE_INFINITY;
+    let high = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < length; i++) {
+      if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) continue;
+      const v = values[i]!;
+      if (v < low) low = v; // NaN compares false both ways: left out
+      if (v > high) high = v;
+    }
+    if (low <= high) {
+      min = low === 0 ? -0 : low;
+      max = high === 0 ? 0 : high;
+    }
+  }
+  return min === undefined || max === undefined ? {} : { min_value: min, max_value: max };
+}
+
+/** Bytes a page of rows [start, end) takes before compression (a little over: levels are estimated). */
+function pageBytes(column: ColumnVector, start: number, end: number): number {
+  const rows = end - start;
+  const levels = 16 + Math.ceil(rows / 8);
+  if (column.kind === "bytes") return levels + 4 * rows + column.offsets[end]! - column.offsets[start]!;
+  if (column.kind === "bits") return levels + Math.ceil(rows / 8);
+  if (column.kind === "fixed") return levels + rows * Math.max(4, column.values.BYTES_PER_ELEMENT);
+  return levels;
+}
+
+function writeChunk(
+  file: ByteWriter,
+  field: Field,
+  physical: Physical,
+  column: ColumnVector,
+  firstRow: number,
+  pageSize: number,
+  options: ChunkOptions,
+) {
+  const nullCount = nullsOf(field, column, firstRow);
+  const chunkStart = file.offset;
+  let uncompressed = 0;
+  for (let start = 0; start < column.length; ) {
+    const end = start + pageRows(column, start, pageSize);
+    const body = new ByteWriter(pageBytes(column, start, end));
+    if (field.nullable) definitionLevels(body, column.validity, start, end - start);
+    plainValues(body, column, physical, start, end);
+    const raw = body.getBytes();
+    const stored = options.compress ? options.compress(raw) : raw;
+    const headerStart = file.offset;
+    writePageHeader(file, {
+      type: "DATA_PAGE",
+      uncompressed_page_size: raw.byteLength,
+      compressed_page_size: stored.byteLength,
+      data_page_header: {
+        num_values: end - start,
+        encoding: "PLAIN",
+        definition_level_encoding: "RLE",
+        repetition_level_encoding: "RLE",
+      },
+    });
+    uncompressed += file.offset - headerStart + raw.byteLength;
+    file.appendBytes(stored);
+    start = end;
+  }
+  return {
+    file_offset: BigInt(chunkStart),
+    meta_data: {
+      type: physical,
+      encodings: ["PLAIN" as const, "RLE" as const],
+      path_in_schema: [field.name],
+      codec: (options.compress ? options.codec : "UNCOMPRESSED") as "SNAPPY",
+      num_values: BigInt(column.length),
+      total_compressed_size: BigInt(file.offset - chunkStart),
+      total_uncompressed_size: BigInt(uncompressed),
+      data_page_offset: BigInt(chunkStart),
+      statistics: { null_count: BigInt(nullCount), ...minMax(field.type, column) },
+    },
+  };
+}
