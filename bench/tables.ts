@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { PluginRegistry, parseLocation, Table, table } from "@ferry/core";
 import type { PlainData } from "@ferry/parquet";
-import { type BatchSource, type ColumnBatch, type Schema, t } from "@ferry/plugin-kit";
+import type { BatchSource, ColumnBatch } from "@ferry/plugin-kit";
 import s3 from "@ferry/storage-s3";
 import arrow from "@ferry/table-arrow";
 import polars from "@ferry/table-polars";

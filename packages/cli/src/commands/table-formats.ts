@@ -6,15 +6,8 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
 import { ferry, Table } from "@ferry/core";
-import { csvBatches, describeType, inferType, jsonLinesBatches, TEXT_BATCH_ROWS } from "@ferry/parquet";
-import {
-  type BatchSource,
-  type ColumnBatch,
-  type DataType,
-  errors,
-  type Field,
-  type Schema,
-} from "@ferry/plugin-kit";
+import { csvBatches, jsonLinesBatches, TEXT_BATCH_ROWS } from "@ferry/parquet";
+import type { BatchSource, ColumnBatch, DataType } from "@ferry/plugin-kit";
 import { parse } from "csv-parse";
 import { stringify } from "csv-stringify/sync";
 
