@@ -14,8 +14,13 @@ export const REQUIRED_FILES = [
   "README.md",
   "package.json",
   "tsconfig.json",
-  "test/conformance.test.ts",
   "CHANGELOG.md",
+] as const;
+
+/** Where a plugin runs the shared conformance suite. */
+export const CONFORMANCE_TESTS = [
+  "test/conformance.test.ts",
+  "test/integration/conformance.test.ts",
 ] as const;
 
 export function pluginDirs(root: string): string[] {
@@ -70,6 +75,9 @@ export function checkPlugin(root: string, dir: string): string[] {
   for (const file of REQUIRED_FILES) {
     if (!existsSync(join(root, dir, file))) problems.push(`${dir}: missing ${file}`);
   }
+  // The shared suite: a unit test for a flavour, an integration test (against its server) for a storage.
+  if (!CONFORMANCE_TESTS.some((file) => existsSync(join(root, dir, file))))
+    problems.push(`${dir}: missing ${CONFORMANCE_TESTS.join(" or ")}`);
   const packageFile = join(root, dir, "package.json");
   if (!existsSync(packageFile)) return problems;
   const pkg = JSON.parse(readFileSync(packageFile, "utf8")) as Record<string, unknown>;
