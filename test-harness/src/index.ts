@@ -8,3 +8,4 @@ export * from "./npm-registry.ts";
 export * from "./packed.ts";
 export * from "./s3.ts";
 export * from "./sshd.ts";
+export * from "./tarball-check.ts";

@@ -8,21 +8,13 @@
  * checked as well; every failure names the package and what is wrong.
  */
 import { execFile } from "node:child_process";
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { builtinModules } from "node:module";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
-import { dirname, join, posix, relative } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import {
   eachLimited,
+  filesBelow,
   type NpmRegistry,
   type PackedPackage,
   packWorkspace,
@@ -30,6 +22,7 @@ import {
   s3ClientEnv,
   startNpmRegistry,
   startS3rver,
+  tarballProblems,
 } from "@ferry/test-harness";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -110,14 +103,6 @@ function expectScriptWorked(run: Run, dir: string, what: string): void {
   expectSameTree(join(dir, "script-copy"));
 }
 
-/** Every file below `dir`, `/`-separated and relative to it. */
-function filesBelow(dir: string, prefix = ""): string[] {
-  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((entry) => {
-    const path = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
-    return entry.isDirectory() ? filesBelow(dir, path) : [path];
-  });
-}
-
 function expectSameTree(dir: string): void {
   expect(filesBelow(dir).sort()).toEqual(Object.keys(TREE).sort());
   for (const [path, bytes] of Object.entries(TREE)) {
@@ -165,124 +150,6 @@ async function installOldestNode(
     `npm install ${nodePackage}@${version}`,
   );
   return { version, bin: join(prefix, "node_modules", nodePackage, "bin") };
-}
-
-/** Everything wrong with one unpacked tarball, each line naming the package. */
-async function tarballProblems(
-  pkg: PackedPackage,
-  unpacked: string,
-  machinePaths: readonly string[],
-): Promise<string[]> {
-  const problems: string[] = [];
-  const say = (what: string) => problems.push(`${pkg.name}: ${what}`);
-  const files = filesBelow(unpacked).sort();
-  const has = new Set(files);
-  const manifest = JSON.parse(readFileSync(join(unpacked, "package.json"), "utf8"));
-
-  if (!files.some((file) => /^readme(\.md)?$/i.test(file))) say("no README in the tarball");
-
-  for (const file of files) {
-    if (/(^|\/)(test|tests|__tests__|fixtures)\//.test(file) || /\.(test|spec)\.[cm]?[jt]sx?$/.test(file))
-      say(`ships a test file: ${file}`);
-    if (file.endsWith(".tsbuildinfo")) say(`ships build state: ${file}`);
-  }
-
-  // The `files` allow-list: nothing outside it, and each entry matches something (a changelog comes
-  // with the first release).
-  const allowed: string[] = manifest.files ?? [];
-  const always = /^(package\.json|readme(\.md)?|license(\.md|\.txt)?|changelog\.md)$/i;
-  const underEntry = (file: string, entry: string) =>
-    file === entry || file.startsWith(`${entry.replace(/\/$/, "")}/`);
-  for (const file of files) {
-    if (!always.test(file) && !allowed.some((entry) => underEntry(file, entry)))
-      say(`ships ${file}, which the package.json "files" list does not name`);
-  }
-  for (const entry of allowed) {
-    if (entry !== "CHANGELOG.md" && !files.some((file) => underEntry(file, entry)))
-      say(`"files" names ${entry}, which is not in the tarball`);
-  }
-
-  // Text that names the machine it was built on.
-  for (const file of files) {
-    if (!/\.(js|mjs|cjs|ts|mts|map|json|md)$/.test(file)) continue;
-    const text = readFileSync(join(unpacked, file), "utf8");
-    for (const path of machinePaths) {
-      if (text.includes(path)) say(`${file} contains the build machine's path ${path}`);
-    }
-    if (file.endsWith(".map")) {
-      const map = JSON.parse(text) as { sources?: string[] };
-      for (const source of map.sources ?? []) {
-        const target = posix.normalize(posix.join(posix.dirname(file), source));
-        if (source.startsWith("/") || !has.has(target))
-          say(`${file} points at ${source}, which is not in the tarball`);
-      }
-    }
-  }
-
-  // Every target of `exports`, `bin`, `main` and `types` is a file of the tarball.
-  const targets: string[] = [];
-  const collect = (value: unknown) => {
-    if (typeof value === "string") targets.push(value);
-    else if (value && typeof value === "object") for (const inner of Object.values(value)) collect(inner);
-  };
-  collect(manifest.exports);
-  collect(manifest.bin);
-  collect(manifest.main);
-  collect(manifest.types);
-  for (const target of targets) {
-    if (!has.has(posix.normalize(target))) say(`${target} (named in package.json) is not in the tarball`);
-  }
-
-  // Dependency ranges: real versions, and our own packages at the version being published.
-  for (const field of ["dependencies", "peerDependencies", "optionalDependencies", "devDependencies"]) {
-    for (const [name, range] of Object.entries<string>(manifest[field] ?? {})) {
-      if (/^(workspace|link|file|catalog|portal):/.test(range))
-        say(`${field} ${name} is "${range}", not a version`);
-      else if (name.startsWith("@ferry/") && range.replace(/^[\^~]/, "") !== pkg.version)
-        say(`${field} ${name} is "${range}", which does not take the ${pkg.version} published with it`);
-    }
-  }
-
-  // What dist/ imports at run time is declared as a dependency (a devDependency is not installed for
-  // users), and every relative import lands on a file of the tarball.
-  const declared = new Set([
-    manifest.name,
-    ...Object.keys(manifest.dependencies ?? {}),
-    ...Object.keys(manifest.peerDependencies ?? {}),
-    ...Object.keys(manifest.optionalDependencies ?? {}),
-  ]);
-  const builtins = new Set(builtinModules);
-  const entryPoints = files
-    .filter((file) => /^(dist|bin)\/.*\.(js|mjs|cjs)$/.test(file))
-    .map((file) => join(unpacked, file));
-  try {
-    const result = await build({
-      entryPoints,
-      bundle: true,
-      write: false,
-      metafile: true,
-      outdir: join(unpacked, "..", "esbuild-out"),
-      platform: "node",
-      format: "esm",
-      packages: "external",
-      logLevel: "silent",
-    });
-    for (const [input, { imports }] of Object.entries(result.metafile.inputs)) {
-      for (const { path, external } of imports) {
-        if (!external || path.startsWith("node:") || builtins.has(path)) continue;
-        const name = path.startsWith("@") ? path.split("/").slice(0, 2).join("/") : path.split("/")[0]!;
-        if (!declared.has(name))
-          say(
-            `${relative(unpacked, input)} imports ${path}, which is not in dependencies, peerDependencies or optionalDependencies`,
-          );
-      }
-    }
-  } catch (error) {
-    const { errors = [] } = error as { errors?: { text: string; location?: { file: string } | null }[] };
-    for (const problem of errors) say(`${problem.location?.file ?? "dist"}: ${problem.text}`);
-    if (errors.length === 0) say(`dist/ could not be read: ${String(error)}`);
-  }
-  return problems;
 }
 
 describe("the published packages, installed in a fresh project", () => {
@@ -350,6 +217,7 @@ describe("the published packages, installed in a fresh project", () => {
     const machinePaths = [
       ...new Set([ROOT, realpathSync(ROOT), work, realpathSync(work), `${homedir()}/`]),
     ].filter((path) => path.length > 1);
+    const published = new Map(packed.map((pkg) => [pkg.name, pkg.version]));
     const problems: string[] = [];
     for (const pkg of packed) {
       const unpacked = join(work, "unpacked", pkg.name.replace("/", "+"));
@@ -358,7 +226,7 @@ describe("the published packages, installed in a fresh project", () => {
         await runIn(unpacked, "tar", ["-xzf", pkg.tarball, "--strip-components=1"]),
         `tar -xzf ${pkg.tarball}`,
       );
-      problems.push(...(await tarballProblems(pkg, unpacked, machinePaths)));
+      problems.push(...(await tarballProblems(unpacked, { published, machinePaths })));
     }
     expect(problems).toEqual([]);
   }, 120_000);
