@@ -277,6 +277,44 @@ describe("the published packages, installed in a fresh project", () => {
     );
   }, 60_000);
 
+  it("a TypeScript user's script typechecks against the installed declarations (skipLibCheck off)", async (context) => {
+    ready(context);
+    const dir = join(project, "typed");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "user.mts"),
+      [
+        'import { FerryError, folder, Table, table } from "@ferry/core";',
+        'import { s3 } from "@ferry/storage-s3";',
+        'const copied = await folder("tree").to("copy");',
+        "const names: string[] = await copied.ls();",
+        'const grades = await table({ id: [1, 2] }, "grades").write();',
+        'const back: Table = Table.from("grades");',
+        's3({ region: "us-east-1" });',
+        "export { FerryError, names, grades, back };",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(dir, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          target: "es2023",
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+        },
+        files: ["user.mts"],
+      }),
+    );
+    const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
+    const run = await runIn(dir, process.execPath, [tsc, "-p", "."]);
+    expect(`${run.stdout}${run.stderr}`.trim(), "tsc on the installed declarations").toBe("");
+    expect(run.code).toBe(0);
+  }, 120_000);
+
   it("the same script bundled with esbuild runs from a folder without node_modules", async (context) => {
     ready(context);
     const elsewhere = join(work, "bundled");
