@@ -4,5 +4,8 @@ export * from "./gcs/index.ts";
 export * from "./github/index.ts";
 export * from "./kill.ts";
 export * from "./lifecycle.ts";
+export * from "./npm-registry.ts";
+export * from "./packed.ts";
 export * from "./s3.ts";
 export * from "./sshd.ts";
+export * from "./tarball-check.ts";

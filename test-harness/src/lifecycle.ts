@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
+import { rm } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -151,6 +152,18 @@ export function spawnBackend(
 }
 
 const live = new Set<Backend>();
+
+/** An idempotent `stop()` for a backend that keeps its data in a temporary directory: the process, then the directory. */
+export function stopAndRemove(child: Backend, directory: string): () => Promise<void> {
+  let stopped: Promise<void> | undefined;
+  return () => {
+    stopped ??= (async () => {
+      await child.stop();
+      await rm(directory, { recursive: true, force: true });
+    })();
+    return stopped;
+  };
+}
 
 /** Stop every backend this process started (registered automatically; also call from afterAll). */
 export async function stopAll(): Promise<void> {

@@ -3,11 +3,19 @@
  * A child (not in-process) so the server never competes with the test for the event loop, and so
  * aws-cli, rclone and ferry all talk to the same independent server.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { type Backend, freePort, HOST, spawnBackend, uniqueName, waitUntil } from "./lifecycle.ts";
+import {
+  type Backend,
+  freePort,
+  HOST,
+  spawnBackend,
+  stopAndRemove,
+  uniqueName,
+  waitUntil,
+} from "./lifecycle.ts";
 
 export interface S3Backend extends Backend {
   /** `http://127.0.0.1:<port>`: path-style only. */
@@ -53,7 +61,6 @@ export async function startS3rver(): Promise<S3Backend> {
   ]);
   const region = "us-east-1";
   const credentials = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
-  let stopped: Promise<void> | undefined;
   const backend: S3Backend = {
     name: "s3rver",
     pid: child.process.pid ?? -1,
@@ -83,13 +90,7 @@ export async function startS3rver(): Promise<S3Backend> {
       AWS_REQUEST_CHECKSUM_CALCULATION: "when_required",
       AWS_RESPONSE_CHECKSUM_VALIDATION: "when_required",
     }),
-    stop() {
-      stopped ??= (async () => {
-        await child.stop();
-        await rm(directory, { recursive: true, force: true });
-      })();
-      return stopped;
-    },
+    stop: stopAndRemove(child, directory),
   };
   try {
     await waitUntil(
