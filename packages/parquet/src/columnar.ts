@@ -172,18 +172,21 @@ function readPlainDense(
   if (layout.kind === "fixed") {
     const end = offset + count * layout.width;
     if (end > bytes.byteLength) throw new Error("page shorter than its values");
-    // An aligned copy, read as the physical type, then as the output type (8/16-bit ints narrow).
-    const aligned = bytes.slice(offset, end).buffer;
+    // An aligned copy of exactly the values, read as the physical type, then as the output type
+    // (8/16-bit ints narrow). Copied with set(), not slice(): a page zstd or brotli decompressed is a
+    // Node Buffer, whose slice() is a view into Node's shared pool, so its .buffer holds other data.
+    const aligned = new Uint8Array(end - offset);
+    aligned.set(bytes.subarray(offset, end));
     const stored =
       physical === "INT32"
-        ? new Int32Array(aligned)
+        ? new Int32Array(aligned.buffer)
         : physical === "INT64"
-          ? new BigInt64Array(aligned)
+          ? new BigInt64Array(aligned.buffer)
           : physical === "FLOAT"
-            ? new Float32Array(aligned)
+            ? new Float32Array(aligned.buffer)
             : physical === "DOUBLE"
-              ? new Float64Array(aligned)
-              : new Uint16Array(aligned);
+              ? new Float64Array(aligned.buffer)
+              : new Uint16Array(aligned.buffer);
     return { kind: "fixed", values: layout.view(stored, count), count };
   }
   const offsets = new Int32Array(count + 1);
