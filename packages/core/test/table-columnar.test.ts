@@ -253,3 +253,44 @@ describe("plain data written from buffers", () => {
     expect((await Table.from(location).fetchBatch()).columns).toEqual({ n: [1n, 2n, null] });
   });
 });
+
+describe("maxPageExpansion on the columnar path", () => {
+  it("a brotli page of a flat string column claiming 70 MB from a few hundred bytes is refused by fetch, stream and columnar()", async () => {
+    const bomb = join(dir, "bomb.parquet");
+    await duck.run(
+      `copy (select repeat('a', 70000000) as s) to '${bomb}' (format parquet, compression brotli)`,
+    );
+    // The same shape, small: the column is one the columnar decoder reads into buffers (not the value path).
+    const small = join(dir, "small-brotli.parquet");
+    await duck.run(`copy (select repeat('a', 1000) as s) to '${small}' (format parquet, compression brotli)`);
+    const { groups } = await (await Table.from(small).reader()).columnar();
+    for await (const group of groups) expect(group.columns.s!.kind).toBe("bytes");
+
+    const refused =
+      /bomb\.parquet: column "s", row group 0: refused, a BROTLI page of \d+ bytes claims \d{8} bytes decompressed, more than maxPageExpansion \(1000\) times its size/;
+    const before = process.memoryUsage().arrayBuffers;
+    const reader = await Table.from(bomb).reader();
+    const attempts = [
+      () => Table.from(bomb).fetch(),
+      () => Table.from(bomb).fetchBatch(),
+      async () => {
+        for await (const _ of reader.stream()) {
+        }
+      },
+      async () => {
+        for await (const _ of (await reader.columnar()).groups) {
+        }
+      },
+    ];
+    for (const attempt of attempts) {
+      const error = await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(FerryError.isInstance(error, "InvalidInput"), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(refused);
+    }
+    // Nothing near the claimed 70 MB was allocated.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 * 1024 * 1024);
+  });
+});

@@ -130,6 +130,9 @@ type Dense =
   | { kind: "bits"; bits: Uint8Array; count: number }
   | { kind: "bytes"; offsets: Int32Array; data: Uint8Array; count: number };
 
+/** The most a string column's bytes are allocated before its pages are decoded (they grow past it as needed). */
+const MAX_BYTES_HINT = 64 * 1024 * 1024;
+
 /** Growable byte buffer for string data. */
 class Bytes {
   data: Uint8Array;
@@ -420,8 +423,16 @@ function decodeChunk(
   layout: Layout,
   nullable: boolean,
   decompressors: Decompressors,
+  maxPageExpansion: number,
 ): ColumnVector {
-  const builder = new ColumnBuilder(rows, layout, nullable, Number(meta.total_uncompressed_size));
+  // The footer's uncompressed size is only a claim: the first allocation is at most what the pages may
+  // honestly decompress to (and at most MAX_BYTES_HINT); past it the bytes grow as pages really decode.
+  const byteHint = Math.min(
+    Number(meta.total_uncompressed_size),
+    chunk.byteLength * maxPageExpansion,
+    MAX_BYTES_HINT,
+  );
+  const builder = new ColumnBuilder(rows, layout, nullable, byteHint);
   const physical = meta.type;
   const reader = { view: new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength), offset: 0 };
   let dictionary: Dense | undefined;
@@ -592,7 +603,15 @@ export async function readColumnarGroup(
       for (const { field, meta, layout, start, end } of range.chunks) {
         try {
           const chunk = bytes.subarray(start - range.start, end - range.start);
-          out[field.name] = decodeChunk(chunk, meta, rows, layout, field.nullable, decompressors);
+          out[field.name] = decodeChunk(
+            chunk,
+            meta,
+            rows,
+            layout,
+            field.nullable,
+            decompressors,
+            maxPageExpansion,
+          );
         } catch (error) {
           if (error instanceof NotColumnar) {
             slow.push(field.name);
