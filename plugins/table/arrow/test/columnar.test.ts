@@ -62,8 +62,9 @@ const valuesOf = (table: A.Table, c: number) =>
   table.batches.flatMap((batch) => fromArrowData(batch.data.children[c]!));
 
 /**
- * Read `location` both ways — columnar, and `reference` (default: fetchBatch()) turned into arrow
- * as before — and compare the arrow schemas and every column, value for value.
+ * Read `location` both ways — columnar fetch() and stream() of RecordBatches, and `reference`
+ * (default: fetchBatch()) turned into arrow as before — and compare the arrow schemas and every
+ * column, value for value.
  */
 async function expectSameBothWays(location: string, reference?: ColumnBatch): Promise<A.Table> {
   const values = reference ?? (await Table.from(location).fetchBatch());
@@ -71,8 +72,14 @@ async function expectSameBothWays(location: string, reference?: ColumnBatch): Pr
   const fast = (await Table.from(location, { flavour }).fetch()) as A.Table;
   expect(fast.numRows).toBe(values.numRows);
   expect(fast.schema.fields.map(String)).toEqual(toArrowSchema(values.schema).fields.map(String));
+  const streamed: A.RecordBatch[] = [];
+  for await (const batch of Table.from(location, { flavour }).stream({ batchSize: 97 }))
+    streamed.push(batch as A.RecordBatch);
   values.schema.fields.forEach((field, c) => {
-    expect(valuesOf(fast, c), `column ${field.name}`).toStrictEqual(valuesOf(before, c));
+    const expected = valuesOf(before, c);
+    expect(valuesOf(fast, c), `fetch: column ${field.name}`).toStrictEqual(expected);
+    const fromStream = streamed.flatMap((batch) => fromArrowData(batch.data.children[c]!));
+    expect(fromStream, `stream: column ${field.name}`).toStrictEqual(expected);
   });
   return fast;
 }
