@@ -7,8 +7,8 @@
  * instead and handed over as values: the answer is the same either way, only the speed differs.
  */
 
-import type { ColumnarGroup, ColumnVector, DataType, Field, FixedArray } from "@ferry/plugin-kit";
-import { errors, FerryError } from "@ferry/plugin-kit";
+import type { ColumnVector, DataType, Field, FixedArray } from "@ferry/plugin-kit";
+import { errors } from "@ferry/plugin-kit";
 import type { ColumnChunk, SchemaElement } from "hyparquet";
 import { parquetHeader } from "hyparquet/src/column.js";
 import { decompressPage } from "hyparquet/src/datapage.js";
