@@ -10,13 +10,13 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { readRowGroup } from "@ferry/parquet";
-import { type Schema, t } from "@ferry/plugin-kit";
+import { FerryError, type Schema, t } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Table, table } from "../src/index.ts";
 
-const corpus = resolve(
+const corpusRoot = resolve(
   dirname(fileURLToPath(import.meta.url)),
-  "../../../../shared/data/parquet-testing/data",
+  "../../../../shared/data/parquet-testing",
 );
 
 let dir: string;
@@ -30,41 +30,77 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Every part and row group read both ways; true when the file is readable at all. */
-async function expectSameValues(location: string): Promise<boolean> {
+/** Every parquet file of the corpus, in data/ and its subfolders (geospatial/) and in bad_data/. */
+const files = ["data", "bad_data"]
+  .flatMap((dir) =>
+    (readdirSync(join(corpusRoot, dir), { recursive: true }) as string[])
+      .filter((f) => f.endsWith(".parquet"))
+      .map((f) => `${dir}/${f}`),
+  )
+  .sort();
+
+/** The value path's columns of the whole file (every row group in order); throws what it refuses the file with. */
+async function valuePath(location: string): Promise<{ schema: Schema; columns: Record<string, unknown[]> }> {
   const reader = await Table.from(location).reader();
-  let batch: Awaited<ReturnType<typeof reader.fetch>>;
-  try {
-    batch = await reader.fetch();
-  } catch {
-    return false;
-  }
-  const names = batch.schema.fields.map((f) => f.name);
-  const expected: Record<string, unknown[]> = Object.fromEntries(names.map((name) => [name, []]));
+  const schema = await reader.schema();
+  const columns: Record<string, unknown[]> = Object.fromEntries(schema.fields.map((f) => [f.name, []]));
   for (const part of await reader.parts()) {
     const open = await reader.open(part);
-    const inFile = names.filter((name) => open.fileSchema.fields.some((f) => f.name === name));
     for (let g = 0; g < open.rowGroups.length; g++) {
-      const values = await readRowGroup(open, g, inFile, location);
-      for (const name of inFile) expected[name]!.push(...values[name]!);
+      const values = await readRowGroup(
+        open,
+        g,
+        schema.fields.map((f) => f.name),
+        location,
+      );
+      for (const f of schema.fields) for (const v of values[f.name]!) columns[f.name]!.push(v);
     }
   }
-  for (const name of names) {
-    if (expected[name]!.length === 0 && batch.numRows > 0) continue; // partition column
-    expect(batch.columns[name], `column ${name}`).toEqual(expected[name]);
-  }
+  return { schema, columns };
+}
+
+/**
+ * fetch() and stream() of `location` give exactly (toStrictEqual: -0 is not 0, a bigint is not a
+ * number) the value path's values; true once compared, so a caller can insist the file was read.
+ */
+async function expectSameValues(
+  location: string,
+  reference?: Awaited<ReturnType<typeof valuePath>>,
+): Promise<boolean> {
+  const expected = reference ?? (await valuePath(location));
+  const names = expected.schema.fields.map((f) => f.name);
+  const fetched = await (await Table.from(location).reader()).fetch();
+  expect(fetched.schema).toStrictEqual(expected.schema);
+  for (const name of names)
+    expect(fetched.columns[name], `fetch: column ${name}`).toStrictEqual(expected.columns[name]);
+  const streamed: Record<string, unknown[]> = Object.fromEntries(names.map((name) => [name, []]));
+  for await (const batch of (await Table.from(location).reader()).stream({ batchSize: 97 }))
+    for (const name of names) for (const v of batch.columns[name]!) streamed[name]!.push(v);
+  for (const name of names)
+    expect(streamed[name], `stream: column ${name}`).toStrictEqual(expected.columns[name]);
   return true;
 }
 
-const files = readdirSync(corpus)
-  .filter((f) => f.endsWith(".parquet"))
-  // Beyond a JS string (one value over 512 MiB characters): refused either way.
-  .filter((f) => f !== "large_string_map.brotli.parquet")
-  .sort();
-
 describe("columnar decoding gives the value path's values", () => {
-  it.each(files)("parquet-testing %s", async (file) => {
-    await expectSameValues(join(corpus, file));
+  it("the corpus is there (every file of it is compared below)", () => {
+    expect(files.length).toBeGreaterThan(80);
+    expect(files).toContain("data/geospatial/geography-points.parquet");
+    expect(files).toContain("bad_data/ARROW-GH-43605.parquet");
+  });
+
+  // The value path is the reference: a file it reads, fetch() and stream() read to exactly the same values
+  // (no normalisation: -0 is not 0, a bigint is not a number); a file it refuses, they refuse, typed.
+  it.each(files)("parquet-testing %s: fetch and stream, value for value", async (file) => {
+    const location = join(corpusRoot, file);
+    let expected: Awaited<ReturnType<typeof valuePath>>;
+    try {
+      expected = await valuePath(location);
+    } catch (error) {
+      expect(error).toBeInstanceOf(FerryError);
+      await expect(Table.from(location).fetch()).rejects.toBeInstanceOf(FerryError);
+      return;
+    }
+    await expectSameValues(location, expected);
   });
 
   it("a table ferry wrote: nulls in every type, many pages, several row groups, non-ASCII strings", async () => {
@@ -103,9 +139,14 @@ describe("columnar decoding gives the value path's values", () => {
       ms: column((i) => new Date(-1_700_000_000_000 + i * 1_001)),
       ns: column((i) => 1_700_000_000_000_000_000n + BigInt(i)),
     };
+    // Every codec: zstd and brotli pages come from node:zlib as Buffers, small ones views of its shared pool.
+    for (const codec of ["SNAPPY", "GZIP", "BROTLI", "ZSTD", "UNCOMPRESSED"] as const) {
+      const encoded = join(dir, `ferry-${codec}`);
+      await table(data, encoded, { schema, rowGroupSize: 1_100, pageSize: 2_048, codec }).write();
+      expect(await expectSameValues(encoded), codec).toBe(true);
+    }
     const location = join(dir, "ferry");
     await table(data, location, { schema, rowGroupSize: 1_100, pageSize: 2_048 }).write();
-    expect(await expectSameValues(location)).toBe(true);
     const back = await Table.from(location).fetchBatch();
     for (const [name, values] of Object.entries(data)) expect(back.columns[name], name).toEqual(values);
     // Every column here is decoded into buffers, none through hyparquet's values.
@@ -115,10 +156,12 @@ describe("columnar decoding gives the value path's values", () => {
         expect(column.kind, name).not.toBe("values");
   });
 
-  it("tables DuckDB wrote with dictionary, v1 and v2 pages and nulls", async () => {
-    for (const version of ["V1", "V2"]) {
-      const file = join(dir, `duck-${version}.parquet`);
-      await duck.run(`copy (select
+  it.each(["zstd", "brotli", "gzip", "snappy", "uncompressed"])(
+    "tables DuckDB wrote with dictionary, v1 and v2 pages and nulls (%s)",
+    async (codec) => {
+      for (const version of ["V1", "V2"]) {
+        const file = join(dir, `duck-${version}-${codec}.parquet`);
+        await duck.run(`copy (select
           case when i % 5 = 0 then null else i::int end as id,
           i * 1000003 as big,
           case when i % 9 = 0 then null else 'name-' || (i % 300) end as name,
@@ -128,10 +171,11 @@ describe("columnar decoding gives the value path's values", () => {
           make_timestamp(1700000000000000 + i * 1000000) as at,
           (date '2020-01-01' + (i % 1000)::int) as day
         from range(0, 30000) t(i))
-        to '${file}' (format parquet, compression zstd, row_group_size 10000, parquet_version ${version})`);
-      expect(await expectSameValues(file)).toBe(true);
-    }
-  });
+        to '${file}' (format parquet, compression ${codec}, row_group_size 10000, parquet_version ${version})`);
+        expect(await expectSameValues(file)).toBe(true);
+      }
+    },
+  );
 });
 
 describe("plain data written from buffers", () => {
@@ -202,5 +246,46 @@ describe("plain data written from buffers", () => {
     await table({ n: [1, 2n, null] }, location, { schema }).write();
     expect(await createdBy(location)).not.toBe("ferry (columnar)");
     expect((await Table.from(location).fetchBatch()).columns).toEqual({ n: [1n, 2n, null] });
+  });
+});
+
+describe("maxPageExpansion on the columnar path", () => {
+  it("a brotli page of a flat string column claiming 70 MB from a few hundred bytes is refused by fetch, stream and columnar()", async () => {
+    const bomb = join(dir, "bomb.parquet");
+    await duck.run(
+      `copy (select repeat('a', 70000000) as s) to '${bomb}' (format parquet, compression brotli)`,
+    );
+    // The same shape, small: the column is one the columnar decoder reads into buffers (not the value path).
+    const small = join(dir, "small-brotli.parquet");
+    await duck.run(`copy (select repeat('a', 1000) as s) to '${small}' (format parquet, compression brotli)`);
+    const { groups } = await (await Table.from(small).reader()).columnar();
+    for await (const group of groups) expect(group.columns.s!.kind).toBe("bytes");
+
+    const refused =
+      /bomb\.parquet: column "s", row group 0: refused, a BROTLI page of \d+ bytes claims \d{8} bytes decompressed, more than maxPageExpansion \(1000\) times its size/;
+    const before = process.memoryUsage().arrayBuffers;
+    const reader = await Table.from(bomb).reader();
+    const attempts = [
+      () => Table.from(bomb).fetch(),
+      () => Table.from(bomb).fetchBatch(),
+      async () => {
+        for await (const _ of reader.stream()) {
+        }
+      },
+      async () => {
+        for await (const _ of (await reader.columnar()).groups) {
+        }
+      },
+    ];
+    for (const attempt of attempts) {
+      const error = await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(FerryError.isInstance(error, "InvalidInput"), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(refused);
+    }
+    // Nothing near the claimed 70 MB was allocated.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 * 1024 * 1024);
   });
 });

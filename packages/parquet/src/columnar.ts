@@ -7,8 +7,8 @@
  * instead and handed over as values: the answer is the same either way, only the speed differs.
  */
 
-import type { ColumnarGroup, ColumnVector, DataType, Field, FixedArray } from "@ferry/plugin-kit";
-import { errors, FerryError } from "@ferry/plugin-kit";
+import type { ColumnVector, DataType, Field, FixedArray } from "@ferry/plugin-kit";
+import { errors } from "@ferry/plugin-kit";
 import type { ColumnChunk, SchemaElement } from "hyparquet";
 import { parquetHeader } from "hyparquet/src/column.js";
 import { decompressPage } from "hyparquet/src/datapage.js";
@@ -130,6 +130,9 @@ type Dense =
   | { kind: "bits"; bits: Uint8Array; count: number }
   | { kind: "bytes"; offsets: Int32Array; data: Uint8Array; count: number };
 
+/** The most a string column's bytes are allocated before its pages are decoded (they grow past it as needed). */
+const MAX_BYTES_HINT = 64 * 1024 * 1024;
+
 /** Growable byte buffer for string data. */
 class Bytes {
   data: Uint8Array;
@@ -172,18 +175,21 @@ function readPlainDense(
   if (layout.kind === "fixed") {
     const end = offset + count * layout.width;
     if (end > bytes.byteLength) throw new Error("page shorter than its values");
-    // An aligned copy, read as the physical type, then as the output type (8/16-bit ints narrow).
-    const aligned = bytes.slice(offset, end).buffer;
+    // An aligned copy of exactly the values, read as the physical type, then as the output type
+    // (8/16-bit ints narrow). Copied with set(), not slice(): a page zstd or brotli decompressed is a
+    // Node Buffer, whose slice() is a view into Node's shared pool, so its .buffer holds other data.
+    const aligned = new Uint8Array(end - offset);
+    aligned.set(bytes.subarray(offset, end));
     const stored =
       physical === "INT32"
-        ? new Int32Array(aligned)
+        ? new Int32Array(aligned.buffer)
         : physical === "INT64"
-          ? new BigInt64Array(aligned)
+          ? new BigInt64Array(aligned.buffer)
           : physical === "FLOAT"
-            ? new Float32Array(aligned)
+            ? new Float32Array(aligned.buffer)
             : physical === "DOUBLE"
-              ? new Float64Array(aligned)
-              : new Uint16Array(aligned);
+              ? new Float64Array(aligned.buffer)
+              : new Uint16Array(aligned.buffer);
     return { kind: "fixed", values: layout.view(stored, count), count };
   }
   const offsets = new Int32Array(count + 1);
@@ -417,8 +423,16 @@ function decodeChunk(
   layout: Layout,
   nullable: boolean,
   decompressors: Decompressors,
+  maxPageExpansion: number,
 ): ColumnVector {
-  const builder = new ColumnBuilder(rows, layout, nullable, Number(meta.total_uncompressed_size));
+  // The footer's uncompressed size is only a claim: the first allocation is at most what the pages may
+  // honestly decompress to (and at most MAX_BYTES_HINT); past it the bytes grow as pages really decode.
+  const byteHint = Math.min(
+    Number(meta.total_uncompressed_size),
+    chunk.byteLength * maxPageExpansion,
+    MAX_BYTES_HINT,
+  );
+  const builder = new ColumnBuilder(rows, layout, nullable, byteHint);
   const physical = meta.type;
   const reader = { view: new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength), offset: 0 };
   let dictionary: Dense | undefined;
@@ -589,7 +603,15 @@ export async function readColumnarGroup(
       for (const { field, meta, layout, start, end } of range.chunks) {
         try {
           const chunk = bytes.subarray(start - range.start, end - range.start);
-          out[field.name] = decodeChunk(chunk, meta, rows, layout, field.nullable, decompressors);
+          out[field.name] = decodeChunk(
+            chunk,
+            meta,
+            rows,
+            layout,
+            field.nullable,
+            decompressors,
+            maxPageExpansion,
+          );
         } catch (error) {
           if (error instanceof NotColumnar) {
             slow.push(field.name);
