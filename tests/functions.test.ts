@@ -19,6 +19,12 @@ const SHORT_FUNCTION_FILES = [
   "test-harness/src/sshd.ts",
   "packages/core/src/transfer/engine.ts",
   "packages/core/src/transfer/plan.ts",
+  "plugins/table/arrow/src/to-arrow.ts",
+  "plugins/table/arrow/src/from-arrow.ts",
+  "packages/parquet/src/writer.ts",
+  "packages/parquet/src/parts-writer.ts",
+  "packages/parquet/src/parquet-schema.ts",
+  "packages/cli/src/commands/table.ts",
 ];
 
 /** A function with a block body of `lines` lines in all, braces included. */

@@ -38,105 +38,6 @@ function appendField(out: SchemaElement[], field: Field, column: string): void {
   const type = field.type;
   const base = { name: field.name, repetition_type: repetition(field) } as const;
   switch (type.type) {
-    case "null":
-      out.push({ ...base, repetition_type: "OPTIONAL", type: "INT32", logical_type: { type: "NULL" } });
-      return;
-    case "bool":
-      out.push({ ...base, type: "BOOLEAN" });
-      return;
-    case "int": {
-      // Converted types only: hyparquet-writer encodes the INTEGER logical type's bit width with the
-      // wrong thrift type, which DuckDB rejects; every reader maps INT_8..UINT_64 the same way.
-      const converted = `${type.signed ? "INT" : "UINT"}_${type.bits}` as NonNullable<
-        SchemaElement["converted_type"]
-      >;
-      out.push({ ...base, type: type.bits === 64 ? "INT64" : "INT32", converted_type: converted });
-      return;
-    }
-    case "float":
-      if (type.bits === 16) {
-        out.push({
-          ...base,
-          type: "FIXED_LEN_BYTE_ARRAY",
-          type_length: 2,
-          logical_type: { type: "FLOAT16" },
-        });
-      } else {
-        out.push({ ...base, type: type.bits === 32 ? "FLOAT" : "DOUBLE" });
-      }
-      return;
-    case "string":
-      out.push({ ...base, type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" } });
-      return;
-    case "binary":
-      out.push({ ...base, type: "BYTE_ARRAY" });
-      return;
-    case "date":
-      out.push({ ...base, type: "INT32", converted_type: "DATE", logical_type: { type: "DATE" } });
-      return;
-    case "timestamp": {
-      // Parquet has no seconds unit: seconds are stored as milliseconds (exact), the unit kept in ferry.schema.
-      const unit = type.unit === "us" ? "MICROS" : type.unit === "ns" ? "NANOS" : "MILLIS";
-      const isAdjustedToUTC = type.timezone !== undefined;
-      out.push({
-        ...base,
-        type: "INT64",
-        // The legacy converted types imply UTC-adjusted; naive timestamps carry only the logical type.
-        ...(isAdjustedToUTC && unit !== "NANOS"
-          ? { converted_type: unit === "MILLIS" ? "TIMESTAMP_MILLIS" : "TIMESTAMP_MICROS" }
-          : {}),
-        logical_type: { type: "TIMESTAMP", isAdjustedToUTC, unit },
-      });
-      return;
-    }
-    case "time": {
-      // Not adjusted to UTC: a wall-clock time, as DuckDB's TIME and Arrow's time types are.
-      const unit = type.unit === "us" ? "MICROS" : type.unit === "ns" ? "NANOS" : "MILLIS";
-      const converted = unit === "MILLIS" ? "TIME_MILLIS" : unit === "MICROS" ? "TIME_MICROS" : undefined;
-      out.push({
-        ...base,
-        type: unit === "MILLIS" ? "INT32" : "INT64",
-        ...(converted ? { converted_type: converted } : {}),
-        logical_type: { type: "TIME", isAdjustedToUTC: false, unit },
-      });
-      return;
-    }
-    case "duration":
-      // Parquet has no duration type: a plain INT64 count, the unit kept in ferry.schema (as pyarrow does).
-      out.push({ ...base, type: "INT64" });
-      return;
-    case "interval":
-      out.push({ ...base, type: "FIXED_LEN_BYTE_ARRAY", type_length: 12, converted_type: "INTERVAL" });
-      return;
-    case "unreadable":
-      throw errors.unsupported(`column "${column}" cannot be written: ${type.reason}`);
-    case "decimal": {
-      if (!Number.isInteger(type.precision) || type.precision < 1 || type.precision > 76) {
-        throw errors.invalidInput(
-          `column "${column}": decimal precision must be 1..76, got ${type.precision}`,
-        );
-      }
-      if (!Number.isInteger(type.scale) || type.scale < 0 || type.scale > type.precision) {
-        throw errors.invalidInput(
-          `column "${column}": decimal scale must be 0..precision, got ${type.scale}`,
-        );
-      }
-      const physical =
-        type.precision <= 9
-          ? ({ type: "INT32" } as const)
-          : type.precision <= 18
-            ? ({ type: "INT64" } as const)
-            : ({ type: "FIXED_LEN_BYTE_ARRAY", type_length: decimalByteLength(type.precision) } as const);
-      out.push({
-        ...base,
-        ...physical,
-        converted_type: "DECIMAL",
-        scale: type.scale,
-        precision: type.precision,
-        logical_type: { type: "DECIMAL", precision: type.precision, scale: type.scale },
-      });
-      return;
-    }
     case "list":
       // The standard 3-level layout: <name> (LIST) → repeated group "list" → "element".
       out.push({ ...base, num_children: 1, converted_type: "LIST", logical_type: { type: "LIST" } });
@@ -150,7 +51,103 @@ function appendField(out: SchemaElement[], field: Field, column: string): void {
       out.push({ ...base, num_children: type.fields.length });
       for (const child of type.fields) appendField(out, child, `${column}.${child.name}`);
       return;
+    default:
+      out.push({ ...base, ...leafElement(type, column) });
   }
+}
+
+/** A SchemaElement without its name: how one column is spelled in parquet. */
+type Spelling = Omit<SchemaElement, "name">;
+
+/** The parquet spelling of a ferry type without children. */
+function leafElement(type: Exclude<DataType, { type: "list" | "struct" }>, column: string): Spelling {
+  switch (type.type) {
+    case "null":
+      return { repetition_type: "OPTIONAL", type: "INT32", logical_type: { type: "NULL" } };
+    case "bool":
+      return { type: "BOOLEAN" };
+    case "int":
+      return intElement(type);
+    case "float":
+      return type.bits === 16
+        ? { type: "FIXED_LEN_BYTE_ARRAY", type_length: 2, logical_type: { type: "FLOAT16" } }
+        : { type: type.bits === 32 ? "FLOAT" : "DOUBLE" };
+    case "string":
+      return { type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" } };
+    case "binary":
+      return { type: "BYTE_ARRAY" };
+    case "date":
+      return { type: "INT32", converted_type: "DATE", logical_type: { type: "DATE" } };
+    case "timestamp":
+      return timestampElement(type);
+    case "time":
+      return timeElement(type);
+    case "duration":
+      // Parquet has no duration type: a plain INT64 count, the unit kept in ferry.schema (as pyarrow does).
+      return { type: "INT64" };
+    case "interval":
+      return { type: "FIXED_LEN_BYTE_ARRAY", type_length: 12, converted_type: "INTERVAL" };
+    case "unreadable":
+      throw errors.unsupported(`column "${column}" cannot be written: ${type.reason}`);
+    case "decimal":
+      return decimalElement(type, column);
+  }
+}
+
+function intElement(type: Extract<DataType, { type: "int" }>): Spelling {
+  // Converted types only: hyparquet-writer encodes the INTEGER logical type's bit width with the
+  // wrong thrift type, which DuckDB rejects; every reader maps INT_8..UINT_64 the same way.
+  const converted = `${type.signed ? "INT" : "UINT"}_${type.bits}` as NonNullable<
+    SchemaElement["converted_type"]
+  >;
+  return { type: type.bits === 64 ? "INT64" : "INT32", converted_type: converted };
+}
+
+function timestampElement(type: Extract<DataType, { type: "timestamp" }>): Spelling {
+  // Parquet has no seconds unit: seconds are stored as milliseconds (exact), the unit kept in ferry.schema.
+  const unit = type.unit === "us" ? "MICROS" : type.unit === "ns" ? "NANOS" : "MILLIS";
+  const isAdjustedToUTC = type.timezone !== undefined;
+  return {
+    type: "INT64",
+    // The legacy converted types imply UTC-adjusted; naive timestamps carry only the logical type.
+    ...(isAdjustedToUTC && unit !== "NANOS"
+      ? { converted_type: unit === "MILLIS" ? "TIMESTAMP_MILLIS" : "TIMESTAMP_MICROS" }
+      : {}),
+    logical_type: { type: "TIMESTAMP", isAdjustedToUTC, unit },
+  };
+}
+
+function timeElement(type: Extract<DataType, { type: "time" }>): Spelling {
+  // Not adjusted to UTC: a wall-clock time, as DuckDB's TIME and Arrow's time types are.
+  const unit = type.unit === "us" ? "MICROS" : type.unit === "ns" ? "NANOS" : "MILLIS";
+  const converted = unit === "MILLIS" ? "TIME_MILLIS" : unit === "MICROS" ? "TIME_MICROS" : undefined;
+  return {
+    type: unit === "MILLIS" ? "INT32" : "INT64",
+    ...(converted ? { converted_type: converted } : {}),
+    logical_type: { type: "TIME", isAdjustedToUTC: false, unit },
+  };
+}
+
+function decimalElement(type: Extract<DataType, { type: "decimal" }>, column: string): Spelling {
+  if (!Number.isInteger(type.precision) || type.precision < 1 || type.precision > 76) {
+    throw errors.invalidInput(`column "${column}": decimal precision must be 1..76, got ${type.precision}`);
+  }
+  if (!Number.isInteger(type.scale) || type.scale < 0 || type.scale > type.precision) {
+    throw errors.invalidInput(`column "${column}": decimal scale must be 0..precision, got ${type.scale}`);
+  }
+  const physical =
+    type.precision <= 9
+      ? ({ type: "INT32" } as const)
+      : type.precision <= 18
+        ? ({ type: "INT64" } as const)
+        : ({ type: "FIXED_LEN_BYTE_ARRAY", type_length: decimalByteLength(type.precision) } as const);
+  return {
+    ...physical,
+    converted_type: "DECIMAL",
+    scale: type.scale,
+    precision: type.precision,
+    logical_type: { type: "DECIMAL", precision: type.precision, scale: type.scale },
+  };
 }
 
 interface Node {

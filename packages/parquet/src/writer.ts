@@ -4,14 +4,14 @@
  * one is complete; a failed write removes what it wrote and leaves the old table as it was.
  */
 
-import type { BatchSource, ColumnBatch, Field, Schema, Storage } from "@ferry/plugin-kit";
+import type { BatchSource, Field, Schema, Storage } from "@ferry/plugin-kit";
 import { baseName, errors, joinKey, parentKey, throwIfAborted } from "@ferry/plugin-kit";
 import { type FileMetaData, parquetMetadata } from "hyparquet";
-import { ChunkQueue } from "./concat.ts";
 import { isParquetFileKey, lastPartNumber, listParts, type PartFile, partKey, partNumber } from "./layout.ts";
 import { describeType, fromParquetSchema, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
-import { type Codec, encodeColumns, PartWriter } from "./part-writer.ts";
-import { checkPartitionField, partitionSegment } from "./partition.ts";
+import type { Codec } from "./part-writer.ts";
+import { checkPartitionField } from "./partition.ts";
+import { PartsWriter } from "./parts-writer.ts";
 import type { TableReader } from "./reader.ts";
 
 export type WriteMode = "overwrite" | "append" | "error";
@@ -42,15 +42,6 @@ export interface WriteResult {
   files: string[];
   rows: number;
   schema: Schema;
-}
-
-interface PartitionState {
-  directory: string;
-  writer: PartWriter | undefined;
-  buffer: Record<string, ChunkQueue>;
-  buffered: number;
-  /** When its writer last took rows (for closing the least recently used one). */
-  lastWrite: number;
 }
 
 /**
@@ -139,12 +130,50 @@ export async function writeTable(
   options: WriteTableOptions = {},
 ): Promise<WriteResult> {
   const mode = options.mode ?? "overwrite";
-  const rowGroupSize = positiveInteger(options.rowGroupSize, "rowGroupSize", 100_000);
-  const maxRowsPerFile = positiveInteger(options.maxRowsPerFile, "maxRowsPerFile", Number.MAX_SAFE_INTEGER);
-  const maxOpenFiles = positiveInteger(options.maxOpenFiles, "maxOpenFiles", 16);
-  // Rows buffered across all partitions; past it the fullest buffer is written as a (smaller) row group.
-  const bufferBudget = 2 * rowGroupSize;
+  const limits = writeLimits(options);
   const schema = source.schema;
+  const columns = storedColumns(schema, options.partitionBy ?? []);
+  const oldParts = await partsToReplace(storage, path, existing, schema, options);
+  const parts = new PartsWriter({
+    storage,
+    path,
+    schema,
+    ...columns,
+    ...limits,
+    firstNumber: mode === "append" ? lastPartNumber(oldParts) + 1 : 0,
+    partWriterOptions: {
+      codec: options.codec ?? "SNAPPY",
+      rowGroupSize: limits.rowGroupSize,
+      pageSize: options.pageSize,
+      signal: options.signal,
+    },
+  });
+  await writeAllBatches(parts, source, existing.where, options.signal);
+  if (mode === "overwrite" && oldParts.length > 0) {
+    const keep = new Set(parts.written);
+    await storage.delete(
+      oldParts.map((p) => p.path).filter((p) => !keep.has(p)),
+      { signal: options.signal },
+    );
+    await removeEmptyPartitionDirectories(storage, path, oldParts, options.signal);
+  }
+  const order = (key: string) => partNumber(baseName(key)) ?? 0;
+  return { files: parts.written.sort((a, b) => order(a) - order(b)), rows: parts.rows, schema };
+}
+
+function writeLimits(options: WriteTableOptions) {
+  return {
+    rowGroupSize: positiveInteger(options.rowGroupSize, "rowGroupSize", 100_000),
+    maxRowsPerFile: positiveInteger(options.maxRowsPerFile, "maxRowsPerFile", Number.MAX_SAFE_INTEGER),
+    maxOpenFiles: positiveInteger(options.maxOpenFiles, "maxOpenFiles", 16),
+  };
+}
+
+/** The partition columns (named in directories) and the schema of the columns stored in the files. */
+function storedColumns(
+  schema: Schema,
+  partitionBy: readonly string[],
+): { partitionFields: Field[]; fileSchema: Schema } {
   if (schema.fields.length === 0) {
     throw errors.invalidInput("a table needs at least one column (for data with no rows, give a schema)");
   }
@@ -154,7 +183,7 @@ export async function writeTable(
       throw errors.invalidInput(`column "${field.name}" appears twice in the schema`);
     names.add(field.name);
   }
-  const partitionFields = (options.partitionBy ?? []).map((name) =>
+  const partitionFields = partitionBy.map((name) =>
     checkPartitionField(
       schema.fields.find((f) => f.name === name),
       name,
@@ -165,179 +194,49 @@ export async function writeTable(
       "every column is a partition column: at least one column must be stored in the files",
     );
   }
-  const fileSchema: Schema = { fields: schema.fields.filter((f) => !partitionFields.includes(f)) };
+  return {
+    partitionFields,
+    fileSchema: { fields: schema.fields.filter((f) => !partitionFields.includes(f)) },
+  };
+}
 
+/** The table's current parts, once the write mode allows writing `schema` over or after them. */
+async function partsToReplace(
+  storage: Storage,
+  path: string,
+  existing: TableReader,
+  schema: Schema,
+  options: WriteTableOptions,
+): Promise<PartFile[]> {
+  const mode = options.mode ?? "overwrite";
   const oldParts = await existingParts(storage, path, existing.where, options);
   if (oldParts.length > 0 && mode === "error") {
     throw errors.alreadyExists(`a table already exists at ${existing.where}`, { path: existing.where });
   }
   if (oldParts.length > 0 && mode === "append")
     assertAppendable(await existing.schema(options.signal), schema, existing.where);
-  let nextNumber = mode === "append" ? lastPartNumber(oldParts) + 1 : 0;
-  // One file at the location itself, or numbered parts in its folder.
-  const keyFor = (directory: string) =>
-    isParquetFileKey(path) ? path : partKey(path, directory, nextNumber++);
+  return oldParts;
+}
 
-  const partitions = new Map<string, PartitionState>();
-  const written: string[] = [];
-  const openWriters = new Set<PartWriter>();
-  let rows = 0;
-
-  const partWriterOptions = {
-    codec: options.codec ?? "SNAPPY",
-    rowGroupSize,
-    pageSize: options.pageSize,
-    signal: options.signal,
-  };
-
-  let writes = 0;
-  let totalBuffered = 0;
-
-  const flush = async (state: PartitionState, force: boolean): Promise<void> => {
-    while (state.buffered >= rowGroupSize || (force && state.buffered > 0)) {
-      if (!state.writer) {
-        if (openWriters.size >= maxOpenFiles) await closeLeastRecentlyWritten();
-        state.writer = await PartWriter.open(
-          storage,
-          keyFor(state.directory),
-          fileSchema,
-          schema,
-          partWriterOptions,
-        );
-        openWriters.add(state.writer);
-      }
-      const room = maxRowsPerFile - state.writer.rows;
-      const take = Math.min(state.buffered, rowGroupSize, room);
-      const group: Record<string, unknown[]> = {};
-      for (const field of fileSchema.fields) {
-        group[field.name] = state.buffer[field.name]!.take(take);
-      }
-      state.buffered -= take;
-      totalBuffered -= take;
-      state.lastWrite = ++writes;
-      await state.writer.writeRows(group, take);
-      if (state.writer.rows >= maxRowsPerFile) await closeWriter(state);
-    }
-  };
-
-  const closeWriter = async (state: PartitionState): Promise<void> => {
-    const writer = state.writer;
-    if (!writer) return;
-    state.writer = undefined;
-    await writer.finish();
-    openWriters.delete(writer);
-    written.push(writer.path);
-  };
-
-  const closeLeastRecentlyWritten = async (): Promise<void> => {
-    let oldest: PartitionState | undefined;
-    for (const state of partitions.values()) {
-      if (state.writer && (!oldest || state.lastWrite < oldest.lastWrite)) oldest = state;
-    }
-    if (!oldest) return;
-    await flush(oldest, true);
-    await closeWriter(oldest);
-  };
-
-  const stateFor = (directory: string): PartitionState => {
-    let state = partitions.get(directory);
-    if (!state) {
-      state = {
-        directory,
-        writer: undefined,
-        buffer: Object.fromEntries(fileSchema.fields.map((f) => [f.name, new ChunkQueue()])),
-        buffered: 0,
-        lastWrite: 0,
-      };
-      partitions.set(directory, state);
-    }
-    return state;
-  };
-
-  const addBatch = async (batch: ColumnBatch): Promise<void> => {
-    const encoded = encodeColumns(fileSchema.fields, batch.columns, batch.numRows);
-    // Partition values are validated like any column; their JS form names the directory.
-    encodeColumns(partitionFields, batch.columns, batch.numRows);
-    if (partitionFields.length === 0) {
-      const state = stateFor("");
-      for (const field of fileSchema.fields) {
-        state.buffer[field.name]!.push(encoded[field.name]!);
-      }
-      state.buffered += batch.numRows;
-      totalBuffered += batch.numRows;
-      await flush(state, false);
-    } else {
-      const byDirectory = new Map<string, number[]>();
-      for (let row = 0; row < batch.numRows; row++) {
-        const directory = partitionFields
-          .map((field: Field) => partitionSegment(field, batch.columns[field.name]![row]))
-          .join("/");
-        let list = byDirectory.get(directory);
-        if (!list) {
-          list = [];
-          byDirectory.set(directory, list);
-        }
-        list.push(row);
-      }
-      for (const [directory, rowIndexes] of byDirectory) {
-        const state = stateFor(directory);
-        for (const field of fileSchema.fields) {
-          const source = encoded[field.name]!;
-          state.buffer[field.name]!.push(rowIndexes.map((row) => source[row]));
-        }
-        state.buffered += rowIndexes.length;
-        totalBuffered += rowIndexes.length;
-        await flush(state, false);
-      }
-      // Many partitions each holding a partial row group would hold the whole input: write the fullest.
-      while (totalBuffered > bufferBudget) {
-        let fullest: PartitionState | undefined;
-        for (const state of partitions.values())
-          if (!fullest || state.buffered > fullest.buffered) fullest = state;
-        await flush(fullest!, true);
-      }
-    }
-    rows += batch.numRows;
-  };
-
+/** Every batch into `parts`; on failure or abort, nothing of this write is left behind. */
+async function writeAllBatches(
+  parts: PartsWriter,
+  source: BatchSource,
+  where: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   try {
     for await (const batch of source.batches) {
-      throwIfAborted(options.signal, { path: existing.where });
-      await addBatch(batch);
+      throwIfAborted(signal, { path: where });
+      await parts.add(batch);
     }
-    for (const state of partitions.values()) {
-      await flush(state, true);
-      await closeWriter(state);
-    }
-    if (written.length === 0) {
-      // An empty table is still a table: one part with no rows keeps its schema readable.
-      const state = stateFor("");
-      state.writer = await PartWriter.open(storage, keyFor(""), fileSchema, schema, partWriterOptions);
-      openWriters.add(state.writer);
-      await closeWriter(state);
-    }
+    await parts.finish();
   } catch (error) {
-    const failure = errors.aborted("table write failed", { cause: error });
-    await Promise.all([...openWriters].map((writer) => writer.abort(failure)));
-    await storage.delete(written).catch(() => undefined);
-    if (options.signal?.aborted)
-      throw errors.aborted(`table write to ${existing.where} aborted`, {
-        cause: error,
-        path: existing.where,
-      });
+    await parts.abort(error);
+    if (signal?.aborted)
+      throw errors.aborted(`table write to ${where} aborted`, { cause: error, path: where });
     throw error;
   }
-
-  if (mode === "overwrite" && oldParts.length > 0) {
-    const keep = new Set(written);
-    await storage.delete(
-      oldParts.map((p) => p.path).filter((p) => !keep.has(p)),
-      { signal: options.signal },
-    );
-    await removeEmptyPartitionDirectories(storage, path, oldParts, options.signal);
-  }
-  const order = (key: string) => partNumber(baseName(key)) ?? 0;
-  return { files: written.sort((a, b) => order(a) - order(b)), rows, schema };
 }
 
 /**
@@ -388,12 +287,7 @@ export async function writeEncodedPart(
     );
   }
   const schema = schemaFromKeyValue(metadata) ?? fromParquetSchema(metadata, existing.where);
-  const oldParts = await existingParts(storage, path, existing.where, options);
-  if (oldParts.length > 0 && mode === "error") {
-    throw errors.alreadyExists(`a table already exists at ${existing.where}`, { path: existing.where });
-  }
-  if (oldParts.length > 0 && mode === "append")
-    assertAppendable(await existing.schema(options.signal), schema, existing.where);
+  const oldParts = await partsToReplace(storage, path, existing, schema, options);
   const key = isParquetFileKey(path)
     ? path
     : partKey(path, "", mode === "append" ? lastPartNumber(oldParts) + 1 : 0);

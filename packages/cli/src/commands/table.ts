@@ -126,7 +126,13 @@ export function registerTableCommands(program: Command): void {
   const tableCommand = program
     .command("table")
     .description("read and convert tables (folders of parquet files, or one parquet file)");
+  registerHead(tableCommand);
+  registerSchema(tableCommand);
+  registerCount(tableCommand);
+  registerConvert(tableCommand);
+}
 
+function registerHead(tableCommand: Command): void {
   withCommonOptions(
     tableCommand
       .command("head")
@@ -147,7 +153,9 @@ export function registerTableCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerSchema(tableCommand: Command): void {
   withCommonOptions(
     tableCommand
       .command("schema")
@@ -165,7 +173,9 @@ export function registerTableCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
+function registerCount(tableCommand: Command): void {
   withCommonOptions(
     tableCommand
       .command("count")
@@ -178,66 +188,27 @@ export function registerTableCommands(program: Command): void {
       return undefined;
     }),
   );
+}
 
-  withCommonOptions(
-    tableCommand
-      .command("convert")
-      .description("convert between CSV, JSON lines, parquet files and table folders, on any system")
-      .argument("<source>", "a .csv, .jsonl/.ndjson or .parquet file, or a table folder")
-      .argument("<destination>", "a table folder, a .parquet, .csv or .jsonl file, or - for stdout (CSV)")
-      .addOption(
-        new Option("--from <format>", "source format (default: from the extension)").choices([
-          "csv",
-          "jsonl",
-          "parquet",
-          "table",
-        ]),
-      )
-      .addOption(
-        new Option("--to <format>", "destination format (default: from the extension; csv for -)").choices([
-          "csv",
-          "jsonl",
-          "parquet",
-          "table",
-        ]),
-      )
-      .option("--partition-by <columns>", "Hive-partition the destination table by these columns", list)
-      .option("--row-group-size <rows>", "rows per row group", positiveInteger)
-      .addOption(
-        new Option("--codec <codec>", "parquet compression").choices([
-          "SNAPPY",
-          "GZIP",
-          "BROTLI",
-          "ZSTD",
-          "UNCOMPRESSED",
-        ]),
-      )
-      .addOption(
-        new Option("--mode <mode>", "when the destination table exists")
-          .choices(["overwrite", "append", "error"])
-          .default("overwrite"),
-      )
-      .option("--delimiter <char>", "CSV field delimiter", ",")
-      .option("--all-strings", "keep every CSV column as text instead of inferring int64/float64/bool"),
-  ).action(
+function registerConvert(tableCommand: Command): void {
+  withCommonOptions(convertOptions(tableCommand.command("convert"))).action(
     action(async ({ output, signal }, options: ConvertOptions, source: string, destination: string) => {
       const from = formatOf(source, options.from);
       const to = destination === STDOUT ? (options.to ?? "csv") : formatOf(destination, options.to);
       await checkDestination(destination, to, options);
       const batches = await openSource(source, from, options, signal);
-      let rows: number;
-      if (to === "table" || to === "parquet") {
-        const result = await Table.from(destination).writeBatches(batches, {
-          signal,
-          mode: options.mode,
-          partitionBy: options.partitionBy,
-          rowGroupSize: options.rowGroupSize,
-          codec: options.codec,
-        });
-        rows = result.rows;
-      } else {
-        rows = await writeText(destination, to, batches, signal);
-      }
+      const rows =
+        to === "table" || to === "parquet"
+          ? (
+              await Table.from(destination).writeBatches(batches, {
+                signal,
+                mode: options.mode,
+                partitionBy: options.partitionBy,
+                rowGroupSize: options.rowGroupSize,
+                codec: options.codec,
+              })
+            ).rows
+          : await writeText(destination, to, batches, signal);
       if (destination === STDOUT) return undefined; // stdout holds the data alone
       output.emit(
         "converted",
@@ -247,4 +218,45 @@ export function registerTableCommands(program: Command): void {
       return undefined;
     }),
   );
+}
+
+function convertOptions(convert: Command): Command {
+  return convert
+    .description("convert between CSV, JSON lines, parquet files and table folders, on any system")
+    .argument("<source>", "a .csv, .jsonl/.ndjson or .parquet file, or a table folder")
+    .argument("<destination>", "a table folder, a .parquet, .csv or .jsonl file, or - for stdout (CSV)")
+    .addOption(
+      new Option("--from <format>", "source format (default: from the extension)").choices([
+        "csv",
+        "jsonl",
+        "parquet",
+        "table",
+      ]),
+    )
+    .addOption(
+      new Option("--to <format>", "destination format (default: from the extension; csv for -)").choices([
+        "csv",
+        "jsonl",
+        "parquet",
+        "table",
+      ]),
+    )
+    .option("--partition-by <columns>", "Hive-partition the destination table by these columns", list)
+    .option("--row-group-size <rows>", "rows per row group", positiveInteger)
+    .addOption(
+      new Option("--codec <codec>", "parquet compression").choices([
+        "SNAPPY",
+        "GZIP",
+        "BROTLI",
+        "ZSTD",
+        "UNCOMPRESSED",
+      ]),
+    )
+    .addOption(
+      new Option("--mode <mode>", "when the destination table exists")
+        .choices(["overwrite", "append", "error"])
+        .default("overwrite"),
+    )
+    .option("--delimiter <char>", "CSV field delimiter", ",")
+    .option("--all-strings", "keep every CSV column as text instead of inferring int64/float64/bool");
 }

@@ -61,102 +61,131 @@ function intervals(data: A.Data, each: (read: (i: number) => unknown) => unknown
   return each((i) => checked(words[4 * i]!, words[4 * i + 1]!, nanos(i), i));
 }
 
+/** Row i's value of a column, for a row that is not null. */
+type Read = (i: number) => unknown;
+
 /** Values of rows [0, data.length) of one arrow Data. */
 export function fromArrowData(data: A.Data): unknown[] {
-  const { type, length } = data;
-  const out = new Array<unknown>(length);
-  const each = (read: (i: number) => unknown) => {
-    for (let i = 0; i < length; i++) out[i] = isValid(data, i) ? read(i) : null;
+  const out = new Array<unknown>(data.length);
+  if (A.DataType.isNull(data.type)) return out.fill(null);
+  const each = (read: Read) => {
+    for (let i = 0; i < data.length; i++) out[i] = isValid(data, i) ? read(i) : null;
     return out;
   };
-  if (A.DataType.isNull(type)) return out.fill(null);
+  if (A.DataType.isInterval(data.type)) return intervals(data, each);
+  return each(
+    numberReader(data) ??
+      bytesReader(data) ??
+      temporalReader(data) ??
+      nestedReader(data) ??
+      arrowGetter(data),
+  );
+}
+
+/** Booleans, integers, floats and decimals. */
+function numberReader(data: A.Data): Read | undefined {
+  const { type } = data;
   if (A.DataType.isBool(type)) {
     const bits = data.values as Uint8Array;
-    return each((i) => {
+    return (i) => {
       const at = data.offset + i;
       return (bits[at >> 3]! & (1 << (at & 7))) !== 0;
-    });
+    };
   }
   if (A.DataType.isInt(type) || (A.DataType.isFloat(type) && type.precision !== A.Precision.HALF)) {
     const values = data.values as ArrayLike<number | bigint>;
-    return each((i) => values[i]);
+    return (i) => values[i];
   }
   if (A.DataType.isFloat(type)) {
     const values = data.values as Uint16Array;
-    return each((i) => A.util.uint16ToFloat64(values[i]!));
+    return (i) => A.util.uint16ToFloat64(values[i]!);
   }
-  if (
-    A.DataType.isUtf8(type) ||
-    A.DataType.isLargeUtf8(type) ||
-    A.DataType.isBinary(type) ||
-    A.DataType.isLargeBinary(type)
-  ) {
-    const offsets = data.valueOffsets as ArrayLike<number | bigint>;
-    const bytes = data.values as Uint8Array;
-    const text = A.DataType.isUtf8(type) || A.DataType.isLargeUtf8(type);
-    if (text) {
-      const ascii = asciiText(bytes, Number(offsets[0]), Number(offsets[length]));
-      if (ascii !== undefined) {
-        const base = Number(offsets[0]);
-        return each((i) => ascii.slice(Number(offsets[i]) - base, Number(offsets[i + 1]) - base));
-      }
-    }
-    return each((i) => {
-      const slice = bytes.subarray(Number(offsets[i]), Number(offsets[i + 1]));
-      return text ? decoder.decode(slice) : slice.slice();
-    });
-  }
-  if (A.DataType.isFixedSizeBinary(type)) {
-    const bytes = data.values as Uint8Array;
-    return each((i) => bytes.slice(i * type.byteWidth, (i + 1) * type.byteWidth));
-  }
-  if (A.DataType.isDate(type)) {
-    const values = data.values as ArrayLike<number | bigint>;
-    const perUnit = type.unit === A.DateUnit.DAY ? DAY_MS : 1;
-    return each((i) => new Date(Number(values[i]) * perUnit));
-  }
-  if (A.DataType.isTimestamp(type)) {
-    const values = data.values as BigInt64Array;
-    if (type.unit === A.TimeUnit.SECOND) return each((i) => new Date(Number(values[i]!) * 1000));
-    if (type.unit === A.TimeUnit.MILLISECOND) return each((i) => new Date(Number(values[i]!)));
-    return each((i) => values[i]);
-  }
-  if (A.DataType.isTime(type)) {
-    const values = data.values as ArrayLike<number | bigint>;
-    if (type.unit === A.TimeUnit.SECOND) return each((i) => Number(values[i]) * 1000);
-    if (type.unit === A.TimeUnit.MILLISECOND) return each((i) => Number(values[i]));
-    return each((i) => BigInt(values[i]!));
-  }
-  if (A.DataType.isDuration(type)) {
-    const values = data.values as BigInt64Array;
-    return each((i) => values[i]);
-  }
-  if (A.DataType.isInterval(type)) return intervals(data, each);
   if (A.DataType.isDecimal(type)) {
     const words = type.bitWidth / 32;
     const values = data.values as Uint32Array;
-    return each((i) => decimalText(values.subarray(i * words, (i + 1) * words), type.scale));
+    return (i) => decimalText(values.subarray(i * words, (i + 1) * words), type.scale);
   }
+  return undefined;
+}
+
+/** Strings and binaries, variable or fixed width; ASCII text is sliced from one decode. */
+function bytesReader(data: A.Data): Read | undefined {
+  const { type } = data;
+  if (A.DataType.isFixedSizeBinary(type)) {
+    const bytes = data.values as Uint8Array;
+    return (i) => bytes.slice(i * type.byteWidth, (i + 1) * type.byteWidth);
+  }
+  const text = A.DataType.isUtf8(type) || A.DataType.isLargeUtf8(type);
+  if (!text && !A.DataType.isBinary(type) && !A.DataType.isLargeBinary(type)) return undefined;
+  const offsets = data.valueOffsets as ArrayLike<number | bigint>;
+  const bytes = data.values as Uint8Array;
+  if (text) {
+    const ascii = asciiText(bytes, Number(offsets[0]), Number(offsets[data.length]));
+    if (ascii !== undefined) {
+      const base = Number(offsets[0]);
+      return (i) => ascii.slice(Number(offsets[i]) - base, Number(offsets[i + 1]) - base);
+    }
+  }
+  return (i) => {
+    const slice = bytes.subarray(Number(offsets[i]), Number(offsets[i + 1]));
+    return text ? decoder.decode(slice) : slice.slice();
+  };
+}
+
+/** Dates, timestamps (Dates down to milliseconds, bigint counts below), times of day and durations. */
+function temporalReader(data: A.Data): Read | undefined {
+  const { type } = data;
+  if (A.DataType.isDate(type)) {
+    const values = data.values as ArrayLike<number | bigint>;
+    const perUnit = type.unit === A.DateUnit.DAY ? DAY_MS : 1;
+    return (i) => new Date(Number(values[i]) * perUnit);
+  }
+  if (A.DataType.isTimestamp(type)) {
+    const values = data.values as BigInt64Array;
+    if (type.unit === A.TimeUnit.SECOND) return (i) => new Date(Number(values[i]!) * 1000);
+    if (type.unit === A.TimeUnit.MILLISECOND) return (i) => new Date(Number(values[i]!));
+    return (i) => values[i];
+  }
+  if (A.DataType.isTime(type)) {
+    const values = data.values as ArrayLike<number | bigint>;
+    if (type.unit === A.TimeUnit.SECOND) return (i) => Number(values[i]) * 1000;
+    if (type.unit === A.TimeUnit.MILLISECOND) return (i) => Number(values[i]);
+    return (i) => BigInt(values[i]!);
+  }
+  if (A.DataType.isDuration(type)) {
+    const values = data.values as BigInt64Array;
+    return (i) => values[i];
+  }
+  return undefined;
+}
+
+/** Lists (and maps, as lists of entries), fixed-size lists and structs: their children decoded whole. */
+function nestedReader(data: A.Data): Read | undefined {
+  const { type, length } = data;
   if (A.DataType.isList(type) || A.DataType.isLargeList(type) || A.DataType.isMap(type)) {
     const offsets = data.valueOffsets as ArrayLike<number | bigint>;
     const at = (i: number) => Number(offsets[i]);
     const start = at(0);
     const items = fromArrowData(data.children[0]!.slice(start, at(length) - start));
-    return each((i) => items.slice(at(i) - start, at(i + 1) - start));
+    return (i) => items.slice(at(i) - start, at(i + 1) - start);
   }
   if (A.DataType.isFixedSizeList(type)) {
     const size = type.listSize;
     const items = fromArrowData(data.children[0]!.slice(0, length * size));
-    return each((i) => items.slice(i * size, (i + 1) * size));
+    return (i) => items.slice(i * size, (i + 1) * size);
   }
   if (A.DataType.isStruct(type)) {
     const names = type.children.map((f) => f.name);
     const columns = data.children.map((child) => fromArrowData(child));
-    return each((i) => Object.fromEntries(names.map((name, c) => [name, columns[c]![i]])));
+    return (i) => Object.fromEntries(names.map((name, c) => [name, columns[c]![i]]));
   }
-  // Views and dictionaries: arrow's own accessor returns their plain values.
+  return undefined;
+}
+
+/** Views and dictionaries: arrow's own accessor returns their plain values. */
+function arrowGetter(data: A.Data): Read {
   const vector = A.makeVector(data);
-  return each((i) => vector.get(i));
+  return (i) => vector.get(i);
 }
 
 /** A RecordBatch (or the batches of a Table) as ferry batches. */

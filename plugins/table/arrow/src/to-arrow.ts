@@ -97,228 +97,266 @@ function bigints(
   return data;
 }
 
+/** Which of a column's slots hold a value: the part of arrow Data every non-null type shares. */
+interface Slots {
+  readonly length: number;
+  readonly nullCount: number;
+  readonly nullBitmap: Uint8Array;
+}
+
+/** One column on its way to arrow: its values, its arrow type, its slots, and its name for errors. */
+interface ColumnIn<T extends DataType["type"] = DataType["type"]> {
+  readonly type: Extract<DataType, { type: T }>;
+  readonly arrowType: A.DataType;
+  readonly values: readonly unknown[];
+  readonly column: string;
+  readonly slots: Slots;
+}
+
+const isMissing = (v: unknown): v is null | undefined => v === null || v === undefined;
+
 /** Arrow Data for one column's values of ferry `type`. */
 export function toArrowData(type: DataType, values: readonly unknown[], column: string): A.Data {
   const arrowType = toArrowType(type, column);
-  const length = values.length;
-  const { nullBitmap, nullCount } = validity(values);
+  const slots = { length: values.length, ...validity(values) };
+  const of = <T extends DataType["type"]>(narrowed: Extract<DataType, { type: T }>): ColumnIn<T> => ({
+    type: narrowed,
+    arrowType,
+    values,
+    column,
+    slots,
+  });
   switch (type.type) {
     case "null":
-      return A.makeData({ type: arrowType as A.Null, length, nullCount: length });
-    case "bool": {
-      const data = new Uint8Array(Math.ceil(length / 8));
-      values.forEach((v, i) => {
-        if (v === true) data[i >> 3]! |= 1 << (i & 7);
-        else if (v !== false && v !== null && v !== undefined) fail(column, type, i, "a boolean");
-      });
-      return A.makeData({ type: arrowType as A.Bool, length, nullCount, nullBitmap, data });
-    }
-    case "int": {
-      if (type.bits === 64) {
-        const data = type.signed ? new BigInt64Array(length) : new BigUint64Array(length);
-        values.forEach((v, i) => {
-          if (v === null || v === undefined) return;
-          if (typeof v === "bigint") data[i] = v;
-          else if (typeof v === "number" && Number.isSafeInteger(v)) data[i] = BigInt(v);
-          else fail(column, type, i, "a bigint");
-        });
-        return A.makeData({
-          type: arrowType as A.Int64,
-          length,
-          nullCount,
-          nullBitmap,
-          data: data as BigInt64Array,
-        });
-      }
-      const data = new INT_ARRAYS[`${type.bits}${type.signed ? "s" : "u"}`](length);
-      values.forEach((v, i) => {
-        if (v === null || v === undefined) return;
-        if (typeof v !== "number" || !Number.isInteger(v)) fail(column, type, i, "an integer");
-        data[i] = v;
-        if (data[i] !== v)
-          fail(column, type, i, `an integer that fits ${type.signed ? "int" : "uint"}${type.bits}`);
-      });
-      return A.makeData({
-        type: arrowType as A.Int32,
-        length,
-        nullCount,
-        nullBitmap,
-        data: data as Int32Array,
-      });
-    }
-    case "float": {
-      const data =
-        type.bits === 16
-          ? new Uint16Array(length)
-          : type.bits === 32
-            ? new Float32Array(length)
-            : new Float64Array(length);
-      values.forEach((v, i) => {
-        if (v === null || v === undefined) return;
-        if (typeof v !== "number") fail(column, type, i, "a number");
-        data[i] = type.bits === 16 ? A.util.float64ToUint16(v) : v;
-      });
-      return A.makeData({
-        type: arrowType as A.Float64,
-        length,
-        nullCount,
-        nullBitmap,
-        data: data as Float64Array,
-      });
-    }
+      return A.makeData({ type: arrowType as A.Null, length: slots.length, nullCount: slots.length });
+    case "bool":
+      return boolData(of(type));
+    case "int":
+      return type.bits === 64 ? int64Data(of(type)) : intData(of(type));
+    case "float":
+      return floatData(of(type));
     case "string":
-    case "binary": {
-      if (type.type === "string") {
-        const ascii = asciiStrings(values, column, type);
-        if (ascii) return A.makeData({ type: arrowType as A.Utf8, length, nullCount, nullBitmap, ...ascii });
-      }
-      const chunks: Uint8Array[] = [];
-      const valueOffsets = new Int32Array(length + 1);
-      let total = 0;
-      values.forEach((v, i) => {
-        if (v !== null && v !== undefined) {
-          const bytes =
-            type.type === "string"
-              ? typeof v === "string"
-                ? encoder.encode(v)
-                : fail(column, type, i, "a string")
-              : v;
-          if (!(bytes instanceof Uint8Array)) fail(column, type, i, "a Uint8Array");
-          chunks.push(bytes);
-          total += bytes.byteLength;
-        }
-        valueOffsets[i + 1] = total;
-      });
-      const data = new Uint8Array(total);
-      let at = 0;
-      for (const chunk of chunks) {
-        data.set(chunk, at);
-        at += chunk.byteLength;
-      }
-      return A.makeData({ type: arrowType as A.Utf8, length, nullCount, nullBitmap, valueOffsets, data });
-    }
-    case "date": {
-      const data = new Int32Array(length);
-      values.forEach((v, i) => {
-        if (v === null || v === undefined) return;
-        if (!(v instanceof Date) || v.getTime() % DAY_MS !== 0)
-          fail(column, type, i, "a Date at UTC midnight");
-        data[i] = v.getTime() / DAY_MS;
-      });
-      return A.makeData({ type: arrowType as A.DateDay, length, nullCount, nullBitmap, data });
-    }
-    case "timestamp": {
-      const data = new BigInt64Array(length);
-      if ((type.unit === "s" || type.unit === "ms") && LITTLE_ENDIAN) {
-        // A Date's count (|ms| <= 8.64e15 < 2^53) goes in as two 32-bit halves: no bigint per value.
-        const halves = new Int32Array(data.buffer);
-        for (let i = 0; i < length; i++) {
-          const v = values[i];
-          if (v === null || v === undefined) continue;
-          const ms = v instanceof Date ? v.getTime() : Number.NaN;
-          if (Number.isNaN(ms)) fail(column, type, i, "a valid Date");
-          if (type.unit === "s" && ms % 1000 !== 0) fail(column, type, i, "a whole number of seconds");
-          const count = type.unit === "s" ? ms / 1000 : ms;
-          const high = Math.floor(count / 2 ** 32);
-          halves[2 * i] = count - high * 2 ** 32;
-          halves[2 * i + 1] = high;
-        }
-        return A.makeData({ type: arrowType as A.Timestamp, length, nullCount, nullBitmap, data });
-      }
-      values.forEach((v, i) => {
-        if (v === null || v === undefined) return;
-        if (type.unit === "s" || type.unit === "ms") {
-          if (!(v instanceof Date) || Number.isNaN(v.getTime())) fail(column, type, i, "a valid Date");
-          const ms = v.getTime();
-          if (type.unit === "s" && ms % 1000 !== 0) fail(column, type, i, "a whole number of seconds");
-          data[i] = BigInt(type.unit === "s" ? ms / 1000 : ms);
-        } else {
-          if (typeof v !== "bigint") fail(column, type, i, `a bigint count of ${type.unit}`);
-          data[i] = v;
-        }
-      });
-      return A.makeData({ type: arrowType as A.Timestamp, length, nullCount, nullBitmap, data });
-    }
-    case "time": {
-      if (type.unit === "ms") {
-        const data = new Int32Array(length);
-        values.forEach((v, i) => {
-          if (v === null || v === undefined) return;
-          if (typeof v !== "number" || !Number.isInteger(v))
-            fail(column, type, i, "a number of ms since midnight");
-          data[i] = v;
-        });
-        return A.makeData({ type: arrowType as A.TimeMillisecond, length, nullCount, nullBitmap, data });
-      }
-      return A.makeData({
-        type: arrowType as A.TimeNanosecond,
-        length,
-        nullCount,
-        nullBitmap,
-        data: bigints(values, column, type, `a bigint count of ${type.unit} since midnight`),
-      });
-    }
+    case "binary":
+      return bytesData(of(type));
+    case "date":
+      return dateData(of(type));
+    case "timestamp":
+      return timestampData(of(type));
+    case "time":
+      return timeData(of(type));
     case "duration":
       return A.makeData({
         type: arrowType as A.Duration,
-        length,
-        nullCount,
-        nullBitmap,
+        ...slots,
         data: bigints(values, column, type, `a bigint count of ${type.unit}`),
       });
-    case "interval": {
-      // MONTH_DAY_NANO: months and days as int32, then nanoseconds as int64.
-      const data = new Int32Array(length * 4);
-      const nanos = new BigInt64Array(data.buffer);
-      values.forEach((v, i) => {
-        if (v === null || v === undefined) return;
-        const { months, days, milliseconds } = v as Record<string, unknown>;
-        if (typeof months !== "number" || typeof days !== "number" || typeof milliseconds !== "number")
-          fail(column, type, i, "{ months, days, milliseconds }");
-        data[i * 4] = months;
-        data[i * 4 + 1] = days;
-        nanos[i * 2 + 1] = BigInt(milliseconds) * 1_000_000n;
-      });
-      return A.makeData({ type: arrowType as A.IntervalMonthDayNano, length, nullCount, nullBitmap, data });
-    }
+    case "interval":
+      return intervalData(of(type));
     case "unreadable":
       return fail(column, type, 0, "a readable column");
-    case "decimal": {
-      const words = type.precision > 38 ? 8 : 4;
-      const data = new Uint32Array(length * words);
-      values.forEach((v, i) => {
-        if (v === null || v === undefined) return;
-        if (typeof v !== "string") fail(column, type, i, 'a decimal string such as "12.30"');
-        data.set(decimalWords(v, type.scale, words, column, i), i * words);
-      });
-      return A.makeData({ type: arrowType as A.Decimal, length, nullCount, nullBitmap, data });
-    }
-    case "list": {
-      const valueOffsets = new Int32Array(length + 1);
-      const items: unknown[] = [];
-      values.forEach((v, i) => {
-        if (v !== null && v !== undefined) {
-          if (!Array.isArray(v)) fail(column, type, i, "an array");
-          for (const item of v) items.push(item);
-        }
-        valueOffsets[i + 1] = items.length;
-      });
-      const child = toArrowData(type.item.type, items, `${column}[]`);
-      return A.makeData({ type: arrowType as A.List, length, nullCount, nullBitmap, valueOffsets, child });
-    }
-    case "struct": {
-      const children = type.fields.map((field) =>
-        toArrowData(
-          field.type,
-          values.map((v) =>
-            v === null || v === undefined ? null : ((v as Record<string, unknown>)[field.name] ?? null),
-          ),
-          `${column}.${field.name}`,
-        ),
-      );
-      return A.makeData({ type: arrowType as A.Struct, length, nullCount, nullBitmap, children });
-    }
+    case "decimal":
+      return decimalData(of(type));
+    case "list":
+      return listData(of(type));
+    case "struct":
+      return structData(of(type));
   }
+}
+
+function boolData({ type, arrowType, values, column, slots }: ColumnIn<"bool">): A.Data {
+  const data = new Uint8Array(Math.ceil(slots.length / 8));
+  values.forEach((v, i) => {
+    if (v === true) data[i >> 3]! |= 1 << (i & 7);
+    else if (v !== false && !isMissing(v)) fail(column, type, i, "a boolean");
+  });
+  return A.makeData({ type: arrowType as A.Bool, ...slots, data });
+}
+
+function int64Data({ type, arrowType, values, column, slots }: ColumnIn<"int">): A.Data {
+  const data = type.signed ? new BigInt64Array(slots.length) : new BigUint64Array(slots.length);
+  values.forEach((v, i) => {
+    if (isMissing(v)) return;
+    if (typeof v === "bigint") data[i] = v;
+    else if (typeof v === "number" && Number.isSafeInteger(v)) data[i] = BigInt(v);
+    else fail(column, type, i, "a bigint");
+  });
+  return A.makeData({ type: arrowType as A.Int64, ...slots, data: data as BigInt64Array });
+}
+
+function intData({ type, arrowType, values, column, slots }: ColumnIn<"int">): A.Data {
+  const data = new INT_ARRAYS[`${type.bits as 8 | 16 | 32}${type.signed ? "s" : "u"}`](slots.length);
+  values.forEach((v, i) => {
+    if (isMissing(v)) return;
+    if (typeof v !== "number" || !Number.isInteger(v)) fail(column, type, i, "an integer");
+    data[i] = v;
+    if (data[i] !== v)
+      fail(column, type, i, `an integer that fits ${type.signed ? "int" : "uint"}${type.bits}`);
+  });
+  return A.makeData({ type: arrowType as A.Int32, ...slots, data: data as Int32Array });
+}
+
+function floatData({ type, arrowType, values, column, slots }: ColumnIn<"float">): A.Data {
+  const data =
+    type.bits === 16
+      ? new Uint16Array(slots.length)
+      : type.bits === 32
+        ? new Float32Array(slots.length)
+        : new Float64Array(slots.length);
+  values.forEach((v, i) => {
+    if (isMissing(v)) return;
+    if (typeof v !== "number") fail(column, type, i, "a number");
+    data[i] = type.bits === 16 ? A.util.float64ToUint16(v) : v;
+  });
+  return A.makeData({ type: arrowType as A.Float64, ...slots, data: data as Float64Array });
+}
+
+/** Strings (ASCII in one encode when possible) and binaries: offsets into one concatenated buffer. */
+function bytesData({ type, arrowType, values, column, slots }: ColumnIn<"string" | "binary">): A.Data {
+  if (type.type === "string") {
+    const ascii = asciiStrings(values, column, type);
+    if (ascii) return A.makeData({ type: arrowType as A.Utf8, ...slots, ...ascii });
+  }
+  const chunks: Uint8Array[] = [];
+  const valueOffsets = new Int32Array(slots.length + 1);
+  let total = 0;
+  values.forEach((v, i) => {
+    if (!isMissing(v)) {
+      const bytes =
+        type.type === "string"
+          ? typeof v === "string"
+            ? encoder.encode(v)
+            : fail(column, type, i, "a string")
+          : v;
+      if (!(bytes instanceof Uint8Array)) fail(column, type, i, "a Uint8Array");
+      chunks.push(bytes);
+      total += bytes.byteLength;
+    }
+    valueOffsets[i + 1] = total;
+  });
+  return A.makeData({ type: arrowType as A.Utf8, ...slots, valueOffsets, data: concat(chunks, total) });
+}
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const data = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    data.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return data;
+}
+
+function dateData({ type, arrowType, values, column, slots }: ColumnIn<"date">): A.Data {
+  const data = new Int32Array(slots.length);
+  values.forEach((v, i) => {
+    if (isMissing(v)) return;
+    if (!(v instanceof Date) || v.getTime() % DAY_MS !== 0) fail(column, type, i, "a Date at UTC midnight");
+    data[i] = v.getTime() / DAY_MS;
+  });
+  return A.makeData({ type: arrowType as A.DateDay, ...slots, data });
+}
+
+function timestampData(col: ColumnIn<"timestamp">): A.Data {
+  const { type, arrowType, values, column, slots } = col;
+  const data = new BigInt64Array(slots.length);
+  if ((type.unit === "s" || type.unit === "ms") && LITTLE_ENDIAN) {
+    fillDateHalves(col, new Int32Array(data.buffer));
+    return A.makeData({ type: arrowType as A.Timestamp, ...slots, data });
+  }
+  values.forEach((v, i) => {
+    if (isMissing(v)) return;
+    if (type.unit === "s" || type.unit === "ms") {
+      if (!(v instanceof Date) || Number.isNaN(v.getTime())) fail(column, type, i, "a valid Date");
+      const ms = v.getTime();
+      if (type.unit === "s" && ms % 1000 !== 0) fail(column, type, i, "a whole number of seconds");
+      data[i] = BigInt(type.unit === "s" ? ms / 1000 : ms);
+    } else {
+      if (typeof v !== "bigint") fail(column, type, i, `a bigint count of ${type.unit}`);
+      data[i] = v;
+    }
+  });
+  return A.makeData({ type: arrowType as A.Timestamp, ...slots, data });
+}
+
+/** A Date's count (|ms| <= 8.64e15 < 2^53) goes in as two 32-bit halves: no bigint per value. */
+function fillDateHalves({ type, values, column }: ColumnIn<"timestamp">, halves: Int32Array): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (isMissing(v)) continue;
+    const ms = v instanceof Date ? v.getTime() : Number.NaN;
+    if (Number.isNaN(ms)) fail(column, type, i, "a valid Date");
+    if (type.unit === "s" && ms % 1000 !== 0) fail(column, type, i, "a whole number of seconds");
+    const count = type.unit === "s" ? ms / 1000 : ms;
+    const high = Math.floor(count / 2 ** 32);
+    halves[2 * i] = count - high * 2 ** 32;
+    halves[2 * i + 1] = high;
+  }
+}
+
+function timeData({ type, arrowType, values, column, slots }: ColumnIn<"time">): A.Data {
+  if (type.unit !== "ms") {
+    const data = bigints(values, column, type, `a bigint count of ${type.unit} since midnight`);
+    return A.makeData({ type: arrowType as A.TimeNanosecond, ...slots, data });
+  }
+  const data = new Int32Array(slots.length);
+  values.forEach((v, i) => {
+    if (isMissing(v)) return;
+    if (typeof v !== "number" || !Number.isInteger(v)) fail(column, type, i, "a number of ms since midnight");
+    data[i] = v;
+  });
+  return A.makeData({ type: arrowType as A.TimeMillisecond, ...slots, data });
+}
+
+/** MONTH_DAY_NANO: months and days as int32, then nanoseconds as int64. */
+function intervalData({ type, arrowType, values, column, slots }: ColumnIn<"interval">): A.Data {
+  const data = new Int32Array(slots.length * 4);
+  const nanos = new BigInt64Array(data.buffer);
+  values.forEach((v, i) => {
+    if (isMissing(v)) return;
+    const { months, days, milliseconds } = v as Record<string, unknown>;
+    if (typeof months !== "number" || typeof days !== "number" || typeof milliseconds !== "number")
+      fail(column, type, i, "{ months, days, milliseconds }");
+    data[i * 4] = months;
+    data[i * 4 + 1] = days;
+    nanos[i * 2 + 1] = BigInt(milliseconds) * 1_000_000n;
+  });
+  return A.makeData({ type: arrowType as A.IntervalMonthDayNano, ...slots, data });
+}
+
+function decimalData({ type, arrowType, values, column, slots }: ColumnIn<"decimal">): A.Data {
+  const words = type.precision > 38 ? 8 : 4;
+  const data = new Uint32Array(slots.length * words);
+  values.forEach((v, i) => {
+    if (isMissing(v)) return;
+    if (typeof v !== "string") fail(column, type, i, 'a decimal string such as "12.30"');
+    data.set(decimalWords(v, type.scale, words, column, i), i * words);
+  });
+  return A.makeData({ type: arrowType as A.Decimal, ...slots, data });
+}
+
+function listData({ type, arrowType, values, column, slots }: ColumnIn<"list">): A.Data {
+  const valueOffsets = new Int32Array(slots.length + 1);
+  const items: unknown[] = [];
+  values.forEach((v, i) => {
+    if (!isMissing(v)) {
+      if (!Array.isArray(v)) fail(column, type, i, "an array");
+      for (const item of v) items.push(item);
+    }
+    valueOffsets[i + 1] = items.length;
+  });
+  const child = toArrowData(type.item.type, items, `${column}[]`);
+  return A.makeData({ type: arrowType as A.List, ...slots, valueOffsets, child });
+}
+
+function structData({ type, arrowType, values, column, slots }: ColumnIn<"struct">): A.Data {
+  const children = type.fields.map((field) =>
+    toArrowData(
+      field.type,
+      values.map((v) => (isMissing(v) ? null : ((v as Record<string, unknown>)[field.name] ?? null))),
+      `${column}.${field.name}`,
+    ),
+  );
+  return A.makeData({ type: arrowType as A.Struct, ...slots, children });
 }
 
 /** One ferry batch as an arrow RecordBatch. */
