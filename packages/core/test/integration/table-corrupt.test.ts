@@ -11,11 +11,11 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FerryError, type Schema, t } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Table, table } from "../src/index.ts";
+import { Table, table } from "../../src/index.ts";
 
 const corpus = resolve(
   dirname(fileURLToPath(import.meta.url)),
-  "../../../../shared/data/parquet-testing/data",
+  "../../../../../shared/data/parquet-testing/data",
 );
 
 let dir: string;

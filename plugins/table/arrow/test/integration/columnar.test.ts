@@ -15,11 +15,11 @@ import { readRowGroup } from "@ferry/parquet";
 import { type ColumnBatch, FerryError } from "@ferry/plugin-kit";
 import * as A from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import arrow, { batchesToArrow, fromArrowData, toArrowSchema } from "../src/index.ts";
+import arrow, { batchesToArrow, fromArrowData, toArrowSchema } from "../../src/index.ts";
 
 const corpusRoot = resolve(
   dirname(fileURLToPath(import.meta.url)),
-  "../../../../../shared/data/parquet-testing",
+  "../../../../../../shared/data/parquet-testing",
 );
 const corpus = join(corpusRoot, "data");
 const flavour = arrow();

@@ -12,11 +12,11 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { readRowGroup } from "@ferry/parquet";
 import { FerryError, type Schema, t } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Table, table } from "../src/index.ts";
+import { Table, table } from "../../src/index.ts";
 
 const corpusRoot = resolve(
   dirname(fileURLToPath(import.meta.url)),
-  "../../../../shared/data/parquet-testing",
+  "../../../../../shared/data/parquet-testing",
 );
 
 let dir: string;
