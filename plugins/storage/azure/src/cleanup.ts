@@ -3,7 +3,7 @@
  * it committed. Azure drops them after 7 days; until then they hold space. ferry names its blocks
  * `<owner>-<index>` with core's temp-name head (`.ferry-tmp-<host>.<pid>.<random>`), so the owner of
  * an abandoned upload is read back from its block list and core's stale rule applies (leftovers.ts
- * in @ferry/core); blocks named by anything else are removed only by age.
+ * in @ferry/plugin-kit); blocks named by anything else are removed only by age.
  *
  * Found by listing the prefix twice, with and without uncommitted blobs. Removed by Delete Blob, or,
  * where the service refuses to delete a blob that has never been committed, by committing an empty

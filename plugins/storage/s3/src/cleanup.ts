@@ -2,7 +2,7 @@
  * `cleanup`: multipart uploads below a prefix that were started and never completed or aborted — a
  * writer killed mid-upload leaves its parts stored (and billed) until a lifecycle rule or this
  * removes them. An upload carries nothing ferry can name its writer by (ListMultipartUploads returns
- * no metadata), so core's age rule alone applies (leftovers.ts in @ferry/core): an upload is stale
+ * no metadata), so core's age rule alone applies (leftovers.ts in @ferry/plugin-kit): an upload is stale
  * when its newest part (or, with none, its start) is older than `olderThanMs`. Removed with
  * AbortMultipartUpload. A server that cannot list or abort uploads is reported, never passed over.
  */

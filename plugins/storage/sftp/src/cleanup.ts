@@ -1,7 +1,7 @@
 /**
  * `cleanup`: temp files that writes killed outright left on the host (`.ferry-tmp-<host>.<pid>.…`,
  * owner = the machine and process that ran ferry), found by walking directories over SFTP without
- * following links, and removed when stale by core's rule (leftovers.ts in @ferry/core).
+ * following links, and removed when stale by core's rule (leftovers.ts in @ferry/plugin-kit).
  */
 import { posix } from "node:path";
 import {
