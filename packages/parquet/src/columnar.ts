@@ -9,7 +9,7 @@
 
 import type { ColumnVector, DataType, Field, FixedArray } from "@ferry/plugin-kit";
 import { errors } from "@ferry/plugin-kit";
-import type { ColumnChunk, SchemaElement } from "hyparquet";
+import type { ColumnChunk, PageHeader, SchemaElement } from "hyparquet";
 import { parquetHeader } from "hyparquet/src/column.js";
 import { decompressPage } from "hyparquet/src/datapage.js";
 import { deltaBinaryUnpack } from "hyparquet/src/delta.js";
@@ -433,7 +433,6 @@ function decodeChunk(
     MAX_BYTES_HINT,
   );
   const builder = new ColumnBuilder(rows, layout, nullable, byteHint);
-  const physical = meta.type;
   const reader = { view: new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength), offset: 0 };
   let dictionary: Dense | undefined;
   while (builder.position < rows) {
@@ -443,85 +442,131 @@ function decodeChunk(
     const compressed = chunk.subarray(reader.offset, reader.offset + header.compressed_page_size);
     reader.offset += header.compressed_page_size;
     if (compressed.byteLength !== header.compressed_page_size) throw new Error("page runs past its chunk");
-    const uncompressed = Number(header.uncompressed_page_size);
     if (header.type === "DICTIONARY_PAGE") {
+      const uncompressed = Number(header.uncompressed_page_size);
       const page = decompressPage(compressed, uncompressed, meta.codec, decompressors);
       const count = header.dictionary_page_header!.num_values;
-      dictionary = readPlainDense(page, 0, count, physical, layout);
+      dictionary = readPlainDense(page, 0, count, meta.type, layout);
       continue;
     }
-    let page: Uint8Array;
-    let levelCount: number;
-    let defined: Uint8Array | undefined;
-    let nulls = 0;
-    let at = 0;
-    let encoding: string;
-    if (header.type === "DATA_PAGE") {
-      const daph = header.data_page_header!;
-      page = decompressPage(compressed, uncompressed, meta.codec, decompressors);
-      levelCount = daph.num_values;
-      encoding = daph.encoding;
-      if (nullable) {
-        const levels = readLevels(page, 0, levelCount, undefined);
-        at = levels.end;
-        nulls = levels.nulls;
-        defined = levels.defined;
-      }
-    } else if (header.type === "DATA_PAGE_V2") {
-      const v2 = header.data_page_header_v2!;
-      levelCount = v2.num_values;
-      encoding = v2.encoding;
-      if (v2.repetition_levels_byte_length !== 0) throw new NotColumnar("repetition levels in a flat column");
-      const levelBytes = v2.definition_levels_byte_length;
-      if (nullable && levelBytes > 0) {
-        const levels = readLevels(compressed, 0, levelCount, levelBytes);
-        nulls = levels.nulls;
-        defined = levels.defined;
-      } else if (nullable && v2.num_nulls > 0) {
-        throw new Error("a v2 page with nulls but no definition levels");
-      }
-      const body = compressed.subarray(levelBytes);
-      page =
-        v2.is_compressed === false
-          ? body
-          : decompressPage(body, uncompressed - levelBytes, meta.codec, decompressors);
-    } else {
-      continue; // index pages carry no rows
-    }
-    const count = levelCount - nulls;
-    if (encoding === "PLAIN" && defined === undefined && appendPlainDirect(builder, page, at, count)) {
-      // copied straight from the page
-    } else if (encoding === "PLAIN") {
-      const dense = readPlainDense(page, at, count, physical, layout);
-      if (defined === undefined && dense.kind === "fixed" && dense.count === levelCount)
-        appendFixedDense(builder, dense);
-      else builder.append(levelCount, defined, dense);
-    } else if (encoding === "PLAIN_DICTIONARY" || encoding === "RLE_DICTIONARY") {
-      if (!dictionary) throw new Error("dictionary-encoded page without a dictionary page");
-      builder.append(levelCount, defined, dictionary, readIndexes(page, at, count));
-    } else if (
-      (encoding === "DELTA_BINARY_PACKED" && (physical === "INT32" || physical === "INT64")) ||
-      (encoding === "BYTE_STREAM_SPLIT" && physical !== "FIXED_LEN_BYTE_ARRAY" && physical !== "BOOLEAN")
-    ) {
-      if (layout.kind !== "fixed") throw new NotColumnar(`encoding ${encoding} for ${physical}`);
-      const pageReader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: at };
-      let stored: FixedArray;
-      if (encoding === "DELTA_BINARY_PACKED") {
-        stored = physical === "INT32" ? new Int32Array(count) : new BigInt64Array(count);
-        if (count > 0) deltaBinaryUnpack(pageReader, count, stored as Int32Array);
-      } else {
-        stored = byteStreamSplit(pageReader, count, physical, undefined) as FixedArray;
-      }
-      const dense: Dense = { kind: "fixed", values: layout.view(stored, count), count };
-      if (defined === undefined && count === levelCount) appendFixedDense(builder, dense);
-      else builder.append(levelCount, defined, dense);
-    } else if (encoding === "RLE" && layout.kind === "bits") {
-      builder.append(levelCount, defined, readRleBooleans(page, at, count));
-    } else {
-      throw new NotColumnar(`encoding ${encoding}`);
-    }
+    const data = readDataPage(header, compressed, meta.codec, nullable, decompressors);
+    if (data) appendDataPage(builder, data, dictionary, meta.type, layout);
   }
   return builder.finish();
+}
+
+/** A data page's values, still encoded, after its definition levels. */
+interface DataPage {
+  page: Uint8Array;
+  /** Where the values start in `page`. */
+  at: number;
+  encoding: string;
+  /** Rows of the page, nulls included. */
+  levelCount: number;
+  defined: Uint8Array | undefined;
+  nulls: number;
+}
+
+/** A v1 or v2 data page split into its levels and its (decompressed) values; undefined for an index page. */
+function readDataPage(
+  header: PageHeader,
+  compressed: Uint8Array,
+  codec: ColumnMeta["codec"],
+  nullable: boolean,
+  decompressors: Decompressors,
+): DataPage | undefined {
+  const uncompressed = Number(header.uncompressed_page_size);
+  if (header.type === "DATA_PAGE") {
+    const daph = header.data_page_header!;
+    const page = decompressPage(compressed, uncompressed, codec, decompressors);
+    const levelCount = daph.num_values;
+    const levels = nullable ? readLevels(page, 0, levelCount, undefined) : undefined;
+    return {
+      page,
+      at: levels?.end ?? 0,
+      encoding: daph.encoding,
+      levelCount,
+      defined: levels?.defined,
+      nulls: levels?.nulls ?? 0,
+    };
+  }
+  if (header.type === "DATA_PAGE_V2") {
+    const v2 = header.data_page_header_v2!;
+    const levelCount = v2.num_values;
+    if (v2.repetition_levels_byte_length !== 0) throw new NotColumnar("repetition levels in a flat column");
+    const levelBytes = v2.definition_levels_byte_length;
+    let levels: ReturnType<typeof readLevels> | undefined;
+    if (nullable && levelBytes > 0) levels = readLevels(compressed, 0, levelCount, levelBytes);
+    else if (nullable && v2.num_nulls > 0) throw new Error("a v2 page with nulls but no definition levels");
+    const body = compressed.subarray(levelBytes);
+    const page =
+      v2.is_compressed === false
+        ? body
+        : decompressPage(body, uncompressed - levelBytes, codec, decompressors);
+    return {
+      page,
+      at: 0,
+      encoding: v2.encoding,
+      levelCount,
+      defined: levels?.defined,
+      nulls: levels?.nulls ?? 0,
+    };
+  }
+  return undefined; // index pages carry no rows
+}
+
+/** A data page's values decoded by their encoding onto the column. */
+function appendDataPage(
+  builder: ColumnBuilder,
+  { page, at, encoding, levelCount, defined, nulls }: DataPage,
+  dictionary: Dense | undefined,
+  physical: ColumnMeta["type"],
+  layout: Layout,
+): void {
+  const count = levelCount - nulls;
+  if (encoding === "PLAIN" && defined === undefined && appendPlainDirect(builder, page, at, count)) {
+    // copied straight from the page
+  } else if (encoding === "PLAIN") {
+    const dense = readPlainDense(page, at, count, physical, layout);
+    if (defined === undefined && dense.kind === "fixed" && dense.count === levelCount)
+      appendFixedDense(builder, dense);
+    else builder.append(levelCount, defined, dense);
+  } else if (encoding === "PLAIN_DICTIONARY" || encoding === "RLE_DICTIONARY") {
+    if (!dictionary) throw new Error("dictionary-encoded page without a dictionary page");
+    builder.append(levelCount, defined, dictionary, readIndexes(page, at, count));
+  } else if (
+    (encoding === "DELTA_BINARY_PACKED" && (physical === "INT32" || physical === "INT64")) ||
+    (encoding === "BYTE_STREAM_SPLIT" && physical !== "FIXED_LEN_BYTE_ARRAY" && physical !== "BOOLEAN")
+  ) {
+    const dense = readFixedEncoded(page, at, count, encoding, physical, layout);
+    if (defined === undefined && count === levelCount) appendFixedDense(builder, dense);
+    else builder.append(levelCount, defined, dense);
+  } else if (encoding === "RLE" && layout.kind === "bits") {
+    builder.append(levelCount, defined, readRleBooleans(page, at, count));
+  } else {
+    throw new NotColumnar(`encoding ${encoding}`);
+  }
+}
+
+/** DELTA_BINARY_PACKED or BYTE_STREAM_SPLIT values of a fixed-width column. */
+function readFixedEncoded(
+  page: Uint8Array,
+  at: number,
+  count: number,
+  encoding: string,
+  physical: ColumnMeta["type"],
+  layout: Layout,
+): Extract<Dense, { kind: "fixed" }> {
+  if (layout.kind !== "fixed") throw new NotColumnar(`encoding ${encoding} for ${physical}`);
+  const pageReader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: at };
+  let stored: FixedArray;
+  if (encoding === "DELTA_BINARY_PACKED") {
+    stored = physical === "INT32" ? new Int32Array(count) : new BigInt64Array(count);
+    if (count > 0) deltaBinaryUnpack(pageReader, count, stored as Int32Array);
+  } else {
+    stored = byteStreamSplit(pageReader, count, physical, undefined) as FixedArray;
+  }
+  return { kind: "fixed", values: layout.view(stored, count), count };
 }
 
 /** The flat column's schema element, or undefined when the column is nested. */
