@@ -600,9 +600,7 @@ export async function readColumnarGroup(
 ): Promise<Record<string, ColumnVector>> {
   const rows = open.rowGroups[groupIndex] ?? 0;
   const decompressors = decompressorsFor(maxPageExpansion);
-  const group = open.metadata.row_groups[groupIndex];
   const out: Record<string, ColumnVector> = {};
-  const slow: string[] = [];
   const file = verifyingBuffer(
     open.file,
     open.metadata,
@@ -610,35 +608,9 @@ export async function readColumnarGroup(
     fields.map((f) => f.name),
     where,
   );
-  const planned: { field: Field; meta: ColumnMeta; layout: Layout; start: number; end: number }[] = [];
-  for (const field of fields) {
-    const element = flatElement(open, field.name);
-    const inFile = open.fileSchema.fields.find((f) => f.name === field.name);
-    const meta = group?.columns.find(
-      (c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === field.name,
-    )?.meta_data;
-    const layout =
-      element && inFile && meta && sameType(field.type, inFile.type) && field.nullable === inFile.nullable
-        ? layoutOf(meta.type, element, field.type)
-        : undefined;
-    const start = Number(meta?.dictionary_page_offset || meta?.data_page_offset);
-    const end = start + Number(meta?.total_compressed_size);
-    if (!layout || !meta || rows === 0 || !(start >= 0 && end <= open.file.byteLength && end >= start))
-      slow.push(field.name);
-    else planned.push({ field, meta, layout, start, end });
-  }
-  // Chunks next to each other are fetched in one range read (a row group is usually one request).
-  planned.sort((a, b) => a.start - b.start);
-  const ranges: { start: number; end: number; chunks: typeof planned }[] = [];
-  for (const chunk of planned) {
-    const last = ranges.at(-1);
-    if (last && chunk.start >= last.end && chunk.start - last.end <= MERGE_GAP) {
-      last.end = Math.max(last.end, chunk.end);
-      last.chunks.push(chunk);
-    } else ranges.push({ start: chunk.start, end: chunk.end, chunks: [chunk] });
-  }
+  const { planned, slow } = planChunks(open, groupIndex, fields, rows);
   await Promise.all(
-    ranges.map(async (range) => {
+    adjacentRanges(planned).map(async (range) => {
       let bytes: Uint8Array;
       try {
         bytes = new Uint8Array(await file.slice(range.start, range.end));
@@ -667,13 +639,77 @@ export async function readColumnarGroup(
       }
     }),
   );
-  if (slow.length > 0) {
-    const values = await readRowGroup(open, groupIndex, slow, where, maxPageExpansion);
-    for (const name of slow) {
-      const column = values[name];
-      if (!column) throw errors.invalidInput(`${where}: column "${name}" could not be read`);
-      out[name] = valuesColumn(column);
-    }
+  if (slow.length > 0)
+    Object.assign(out, await readSlowColumns(open, groupIndex, slow, where, maxPageExpansion));
+  return out;
+}
+
+/** A flat column chunk this path decodes, and where its bytes are in the file. */
+interface PlannedChunk {
+  field: Field;
+  meta: ColumnMeta;
+  layout: Layout;
+  start: number;
+  end: number;
+}
+
+/** The fields read from their pages (`planned`) and the names of those the value path reads (`slow`). */
+function planChunks(
+  open: OpenPart,
+  groupIndex: number,
+  fields: readonly Field[],
+  rows: number,
+): { planned: PlannedChunk[]; slow: string[] } {
+  const group = open.metadata.row_groups[groupIndex];
+  const planned: PlannedChunk[] = [];
+  const slow: string[] = [];
+  for (const field of fields) {
+    const element = flatElement(open, field.name);
+    const inFile = open.fileSchema.fields.find((f) => f.name === field.name);
+    const meta = group?.columns.find(
+      (c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === field.name,
+    )?.meta_data;
+    const layout =
+      element && inFile && meta && sameType(field.type, inFile.type) && field.nullable === inFile.nullable
+        ? layoutOf(meta.type, element, field.type)
+        : undefined;
+    const start = Number(meta?.dictionary_page_offset || meta?.data_page_offset);
+    const end = start + Number(meta?.total_compressed_size);
+    if (!layout || !meta || rows === 0 || !(start >= 0 && end <= open.file.byteLength && end >= start))
+      slow.push(field.name);
+    else planned.push({ field, meta, layout, start, end });
+  }
+  return { planned, slow };
+}
+
+/** Chunks next to each other are fetched in one range read (a row group is usually one request). */
+function adjacentRanges(planned: PlannedChunk[]): { start: number; end: number; chunks: PlannedChunk[] }[] {
+  planned.sort((a, b) => a.start - b.start);
+  const ranges: { start: number; end: number; chunks: PlannedChunk[] }[] = [];
+  for (const chunk of planned) {
+    const last = ranges.at(-1);
+    if (last && chunk.start >= last.end && chunk.start - last.end <= MERGE_GAP) {
+      last.end = Math.max(last.end, chunk.end);
+      last.chunks.push(chunk);
+    } else ranges.push({ start: chunk.start, end: chunk.end, chunks: [chunk] });
+  }
+  return ranges;
+}
+
+/** The columns this path does not decode, through the value path (`readRowGroup`), so the values are the same. */
+async function readSlowColumns(
+  open: OpenPart,
+  groupIndex: number,
+  slow: readonly string[],
+  where: string,
+  maxPageExpansion: number,
+): Promise<Record<string, ColumnVector>> {
+  const values = await readRowGroup(open, groupIndex, slow, where, maxPageExpansion);
+  const out: Record<string, ColumnVector> = {};
+  for (const name of slow) {
+    const column = values[name];
+    if (!column) throw errors.invalidInput(`${where}: column "${name}" could not be read`);
+    out[name] = valuesColumn(column);
   }
   return out;
 }
