@@ -36,37 +36,8 @@ function configuredRegistry(): string {
 
 export async function startNpmRegistry(options: { uplink?: string } = {}): Promise<NpmRegistry> {
   const directory = await mkdtemp(join(tmpdir(), "ferry-registry-"));
-  const uplink = options.uplink ?? configuredRegistry();
   const config = join(directory, "config.yaml");
-  await writeFile(
-    config,
-    [
-      `storage: ${JSON.stringify(join(directory, "storage"))}`,
-      "auth:",
-      "  htpasswd:",
-      `    file: ${JSON.stringify(join(directory, "htpasswd"))}`,
-      "    max_users: 10",
-      "uplinks:",
-      "  public:",
-      `    url: ${JSON.stringify(uplink)}`,
-      "    timeout: 60s",
-      "    maxage: 60m",
-      "packages:",
-      // Never proxied: a package of ours must come from what the test published, not from elsewhere.
-      "  '@ferry/*':",
-      "    access: $all",
-      "    publish: $authenticated",
-      "  '**':",
-      "    access: $all",
-      "    publish: $authenticated",
-      "    proxy: public",
-      "web:",
-      "  enable: false",
-      "log: { type: stdout, format: pretty, level: warn }",
-      "max_body_size: 100mb",
-      "",
-    ].join("\n"),
-  );
+  await writeFile(config, verdaccioConfig(directory, options.uplink ?? configuredRegistry()));
   const port = await freePort();
   const url = `http://${HOST}:${port}/`;
   const child = spawnBackend("verdaccio", process.execPath, [
@@ -82,22 +53,7 @@ export async function startNpmRegistry(options: { uplink?: string } = {}): Promi
     url,
     logs: () => child.logs(),
     npmrc: () => `registry=${url}\n//${HOST}:${port}/:_authToken=${token}\n`,
-    async publish(tarball) {
-      const userconfig = join(directory, "publish.npmrc");
-      await writeFile(userconfig, registry.npmrc());
-      try {
-        await promisify(execFile)(
-          "npm",
-          ["publish", tarball, "--userconfig", userconfig, "--registry", url],
-          {
-            cwd: directory,
-          },
-        );
-      } catch (error) {
-        const { stderr = "" } = error as { stderr?: string };
-        throw new Error(`npm publish ${basename(tarball)} failed: ${stderr.trim() || String(error)}`);
-      }
-    },
+    publish: (tarball) => publishTo(url, directory, registry.npmrc(), tarball),
     stop: stopAndRemove(child, directory),
   };
   try {
@@ -108,18 +64,66 @@ export async function startNpmRegistry(options: { uplink?: string } = {}): Promi
       },
       { what: "verdaccio" },
     );
-    // The registry's own sign-up (what `npm adduser` sends): a user whose token may publish.
-    const response = await fetch(`${url}-/user/org.couchdb.user:ferry`, {
-      method: "PUT",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: "ferry", password: "ferry-test-registry" }),
-    });
-    if (!response.ok)
-      throw new Error(`verdaccio refused to add a user: ${response.status} ${await response.text()}`);
-    token = ((await response.json()) as { token: string }).token;
+    token = await signUp(url);
   } catch (error) {
     await registry.stop();
     throw error;
   }
   return registry;
+}
+
+/** verdaccio's config.yaml: storage and users in `directory`, every package but ours proxied to `uplink`. */
+function verdaccioConfig(directory: string, uplink: string): string {
+  return [
+    `storage: ${JSON.stringify(join(directory, "storage"))}`,
+    "auth:",
+    "  htpasswd:",
+    `    file: ${JSON.stringify(join(directory, "htpasswd"))}`,
+    "    max_users: 10",
+    "uplinks:",
+    "  public:",
+    `    url: ${JSON.stringify(uplink)}`,
+    "    timeout: 60s",
+    "    maxage: 60m",
+    "packages:",
+    // Never proxied: a package of ours must come from what the test published, not from elsewhere.
+    "  '@ferry/*':",
+    "    access: $all",
+    "    publish: $authenticated",
+    "  '**':",
+    "    access: $all",
+    "    publish: $authenticated",
+    "    proxy: public",
+    "web:",
+    "  enable: false",
+    "log: { type: stdout, format: pretty, level: warn }",
+    "max_body_size: 100mb",
+    "",
+  ].join("\n");
+}
+
+/** `npm publish` of `tarball` to the registry at `url`, with `npmrc` as the user's config. */
+async function publishTo(url: string, directory: string, npmrc: string, tarball: string): Promise<void> {
+  const userconfig = join(directory, "publish.npmrc");
+  await writeFile(userconfig, npmrc);
+  try {
+    await promisify(execFile)("npm", ["publish", tarball, "--userconfig", userconfig, "--registry", url], {
+      cwd: directory,
+    });
+  } catch (error) {
+    const { stderr = "" } = error as { stderr?: string };
+    throw new Error(`npm publish ${basename(tarball)} failed: ${stderr.trim() || String(error)}`);
+  }
+}
+
+/** The registry's own sign-up (what `npm adduser` sends): the token of a user who may publish. */
+async function signUp(url: string): Promise<string> {
+  const response = await fetch(`${url}-/user/org.couchdb.user:ferry`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "ferry", password: "ferry-test-registry" }),
+  });
+  if (!response.ok)
+    throw new Error(`verdaccio refused to add a user: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { token: string }).token;
 }

@@ -42,54 +42,88 @@ export async function tarballProblems(
   unpacked: string,
   options: { published: ReadonlyMap<string, string>; machinePaths: readonly string[] },
 ): Promise<string[]> {
-  const { published, machinePaths } = options;
-  const manifest = JSON.parse(readFileSync(join(unpacked, "package.json"), "utf8"));
-  const problems: string[] = [];
-  const say = (what: string) => problems.push(`${manifest.name}: ${what}`);
+  const manifest: Manifest = JSON.parse(readFileSync(join(unpacked, "package.json"), "utf8"));
   const files = filesBelow(unpacked).sort();
-  const has = new Set(files);
+  const found = [
+    ...misplacedFiles(files),
+    ...filesListProblems(manifest, files),
+    ...textProblems(unpacked, files, options.machinePaths),
+    ...missingTargets(manifest, files),
+    ...rangeProblems(manifest, options.published),
+    ...(await importProblems(unpacked, manifest, files)),
+  ];
+  return found.map((what) => `${manifest.name}: ${what}`);
+}
 
-  if (!files.some((file) => /^readme(\.md)?$/i.test(file))) say("no README in the tarball");
+/** The parts of package.json the checks read. */
+interface Manifest {
+  name: string;
+  files?: string[];
+  exports?: unknown;
+  bin?: unknown;
+  main?: unknown;
+  types?: unknown;
+  [field: string]: unknown;
+}
 
+/** No README; a test file or build state shipped. */
+function misplacedFiles(files: readonly string[]): string[] {
+  const problems: string[] = [];
+  if (!files.some((file) => /^readme(\.md)?$/i.test(file))) problems.push("no README in the tarball");
   for (const file of files) {
     if (/(^|\/)(test|tests|__tests__|fixtures)\//.test(file) || /\.(test|spec)\.[cm]?[jt]sx?$/.test(file))
-      say(`ships a test file: ${file}`);
-    if (file.endsWith(".tsbuildinfo")) say(`ships build state: ${file}`);
+      problems.push(`ships a test file: ${file}`);
+    if (file.endsWith(".tsbuildinfo")) problems.push(`ships build state: ${file}`);
   }
+  return problems;
+}
 
-  // The `files` allow-list: nothing outside it, and each entry matches something (a changelog comes
-  // with the first release).
+/**
+ * The `files` allow-list: nothing outside it, and each entry matches something (a changelog comes
+ * with the first release).
+ */
+function filesListProblems(manifest: Manifest, files: readonly string[]): string[] {
+  const problems: string[] = [];
   const allowed: string[] = manifest.files ?? [];
   const always = /^(package\.json|readme(\.md)?|license(\.md|\.txt)?|changelog\.md)$/i;
   const underEntry = (file: string, entry: string) =>
     file === entry || file.startsWith(`${entry.replace(/\/$/, "")}/`);
   for (const file of files) {
     if (!always.test(file) && !allowed.some((entry) => underEntry(file, entry)))
-      say(`ships ${file}, which the package.json "files" list does not name`);
+      problems.push(`ships ${file}, which the package.json "files" list does not name`);
   }
   for (const entry of allowed) {
     if (entry !== "CHANGELOG.md" && !files.some((file) => underEntry(file, entry)))
-      say(`"files" names ${entry}, which is not in the tarball`);
+      problems.push(`"files" names ${entry}, which is not in the tarball`);
   }
+  return problems;
+}
 
-  // Text that names the machine it was built on.
+/** Text that names the machine it was built on; a source map pointing outside the tarball. */
+function textProblems(unpacked: string, files: readonly string[], machinePaths: readonly string[]): string[] {
+  const problems: string[] = [];
+  const has = new Set(files);
   for (const file of files) {
     if (!/\.(js|mjs|cjs|ts|mts|map|json|md)$/.test(file)) continue;
     const text = readFileSync(join(unpacked, file), "utf8");
     for (const path of machinePaths) {
-      if (text.includes(path)) say(`${file} contains the build machine's path ${path}`);
+      if (text.includes(path)) problems.push(`${file} contains the build machine's path ${path}`);
     }
     if (file.endsWith(".map")) {
       const map = JSON.parse(text) as { sources?: string[] };
       for (const source of map.sources ?? []) {
         const target = posix.normalize(posix.join(posix.dirname(file), source));
         if (source.startsWith("/") || !has.has(target))
-          say(`${file} points at ${source}, which is not in the tarball`);
+          problems.push(`${file} points at ${source}, which is not in the tarball`);
       }
     }
   }
+  return problems;
+}
 
-  // Every target of `exports`, `bin`, `main` and `types` is a file of the tarball.
+/** Every target of `exports`, `bin`, `main` and `types` is a file of the tarball. */
+function missingTargets(manifest: Manifest, files: readonly string[]): string[] {
+  const has = new Set(files);
   const targets: string[] = [];
   const collect = (value: unknown) => {
     if (typeof value === "string") targets.push(value);
@@ -99,29 +133,42 @@ export async function tarballProblems(
   collect(manifest.bin);
   collect(manifest.main);
   collect(manifest.types);
-  for (const target of targets) {
-    if (!has.has(posix.normalize(target))) say(`${target} (named in package.json) is not in the tarball`);
-  }
+  return targets
+    .filter((target) => !has.has(posix.normalize(target)))
+    .map((target) => `${target} (named in package.json) is not in the tarball`);
+}
 
-  // Dependency ranges: real versions, and our own packages at the version being published.
+/** Dependency ranges: real versions, and our own packages at the version being published. */
+function rangeProblems(manifest: Manifest, published: ReadonlyMap<string, string>): string[] {
+  const problems: string[] = [];
   for (const field of ["dependencies", "peerDependencies", "optionalDependencies", "devDependencies"]) {
-    for (const [name, range] of Object.entries<string>(manifest[field] ?? {})) {
+    for (const [name, range] of Object.entries((manifest[field] ?? {}) as Record<string, string>)) {
       if (/^(workspace|link|file|catalog|portal):/.test(range))
-        say(`${field} ${name} is "${range}", not a version`);
+        problems.push(`${field} ${name} is "${range}", not a version`);
       else if (published.has(name) && !takes(range, published.get(name)!))
-        say(
+        problems.push(
           `${field} ${name} is "${range}", which does not take the ${published.get(name)} published with it`,
         );
     }
   }
+  return problems;
+}
 
-  // What dist/ imports at run time is declared as a dependency (a devDependency is not installed for
-  // users), and every relative import lands on a file of the tarball.
+/**
+ * What dist/ imports at run time is declared as a dependency (a devDependency is not installed for
+ * users), and every relative import lands on a file of the tarball.
+ */
+async function importProblems(
+  unpacked: string,
+  manifest: Manifest,
+  files: readonly string[],
+): Promise<string[]> {
+  const problems: string[] = [];
   const declared = new Set([
     manifest.name,
-    ...Object.keys(manifest.dependencies ?? {}),
-    ...Object.keys(manifest.peerDependencies ?? {}),
-    ...Object.keys(manifest.optionalDependencies ?? {}),
+    ...Object.keys((manifest.dependencies ?? {}) as object),
+    ...Object.keys((manifest.peerDependencies ?? {}) as object),
+    ...Object.keys((manifest.optionalDependencies ?? {}) as object),
   ]);
   const builtins = new Set(builtinModules);
   const entryPoints = files
@@ -144,15 +191,15 @@ export async function tarballProblems(
         if (!external || path.startsWith("node:") || builtins.has(path)) continue;
         const name = path.startsWith("@") ? path.split("/").slice(0, 2).join("/") : path.split("/")[0]!;
         if (!declared.has(name))
-          say(
+          problems.push(
             `${relative(unpacked, input)} imports ${path}, which is not in dependencies, peerDependencies or optionalDependencies`,
           );
       }
     }
   } catch (error) {
     const { errors = [] } = error as { errors?: { text: string; location?: { file: string } | null }[] };
-    for (const problem of errors) say(`${problem.location?.file ?? "dist"}: ${problem.text}`);
-    if (errors.length === 0) say(`dist/ could not be read: ${String(error)}`);
+    for (const problem of errors) problems.push(`${problem.location?.file ?? "dist"}: ${problem.text}`);
+    if (errors.length === 0) problems.push(`dist/ could not be read: ${String(error)}`);
   }
   return problems;
 }

@@ -9,7 +9,7 @@
 
 import type { ColumnVector, DataType, Field, FixedArray } from "@ferry/plugin-kit";
 import { errors } from "@ferry/plugin-kit";
-import type { ColumnChunk, SchemaElement } from "hyparquet";
+import type { ColumnChunk, PageHeader, SchemaElement } from "hyparquet";
 import { parquetHeader } from "hyparquet/src/column.js";
 import { decompressPage } from "hyparquet/src/datapage.js";
 import { deltaBinaryUnpack } from "hyparquet/src/delta.js";
@@ -433,7 +433,6 @@ function decodeChunk(
     MAX_BYTES_HINT,
   );
   const builder = new ColumnBuilder(rows, layout, nullable, byteHint);
-  const physical = meta.type;
   const reader = { view: new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength), offset: 0 };
   let dictionary: Dense | undefined;
   while (builder.position < rows) {
@@ -443,85 +442,131 @@ function decodeChunk(
     const compressed = chunk.subarray(reader.offset, reader.offset + header.compressed_page_size);
     reader.offset += header.compressed_page_size;
     if (compressed.byteLength !== header.compressed_page_size) throw new Error("page runs past its chunk");
-    const uncompressed = Number(header.uncompressed_page_size);
     if (header.type === "DICTIONARY_PAGE") {
+      const uncompressed = Number(header.uncompressed_page_size);
       const page = decompressPage(compressed, uncompressed, meta.codec, decompressors);
       const count = header.dictionary_page_header!.num_values;
-      dictionary = readPlainDense(page, 0, count, physical, layout);
+      dictionary = readPlainDense(page, 0, count, meta.type, layout);
       continue;
     }
-    let page: Uint8Array;
-    let levelCount: number;
-    let defined: Uint8Array | undefined;
-    let nulls = 0;
-    let at = 0;
-    let encoding: string;
-    if (header.type === "DATA_PAGE") {
-      const daph = header.data_page_header!;
-      page = decompressPage(compressed, uncompressed, meta.codec, decompressors);
-      levelCount = daph.num_values;
-      encoding = daph.encoding;
-      if (nullable) {
-        const levels = readLevels(page, 0, levelCount, undefined);
-        at = levels.end;
-        nulls = levels.nulls;
-        defined = levels.defined;
-      }
-    } else if (header.type === "DATA_PAGE_V2") {
-      const v2 = header.data_page_header_v2!;
-      levelCount = v2.num_values;
-      encoding = v2.encoding;
-      if (v2.repetition_levels_byte_length !== 0) throw new NotColumnar("repetition levels in a flat column");
-      const levelBytes = v2.definition_levels_byte_length;
-      if (nullable && levelBytes > 0) {
-        const levels = readLevels(compressed, 0, levelCount, levelBytes);
-        nulls = levels.nulls;
-        defined = levels.defined;
-      } else if (nullable && v2.num_nulls > 0) {
-        throw new Error("a v2 page with nulls but no definition levels");
-      }
-      const body = compressed.subarray(levelBytes);
-      page =
-        v2.is_compressed === false
-          ? body
-          : decompressPage(body, uncompressed - levelBytes, meta.codec, decompressors);
-    } else {
-      continue; // index pages carry no rows
-    }
-    const count = levelCount - nulls;
-    if (encoding === "PLAIN" && defined === undefined && appendPlainDirect(builder, page, at, count)) {
-      // copied straight from the page
-    } else if (encoding === "PLAIN") {
-      const dense = readPlainDense(page, at, count, physical, layout);
-      if (defined === undefined && dense.kind === "fixed" && dense.count === levelCount)
-        appendFixedDense(builder, dense);
-      else builder.append(levelCount, defined, dense);
-    } else if (encoding === "PLAIN_DICTIONARY" || encoding === "RLE_DICTIONARY") {
-      if (!dictionary) throw new Error("dictionary-encoded page without a dictionary page");
-      builder.append(levelCount, defined, dictionary, readIndexes(page, at, count));
-    } else if (
-      (encoding === "DELTA_BINARY_PACKED" && (physical === "INT32" || physical === "INT64")) ||
-      (encoding === "BYTE_STREAM_SPLIT" && physical !== "FIXED_LEN_BYTE_ARRAY" && physical !== "BOOLEAN")
-    ) {
-      if (layout.kind !== "fixed") throw new NotColumnar(`encoding ${encoding} for ${physical}`);
-      const pageReader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: at };
-      let stored: FixedArray;
-      if (encoding === "DELTA_BINARY_PACKED") {
-        stored = physical === "INT32" ? new Int32Array(count) : new BigInt64Array(count);
-        if (count > 0) deltaBinaryUnpack(pageReader, count, stored as Int32Array);
-      } else {
-        stored = byteStreamSplit(pageReader, count, physical, undefined) as FixedArray;
-      }
-      const dense: Dense = { kind: "fixed", values: layout.view(stored, count), count };
-      if (defined === undefined && count === levelCount) appendFixedDense(builder, dense);
-      else builder.append(levelCount, defined, dense);
-    } else if (encoding === "RLE" && layout.kind === "bits") {
-      builder.append(levelCount, defined, readRleBooleans(page, at, count));
-    } else {
-      throw new NotColumnar(`encoding ${encoding}`);
-    }
+    const data = readDataPage(header, compressed, meta.codec, nullable, decompressors);
+    if (data) appendDataPage(builder, data, dictionary, meta.type, layout);
   }
   return builder.finish();
+}
+
+/** A data page's values, still encoded, after its definition levels. */
+interface DataPage {
+  page: Uint8Array;
+  /** Where the values start in `page`. */
+  at: number;
+  encoding: string;
+  /** Rows of the page, nulls included. */
+  levelCount: number;
+  defined: Uint8Array | undefined;
+  nulls: number;
+}
+
+/** A v1 or v2 data page split into its levels and its (decompressed) values; undefined for an index page. */
+function readDataPage(
+  header: PageHeader,
+  compressed: Uint8Array,
+  codec: ColumnMeta["codec"],
+  nullable: boolean,
+  decompressors: Decompressors,
+): DataPage | undefined {
+  const uncompressed = Number(header.uncompressed_page_size);
+  if (header.type === "DATA_PAGE") {
+    const daph = header.data_page_header!;
+    const page = decompressPage(compressed, uncompressed, codec, decompressors);
+    const levelCount = daph.num_values;
+    const levels = nullable ? readLevels(page, 0, levelCount, undefined) : undefined;
+    return {
+      page,
+      at: levels?.end ?? 0,
+      encoding: daph.encoding,
+      levelCount,
+      defined: levels?.defined,
+      nulls: levels?.nulls ?? 0,
+    };
+  }
+  if (header.type === "DATA_PAGE_V2") {
+    const v2 = header.data_page_header_v2!;
+    const levelCount = v2.num_values;
+    if (v2.repetition_levels_byte_length !== 0) throw new NotColumnar("repetition levels in a flat column");
+    const levelBytes = v2.definition_levels_byte_length;
+    let levels: ReturnType<typeof readLevels> | undefined;
+    if (nullable && levelBytes > 0) levels = readLevels(compressed, 0, levelCount, levelBytes);
+    else if (nullable && v2.num_nulls > 0) throw new Error("a v2 page with nulls but no definition levels");
+    const body = compressed.subarray(levelBytes);
+    const page =
+      v2.is_compressed === false
+        ? body
+        : decompressPage(body, uncompressed - levelBytes, codec, decompressors);
+    return {
+      page,
+      at: 0,
+      encoding: v2.encoding,
+      levelCount,
+      defined: levels?.defined,
+      nulls: levels?.nulls ?? 0,
+    };
+  }
+  return undefined; // index pages carry no rows
+}
+
+/** A data page's values decoded by their encoding onto the column. */
+function appendDataPage(
+  builder: ColumnBuilder,
+  { page, at, encoding, levelCount, defined, nulls }: DataPage,
+  dictionary: Dense | undefined,
+  physical: ColumnMeta["type"],
+  layout: Layout,
+): void {
+  const count = levelCount - nulls;
+  if (encoding === "PLAIN" && defined === undefined && appendPlainDirect(builder, page, at, count)) {
+    // copied straight from the page
+  } else if (encoding === "PLAIN") {
+    const dense = readPlainDense(page, at, count, physical, layout);
+    if (defined === undefined && dense.kind === "fixed" && dense.count === levelCount)
+      appendFixedDense(builder, dense);
+    else builder.append(levelCount, defined, dense);
+  } else if (encoding === "PLAIN_DICTIONARY" || encoding === "RLE_DICTIONARY") {
+    if (!dictionary) throw new Error("dictionary-encoded page without a dictionary page");
+    builder.append(levelCount, defined, dictionary, readIndexes(page, at, count));
+  } else if (
+    (encoding === "DELTA_BINARY_PACKED" && (physical === "INT32" || physical === "INT64")) ||
+    (encoding === "BYTE_STREAM_SPLIT" && physical !== "FIXED_LEN_BYTE_ARRAY" && physical !== "BOOLEAN")
+  ) {
+    const dense = readFixedEncoded(page, at, count, encoding, physical, layout);
+    if (defined === undefined && count === levelCount) appendFixedDense(builder, dense);
+    else builder.append(levelCount, defined, dense);
+  } else if (encoding === "RLE" && layout.kind === "bits") {
+    builder.append(levelCount, defined, readRleBooleans(page, at, count));
+  } else {
+    throw new NotColumnar(`encoding ${encoding}`);
+  }
+}
+
+/** DELTA_BINARY_PACKED or BYTE_STREAM_SPLIT values of a fixed-width column. */
+function readFixedEncoded(
+  page: Uint8Array,
+  at: number,
+  count: number,
+  encoding: string,
+  physical: ColumnMeta["type"],
+  layout: Layout,
+): Extract<Dense, { kind: "fixed" }> {
+  if (layout.kind !== "fixed") throw new NotColumnar(`encoding ${encoding} for ${physical}`);
+  const pageReader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: at };
+  let stored: FixedArray;
+  if (encoding === "DELTA_BINARY_PACKED") {
+    stored = physical === "INT32" ? new Int32Array(count) : new BigInt64Array(count);
+    if (count > 0) deltaBinaryUnpack(pageReader, count, stored as Int32Array);
+  } else {
+    stored = byteStreamSplit(pageReader, count, physical, undefined) as FixedArray;
+  }
+  return { kind: "fixed", values: layout.view(stored, count), count };
 }
 
 /** The flat column's schema element, or undefined when the column is nested. */
@@ -555,9 +600,7 @@ export async function readColumnarGroup(
 ): Promise<Record<string, ColumnVector>> {
   const rows = open.rowGroups[groupIndex] ?? 0;
   const decompressors = decompressorsFor(maxPageExpansion);
-  const group = open.metadata.row_groups[groupIndex];
   const out: Record<string, ColumnVector> = {};
-  const slow: string[] = [];
   const file = verifyingBuffer(
     open.file,
     open.metadata,
@@ -565,35 +608,9 @@ export async function readColumnarGroup(
     fields.map((f) => f.name),
     where,
   );
-  const planned: { field: Field; meta: ColumnMeta; layout: Layout; start: number; end: number }[] = [];
-  for (const field of fields) {
-    const element = flatElement(open, field.name);
-    const inFile = open.fileSchema.fields.find((f) => f.name === field.name);
-    const meta = group?.columns.find(
-      (c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === field.name,
-    )?.meta_data;
-    const layout =
-      element && inFile && meta && sameType(field.type, inFile.type) && field.nullable === inFile.nullable
-        ? layoutOf(meta.type, element, field.type)
-        : undefined;
-    const start = Number(meta?.dictionary_page_offset || meta?.data_page_offset);
-    const end = start + Number(meta?.total_compressed_size);
-    if (!layout || !meta || rows === 0 || !(start >= 0 && end <= open.file.byteLength && end >= start))
-      slow.push(field.name);
-    else planned.push({ field, meta, layout, start, end });
-  }
-  // Chunks next to each other are fetched in one range read (a row group is usually one request).
-  planned.sort((a, b) => a.start - b.start);
-  const ranges: { start: number; end: number; chunks: typeof planned }[] = [];
-  for (const chunk of planned) {
-    const last = ranges.at(-1);
-    if (last && chunk.start >= last.end && chunk.start - last.end <= MERGE_GAP) {
-      last.end = Math.max(last.end, chunk.end);
-      last.chunks.push(chunk);
-    } else ranges.push({ start: chunk.start, end: chunk.end, chunks: [chunk] });
-  }
+  const { planned, slow } = planChunks(open, groupIndex, fields, rows);
   await Promise.all(
-    ranges.map(async (range) => {
+    adjacentRanges(planned).map(async (range) => {
       let bytes: Uint8Array;
       try {
         bytes = new Uint8Array(await file.slice(range.start, range.end));
@@ -622,13 +639,77 @@ export async function readColumnarGroup(
       }
     }),
   );
-  if (slow.length > 0) {
-    const values = await readRowGroup(open, groupIndex, slow, where, maxPageExpansion);
-    for (const name of slow) {
-      const column = values[name];
-      if (!column) throw errors.invalidInput(`${where}: column "${name}" could not be read`);
-      out[name] = valuesColumn(column);
-    }
+  if (slow.length > 0)
+    Object.assign(out, await readSlowColumns(open, groupIndex, slow, where, maxPageExpansion));
+  return out;
+}
+
+/** A flat column chunk this path decodes, and where its bytes are in the file. */
+interface PlannedChunk {
+  field: Field;
+  meta: ColumnMeta;
+  layout: Layout;
+  start: number;
+  end: number;
+}
+
+/** The fields read from their pages (`planned`) and the names of those the value path reads (`slow`). */
+function planChunks(
+  open: OpenPart,
+  groupIndex: number,
+  fields: readonly Field[],
+  rows: number,
+): { planned: PlannedChunk[]; slow: string[] } {
+  const group = open.metadata.row_groups[groupIndex];
+  const planned: PlannedChunk[] = [];
+  const slow: string[] = [];
+  for (const field of fields) {
+    const element = flatElement(open, field.name);
+    const inFile = open.fileSchema.fields.find((f) => f.name === field.name);
+    const meta = group?.columns.find(
+      (c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === field.name,
+    )?.meta_data;
+    const layout =
+      element && inFile && meta && sameType(field.type, inFile.type) && field.nullable === inFile.nullable
+        ? layoutOf(meta.type, element, field.type)
+        : undefined;
+    const start = Number(meta?.dictionary_page_offset || meta?.data_page_offset);
+    const end = start + Number(meta?.total_compressed_size);
+    if (!layout || !meta || rows === 0 || !(start >= 0 && end <= open.file.byteLength && end >= start))
+      slow.push(field.name);
+    else planned.push({ field, meta, layout, start, end });
+  }
+  return { planned, slow };
+}
+
+/** Chunks next to each other are fetched in one range read (a row group is usually one request). */
+function adjacentRanges(planned: PlannedChunk[]): { start: number; end: number; chunks: PlannedChunk[] }[] {
+  planned.sort((a, b) => a.start - b.start);
+  const ranges: { start: number; end: number; chunks: PlannedChunk[] }[] = [];
+  for (const chunk of planned) {
+    const last = ranges.at(-1);
+    if (last && chunk.start >= last.end && chunk.start - last.end <= MERGE_GAP) {
+      last.end = Math.max(last.end, chunk.end);
+      last.chunks.push(chunk);
+    } else ranges.push({ start: chunk.start, end: chunk.end, chunks: [chunk] });
+  }
+  return ranges;
+}
+
+/** The columns this path does not decode, through the value path (`readRowGroup`), so the values are the same. */
+async function readSlowColumns(
+  open: OpenPart,
+  groupIndex: number,
+  slow: readonly string[],
+  where: string,
+  maxPageExpansion: number,
+): Promise<Record<string, ColumnVector>> {
+  const values = await readRowGroup(open, groupIndex, slow, where, maxPageExpansion);
+  const out: Record<string, ColumnVector> = {};
+  for (const name of slow) {
+    const column = values[name];
+    if (!column) throw errors.invalidInput(`${where}: column "${name}" could not be read`);
+    out[name] = valuesColumn(column);
   }
   return out;
 }
