@@ -99,6 +99,15 @@ function filesListProblems(manifest: Manifest, files: readonly string[]): string
   return problems;
 }
 
+/**
+ * Whether `text` holds `path` as a path of its own: not the tail of a URL (`scheme://root/key` is no
+ * mention of a home `/root/`) or of a longer path (`/opt/root/`).
+ */
+function namesPath(text: string, path: string): boolean {
+  const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`(?<![\\w/:.~-])${escaped}`).test(text);
+}
+
 /** Text that names the machine it was built on; a source map pointing outside the tarball. */
 function textProblems(unpacked: string, files: readonly string[], machinePaths: readonly string[]): string[] {
   const problems: string[] = [];
@@ -107,7 +116,7 @@ function textProblems(unpacked: string, files: readonly string[], machinePaths: 
     if (!/\.(js|mjs|cjs|ts|mts|map|json|md)$/.test(file)) continue;
     const text = readFileSync(join(unpacked, file), "utf8");
     for (const path of machinePaths) {
-      if (text.includes(path)) problems.push(`${file} contains the build machine's path ${path}`);
+      if (namesPath(text, path)) problems.push(`${file} contains the build machine's path ${path}`);
     }
     if (file.endsWith(".map")) {
       const map = JSON.parse(text) as { sources?: string[] };

@@ -81,6 +81,13 @@ describe("tarballProblems", () => {
     expect(
       await problemsOf({ ...soundPackage(), "dist/where.js": `export const at = "${MACHINE}/x";\n` }),
     ).toEqual([`@ferry/sample: dist/where.js contains the build machine's path ${MACHINE}`]);
+    // The same letters inside a URL or a longer path are not the machine's path: `s3://home/builder/checkout`.
+    expect(
+      await problemsOf({
+        ...soundPackage(),
+        "dist/where.js": `export const url = "s3:/${MACHINE}/x", deeper = "/opt${MACHINE}";\n`,
+      }),
+    ).toEqual([]);
     expect(
       await problemsOf({
         ...soundPackage(),

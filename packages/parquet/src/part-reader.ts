@@ -2,7 +2,7 @@
  * Reading one parquet part through range reads of a storage: the footer (a bounded tail read) and one
  * row group at a time. hyparquet does the decoding; every failure becomes a FerryError naming the file.
  */
-import { brotliDecompressSync, zstdDecompressSync } from "node:zlib";
+import * as zlib from "node:zlib";
 import type { Schema, Storage } from "@ferry/plugin-kit";
 import { errors, FerryError } from "@ferry/plugin-kit";
 import type { AsyncBuffer, FileMetaData, ParquetParsers, SchemaElement } from "hyparquet";
@@ -41,13 +41,19 @@ export const EXPANSION_FLOOR = 64 * 1024 * 1024;
 /** A page refused before it is decompressed: `readRowGroup` names its column and row group. */
 class DecompressionLimit extends Error {}
 
+type ZstdDecompress = (input: Uint8Array, options: { maxOutputLength: number }) => Buffer;
+
+/** Node's zstd, looked up at run time: a named import of it fails to load on Node before 22.15. */
+function zstdOf(module: object): ((input: Uint8Array, limit: number) => Uint8Array) | undefined {
+  const decompress = (module as { zstdDecompressSync?: ZstdDecompress }).zstdDecompressSync;
+  return decompress && ((input, limit) => decompress(input, { maxOutputLength: Math.max(limit, 1) }));
+}
+
 /** Codecs that honour an output limit as they go (hyparquet-compressors' brotli grows its buffer as the stream says, zstd ignores the length). */
 const NATIVE: Record<string, ((input: Uint8Array, limit: number) => Uint8Array) | undefined> = {
-  BROTLI: (input, limit) => brotliDecompressSync(input, { maxOutputLength: Math.max(limit, 1) }),
-  ZSTD:
-    typeof zstdDecompressSync === "function"
-      ? (input, limit) => zstdDecompressSync(input, { maxOutputLength: Math.max(limit, 1) })
-      : undefined,
+  BROTLI: (input, limit) => zlib.brotliDecompressSync(input, { maxOutputLength: Math.max(limit, 1) }),
+  // zstd joined node:zlib in Node 22.15; on older Nodes (engines allow 22.12) hyparquet's codec is bounded alone.
+  ZSTD: zstdOf(zlib),
 };
 
 /**
