@@ -10,6 +10,7 @@ export * from "./event-loop.ts";
 export * from "./idle-agent.ts";
 export * from "./idle-fetch.ts";
 export * from "./idle-timeout.ts";
+export * from "./lazy.ts";
 export * from "./leftovers.ts";
 export * from "./location.ts";
 export * from "./md5.ts";

@@ -8,17 +8,16 @@
 import type { Agent } from "node:http";
 import type * as StorageBlob from "@azure/storage-blob";
 import type { BlobServiceClient } from "@azure/storage-blob";
-import { type FerryError, idleAgents } from "@ferry/plugin-kit";
+import { type FerryError, idleAgents, lazyImport } from "@ferry/plugin-kit";
 import { type AuthPlan, secretsOf } from "./options.ts";
 
 export type BlobSdk = typeof StorageBlob;
 
-let sdk: Promise<BlobSdk> | undefined;
-
-export function loadSdk(): Promise<BlobSdk> {
-  sdk ??= import("@azure/storage-blob");
-  return sdk;
-}
+/** The SDK, loaded on first use (PluginMissing naming it when it is not installed). */
+export const loadSdk: () => Promise<BlobSdk> = lazyImport(
+  () => import("@azure/storage-blob"),
+  "@azure/storage-blob",
+);
 
 /** The service's blob endpoint, to pick the agent of its protocol. */
 function endpointOf(plan: Exclude<AuthPlan, { kind: "client" }>): string {

@@ -16,7 +16,7 @@ import type {
   WriteOptions,
 } from "@ferry/plugin-kit";
 import { errors, FerryError } from "@ferry/plugin-kit";
-import mime from "mime";
+import { contentTypeOf } from "@ferry/plugin-kit/content-type";
 import { DELETE_BATCH_MAX } from "./capabilities.ts";
 import { cleanupContainer } from "./cleanup.ts";
 import type { BlobSdk, ServiceHandle } from "./client.ts";
@@ -153,8 +153,7 @@ export class AzureDriver implements StorageDriver {
   async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {
     refuseBackslash(this.container, path);
     const contentType =
-      options.contentType ??
-      (this.#options.contentTypeDetection ? (mime.getType(path) ?? undefined) : undefined);
+      options.contentType ?? (this.#options.contentTypeDetection ? contentTypeOf(path) : undefined);
     const result = await this.#run("write", path, (container) =>
       uploadBlob(
         {

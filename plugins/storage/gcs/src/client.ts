@@ -4,7 +4,7 @@
  * instance and shared by its buckets; so is the connection ferry's own upload requests use, which
  * is ended when the last driver using it closes. A caller's own `storage` is used as given.
  */
-import { idleAgents, idleTimeoutMs, registerSecret } from "@ferry/plugin-kit";
+import { idleAgents, idleTimeoutMs, lazyImport, registerSecret } from "@ferry/plugin-kit";
 import type * as GcsSdk from "@google-cloud/storage";
 import type { Storage } from "@google-cloud/storage";
 import { checkCredentials, clientSetup, type GcsOptions } from "./options.ts";
@@ -12,12 +12,11 @@ import type { UploadConnection } from "./upload/request.ts";
 
 export type Sdk = typeof GcsSdk;
 
-let sdk: Promise<Sdk> | undefined;
-
-export function loadSdk(): Promise<Sdk> {
-  sdk ??= import("@google-cloud/storage");
-  return sdk;
-}
+/** The SDK, loaded on first use (PluginMissing naming it when it is not installed). */
+export const loadSdk: () => Promise<Sdk> = lazyImport(
+  () => import("@google-cloud/storage"),
+  "@google-cloud/storage",
+);
 
 /** One plugin instance's client, shared by every bucket it opens. */
 export class GcsClient {

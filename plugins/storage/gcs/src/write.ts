@@ -6,10 +6,11 @@
  * the object appears only when the upload completes: a failure or abort leaves nothing, and the
  * resumable session is cancelled. A connection that stalls fails the upload with the stall error.
  */
+
 import { createHash, type Hash } from "node:crypto";
 import { collectBytes, debugLog, errors, type WriteOptions } from "@ferry/plugin-kit";
+import { contentTypeOf } from "@ferry/plugin-kit/content-type";
 import type { File } from "@google-cloud/storage";
-import mime from "mime";
 import type { ObjectResource } from "./list.ts";
 import { roundChunk } from "./options.ts";
 import {
@@ -46,7 +47,7 @@ function mtimeMetadata(mtime: Date): Record<string, string> {
 
 /** The caller's content type, else (with `contentTypeDetection`) the one of the name's extension. */
 export function contentTypeFor(path: string, options: WriteOptions, detection: boolean): string | undefined {
-  return options.contentType ?? (detection ? (mime.getType(path) ?? undefined) : undefined);
+  return options.contentType ?? (detection ? contentTypeOf(path) : undefined);
 }
 
 /** Object fields sent with the upload (the resource body of the request). */

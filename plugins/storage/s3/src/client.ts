@@ -7,20 +7,20 @@
 import type * as ClientS3 from "@aws-sdk/client-s3";
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import type * as Presigner from "@aws-sdk/s3-request-presigner";
-import { idleAgents, idleTimeoutMs } from "@ferry/plugin-kit";
+import { idleAgents, idleTimeoutMs, lazyImport } from "@ferry/plugin-kit";
 import type { Dispatcher } from "undici";
 import { clientConfig, type S3Options } from "./options.ts";
 
 export type S3Sdk = typeof ClientS3;
 export type PresignerSdk = typeof Presigner;
 
-let sdk: Promise<S3Sdk> | undefined;
 let presigner: Promise<PresignerSdk> | undefined;
 
-export function loadSdk(): Promise<S3Sdk> {
-  sdk ??= import("@aws-sdk/client-s3");
-  return sdk;
-}
+/** The SDK, loaded on first use (PluginMissing naming it when it is not installed). */
+export const loadSdk: () => Promise<S3Sdk> = lazyImport(
+  () => import("@aws-sdk/client-s3"),
+  "@aws-sdk/client-s3",
+);
 
 export function loadPresigner(): Promise<PresignerSdk> {
   presigner ??= import("@aws-sdk/s3-request-presigner");

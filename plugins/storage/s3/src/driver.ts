@@ -1,4 +1,5 @@
 /** One bucket as a ferry StorageDriver. Keys arrive validated and normalised by core. */
+
 import { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type {
@@ -16,7 +17,7 @@ import type {
   WriteOptions,
 } from "@ferry/plugin-kit";
 import { compareKeys, errors } from "@ferry/plugin-kit";
-import mime from "mime";
+import { contentTypeOf } from "@ferry/plugin-kit/content-type";
 import { cleanupUploads } from "./cleanup.ts";
 import { type ClientHandle, loadPresigner, requestOptions, type S3Sdk } from "./client.ts";
 import { mapS3Error } from "./errors.ts";
@@ -172,8 +173,7 @@ export class S3Driver implements StorageDriver {
   async write(path: string, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<Entry> {
     await this.#createOnlyHolds(path, options);
     const contentType =
-      options.contentType ??
-      (this.#options.contentTypeDetection ? (mime.getType(path) ?? undefined) : undefined);
+      options.contentType ?? (this.#options.contentTypeDetection ? contentTypeOf(path) : undefined);
     const result = await this.#run("write", path, (client, sdk) =>
       upload(
         {
