@@ -25,23 +25,14 @@ import type {
   Schema,
   TableFlavour,
 } from "@ferry/plugin-kit";
-import { errors } from "@ferry/plugin-kit";
+import { errors, type FixedArray } from "@ferry/plugin-kit";
 import type { ColumnVector } from "./columnar.ts";
 import { valuesToColumn } from "./columnar-values.ts";
 import { concatChunks } from "./concat.ts";
 import { describeType } from "./parquet-schema.ts";
 
-export type TypedColumn =
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | BigUint64Array;
+/** A column held in a typed array: the fixed-width layouts of the columnar contract. */
+export type TypedColumn = FixedArray;
 
 /** `{ column: values }`. */
 export type ColumnData = Readonly<Record<string, readonly unknown[] | TypedColumn>>;
