@@ -198,7 +198,8 @@ export class S3Driver implements StorageDriver {
       path,
       kind: "file",
       size: result.size,
-      mtime: new Date(),
+      // S3 answers a write without the object's time; LastModified is kept to the second.
+      mtime: new Date(Math.floor(Date.now() / 1000) * 1000),
       etag: unquote(result.etag),
       md5: result.md5,
       contentType: contentType ?? "binary/octet-stream",
