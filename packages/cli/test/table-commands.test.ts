@@ -232,3 +232,82 @@ describe("ferry table: one parquet file, CSV heads and stdout", () => {
     expect(parquet.stderr).toMatch(/- \(stdout\) takes --to csv or --to jsonl/);
   });
 });
+
+describe("ferry table --where and --columns", () => {
+  let sales: string;
+  let csv: string;
+  beforeAll(async () => {
+    sales = join(dir, "sales");
+    await table(
+      {
+        id: [1, 2, 3, 4, 5, 6, 7, 8],
+        region: ["north", "south", "north", "east", null, "south", "north", "east"],
+        amount: [10.5, 20, 30, 40, 50, 60, 70, 80],
+        year: [2023, 2023, 2024, 2024, 2024, 2025, 2025, 2025],
+      },
+      sales,
+      { partitionBy: ["year"] },
+    ).write();
+    csv = join(dir, "sales.csv");
+    await writeFile(csv, "id,region,amount\n1,north,10.5\n2,south,20\n3,north,30\n4,east,40\n");
+  });
+
+  it("head --where keeps only the matching rows, of a table or a CSV file", async () => {
+    const head = await ferryTable("head", "--where", "region = 'north' and amount > 20", sales);
+    expect(head.code).toBe(0);
+    expect(head.stdout).toBe(
+      "id  region  amount  year\n3   north   30      2024\n7   north   70      2025\n",
+    );
+    const fromCsv = await ferryTable("head", "-w", "region in ('north', 'east')", "-c", "id", csv);
+    expect(fromCsv.stdout).toBe("id\n1\n3\n4\n");
+    const few = await ferryTable("head", "-n", "1", "--where", "year >= 2024", "--json", sales);
+    expect(JSON.parse(few.stdout)).toEqual({ event: "row", id: 3, region: "north", amount: 30, year: 2024 });
+  });
+
+  it("count --where counts the rows it keeps, nulls kept out of comparisons", async () => {
+    expect((await ferryTable("count", "--where", "region != 'north'", sales)).stdout).toBe("4\n");
+    expect((await ferryTable("count", "--where", "region is null or year = 2023", sales)).stdout).toBe("3\n");
+    expect((await ferryTable("count", "--where", "not (year = 2025)", sales)).stdout).toBe("5\n");
+  });
+
+  it("convert --where --columns writes only those rows and columns", async () => {
+    const out = join(dir, "north.csv");
+    const result = await ferryTable(
+      "convert",
+      sales,
+      out,
+      "--where",
+      "region = 'north'",
+      "--columns",
+      "id,amount",
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^3 rows: /);
+    expect(await readFile(out, "utf8")).toBe("id,amount\n1,10.5\n3,30\n7,70\n");
+    const fromCsv = join(dir, "big-csv");
+    await ferryTable("convert", csv, fromCsv, "--where", "amount >= 30");
+    expect((await Table.from(fromCsv).fetch()) as unknown).toEqual({
+      id: [3n, 4n],
+      region: ["north", "east"],
+      amount: [30, 40],
+    });
+  });
+
+  it("a bad --where or --columns is a usage error in the flag's words, nothing written", async () => {
+    const unknown = await ferryTable("head", "--where", "regoin = 'north'", sales);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(
+      /--where: column "regoin" is not in the table \(columns: id, region, amount, year\)/,
+    );
+    const cut = await ferryTable("count", "--where", "amount >", sales);
+    expect(cut.code).toBe(2);
+    expect(cut.stderr).toMatch(/--where: expected a value .* found the end/);
+    const typed = await ferryTable("head", "--where", "amount = 'x'", csv);
+    expect(typed.stderr).toMatch(/--where: column "amount" is float64; "x" is not a value of that type/);
+    const out = join(dir, "never.csv");
+    const columns = await ferryTable("convert", sales, out, "--columns", "id,nope");
+    expect(columns.code).toBe(2);
+    expect(columns.stderr).toMatch(/--columns: "nope" is not a column of/);
+    await expect(stat(out)).rejects.toThrow();
+  });
+});

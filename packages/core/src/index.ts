@@ -7,6 +7,9 @@
 
 export type {
   ColumnData,
+  Filter,
+  FilterComparison,
+  FilterValue,
   Group,
   PartFile,
   PlainData,

@@ -4,7 +4,7 @@
  * Metadata (flavour, partitioning, schema) is not written next to the data: `toConfig()` gives it to
  * the resource registry.
  */
-import type { StreamOptions, TableReader, WriteResult, WriteTableOptions } from "@ferry/parquet";
+import type { Filter, StreamOptions, TableReader, WriteResult, WriteTableOptions } from "@ferry/parquet";
 import type { BatchSource, ColumnBatch, Schema, Storage, TableFlavour } from "@ferry/plugin-kit";
 import { errors } from "@ferry/plugin-kit";
 import { ferry } from "./default.ts";
@@ -61,7 +61,25 @@ const TABLE_OPTION_KEYS = [
   "metadata",
   "maxPageExpansion",
 ] as const;
-const STREAM_OPTION_KEYS = ["batchSize", "columns", "shuffle", "dropLast", "prefetch", "signal"] as const;
+const STREAM_OPTION_KEYS = [
+  "batchSize",
+  "columns",
+  "filter",
+  "shuffle",
+  "dropLast",
+  "prefetch",
+  "signal",
+] as const;
+const FETCH_OPTION_KEYS = ["columns", "filter", "signal"] as const;
+
+/** What `fetch`, `fetchBatch` and `head` take. */
+export interface FetchOptions {
+  /** Columns to read, in this order (default: all). */
+  columns?: readonly string[] | undefined;
+  /** Only the rows this keeps: `["year", ">=", 2020]`, `"year >= 2020 and split = 'train'"` (see Filter). */
+  filter?: Filter | undefined;
+  signal?: AbortSignal | undefined;
+}
 
 /** What `write()`'s promise chains to: `table.write().save()`. */
 type TableChain = "save" | "to" | "fetch" | "count" | "exists";
@@ -313,10 +331,11 @@ export class Table<T = unknown> {
     return result;
   }
 
-  /** The whole table (or some columns) in the flavour's type. */
-  async fetch(options: { columns?: readonly string[]; signal?: AbortSignal } = {}): Promise<T> {
+  /** The whole table (or some columns, or the rows a filter keeps) in the flavour's type. */
+  async fetch(options: FetchOptions = {}): Promise<T> {
+    checkOptions(options, FETCH_OPTION_KEYS, "table.fetch()");
     const flavour = await this.flavour();
-    if (flavour.decodeParquet && flavour.concat) {
+    if (flavour.decodeParquet && flavour.concat && options.filter === undefined) {
       // A flavour whose library reads parquet natively (polars) decodes unpartitioned tables itself.
       const reader = await this.reader();
       const { schema, partitionColumns } = await reader.resolveSchema(options.signal);
@@ -340,10 +359,9 @@ export class Table<T = unknown> {
     return flavour.fromBatches({ schema: batch.schema, batches: [batch] });
   }
 
-  /** The whole table (or some columns) as one ColumnBatch. */
-  async fetchBatch(
-    options: { columns?: readonly string[]; signal?: AbortSignal } = {},
-  ): Promise<ColumnBatch> {
+  /** The whole table (or some columns, or the rows a filter keeps) as one ColumnBatch. */
+  async fetchBatch(options: FetchOptions = {}): Promise<ColumnBatch> {
+    checkOptions(options, FETCH_OPTION_KEYS, "table.fetchBatch()");
     return (await this.reader()).fetch(options);
   }
 
@@ -362,9 +380,15 @@ export class Table<T = unknown> {
     yield* (await this.reader()).stream(options);
   }
 
-  /** Rows, from the parquet footers only. */
-  async count(options: { signal?: AbortSignal } = {}): Promise<number> {
-    return (await this.reader()).count(options.signal);
+  /**
+   * Rows, from the parquet footers only; with a filter, the rows it keeps (only the filter's columns
+   * are read, and only in row groups that could match).
+   */
+  async count(
+    options: { filter?: Filter | undefined; signal?: AbortSignal | undefined } = {},
+  ): Promise<number> {
+    checkOptions(options, ["filter", "signal"], "table.count()");
+    return (await this.reader()).count(options.signal, options.filter);
   }
 
   async schema(options: { signal?: AbortSignal } = {}): Promise<Schema> {
@@ -372,12 +396,13 @@ export class Table<T = unknown> {
   }
 
   /**
-   * The first `n` rows (default 5) in the flavour's type, reading only the row groups they are in.
+   * The first `n` rows (default 5; of those a filter keeps) in the flavour's type, reading only the row
+   * groups they are in.
    */
-  async head(n = 5, options: { columns?: readonly string[]; signal?: AbortSignal } = {}): Promise<T> {
+  async head(n = 5, options: FetchOptions = {}): Promise<T> {
     if (!Number.isInteger(n) || n < 0)
       throw errors.invalidInput(`head(n) takes a whole number of rows >= 0, got ${n}`);
-    checkOptions(options, ["columns", "signal"], "table.head()");
+    checkOptions(options, FETCH_OPTION_KEYS, "table.head()");
     const flavour = await this.flavour();
     const reader = await this.reader();
     const batches: ColumnBatch[] = [];

@@ -259,10 +259,45 @@ function sliceBits(bits: Uint8Array, first: number, length: number): Uint8Array 
  * and bigints in the stored form), so readers can skip row groups by value. NaN is left out; a zero
  * bound is written -0 as min and +0 as max, as the format asks. None for other types.
  */
+/** Unsigned byte order, which for UTF-8 is code point order: what parquet's BYTE_ARRAY statistics use. */
+function compareBytes(data: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): number {
+  const length = Math.min(aEnd - a, bEnd - b);
+  for (let i = 0; i < length; i++) {
+    const d = data[a + i]! - data[b + i]!;
+    if (d !== 0) return d;
+  }
+  return aEnd - a - (bEnd - b);
+}
+
+/** The least and greatest value of a text or binary column (hyparquet-writer truncates long ones). */
+function bytesMinMax(column: ColumnVector & { kind: "bytes" }): {
+  min_value?: Uint8Array;
+  max_value?: Uint8Array;
+} {
+  const { offsets, data, validity, length } = column;
+  let min = -1;
+  let max = -1;
+  for (let i = 0; i < length; i++) {
+    if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) continue;
+    if (min < 0) {
+      min = max = i;
+      continue;
+    }
+    if (compareBytes(data, offsets[i]!, offsets[i + 1]!, offsets[min]!, offsets[min + 1]!) < 0) min = i;
+    else if (compareBytes(data, offsets[i]!, offsets[i + 1]!, offsets[max]!, offsets[max + 1]!) > 0) max = i;
+  }
+  if (min < 0) return {};
+  return {
+    min_value: data.slice(offsets[min]!, offsets[min + 1]!),
+    max_value: data.slice(offsets[max]!, offsets[max + 1]!),
+  };
+}
+
 function minMax(
   type: DataType,
   column: ColumnVector,
-): { min_value?: number | bigint; max_value?: number | bigint } {
+): { min_value?: number | bigint | Uint8Array; max_value?: number | bigint | Uint8Array } {
+  if (column.kind === "bytes") return bytesMinMax(column);
   if (column.kind !== "fixed" || (type.type === "float" && type.bits === 16)) return {};
   const { values, validity, length } = column;
   let min: number | bigint | undefined;

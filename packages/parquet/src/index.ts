@@ -13,6 +13,15 @@ export {
 } from "./columnar.ts";
 export { columnarWritable, encodeColumnarParquet } from "./columnar-writer.ts";
 export { concatChunks } from "./concat.ts";
+export {
+  type CompiledFilter,
+  compileFilter,
+  type Filter,
+  type FilterComparison,
+  type FilterValue,
+  filterBatch,
+  parseFilter,
+} from "./filter.ts";
 export { isParquetFileKey, listParts, type PartFile } from "./layout.ts";
 export { describeType, fromParquetSchema, toParquetSchema } from "./parquet-schema.ts";
 export { type OpenPart, openPart, type ReadStats, readRowGroup, storageBuffer } from "./part-reader.ts";
@@ -36,6 +45,7 @@ export {
 export { createRandom, shuffleInPlace } from "./random.ts";
 export type { Group, ShuffleOptions, StreamOptions } from "./reader.ts";
 export { orderedBatches, shuffledBatches, TableReader } from "./reader.ts";
+export { pickFields } from "./select.ts";
 export { csvBatches, jsonLinesBatches, TEXT_BATCH_ROWS } from "./text-rows.ts";
 export type { WriteMode, WriteResult, WriteTableOptions } from "./writer.ts";
 export { writeEncodedPart, writeTable } from "./writer.ts";

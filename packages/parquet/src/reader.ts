@@ -15,11 +15,25 @@ import {
   valuesColumn,
 } from "./columnar.ts";
 import { concatChunks } from "./concat.ts";
+import {
+  type CompiledFilter,
+  compileFilter,
+  exactRange,
+  extraColumns,
+  type Filter,
+  keyOfValue,
+  matchingRows,
+  mayMatch,
+  type Range,
+} from "./filter.ts";
+import { type BloomCache, groupMayMatch } from "./filter-stats.ts";
 import { listParts, type PartFile } from "./layout.ts";
 import { describeType, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
 import { DEFAULT_MAX_PAGE_EXPANSION, type OpenPart, openPart, type ReadStats } from "./part-reader.ts";
 import { inferPartitionType, parsePartitionValue, partitionPairs } from "./partition.ts";
 import { createRandom, shuffleInPlace } from "./random.ts";
+import { pickFields } from "./select.ts";
+import { takeValues, takeVector } from "./take.ts";
 
 /** Footer reads in flight at once for count() and shuffled streams. */
 const FOOTER_CONCURRENCY = 8;
@@ -36,6 +50,11 @@ export interface StreamOptions {
   batchSize?: number | undefined;
   /** Columns to read, in this order (default: all). */
   columns?: readonly string[] | undefined;
+  /**
+   * Only the rows this keeps (see Filter). Parts in Hive partitions it rules out are not opened, row
+   * groups whose statistics or bloom filters rule it out are not fetched.
+   */
+  filter?: Filter | undefined;
   shuffle?: ShuffleOptions | undefined;
   /** Drop a last batch shorter than batchSize. */
   dropLast?: boolean | undefined;
@@ -78,6 +97,17 @@ interface GroupDecoder<C> {
   ): Promise<Record<string, C>>;
   /** A column of `rows` copies of `value` (partition values, nulls of a column a part lacks). */
   fill(value: unknown, rows: number): C;
+  /** The column's JS values (what a filter compares). */
+  values(field: Field, column: C): readonly unknown[];
+  /** The rows at these ascending indexes. */
+  take(column: C, rows: Uint32Array): C;
+}
+
+/** What a read returns (`fields`), what it decodes for that (`read`: and the filter's columns), and the filter. */
+interface Selection {
+  fields: readonly Field[];
+  read: readonly Field[];
+  filter: CompiledFilter | undefined;
 }
 
 /**
@@ -90,11 +120,15 @@ const VALUES: GroupDecoder<unknown[]> = {
     return Object.fromEntries(fields.map((f) => [f.name, columnValues(f.type, columns[f.name]!)]));
   },
   fill: (value, rows) => new Array(rows).fill(value),
+  values: (_field, column) => column,
+  take: takeValues,
 };
 
 const COLUMNAR: GroupDecoder<ColumnVector> = {
   read: readColumnarGroup,
   fill: (value, rows) => valuesColumn(new Array(rows).fill(value)),
+  values: (field, column) => columnValues(field.type, column),
+  take: takeVector,
 };
 
 /** Compatible when the values decode the same way: timestamp s and ms are both Date, timezone is a label. */
@@ -227,7 +261,8 @@ export class TableReader {
    * Row count from the footers alone (no data pages are read). Every part must fit the table's schema,
    * as fetch() requires: a count never includes rows that reading would refuse.
    */
-  async count(signal?: AbortSignal): Promise<number> {
+  async count(signal?: AbortSignal, filter?: Filter): Promise<number> {
+    if (filter !== undefined) return this.#countMatching(filter, signal);
     const parts = await this.#requireParts(signal);
     const { schema, partitionColumns } = await this.resolveSchema(signal);
     let total = 0;
@@ -238,17 +273,28 @@ export class TableReader {
     return total;
   }
 
+  /** Rows the filter keeps: only the filter's columns are decoded, and only where it could match. */
+  async #countMatching(filter: Filter, signal?: AbortSignal): Promise<number> {
+    const { schema, partitionColumns } = await this.resolveSchema(signal);
+    const selection = this.#select(schema, [], filter);
+    let total = 0;
+    for await (const group of this.#groups(selection, schema, partitionColumns, { signal }))
+      total += group.rows;
+    return total;
+  }
+
+  #select(schema: Schema, columns: readonly string[] | undefined, filter: Filter | undefined): Selection {
+    const fields = this.#selectFields(schema, columns);
+    const compiled = filter === undefined ? undefined : compileFilter(filter, schema);
+    return { fields, read: [...fields, ...extraColumns(compiled, fields, schema)], filter: compiled };
+  }
+
   #selectFields(schema: Schema, columns: readonly string[] | undefined): Field[] {
-    if (!columns) return [...schema.fields];
-    return columns.map((name) => {
-      const field = schema.fields.find((f) => f.name === name);
-      if (!field) {
-        throw errors.invalidInput(
-          `column "${name}" is not in the table at ${this.where} (columns: ${schema.fields.map((f) => f.name).join(", ")})`,
-        );
-      }
-      return field;
-    });
+    return pickFields(
+      schema,
+      columns,
+      (name, available) => `column "${name}" is not in the table at ${this.where} (columns: ${available})`,
+    );
   }
 
   /**
@@ -315,31 +361,48 @@ export class TableReader {
     return { columns, rows };
   }
 
+  /**
+   * The rows of `selection` one row group at a time. With a filter: parts whose partition values rule
+   * it out are never opened, row groups whose statistics or bloom filters rule it out never fetched,
+   * and the rest keep only the rows it keeps.
+   */
   async *#groups<C = unknown[]>(
-    fields: readonly Field[],
+    selection: Selection,
+    schema: Schema,
     partitionColumns: readonly string[],
     options: StreamOptions,
     decoder: GroupDecoder<C> = VALUES as unknown as GroupDecoder<C>,
   ): AsyncGenerator<{ columns: Record<string, C>; rows: number }> {
-    const parts = await this.#requireParts(options.signal);
     const ahead = options.prefetch ?? 1;
     if (!Number.isInteger(ahead) || ahead < 0)
       throw errors.invalidInput(`prefetch must be 0 or more row groups, got ${ahead}`);
-    const read = ([open, g]: readonly [OpenPart, number]) =>
-      this.#readGroup(open, g, fields, partitionColumns, decoder);
+    const { filter } = selection;
+    const partitions = (part: PartFile) => partitionRanges(part, schema, partitionColumns, filter);
+    const parts = (await this.#requireParts(options.signal)).filter(
+      (part) => !filter || mayMatch(filter, partitions(part)),
+    );
+    const blooms: BloomCache = new Map();
+    const wanted = (open: OpenPart, g: number) =>
+      !filter || groupMayMatch(filter, open, g, partitions(open.part), blooms);
+    const read = async ([open, g]: readonly [OpenPart, number]) => {
+      const group = await this.#readGroup(open, g, selection.read, partitionColumns, decoder);
+      return keepRows(group, selection, decoder);
+    };
     if (!options.shuffle) {
       const reader = this;
       const inOrder = async function* (): AsyncGenerator<readonly [OpenPart, number]> {
         for (const part of parts) {
           const open = await reader.open(part, options.signal);
-          for (let g = 0; g < open.rowGroups.length; g++) yield [open, g] as const;
+          for (let g = 0; g < open.rowGroups.length; g++) if (await wanted(open, g)) yield [open, g] as const;
         }
       };
       yield* prefetched(inOrder(), read, ahead);
       return;
     }
     const opened = await this.#openAll(parts, options.signal);
-    const units = opened.flatMap((open) => open.rowGroups.map((_, g) => [open, g] as const));
+    const all = opened.flatMap((open) => open.rowGroups.map((_, g) => [open, g] as const));
+    const units: (readonly [OpenPart, number])[] = [];
+    for (const unit of all) if (await wanted(...unit)) units.push(unit);
     shuffleInPlace(units, createRandom(`${options.shuffle.seed}:groups`));
     yield* prefetched(units, read, ahead);
   }
@@ -350,9 +413,10 @@ export class TableReader {
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw errors.invalidInput(`batchSize must be a positive integer, got ${batchSize}`);
     const { schema: tableSchema, partitionColumns } = await this.resolveSchema(options.signal);
-    const fields = this.#selectFields(tableSchema, options.columns);
+    const selection = this.#select(tableSchema, options.columns, options.filter);
+    const { fields } = selection;
     const schema: Schema = { fields, ...(tableSchema.metadata ? { metadata: tableSchema.metadata } : {}) };
-    const groups = this.#groups(fields, partitionColumns, options);
+    const groups = this.#groups(selection, tableSchema, partitionColumns, options);
     const batches = options.shuffle
       ? shuffledBatches(groups, fields, batchSize, options.shuffle)
       : orderedBatches(groups, fields, batchSize);
@@ -369,21 +433,23 @@ export class TableReader {
    * columnar.ts), one per row group of each part; what the columnar path does not decode comes as values.
    */
   async columnar(
-    options: Pick<StreamOptions, "columns" | "prefetch" | "signal"> = {},
+    options: Pick<StreamOptions, "columns" | "filter" | "prefetch" | "signal"> = {},
   ): Promise<{ schema: Schema; groups: AsyncGenerator<ColumnarGroup> }> {
     const { schema: tableSchema, partitionColumns } = await this.resolveSchema(options.signal);
-    const fields = this.#selectFields(tableSchema, options.columns);
+    const selection = this.#select(tableSchema, options.columns, options.filter);
+    const { fields } = selection;
     const schema: Schema = { fields, ...(tableSchema.metadata ? { metadata: tableSchema.metadata } : {}) };
-    return { schema, groups: this.#groups(fields, partitionColumns, options, COLUMNAR) };
+    return { schema, groups: this.#groups(selection, tableSchema, partitionColumns, options, COLUMNAR) };
   }
 
   /** Every row (of the selected columns) in one batch: the caller asked for the whole table in memory. */
-  async fetch(options: Pick<StreamOptions, "columns" | "signal"> = {}): Promise<ColumnBatch> {
+  async fetch(options: Pick<StreamOptions, "columns" | "filter" | "signal"> = {}): Promise<ColumnBatch> {
     const { schema: tableSchema, partitionColumns } = await this.resolveSchema(options.signal);
-    const fields = this.#selectFields(tableSchema, options.columns);
+    const selection = this.#select(tableSchema, options.columns, options.filter);
+    const { fields } = selection;
     const groups: Group[] = [];
     let numRows = 0;
-    for await (const group of this.#groups(fields, partitionColumns, options)) {
+    for await (const group of this.#groups(selection, tableSchema, partitionColumns, options)) {
       groups.push(group);
       numRows += group.rows;
     }
@@ -396,6 +462,49 @@ export class TableReader {
       numRows,
     };
   }
+}
+
+/** Exact ranges of the filter's partition columns for one part (its `col=value/` directories). */
+function partitionRanges(
+  part: PartFile,
+  schema: Schema,
+  partitionColumns: readonly string[],
+  filter: CompiledFilter | undefined,
+): (column: string) => Range | undefined {
+  if (!filter || partitionColumns.length === 0) return () => undefined;
+  const pairs = new Map(partitionPairs(part.relative));
+  return (column) => {
+    if (!partitionColumns.includes(column)) return undefined;
+    const field = schema.fields.find((f) => f.name === column)!;
+    const raw = pairs.get(column);
+    const value = raw === undefined ? null : parsePartitionValue(raw, field.type, column);
+    return exactRange(keyOfValue(filter, column, value));
+  };
+}
+
+/** The rows the filter keeps, in the selected columns only (the filter's own columns dropped). */
+function keepRows<C>(
+  group: { columns: Record<string, C>; rows: number },
+  selection: Selection,
+  decoder: GroupDecoder<C>,
+): { columns: Record<string, C>; rows: number } {
+  const { filter, fields, read } = selection;
+  if (!filter && read.length === fields.length) return group;
+  const columns: Record<string, C> = {};
+  if (!filter) {
+    for (const field of fields) columns[field.name] = group.columns[field.name]!;
+    return { columns, rows: group.rows };
+  }
+  const kept = matchingRows(
+    filter,
+    (name) => decoder.values(read.find((f) => f.name === name)!, group.columns[name]!),
+    group.rows,
+  );
+  for (const field of fields) {
+    const column = group.columns[field.name]!;
+    columns[field.name] = kept.length === group.rows ? column : decoder.take(column, kept);
+  }
+  return { columns, rows: kept.length };
 }
 
 /** Results of `read` over `units` in order, with up to `ahead` reads started before they are needed. */

@@ -6,8 +6,15 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
 import { ferry, Table } from "@ferry/core";
-import { csvBatches, jsonLinesBatches, TEXT_BATCH_ROWS } from "@ferry/parquet";
-import type { BatchSource, ColumnBatch, DataType } from "@ferry/plugin-kit";
+import {
+  compileFilter,
+  csvBatches,
+  filterBatch,
+  jsonLinesBatches,
+  pickFields,
+  TEXT_BATCH_ROWS,
+} from "@ferry/parquet";
+import type { BatchSource, ColumnBatch, DataType, Schema } from "@ferry/plugin-kit";
 import { parse } from "csv-parse";
 import { stringify } from "csv-stringify/sync";
 
@@ -63,19 +70,69 @@ export function rowsOf(batch: ColumnBatch): Record<string, unknown>[] {
 }
 
 /** Plain-text grid for `head`. */
+/** Which rows and columns of a source to read: `--where` and `--columns`. */
+export interface Selection {
+  where?: string | undefined;
+  columns?: string[] | undefined;
+  /** Rows per batch (default TEXT_BATCH_ROWS). */
+  batchSize?: number | undefined;
+}
+
+/** `--columns` checked against the source's columns; the schema of what is read. */
+function selectedSchema(schema: Schema, columns: string[] | undefined, location: string): Schema {
+  const fields = pickFields(
+    schema,
+    columns,
+    (name, available) => `--columns: "${name}" is not a column of ${location} (columns: ${available})`,
+  );
+  return { ...schema, fields };
+}
+
+/**
+ * A source's batches, only the rows `--where` keeps and the `--columns` asked for. A table pushes both
+ * down (partitions and row groups that cannot match are not read); CSV and JSON lines are filtered as
+ * they stream.
+ */
 export async function openSource(
   location: string,
   format: Format,
+  options: TextSourceOptions & Selection,
+  signal: AbortSignal,
+): Promise<BatchSource> {
+  const batchSize = options.batchSize ?? TEXT_BATCH_ROWS;
+  if (format === "parquet" || format === "table") {
+    const table = Table.from(location);
+    const tableSchema = await table.schema({ signal });
+    const schema = selectedSchema(tableSchema, options.columns, location);
+    // Checked here so that a mistake is reported in the flag's words.
+    if (options.where !== undefined) compileFilter(options.where, tableSchema, "--where");
+    const filter = options.where;
+    return { schema, batches: table.streamBatches({ batchSize, signal, columns: options.columns, filter }) };
+  }
+  const source = await openText(location, format, options, signal);
+  const schema = selectedSchema(source.schema, options.columns, location);
+  const filter =
+    options.where === undefined ? undefined : compileFilter(options.where, source.schema, "--where");
+  if (!filter && !options.columns) return source;
+  async function* selected(): AsyncGenerator<ColumnBatch> {
+    for await (const batch of source.batches) {
+      const kept = filter ? filterBatch(batch, filter) : batch;
+      yield {
+        schema,
+        columns: Object.fromEntries(schema.fields.map((f) => [f.name, kept.columns[f.name]!])),
+        numRows: kept.numRows,
+      };
+    }
+  }
+  return { schema, batches: selected() };
+}
+
+async function openText(
+  location: string,
+  format: "csv" | "jsonl",
   options: TextSourceOptions,
   signal: AbortSignal,
 ): Promise<BatchSource> {
-  if (format === "parquet" || format === "table") {
-    const table = Table.from(location);
-    return {
-      schema: await table.schema({ signal }),
-      batches: table.streamBatches({ batchSize: TEXT_BATCH_ROWS, signal }),
-    };
-  }
   const { storage, path } = await ferry.resolve(location);
   const stream = await storage.read(path, { signal });
   if (format === "csv") {

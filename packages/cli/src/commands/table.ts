@@ -5,7 +5,7 @@
  */
 
 import { Table } from "@ferry/core";
-import { describeType, type WriteMode } from "@ferry/parquet";
+import { compileFilter, describeType, type WriteMode } from "@ferry/parquet";
 import { type ColumnBatch, errors } from "@ferry/plugin-kit";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { action, withCommonOptions } from "../context.ts";
@@ -14,6 +14,7 @@ import {
   formatOf,
   openSource,
   rowsOf,
+  type Selection,
   STDOUT,
   type TextSourceOptions,
   textValue,
@@ -52,45 +53,31 @@ function grid(batch: ColumnBatch): string {
     .join("\n");
 }
 
-async function tableHead(
+/** The first `rows` rows (of those `--where` keeps), reading no more of the source than they need. */
+async function firstRows(
   location: string,
+  format: Format,
   rows: number,
-  columns: string[] | undefined,
+  selection: Selection,
   signal: AbortSignal,
 ): Promise<ColumnBatch | undefined> {
-  const stream = Table.from(location).streamBatches({ batchSize: rows, columns, signal });
-  const first = await stream.next();
-  await stream.return(undefined);
-  return first.done ? undefined : first.value;
-}
-
-/** The first rows of a CSV or JSON lines file, typed as `convert` would type them. */
-async function textHead(
-  location: string,
-  format: "csv" | "jsonl",
-  rows: number,
-  columns: string[] | undefined,
-  signal: AbortSignal,
-): Promise<ColumnBatch | undefined> {
-  const source = await openSource(location, format, {}, signal);
-  for (const name of columns ?? []) {
-    if (!source.schema.fields.some((f) => f.name === name))
-      throw errors.invalidInput(
-        `--columns: "${name}" is not a column of ${location} (columns: ${source.schema.fields.map((f) => f.name).join(", ")})`,
-      );
-  }
-  const fields = columns
-    ? columns.map((name) => source.schema.fields.find((f) => f.name === name)!)
-    : source.schema.fields;
+  const source = await openSource(location, format, { ...selection, batchSize: rows }, signal);
+  const taken: ColumnBatch[] = [];
+  let count = 0;
   for await (const batch of source.batches) {
-    const numRows = Math.min(rows, batch.numRows);
-    return {
-      schema: { fields },
-      columns: Object.fromEntries(fields.map((f) => [f.name, batch.columns[f.name]!.slice(0, numRows)])),
-      numRows,
-    };
+    taken.push(batch);
+    count += batch.numRows;
+    if (count >= rows) break;
   }
-  return undefined;
+  if (taken.length === 0) return undefined;
+  const numRows = Math.min(rows, count);
+  const columns = Object.fromEntries(
+    source.schema.fields.map((f) => [
+      f.name,
+      taken.flatMap((batch) => [...batch.columns[f.name]!]).slice(0, numRows),
+    ]),
+  );
+  return { schema: source.schema, columns, numRows };
 }
 
 /** What convert can write where: stdout takes text, one .parquet file takes no partitions nor appends. */
@@ -113,7 +100,10 @@ async function checkDestination(destination: string, to: Format, options: Conver
     );
 }
 
-interface ConvertOptions extends TextSourceOptions {
+const WHERE_HELP =
+  "only rows where this holds, e.g. \"year >= 2020 and split in ('train', 'test')\" (=, !=, <, <=, >, >=, in, not in, is null, is not null, and, or, not)";
+
+interface ConvertOptions extends TextSourceOptions, Selection {
   from?: Format;
   to?: Format;
   partitionBy?: string[];
@@ -139,14 +129,12 @@ function registerHead(tableCommand: Command): void {
       .description("print the first rows")
       .argument("<location>", "table folder, parquet, CSV or JSON lines file (path or URL)")
       .option("-n, --rows <n>", "rows to print", positiveInteger, 10)
-      .option("-c, --columns <names>", "comma-separated columns to show", list),
+      .option("-c, --columns <names>", "comma-separated columns to show", list)
+      .option("-w, --where <condition>", WHERE_HELP),
   ).action(
-    action(async ({ output, signal }, options: { rows: number; columns?: string[] }, location: string) => {
+    action(async ({ output, signal }, options: { rows: number } & Selection, location: string) => {
       const format = formatOf(location, undefined);
-      const first =
-        format === "csv" || format === "jsonl"
-          ? await textHead(location, format, options.rows, options.columns, signal)
-          : await tableHead(location, options.rows, options.columns, signal);
+      const first = await firstRows(location, format, options.rows, options, signal);
       if (!first) return undefined;
       if (output.json) for (const row of rowsOf(first)) output.emit("row", row, undefined);
       else output.emit("rows", {}, grid(first));
@@ -179,11 +167,15 @@ function registerCount(tableCommand: Command): void {
   withCommonOptions(
     tableCommand
       .command("count")
-      .description("count rows (from the parquet footers only)")
-      .argument("<location>", "table folder or parquet file"),
+      .description("count rows (from the parquet footers only; with --where, the rows it keeps)")
+      .argument("<location>", "table folder or parquet file")
+      .option("-w, --where <condition>", WHERE_HELP),
   ).action(
-    action(async ({ output, signal }, _options: object, location: string) => {
-      const rows = await Table.from(location).count({ signal });
+    action(async ({ output, signal }, options: { where?: string }, location: string) => {
+      const table = Table.from(location);
+      if (options.where !== undefined)
+        compileFilter(options.where, await table.schema({ signal }), "--where");
+      const rows = await table.count({ signal, filter: options.where });
       output.emit("count", { rows }, String(rows));
       return undefined;
     }),
@@ -241,6 +233,8 @@ function convertOptions(convert: Command): Command {
         "table",
       ]),
     )
+    .option("-w, --where <condition>", WHERE_HELP)
+    .option("-c, --columns <names>", "comma-separated columns to convert, in this order", list)
     .option("--partition-by <columns>", "Hive-partition the destination table by these columns", list)
     .option("--row-group-size <rows>", "rows per row group", positiveInteger)
     .addOption(

@@ -12,6 +12,7 @@ import {
   jsonLinesBatches,
   orderedBatches,
   type PartFile,
+  pickFields,
   type StreamOptions,
   shuffledBatches,
   shuffleInPlace,
@@ -297,18 +298,12 @@ function relativeName(file: string): string {
 }
 
 function pick(schema: Schema, columns: readonly string[] | undefined): Schema {
-  if (!columns) return schema;
-  return {
-    ...schema,
-    fields: columns.map((name) => {
-      const field = schema.fields.find((f) => f.name === name);
-      if (!field)
-        throw errors.invalidInput(
-          `column "${name}" is not in this dataset (columns: ${schema.fields.map((f) => f.name).join(", ")})`,
-        );
-      return field;
-    }),
-  };
+  const fields = pickFields(
+    schema,
+    columns,
+    (name, available) => `column "${name}" is not in this dataset (columns: ${available})`,
+  );
+  return { ...schema, fields };
 }
 
 async function* memoryGroups(

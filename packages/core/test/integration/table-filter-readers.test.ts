@@ -1,0 +1,188 @@
+/**
+ * Filters checked against others: DuckDB runs the same WHERE on the same Hive-partitioned files and must
+ * keep the same rows (random filters, fixed seed); DuckDB's bloom filters let ferry skip row groups
+ * the statistics cannot; on S3, selecting 1 % of a sorted table moves ≤ 5 % of its bytes, counted on
+ * the wire by a proxy in front of s3rver.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { local, PluginRegistry, Table, table } from "@ferry/core";
+import { createRandom } from "@ferry/parquet";
+import { t } from "@ferry/plugin-kit";
+import s3 from "@ferry/storage-s3";
+import { type FaultProxy, type S3Backend, startFaultProxy, startS3rver } from "@ferry/test-harness";
+import { parquetMetadata } from "hyparquet";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+let dir: string;
+let duck: Awaited<ReturnType<DuckDBInstance["connect"]>>;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ferry-filter-readers-"));
+  duck = await (await DuckDBInstance.create(":memory:")).connect();
+});
+afterAll(async () => {
+  duck?.closeSync();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const STRINGS = ["", "a", "ab", "b", "Z", "é", "\uffff", "😀", "a😀", "it''s"];
+const LITERALS: Record<string, readonly string[]> = {
+  id: ["0", "17", "150", "299", "-1", "7.5"],
+  big: ["-1", "0", "2", "9007199254740993"],
+  x: ["0", "-0", "1.5", "-2.25", "100"],
+  s: STRINGS.map((s) => `'${s}'`),
+  flag: ["true", "false"],
+  d: ["'2024-01-02'", "'2024-01-04'"],
+  part: ["'p1'", "'p2'", "'p3'"],
+  yr: ["2020", "2021", "2022"],
+};
+
+/** A random WHERE clause in the syntax both ferry and DuckDB read. */
+function randomWhere(next: () => number, depth = 0): string {
+  const roll = next();
+  if (depth < 3 && roll < 0.25)
+    return `(${randomWhere(next, depth + 1)}) ${next() < 0.5 ? "and" : "or"} (${randomWhere(next, depth + 1)})`;
+  if (depth < 3 && roll < 0.32) return `not (${randomWhere(next, depth + 1)})`;
+  const columns = Object.keys(LITERALS);
+  const column = columns[Math.floor(next() * columns.length)]!;
+  const values = LITERALS[column]!;
+  const value = () => values[Math.floor(next() * values.length)]!;
+  const kind = next();
+  if (kind < 0.1) return `${column} ${next() < 0.5 ? "is null" : "is not null"}`;
+  if (kind < 0.25) return `${column} ${next() < 0.6 ? "in" : "not in"} (${value()}, ${value()})`;
+  const ops = ["=", "!=", "<", "<=", ">", ">=", "<>"];
+  return `${column} ${ops[Math.floor(next() * ops.length)]} ${value()}`;
+}
+
+describe("ferry's filters keep the rows DuckDB keeps", () => {
+  it("300 random WHERE clauses over a Hive-partitioned table with nulls", async () => {
+    const next = createRandom(99);
+    const n = 300;
+    const pick = <T>(values: readonly T[], nulls = 0.15): T | null =>
+      next() < nulls ? null : values[Math.floor(next() * values.length)]!;
+    const days = [1, 2, 3, 4, 5].map((day) => new Date(Date.UTC(2024, 0, day)));
+    const data = {
+      id: Array.from({ length: n }, (_, i) => i),
+      big: Array.from({ length: n }, () => pick([-3n, -1n, 0n, 2n, 5n, 9007199254740993n])),
+      x: Array.from({ length: n }, () => pick([0, -0, 1.5, -2.25, 3, 100, 1e-9])),
+      s: Array.from({ length: n }, () => pick(STRINGS.map((s) => s.replace("''", "'")))),
+      flag: Array.from({ length: n }, () => pick([true, false])),
+      d: Array.from({ length: n }, () => pick(days)),
+      part: Array.from({ length: n }, () => pick(["p1", "p2"], 0.2)),
+      yr: Array.from({ length: n }, () => pick([2020n, 2021n, 2022n], 0)),
+    };
+    const schema = {
+      fields: [
+        t.field("id", t.int32(), false),
+        t.field("big", t.int64()),
+        t.field("x", t.float64()),
+        t.field("s", t.string()),
+        t.field("flag", t.bool()),
+        t.field("d", t.date()),
+        t.field("part", t.string()),
+        t.field("yr", t.int64()),
+      ],
+    };
+    const location = join(dir, "oracle");
+    await table(data, location, { schema, partitionBy: ["part", "yr"], rowGroupSize: 10 }).write();
+    const reader = await Table.from(location).reader();
+    const source = `read_parquet('${location}/**/*.parquet', hive_partitioning = true)`;
+    for (let round = 0; round < 300; round++) {
+      const where = randomWhere(next);
+      const theirs = (await duck.runAndReadAll(`select id from ${source} where ${where} order by id`))
+        .getRowObjectsJS()
+        .map((row) => Number(row.id));
+      const ours = ((await reader.fetch({ filter: where, columns: ["id"] })).columns.id as number[]).sort(
+        (a, b) => a - b,
+      );
+      expect(ours, where).toEqual(theirs);
+    }
+  });
+});
+
+describe("bloom filters", () => {
+  it("a value inside every row group's min–max but in no bloom filter reads no data pages", async () => {
+    const file = join(dir, "bloom.parquet");
+    // 'k0' … 'k149' in every row group: statistics cannot rule out 'k12345', a bloom filter can.
+    // (DuckDB writes bloom filters for dictionary-encoded columns.)
+    await duck.run(
+      `copy (select i as id, 'k' || (i % 150)::varchar as key from range(200000) t(i))
+       to '${file}' (format parquet, row_group_size 20000)`,
+    );
+    const metadata = parquetMetadata((await readFile(file)).buffer as ArrayBuffer);
+    const keyChunks = metadata.row_groups.map((group) => group.columns[1]!.meta_data!);
+    expect(keyChunks.length).toBeGreaterThanOrEqual(10);
+    expect(keyChunks.every((chunk) => chunk.bloom_filter_offset !== undefined)).toBe(true);
+
+    const whole = await Table.from(file).reader();
+    await whole.fetch({ columns: ["key"] });
+    const footerOnly = await Table.from(file).reader();
+    expect((await footerOnly.fetch({ filter: ["id", "<", 0] })).numRows).toBe(0);
+    const footer = footerOnly.stats.bytesRead;
+    const absent = await Table.from(file).reader();
+    expect((await absent.fetch({ filter: ["key", "=", "k12345"] })).numRows).toBe(0);
+    // Beyond the footer: the ten bloom filters (272 bytes each here), none of the key column's pages.
+    const blooms = keyChunks.reduce((sum, chunk) => sum + (chunk.bloom_filter_length ?? 0), 0);
+    expect(absent.stats.bytesRead - footer).toBe(blooms);
+
+    const present = await Table.from(file).reader();
+    const got = await present.fetch({ filter: "key in ('k123', 'k12345')", columns: ["id"] });
+    expect(got.columns.id).toEqual(
+      Array.from({ length: 1334 }, (_, i) => BigInt(123 + i * 150)).filter((id) => id < 200_000n),
+    );
+    // A value the blooms hold: every row group's pages are read.
+    expect(present.stats.bytesRead).toBeGreaterThan(absent.stats.bytesRead + 10_000);
+  });
+});
+
+describe("on S3, counted on the wire", () => {
+  let server: S3Backend;
+  let proxy: FaultProxy;
+  let registry: PluginRegistry;
+  beforeAll(async () => {
+    server = await startS3rver();
+    proxy = await startFaultProxy({ port: Number(new URL(server.endpoint).port) });
+    registry = new PluginRegistry({ lazy: false }).use(
+      local(),
+      s3({ endpoint: proxy.endpoint, region: server.region, credentials: { ...server.credentials } }),
+    );
+  });
+  afterAll(async () => {
+    await registry?.close();
+    await proxy?.stop();
+    await server?.stop();
+  });
+
+  it("selecting 1 % of a sorted table by its sort column moves under 5 % of the table's bytes", async () => {
+    const n = 200_000;
+    const next = createRandom(5);
+    const hex = () =>
+      Math.floor(next() * 2 ** 32)
+        .toString(16)
+        .padStart(8, "0");
+    const id = Array.from({ length: n }, (_, i) => i);
+    const payload = id.map(() => `${hex()}${hex()}${hex()}${hex()}${hex()}${hex()}`);
+    const url = `s3://${await server.createBucket()}/sorted`;
+    const written = await table({ id, payload }, url, { registry, rowGroupSize: 2_000 }).write();
+    const storage = await written.storage();
+    let size = 0;
+    for (const file of written.lastWrite!.files) size += (await storage.stat(file)).size;
+    expect(size).toBeGreaterThan(8_000_000);
+
+    // The proxy counts what a whole read moves: about the table's size.
+    const before = proxy.bytes.downstream;
+    expect((await Table.from(url, { registry }).fetchBatch({ columns: ["id"] })).numRows).toBe(n);
+    await Table.from(url, { registry }).fetchBatch({ columns: ["payload"] });
+    expect(proxy.bytes.downstream - before).toBeGreaterThan(size * 0.9);
+
+    const start = proxy.bytes.downstream;
+    const one = await Table.from(url, { registry }).fetchBatch({ filter: "id >= 120000 and id < 122000" });
+    expect(one.columns.id).toEqual(id.slice(120_000, 122_000));
+    expect(one.columns.payload).toEqual(payload.slice(120_000, 122_000));
+    const served = proxy.bytes.downstream - start;
+    // Responses include HTTP headers and the listing: still well under 5 % of the table.
+    expect(served).toBeLessThan(size * 0.05);
+  });
+});
