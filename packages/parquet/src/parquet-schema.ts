@@ -378,6 +378,17 @@ function primitiveType(element: SchemaElement, column: string, file: string): Da
   }
 }
 
+/**
+ * A file's own key/value metadata as schema metadata (what pyarrow and `datasets` write there, such as
+ * `huggingface`), without the keys that describe its physical layout; undefined when there is none.
+ */
+export function keyValueMetadata(metadata: FileMetaData): Record<string, string> | undefined {
+  const entries = (metadata.key_value_metadata ?? [])
+    .filter(({ key, value }) => key !== SCHEMA_METADATA_KEY && key !== "ARROW:schema" && value !== undefined)
+    .map(({ key, value }) => [key, value!] as const);
+  return entries.length === 0 ? undefined : Object.fromEntries(entries);
+}
+
 /** ferry.schema as stored in key/value metadata. */
 export function schemaToJson(schema: Schema): string {
   return JSON.stringify(schema);

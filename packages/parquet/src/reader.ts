@@ -28,7 +28,7 @@ import {
 } from "./filter.ts";
 import { type BloomCache, groupMayMatch } from "./filter-stats.ts";
 import { listParts, type PartFile } from "./layout.ts";
-import { describeType, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
+import { describeType, keyValueMetadata, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
 import { DEFAULT_MAX_PAGE_EXPANSION, type OpenPart, openPart, type ReadStats } from "./part-reader.ts";
 import { inferPartitionType, parsePartitionValue, partitionPairs } from "./partition.ts";
 import { createRandom, shuffleInPlace } from "./random.ts";
@@ -238,7 +238,9 @@ export class TableReader {
       const fields: Field[] = [...newest.fileSchema.fields];
       for (const name of partitionColumns)
         fields.push({ name, type: inferPartitionType(partitionValues.get(name)!), nullable: true });
-      return { schema: { fields }, partitionColumns };
+      // Another writer's metadata (a `huggingface` key from `datasets`) reaches the flavour.
+      const metadata = keyValueMetadata(newest.metadata);
+      return { schema: { fields, ...(metadata ? { metadata } : {}) }, partitionColumns };
     })();
     return this.#schema;
   }

@@ -4,9 +4,15 @@
  * files named for their split as `datasets` finds them: parquet, Arrow, CSV, JSON lines) and the
  * parquet-conversion layout ({config}/{split}/NNNN.parquet).
  */
-import type { BatchSource, ColumnBatch, TableFlavour } from "@ferry/plugin-kit";
+import type { BatchSource, ColumnBatch, Schema, TableFlavour } from "@ferry/plugin-kit";
 import { HfDataset } from "./dataset.ts";
-import { featuresFromSchema, HF_METADATA_KEY, huggingfaceMetadata } from "./features.ts";
+import {
+  annotateSchema,
+  featuresFromHuggingfaceMetadata,
+  featuresFromSchema,
+  HF_METADATA_KEY,
+  huggingfaceMetadata,
+} from "./features.ts";
 
 export {
   type DatasetDescription,
@@ -54,10 +60,20 @@ export function hf(options: HfFlavourOptions = {}): TableFlavour<HfDataset> {
     async fromBatches(source) {
       const batches: ColumnBatch[] = [];
       for await (const batch of source.batches) batches.push(batch);
-      return HfDataset.fromBatches(source.schema, batches);
+      return HfDataset.fromBatches(withFileFeatures(source.schema), batches);
     },
-    fromBatch: (batch) => HfDataset.fromBatches(batch.schema, [batch]),
+    fromBatch: (batch) => HfDataset.fromBatches(withFileFeatures(batch.schema), [batch]),
   };
+}
+
+/**
+ * A table `datasets` wrote carries its features in the files' `huggingface` metadata, not in ferry's
+ * field annotations: they are attached to the columns that have none.
+ */
+function withFileFeatures(schema: Schema): Schema {
+  if (schema.fields.some((field) => field.metadata?.["hf.feature"] !== undefined)) return schema;
+  const features = featuresFromHuggingfaceMetadata(schema.metadata?.[HF_METADATA_KEY], "the table");
+  return annotateSchema(schema, features);
 }
 
 export default hf;

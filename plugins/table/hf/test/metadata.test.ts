@@ -57,6 +57,20 @@ describe("Features from the parquet files' huggingface metadata", () => {
       JSON.stringify({ names: ["negative", "positive"], _type: "ClassLabel" }),
     );
   });
+
+  it("Table.from(a file datasets wrote, { flavour: hf() }) has its ClassLabel names too", async () => {
+    const file = join(HUB, "data", "train-00000-of-00001.parquet");
+    const train = await Table.from<HfDataset>(file, { flavour: hf() }).fetch();
+    expect(await train.classNames("label")).toEqual(["negative", "positive"]);
+    const head = await Table.from<HfDataset>(file, { flavour: hf() }).head(2);
+    expect(await head.classNames("label")).toEqual(["negative", "positive"]);
+    // The plain schema carries the file's own metadata, as pyarrow's does.
+    const schema = await Table.from(file).schema();
+    expect(JSON.parse(schema.metadata!.huggingface!).info.features.label).toEqual({
+      names: ["negative", "positive"],
+      _type: "ClassLabel",
+    });
+  });
 });
 
 describe("HF tables carry the huggingface metadata as datasets writes it", () => {
