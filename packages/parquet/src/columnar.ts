@@ -416,7 +416,7 @@ function readRleBooleans(bytes: Uint8Array, offset: number, count: number): Dens
 }
 
 /** One flat column chunk's pages into a column of the row group's rows. */
-function decodeChunk(
+export function decodeChunk(
   chunk: Uint8Array,
   meta: NonNullable<ColumnChunk["meta_data"]>,
   rows: number,
@@ -654,7 +654,7 @@ interface PlannedChunk {
 }
 
 /** The fields read from their pages (`planned`) and the names of those the value path reads (`slow`). */
-function planChunks(
+export function planChunks(
   open: OpenPart,
   groupIndex: number,
   fields: readonly Field[],

@@ -28,7 +28,7 @@ function elementOf(open: OpenPart, column: string): SchemaElement | undefined {
 }
 
 /** A statistics value (as hyparquet read it with ferry's parsers) as a key in the column's order. */
-function statKey(type: DataType, value: unknown): Key | undefined {
+export function statKey(type: DataType, value: unknown): Key | undefined {
   if (value === undefined || value === null) return undefined;
   switch (type.type) {
     case "int":

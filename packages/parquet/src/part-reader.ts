@@ -19,7 +19,7 @@ const FOOTER_FETCH = 64 * 1024;
 const utf8 = new TextDecoder();
 
 /** Timestamps stay raw bigints in the file's unit (converted exactly in values.ts); JSON stays text. */
-const PARSERS: Partial<ParquetParsers> = {
+export const PARSERS: Partial<ParquetParsers> = {
   timestampFromMilliseconds: (v) => v,
   timestampFromMicroseconds: (v) => v,
   timestampFromNanoseconds: (v) => v,

@@ -186,9 +186,12 @@ export class PartWriter {
   /** Append rows (column-major, already validated against `fields` by `encodeColumns`). */
   async writeRows(columns: Record<string, readonly unknown[]>, numRows: number): Promise<void> {
     if (numRows === 0) return;
+    // A page index (each page's min, max and nulls, and where it is) lets readers skip pages.
     const columnData = this.fields.map((field) => ({
       name: field.name,
       data: columns[field.name] as unknown[],
+      columnIndex: true,
+      offsetIndex: true,
     }));
     await this.#writer.write({
       columnData: columnData as never,

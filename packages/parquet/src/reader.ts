@@ -28,6 +28,8 @@ import {
 } from "./filter.ts";
 import { type BloomCache, groupMayMatch } from "./filter-stats.ts";
 import { listParts, type PartFile } from "./layout.ts";
+import { candidateRows, type PageIndexCache, type RowRanges, rowCount } from "./page-index.ts";
+import { readRowRanges } from "./page-read.ts";
 import { describeType, keyValueMetadata, sameType, schemaFromKeyValue } from "./parquet-schema.ts";
 import { DEFAULT_MAX_PAGE_EXPANSION, type OpenPart, openPart, type ReadStats } from "./part-reader.ts";
 import { inferPartitionType, parsePartitionValue, partitionPairs } from "./partition.ts";
@@ -99,6 +101,8 @@ interface GroupDecoder<C> {
   fill(value: unknown, rows: number): C;
   /** The column's JS values (what a filter compares). */
   values(field: Field, column: C): readonly unknown[];
+  /** Columns read in columnar form (some rows of a row group, by the page index) in this decoder's form. */
+  fromVectors(fields: readonly Field[], vectors: Record<string, ColumnVector>): Record<string, C>;
   /** The rows at these ascending indexes. */
   take(column: C, rows: Uint32Array): C;
 }
@@ -122,6 +126,8 @@ const VALUES: GroupDecoder<unknown[]> = {
   fill: (value, rows) => new Array(rows).fill(value),
   values: (_field, column) => column,
   take: takeValues,
+  fromVectors: (fields, vectors) =>
+    Object.fromEntries(fields.map((f) => [f.name, columnValues(f.type, vectors[f.name]!)])),
 };
 
 const COLUMNAR: GroupDecoder<ColumnVector> = {
@@ -129,6 +135,7 @@ const COLUMNAR: GroupDecoder<ColumnVector> = {
   fill: (value, rows) => valuesColumn(new Array(rows).fill(value)),
   values: (field, column) => columnValues(field.type, column),
   take: takeVector,
+  fromVectors: (_fields, vectors) => vectors,
 };
 
 /** Compatible when the values decode the same way: timestamp s and ms are both Date, timezone is a label. */
@@ -340,6 +347,7 @@ export class TableReader {
     fields: readonly Field[],
     partitionColumns: readonly string[],
     decoder: GroupDecoder<C>,
+    pages?: { ranges: RowRanges; cache: PageIndexCache },
   ): Promise<{ columns: Record<string, C>; rows: number }> {
     const where = this.#whereOf(open.part);
     const { fileColumns, absent } = this.#columnsIn(open, fields, partitionColumns);
@@ -350,8 +358,15 @@ export class TableReader {
           `${where}: column ${JSON.stringify(field.name)} cannot be read: ${type.reason}`,
         );
     }
-    const rows = open.rowGroups[groupIndex] ?? 0;
-    const columns = await decoder.read(open, groupIndex, fileColumns, where, this.#maxPageExpansion);
+    // With row ranges (a filter and a page index), only the pages holding them are read.
+    const rows = pages ? rowCount(pages.ranges) : (open.rowGroups[groupIndex] ?? 0);
+    const max = this.#maxPageExpansion;
+    const columns = pages
+      ? decoder.fromVectors(
+          fileColumns,
+          await readRowRanges(open, groupIndex, fileColumns, pages.ranges, where, max, pages.cache),
+        )
+      : await decoder.read(open, groupIndex, fileColumns, where, max);
     for (const name of absent) columns[name] = decoder.fill(null, rows);
     const pairs = new Map(partitionPairs(open.part.relative));
     for (const field of fields) {
@@ -384,10 +399,21 @@ export class TableReader {
       (part) => !filter || mayMatch(filter, partitions(part)),
     );
     const blooms: BloomCache = new Map();
-    const wanted = (open: OpenPart, g: number) =>
-      !filter || groupMayMatch(filter, open, g, partitions(open.part), blooms);
+    const cache: PageIndexCache = new Map();
+    // Rows of a row group the page index leaves (by part and group); none recorded: the whole group.
+    const candidates = new Map<string, RowRanges>();
+    const unitKey = (open: OpenPart, g: number) => `${open.part.path}\u0000${g}`;
+    const wanted = async (open: OpenPart, g: number): Promise<boolean> => {
+      if (!filter) return true;
+      if (!(await groupMayMatch(filter, open, g, partitions(open.part), blooms))) return false;
+      const ranges = await candidateRows(filter, open, g, partitions(open.part), cache);
+      if (ranges) candidates.set(unitKey(open, g), ranges);
+      return ranges === undefined || ranges.length > 0;
+    };
     const read = async ([open, g]: readonly [OpenPart, number]) => {
-      const group = await this.#readGroup(open, g, selection.read, partitionColumns, decoder);
+      const ranges = candidates.get(unitKey(open, g));
+      const pages = ranges && { ranges, cache };
+      const group = await this.#readGroup(open, g, selection.read, partitionColumns, decoder, pages);
       return keepRows(group, selection, decoder);
     };
     if (!options.shuffle) {

@@ -13,7 +13,8 @@ import { createRandom } from "@ferry/parquet";
 import { t } from "@ferry/plugin-kit";
 import s3 from "@ferry/storage-s3";
 import { type FaultProxy, type S3Backend, startFaultProxy, startS3rver } from "@ferry/test-harness";
-import { parquetMetadata } from "hyparquet";
+import { parquetMetadata, readOffsetIndex } from "hyparquet";
+import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let dir: string;
@@ -134,6 +135,52 @@ describe("bloom filters", () => {
     );
     // A value the blooms hold: every row group's pages are read.
     expect(present.stats.bytesRead).toBeGreaterThan(absent.stats.bytesRead + 10_000);
+  });
+});
+
+describe("page indexes others wrote", () => {
+  it("a Polars file of one row group: only the pages holding the selected rows are read", async () => {
+    const file = join(dir, "polars.parquet");
+    const n = 400_000;
+    const next = createRandom(3);
+    const id = Array.from({ length: n }, (_, i) => i);
+    const name = id.map(() =>
+      Math.floor(next() * 2 ** 32)
+        .toString(16)
+        .padStart(8, "0"),
+    );
+    pl.DataFrame({ id, name }).writeParquet(file, { compression: "snappy" });
+    const metadata = parquetMetadata((await readFile(file)).buffer as ArrayBuffer);
+    expect(metadata.row_groups).toHaveLength(1);
+    expect(metadata.row_groups[0]!.columns[0]!.column_index_offset).toBeDefined();
+
+    const whole = await Table.from(file).reader();
+    await whole.fetch();
+    const none = await Table.from(file).reader();
+    await none.fetch({ filter: ["id", "<", 0] });
+    const footer = none.stats.bytesRead;
+    const some = await Table.from(file).reader();
+    const got = await some.fetch({ filter: "id >= 300000 and id < 304000" });
+    expect(got.columns.id).toEqual(id.slice(300_000, 304_000));
+    expect(got.columns.name).toEqual(name.slice(300_000, 304_000));
+    // 1 % of the rows: the pages holding them (Polars writes pages of about 1 MiB), the dictionaries
+    // and the page indexes, not the row group.
+    const bytes = new Uint8Array(await readFile(file));
+    let budget = 0;
+    for (const chunk of metadata.row_groups[0]!.columns) {
+      const at = Number(chunk.offset_index_offset);
+      const view = new DataView(bytes.buffer, bytes.byteOffset + at, chunk.offset_index_length);
+      const pages = readOffsetIndex({ view, offset: 0 }).page_locations;
+      const first = (i: number) => (i < pages.length ? Number(pages[i]!.first_row_index) : n);
+      pages.forEach((page, i) => {
+        if (first(i) < 304_000 && first(i + 1) > 300_000) budget += page.compressed_page_size;
+      });
+      budget +=
+        Number(pages[0]!.offset) - Number(chunk.meta_data!.dictionary_page_offset ?? pages[0]!.offset);
+      budget += (chunk.offset_index_length ?? 0) + (chunk.column_index_length ?? 0);
+    }
+    expect(some.stats.bytesRead - footer).toBeLessThanOrEqual(budget);
+    expect(budget).toBeLessThan((whole.stats.bytesRead - footer) / 2);
   });
 });
 
