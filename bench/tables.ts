@@ -36,6 +36,7 @@ const { values: args } = parseArgs({
     prefetch: { type: "string" },
     repeat: { type: "string" },
     "stream-only": { type: "boolean", default: false },
+    "stream-runs": { type: "string" },
   },
 });
 
@@ -49,6 +50,8 @@ const STREAM_ROW_GROUP = 10_000;
 const PAYLOAD_BYTES = 1_000;
 const STREAM_BATCH = 10_000;
 const REPEAT = Number(args.repeat ?? 3);
+/** Fresh streaming processes run one after the other over the same table (peak RSS varies run to run). */
+const STREAM_RUNS = Number(args["stream-runs"] ?? 1);
 const ROW_GROUP = 100_000;
 
 async function timed<T>(run: () => Promise<T>): Promise<{ seconds: number; value: T }> {
@@ -166,7 +169,7 @@ async function main(): Promise<void> {
 
     // Streaming from S3 (s3rver on 127.0.0.1): a table of STREAM_MIB written by ferry, streamed by a fresh process.
     const server = await startS3rver();
-    let streamed: StreamResult;
+    const streamed: StreamResult[] = [];
     try {
       const registry = new PluginRegistry({ lazy: false }).use(
         s3({ endpoint: server.endpoint, region: server.region, credentials: { ...server.credentials } }),
@@ -179,22 +182,25 @@ async function main(): Promise<void> {
       const storage = await registry.storageFor(parseLocation(url));
       const sizes = await Promise.all(written.value.files.map((file) => storage.stat(file)));
       await registry.close();
-      const child = spawnSync(
-        process.execPath,
-        [
-          ...process.execArgv,
-          new URL("./tables-stream.ts", import.meta.url).pathname,
-          JSON.stringify({ endpoint: server.endpoint, url }),
-          ...(args.prefetch === undefined ? [] : ["--prefetch", args.prefetch]),
-        ],
-        { encoding: "utf8", maxBuffer: 1 << 20 },
-      );
-      if (child.status !== 0) throw new Error(`streaming child failed: ${child.stderr}`);
-      streamed = {
-        ...(JSON.parse(child.stdout) as Omit<StreamResult, "bytes" | "writeSeconds">),
-        bytes: sizes.reduce((sum, entry) => sum + entry.size, 0),
-        writeSeconds: written.seconds,
-      };
+      const bytes = sizes.reduce((sum, entry) => sum + entry.size, 0);
+      for (let run = 0; run < STREAM_RUNS; run++) {
+        const child = spawnSync(
+          process.execPath,
+          [
+            ...process.execArgv,
+            new URL("./tables-stream.ts", import.meta.url).pathname,
+            JSON.stringify({ endpoint: server.endpoint, url }),
+            ...(args.prefetch === undefined ? [] : ["--prefetch", args.prefetch]),
+          ],
+          { encoding: "utf8", maxBuffer: 1 << 20 },
+        );
+        if (child.status !== 0) throw new Error(`streaming child failed: ${child.stderr}`);
+        streamed.push({
+          ...(JSON.parse(child.stdout) as Omit<StreamResult, "bytes" | "writeSeconds">),
+          bytes,
+          writeSeconds: written.seconds,
+        });
+      }
     } finally {
       await server.stop();
     }
@@ -223,7 +229,7 @@ interface StreamResult {
   writeSeconds: number;
 }
 
-function render(rows: Row[], streamed: StreamResult): string {
+function render(rows: Row[], runs: readonly StreamResult[]): string {
   const mib = (kib: number) => (kib / 1024).toFixed(0);
   const lines = [
     `# Tables: ${ROWS.toLocaleString("en")} rows × 6 columns`,
@@ -249,14 +255,20 @@ function render(rows: Row[], streamed: StreamResult): string {
     }
   }
   const mibOf = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
-  const peak = streamed.peakKiB / 1024;
   lines.push(
     "",
-    `## Streaming a ${mibOf(streamed.bytes)} MiB table from S3 in batches of ${STREAM_BATCH.toLocaleString("en")} rows`,
+    `## Streaming a ${mibOf(runs[0]!.bytes)} MiB table from S3 in batches of ${STREAM_BATCH.toLocaleString("en")} rows`,
     "",
     "| rows | table on S3 | written by ferry in | streamed in | fetched from S3 | largest request | RSS before | JS heap high | ArrayBuffers high | peak RSS | target |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    `| ${streamed.rows.toLocaleString("en")} | ${mibOf(streamed.bytes)} MiB | ${streamed.writeSeconds.toFixed(1)} s | ${streamed.seconds.toFixed(1)} s (${(streamed.bytes / 1024 / 1024 / streamed.seconds).toFixed(0)} MiB/s) | ${mibOf(streamed.bytesRead)} MiB | ${mibOf(streamed.largestRead)} MiB | ${mib(streamed.baselineKiB)} MiB | ${mib(streamed.heapKiB)} MiB | ${mib(streamed.arrayBuffersKiB)} MiB | ${peak.toFixed(0)} MiB | ≤ ${STREAM_RSS_TARGET_MIB} MiB: ${peak <= STREAM_RSS_TARGET_MIB ? "met" : "NOT met"} |`,
+  );
+  for (const streamed of runs) {
+    const peak = streamed.peakKiB / 1024;
+    lines.push(
+      `| ${streamed.rows.toLocaleString("en")} | ${mibOf(streamed.bytes)} MiB | ${streamed.writeSeconds.toFixed(1)} s | ${streamed.seconds.toFixed(1)} s (${(streamed.bytes / 1024 / 1024 / streamed.seconds).toFixed(0)} MiB/s) | ${mibOf(streamed.bytesRead)} MiB | ${mibOf(streamed.largestRead)} MiB | ${mib(streamed.baselineKiB)} MiB | ${mib(streamed.heapKiB)} MiB | ${mib(streamed.arrayBuffersKiB)} MiB | ${peak.toFixed(0)} MiB | ≤ ${STREAM_RSS_TARGET_MIB} MiB: ${peak <= STREAM_RSS_TARGET_MIB ? "met" : "NOT met"} |`,
+    );
+  }
+  lines.push(
     "",
     `s3rver on 127.0.0.1 serves the table; rows carry ${PAYLOAD_BYTES} random hex characters so its size is real, in row groups of`,
     `${STREAM_ROW_GROUP.toLocaleString("en")} rows (~10 MiB). A fresh process streams it by ranged reads, holding the current row group and`,

@@ -10,8 +10,8 @@ import pLimit from "p-limit";
 import {
   type ColumnarGroup,
   type ColumnVector,
-  columnValues,
   readColumnarGroup,
+  readValueGroup,
   valuesColumn,
 } from "./columnar.ts";
 import { concatChunks } from "./concat.ts";
@@ -85,10 +85,7 @@ interface GroupDecoder<C> {
  * hyparquet's values: faster, and streaming holds less memory) where it covers the column.
  */
 const VALUES: GroupDecoder<unknown[]> = {
-  read: async (open, g, fields, where, maxPageExpansion) => {
-    const columns = await readColumnarGroup(open, g, fields, where, maxPageExpansion);
-    return Object.fromEntries(fields.map((f) => [f.name, columnValues(f.type, columns[f.name]!)]));
-  },
+  read: readValueGroup,
   fill: (value, rows) => new Array(rows).fill(value),
 };
 
@@ -322,9 +319,7 @@ export class TableReader {
     decoder: GroupDecoder<C> = VALUES as unknown as GroupDecoder<C>,
   ): AsyncGenerator<{ columns: Record<string, C>; rows: number }> {
     const parts = await this.#requireParts(options.signal);
-    const ahead = options.prefetch ?? 1;
-    if (!Number.isInteger(ahead) || ahead < 0)
-      throw errors.invalidInput(`prefetch must be 0 or more row groups, got ${ahead}`);
+    const ahead = readAhead(options.prefetch, fields);
     const read = ([open, g]: readonly [OpenPart, number]) =>
       this.#readGroup(open, g, fields, partitionColumns, decoder);
     if (!options.shuffle) {
@@ -398,21 +393,65 @@ export class TableReader {
   }
 }
 
-/** Results of `read` over `units` in order, with up to `ahead` reads started before they are needed. */
-async function* prefetched<U, R>(
-  units: AsyncIterable<U> | Iterable<U>,
-  read: (unit: U) => Promise<R>,
-  ahead: number,
+/**
+ * Without a `prefetch` option, row groups are read ahead only while those in flight hold at most this
+ * many compressed bytes of the selected columns: a bigger row group is read alone (each one in flight
+ * costs about three times its compressed size: its fetched bytes, its decoded bytes, its values).
+ */
+export const READ_AHEAD_BYTES = 16 * 1024 * 1024;
+
+/** How far to read ahead: `count` row groups, and only while the groups in flight fit `bytes`. */
+interface ReadAhead {
+  count: number;
+  bytes: number;
+  size: (unit: readonly [OpenPart, number]) => number;
+}
+
+function readAhead(prefetch: number | undefined, fields: readonly Field[]): ReadAhead {
+  if (prefetch !== undefined && (!Number.isInteger(prefetch) || prefetch < 0))
+    throw errors.invalidInput(`prefetch must be 0 or more row groups, got ${prefetch}`);
+  const names = new Set(fields.map((f) => f.name));
+  return {
+    count: prefetch ?? 1,
+    bytes: prefetch === undefined ? READ_AHEAD_BYTES : Number.POSITIVE_INFINITY,
+    size: ([open, g]) =>
+      (open.metadata.row_groups[g]?.columns ?? []).reduce(
+        (sum, chunk) =>
+          names.has(chunk.meta_data?.path_in_schema[0] ?? "")
+            ? sum + Number(chunk.meta_data!.total_compressed_size)
+            : sum,
+        0,
+      ),
+  };
+}
+
+/**
+ * Results of `read` over `units` in order, with up to `ahead.count` reads started before they are
+ * needed, as long as the reads in flight fit `ahead.bytes` (a unit bigger than that is read alone).
+ */
+async function* prefetched<R>(
+  units: AsyncIterable<readonly [OpenPart, number]> | Iterable<readonly [OpenPart, number]>,
+  read: (unit: readonly [OpenPart, number]) => Promise<R>,
+  ahead: ReadAhead,
 ): AsyncGenerator<R> {
-  const pending: Promise<R>[] = [];
+  const pending: { result: Promise<R>; bytes: number }[] = [];
+  let inFlight = 0;
+  const next = async (): Promise<R> => {
+    const head = pending.shift()!;
+    inFlight -= head.bytes;
+    return await head.result;
+  };
   for await (const unit of units) {
-    const next = read(unit);
+    const bytes = ahead.size(unit);
+    while (pending.length > 0 && inFlight + bytes > ahead.bytes) yield await next();
+    const result = read(unit);
     // A read ahead that fails is reported when its turn comes; until then it must not count as unhandled.
-    next.catch(() => undefined);
-    pending.push(next);
-    if (pending.length > ahead) yield await pending.shift()!;
+    result.catch(() => undefined);
+    pending.push({ result, bytes });
+    inFlight += bytes;
+    if (pending.length > ahead.count) yield await next();
   }
-  while (pending.length > 0) yield await pending.shift()!;
+  while (pending.length > 0) yield await next();
 }
 
 function emptyColumns(fields: readonly Field[]): Record<string, unknown[]> {
