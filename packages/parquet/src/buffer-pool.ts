@@ -47,6 +47,11 @@ export class BufferPool {
     }
   }
 
+  /** Drop the buffers kept (a finished stream leaves nothing resident behind). */
+  clear(): void {
+    this.#free.length = 0;
+  }
+
   /** Bytes held for reuse (for tests). */
   get heldBytes(): number {
     return this.#free.reduce((sum, b) => sum + b.byteLength, 0);

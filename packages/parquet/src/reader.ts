@@ -7,6 +7,7 @@
 import type { ColumnBatch, DataType, Field, Schema, Storage } from "@ferry/plugin-kit";
 import { errors, throwIfAborted } from "@ferry/plugin-kit";
 import pLimit from "p-limit";
+import { rowGroupBuffers } from "./buffer-pool.ts";
 import {
   type ColumnarGroup,
   type ColumnVector,
@@ -441,17 +442,21 @@ async function* prefetched<R>(
     inFlight -= head.bytes;
     return await head.result;
   };
-  for await (const unit of units) {
-    const bytes = ahead.size(unit);
-    while (pending.length > 0 && inFlight + bytes > ahead.bytes) yield await next();
-    const result = read(unit);
-    // A read ahead that fails is reported when its turn comes; until then it must not count as unhandled.
-    result.catch(() => undefined);
-    pending.push({ result, bytes });
-    inFlight += bytes;
-    if (pending.length > ahead.count) yield await next();
+  try {
+    for await (const unit of units) {
+      const bytes = ahead.size(unit);
+      while (pending.length > 0 && inFlight + bytes > ahead.bytes) yield await next();
+      const result = read(unit);
+      // A read ahead that fails is reported when its turn comes; until then it must not count as unhandled.
+      result.catch(() => undefined);
+      pending.push({ result, bytes });
+      inFlight += bytes;
+      if (pending.length > ahead.count) yield await next();
+    }
+    while (pending.length > 0) yield await next();
+  } finally {
+    rowGroupBuffers.clear();
   }
-  while (pending.length > 0) yield await next();
 }
 
 function emptyColumns(fields: readonly Field[]): Record<string, unknown[]> {

@@ -37,5 +37,7 @@ describe("BufferPool", () => {
     pool.give(again);
     pool.give(again);
     expect(pool.heldBytes).toBe(5 * 1024 * 1024);
+    pool.clear();
+    expect(pool.heldBytes).toBe(0);
   });
 });

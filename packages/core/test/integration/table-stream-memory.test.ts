@@ -60,7 +60,7 @@ async function recording(url: string, events: string[]) {
       if (name === "read")
         return (path: string, options: Parameters<Storage["read"]>[1]) => {
           const range = options?.range;
-          if (range && "offset" in range && range.length > 64 * 1024) {
+          if (range && "offset" in range && range.length !== undefined && range.length > 64 * 1024) {
             reads.push({ offset: range.offset, length: range.length });
             events.push(`read ${reads.length}`);
           }
