@@ -41,8 +41,9 @@ export interface StreamOptions {
   /** Drop a last batch shorter than batchSize. */
   dropLast?: boolean | undefined;
   /**
-   * Row groups read ahead while the current one is consumed (default 1; 0 reads strictly one at a
-   * time). Memory is about (1 + prefetch) row groups.
+   * Row groups read ahead while the current one is consumed (0 reads strictly one at a time). Memory
+   * is about (1 + prefetch) row groups. Default: 1, but only while the row groups in flight hold at
+   * most READ_AHEAD_BYTES (16 MiB) of compressed data: a bigger row group is read alone.
    */
   prefetch?: number | undefined;
   signal?: AbortSignal | undefined;
