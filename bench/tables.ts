@@ -6,13 +6,18 @@
  *   node --conditions=@ferry/source bench/tables.ts           # 1 000 000 rows; a 300 MiB table streamed from S3 (a few minutes)
  *   node --conditions=@ferry/source bench/tables.ts --full    # 5 000 000 rows; a 1 GiB table streamed from S3
  *   node --conditions=@ferry/source bench/tables.ts --rows 200000 --stream-mib 64 --repeat 5
+ *   node --conditions=@ferry/source bench/tables.ts --stream-only --stream-mib 300 --stream-runs 3 --built
+ *
+ * --stream-runs N streams the same table in N fresh processes one after the other. --built (after
+ * `pnpm build`) also streams it, in each run, with the built packages as an installed ferry runs: plain
+ * JavaScript, no TypeScript stripped as modules load (which alone costs ~15 MiB of RSS).
  *
  * Prints a markdown table and writes it to bench/results/tables.md. Timings are wall-clock medians of
  * --repeat runs (default 3) after a warm-up of every path on a small table, on whatever machine runs this.
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -36,6 +41,8 @@ const { values: args } = parseArgs({
     prefetch: { type: "string" },
     repeat: { type: "string" },
     "stream-only": { type: "boolean", default: false },
+    "stream-runs": { type: "string" },
+    built: { type: "boolean", default: false },
   },
 });
 
@@ -49,6 +56,8 @@ const STREAM_ROW_GROUP = 10_000;
 const PAYLOAD_BYTES = 1_000;
 const STREAM_BATCH = 10_000;
 const REPEAT = Number(args.repeat ?? 3);
+/** Fresh streaming processes run one after the other over the same table (peak RSS varies run to run). */
+const STREAM_RUNS = Number(args["stream-runs"] ?? 1);
 const ROW_GROUP = 100_000;
 
 async function timed<T>(run: () => Promise<T>): Promise<{ seconds: number; value: T }> {
@@ -166,7 +175,7 @@ async function main(): Promise<void> {
 
     // Streaming from S3 (s3rver on 127.0.0.1): a table of STREAM_MIB written by ferry, streamed by a fresh process.
     const server = await startS3rver();
-    let streamed: StreamResult;
+    const streamed: StreamResult[] = [];
     try {
       const registry = new PluginRegistry({ lazy: false }).use(
         s3({ endpoint: server.endpoint, region: server.region, credentials: { ...server.credentials } }),
@@ -179,22 +188,30 @@ async function main(): Promise<void> {
       const storage = await registry.storageFor(parseLocation(url));
       const sizes = await Promise.all(written.value.files.map((file) => storage.stat(file)));
       await registry.close();
-      const child = spawnSync(
-        process.execPath,
-        [
-          ...process.execArgv,
-          new URL("./tables-stream.ts", import.meta.url).pathname,
-          JSON.stringify({ endpoint: server.endpoint, url }),
-          ...(args.prefetch === undefined ? [] : ["--prefetch", args.prefetch]),
-        ],
-        { encoding: "utf8", maxBuffer: 1 << 20 },
-      );
-      if (child.status !== 0) throw new Error(`streaming child failed: ${child.stderr}`);
-      streamed = {
-        ...(JSON.parse(child.stdout) as Omit<StreamResult, "bytes" | "writeSeconds">),
-        bytes: sizes.reduce((sum, entry) => sum + entry.size, 0),
-        writeSeconds: written.seconds,
-      };
+      const bytes = sizes.reduce((sum, entry) => sum + entry.size, 0);
+      const childArgs = [
+        JSON.stringify({ endpoint: server.endpoint, url }),
+        ...(args.prefetch === undefined ? [] : ["--prefetch", args.prefetch]),
+      ];
+      const sources = [...process.execArgv, new URL("./tables-stream.ts", import.meta.url).pathname];
+      const built = args.built ? await builtChild() : undefined;
+      for (let run = 0; run < STREAM_RUNS; run++) {
+        for (const [packages, argv] of built
+          ? [["sources", sources] as const, ["built", built] as const]
+          : [["sources", sources] as const]) {
+          const child = spawnSync(process.execPath, [...argv, ...childArgs], {
+            encoding: "utf8",
+            maxBuffer: 1 << 20,
+          });
+          if (child.status !== 0) throw new Error(`streaming child failed: ${child.stderr}`);
+          streamed.push({
+            ...(JSON.parse(child.stdout) as Omit<StreamResult, "bytes" | "writeSeconds" | "packages">),
+            packages,
+            bytes,
+            writeSeconds: written.seconds,
+          });
+        }
+      }
     } finally {
       await server.stop();
     }
@@ -210,7 +227,24 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * The streaming child as an installed ferry runs it: tables-stream.ts with its types stripped into
+ * bench/.work (next to bench's node_modules) and run without the @ferry/source condition, so that
+ * ferry loads from the packages' dist/ folders.
+ */
+async function builtChild(): Promise<string[]> {
+  const { stripTypeScriptTypes } = await import("node:module");
+  const work = new URL("./.work/", import.meta.url);
+  await mkdir(work, { recursive: true });
+  const source = await readFile(new URL("./tables-stream.ts", import.meta.url), "utf8");
+  const script = new URL("tables-stream.mjs", work);
+  await writeFile(script, stripTypeScriptTypes(source));
+  return [...process.execArgv.filter((arg) => !arg.startsWith("--conditions")), script.pathname];
+}
+
 interface StreamResult {
+  /** "sources" (TypeScript, as in the repository) or "built" (dist/, as installed). */
+  packages: string;
   rows: number;
   seconds: number;
   baselineKiB: number;
@@ -223,7 +257,7 @@ interface StreamResult {
   writeSeconds: number;
 }
 
-function render(rows: Row[], streamed: StreamResult): string {
+function render(rows: Row[], runs: readonly StreamResult[]): string {
   const mib = (kib: number) => (kib / 1024).toFixed(0);
   const lines = [
     `# Tables: ${ROWS.toLocaleString("en")} rows × 6 columns`,
@@ -249,19 +283,25 @@ function render(rows: Row[], streamed: StreamResult): string {
     }
   }
   const mibOf = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
-  const peak = streamed.peakKiB / 1024;
   lines.push(
     "",
-    `## Streaming a ${mibOf(streamed.bytes)} MiB table from S3 in batches of ${STREAM_BATCH.toLocaleString("en")} rows`,
+    `## Streaming a ${mibOf(runs[0]!.bytes)} MiB table from S3 in batches of ${STREAM_BATCH.toLocaleString("en")} rows`,
     "",
-    "| rows | table on S3 | written by ferry in | streamed in | fetched from S3 | largest request | RSS before | JS heap high | ArrayBuffers high | peak RSS | target |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    `| ${streamed.rows.toLocaleString("en")} | ${mibOf(streamed.bytes)} MiB | ${streamed.writeSeconds.toFixed(1)} s | ${streamed.seconds.toFixed(1)} s (${(streamed.bytes / 1024 / 1024 / streamed.seconds).toFixed(0)} MiB/s) | ${mibOf(streamed.bytesRead)} MiB | ${mibOf(streamed.largestRead)} MiB | ${mib(streamed.baselineKiB)} MiB | ${mib(streamed.heapKiB)} MiB | ${mib(streamed.arrayBuffersKiB)} MiB | ${peak.toFixed(0)} MiB | ≤ ${STREAM_RSS_TARGET_MIB} MiB: ${peak <= STREAM_RSS_TARGET_MIB ? "met" : "NOT met"} |`,
+    "| packages | rows | table on S3 | written by ferry in | streamed in | fetched from S3 | largest request | RSS before | JS heap high | ArrayBuffers high | peak RSS | target |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+  );
+  for (const streamed of runs) {
+    const peak = streamed.peakKiB / 1024;
+    lines.push(
+      `| ${streamed.packages} | ${streamed.rows.toLocaleString("en")} | ${mibOf(streamed.bytes)} MiB | ${streamed.writeSeconds.toFixed(1)} s | ${streamed.seconds.toFixed(1)} s (${(streamed.bytes / 1024 / 1024 / streamed.seconds).toFixed(0)} MiB/s) | ${mibOf(streamed.bytesRead)} MiB | ${mibOf(streamed.largestRead)} MiB | ${mib(streamed.baselineKiB)} MiB | ${mib(streamed.heapKiB)} MiB | ${mib(streamed.arrayBuffersKiB)} MiB | ${peak.toFixed(0)} MiB | ≤ ${STREAM_RSS_TARGET_MIB} MiB: ${peak <= STREAM_RSS_TARGET_MIB ? "met" : "NOT met"} |`,
+    );
+  }
+  lines.push(
     "",
     `s3rver on 127.0.0.1 serves the table; rows carry ${PAYLOAD_BYTES} random hex characters so its size is real, in row groups of`,
-    `${STREAM_ROW_GROUP.toLocaleString("en")} rows (~10 MiB). A fresh process streams it by ranged reads, holding the current row group and`,
-    "the next one being fetched: memory follows the row group, not the table. It runs with Node's default flags",
-    "(no heap or young-generation settings).",
+    `${STREAM_ROW_GROUP.toLocaleString("en")} rows (~10 MiB). A fresh process streams it by ranged reads, one row group at a time`,
+    "(row groups this big are not read ahead by default): memory follows the row group, not the table. It runs with",
+    "Node's default flags (no heap or young-generation settings).",
     "",
   );
   return lines.join("\n");

@@ -419,7 +419,7 @@ export class Table<T = unknown> {
   /** Rows as plain objects (`{ column: value }`), in order: `for await (const row of table)`. */
   async *[Symbol.asyncIterator](): AsyncGenerator<Record<string, unknown>> {
     const { batchToColumns, columnsToRows } = await codec();
-    for await (const batch of (await this.reader()).stream({ prefetch: 1 })) {
+    for await (const batch of (await this.reader()).stream()) {
       yield* columnsToRows(batchToColumns(batch));
     }
   }

@@ -15,6 +15,7 @@ import { decompressPage } from "hyparquet/src/datapage.js";
 import { deltaBinaryUnpack } from "hyparquet/src/delta.js";
 import { byteStreamSplit, readRleBitPackedHybrid } from "hyparquet/src/encoding.js";
 import { readVarInt } from "hyparquet/src/thrift.js";
+import { type BufferPool, rowGroupBuffers } from "./buffer-pool.ts";
 import { sameType } from "./parquet-schema.ts";
 import {
   DEFAULT_MAX_PAGE_EXPANSION,
@@ -25,7 +26,7 @@ import {
   type OpenPart,
   readRowGroup,
 } from "./part-reader.ts";
-import { verifyingBuffer } from "./row-group-bytes.ts";
+import { chunkVerifier } from "./row-group-bytes.ts";
 
 export type { ColumnarGroup, ColumnVector, FixedArray } from "@ferry/plugin-kit";
 
@@ -133,19 +134,25 @@ type Dense =
 /** The most a string column's bytes are allocated before its pages are decoded (they grow past it as needed). */
 const MAX_BYTES_HINT = 64 * 1024 * 1024;
 
-/** Growable byte buffer for string data. */
+/** Growable byte buffer for string data; from `pool` when the column is dropped once converted to values. */
 class Bytes {
   data: Uint8Array;
   length = 0;
-  constructor(capacity: number) {
-    this.data = new Uint8Array(Math.max(capacity, 64));
+  readonly #pool: BufferPool | undefined;
+  constructor(capacity: number, pool: BufferPool | undefined) {
+    this.#pool = pool;
+    this.data = this.#allocate(Math.max(capacity, 64));
+  }
+  #allocate(size: number): Uint8Array {
+    return this.#pool ? this.#pool.take(size) : new Uint8Array(size);
   }
   reserve(extra: number): void {
     const need = this.length + extra;
     if (need <= this.data.byteLength) return;
     if (need > 2 ** 31 - 1) throw new NotColumnar("more than 2 GiB of bytes in one column of one row group");
-    const grown = new Uint8Array(Math.min(Math.max(need, this.data.byteLength * 2), 2 ** 31 - 1));
+    const grown = this.#allocate(Math.min(Math.max(need, this.data.byteLength * 2), 2 ** 31 - 1));
     grown.set(this.data.subarray(0, this.length));
+    this.#pool?.give(this.data);
     this.data = grown;
   }
   append(source: Uint8Array, start: number, end: number): void {
@@ -232,7 +239,7 @@ class ColumnBuilder {
   offsets: Int32Array | undefined;
   bytes: Bytes | undefined;
 
-  constructor(rows: number, layout: Layout, nullable: boolean, byteHint: number) {
+  constructor(rows: number, layout: Layout, nullable: boolean, byteHint: number, pool?: BufferPool) {
     this.rows = rows;
     this.layout = layout;
     this.nullable = nullable;
@@ -243,7 +250,7 @@ class ColumnBuilder {
       this.bits = new Uint8Array(Math.ceil(rows / 8));
     } else {
       this.offsets = new Int32Array(rows + 1);
-      this.bytes = new Bytes(byteHint);
+      this.bytes = new Bytes(byteHint, pool);
     }
   }
 
@@ -424,6 +431,7 @@ export function decodeChunk(
   nullable: boolean,
   decompressors: Decompressors,
   maxPageExpansion: number,
+  pool: BufferPool | undefined,
 ): ColumnVector {
   // The footer's uncompressed size is only a claim: the first allocation is at most what the pages may
   // honestly decompress to (and at most MAX_BYTES_HINT); past it the bytes grow as pages really decode.
@@ -432,7 +440,7 @@ export function decodeChunk(
     chunk.byteLength * maxPageExpansion,
     MAX_BYTES_HINT,
   );
-  const builder = new ColumnBuilder(rows, layout, nullable, byteHint);
+  const builder = new ColumnBuilder(rows, layout, nullable, byteHint, pool);
   const reader = { view: new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength), offset: 0 };
   let dictionary: Dense | undefined;
   while (builder.position < rows) {
@@ -590,6 +598,9 @@ function flatElement(open: OpenPart, name: string): SchemaElement | undefined {
 /**
  * Columns of one row group in columnar form: the flat columns whose layout this path decodes straight
  * from their pages; every other one through the value path (`readRowGroup`), so the values are the same.
+ * The fetched bytes come from the row-group buffer pool and go back to it once decoded: nothing decoded
+ * points into them (every page's values are copied into the column). `pool`: where string columns'
+ * bytes come from, for a caller that drops the columns once it has converted them (readValueGroup).
  */
 export async function readColumnarGroup(
   open: OpenPart,
@@ -597,12 +608,13 @@ export async function readColumnarGroup(
   fields: readonly Field[],
   where: string,
   maxPageExpansion = DEFAULT_MAX_PAGE_EXPANSION,
+  pool?: BufferPool,
 ): Promise<Record<string, ColumnVector>> {
   const rows = open.rowGroups[groupIndex] ?? 0;
   const decompressors = decompressorsFor(maxPageExpansion);
   const out: Record<string, ColumnVector> = {};
-  const file = verifyingBuffer(
-    open.file,
+  const verify = chunkVerifier(
+    open.file.byteLength,
     open.metadata,
     groupIndex,
     fields.map((f) => f.name),
@@ -611,36 +623,65 @@ export async function readColumnarGroup(
   const { planned, slow } = planChunks(open, groupIndex, fields, rows);
   await Promise.all(
     adjacentRanges(planned).map(async (range) => {
-      let bytes: Uint8Array;
+      const buffer = rowGroupBuffers.take(range.end - range.start);
       try {
-        bytes = new Uint8Array(await file.slice(range.start, range.end));
-      } catch (error) {
-        throw describeFailure(error, where); // the page checks of a corrupt chunk
-      }
-      for (const { field, meta, layout, start, end } of range.chunks) {
+        let bytes: Uint8Array;
         try {
-          const chunk = bytes.subarray(start - range.start, end - range.start);
-          out[field.name] = decodeChunk(
-            chunk,
-            meta,
-            rows,
-            layout,
-            field.nullable,
-            decompressors,
-            maxPageExpansion,
-          );
+          bytes = buffer.subarray(0, await open.file.readInto(range.start, buffer));
+          verify(bytes, range.start);
         } catch (error) {
-          if (error instanceof NotColumnar) {
-            slow.push(field.name);
-            continue;
-          }
-          throw describeColumnFailure(error, where, field.name, groupIndex);
+          throw describeFailure(error, where); // the page checks of a corrupt chunk
         }
+        for (const { field, meta, layout, start, end } of range.chunks) {
+          try {
+            const chunk = bytes.subarray(start - range.start, end - range.start);
+            out[field.name] = decodeChunk(
+              chunk,
+              meta,
+              rows,
+              layout,
+              field.nullable,
+              decompressors,
+              maxPageExpansion,
+              pool,
+            );
+          } catch (error) {
+            if (error instanceof NotColumnar) {
+              slow.push(field.name);
+              continue;
+            }
+            throw describeColumnFailure(error, where, field.name, groupIndex);
+          }
+        }
+      } finally {
+        rowGroupBuffers.give(buffer);
       }
     }),
   );
   if (slow.length > 0)
     Object.assign(out, await readSlowColumns(open, groupIndex, slow, where, maxPageExpansion));
+  return out;
+}
+
+/**
+ * One row group as JS values (the value path's answer), decoded through the columnar path where it
+ * covers the column: string bytes come from the row-group buffer pool and go back once the strings
+ * are made (the strings are copies).
+ */
+export async function readValueGroup(
+  open: OpenPart,
+  groupIndex: number,
+  fields: readonly Field[],
+  where: string,
+  maxPageExpansion = DEFAULT_MAX_PAGE_EXPANSION,
+): Promise<Record<string, unknown[]>> {
+  const columns = await readColumnarGroup(open, groupIndex, fields, where, maxPageExpansion, rowGroupBuffers);
+  const out: Record<string, unknown[]> = {};
+  for (const field of fields) {
+    const column = columns[field.name]!;
+    out[field.name] = columnValues(field.type, column);
+    if (column.kind === "bytes") rowGroupBuffers.give(column.data);
+  }
   return out;
 }
 

@@ -44,7 +44,7 @@ export {
 } from "./plain.ts";
 export { createRandom, shuffleInPlace } from "./random.ts";
 export type { Group, ShuffleOptions, StreamOptions } from "./reader.ts";
-export { orderedBatches, shuffledBatches, TableReader } from "./reader.ts";
+export { orderedBatches, READ_AHEAD_BYTES, shuffledBatches, TableReader } from "./reader.ts";
 export { pickFields } from "./select.ts";
 export { csvBatches, jsonLinesBatches, TEXT_BATCH_ROWS } from "./text-rows.ts";
 export type { WriteMode, WriteResult, WriteTableOptions } from "./writer.ts";

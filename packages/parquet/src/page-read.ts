@@ -9,6 +9,7 @@ import { FerryError } from "@ferry/plugin-kit";
 import { decodeChunk, planChunks, readColumnarGroup } from "./columnar.ts";
 import { type PageIndexCache, pageIndexOf, type RowRanges, rowCount } from "./page-index.ts";
 import { decompressorsFor, describeColumnFailure, type OpenPart } from "./part-reader.ts";
+import { verifyPages } from "./row-group-bytes.ts";
 import { takeVector } from "./take.ts";
 
 /** Page spans this close together are fetched in one range read. */
@@ -57,6 +58,7 @@ async function readPages(
   groupIndex: number,
   planned: ReturnType<typeof planChunks>["planned"][number],
   ranges: RowRanges,
+  where: string,
   maxPageExpansion: number,
   cache: PageIndexCache,
 ): Promise<ColumnVector | undefined> {
@@ -80,6 +82,10 @@ async function readPages(
   }
   if (spans.some((span) => span.start < planned.start || span.end > planned.end)) return undefined;
   const bytes = await fetchSpans(open, spans);
+  // The dictionary and the selected pages are a page sequence: their CRCs and sizes are checked as a
+  // whole chunk's are.
+  const chunk = open.metadata.row_groups[groupIndex]!.columns.find((c) => c.meta_data === planned.meta)!;
+  verifyPages(bytes, chunk, planned.field.name, where, groupIndex);
   let decodedRows = 0;
   const base = new Map<number, number>();
   for (const i of selected) {
@@ -94,6 +100,7 @@ async function readPages(
     planned.field.nullable,
     decompressorsFor(maxPageExpansion),
     maxPageExpansion,
+    undefined,
   );
   const positions = new Uint32Array(rowCount(ranges));
   let j = 0;
@@ -124,7 +131,7 @@ export async function readRowRanges(
   await Promise.all(
     planned.map(async (chunk) => {
       try {
-        const vector = await readPages(open, groupIndex, chunk, ranges, maxPageExpansion, cache);
+        const vector = await readPages(open, groupIndex, chunk, ranges, where, maxPageExpansion, cache);
         if (vector) out[chunk.field.name] = vector;
       } catch (error) {
         // A storage failure is the read's; a page this path cannot decode is read with the whole column.

@@ -114,37 +114,49 @@ export interface ReadStats {
   largestRead: number;
 }
 
-/** hyparquet's AsyncBuffer over ranged storage reads. */
+/** hyparquet's AsyncBuffer over ranged storage reads, and the same reads into a buffer the caller owns. */
+export interface RangeReader extends AsyncBuffer {
+  /**
+   * The bytes from `start` into `target` (as many as it holds, fewer at the end of the file), streamed
+   * straight into it; the number of bytes read.
+   */
+  readInto(start: number, target: Uint8Array): Promise<number>;
+}
+
 export function storageBuffer(
   storage: Storage,
   path: string,
   size: number,
   signal?: AbortSignal,
   stats?: ReadStats,
-): AsyncBuffer {
+): RangeReader {
+  const readInto = async (start: number, target: Uint8Array): Promise<number> => {
+    const length = Math.min(target.byteLength, size - start);
+    if (length <= 0) return 0;
+    let filled = 0;
+    for await (const chunk of await storage.read(path, { range: { offset: start, length }, signal })) {
+      const bytes = chunk as Uint8Array;
+      if (filled + bytes.byteLength > length)
+        throw errors.invalidInput(`${path}: the storage returned more bytes than the range asked`);
+      target.set(bytes, filled);
+      filled += bytes.byteLength;
+    }
+    if (stats) {
+      stats.bytesRead += filled;
+      stats.requests++;
+      stats.largestRead = Math.max(stats.largestRead, filled);
+    }
+    return filled;
+  };
   return {
     byteLength: size,
+    readInto,
     async slice(start: number, end?: number): Promise<ArrayBuffer> {
       const stop = Math.min(end ?? size, size);
       if (stop <= start) return new ArrayBuffer(0);
       // Streamed into one buffer of the known size: no list of chunks joined afterwards (half the peak).
       const out = new Uint8Array(stop - start);
-      let filled = 0;
-      for await (const chunk of await storage.read(path, {
-        range: { offset: start, length: stop - start },
-        signal,
-      })) {
-        const bytes = chunk as Uint8Array;
-        if (filled + bytes.byteLength > out.byteLength)
-          throw errors.invalidInput(`${path}: the storage returned more bytes than the range asked`);
-        out.set(bytes, filled);
-        filled += bytes.byteLength;
-      }
-      if (stats) {
-        stats.bytesRead += filled;
-        stats.requests++;
-        stats.largestRead = Math.max(stats.largestRead, filled);
-      }
+      const filled = await readInto(start, out);
       return filled === out.byteLength ? out.buffer : out.buffer.slice(0, filled);
     },
   };
@@ -153,7 +165,7 @@ export function storageBuffer(
 /** An opened part: its footer, the ferry schema its columns have, and the metadata handed to hyparquet. */
 export interface OpenPart {
   part: PartFile;
-  file: AsyncBuffer;
+  file: RangeReader;
   metadata: FileMetaData;
   fileSchema: Schema;
   /** Row count of each row group. */

@@ -7,11 +7,13 @@
 import type { ColumnBatch, DataType, Field, Schema, Storage } from "@ferry/plugin-kit";
 import { errors, throwIfAborted } from "@ferry/plugin-kit";
 import pLimit from "p-limit";
+import { rowGroupBuffers } from "./buffer-pool.ts";
 import {
   type ColumnarGroup,
   type ColumnVector,
   columnValues,
   readColumnarGroup,
+  readValueGroup,
   valuesColumn,
 } from "./columnar.ts";
 import { concatChunks } from "./concat.ts";
@@ -61,8 +63,9 @@ export interface StreamOptions {
   /** Drop a last batch shorter than batchSize. */
   dropLast?: boolean | undefined;
   /**
-   * Row groups read ahead while the current one is consumed (default 1; 0 reads strictly one at a
-   * time). Memory is about (1 + prefetch) row groups.
+   * Row groups read ahead while the current one is consumed (0 reads strictly one at a time). Memory
+   * is about (1 + prefetch) row groups. Default: 1, but only while the row groups in flight hold at
+   * most READ_AHEAD_BYTES (16 MiB) of compressed data: a bigger row group is read alone.
    */
   prefetch?: number | undefined;
   signal?: AbortSignal | undefined;
@@ -119,10 +122,7 @@ interface Selection {
  * hyparquet's values: faster, and streaming holds less memory) where it covers the column.
  */
 const VALUES: GroupDecoder<unknown[]> = {
-  read: async (open, g, fields, where, maxPageExpansion) => {
-    const columns = await readColumnarGroup(open, g, fields, where, maxPageExpansion);
-    return Object.fromEntries(fields.map((f) => [f.name, columnValues(f.type, columns[f.name]!)]));
-  },
+  read: readValueGroup,
   fill: (value, rows) => new Array(rows).fill(value),
   values: (_field, column) => column,
   take: takeValues,
@@ -390,9 +390,7 @@ export class TableReader {
     options: StreamOptions,
     decoder: GroupDecoder<C> = VALUES as unknown as GroupDecoder<C>,
   ): AsyncGenerator<{ columns: Record<string, C>; rows: number }> {
-    const ahead = options.prefetch ?? 1;
-    if (!Number.isInteger(ahead) || ahead < 0)
-      throw errors.invalidInput(`prefetch must be 0 or more row groups, got ${ahead}`);
+    const ahead = readAhead(options.prefetch, selection.read);
     const { filter } = selection;
     const partitions = (part: PartFile) => partitionRanges(part, schema, partitionColumns, filter);
     const parts = (await this.#requireParts(options.signal)).filter(
@@ -535,21 +533,69 @@ function keepRows<C>(
   return { columns, rows: kept.length };
 }
 
-/** Results of `read` over `units` in order, with up to `ahead` reads started before they are needed. */
-async function* prefetched<U, R>(
-  units: AsyncIterable<U> | Iterable<U>,
-  read: (unit: U) => Promise<R>,
-  ahead: number,
+/**
+ * Without a `prefetch` option, row groups are read ahead only while those in flight hold at most this
+ * many compressed bytes of the selected columns: a bigger row group is read alone (each one in flight
+ * costs about three times its compressed size: its fetched bytes, its decoded bytes, its values).
+ */
+export const READ_AHEAD_BYTES = 16 * 1024 * 1024;
+
+/** How far to read ahead: `count` row groups, and only while the groups in flight fit `bytes`. */
+interface ReadAhead {
+  count: number;
+  bytes: number;
+  size: (unit: readonly [OpenPart, number]) => number;
+}
+
+function readAhead(prefetch: number | undefined, fields: readonly Field[]): ReadAhead {
+  if (prefetch !== undefined && (!Number.isInteger(prefetch) || prefetch < 0))
+    throw errors.invalidInput(`prefetch must be 0 or more row groups, got ${prefetch}`);
+  const names = new Set(fields.map((f) => f.name));
+  return {
+    count: prefetch ?? 1,
+    bytes: prefetch === undefined ? READ_AHEAD_BYTES : Number.POSITIVE_INFINITY,
+    size: ([open, g]) =>
+      (open.metadata.row_groups[g]?.columns ?? []).reduce(
+        (sum, chunk) =>
+          names.has(chunk.meta_data?.path_in_schema[0] ?? "")
+            ? sum + Number(chunk.meta_data!.total_compressed_size)
+            : sum,
+        0,
+      ),
+  };
+}
+
+/**
+ * Results of `read` over `units` in order, with up to `ahead.count` reads started before they are
+ * needed, as long as the reads in flight fit `ahead.bytes` (a unit bigger than that is read alone).
+ */
+async function* prefetched<R>(
+  units: AsyncIterable<readonly [OpenPart, number]> | Iterable<readonly [OpenPart, number]>,
+  read: (unit: readonly [OpenPart, number]) => Promise<R>,
+  ahead: ReadAhead,
 ): AsyncGenerator<R> {
-  const pending: Promise<R>[] = [];
-  for await (const unit of units) {
-    const next = read(unit);
-    // A read ahead that fails is reported when its turn comes; until then it must not count as unhandled.
-    next.catch(() => undefined);
-    pending.push(next);
-    if (pending.length > ahead) yield await pending.shift()!;
+  const pending: { result: Promise<R>; bytes: number }[] = [];
+  let inFlight = 0;
+  const next = async (): Promise<R> => {
+    const head = pending.shift()!;
+    inFlight -= head.bytes;
+    return await head.result;
+  };
+  try {
+    for await (const unit of units) {
+      const bytes = ahead.size(unit);
+      while (pending.length > 0 && inFlight + bytes > ahead.bytes) yield await next();
+      const result = read(unit);
+      // A read ahead that fails is reported when its turn comes; until then it must not count as unhandled.
+      result.catch(() => undefined);
+      pending.push({ result, bytes });
+      inFlight += bytes;
+      if (pending.length > ahead.count) yield await next();
+    }
+    while (pending.length > 0) yield await next();
+  } finally {
+    rowGroupBuffers.clear();
   }
-  while (pending.length > 0) yield await pending.shift()!;
 }
 
 function emptyColumns(fields: readonly Field[]): Record<string, unknown[]> {

@@ -29,7 +29,7 @@ const TRUSTED_PAGE_SIZE = 16 * 1024 * 1024;
  * claiming more uncompressed bytes than the whole chunk declares (it would make the decoder allocate
  * whatever a corrupt header says).
  */
-function verifyPages(
+export function verifyPages(
   bytes: Uint8Array,
   chunk: ColumnChunk,
   column: string,
@@ -91,9 +91,36 @@ function verifyPages(
 }
 
 /**
- * Fetch the selected columns' chunks of one row group, verify their page CRCs, and serve them to
- * hyparquet; anything else it asks for falls through to the file.
+ * The check of one row group's fetched bytes: `bytes` read from file offset `start` are checked against
+ * the page CRCs and sizes of every selected column chunk they hold whole, before anything decodes them.
  */
+export function chunkVerifier(
+  fileLength: number,
+  metadata: FileMetaData,
+  groupIndex: number,
+  columns: readonly string[],
+  where: string,
+): (bytes: Uint8Array, start: number) => void {
+  const group = metadata.row_groups[groupIndex];
+  const chunks = (group?.columns ?? [])
+    .filter((chunk) => chunk.meta_data && columns.includes(chunk.meta_data.path_in_schema[0]!))
+    .map((chunk) => ({ chunk, range: chunkRange(chunk)! }))
+    .filter(({ range }) => range.start >= 0 && range.end <= fileLength && range.end >= range.start);
+  return (bytes, start) => {
+    const stop = start + bytes.byteLength;
+    for (const { chunk, range } of chunks) {
+      if (range.start < start || range.end > stop) continue;
+      verifyPages(
+        bytes.subarray(range.start - start, range.end - start),
+        chunk,
+        chunk.meta_data!.path_in_schema.join("."),
+        where,
+        groupIndex,
+      );
+    }
+  };
+}
+
 /**
  * A view of the file for reading one row group: every range hyparquet fetches is checked, before it
  * is handed over for decoding, against the page CRCs and sizes of the column chunks it contains.
@@ -106,25 +133,10 @@ export function verifyingBuffer(
   columns: readonly string[],
   where: string,
 ): AsyncBuffer {
-  const group = metadata.row_groups[groupIndex];
-  const chunks = (group?.columns ?? [])
-    .filter((chunk) => chunk.meta_data && columns.includes(chunk.meta_data.path_in_schema[0]!))
-    .map((chunk) => ({ chunk, range: chunkRange(chunk)! }))
-    .filter(({ range }) => range.start >= 0 && range.end <= file.byteLength && range.end >= range.start);
+  const verify = chunkVerifier(file.byteLength, metadata, groupIndex, columns, where);
   const verified = async (start: number, end?: number) => {
     const buffer = await file.slice(start, end);
-    const stop = start + buffer.byteLength;
-    const bytes = new Uint8Array(buffer);
-    for (const { chunk, range } of chunks) {
-      if (range.start < start || range.end > stop) continue;
-      verifyPages(
-        bytes.subarray(range.start - start, range.end - start),
-        chunk,
-        chunk.meta_data!.path_in_schema.join("."),
-        where,
-        groupIndex,
-      );
-    }
+    verify(new Uint8Array(buffer), start);
     return buffer;
   };
   return {
