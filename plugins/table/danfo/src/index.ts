@@ -13,13 +13,23 @@
  * (never from danfo's float32/int32 labels, which describe nothing about the JS numbers held).
  */
 
-import { describeType, inferType } from "@ferry/parquet";
+import {
+  type Codec,
+  columnarWritable,
+  describeType,
+  encodeColumnarParquet,
+  inferType,
+  valuesToColumn,
+} from "@ferry/parquet";
 import {
   type BatchSource,
+  type ColumnarSource,
   type ColumnBatch,
+  type ColumnVector,
   type DataType,
   errors,
   type Field,
+  type ParquetEncodeOptions,
   type Schema,
   type TableFlavour,
 } from "@ferry/plugin-kit";
@@ -111,12 +121,16 @@ function toDanfoValues(field: Field, values: readonly unknown[]): unknown[] {
   }
 }
 
+/** Whether danfo holds a missing value here: null, undefined, or NaN outside a float column. */
+function isMissing(v: unknown, float: boolean): boolean {
+  return v === null || v === undefined || (!float && typeof v === "number" && Number.isNaN(v));
+}
+
 /** danfo values → ferry values of `type` (inverse of toDanfoValues). */
 function fromDanfoValues(type: DataType, values: readonly unknown[]): unknown[] {
   const perMs = type.type === "timestamp" ? { s: 0n, ms: 0n, us: 1_000n, ns: 1_000_000n }[type.unit] : 0n;
   return values.map((v) => {
-    if (v === null || v === undefined || (typeof v === "number" && Number.isNaN(v) && type.type !== "float"))
-      return null;
+    if (isMissing(v, type.type === "float")) return null;
     if (type.type === "int" && type.bits === 64) return BigInt(v as number);
     if (perMs > 0n) return BigInt((v as Date).getTime()) * perMs;
     return v;
@@ -157,6 +171,76 @@ export function danfoToBatches(frame: DataFrame): BatchSource {
   );
   const batch: ColumnBatch = { schema, columns, numRows: frame.shape[0] as number };
   return { schema, batches: batch.numRows > 0 ? [batch] : [] };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const TWO_32 = 2 ** 32;
+
+/**
+ * int64 (safe-integer numbers) and timestamp[ms/us/ns] (Dates) as 64-bit buffers; undefined when a
+ * value is anything else, and the value path writes (or refuses) the column. Integers of at most 53
+ * bits are stored as two 32-bit words, without a BigInt per value.
+ */
+function wideColumn(field: Field, values: readonly unknown[]): ColumnVector | undefined {
+  const type = field.type;
+  const unsigned = type.type === "int" && !type.signed;
+  const perMs = type.type === "timestamp" ? { s: 0n, ms: 1n, us: 1_000n, ns: 1_000_000n }[type.unit] : 1n;
+  if (perMs === 0n) return undefined;
+  const length = values.length;
+  const out = unsigned ? new BigUint64Array(length) : new BigInt64Array(length);
+  const words = new Uint32Array(out.buffer);
+  let validity: Uint8Array | undefined;
+  let nullCount = 0;
+  for (let i = 0; i < length; i++) {
+    const v = values[i];
+    if (isMissing(v, false)) {
+      if (!field.nullable) return undefined;
+      validity ??= new Uint8Array(Math.ceil(length / 8)).fill(0xff);
+      validity[i >> 3]! &= ~(1 << (i & 7));
+      nullCount++;
+      continue;
+    }
+    const n = type.type === "timestamp" ? (v instanceof Date ? v.getTime() : Number.NaN) : v;
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || (unsigned && n < 0)) return undefined;
+    if (perMs === 1n && LITTLE_ENDIAN) {
+      const high = Math.floor(n / TWO_32);
+      words[2 * i] = n - high * TWO_32;
+      words[2 * i + 1] = high;
+    } else out[i] = (BigInt(n) * perMs) as never;
+  }
+  return { length, nullCount, validity, kind: "fixed", values: out };
+}
+
+/** One danfo column as buffers for ferry's columnar writer, or undefined for the value path. */
+function danfoColumn(field: Field, values: readonly unknown[]): ColumnVector | undefined {
+  const type = field.type;
+  if ((type.type === "int" && type.bits === 64) || type.type === "timestamp")
+    return wideColumn(field, values);
+  if (type.type === "float" || !values.some((v) => typeof v === "number" && Number.isNaN(v)))
+    return valuesToColumn(field, values);
+  // NaN stands for a missing value outside float columns (danfo's convention): null for ferry.
+  return valuesToColumn(
+    field,
+    values.map((v) => (isMissing(v, false) ? null : v)),
+  );
+}
+
+/**
+ * A DataFrame as one columnar row group (typed arrays, offsets and UTF-8 bytes, bitmaps) that ferry
+ * encodes without a JS value per row; undefined when some column needs the value path (decimals,
+ * seconds, a value of the wrong kind: the value path converts or refuses it with its own message).
+ */
+export function danfoToColumnar(frame: DataFrame): ColumnarSource | undefined {
+  const rows = frame.shape[0] as number;
+  if (rows === 0) return undefined;
+  const { schema, raw } = frameColumns(frame);
+  const columns: Record<string, ColumnVector> = {};
+  for (const field of schema.fields) {
+    const vector = danfoColumn(field, raw[field.name]!);
+    if (!vector) return undefined;
+    columns[field.name] = vector;
+  }
+  return { schema, groups: [{ rows, columns }] };
 }
 
 function joinChunks(chunks: readonly unknown[][], total: number): unknown[] {
@@ -272,8 +356,7 @@ function polarsSeries(
   values: readonly unknown[],
 ): import("nodejs-polars").Series {
   const type = field.type;
-  const missing = (v: unknown) =>
-    v === null || v === undefined || (typeof v === "number" && Number.isNaN(v) && type.type !== "float");
+  const missing = (v: unknown) => isMissing(v, type.type === "float");
   if (values.some(missing))
     return pl.Series(
       field.name,
@@ -341,6 +424,21 @@ async function encodeWithPolars(frame: DataFrame, codec: string): Promise<Uint8A
   }
 }
 
+/**
+ * A frame encoded by polars when it is installed and writes every column exactly, else from buffers by
+ * ferry's columnar writer (danfoToColumnar); undefined when neither can, and ferry's value path does.
+ */
+async function encodeFrame(frame: DataFrame, options: ParquetEncodeOptions): Promise<Uint8Array | undefined> {
+  const viaPolars = await encodeWithPolars(frame, options.codec);
+  if (viaPolars) return viaPolars;
+  const columnar = danfoToColumnar(frame);
+  if (!columnar || !columnarWritable(columnar.schema)) return undefined;
+  return encodeColumnarParquet(columnar.schema, columnar.groups, {
+    codec: options.codec as Codec,
+    rowGroupSize: options.rowGroupSize,
+  });
+}
+
 export function danfo(_options: DanfoFlavourOptions = {}): TableFlavour<DataFrame> {
   return {
     name: "danfo",
@@ -351,7 +449,8 @@ export function danfo(_options: DanfoFlavourOptions = {}): TableFlavour<DataFram
     },
     fromBatches: batchesToDanfo,
     fromBatch: (batch) => batchesToDanfo({ schema: batch.schema, batches: [batch] }),
-    encodeParquet: (frame, { codec }) => encodeWithPolars(frame, codec),
+    toColumnar: (frame) => (isDanfoFrame(frame) ? danfoToColumnar(frame) : undefined),
+    encodeParquet: encodeFrame,
   };
 }
 
