@@ -2,7 +2,10 @@
  * danfo write against the polars flavour: N rows × 6 columns (int32, safe int64, float64, string, bool,
  * timestamp[ms]) written as a ferry table from a danfo DataFrame, from a polars DataFrame and from plain
  * JS arrays holding the same values. Inputs are built outside the timings. danfo has no parquet writer:
- * with nodejs-polars installed (as here) the danfo flavour hands its columns to polars' native writer.
+ * with nodejs-polars installed (as here) the danfo flavour hands its columns to polars' native writer;
+ * without it, ferry's columnar writer encodes the frame's columns as buffers (measured here by a copy
+ * of the flavour without its polars encoder), and before that ferry's value writer did (measured by a
+ * copy without either fast path).
  *
  *   node --expose-gc --conditions=@ferry/source bench/danfo.ts                  # 1 000 000 rows, median of 3
  *   node --expose-gc --conditions=@ferry/source bench/danfo.ts --rows 200000 --repeat 5
@@ -79,6 +82,18 @@ async function main(): Promise<void> {
       (frame) => table(frame, join(dir, "danfo"), { flavour: danfoFlavour }).write(),
     );
     const danfoWriter = await createdBy(join(dir, "danfo"));
+    const buildFrame = (rows: number) =>
+      danfoFlavour.fromBatches({ schema, batches: [{ schema, columns: columns(rows), numRows: rows }] });
+    // The flavour as it writes without nodejs-polars (ferry's columnar writer), and as it did before.
+    const { encodeParquet: _polars, ...noPolars } = danfoFlavour;
+    const { toColumnar: _columnar, ...valuePath } = noPolars;
+    const columnarSeconds = await measure(buildFrame, (frame) =>
+      table(frame, join(dir, "danfo-columnar"), { flavour: noPolars }).write(),
+    );
+    const columnarWriter = await createdBy(join(dir, "danfo-columnar"));
+    const valueSeconds = await measure(buildFrame, (frame) =>
+      table(frame, join(dir, "danfo-values"), { flavour: valuePath }).write(),
+    );
     const polarsSeconds = await measure(
       (rows) => {
         const data = columns(rows);
@@ -99,6 +114,8 @@ async function main(): Promise<void> {
       `| write ${ROWS.toLocaleString("en")} rows × 6 columns (median of ${REPEAT}) | wall s | × polars flavour | CPU s | × polars flavour |`,
       "|---|---|---|---|---|",
       row(`ferry + table-danfo (written by ${danfoWriter})`, danfoSeconds),
+      row(`ferry + table-danfo without nodejs-polars (written by ${columnarWriter})`, columnarSeconds),
+      row("ferry + table-danfo, value path (as before the columnar path)", valueSeconds),
       row("ferry + table-polars", polarsSeconds),
       row("ferry (plain JS data, ferry's own writer)", plainSeconds),
     ];

@@ -1,7 +1,8 @@
 /**
  * Table benchmark: write and read N rows × 6 columns (int32, int64, float64, string, bool,
- * timestamp[ms]) with ferry (plain data, table-arrow, table-polars) next to DuckDB and Polars
- * directly, then the peak RSS of streaming a large table from S3 (s3rver) in batches of 10 000 rows.
+ * timestamp[ms]) with ferry (plain data, table-arrow, table-polars, table-danfo) next to DuckDB,
+ * Polars and parquet-wasm (arrow-rs in WebAssembly, with apache-arrow on the JS side) directly, then
+ * the peak RSS of streaming a large table from S3 (s3rver) in batches of 10 000 rows.
  *
  *   node --conditions=@ferry/source bench/tables.ts           # 1 000 000 rows; a 300 MiB table streamed from S3 (a few minutes)
  *   node --conditions=@ferry/source bench/tables.ts --full    # 5 000 000 rows; a 1 GiB table streamed from S3
@@ -11,6 +12,8 @@
  * --stream-runs N streams the same table in N fresh processes one after the other. --built (after
  * `pnpm build`) also streams it, in each run, with the built packages as an installed ferry runs: plain
  * JavaScript, no TypeScript stripped as modules load (which alone costs ~15 MiB of RSS).
+ *
+ * With --expose-gc the danfo frame (a large JS object graph) is collected before the rows after it run.
  *
  * Prints a markdown table and writes it to bench/results/tables.md. Timings are wall-clock medians of
  * --repeat runs (default 3) after a warm-up of every path on a small table, on whatever machine runs this.
@@ -27,10 +30,12 @@ import type { PlainData } from "@ferry/parquet";
 import type { BatchSource, ColumnBatch } from "@ferry/plugin-kit";
 import s3 from "@ferry/storage-s3";
 import arrow from "@ferry/table-arrow";
+import danfo from "@ferry/table-danfo";
 import polars from "@ferry/table-polars";
 import { startS3rver } from "@ferry/test-harness";
 import * as A from "apache-arrow";
 import pl from "nodejs-polars";
+import * as wasm from "parquet-wasm";
 import { columns, schema } from "./table-data.ts";
 
 const { values: args } = parseArgs({
@@ -100,12 +105,16 @@ async function main(): Promise<void> {
   const duck = await (await DuckDBInstance.create(":memory:")).connect();
   const arrowFlavour = arrow();
   const polarsFlavour = polars();
+  const danfoFlavour = danfo();
+  const collect = (globalThis as { gc?: () => void }).gc;
   try {
     const paths = (n: number, tag: string) => ({
       core: join(dir, `${tag}-core`),
       arrow: join(dir, `${tag}-arrow`),
       polars: join(dir, `${tag}-polars`),
+      danfo: join(dir, `${tag}-danfo`),
       duckdb: join(dir, `${tag}-duckdb.parquet`),
+      wasm: join(dir, `${tag}-parquet-wasm.parquet`),
       polarsDirect: join(dir, `${tag}-polars.parquet`),
       polarsArrays: join(dir, `${tag}-polars-arrays.parquet`),
       n,
@@ -138,6 +147,24 @@ async function main(): Promise<void> {
       await record("write", "ferry + table-polars", () =>
         table(asPolars, p.polars, { flavour: polarsFlavour }).write(),
       );
+      {
+        // Its own scope: a danfo frame of N rows is a large JS object graph that every garbage
+        // collection must mark, so it is dropped (and collected, under --expose-gc) before the next row.
+        const frame = await danfoFlavour.fromBatches({
+          schema,
+          batches: [{ schema, columns: columns(n), numRows: n }],
+        });
+        collect?.();
+        await record("write", "ferry + table-danfo (nodejs-polars installed)", () =>
+          table(frame, p.danfo, { flavour: danfoFlavour }).write(),
+        );
+      }
+      collect?.();
+      await record("write", "parquet-wasm from apache-arrow (tableToIPC → writeParquet)", async () => {
+        const properties = new wasm.WriterPropertiesBuilder().setCompression(wasm.Compression.SNAPPY).build();
+        const ipc = A.tableToIPC(asArrow, "stream");
+        await writeFile(p.wasm, wasm.writeParquet(wasm.Table.fromIPCStream(ipc), properties));
+      });
       await record("write", "Polars from the same JS arrays (DataFrame + writeParquet)", async () =>
         pl.DataFrame(data).writeParquet(p.polarsArrays, { compression: "snappy" }),
       );
@@ -156,6 +183,21 @@ async function main(): Promise<void> {
       );
       await record("read", "ferry + table-polars", () =>
         Table.from(p.polars, { flavour: polarsFlavour }).fetch(),
+      );
+      await record("read", "ferry + table-danfo", () =>
+        Table.from(p.core, { flavour: danfoFlavour }).fetch(),
+      );
+      collect?.();
+      // parquet-wasm reads a file's bytes: the file Polars reads below, and the part ferry's rows read.
+      const readWasm = async (file: string) =>
+        A.tableFromIPC(wasm.readParquet(await readFile(file)).intoIPCStream());
+      await record("read", "parquet-wasm to apache-arrow, Polars' file (readParquet → tableFromIPC)", () =>
+        readWasm(p.polarsDirect),
+      );
+      const coreReader = await Table.from(p.core).reader();
+      const [corePart] = await coreReader.parts();
+      await record("read", "parquet-wasm to apache-arrow, ferry's file (readParquet → tableFromIPC)", () =>
+        readWasm(join(p.core, corePart!.relative)),
       );
       await record("read", "Polars directly (readParquet)", async () => pl.readParquet(p.polarsDirect));
       await record("read", "DuckDB directly (select * materialized)", () =>
@@ -266,7 +308,7 @@ function render(rows: Row[], runs: readonly StreamResult[]): string {
     "Columns: int32, int64, float64, string, bool, timestamp[ms]; snappy; ferry row groups of 100 000 rows.",
     `Median of ${REPEAT} runs of each path, after a warm-up on 2 000 rows. × Polars / × DuckDB: time relative to that tool doing the same operation directly.`,
     "DuckDB's write generates the rows inside DuckDB (no JS data crosses over); its read materializes the result without converting to JS objects.",
-    "parquet-wasm is not in this table: it does not install from the offline package store here (see packages/core/src/table/README.md).",
+    "parquet-wasm 0.8 (arrow-rs in WebAssembly) goes through Arrow IPC to and from apache-arrow, as a JS user would; it reads both Polars' file and ferry's.",
     "",
     "| operation | tool | seconds | rows/s | × Polars | × DuckDB |",
     "|---|---|---:|---:|---:|---:|",
@@ -282,6 +324,32 @@ function render(rows: Row[], runs: readonly StreamResult[]): string {
       );
     }
   }
+  // ferry against its peers, row by row: below 1.0 ferry is ahead.
+  const seconds = (operation: Row["operation"], prefix: string) =>
+    rows.find((r) => r.operation === operation && r.tool.startsWith(prefix))?.seconds;
+  const versus = (label: string, ours: number | undefined, theirs: number | undefined) =>
+    ours !== undefined && theirs !== undefined
+      ? [`- ${label}: ${(ours / theirs).toFixed(2)}× (${ours <= theirs ? "ferry ahead" : "ferry behind"})`]
+      : [];
+  const wasmRead = seconds("read", "parquet-wasm to apache-arrow, ferry's file");
+  lines.push(
+    "",
+    ...versus(
+      "read to Arrow, ferry + table-arrow ÷ parquet-wasm on the same file",
+      seconds("read", "ferry + table-arrow"),
+      wasmRead,
+    ),
+    ...versus(
+      "write from Arrow, ferry + table-arrow ÷ parquet-wasm",
+      seconds("write", "ferry + table-arrow"),
+      seconds("write", "parquet-wasm"),
+    ),
+    ...versus(
+      "write, ferry + table-danfo ÷ ferry + table-polars",
+      seconds("write", "ferry + table-danfo"),
+      seconds("write", "ferry + table-polars"),
+    ),
+  );
   const mibOf = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
   lines.push(
     "",

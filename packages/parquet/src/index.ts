@@ -11,6 +11,7 @@ export {
   type FixedArray,
   valuesColumn,
 } from "./columnar.ts";
+export { valuesToColumn } from "./columnar-values.ts";
 export { columnarWritable, encodeColumnarParquet } from "./columnar-writer.ts";
 export { concatChunks } from "./concat.ts";
 export {

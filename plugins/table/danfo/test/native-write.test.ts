@@ -1,6 +1,7 @@
 /**
  * danfo has no parquet writer: with nodejs-polars installed, a frame whose columns polars writes exactly
- * is encoded by polars' native writer; any other frame by ferry's. Either way the table reads back the same.
+ * is encoded by polars' native writer; any other frame by ferry's columnar writer straight from the
+ * frame's columns, or (decimals, seconds) by ferry's value writer. Either way the table reads back the same.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -148,5 +149,71 @@ describe("danfo writes through polars' native parquet writer when it is exact", 
     expect(await writer(copy)).toMatch(/ferry/);
     expect(await Table.from(copy).schema()).toEqual(await Table.from(source).schema());
     expect(await Table.from(copy).fetch()).toEqual(data);
+  });
+});
+
+describe("danfo frames polars cannot write exactly go through ferry's columnar writer", () => {
+  it("every type, with nulls, NaN, negatives and non-ASCII text, reads back the same (a non-nullable column keeps polars out)", async () => {
+    const source = join(dir, "columnar-source");
+    const schema = {
+      fields: [
+        t.field("id", t.int32(), false),
+        t.field("n", t.int64()),
+        t.field("u", t.uint64()),
+        t.field("i8", t.int8()),
+        t.field("u16", t.uint16()),
+        t.field("f", t.float64()),
+        t.field("f32", t.float32()),
+        t.field("s", t.string()),
+        t.field("b", t.bool()),
+        t.field("ms", t.timestamp("ms", "UTC")),
+        t.field("us", t.timestamp("us")),
+        t.field("ns", t.timestamp("ns", "UTC")),
+        t.field("day", t.date()),
+      ],
+      metadata: { origin: "test" },
+    };
+    const data = {
+      id: [1, 2, 3, 4],
+      n: [-(2n ** 53n - 1n), null, 2n ** 53n - 1n, -(2n ** 32n) - 5n],
+      u: [0n, 2n ** 53n - 1n, null, 2n ** 32n],
+      i8: [-128, 127, null, 0],
+      u16: [65_535, null, 0, 1],
+      f: [Number.NaN, -0.5, null, 1e300],
+      f32: [0.5, null, -1.25, 3.4028234663852886e38],
+      s: ["é✓", null, "", "plain"],
+      b: [true, null, false, true],
+      ms: [new Date(-1), new Date(0), null, new Date(1_700_000_000_123)],
+      us: [-1_000n, null, 1_700_000_000_123_000n, 0n],
+      ns: [null, -1_000_000n, 0n, 1_700_000_000_123_000_000n],
+      day: [
+        new Date("1900-01-01T00:00:00Z"),
+        null,
+        new Date("1969-12-31T00:00:00Z"),
+        new Date("2262-04-11T00:00:00Z"),
+      ],
+    };
+    await table(data, source, { schema }).write();
+    const frame = (await Table.from<DataFrame>(source, { flavour }).fetch()) as DataFrame;
+    const copy = join(dir, "columnar-copy");
+    await table(frame, copy, { flavour }).write();
+    expect(await writer(copy)).toBe("ferry (columnar)");
+    expect(await Table.from(copy).schema()).toEqual(schema);
+    expect(await Table.from(copy).fetch()).toEqual(data);
+  });
+
+  it("NaN stands for a missing value outside float columns, as in danfo, and is written as null", async () => {
+    const location = join(dir, "columnar-nan");
+    const schema = {
+      fields: [t.field("id", t.int32(), false), t.field("k", t.int32()), t.field("s", t.string())],
+    };
+    await table({ id: [1, 2], k: [7, 8], s: ["a", "b"] }, join(dir, "nan-source"), { schema }).write();
+    const frame = (await Table.from<DataFrame>(join(dir, "nan-source"), { flavour }).fetch()) as DataFrame;
+    // Columns replaced through danfo's API keep the schema the frame was read with.
+    frame.addColumn("k", [Number.NaN, 8], { inplace: true });
+    frame.addColumn("s", ["a", Number.NaN], { inplace: true });
+    await table(frame, location, { flavour }).write();
+    expect(await writer(location)).toBe("ferry (columnar)");
+    expect(await Table.from(location).fetch()).toEqual({ id: [1, 2], k: [null, 8], s: ["a", null] });
   });
 });
