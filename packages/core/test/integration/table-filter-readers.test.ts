@@ -12,6 +12,8 @@ import { local, PluginRegistry, Table, table } from "@ferry/core";
 import { createRandom } from "@ferry/parquet";
 import { t } from "@ferry/plugin-kit";
 import s3 from "@ferry/storage-s3";
+import arrow from "@ferry/table-arrow";
+import polars from "@ferry/table-polars";
 import { type FaultProxy, type S3Backend, startFaultProxy, startS3rver } from "@ferry/test-harness";
 import { parquetMetadata, readOffsetIndex } from "hyparquet";
 import pl from "nodejs-polars";
@@ -181,6 +183,18 @@ describe("page indexes others wrote", () => {
     }
     expect(some.stats.bytesRead - footer).toBeLessThanOrEqual(budget);
     expect(budget).toBeLessThan((whole.stats.bytesRead - footer) / 2);
+
+    // Every flavour takes the filter: polars (whose native read it bypasses) and arrow.
+    const frame = (await Table.from(file, { flavour: polars() }).fetch({
+      filter: ["id", "in", [5, 399_999]],
+    })) as pl.DataFrame;
+    expect(frame.getColumn("name").toArray()).toEqual([name[5], name[399_999]]);
+    const arrowTable = (await Table.from(file, { flavour: arrow() }).fetch({
+      filter: "id < 3",
+      columns: ["name"],
+    })) as { numRows: number; getChild(name: string): { toArray(): unknown[] } | null };
+    expect(arrowTable.numRows).toBe(3);
+    expect([...arrowTable.getChild("name")!.toArray()]).toEqual(name.slice(0, 3));
   });
 });
 
