@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { columnValues, createRandom, type Filter, type FilterValue } from "@ferry/parquet";
 import { FerryError, type Schema, t } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Table, table } from "../src/index.ts";
+import { Table, table } from "../../src/index.ts";
 
 let dir: string;
 beforeAll(async () => {
