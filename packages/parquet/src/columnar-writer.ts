@@ -7,8 +7,11 @@
 
 import type { DataType, Field, Schema } from "@ferry/plugin-kit";
 import { errors } from "@ferry/plugin-kit";
+import type { OffsetIndex, SchemaElement } from "hyparquet";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import { writePageHeader } from "hyparquet-writer/src/datapage.js";
+import type { PageColumnIndex } from "hyparquet-writer/src/types.js";
+import { unconvertMinMax } from "hyparquet-writer/src/unconvert.js";
 import type { ColumnarGroup, ColumnVector, FixedArray } from "./columnar.ts";
 import { SCHEMA_METADATA_KEY, schemaToJson, toParquetSchema } from "./parquet-schema.ts";
 import { type Codec, writeCompressors } from "./part-writer.ts";
@@ -200,6 +203,8 @@ export async function encodeColumnarParquet(
     createdBy: "ferry (columnar)",
   });
   const physicals = schema.fields.map((f) => physicalOf(f.type)!);
+  // Flat columns only: each field is one leaf element, named as the field.
+  const elements = schema.fields.map((f) => writer.schema.find((e) => e.name === f.name && !e.num_children)!);
   let rowsBefore = 0;
   for await (const group of groups) {
     for (let first = 0; first < group.rows; first += rowGroupSize) {
@@ -207,7 +212,11 @@ export async function encodeColumnarParquet(
       const groupStart = file.offset;
       const columns = schema.fields.map((field, c) => {
         const column = sliceColumn(group.columns[field.name]!, first, last);
-        return writeChunk(file, field, physicals[c]!, column, rowsBefore + first, pageSize, chunkOptions);
+        const place = { physical: physicals[c]!, element: elements[c]!, firstRow: rowsBefore + first };
+        const { chunk, pageIndex } = writeChunk(file, field, place, column, pageSize, chunkOptions);
+        // Written by writer.finish() before the footer, as hyparquet-writer does for its own chunks.
+        if (pageIndex) writer.pendingIndexes.push({ chunk, ...pageIndex });
+        return chunk;
       });
       const rows = last - first;
       writer.row_groups.push({
@@ -336,17 +345,71 @@ function pageBytes(column: ColumnVector, start: number, end: number): number {
   return levels;
 }
 
+/**
+ * The page index of a chunk: where each page is (offset index) and what it holds (column index: min,
+ * max, nulls), so readers can fetch only the pages a filter could keep. Without min/max for a page
+ * that has values (bool, float16, all NaN) only the offset index is written.
+ */
+class PageIndexBuilder {
+  readonly offsetIndex: OffsetIndex = { page_locations: [] };
+  columnIndex: PageColumnIndex | undefined = {
+    null_pages: [],
+    min_values: [],
+    max_values: [],
+    boundary_order: "UNORDERED",
+    null_counts: [],
+  };
+  readonly #type: DataType;
+  readonly #element: SchemaElement;
+
+  constructor(type: DataType, element: SchemaElement) {
+    this.#type = type;
+    this.#element = element;
+  }
+
+  add(column: ColumnVector, start: number, end: number, offset: number, size: number): void {
+    this.offsetIndex.page_locations.push({
+      offset: BigInt(offset),
+      compressed_page_size: size,
+      first_row_index: BigInt(start),
+    });
+    const index = this.columnIndex;
+    if (!index) return;
+    const page = sliceColumn(column, start, end);
+    const nulls = page.validity ? page.nullCount : 0;
+    const empty = nulls === end - start;
+    const { min_value, max_value } = minMax(this.#type, page);
+    const min = unconvertMinMax(min_value, this.#element, false);
+    const max = unconvertMinMax(max_value, this.#element, true);
+    if (!empty && (!min || !max)) {
+      this.columnIndex = undefined;
+      return;
+    }
+    index.null_pages.push(empty);
+    index.min_values.push(min ?? new Uint8Array());
+    index.max_values.push(max ?? new Uint8Array());
+    index.null_counts!.push(BigInt(nulls));
+  }
+}
+
+/** Where a chunk goes: its physical type, its schema element and the table row its first row is. */
+interface ChunkPlace {
+  physical: Physical;
+  element: SchemaElement;
+  firstRow: number;
+}
+
 function writeChunk(
   file: ByteWriter,
   field: Field,
-  physical: Physical,
+  { physical, element, firstRow }: ChunkPlace,
   column: ColumnVector,
-  firstRow: number,
   pageSize: number,
   options: ChunkOptions,
 ) {
   const nullCount = nullsOf(field, column, firstRow);
   const chunkStart = file.offset;
+  const pages = new PageIndexBuilder(field.type, element);
   let uncompressed = 0;
   for (let start = 0; start < column.length; ) {
     const end = start + pageRows(column, start, pageSize);
@@ -369,9 +432,10 @@ function writeChunk(
     });
     uncompressed += file.offset - headerStart + raw.byteLength;
     file.appendBytes(stored);
+    pages.add(column, start, end, headerStart, file.offset - headerStart);
     start = end;
   }
-  return {
+  const chunk = {
     file_offset: BigInt(chunkStart),
     meta_data: {
       type: physical,
@@ -384,5 +448,16 @@ function writeChunk(
       data_page_offset: BigInt(chunkStart),
       statistics: { null_count: BigInt(nullCount), ...minMax(field.type, column) },
     },
+  };
+  // One page needs no index (readers skip nothing inside it).
+  const many = pages.offsetIndex.page_locations.length > 1;
+  return {
+    chunk,
+    pageIndex: many
+      ? {
+          offsetIndex: pages.offsetIndex,
+          ...(pages.columnIndex ? { columnIndex: pages.columnIndex } : {}),
+        }
+      : undefined,
   };
 }
