@@ -3,7 +3,7 @@
  *
  *   ./dev bench            full sizes (each file's header says what they are; takes a while)
  *   ./dev bench --quick    small sizes, a smoke run of every row
- *   ./dev bench tables     only the named benchmarks (transfer, tables, catalog)
+ *   ./dev bench tables     only the named benchmarks (transfer, tables, table-filter, catalog)
  *   ./dev bench --assemble rebuild BENCHMARKS.md from bench/results/ without running anything
  *
  * Each benchmark runs ferry and its peer (rclone, cp, md5sum, DuckDB, Polars) side by side in one run
@@ -14,7 +14,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 
-const ALL = ["transfer", "tables", "catalog"] as const;
+const ALL = ["transfer", "tables", "table-filter", "catalog"] as const;
 const root = fileURLToPath(new URL("..", import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -31,6 +31,7 @@ const names = chosen.length > 0 ? chosen : [...ALL];
 // Full transfer runs keep each tool's best of three alternating rounds (catalog.ts does the same itself).
 const sizeFlag = (name: string): string[] => {
   if (name === "tables") return quick ? [] : ["--full"];
+  if (name === "table-filter") return quick ? ["--mib", "64"] : [];
   if (quick) return ["--quick"];
   return name === "transfer" ? ["--rounds", "3"] : [];
 };
