@@ -302,6 +302,43 @@ function bytesMinMax(column: ColumnVector & { kind: "bytes" }): {
   };
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The rows of the least and greatest valid value of an int64 column, compared as 32-bit halves: reading
+ * a BigInt64Array's element makes a bigint (an allocation per value, the bulk of a write's garbage).
+ */
+function int64MinMax(
+  values: BigInt64Array | BigUint64Array,
+  validity: Uint8Array | undefined,
+  length: number,
+): [number, number] | undefined {
+  const words = new Int32Array(values.buffer, values.byteOffset, length * 2);
+  const signed = values instanceof BigInt64Array;
+  let min = -1;
+  let max = -1;
+  let minHigh = 0;
+  let minLow = 0;
+  let maxHigh = 0;
+  let maxLow = 0;
+  for (let i = 0; i < length; i++) {
+    if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) continue;
+    const high = signed ? words[2 * i + 1]! : words[2 * i + 1]! >>> 0;
+    const low = words[2 * i]! >>> 0;
+    if (min < 0 || high < minHigh || (high === minHigh && low < minLow)) {
+      min = i;
+      minHigh = high;
+      minLow = low;
+    }
+    if (max < 0 || high > maxHigh || (high === maxHigh && low > maxLow)) {
+      max = i;
+      maxHigh = high;
+      maxLow = low;
+    }
+  }
+  return min < 0 ? undefined : [min, max];
+}
+
 function minMax(
   type: DataType,
   column: ColumnVector,
@@ -312,6 +349,10 @@ function minMax(
   let min: number | bigint | undefined;
   let max: number | bigint | undefined;
   if (values instanceof BigInt64Array || values instanceof BigUint64Array) {
+    if (LITTLE_ENDIAN) {
+      const found = int64MinMax(values, validity, length);
+      return found ? { min_value: values[found[0]]!, max_value: values[found[1]]! } : {};
+    }
     for (let i = 0; i < length; i++) {
       if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) continue;
       const v = values[i]!;

@@ -8,7 +8,7 @@
  */
 
 import type { ColumnVector, DataType, Field, FixedArray } from "@ferry/plugin-kit";
-import { errors } from "@ferry/plugin-kit";
+import { errors, FerryError } from "@ferry/plugin-kit";
 import type { ColumnChunk, PageHeader, SchemaElement } from "hyparquet";
 import { parquetHeader } from "hyparquet/src/column.js";
 import { decompressPage } from "hyparquet/src/datapage.js";
@@ -16,9 +16,18 @@ import { deltaBinaryUnpack } from "hyparquet/src/delta.js";
 import { byteStreamSplit, readRleBitPackedHybrid } from "hyparquet/src/encoding.js";
 import { readVarInt } from "hyparquet/src/thrift.js";
 import { type BufferPool, rowGroupBuffers } from "./buffer-pool.ts";
+import {
+  type DecodeJob,
+  type DecodeTask,
+  decodeOffThread,
+  type Outcome,
+  threadsFor,
+  type WireError,
+} from "./decode-threads.ts";
 import { sameType } from "./parquet-schema.ts";
 import {
   DEFAULT_MAX_PAGE_EXPANSION,
+  DecompressionLimit,
   type Decompressors,
   decompressorsFor,
   describeColumnFailure,
@@ -609,9 +618,9 @@ export async function readColumnarGroup(
   where: string,
   maxPageExpansion = DEFAULT_MAX_PAGE_EXPANSION,
   pool?: BufferPool,
+  threads = false,
 ): Promise<Record<string, ColumnVector>> {
   const rows = open.rowGroups[groupIndex] ?? 0;
-  const decompressors = decompressorsFor(maxPageExpansion);
   const out: Record<string, ColumnVector> = {};
   const verify = chunkVerifier(
     open.file.byteLength,
@@ -623,38 +632,26 @@ export async function readColumnarGroup(
   const { planned, slow } = planChunks(open, groupIndex, fields, rows);
   await Promise.all(
     adjacentRanges(planned).map(async (range) => {
-      const buffer = rowGroupBuffers.take(range.end - range.start);
-      try {
-        let bytes: Uint8Array;
+      // The fetched bytes, checked before anything decodes them.
+      const fetchRange = async (): Promise<Uint8Array> => {
+        const buffer = rowGroupBuffers.take(range.end - range.start);
         try {
-          bytes = buffer.subarray(0, await open.file.readInto(range.start, buffer));
+          const bytes = buffer.subarray(0, await open.file.readInto(range.start, buffer));
           verify(bytes, range.start);
+          return bytes;
         } catch (error) {
+          rowGroupBuffers.give(buffer);
           throw describeFailure(error, where); // the page checks of a corrupt chunk
         }
-        for (const { field, meta, layout, start, end } of range.chunks) {
-          try {
-            const chunk = bytes.subarray(start - range.start, end - range.start);
-            out[field.name] = decodeChunk(
-              chunk,
-              meta,
-              rows,
-              layout,
-              field.nullable,
-              decompressors,
-              maxPageExpansion,
-              pool,
-            );
-          } catch (error) {
-            if (error instanceof NotColumnar) {
-              slow.push(field.name);
-              continue;
-            }
-            throw describeColumnFailure(error, where, field.name, groupIndex);
-          }
-        }
-      } finally {
-        rowGroupBuffers.give(buffer);
+      };
+      const bytes = await fetchRange();
+      const outcomes = threads
+        ? await decodeRange(bytes, range, rows, maxPageExpansion, pool, fetchRange)
+        : decodeHere(bytes, range, rows, maxPageExpansion, pool);
+      for (const outcome of outcomes) {
+        if ("column" in outcome) out[outcome.name] = outcome.column;
+        else if ("notColumnar" in outcome) slow.push(outcome.name);
+        else throw describeColumnFailure(outcome.error, where, outcome.name, groupIndex);
       }
     }),
   );
@@ -674,8 +671,17 @@ export async function readValueGroup(
   fields: readonly Field[],
   where: string,
   maxPageExpansion = DEFAULT_MAX_PAGE_EXPANSION,
+  threads = false,
 ): Promise<Record<string, unknown[]>> {
-  const columns = await readColumnarGroup(open, groupIndex, fields, where, maxPageExpansion, rowGroupBuffers);
+  const columns = await readColumnarGroup(
+    open,
+    groupIndex,
+    fields,
+    where,
+    maxPageExpansion,
+    rowGroupBuffers,
+    threads,
+  );
   const out: Record<string, unknown[]> = {};
   for (const field of fields) {
     const column = columns[field.name]!;
@@ -689,6 +695,7 @@ export async function readValueGroup(
 interface PlannedChunk {
   field: Field;
   meta: ColumnMeta;
+  element: SchemaElement;
   layout: Layout;
   start: number;
   end: number;
@@ -718,15 +725,22 @@ export function planChunks(
     const end = start + Number(meta?.total_compressed_size);
     if (!layout || !meta || rows === 0 || !(start >= 0 && end <= open.file.byteLength && end >= start))
       slow.push(field.name);
-    else planned.push({ field, meta, layout, start, end });
+    else planned.push({ field, meta, element: element!, layout, start, end });
   }
   return { planned, slow };
 }
 
+/** Column chunks fetched in one range read. */
+interface ChunkRange {
+  start: number;
+  end: number;
+  chunks: PlannedChunk[];
+}
+
 /** Chunks next to each other are fetched in one range read (a row group is usually one request). */
-function adjacentRanges(planned: PlannedChunk[]): { start: number; end: number; chunks: PlannedChunk[] }[] {
+function adjacentRanges(planned: PlannedChunk[]): ChunkRange[] {
   planned.sort((a, b) => a.start - b.start);
-  const ranges: { start: number; end: number; chunks: PlannedChunk[] }[] = [];
+  const ranges: ChunkRange[] = [];
   for (const chunk of planned) {
     const last = ranges.at(-1);
     if (last && chunk.start >= last.end && chunk.start - last.end <= MERGE_GAP) {
@@ -735,6 +749,127 @@ function adjacentRanges(planned: PlannedChunk[]): { start: number; end: number; 
     } else ranges.push({ start: chunk.start, end: chunk.end, chunks: [chunk] });
   }
   return ranges;
+}
+
+/**
+ * A range's chunks (usually a whole row group) decoded, on a worker thread when the range is big enough
+ * and one is ready (decode-threads.ts), else here. `bytes` are handed to the worker and come back with
+ * its answer; either way they go back to the pool once decoded. A worker that fails hands the range
+ * back to this thread, which fetches it again (the bytes went with the worker).
+ */
+async function decodeRange(
+  bytes: Uint8Array,
+  range: ChunkRange,
+  rows: number,
+  maxPageExpansion: number,
+  pool: BufferPool | undefined,
+  fetchRange: () => Promise<Uint8Array>,
+): Promise<Outcome[]> {
+  const here = (fetched: Uint8Array) => decodeHere(fetched, range, rows, maxPageExpansion, pool);
+  if (threadsFor(bytes.byteLength) === 0) return here(bytes);
+  const reply = await decodeOffThread(jobOf(bytes, range, rows, maxPageExpansion));
+  if (!reply) return here(await fetchRange());
+  rowGroupBuffers.give(reply.bytes);
+  return reply.outcomes.map(fromWire);
+}
+
+/** A range's chunks decoded on this thread; its fetched bytes go back to the pool. */
+function decodeHere(
+  bytes: Uint8Array,
+  range: ChunkRange,
+  rows: number,
+  maxPageExpansion: number,
+  pool: BufferPool | undefined,
+): Outcome[] {
+  try {
+    return range.chunks.map((c) =>
+      decodeOne(bytes.subarray(c.start - range.start, c.end - range.start), c, rows, maxPageExpansion, pool),
+    );
+  } finally {
+    rowGroupBuffers.give(bytes);
+  }
+}
+
+/** A job for a worker: the range's bytes (handed over, not copied), and what decodes each chunk in it. */
+function jobOf(bytes: Uint8Array, range: ChunkRange, rows: number, maxPageExpansion: number): DecodeJob {
+  const tasks = range.chunks.map(({ field, meta, element, start, end }): DecodeTask => {
+    const { type, codec, total_uncompressed_size } = meta;
+    return {
+      name: field.name,
+      start: start - range.start,
+      end: end - range.start,
+      meta: { type, codec, total_uncompressed_size },
+      element,
+      type: field.type,
+      nullable: field.nullable,
+    };
+  });
+  return { bytes, rows, maxPageExpansion, tasks };
+}
+
+/** One chunk decoded on this thread; a failure is its outcome, not thrown. */
+function decodeOne(
+  chunk: Uint8Array,
+  planned: Pick<PlannedChunk, "field" | "meta" | "layout">,
+  rows: number,
+  maxPageExpansion: number,
+  pool: BufferPool | undefined,
+): Outcome {
+  const { field, meta, layout } = planned;
+  try {
+    const decompressors = decompressorsFor(maxPageExpansion);
+    const column = decodeChunk(
+      chunk,
+      meta,
+      rows,
+      layout,
+      field.nullable,
+      decompressors,
+      maxPageExpansion,
+      pool,
+    );
+    return { name: field.name, column };
+  } catch (error) {
+    if (error instanceof NotColumnar) return { name: field.name, notColumnar: true };
+    return { name: field.name, error };
+  }
+}
+
+/** A worker's job (decode-worker.ts): each task decoded, failures described so they cross threads. */
+export function decodeJob(job: DecodeJob): Outcome[] {
+  return job.tasks.map((task) => {
+    const layout = layoutOf(task.meta.type, task.element, task.type);
+    if (!layout) return { name: task.name, notColumnar: true };
+    const field = { name: task.name, type: task.type, nullable: task.nullable };
+    const meta = task.meta as ColumnMeta;
+    const outcome = decodeOne(
+      job.bytes.subarray(task.start, task.end),
+      { field, meta, layout },
+      job.rows,
+      job.maxPageExpansion,
+      undefined,
+    );
+    if (!("error" in outcome)) return outcome;
+    const { error } = outcome;
+    const wire: WireError = {
+      message: error instanceof Error ? error.message : String(error),
+      code: FerryError.isInstance(error) ? error.code : undefined,
+      limit: error instanceof DecompressionLimit,
+    };
+    return { name: task.name, error: wire };
+  });
+}
+
+/** A worker's outcome with its failure made an error again, of the kind it was. */
+function fromWire(outcome: Outcome): Outcome {
+  if (!("error" in outcome)) return outcome;
+  const { message, code, limit } = outcome.error as WireError;
+  const error = limit
+    ? new DecompressionLimit(message)
+    : code
+      ? new FerryError(code as FerryError["code"], message)
+      : new Error(message);
+  return { name: outcome.name, error };
 }
 
 /** The columns this path does not decode, through the value path (`readRowGroup`), so the values are the same. */

@@ -14,6 +14,7 @@ export {
 export { valuesToColumn } from "./columnar-values.ts";
 export { columnarWritable, encodeColumnarParquet } from "./columnar-writer.ts";
 export { concatChunks } from "./concat.ts";
+export { decodeThreads, decodeThreadsReady, stopDecodeThreads } from "./decode-threads.ts";
 export {
   type CompiledFilter,
   compileFilter,

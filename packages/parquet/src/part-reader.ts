@@ -2,6 +2,7 @@
  * Reading one parquet part through range reads of a storage: the footer (a bounded tail read) and one
  * row group at a time. hyparquet does the decoding; every failure becomes a FerryError naming the file.
  */
+import { type FileHandle, open } from "node:fs/promises";
 import * as zlib from "node:zlib";
 import type { Schema, Storage } from "@ferry/plugin-kit";
 import { errors, FerryError } from "@ferry/plugin-kit";
@@ -39,7 +40,7 @@ export const DEFAULT_MAX_PAGE_EXPANSION = 1000;
 export const EXPANSION_FLOOR = 64 * 1024 * 1024;
 
 /** A page refused before it is decompressed: `readRowGroup` names its column and row group. */
-class DecompressionLimit extends Error {}
+export class DecompressionLimit extends Error {}
 
 type ZstdDecompress = (input: Uint8Array, options: { maxOutputLength: number }) => Buffer;
 
@@ -123,6 +124,35 @@ export interface RangeReader extends AsyncBuffer {
   readInto(start: number, target: Uint8Array): Promise<number>;
 }
 
+/**
+ * A local file's bytes read straight into `target` (no stream of 64 KiB chunks to copy and collect):
+ * the number read, or 0 when the file cannot be read this way (then the storage's own read runs, and
+ * reports the failure in its words).
+ */
+async function readLocal(
+  file: string,
+  start: number,
+  target: Uint8Array,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  signal?.throwIfAborted();
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(file, "r");
+    let filled = 0;
+    while (filled < target.byteLength) {
+      const { bytesRead } = await handle.read(target, filled, target.byteLength - filled, start + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return filled === target.byteLength ? filled : 0;
+  } catch {
+    return 0;
+  } finally {
+    await handle?.close();
+  }
+}
+
 export function storageBuffer(
   storage: Storage,
   path: string,
@@ -130,16 +160,19 @@ export function storageBuffer(
   signal?: AbortSignal,
   stats?: ReadStats,
 ): RangeReader {
+  const local = storage.capabilities.localPaths ? storage.localPath(path) : undefined;
   const readInto = async (start: number, target: Uint8Array): Promise<number> => {
     const length = Math.min(target.byteLength, size - start);
     if (length <= 0) return 0;
-    let filled = 0;
-    for await (const chunk of await storage.read(path, { range: { offset: start, length }, signal })) {
-      const bytes = chunk as Uint8Array;
-      if (filled + bytes.byteLength > length)
-        throw errors.invalidInput(`${path}: the storage returned more bytes than the range asked`);
-      target.set(bytes, filled);
-      filled += bytes.byteLength;
+    let filled = (local && (await readLocal(local, start, target.subarray(0, length), signal))) || 0;
+    if (filled === 0) {
+      for await (const chunk of await storage.read(path, { range: { offset: start, length }, signal })) {
+        const bytes = chunk as Uint8Array;
+        if (filled + bytes.byteLength > length)
+          throw errors.invalidInput(`${path}: the storage returned more bytes than the range asked`);
+        target.set(bytes, filled);
+        filled += bytes.byteLength;
+      }
     }
     if (stats) {
       stats.bytesRead += filled;

@@ -99,6 +99,8 @@ interface GroupDecoder<C> {
     fields: readonly Field[],
     where: string,
     maxPageExpansion: number,
+    /** Whether row groups may be decoded on worker threads (decode-threads.ts): whole reads, not streams. */
+    threads: boolean,
   ): Promise<Record<string, C>>;
   /** A column of `rows` copies of `value` (partition values, nulls of a column a part lacks). */
   fill(value: unknown, rows: number): C;
@@ -131,7 +133,8 @@ const VALUES: GroupDecoder<unknown[]> = {
 };
 
 const COLUMNAR: GroupDecoder<ColumnVector> = {
-  read: readColumnarGroup,
+  read: (open, g, fields, where, max, threads) =>
+    readColumnarGroup(open, g, fields, where, max, undefined, threads),
   fill: (value, rows) => valuesColumn(new Array(rows).fill(value)),
   values: (field, column) => columnValues(field.type, column),
   take: takeVector,
@@ -347,7 +350,8 @@ export class TableReader {
     fields: readonly Field[],
     partitionColumns: readonly string[],
     decoder: GroupDecoder<C>,
-    pages?: { ranges: RowRanges; cache: PageIndexCache },
+    pages: { ranges: RowRanges; cache: PageIndexCache } | undefined,
+    threads: boolean,
   ): Promise<{ columns: Record<string, C>; rows: number }> {
     const where = this.#whereOf(open.part);
     const { fileColumns, absent } = this.#columnsIn(open, fields, partitionColumns);
@@ -366,7 +370,7 @@ export class TableReader {
           fileColumns,
           await readRowRanges(open, groupIndex, fileColumns, pages.ranges, where, max, pages.cache),
         )
-      : await decoder.read(open, groupIndex, fileColumns, where, max);
+      : await decoder.read(open, groupIndex, fileColumns, where, max, threads);
     for (const name of absent) columns[name] = decoder.fill(null, rows);
     const pairs = new Map(partitionPairs(open.part.relative));
     for (const field of fields) {
@@ -389,6 +393,7 @@ export class TableReader {
     partitionColumns: readonly string[],
     options: StreamOptions,
     decoder: GroupDecoder<C> = VALUES as unknown as GroupDecoder<C>,
+    threads = false,
   ): AsyncGenerator<{ columns: Record<string, C>; rows: number }> {
     const ahead = readAhead(options.prefetch, selection.read);
     const { filter } = selection;
@@ -411,7 +416,7 @@ export class TableReader {
     const read = async ([open, g]: readonly [OpenPart, number]) => {
       const ranges = candidates.get(unitKey(open, g));
       const pages = ranges && { ranges, cache };
-      const group = await this.#readGroup(open, g, selection.read, partitionColumns, decoder, pages);
+      const group = await this.#readGroup(open, g, selection.read, partitionColumns, decoder, pages, threads);
       return keepRows(group, selection, decoder);
     };
     if (!options.shuffle) {
@@ -465,7 +470,8 @@ export class TableReader {
     const selection = this.#select(tableSchema, options.columns, options.filter);
     const { fields } = selection;
     const schema: Schema = { fields, ...(tableSchema.metadata ? { metadata: tableSchema.metadata } : {}) };
-    return { schema, groups: this.#groups(selection, tableSchema, partitionColumns, options, COLUMNAR) };
+    const groups = this.#groups(selection, tableSchema, partitionColumns, options, COLUMNAR, true);
+    return { schema, groups };
   }
 
   /** Every row (of the selected columns) in one batch: the caller asked for the whole table in memory. */
@@ -475,7 +481,8 @@ export class TableReader {
     const { fields } = selection;
     const groups: Group[] = [];
     let numRows = 0;
-    for await (const group of this.#groups(selection, tableSchema, partitionColumns, options)) {
+    const decoded = this.#groups(selection, tableSchema, partitionColumns, options, VALUES, true);
+    for await (const group of decoded) {
       groups.push(group);
       numRows += group.rows;
     }

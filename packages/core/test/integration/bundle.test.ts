@@ -1,7 +1,8 @@
 /**
  * A user who bundles their script (esbuild, as a CLI tool or a Lambda would be built) gets the same ferry
  * as one who imports it: nothing in core relies on a module doing something when it is imported, which
- * a bundler is free to drop in a package marked `sideEffects: false`.
+ * a bundler is free to drop in a package marked `sideEffects: false`; and a table read that would use
+ * worker threads works without the worker's module file.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +24,15 @@ const written = await table({ id: [1, 2, 3] }, work + "/t").write();
 await saveResource(written, { name: "~/t", cwd: work });
 const back = await load("~/t", { cwd: work });
 console.log(JSON.stringify({ table: back instanceof Table, rows: await back.count() }));
+// A table big enough for ferry to decode on worker threads: their module is not beside the bundle, so
+// the row groups are decoded on this thread instead.
+const { randomBytes } = await import("node:crypto");
+const text = Array.from({ length: 200000 }, () => randomBytes(50).toString("hex"));
+await table({ text }, work + "/big", { rowGroupSize: 10000 }).write();
+await Table.from(work + "/big").fetch(); // the workers are started by now, and fail to load
+await new Promise((resolve) => setTimeout(resolve, 1000));
+const read = (await Table.from(work + "/big").fetch()).text;
+console.log(JSON.stringify({ big: read.length, same: read.every((v, i) => v === text[i]) }));
 `;
 
 describe("a script using @ferry/core, bundled with esbuild", () => {
@@ -65,6 +75,7 @@ describe("a script using @ferry/core, bundled with esbuild", () => {
     expect(lines[0]).toEqual({ ferry: "object", Folder: "function", Blob: "function", Table: "function" });
     expect(lines[1]).toEqual({ loaded: true, files: 2 });
     expect(lines[2]).toEqual({ table: true, rows: 3 });
+    expect(lines[3]).toEqual({ big: 200_000, same: true });
     expect(readFileSync(join(work, "dst", "a.txt"), "utf8")).toBe("alpha");
   });
 });

@@ -1,0 +1,194 @@
+/**
+ * Row groups decoded on worker threads give exactly what the calling thread gives: every parquet-testing
+ * file, a table ferry wrote, corrupt copies of it (the same typed error, word for word), a decompression
+ * bomb, and a worker stopped in the middle of a read (its row groups are read again here). Every read
+ * here goes through the workers (the size threshold is set to 0), and the test checks that they did.
+ */
+import { readdirSync } from "node:fs";
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { decodeThreads, decodeThreadsReady, stopDecodeThreads } from "@ferry/parquet";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Table, table } from "../../src/index.ts";
+
+const corpusRoot = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  "../../../../../shared/data/parquet-testing",
+);
+
+let dir: string;
+const threshold = decodeThreads.minBytes;
+const setting = process.env.FERRY_DECODE_THREADS;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ferry-decode-threads-"));
+  // Two workers whatever the machine (one core would otherwise get none).
+  process.env.FERRY_DECODE_THREADS = "2";
+  await stopDecodeThreads();
+  expect(await decodeThreadsReady()).toBe(2);
+});
+afterAll(async () => {
+  decodeThreads.minBytes = threshold;
+  if (setting === undefined) delete process.env.FERRY_DECODE_THREADS;
+  else process.env.FERRY_DECODE_THREADS = setting;
+  await stopDecodeThreads();
+  await rm(dir, { recursive: true, force: true });
+});
+
+type Outcome = { values: unknown } | { error: string };
+
+/** What `read` gives (or the error it fails with, as type and message) on this thread, then on the workers. */
+async function bothWays(
+  read: () => Promise<unknown>,
+): Promise<{ here: Outcome; workers: Outcome; jobs: number }> {
+  const settle = async (): Promise<Outcome> =>
+    read().then(
+      (values) => ({ values }),
+      (error: Error) => ({
+        error: `${error.constructor.name} ${(error as { code?: string }).code}: ${error.message}`,
+      }),
+    );
+  decodeThreads.minBytes = Number.POSITIVE_INFINITY;
+  const here = await settle();
+  decodeThreads.minBytes = 0;
+  const before = decodeThreads.jobsOffThread;
+  const workers = await settle();
+  return { here, workers, jobs: decodeThreads.jobsOffThread - before };
+}
+
+/** fetch() and every columnar() group of `location`. */
+async function readAll(location: string): Promise<unknown> {
+  const fetched = await Table.from(location).fetch();
+  const groups: unknown[] = [];
+  for await (const group of (await (await Table.from(location).reader()).columnar()).groups)
+    groups.push(group);
+  return { fetched, groups };
+}
+
+const files = (["data", "bad_data"] as const)
+  .flatMap((d) =>
+    (readdirSync(join(corpusRoot, d), { recursive: true }) as string[])
+      .filter((f) => f.endsWith(".parquet"))
+      .map((f) => `${d}/${f}`),
+  )
+  .sort();
+
+describe("row groups decoded on worker threads", () => {
+  it("every parquet-testing file: the same values, or the same error, as on the calling thread", async () => {
+    expect(files.length, "the parquet-testing corpus is missing").toBeGreaterThan(80);
+    let jobs = 0;
+    for (const file of files) {
+      const outcome = await bothWays(() => readAll(join(corpusRoot, file)));
+      expect(outcome.workers, file).toStrictEqual(outcome.here);
+      jobs += outcome.jobs;
+    }
+    // Most of the corpus has flat columns the workers decode.
+    expect(jobs).toBeGreaterThan(100);
+  });
+
+  it("a table ferry wrote, and 60 corrupt copies of it (seeded flips): the same rows or the same one-line error", async () => {
+    const n = 20_000;
+    const columns = {
+      id: Array.from({ length: n }, (_, i) => i),
+      name: Array.from({ length: n }, (_, i) =>
+        i % 7 === 0 ? null : `név-${i % 331}-${"x".repeat(i % 13)}`,
+      ),
+      score: Array.from({ length: n }, (_, i) => (i % 11 === 0 ? null : i / 3)),
+      flag: Array.from({ length: n }, (_, i) => i % 3 === 0),
+    };
+    const location = join(dir, "ferry-table");
+    await table(columns, location, { rowGroupSize: 4_000 }).write();
+    const clean = await bothWays(() => readAll(location));
+    expect(clean.workers).toStrictEqual(clean.here);
+    expect(clean.jobs).toBeGreaterThanOrEqual(10);
+    expect((clean.here as { values: { fetched: { id: unknown[] } } }).values.fetched.id).toHaveLength(n);
+
+    const [part] = (await readdir(location)).filter((f) => f.endsWith(".parquet"));
+    const original = await readFile(join(location, part!));
+    let random = 7;
+    const next = () => {
+      random = (random * 1_103_515_245 + 12_345) % 2 ** 31;
+      return random;
+    };
+    const copy = join(dir, "corrupt.parquet");
+    const errors = new Set<string>();
+    for (let i = 0; i < 60; i++) {
+      const bytes = Buffer.from(original);
+      // Inside the data, before the footer: the footer's own corruption never reaches a decoder.
+      bytes[4 + (next() % (bytes.byteLength - 2_000))]! ^= 1 << (next() % 8);
+      await writeFile(copy, bytes);
+      const outcome = await bothWays(() => readAll(copy));
+      expect(outcome.workers, `flip ${i}`).toStrictEqual(outcome.here);
+      if ("error" in outcome.here) errors.add(outcome.here.error);
+    }
+    // The flips reach the decoders (not only the page checks before them).
+    expect(errors.size).toBeGreaterThan(3);
+  });
+
+  it("a decompression bomb is refused on a worker as on the calling thread, naming column, row group and option", async () => {
+    const duck = await (await DuckDBInstance.create(":memory:")).connect();
+    const bomb = join(dir, "bomb.parquet");
+    await duck.run(
+      `copy (select repeat('a', 70000000) as s) to '${bomb}' (format parquet, compression brotli)`,
+    );
+    duck.closeSync();
+    const outcome = await bothWays(() => Table.from(bomb).fetch());
+    expect(outcome.workers).toStrictEqual(outcome.here);
+    expect(outcome.jobs).toBe(1);
+    expect((outcome.here as { error: string }).error).toMatch(
+      /FerryError InvalidInput: .*bomb\.parquet: column "s", row group 0: refused, .*maxPageExpansion/,
+    );
+  });
+
+  it("workers stopped in the middle of a read: the read still gives every row", async () => {
+    const n = 60_000;
+    const location = join(dir, "stopped");
+    await table({ id: Array.from({ length: n }, (_, i) => i) }, location, { rowGroupSize: 1_000 }).write();
+    decodeThreads.minBytes = 0;
+    expect(await decodeThreadsReady()).toBe(2);
+    const reading = Table.from(location).fetch();
+    // Stopped while row groups are on them (the first ones are handed over as soon as they are fetched).
+    await new Promise((r) => setImmediate(r));
+    await stopDecodeThreads();
+    const rows = (await reading) as { id: number[] };
+    expect(rows.id).toStrictEqual(Array.from({ length: n }, (_, i) => i));
+    // The next read starts new workers.
+    expect(await decodeThreadsReady()).toBe(2);
+  });
+
+  it("stream() decodes on the calling thread: a stream's memory stays about one row group", async () => {
+    const location = join(dir, "streamed");
+    await table({ id: Array.from({ length: 20_000 }, (_, i) => i) }, location, {
+      rowGroupSize: 2_000,
+    }).write();
+    decodeThreads.minBytes = 0;
+    expect(await decodeThreadsReady()).toBe(2);
+    const before = decodeThreads.jobsOffThread;
+    let rows = 0;
+    const reader = await Table.from(location).reader();
+    for await (const batch of reader.stream({ batchSize: 3_000 })) rows += batch.numRows;
+    expect(rows).toBe(20_000);
+    expect(decodeThreads.jobsOffThread).toBe(before);
+    await Table.from(location).fetch();
+    expect(decodeThreads.jobsOffThread).toBe(before + 10);
+  });
+
+  it("with FERRY_DECODE_THREADS=0 nothing is decoded on a worker", async () => {
+    await stopDecodeThreads();
+    process.env.FERRY_DECODE_THREADS = "0";
+    try {
+      const location = join(dir, "single");
+      await copyFile(join(corpusRoot, "data/alltypes_plain.parquet"), location);
+      decodeThreads.minBytes = 0;
+      const before = decodeThreads.jobsOffThread;
+      await Table.from(location).fetch();
+      expect(await decodeThreadsReady()).toBe(0);
+      expect(decodeThreads.jobsOffThread).toBe(before);
+    } finally {
+      process.env.FERRY_DECODE_THREADS = "2";
+      await stopDecodeThreads();
+    }
+  });
+});
