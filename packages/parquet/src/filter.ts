@@ -267,12 +267,23 @@ function countOf(value: unknown, perMs: bigint): Key | undefined {
   return count;
 }
 
+/** Fraction digits a decimal literal may have beyond its column's scale and still compare exactly. */
+const DECIMAL_EXTRA_DIGITS = 9;
+
+/**
+ * The key of a decimal whose unscaled value (value × 10^scale, as parquet stores it) is `unscaled`:
+ * the same key `decimalKeyer` gives its text, whatever the scale.
+ */
+export function decimalKey(unscaled: bigint): bigint {
+  return unscaled * 10n ** BigInt(DECIMAL_EXTRA_DIGITS);
+}
+
 /**
  * Decimals arrive as text with exactly `scale` digits after the point; they compare as bigints of
  * their value × 10^(scale + 9), so a literal with up to nine more fraction digits compares exactly.
  */
 function decimalKeyer(scale: number): Keyer {
-  const digits = scale + 9;
+  const digits = scale + DECIMAL_EXTRA_DIGITS;
   const scaled = (text: string): bigint | undefined => {
     const match = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(text.trim());
     if (!match || (match[2] === "" && !match[3])) return undefined;
