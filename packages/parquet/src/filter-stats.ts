@@ -7,6 +7,7 @@
 import type { DataType, Field } from "@ferry/plugin-kit";
 import type { ColumnChunk, SchemaElement } from "hyparquet";
 import { hashParquetValue, readBloomFilter, sbbfContains } from "hyparquet/src/bloom.js";
+import { decimalBound } from "./decimal-stats.ts";
 import { type CompiledFilter, type Key, type Leaf, mayMatch, type Range } from "./filter.ts";
 import type { OpenPart } from "./part-reader.ts";
 
@@ -15,12 +16,18 @@ type Meta = NonNullable<ColumnChunk["meta_data"]>;
 /** Physical types whose deprecated min/max (signed order) are right for ferry's order. */
 const SIGNED_ORDER = new Set(["BOOLEAN", "INT32", "INT64", "FLOAT", "DOUBLE"]);
 
-/** A flat column's chunk in a row group (nested columns have no usable statistics here). */
-function chunkOf(open: OpenPart, groupIndex: number, column: string): Meta | undefined {
+/** The index of a flat column's chunk in a row group (nested columns have no usable statistics here). */
+function chunkIndexOf(open: OpenPart, groupIndex: number, column: string): number {
   const group = open.metadata.row_groups[groupIndex];
-  return group?.columns.find(
-    (chunk) => chunk.meta_data?.path_in_schema.length === 1 && chunk.meta_data.path_in_schema[0] === column,
-  )?.meta_data;
+  return (
+    group?.columns.findIndex(
+      (chunk) => chunk.meta_data?.path_in_schema.length === 1 && chunk.meta_data.path_in_schema[0] === column,
+    ) ?? -1
+  );
+}
+
+function chunkOf(open: OpenPart, groupIndex: number, column: string): Meta | undefined {
+  return open.metadata.row_groups[groupIndex]?.columns[chunkIndexOf(open, groupIndex, column)]?.meta_data;
 }
 
 function elementOf(open: OpenPart, column: string): SchemaElement | undefined {
@@ -47,7 +54,7 @@ export function statKey(type: DataType, value: unknown): Key | undefined {
       if (typeof value !== "bigint") return undefined;
       return type.unit === "s" || type.unit === "ms" ? Number(value) : value;
     default:
-      // Decimals come back from the footer as floats (rounded): no pruning on them.
+      // Decimals come back from hyparquet as floats (rounded): their keys come from the bytes (decimalBound).
       return undefined;
   }
 }
@@ -57,9 +64,12 @@ export function groupRange(open: OpenPart, groupIndex: number, column: string): 
   const fileField = open.fileSchema.fields.find((f) => f.name === column);
   // A part written before the column was added reads it as nulls.
   if (!fileField) return { nulls: "all" };
-  const meta = chunkOf(open, groupIndex, column);
+  const chunkIndex = chunkIndexOf(open, groupIndex, column);
+  const meta = open.metadata.row_groups[groupIndex]?.columns[chunkIndex]?.meta_data;
   const element = elementOf(open, column);
   const stats = meta?.statistics;
+  // INT96's sort order is undefined in the parquet spec (writers ordered its bytes in different ways;
+  // arrow-rs and DuckDB ignore its statistics too): its row groups are never skipped by value.
   if (!meta || !element || !stats || element.type === "INT96") return undefined;
   const rows = open.rowGroups[groupIndex] ?? 0;
   const nullCount = stats.null_count === undefined ? undefined : Number(stats.null_count);
@@ -69,6 +79,18 @@ export function groupRange(open: OpenPart, groupIndex: number, column: string): 
     SIGNED_ORDER.has(element.type ?? "") &&
     !(element.converted_type ?? "").startsWith("UINT") &&
     !(element.logical_type?.type === "INTEGER" && !element.logical_type.isSigned);
+  if (fileField.type.type === "decimal") {
+    const raw = open.decimalStatistics(groupIndex, chunkIndex);
+    // A byte-array bound a writer cut short is no longer the same number.
+    const whole = (exact: boolean | undefined) => exact !== false || !element.type?.endsWith("BYTE_ARRAY");
+    const min = whole(stats.is_min_value_exact)
+      ? (raw?.minValue ?? (legacy ? raw?.min : undefined))
+      : undefined;
+    const max = whole(stats.is_max_value_exact)
+      ? (raw?.maxValue ?? (legacy ? raw?.max : undefined))
+      : undefined;
+    return { min: decimalBound(min, element), max: decimalBound(max, element), nulls };
+  }
   const min = statKey(fileField.type, stats.min_value ?? (legacy ? stats.min : undefined));
   const max = statKey(fileField.type, stats.max_value ?? (legacy ? stats.max : undefined));
   return { min, max, nulls };

@@ -76,7 +76,7 @@ export function compileFilter(filter: Filter, schema: Schema, label = "filter"):
   const keyOf = new Map<string, (value: unknown) => Key | null>();
   const floats = new Set<string>();
   try {
-    const tree = typeof filter === "string" ? parseFilter(filter) : filter;
+    const tree = typeof filter === "string" ? parseFilter(filter, exactColumns(schema)) : filter;
     const root = compileNode(tree, false, { schema, keyOf, floats });
     const columns = schema.fields.map((f) => f.name).filter((name) => keyOf.has(name));
     return { root, columns, keyOf, floats };
@@ -93,7 +93,8 @@ interface Context {
 }
 
 function compileNode(filter: Filter, negate: boolean, context: Context): FilterNode {
-  if (typeof filter === "string") return compileNode(parseFilter(filter), negate, context);
+  if (typeof filter === "string")
+    return compileNode(parseFilter(filter, exactColumns(context.schema)), negate, context);
   if (Array.isArray(filter)) {
     if (typeof filter[0] === "string") return compileLeaf(filter as readonly unknown[], negate, context);
     const items = (filter as readonly Filter[]).map((item) => compileNode(item, negate, context));
@@ -267,12 +268,23 @@ function countOf(value: unknown, perMs: bigint): Key | undefined {
   return count;
 }
 
+/** Fraction digits a decimal literal may have beyond its column's scale and still compare exactly. */
+const DECIMAL_EXTRA_DIGITS = 9;
+
+/**
+ * The key of a decimal whose unscaled value (value × 10^scale, as parquet stores it) is `unscaled`:
+ * the same key `decimalKeyer` gives its text, whatever the scale.
+ */
+export function decimalKey(unscaled: bigint): bigint {
+  return unscaled * 10n ** BigInt(DECIMAL_EXTRA_DIGITS);
+}
+
 /**
  * Decimals arrive as text with exactly `scale` digits after the point; they compare as bigints of
  * their value × 10^(scale + 9), so a literal with up to nine more fraction digits compares exactly.
  */
 function decimalKeyer(scale: number): Keyer {
-  const digits = scale + 9;
+  const digits = scale + DECIMAL_EXTRA_DIGITS;
   const scaled = (text: string): bigint | undefined => {
     const match = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(text.trim());
     if (!match || (match[2] === "" && !match[3])) return undefined;
@@ -486,7 +498,7 @@ type Token =
   | { kind: "word"; text: string; at: number }
   | { kind: "name"; text: string; at: number }
   | { kind: "string"; text: string; at: number }
-  | { kind: "number"; value: number | bigint; at: number }
+  | { kind: "number"; value: number | bigint; text: string; at: number }
   | { kind: "op"; text: string; at: number }
   | { kind: "end"; at: number };
 
@@ -527,7 +539,7 @@ function tokenize(text: string): Token[] {
       const raw = number[0];
       const whole = /^[+-]?\d+$/.test(raw);
       const value = whole && !Number.isSafeInteger(Number(raw)) ? BigInt(raw) : Number(raw);
-      tokens.push({ kind: "number", value, at });
+      tokens.push({ kind: "number", value, text: raw, at });
       i += raw.length;
       continue;
     }
@@ -546,19 +558,30 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
-/** `a >= 1 and (b = 'x' or c in (1, 2)) and not d is null`: SQL's WHERE, for one table. */
-export function parseFilter(text: string): Filter {
+/**
+ * `a >= 1 and (b = 'x' or c in (1, 2)) and not d is null`: SQL's WHERE, for one table. A number
+ * compared with a column of `exact` stays the text it was written as (a decimal keeps every digit;
+ * as a JS number it would keep 15 to 17).
+ */
+export function parseFilter(text: string, exact: ReadonlySet<string> = new Set()): Filter {
   if (text.trim() === "") fail("empty condition");
-  return new Parser(tokenize(text)).parse();
+  return new Parser(tokenize(text), exact).parse();
+}
+
+/** The columns whose number literals are read exactly from their text: decimals. */
+function exactColumns(schema: Schema): Set<string> {
+  return new Set(schema.fields.filter((f) => f.type.type === "decimal").map((f) => f.name));
 }
 
 /** Recursive descent over the tokens: or → and → condition. */
 class Parser {
   readonly #tokens: Token[];
+  readonly #exact: ReadonlySet<string>;
   #position = 0;
 
-  constructor(tokens: Token[]) {
+  constructor(tokens: Token[], exact: ReadonlySet<string>) {
     this.#tokens = tokens;
+    this.#exact = exact;
   }
 
   parse(): Filter {
@@ -586,9 +609,7 @@ class Parser {
   #expected(what: string): never {
     const token = this.#peek();
     const found =
-      token.kind === "end"
-        ? "the end"
-        : `${JSON.stringify("text" in token ? token.text : String(token.value))} at position ${token.at + 1}`;
+      token.kind === "end" ? "the end" : `${JSON.stringify(token.text)} at position ${token.at + 1}`;
     return fail(`expected ${what}, found ${found}`);
   }
 
@@ -642,7 +663,7 @@ class Parser {
     if (op.kind !== "op" || !normalOp(op.text))
       this.#expected(`an operator after ${JSON.stringify(column)} (=, !=, <, <=, >, >=, in, is null)`);
     this.#position++;
-    return [column, (op as { text: string }).text as FilterComparison, this.#value()];
+    return [column, (op as { text: string }).text as FilterComparison, this.#value(column)];
   }
 
   #isNull(column: string): Filter {
@@ -657,19 +678,20 @@ class Parser {
   #in(column: string, negated: boolean): Filter {
     this.#position++;
     this.#take("(", '"(" after in');
-    const values: FilterValue[] = [this.#value()];
+    const values: FilterValue[] = [this.#value(column)];
     while (this.#isOp(",")) {
       this.#position++;
-      values.push(this.#value());
+      values.push(this.#value(column));
     }
     this.#take(")", '"," or ")"');
     return [column, negated ? "not in" : "in", values];
   }
 
-  #value(): FilterValue {
+  #value(column: string): FilterValue {
     const token = this.#next();
     if (token.kind === "string") return token.text;
-    if (token.kind === "number") return token.value;
+    if (token.kind === "number")
+      return this.#exact.has(column) && !/e/i.test(token.text) ? token.text : token.value;
     if (token.kind === "name")
       fail(
         `${JSON.stringify(token.text)} in double quotes is a column name; write text in single quotes: '${token.text}'`,

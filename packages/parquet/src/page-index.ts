@@ -6,6 +6,7 @@
 
 import type { ColumnChunk, ColumnIndex, OffsetIndex } from "hyparquet";
 import { readColumnIndex, readOffsetIndex } from "hyparquet";
+import { asBytes, decimalBound } from "./decimal-stats.ts";
 import { type CompiledFilter, mayMatch, type Range } from "./filter.ts";
 import { statKey } from "./filter-stats.ts";
 import { type OpenPart, PARSERS } from "./part-reader.ts";
@@ -70,13 +71,16 @@ export function pageIndexOf(
       );
       const rows = open.rowGroups[groupIndex] ?? 0;
       if (!offsets || !pagesAreSound(offsets.page_locations, rows)) return undefined;
-      if (!withRanges) return { pages: offsets.page_locations };
+      // INT96's sort order is undefined in the parquet spec: its pages are never skipped by value.
+      if (!withRanges || element.type === "INT96") return { pages: offsets.page_locations };
+      const decimal = field.type.type === "decimal";
       const index = await readIndex<ColumnIndex>(
         open,
         chunk.column_index_offset,
         chunk.column_index_length,
-        (reader) => readColumnIndex(reader, element, PARSERS),
+        (reader) => readColumnIndex(reader, decimal ? asBytes(element) : element, PARSERS),
       );
+      const keyOf = (value: unknown) => (decimal ? decimalBound(value, element) : statKey(field.type, value));
       if (!index || index.null_pages.length !== offsets.page_locations.length)
         return { pages: offsets.page_locations };
       const ranges = index.null_pages.map((empty, i): Range => {
@@ -84,8 +88,8 @@ export function pageIndexOf(
         const count = index.null_counts?.[i];
         const nulls = count === undefined ? "unknown" : Number(count) === 0 ? "none" : "some";
         return {
-          min: statKey(field.type, index.min_values[i]),
-          max: statKey(field.type, index.max_values[i]),
+          min: keyOf(index.min_values[i]),
+          max: keyOf(index.max_values[i]),
           nulls,
         };
       });

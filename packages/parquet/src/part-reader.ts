@@ -7,8 +7,9 @@ import * as zlib from "node:zlib";
 import type { Schema, Storage } from "@ferry/plugin-kit";
 import { errors, FerryError } from "@ferry/plugin-kit";
 import type { AsyncBuffer, FileMetaData, ParquetParsers, SchemaElement } from "hyparquet";
-import { parquetMetadataAsync, parquetRead } from "hyparquet";
+import { parquetMetadata, parquetRead } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
+import { type DecimalStatistics, decimalStatistics } from "./decimal-stats.ts";
 import type { PartFile } from "./layout.ts";
 import { fromParquetSchema } from "./parquet-schema.ts";
 import { verifyingBuffer } from "./row-group-bytes.ts";
@@ -206,6 +207,8 @@ export interface OpenPart {
   numRows: number;
   /** The metadata as hyparquet reads it: raw values for the types ferry decodes itself (see rawElement). */
   readMetadata: FileMetaData;
+  /** The statistics of decimal columns as stored (hyparquet rounds them through floats). */
+  decimalStatistics: DecimalStatistics;
 }
 
 /**
@@ -266,10 +269,10 @@ export function describeColumnFailure(
 }
 
 /**
- * Read the file's tail once (it holds the footer of most files), check the magic, and hand hyparquet
- * a buffer that serves the footer from that read instead of fetching it again.
+ * The footer's bytes (its thrift metadata, their length and the magic): one read of the file's tail,
+ * which holds the footer of most files, and for a bigger footer one read of the rest.
  */
-async function readTail(file: AsyncBuffer, where: string): Promise<AsyncBuffer> {
+async function readFooter(file: AsyncBuffer, where: string): Promise<Uint8Array> {
   if (file.byteLength < 12)
     throw errors.invalidInput(`${where}: not a parquet file (only ${file.byteLength} bytes)`);
   const tailStart = Math.max(0, file.byteLength - FOOTER_FETCH);
@@ -279,14 +282,18 @@ async function readTail(file: AsyncBuffer, where: string): Promise<AsyncBuffer> 
     throw errors.unsupported(`${where}: encrypted parquet (Parquet Modular Encryption) is not supported`);
   }
   if (magic !== "PAR1") throw errors.invalidInput(`${where}: not a parquet file (no PAR1 footer)`);
-  return {
-    byteLength: file.byteLength,
-    slice(start: number, end?: number) {
-      const stop = end ?? file.byteLength;
-      if (start < tailStart || stop > file.byteLength) return file.slice(start, end);
-      return tail.slice(start - tailStart, stop - tailStart).buffer as ArrayBuffer;
-    },
-  };
+  const length = new DataView(tail.buffer, tail.byteOffset, tail.byteLength).getUint32(
+    tail.byteLength - 8,
+    true,
+  );
+  if (length > file.byteLength - 8)
+    throw new Error(`parquet metadata length ${length} exceeds available buffer ${file.byteLength - 8}`);
+  const start = file.byteLength - 8 - length;
+  if (start >= tailStart) return tail.subarray(start - tailStart);
+  const footer = new Uint8Array(length + 8);
+  footer.set(new Uint8Array(await file.slice(start, tailStart)));
+  footer.set(tail, tailStart - start);
+  return footer;
 }
 
 /** A footer number that must be a count or an offset: a whole number, 0 or more. */
@@ -402,8 +409,8 @@ export async function openPart(
 ): Promise<OpenPart> {
   const file = storageBuffer(storage, part.path, part.size, signal, stats);
   try {
-    const footer = await readTail(file, where);
-    const metadata = await parquetMetadataAsync(footer, { parsers: PARSERS, initialFetchSize: FOOTER_FETCH });
+    const footer = await readFooter(file, where);
+    const metadata = parquetMetadata(footer, { parsers: PARSERS });
     checkMetadata(metadata, where, part.size);
     const fileSchema = fromParquetSchema(metadata, where);
     const rowGroups = metadata.row_groups.map((group) => Number(group.num_rows));
@@ -415,6 +422,7 @@ export async function openPart(
       rowGroups,
       numRows: rowGroups.reduce((a, b) => a + b, 0),
       readMetadata: rawMetadata(metadata),
+      decimalStatistics: decimalStatistics(metadata, footer.subarray(0, footer.byteLength - 8)),
     };
   } catch (error) {
     throw describeFailure(error, where, "footer");

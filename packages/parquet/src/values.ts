@@ -365,7 +365,8 @@ function decoderFor(type: DataType): Decoder {
   }
 }
 
-function unscaledOf(v: unknown): bigint {
+/** A decimal as hyparquet hands it over raw: a number, a bigint, or big-endian two's complement bytes. */
+export function unscaledOf(v: unknown): bigint {
   if (typeof v === "bigint") return v;
   if (typeof v === "number") return BigInt(v);
   const bytes = v as Uint8Array;
