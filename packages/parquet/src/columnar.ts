@@ -16,14 +16,7 @@ import { deltaBinaryUnpack } from "hyparquet/src/delta.js";
 import { byteStreamSplit, readRleBitPackedHybrid } from "hyparquet/src/encoding.js";
 import { readVarInt } from "hyparquet/src/thrift.js";
 import { type BufferPool, rowGroupBuffers } from "./buffer-pool.ts";
-import {
-  type DecodeJob,
-  type DecodeTask,
-  decodeOffThread,
-  type Outcome,
-  threadsFor,
-  type WireError,
-} from "./decode-threads.ts";
+import { buffersOf, offThreadFor, runOffThread } from "./codec-threads.ts";
 import { sameType } from "./parquet-schema.ts";
 import {
   DEFAULT_MAX_PAGE_EXPANSION,
@@ -751,9 +744,60 @@ function adjacentRanges(planned: PlannedChunk[]): ChunkRange[] {
   return ranges;
 }
 
+/** One column chunk of a decode job: where it is in the job's bytes, and what the decoder needs to know. */
+export interface DecodeTask {
+  name: string;
+  start: number;
+  end: number;
+  meta: Pick<ColumnMeta, "type" | "codec" | "total_uncompressed_size">;
+  element: SchemaElement;
+  type: DataType;
+  nullable: boolean;
+}
+
+/** A row group's (or a range's) chunks for a worker to decode. */
+export interface DecodeJob {
+  bytes: Uint8Array;
+  rows: number;
+  maxPageExpansion: number;
+  tasks: DecodeTask[];
+}
+
+/** A failure as it crosses threads: its message, a FerryError's code, whether a decompression limit. */
+interface WireError {
+  message: string;
+  code?: string | undefined;
+  limit?: boolean | undefined;
+}
+
+/** What became of one task (a worker's error is a WireError; one on this thread, what was thrown). */
+type Outcome =
+  | { name: string; column: ColumnVector }
+  | { name: string; notColumnar: true }
+  | { name: string; error: unknown };
+
+/** A worker's answer: the outcomes, and the job's bytes handed back. */
+export interface DecodeReply {
+  outcomes: Outcome[];
+  bytes: Uint8Array;
+}
+
+/** The buffers of a reply, each once (to hand them back without copying). */
+export function replyBuffers({ outcomes, bytes }: DecodeReply): ArrayBuffer[] {
+  const views: (ArrayBufferView | undefined)[] = [bytes];
+  for (const outcome of outcomes) {
+    if (!("column" in outcome)) continue;
+    const column = outcome.column;
+    views.push(column.validity);
+    if (column.kind === "bytes") views.push(column.offsets, column.data);
+    else if (column.kind !== "values") views.push(column.values);
+  }
+  return buffersOf(views);
+}
+
 /**
  * A range's chunks (usually a whole row group) decoded, on a worker thread when the range is big enough
- * and one is ready (decode-threads.ts), else here. `bytes` are handed to the worker and come back with
+ * and one is ready (codec-threads.ts), else here. `bytes` are handed to the worker and come back with
  * its answer; either way they go back to the pool once decoded. A worker that fails hands the range
  * back to this thread, which fetches it again (the bytes went with the worker).
  */
@@ -766,8 +810,9 @@ async function decodeRange(
   fetchRange: () => Promise<Uint8Array>,
 ): Promise<Outcome[]> {
   const here = (fetched: Uint8Array) => decodeHere(fetched, range, rows, maxPageExpansion, pool);
-  if (threadsFor(bytes.byteLength) === 0) return here(bytes);
-  const reply = await decodeOffThread(jobOf(bytes, range, rows, maxPageExpansion));
+  if (!offThreadFor(bytes.byteLength)) return here(bytes);
+  const job = jobOf(bytes, range, rows, maxPageExpansion);
+  const reply = await runOffThread<DecodeReply>("decode", job, [bytes.buffer as ArrayBuffer]);
   if (!reply) return here(await fetchRange());
   rowGroupBuffers.give(reply.bytes);
   return reply.outcomes.map(fromWire);

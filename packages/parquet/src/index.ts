@@ -4,6 +4,7 @@
  * that only moves folders never loads it.
  */
 
+export { codecThreads, codecThreadsReady, stopCodecThreads } from "./codec-threads.ts";
 export {
   type ColumnarGroup,
   type ColumnVector,
@@ -14,7 +15,6 @@ export {
 export { valuesToColumn } from "./columnar-values.ts";
 export { columnarWritable, encodeColumnarParquet } from "./columnar-writer.ts";
 export { concatChunks } from "./concat.ts";
-export { decodeThreads, decodeThreadsReady, stopDecodeThreads } from "./decode-threads.ts";
 export {
   type CompiledFilter,
   compileFilter,

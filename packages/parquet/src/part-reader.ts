@@ -125,6 +125,16 @@ export interface RangeReader extends AsyncBuffer {
   readInto(start: number, target: Uint8Array): Promise<number>;
 }
 
+/** The file on this machine's disk behind `path`, when the storage names one. */
+function localPathOf(storage: Storage, path: string): string | undefined {
+  if (!storage.capabilities.localPaths) return undefined;
+  try {
+    return storage.localPath(path);
+  } catch {
+    return undefined; // a driver that declares the capability but cannot name this file: read as any other
+  }
+}
+
 /**
  * A local file's bytes read straight into `target` (no stream of 64 KiB chunks to copy and collect):
  * the number read, or 0 when the file cannot be read this way (then the storage's own read runs, and
@@ -161,7 +171,7 @@ export function storageBuffer(
   signal?: AbortSignal,
   stats?: ReadStats,
 ): RangeReader {
-  const local = storage.capabilities.localPaths ? storage.localPath(path) : undefined;
+  const local = localPathOf(storage, path);
   const readInto = async (start: number, target: Uint8Array): Promise<number> => {
     const length = Math.min(target.byteLength, size - start);
     if (length <= 0) return 0;

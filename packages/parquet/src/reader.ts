@@ -99,7 +99,7 @@ interface GroupDecoder<C> {
     fields: readonly Field[],
     where: string,
     maxPageExpansion: number,
-    /** Whether row groups may be decoded on worker threads (decode-threads.ts): whole reads, not streams. */
+    /** Whether row groups may be decoded on worker threads (codec-threads.ts): whole reads, not streams. */
     threads: boolean,
   ): Promise<Record<string, C>>;
   /** A column of `rows` copies of `value` (partition values, nulls of a column a part lacks). */
@@ -396,6 +396,8 @@ export class TableReader {
     threads = false,
   ): AsyncGenerator<{ columns: Record<string, C>; rows: number }> {
     const ahead = readAhead(options.prefetch, selection.read);
+    // A whole read holds every row group anyway: more in flight keep the decoding threads busy.
+    if (threads && options.prefetch === undefined) ahead.count = WHOLE_READ_AHEAD;
     const { filter } = selection;
     const partitions = (part: PartFile) => partitionRanges(part, schema, partitionColumns, filter);
     const parts = (await this.#requireParts(options.signal)).filter(
@@ -546,6 +548,9 @@ function keepRows<C>(
  * costs about three times its compressed size: its fetched bytes, its decoded bytes, its values).
  */
 export const READ_AHEAD_BYTES = 16 * 1024 * 1024;
+
+/** Row groups in flight in a whole read (fetch, columnar) when no `prefetch` is given. */
+const WHOLE_READ_AHEAD = 4;
 
 /** How far to read ahead: `count` row groups, and only while the groups in flight fit `bytes`. */
 interface ReadAhead {

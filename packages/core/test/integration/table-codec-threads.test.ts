@@ -1,8 +1,9 @@
 /**
  * Row groups decoded on worker threads give exactly what the calling thread gives: every parquet-testing
  * file, a table ferry wrote, corrupt copies of it (the same typed error, word for word), a decompression
- * bomb, and a worker stopped in the middle of a read (its row groups are read again here). Every read
- * here goes through the workers (the size threshold is set to 0), and the test checks that they did.
+ * bomb, and a worker stopped in the middle of a read (its row groups are read again here). Column chunks
+ * encoded on workers make the same file, byte for byte, under every codec. Every read and write here
+ * goes through the workers (the size threshold is set to 0), and the test checks that they did.
  */
 import { readdirSync } from "node:fs";
 import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -10,7 +11,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { decodeThreads, decodeThreadsReady, stopDecodeThreads } from "@ferry/parquet";
+import { codecThreads, codecThreadsReady, stopCodecThreads } from "@ferry/parquet";
+import { type Schema, t } from "@ferry/plugin-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Table, table } from "../../src/index.ts";
 
@@ -20,20 +22,20 @@ const corpusRoot = resolve(
 );
 
 let dir: string;
-const threshold = decodeThreads.minBytes;
-const setting = process.env.FERRY_DECODE_THREADS;
+const threshold = codecThreads.minBytes;
+const setting = process.env.FERRY_TABLE_THREADS;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-decode-threads-"));
   // Two workers whatever the machine (one core would otherwise get none).
-  process.env.FERRY_DECODE_THREADS = "2";
-  await stopDecodeThreads();
-  expect(await decodeThreadsReady()).toBe(2);
+  process.env.FERRY_TABLE_THREADS = "2";
+  await stopCodecThreads();
+  expect(await codecThreadsReady()).toBe(2);
 });
 afterAll(async () => {
-  decodeThreads.minBytes = threshold;
-  if (setting === undefined) delete process.env.FERRY_DECODE_THREADS;
-  else process.env.FERRY_DECODE_THREADS = setting;
-  await stopDecodeThreads();
+  codecThreads.minBytes = threshold;
+  if (setting === undefined) delete process.env.FERRY_TABLE_THREADS;
+  else process.env.FERRY_TABLE_THREADS = setting;
+  await stopCodecThreads();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -50,12 +52,12 @@ async function bothWays(
         error: `${error.constructor.name} ${(error as { code?: string }).code}: ${error.message}`,
       }),
     );
-  decodeThreads.minBytes = Number.POSITIVE_INFINITY;
+  codecThreads.minBytes = Number.POSITIVE_INFINITY;
   const here = await settle();
-  decodeThreads.minBytes = 0;
-  const before = decodeThreads.jobsOffThread;
+  codecThreads.minBytes = 0;
+  const before = codecThreads.jobsOffThread;
   const workers = await settle();
-  return { here, workers, jobs: decodeThreads.jobsOffThread - before };
+  return { here, workers, jobs: codecThreads.jobsOffThread - before };
 }
 
 /** fetch() and every columnar() group of `location`. */
@@ -146,16 +148,16 @@ describe("row groups decoded on worker threads", () => {
     const n = 60_000;
     const location = join(dir, "stopped");
     await table({ id: Array.from({ length: n }, (_, i) => i) }, location, { rowGroupSize: 1_000 }).write();
-    decodeThreads.minBytes = 0;
-    expect(await decodeThreadsReady()).toBe(2);
+    codecThreads.minBytes = 0;
+    expect(await codecThreadsReady()).toBe(2);
     const reading = Table.from(location).fetch();
     // Stopped while row groups are on them (the first ones are handed over as soon as they are fetched).
     await new Promise((r) => setImmediate(r));
-    await stopDecodeThreads();
+    await stopCodecThreads();
     const rows = (await reading) as { id: number[] };
     expect(rows.id).toStrictEqual(Array.from({ length: n }, (_, i) => i));
     // The next read starts new workers.
-    expect(await decodeThreadsReady()).toBe(2);
+    expect(await codecThreadsReady()).toBe(2);
   });
 
   it("stream() decodes on the calling thread: a stream's memory stays about one row group", async () => {
@@ -163,32 +165,111 @@ describe("row groups decoded on worker threads", () => {
     await table({ id: Array.from({ length: 20_000 }, (_, i) => i) }, location, {
       rowGroupSize: 2_000,
     }).write();
-    decodeThreads.minBytes = 0;
-    expect(await decodeThreadsReady()).toBe(2);
-    const before = decodeThreads.jobsOffThread;
+    codecThreads.minBytes = 0;
+    expect(await codecThreadsReady()).toBe(2);
+    const before = codecThreads.jobsOffThread;
     let rows = 0;
     const reader = await Table.from(location).reader();
     for await (const batch of reader.stream({ batchSize: 3_000 })) rows += batch.numRows;
     expect(rows).toBe(20_000);
-    expect(decodeThreads.jobsOffThread).toBe(before);
+    expect(codecThreads.jobsOffThread).toBe(before);
     await Table.from(location).fetch();
-    expect(decodeThreads.jobsOffThread).toBe(before + 10);
+    expect(codecThreads.jobsOffThread).toBe(before + 10);
   });
 
-  it("with FERRY_DECODE_THREADS=0 nothing is decoded on a worker", async () => {
-    await stopDecodeThreads();
-    process.env.FERRY_DECODE_THREADS = "0";
+  it("with FERRY_TABLE_THREADS=0 nothing is decoded on a worker", async () => {
+    await stopCodecThreads();
+    process.env.FERRY_TABLE_THREADS = "0";
     try {
       const location = join(dir, "single");
       await copyFile(join(corpusRoot, "data/alltypes_plain.parquet"), location);
-      decodeThreads.minBytes = 0;
-      const before = decodeThreads.jobsOffThread;
+      codecThreads.minBytes = 0;
+      const before = codecThreads.jobsOffThread;
       await Table.from(location).fetch();
-      expect(await decodeThreadsReady()).toBe(0);
-      expect(decodeThreads.jobsOffThread).toBe(before);
+      expect(await codecThreadsReady()).toBe(0);
+      expect(codecThreads.jobsOffThread).toBe(before);
     } finally {
-      process.env.FERRY_DECODE_THREADS = "2";
-      await stopDecodeThreads();
+      process.env.FERRY_TABLE_THREADS = "2";
+      await stopCodecThreads();
     }
+  });
+});
+
+describe("column chunks encoded on worker threads", () => {
+  const n = 5_000;
+  const schema: Schema = {
+    fields: [
+      t.field("i8", t.int8()),
+      t.field("u32", t.uint32()),
+      t.field("i64", t.int64()),
+      t.field("u64", t.uint64()),
+      t.field("f64", t.float64()),
+      t.field("s", t.string()),
+      t.field("ascii", t.string(), false),
+      t.field("b", t.binary()),
+      t.field("flag", t.bool()),
+      t.field("day", t.date()),
+      t.field("ns", t.timestamp("ns")),
+    ],
+  };
+  const column = <T>(make: (i: number) => T) =>
+    Array.from({ length: n }, (_, i) => (i % 7 === 3 ? null : make(i)));
+  const data = {
+    i8: column((i) => (i % 256) - 128),
+    u32: column((i) => 4_294_967_295 - i),
+    i64: column((i) => BigInt(i) * -1_844_674_407_370_955n),
+    u64: column((i) => 2n ** 64n - 1n - BigInt(i * i)),
+    f64: column((i) => (i % 11 === 0 ? Number.NaN : i % 13 === 0 ? -0 : i / 7)),
+    s: column((i) => (i % 3 === 0 ? `ünïcode ${i % 50} 🚢` : `s${i % 40}`)),
+    ascii: Array.from({ length: n }, (_, i) => `row ${i}`),
+    b: column((i) => Uint8Array.of(i % 256, 0, 255)),
+    flag: column((i) => i % 3 === 0),
+    day: column((i) => new Date(Date.UTC(1960, 0, 1 + i))),
+    ns: column((i) => 1_700_000_000_000_000_000n + BigInt(i)),
+  };
+
+  /** The bytes of the one parquet file ferry writes for `data` with these options, here and on the workers. */
+  async function written(name: string, options: Record<string, unknown>, values: object = data) {
+    const files: Buffer[] = [];
+    for (const minBytes of [Number.POSITIVE_INFINITY, 0]) {
+      codecThreads.minBytes = minBytes;
+      const location = join(dir, `${name}-${minBytes}`);
+      await table(values, location, { schema, ...options }).write();
+      const [part] = (await readdir(location)).filter((f) => f.endsWith(".parquet"));
+      files.push(await readFile(join(location, part!)));
+    }
+    return files;
+  }
+
+  it("every codec, many pages and row groups, nulls in every type: the same file, byte for byte", async () => {
+    for (const codec of ["SNAPPY", "GZIP", "BROTLI", "ZSTD", "UNCOMPRESSED"] as const) {
+      const before = codecThreads.jobsOffThread;
+      const [here, workers] = await written(codec, { codec, rowGroupSize: 1_100, pageSize: 2_048 });
+      // 5 row groups of 11 columns (float16 from plain data is written by the value path).
+      expect(codecThreads.jobsOffThread - before, codec).toBe(55);
+      expect(workers!.equals(here!), codec).toBe(true);
+      const back = await Table.from(join(dir, `${codec}-0`)).fetchBatch();
+      for (const [name, values] of Object.entries(data))
+        expect(back.columns[name], `${codec} ${name}`).toEqual(values);
+    }
+  });
+
+  it("a null in a non-nullable column is refused in the same words, naming the row", async () => {
+    const ascii = [...data.ascii] as (string | null)[];
+    ascii[3_333] = null;
+    const errors: string[] = [];
+    for (const minBytes of [Number.POSITIVE_INFINITY, 0]) {
+      codecThreads.minBytes = minBytes;
+      const location = join(dir, `refused-${minBytes}`);
+      const error = await table({ ...data, ascii }, location, { schema, rowGroupSize: 1_000 })
+        .write()
+        .then(
+          () => undefined,
+          (e: Error) => e.message,
+        );
+      errors.push(String(error));
+    }
+    expect(errors[1]).toBe(errors[0]);
+    expect(errors[0]).toMatch(/column "ascii" \(string\), row 3333: null in a non-nullable column/);
   });
 });

@@ -1,0 +1,167 @@
+/**
+ * Parquet encoded and decoded on worker threads. Decompressing and decoding pages (reads), and
+ * encoding, compressing and measuring them (writes), are the CPU-heavy steps of table work; on the
+ * calling thread they run one column chunk after another while the machine's other cores idle. Here
+ * a job — a row group's fetched bytes to decode, a column chunk to encode — goes to the least busy
+ * worker, its buffers handed over and back without a copy (transferred), while the calling thread
+ * fetches, converts and writes.
+ *
+ * The workers start once a process has done some big jobs (startAfterBytes), one per core up to
+ * MAX_THREADS, and run codec-worker.ts; until one is ready, and wherever none can start (a bundled
+ * script without the worker's file, a worker that crashed), jobs run on the calling thread: the
+ * answer is the same either way. They hold the process open only while a job is pending.
+ * `FERRY_TABLE_THREADS=0` keeps every job on the calling thread; `=n` uses n workers.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+
+/** More workers than this do not pay: the calling thread has to keep up with them. */
+const MAX_THREADS = 4;
+
+/** Tunables and counters, for tests (which send small jobs to the workers too). */
+export const codecThreads = {
+  /** Bytes below which a job stays on the calling thread (the round trip would cost more). */
+  minBytes: 256 * 1024,
+  /**
+   * Workers start once a process has done this many bytes of big jobs here: a short read or write
+   * (a CLI's head, a small table) never pays for starting them; a long one has them soon.
+   */
+  startAfterBytes: 16 * 1024 * 1024,
+  /** Jobs done on a worker so far. */
+  jobsOffThread: 0,
+};
+
+/** Workers to use: FERRY_TABLE_THREADS, else one per core (none on a single core). */
+function threadCount(): number {
+  const setting = process.env.FERRY_TABLE_THREADS;
+  if (setting !== undefined && setting !== "") {
+    const n = Number(setting);
+    if (Number.isInteger(n) && n >= 0) return Math.min(n, 16);
+  }
+  const cores = availableParallelism();
+  return cores > 1 ? Math.min(cores, MAX_THREADS) : 0;
+}
+
+/** What a worker does: decode a row group's chunks, or encode one column chunk. */
+export type JobKind = "decode" | "encode";
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  pending: Map<number, (reply: unknown) => void>;
+}
+
+let slots: Slot[] | undefined;
+let nextId = 0;
+/** Bytes of big jobs done here before the workers started. */
+let doneHere = 0;
+
+/** The worker's module beside this one: .ts when ferry runs from its sources, .js when built. */
+function workerUrl(): URL {
+  const source = import.meta.url.endsWith(".ts");
+  return new URL(source ? "./codec-worker.ts" : "./codec-worker.js", import.meta.url);
+}
+
+function startWorkers(count: number): Slot[] {
+  const url = workerUrl();
+  // From the sources, the worker resolves ferry's packages to their sources as this thread does.
+  const execArgv = url.pathname.endsWith(".ts")
+    ? [...process.execArgv, "--conditions=@ferry/source"]
+    : process.execArgv;
+  const started: Slot[] = [];
+  for (let i = 0; i < count; i++) {
+    let worker: Worker;
+    try {
+      worker = new Worker(url, { execArgv });
+    } catch {
+      break;
+    }
+    const slot: Slot = { worker, ready: false, pending: new Map() };
+    worker.on("message", (message: { ready?: true; id?: number; reply?: unknown }) => {
+      if (message.ready) {
+        slot.ready = true;
+        return;
+      }
+      const done = slot.pending.get(message.id!);
+      slot.pending.delete(message.id!);
+      if (slot.pending.size === 0) worker.unref();
+      done?.(message.reply);
+    });
+    // A worker that cannot start or dies: its jobs are done on the calling thread instead.
+    const retire = () => {
+      slot.ready = false;
+      if (slots) slots = slots.filter((s) => s !== slot);
+      for (const done of slot.pending.values()) done(undefined);
+      slot.pending.clear();
+    };
+    worker.on("error", retire);
+    worker.on("exit", retire);
+    worker.unref();
+    started.push(slot);
+  }
+  return started;
+}
+
+/** Start the workers if they are not, and wait until they are ready (for tests): how many are. */
+export async function codecThreadsReady(): Promise<number> {
+  slots ??= startWorkers(threadCount());
+  const waiting = slots.map(
+    (slot) =>
+      new Promise<void>((resolve) => {
+        if (slot.ready) return resolve();
+        slot.worker.once("message", () => resolve());
+        slot.worker.once("exit", () => resolve());
+      }),
+  );
+  await Promise.all(waiting);
+  return (slots ?? []).filter((s) => s.ready).length;
+}
+
+/** Stop the workers (jobs pending on them are done on the calling thread); later big jobs start new ones. */
+export async function stopCodecThreads(): Promise<void> {
+  const stopping = slots ?? [];
+  slots = undefined;
+  await Promise.all(stopping.map((slot) => slot.worker.terminate()));
+}
+
+/** Whether a job of `bytes` can go to a worker now (false: do it here). */
+export function offThreadFor(bytes: number): boolean {
+  if (bytes < codecThreads.minBytes) return false;
+  if (!slots) {
+    doneHere += bytes;
+    if (doneHere < codecThreads.startAfterBytes) return false;
+    slots = startWorkers(threadCount());
+  }
+  return slots.some((s) => s.ready);
+}
+
+/**
+ * `job` done on the least busy ready worker; undefined when none is ready or it failed (then the
+ * caller does it itself). The buffers in `transfer` are handed over: the caller must not touch them
+ * again (a decode job's bytes come back with its reply).
+ */
+export function runOffThread<R>(
+  kind: JobKind,
+  job: unknown,
+  transfer: ArrayBuffer[],
+): Promise<R | undefined> {
+  const ready = (slots ?? []).filter((s) => s.ready);
+  if (ready.length === 0) return Promise.resolve(undefined);
+  const slot = ready.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+  const id = nextId++;
+  return new Promise((resolve) => {
+    slot.pending.set(id, (reply) => {
+      if (reply) codecThreads.jobsOffThread++;
+      resolve(reply as R | undefined);
+    });
+    slot.worker.ref();
+    slot.worker.postMessage({ id, kind, job }, transfer);
+  });
+}
+
+/** The distinct ArrayBuffers under these views (to hand them over without copying). */
+export function buffersOf(views: readonly (ArrayBufferView | undefined)[]): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const view of views) if (view && view.buffer instanceof ArrayBuffer) buffers.add(view.buffer);
+  return [...buffers];
+}
