@@ -16,7 +16,8 @@
  * With --expose-gc the danfo frame (a large JS object graph) is collected before the rows after it run.
  *
  * Prints a markdown table and writes it to bench/results/tables.md. Timings are wall-clock medians of
- * --repeat runs (default 3) after a warm-up of every path on a small table, on whatever machine runs this.
+ * --repeat runs (default 3) after a warm-up of every path on a small table (--warmup-rows N: on N rows),
+ * on whatever machine runs this.
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -48,6 +49,7 @@ const { values: args } = parseArgs({
     "stream-only": { type: "boolean", default: false },
     "stream-runs": { type: "string" },
     built: { type: "boolean", default: false },
+    "warmup-rows": { type: "string" },
   },
 });
 
@@ -61,6 +63,12 @@ const STREAM_ROW_GROUP = 10_000;
 const PAYLOAD_BYTES = 1_000;
 const STREAM_BATCH = 10_000;
 const REPEAT = Number(args.repeat ?? 3);
+/**
+ * Rows of the warm-up run of every path. The default warms the code; `--warmup-rows 1000000` also gets
+ * what a long-running process has by then (ferry's worker threads started and their code optimised,
+ * each tool's buffers grown): the steady state rather than a process's first big table.
+ */
+const WARMUP_ROWS = Number(args["warmup-rows"] ?? 2_000);
 /** Fresh streaming processes run one after the other over the same table (peak RSS varies run to run). */
 const STREAM_RUNS = Number(args["stream-runs"] ?? 1);
 const ROW_GROUP = 100_000;
@@ -211,7 +219,7 @@ async function main(): Promise<void> {
 
     let results: Row[] = [];
     if (!args["stream-only"]) {
-      await run(2_000, "warm");
+      await run(WARMUP_ROWS, "warm");
       results = await run(ROWS, "main");
     }
 
@@ -306,7 +314,7 @@ function render(rows: Row[], runs: readonly StreamResult[]): string {
     "",
     `Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? "unknown CPU"}), ${new Date().toISOString().slice(0, 10)}.`,
     "Columns: int32, int64, float64, string, bool, timestamp[ms]; snappy; ferry row groups of 100 000 rows.",
-    `Median of ${REPEAT} runs of each path, after a warm-up on 2 000 rows. × Polars / × DuckDB: time relative to that tool doing the same operation directly.`,
+    `Median of ${REPEAT} runs of each path, after a warm-up on ${WARMUP_ROWS.toLocaleString("en")} rows. × Polars / × DuckDB: time relative to that tool doing the same operation directly.`,
     "DuckDB's write generates the rows inside DuckDB (no JS data crosses over); its read materializes the result without converting to JS objects.",
     "parquet-wasm 0.8 (arrow-rs in WebAssembly) goes through Arrow IPC to and from apache-arrow, as a JS user would; it reads both Polars' file and ferry's.",
     "",

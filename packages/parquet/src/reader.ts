@@ -397,7 +397,10 @@ export class TableReader {
   ): AsyncGenerator<{ columns: Record<string, C>; rows: number }> {
     const ahead = readAhead(options.prefetch, selection.read);
     // A whole read holds every row group anyway: more in flight keep the decoding threads busy.
-    if (threads && options.prefetch === undefined) ahead.count = WHOLE_READ_AHEAD;
+    if (threads && options.prefetch === undefined) {
+      ahead.count = WHOLE_READ_AHEAD;
+      ahead.bytes = WHOLE_READ_AHEAD * READ_AHEAD_BYTES;
+    }
     const { filter } = selection;
     const partitions = (part: PartFile) => partitionRanges(part, schema, partitionColumns, filter);
     const parts = (await this.#requireParts(options.signal)).filter(
@@ -549,7 +552,7 @@ function keepRows<C>(
  */
 export const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 
-/** Row groups in flight in a whole read (fetch, columnar) when no `prefetch` is given. */
+/** Row groups in flight in a whole read (fetch, columnar) when no `prefetch` is given (and 4 × 16 MiB of them at most). */
 const WHOLE_READ_AHEAD = 4;
 
 /** How far to read ahead: `count` row groups, and only while the groups in flight fit `bytes`. */

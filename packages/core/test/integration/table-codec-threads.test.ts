@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { codecThreads, codecThreadsReady, stopCodecThreads } from "@ferry/parquet";
 import { type Schema, t } from "@ferry/plugin-kit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Table, table } from "../../src/index.ts";
 
 const corpusRoot = resolve(
@@ -196,6 +196,9 @@ describe("row groups decoded on worker threads", () => {
 });
 
 describe("column chunks encoded on worker threads", () => {
+  beforeEach(async () => {
+    expect(await codecThreadsReady()).toBe(2);
+  });
   const n = 5_000;
   const schema: Schema = {
     fields: [
