@@ -23,8 +23,24 @@ const resource = (i) => ({ registryDescription: () => ({ type: "blob", location:
 // Warm up (module loading, first storage use) before the start signal, so both race from the first save.
 await registry.save(resource(0), { name: process.env.NAME + "-warmup-" + process.env.WHO });
 const versions = [];
+// Neither process gets more than LEAD saves ahead of the other (each records its count in a file), so
+// the saves interleave even when the machine gives one process the CPU for a while; within that window
+// they race freely.
+const { readFile, writeFile } = await import("node:fs/promises");
+const progress = (who) => process.env.PROJECT + "/progress-" + who;
+const other = process.env.WHO === "a" ? "b" : "a";
+const LEAD = 8;
+const SAVES = Number(process.env.SAVES);
 await ready();
-for (let i = 0; i < Number(process.env.SAVES); i++) versions.push((await registry.save(resource(i), { name: process.env.NAME, metadata: { who: process.env.WHO, i } })).version);
+for (let i = 0; i < SAVES; i++) {
+  versions.push((await registry.save(resource(i), { name: process.env.NAME, metadata: { who: process.env.WHO, i } })).version);
+  await writeFile(progress(process.env.WHO), String(i + 1));
+  for (;;) {
+    const theirs = Number(await readFile(progress(other), "utf8").catch(() => "0")) || 0;
+    if (i + 1 - theirs <= LEAD || theirs >= SAVES) break;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 console.log(JSON.stringify(versions));
 `;
 
