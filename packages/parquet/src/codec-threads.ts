@@ -6,8 +6,8 @@
  * worker, its buffers handed over and back without a copy (transferred), while the calling thread
  * fetches, converts and writes.
  *
- * The workers start once a process has done some big jobs (startAfterBytes), one per core up to
- * MAX_THREADS, and run codec-worker.ts; until one is ready, and wherever none can start (a bundled
+ * The workers start once a process has done some big jobs (startAfterBytes), one per core but one up
+ * to MAX_THREADS, and run codec-worker.ts; until one is ready, and wherever none can start (a bundled
  * script without the worker's file, a worker that crashed), jobs run on the calling thread: the
  * answer is the same either way. They hold the process open only while a job is pending.
  * `FERRY_TABLE_THREADS=0` keeps every job on the calling thread; `=n` uses n workers.
@@ -31,15 +31,18 @@ export const codecThreads = {
   jobsOffThread: 0,
 };
 
-/** Workers to use: FERRY_TABLE_THREADS, else one per core (none on a single core). */
+/**
+ * Workers to use: FERRY_TABLE_THREADS, else one per core but one, left to the calling thread (it fetches,
+ * converts, assembles and collects garbage; on two cores a second worker slowed reads in a process
+ * holding a large heap, BENCHMARKS.md) — none on a single core.
+ */
 function threadCount(): number {
   const setting = process.env.FERRY_TABLE_THREADS;
   if (setting !== undefined && setting !== "") {
     const n = Number(setting);
     if (Number.isInteger(n) && n >= 0) return Math.min(n, 16);
   }
-  const cores = availableParallelism();
-  return cores > 1 ? Math.min(cores, MAX_THREADS) : 0;
+  return Math.min(availableParallelism() - 1, MAX_THREADS);
 }
 
 /** What a worker does: decode a row group's chunks, or encode one column chunk. */
