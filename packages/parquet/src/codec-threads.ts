@@ -14,6 +14,7 @@
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { errors } from "@ferry/plugin-kit";
 
 /** More workers than this do not pay: the calling thread has to keep up with them. */
 const MAX_THREADS = 4;
@@ -37,12 +38,14 @@ export const codecThreads = {
  * holding a large heap, BENCHMARKS.md) — none on a single core.
  */
 function threadCount(): number {
-  const setting = process.env.FERRY_TABLE_THREADS;
-  if (setting !== undefined && setting !== "") {
-    const n = Number(setting);
-    if (Number.isInteger(n) && n >= 0) return Math.min(n, 16);
-  }
-  return Math.min(availableParallelism() - 1, MAX_THREADS);
+  const setting = process.env.FERRY_TABLE_THREADS?.trim();
+  if (setting === undefined || setting === "") return Math.min(availableParallelism() - 1, MAX_THREADS);
+  const n = Number(setting);
+  if (!/^\d+$/.test(setting) || n > 64)
+    throw errors.invalidInput(
+      `FERRY_TABLE_THREADS must be a number of worker threads from 0 to 64 (0 keeps table work on the calling thread), got ${JSON.stringify(process.env.FERRY_TABLE_THREADS)}`,
+    );
+  return n;
 }
 
 /** What a worker does: decode a row group's chunks, or encode one column chunk. */
@@ -131,9 +134,11 @@ export async function stopCodecThreads(): Promise<void> {
 export function offThreadFor(bytes: number): boolean {
   if (bytes < codecThreads.minBytes) return false;
   if (!slots) {
+    // Read on every big job until the workers start: a mistyped setting is reported at once.
+    const count = threadCount();
     doneHere += bytes;
     if (doneHere < codecThreads.startAfterBytes) return false;
-    slots = startWorkers(threadCount());
+    slots = startWorkers(count);
   }
   return slots.some((s) => s.ready);
 }

@@ -177,6 +177,31 @@ describe("row groups decoded on worker threads", () => {
     expect(codecThreads.jobsOffThread).toBe(before + 10);
   });
 
+  it("a FERRY_TABLE_THREADS that is not a number of threads is refused in one line naming it", async () => {
+    await stopCodecThreads();
+    const location = join(dir, "mistyped");
+    await copyFile(join(corpusRoot, "data/alltypes_plain.parquet"), location);
+    codecThreads.minBytes = 0;
+    try {
+      for (const setting of ["two", "-1", "1.5", "65"]) {
+        process.env.FERRY_TABLE_THREADS = setting;
+        const error = await Table.from(location)
+          .fetch()
+          .then(
+            () => undefined,
+            (e: Error) => e,
+          );
+        expect((error as { code?: string })?.code, setting).toBe("InvalidInput");
+        expect((error as Error).message).toBe(
+          `FERRY_TABLE_THREADS must be a number of worker threads from 0 to 64 (0 keeps table work on the calling thread), got "${setting}"`,
+        );
+      }
+    } finally {
+      process.env.FERRY_TABLE_THREADS = "2";
+      await stopCodecThreads();
+    }
+  });
+
   it("with FERRY_TABLE_THREADS=0 nothing is decoded on a worker", async () => {
     await stopCodecThreads();
     process.env.FERRY_TABLE_THREADS = "0";
