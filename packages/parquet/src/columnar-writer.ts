@@ -501,8 +501,9 @@ function int64MinMax(
 
 /*
  * The least and greatest valid number (NaN compares false both ways: left out). One loop per array
- * type on purpose: a loop that sees several typed-array types reads their elements through a slow
- * generic path (about 5× slower here), and these are the common column types.
+ * type on purpose: a loop that has seen several typed-array types reads their elements through a
+ * slower generic path (over 1M values here: 13–25 ms against 6–12 ms for one type, 2–2.7× slower),
+ * and these are the common column types.
  */
 function float64Range(
   values: Float64Array,
