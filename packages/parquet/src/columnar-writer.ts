@@ -1,24 +1,34 @@
 /**
  * Columnar writing: a parquet file encoded straight from column buffers (typed arrays, offsets and
- * bytes, validity bitmaps — Arrow's layout, see columnar.ts) into plain data pages, without a JS value
- * per row. Covers flat columns of the types the columnar reader decodes (ints, floats, float16, bool,
- * date, timestamp ms/us/ns, string, binary); `columnarWritable` says whether a schema qualifies.
+ * bytes, validity bitmaps — Arrow's layout, see columnar.ts) into data pages, without a JS value per
+ * row: text and binary dictionary-encoded where that pays (columnar-dictionary.ts), the rest plain.
+ * Covers flat columns of the types the columnar reader decodes (ints, floats, float16, bool, date,
+ * timestamp ms/us/ns, string, binary); `columnarWritable` says whether a schema qualifies.
  */
 
 import type { DataType, Field, Schema } from "@ferry/plugin-kit";
 import { errors } from "@ferry/plugin-kit";
-import type { OffsetIndex, SchemaElement } from "hyparquet";
+import type { Encoding, OffsetIndex, PageHeader, SchemaElement } from "hyparquet";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import { writePageHeader } from "hyparquet-writer/src/datapage.js";
+import { writeRleBitPackedHybrid } from "hyparquet-writer/src/encoding.js";
 import type { PageColumnIndex } from "hyparquet-writer/src/types.js";
 import { unconvertMinMax } from "hyparquet-writer/src/unconvert.js";
 import { buffersOf, offThreadFor, runOffThread } from "./codec-threads.ts";
 import type { ColumnarGroup, ColumnVector, FixedArray } from "./columnar.ts";
+import {
+  type Dictionary,
+  dictionaryOf,
+  dictionaryOrder,
+  dictionaryPage,
+  pageEntries,
+} from "./columnar-dictionary.ts";
 import { SCHEMA_METADATA_KEY, schemaToJson, toParquetSchema } from "./parquet-schema.ts";
 import { type Codec, writeCompressors } from "./part-writer.ts";
 import { positiveInteger } from "./writer.ts";
 
 type Compress = (input: Uint8Array) => Uint8Array;
+type BytesColumn = ColumnVector & { kind: "bytes" };
 type Physical = "BOOLEAN" | "INT32" | "INT64" | "FLOAT" | "DOUBLE" | "BYTE_ARRAY" | "FIXED_LEN_BYTE_ARRAY";
 
 /** The physical type a ferry type is written as (as toParquetSchema spells it), or undefined when not columnar. */
@@ -371,6 +381,7 @@ function appendChunk(file: ByteWriter, { bytes, chunk, pageIndex }: EncodedChunk
   file.appendBytes(bytes);
   chunk.file_offset += base;
   chunk.meta_data.data_page_offset += base;
+  if (chunk.meta_data.dictionary_page_offset !== undefined) chunk.meta_data.dictionary_page_offset += base;
   for (const location of pageIndex?.offsetIndex.page_locations ?? []) location.offset += base;
   return { chunk, pageIndex };
 }
@@ -438,15 +449,16 @@ function compareBytes(data: Uint8Array, a: number, aEnd: number, b: number, bEnd
   return aEnd - a - (bEnd - b);
 }
 
-/** The least and greatest value of a text or binary column (hyparquet-writer truncates long ones). */
-function bytesMinMax(column: ColumnVector & { kind: "bytes" }): {
-  min_value?: Uint8Array;
-  max_value?: Uint8Array;
-} {
-  const { offsets, data, validity, length } = column;
+/** The rows of the least and greatest valid value among rows [start, end) of a text or binary column. */
+function bytesMinMax(
+  column: ColumnVector & { kind: "bytes" },
+  start: number,
+  end: number,
+): [number, number] | undefined {
+  const { offsets, data, validity } = column;
   let min = -1;
   let max = -1;
-  for (let i = 0; i < length; i++) {
+  for (let i = start; i < end; i++) {
     if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) continue;
     if (min < 0) {
       min = max = i;
@@ -455,11 +467,7 @@ function bytesMinMax(column: ColumnVector & { kind: "bytes" }): {
     if (compareBytes(data, offsets[i]!, offsets[i + 1]!, offsets[min]!, offsets[min + 1]!) < 0) min = i;
     else if (compareBytes(data, offsets[i]!, offsets[i + 1]!, offsets[max]!, offsets[max + 1]!) > 0) max = i;
   }
-  if (min < 0) return {};
-  return {
-    min_value: data.slice(offsets[min]!, offsets[min + 1]!),
-    max_value: data.slice(offsets[max]!, offsets[max + 1]!),
-  };
+  return min < 0 ? undefined : [min, max];
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -471,9 +479,10 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 function int64MinMax(
   values: BigInt64Array | BigUint64Array,
   validity: Uint8Array | undefined,
-  length: number,
+  start: number,
+  end: number,
 ): [number, number] | undefined {
-  const words = new Int32Array(values.buffer, values.byteOffset, length * 2);
+  const words = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
   const signed = values instanceof BigInt64Array;
   let min = -1;
   let max = -1;
@@ -481,7 +490,7 @@ function int64MinMax(
   let minLow = 0;
   let maxHigh = 0;
   let maxLow = 0;
-  for (let i = 0; i < length; i++) {
+  for (let i = start; i < end; i++) {
     if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) continue;
     const high = signed ? words[2 * i + 1]! : words[2 * i + 1]! >>> 0;
     const low = words[2 * i]! >>> 0;
@@ -508,11 +517,12 @@ function int64MinMax(
 function float64Range(
   values: Float64Array,
   validity: Uint8Array | undefined,
-  length: number,
+  start: number,
+  end: number,
 ): [number, number] {
   let low = Number.POSITIVE_INFINITY;
   let high = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < length; i++) {
+  for (let i = start; i < end; i++) {
     if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) continue;
     const v = values[i]!;
     if (v < low) low = v;
@@ -521,10 +531,15 @@ function float64Range(
   return [low, high];
 }
 
-function int32Range(values: Int32Array, validity: Uint8Array | undefined, length: number): [number, number] {
+function int32Range(
+  values: Int32Array,
+  validity: Uint8Array | undefined,
+  start: number,
+  end: number,
+): [number, number] {
   let low = Number.POSITIVE_INFINITY;
   let high = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < length; i++) {
+  for (let i = start; i < end; i++) {
     if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) continue;
     const v = values[i]!;
     if (v < low) low = v;
@@ -536,11 +551,12 @@ function int32Range(values: Int32Array, validity: Uint8Array | undefined, length
 function numberRange(
   values: ArrayLike<number>,
   validity: Uint8Array | undefined,
-  length: number,
+  start: number,
+  end: number,
 ): [number, number] {
   let low = Number.POSITIVE_INFINITY;
   let high = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < length; i++) {
+  for (let i = start; i < end; i++) {
     if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) continue;
     const v = values[i]!;
     if (v < low) low = v;
@@ -549,21 +565,22 @@ function numberRange(
   return [low, high];
 }
 
-function minMax(
-  type: DataType,
-  column: ColumnVector,
-): { min_value?: number | bigint | Uint8Array; max_value?: number | bigint | Uint8Array } {
-  if (column.kind === "bytes") return bytesMinMax(column);
+/** min_value/max_value of rows [start, end) of a column (see bytesMinMax and the ranges above). */
+function minMax(type: DataType, column: ColumnVector, start: number, end: number): Bounds {
+  if (column.kind === "bytes") {
+    const found = bytesMinMax(column, start, end);
+    return found ? { min_value: bytesOfRow(column, found[0]), max_value: bytesOfRow(column, found[1]) } : {};
+  }
   if (column.kind !== "fixed" || (type.type === "float" && type.bits === 16)) return {};
-  const { values, validity, length } = column;
+  const { values, validity } = column;
   let min: number | bigint | undefined;
   let max: number | bigint | undefined;
   if (values instanceof BigInt64Array || values instanceof BigUint64Array) {
     if (LITTLE_ENDIAN) {
-      const found = int64MinMax(values, validity, length);
+      const found = int64MinMax(values, validity, start, end);
       return found ? { min_value: values[found[0]]!, max_value: values[found[1]]! } : {};
     }
-    for (let i = 0; i < length; i++) {
+    for (let i = start; i < end; i++) {
       if (validity && !((validity[i >> 3]! >> (i & 7)) & 1)) continue;
       const v = values[i]!;
       if (min === undefined || v < min) min = v;
@@ -572,10 +589,10 @@ function minMax(
   } else {
     const range =
       values instanceof Float64Array
-        ? float64Range(values, validity, length)
+        ? float64Range(values, validity, start, end)
         : values instanceof Int32Array
-          ? int32Range(values, validity, length)
-          : numberRange(values as ArrayLike<number>, validity, length);
+          ? int32Range(values, validity, start, end)
+          : numberRange(values as ArrayLike<number>, validity, start, end);
     const [low, high] = range;
     if (low <= high) {
       min = low === 0 ? -0 : low;
@@ -583,6 +600,11 @@ function minMax(
     }
   }
   return min === undefined || max === undefined ? {} : { min_value: min, max_value: max };
+}
+
+/** A copy of a text or binary row's bytes. */
+function bytesOfRow(column: ColumnVector & { kind: "bytes" }, row: number): Uint8Array {
+  return column.data.slice(column.offsets[row]!, column.offsets[row + 1]!);
 }
 
 /** Bytes a page of rows [start, end) takes before compression (a little over: levels are estimated). */
@@ -610,27 +632,24 @@ class PageIndexBuilder {
     null_counts: [],
   };
   /** The chunk's least and greatest value so far (its statistics): the pages' bounds, widened page by page. */
-  readonly bounds: { min_value?: MinMax; max_value?: MinMax } = {};
-  readonly #type: DataType;
+  readonly bounds: Bounds = {};
   readonly #element: SchemaElement;
 
-  constructor(type: DataType, element: SchemaElement) {
-    this.#type = type;
+  constructor(element: SchemaElement) {
     this.#element = element;
   }
 
-  add(column: ColumnVector, start: number, end: number, offset: number, size: number): void {
+  /** The data page of rows [start, end), `size` bytes at `offset`, holding `nulls` nulls and values within `bounds`. */
+  add(start: number, end: number, offset: number, size: number, nulls: number, bounds: Bounds): void {
     this.offsetIndex.page_locations.push({
       offset: BigInt(offset),
       compressed_page_size: size,
       first_row_index: BigInt(start),
     });
-    const page = sliceColumn(column, start, end);
-    const { min_value, max_value } = minMax(this.#type, page);
+    const { min_value, max_value } = bounds;
     this.#widen(min_value, max_value);
     const index = this.columnIndex;
     if (!index) return;
-    const nulls = page.validity ? page.nullCount : 0;
     const empty = nulls === end - start;
     const min = unconvertMinMax(min_value, this.#element, false);
     const max = unconvertMinMax(max_value, this.#element, true);
@@ -653,6 +672,7 @@ class PageIndexBuilder {
 }
 
 type MinMax = number | bigint | Uint8Array;
+type Bounds = { min_value?: MinMax; max_value?: MinMax };
 
 /** Whether bound `a` orders before `b` (both of one column: numbers, bigints, or bytes in unsigned order). */
 function before(a: MinMax, b: MinMax): boolean {
@@ -663,6 +683,84 @@ function before(a: MinMax, b: MinMax): boolean {
     return compareBytes(joined, 0, a.byteLength, a.byteLength, joined.byteLength) < 0;
   }
   return a < b;
+}
+
+/** The body buffer of the page being written, emptied: one per thread, reused page after page. */
+let scratch = new ByteWriter(64 * 1024);
+function pageBody(size: number): ByteWriter {
+  if (scratch.buffer.byteLength < size) scratch = new ByteWriter(size);
+  scratch.index = 0;
+  scratch.offset = 0;
+  return scratch;
+}
+
+/** Nulls among rows [start, end). */
+function nullsIn(column: ColumnVector, start: number, end: number): number {
+  const { validity } = column;
+  if (!validity || column.nullCount === 0) return 0;
+  let nulls = 0;
+  for (let row = start; row < end; row++) if (!((validity[row >> 3]! >> (row & 7)) & 1)) nulls++;
+  return nulls;
+}
+
+/** A dictionary page's least and greatest value: its entries of least and greatest rank. */
+function dictionaryBounds(
+  column: BytesColumn,
+  dictionary: Dictionary,
+  { rank, sorted }: { rank: Int32Array; sorted: Int32Array },
+  entries: Int32Array,
+): Bounds {
+  if (entries.length === 0) return {};
+  let low = rank[entries[0]!]!;
+  let high = low;
+  for (let i = 1; i < entries.length; i++) {
+    const r = rank[entries[i]!]!;
+    if (r < low) low = r;
+    else if (r > high) high = r;
+  }
+  return {
+    min_value: bytesOfRow(column, dictionary.rows[sorted[low]!]!),
+    max_value: bytesOfRow(column, dictionary.rows[sorted[high]!]!),
+  };
+}
+
+/** A text or binary chunk's dictionary and its entries' byte order, when a dictionary pays. */
+interface DictionaryEncoding {
+  dictionary: Dictionary;
+  order: { rank: Int32Array; sorted: Int32Array };
+}
+
+function dictionaryEncoding(column: BytesColumn): DictionaryEncoding | undefined {
+  const dictionary = dictionaryOf(column);
+  return dictionary && { dictionary, order: dictionaryOrder(column, dictionary) };
+}
+
+/**
+ * The body of the data page of rows [start, end) (levels, then the values plain or as dictionary
+ * indexes) and the bounds of its values.
+ */
+function dataPage(
+  field: Field,
+  physical: Physical,
+  column: ColumnVector,
+  start: number,
+  end: number,
+  encoded: DictionaryEncoding | undefined,
+): { body: Uint8Array; bounds: Bounds } {
+  const body = pageBody(pageBytes(column, start, end));
+  if (field.nullable) definitionLevels(body, column.validity, start, end - start);
+  if (!encoded) {
+    plainValues(body, column, physical, start, end);
+    return { body: body.getBytes(), bounds: minMax(field.type, column, start, end) };
+  }
+  const { dictionary, order } = encoded;
+  const entries = pageEntries(column as BytesColumn, dictionary, start, end);
+  body.appendUint8(dictionary.bitWidth);
+  writeRleBitPackedHybrid(body, entries, dictionary.bitWidth);
+  return {
+    body: body.getBytes(),
+    bounds: dictionaryBounds(column as BytesColumn, dictionary, order, entries),
+  };
 }
 
 /** Where a chunk goes: its physical type, its schema element and the table row its first row is. */
@@ -682,43 +780,60 @@ function writeChunk(
 ) {
   const nullCount = nullsOf(field, column, firstRow);
   const chunkStart = file.offset;
-  const pages = new PageIndexBuilder(field.type, element);
+  const pages = new PageIndexBuilder(element);
+  const encoded = column.kind === "bytes" ? dictionaryEncoding(column) : undefined;
+  const dictionary = encoded?.dictionary;
   let uncompressed = 0;
-  for (let start = 0; start < column.length; ) {
-    const end = start + pageRows(column, start, pageSize);
-    const body = new ByteWriter(pageBytes(column, start, end));
-    if (field.nullable) definitionLevels(body, column.validity, start, end - start);
-    plainValues(body, column, physical, start, end);
-    const raw = body.getBytes();
+  /** A page's header and its (compressed) body appended to the file: where the page starts. */
+  const appendPage = (
+    raw: Uint8Array,
+    header: Omit<PageHeader, "uncompressed_page_size" | "compressed_page_size">,
+  ) => {
     const stored = options.compress ? options.compress(raw) : raw;
     const headerStart = file.offset;
     writePageHeader(file, {
-      type: "DATA_PAGE",
+      ...header,
       uncompressed_page_size: raw.byteLength,
       compressed_page_size: stored.byteLength,
+    });
+    uncompressed += file.offset - headerStart + raw.byteLength;
+    file.appendBytes(stored);
+    return headerStart;
+  };
+  if (dictionary) {
+    appendPage(dictionaryPage(column as BytesColumn, dictionary), {
+      type: "DICTIONARY_PAGE",
+      dictionary_page_header: { num_values: dictionary.count, encoding: "PLAIN" },
+    });
+  }
+  const firstDataPage = file.offset;
+  for (let start = 0; start < column.length; ) {
+    const end = start + pageRows(column, start, pageSize);
+    const { body, bounds } = dataPage(field, physical, column, start, end, encoded);
+    const headerStart = appendPage(body, {
+      type: "DATA_PAGE",
       data_page_header: {
         num_values: end - start,
-        encoding: "PLAIN",
+        encoding: dictionary ? "RLE_DICTIONARY" : "PLAIN",
         definition_level_encoding: "RLE",
         repetition_level_encoding: "RLE",
       },
     });
-    uncompressed += file.offset - headerStart + raw.byteLength;
-    file.appendBytes(stored);
-    pages.add(column, start, end, headerStart, file.offset - headerStart);
+    pages.add(start, end, headerStart, file.offset - headerStart, nullsIn(column, start, end), bounds);
     start = end;
   }
   const chunk = {
     file_offset: BigInt(chunkStart),
     meta_data: {
       type: physical,
-      encodings: ["PLAIN" as const, "RLE" as const],
+      encodings: ["PLAIN", "RLE", ...(dictionary ? ["RLE_DICTIONARY"] : [])] as Encoding[],
       path_in_schema: [field.name],
       codec: (options.compress ? options.codec : "UNCOMPRESSED") as "SNAPPY",
       num_values: BigInt(column.length),
       total_compressed_size: BigInt(file.offset - chunkStart),
       total_uncompressed_size: BigInt(uncompressed),
-      data_page_offset: BigInt(chunkStart),
+      data_page_offset: BigInt(firstDataPage),
+      ...(dictionary ? { dictionary_page_offset: BigInt(chunkStart) } : {}),
       statistics: { null_count: BigInt(nullCount), ...pages.bounds },
     },
   };

@@ -28,6 +28,7 @@ import {
   type OpenPart,
   readRowGroup,
 } from "./part-reader.ts";
+import { MAX_HYBRID_WIDTH, readHybrid } from "./rle-hybrid.ts";
 import { chunkVerifier } from "./row-group-bytes.ts";
 
 export type { ColumnarGroup, ColumnVector, FixedArray } from "@ferry/plugin-kit";
@@ -131,7 +132,7 @@ const INT64 = INT_LAYOUTS["64s"]!;
 type Dense =
   | { kind: "fixed"; values: FixedArray; count: number }
   | { kind: "bits"; bits: Uint8Array; count: number }
-  | { kind: "bytes"; offsets: Int32Array; data: Uint8Array; count: number };
+  | { kind: "bytes"; offsets: Int32Array; data: Uint8Array; count: number; views?: Uint8Array[] };
 
 /** The most a string column's bytes are allocated before its pages are decoded (they grow past it as needed). */
 const MAX_BYTES_HINT = 64 * 1024 * 1024;
@@ -240,6 +241,10 @@ class ColumnBuilder {
   bits: Uint8Array | undefined;
   offsets: Int32Array | undefined;
   bytes: Bytes | undefined;
+  /** The dictionary of the pages so far and each row's entry, from the first page on. */
+  #dictionary: { dense: Dense & { kind: "bytes" }; entries: Int32Array } | undefined;
+  /** Rows appended from that dictionary: all of them when every page used it. */
+  #fromDictionary = 0;
 
   constructor(rows: number, layout: Layout, nullable: boolean, byteHint: number, pool?: BufferPool) {
     this.rows = rows;
@@ -260,6 +265,10 @@ class ColumnBuilder {
   append(levelCount: number, defined: Uint8Array | undefined, dense: Dense, indexes?: Int32Array): void {
     if (this.position + levelCount > this.rows)
       throw new Error(`more values than the row group's ${this.rows} rows`);
+    if (indexes && dense.kind === "bytes" && this.offsets) {
+      this.#appendFromDictionary(levelCount, defined, dense, indexes);
+      return;
+    }
     let v = 0;
     const start = this.position;
     for (let i = 0; i < levelCount; i++) {
@@ -278,6 +287,70 @@ class ColumnBuilder {
     if (v !== (indexes ? indexes.length : dense.count))
       throw new Error("a page holds a different number of values than its levels say");
     this.position += levelCount;
+  }
+
+  /**
+   * A dictionary-encoded page of strings or binary: the room for its bytes reserved once, then each
+   * row's value copied from its dictionary entry (the common case: pyarrow, Polars, DuckDB and ferry
+   * write text this way).
+   */
+  #appendFromDictionary(
+    levelCount: number,
+    defined: Uint8Array | undefined,
+    dense: Dense & { kind: "bytes" },
+    indexes: Int32Array,
+  ): void {
+    const { offsets: entryOffsets, count } = dense;
+    let total = 0;
+    for (let v = 0; v < indexes.length; v++) {
+      const source = indexes[v]!;
+      if (source >= count) throw new Error(`dictionary index ${source} out of range`);
+      total += entryOffsets[source + 1]! - entryOffsets[source]!;
+    }
+    const start = this.position;
+    const rowEntries = this.#rowEntries(levelCount, defined, indexes);
+    const bytes = this.bytes!;
+    // The chunk's byte hint counted the indexes, not the strings they stand for: room for the rows
+    // still to come is reserved too, at this page's bytes per value (at most MAX_BYTES_HINT), so the
+    // column's bytes are not copied to a buffer twice as large page after page.
+    const rest = this.rows - start - levelCount;
+    bytes.reserve(total + Math.min(Math.ceil((total / Math.max(1, indexes.length)) * rest), MAX_BYTES_HINT));
+    bytes.length = gather(dense, rowEntries, bytes.data, bytes.length, this.offsets!, start + 1);
+    // While every page is of one dictionary, each row's entry is kept with the column.
+    if (start === 0) this.#dictionary = { dense, entries: new Int32Array(this.rows) };
+    if (this.#dictionary?.dense === dense) {
+      this.#dictionary.entries.set(rowEntries, start);
+      this.#fromDictionary += levelCount;
+    }
+    this.position += levelCount;
+  }
+
+  /** Each row's entry on a page (-1 for a null), its validity bits set and nulls counted. */
+  #rowEntries(levelCount: number, defined: Uint8Array | undefined, indexes: Int32Array): Int32Array {
+    const start = this.position;
+    if (defined === undefined) {
+      if (indexes.length !== levelCount)
+        throw new Error("a page holds a different number of values than its levels say");
+      if (this.nullable) setValid(this.validity, start, levelCount);
+      return indexes;
+    }
+    const entries = new Int32Array(levelCount);
+    let v = 0;
+    for (let i = 0; i < levelCount; i++) {
+      if (defined[i] !== 1) {
+        entries[i] = -1;
+        this.nullCount++;
+        continue;
+      }
+      if (v >= indexes.length)
+        throw new Error("a page holds a different number of values than its levels say");
+      const row = start + i;
+      this.validity[row >> 3]! |= 1 << (row & 7);
+      entries[i] = indexes[v++]!;
+    }
+    if (v !== indexes.length)
+      throw new Error("a page holds a different number of values than its levels say");
+    return entries;
   }
 
   #put(row: number, dense: Dense, source: number): void {
@@ -302,8 +375,57 @@ class ColumnBuilder {
     if (this.layout.kind === "fixed") return { ...common, kind: "fixed", values: this.fixed! };
     if (this.layout.kind === "bits") return { ...common, kind: "bits", values: this.bits! };
     const bytes = this.bytes!;
-    return { ...common, kind: "bytes", offsets: this.offsets!, data: bytes.data.subarray(0, bytes.length) };
+    const data = bytes.data.subarray(0, bytes.length);
+    const dictionary = this.#fromDictionary === this.rows ? this.#dictionary : undefined;
+    if (!dictionary) return { ...common, kind: "bytes", offsets: this.offsets!, data };
+    const { offsets: entryOffsets, data: entryData } = dictionary.dense;
+    const hint = { offsets: entryOffsets, data: entryData, entries: dictionary.entries };
+    return { ...common, kind: "bytes", offsets: this.offsets!, data, dictionary: hint };
   }
+}
+
+/** Entries at least this long are copied with one native call (from a view made once per entry). */
+const LONG_ENTRY = 16;
+
+/**
+ * Each index's dictionary entry copied to `out` from `at` (-1: a null, no bytes), and the end of each
+ * into `offsets` from `first`: where the bytes end. Short entries are copied byte by byte; long ones by a native copy of a
+ * view made once per entry (a view per row would cost more than the bytes).
+ */
+function gather(
+  dense: Dense & { kind: "bytes" },
+  indexes: Int32Array,
+  out: Uint8Array,
+  at: number,
+  offsets: Int32Array,
+  first: number,
+): number {
+  const { offsets: entryOffsets, data: entryData } = dense;
+  const views = dense.data.byteLength >= LONG_ENTRY * dense.count ? entryViews(dense) : undefined;
+  for (let i = 0; i < indexes.length; i++) {
+    const source = indexes[i]!;
+    if (source < 0) {
+      offsets[first + i] = at;
+      continue;
+    }
+    const from = entryOffsets[source]!;
+    const n = entryOffsets[source + 1]! - from;
+    if (n < LONG_ENTRY || views === undefined) for (let k = 0; k < n; k++) out[at + k] = entryData[from + k]!;
+    else out.set(views[source]!, at);
+    at += n;
+    offsets[first + i] = at;
+  }
+  return at;
+}
+
+/** A view of each entry of a dictionary of text or binary (made once, kept with the dictionary). */
+function entryViews(dense: Dense & { kind: "bytes" }): Uint8Array[] {
+  if (dense.views) return dense.views;
+  const { offsets, data, count } = dense;
+  const views = new Array<Uint8Array>(count);
+  for (let e = 0; e < count; e++) views[e] = data.subarray(offsets[e]!, offsets[e + 1]!);
+  dense.views = views;
+  return views;
 }
 
 /** Fast path for a whole page of fixed-width values without nulls: one copy. */
@@ -409,6 +531,10 @@ function readIndexes(bytes: Uint8Array, offset: number, count: number): Int32Arr
   const bitWidth = bytes[offset]!;
   if (bitWidth > 32) throw new Error(`dictionary index width ${bitWidth}`);
   if (bitWidth === 0) return indexes;
+  if (bitWidth <= MAX_HYBRID_WIDTH) {
+    readHybrid(bytes, offset + 1, bytes.byteLength, bitWidth, indexes);
+    return indexes;
+  }
   const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: offset + 1 };
   readRleBitPackedHybrid(reader, bitWidth, indexes, bytes.byteLength - reader.offset);
   return indexes;
@@ -789,7 +915,14 @@ export function replyBuffers({ outcomes, bytes }: DecodeReply): ArrayBuffer[] {
     if (!("column" in outcome)) continue;
     const column = outcome.column;
     views.push(column.validity);
-    if (column.kind === "bytes") views.push(column.offsets, column.data);
+    if (column.kind === "bytes")
+      views.push(
+        column.offsets,
+        column.data,
+        column.dictionary?.offsets,
+        column.dictionary?.data,
+        column.dictionary?.entries,
+      );
     else if (column.kind !== "values") views.push(column.values);
   }
   return buffersOf(views);
@@ -976,8 +1109,21 @@ export function columnValues(type: DataType, column: ColumnVector): unknown[] {
     return each((i) => ((bits[i >> 3]! >> (i & 7)) & 1) === 1);
   }
   if (column.kind === "bytes") {
-    const { offsets, data } = column;
+    const { offsets, data, dictionary } = column;
     if (type.type === "binary") return each((i) => data.slice(offsets[i]!, offsets[i + 1]!));
+    if (dictionary) {
+      // Each distinct string decoded once; rows share it.
+      const distinct = columnValues(type, {
+        kind: "bytes",
+        length: dictionary.offsets.length - 1,
+        nullCount: 0,
+        validity: undefined,
+        offsets: dictionary.offsets,
+        data: dictionary.data,
+      });
+      const { entries } = dictionary;
+      return each((i) => distinct[entries[i]!]);
+    }
     const text = asciiText(data, 0, offsets[length]!);
     if (text !== undefined) return each((i) => text.slice(offsets[i]!, offsets[i + 1]!));
     return each((i) => utf8.decode(data.subarray(offsets[i]!, offsets[i + 1]!)));

@@ -183,15 +183,25 @@ export type FixedArray =
  * - fixed: one element per row, the Arrow buffer of the ferry type (int, float, date as days,
  *   timestamp ms/us/ns as an int64 count).
  * - bits: booleans as a bitmap.
- * - bytes: string (UTF-8) or binary values, row i at data[offsets[i], offsets[i+1]).
+ * - bytes: string (UTF-8) or binary values, row i at data[offsets[i], offsets[i+1]). When they came
+ *   from dictionary pages, `dictionary` may hold the distinct values (the same layout) and each row's
+ *   entry (-1 for a null), so a consumer can convert each distinct value once; `offsets`/`data` hold
+ *   every row's value all the same.
  * - values: ferry's JS values (the value path), for what the columnar path does not cover.
  */
 export type ColumnVector = { length: number; nullCount: number; validity: Uint8Array | undefined } & (
   | { kind: "fixed"; values: FixedArray }
   | { kind: "bits"; values: Uint8Array }
-  | { kind: "bytes"; offsets: Int32Array; data: Uint8Array }
+  | { kind: "bytes"; offsets: Int32Array; data: Uint8Array; dictionary?: BytesDictionary | undefined }
   | { kind: "values"; values: unknown[] }
 );
+
+/** The distinct values of a text or binary column and the entry of each row (-1 for a null). */
+export interface BytesDictionary {
+  offsets: Int32Array;
+  data: Uint8Array;
+  entries: Int32Array;
+}
 
 /** Decoded columns of one row group (or a part of the table like it), in columnar form. */
 export interface ColumnarGroup {
