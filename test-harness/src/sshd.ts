@@ -145,6 +145,11 @@ export interface SshdOptions {
   sftpOnly?: boolean;
   /** The SFTP server refuses every change with "permission denied" (internal-sftp -R). */
   readOnly?: boolean;
+  /**
+   * The directory SFTP sessions start in (internal-sftp -d): the login's home as SFTP clients see it
+   * (realpath of "."), so a test can stand a scratch directory in for the home.
+   */
+  startDirectory?: string;
 }
 
 /** Start sshd on 127.0.0.1 at a free port. Throws (naming the package) when OpenSSH is not installed. */
@@ -229,7 +234,11 @@ function writeServerConfig(
   options: SshdOptions,
 ): string {
   const configPath = join(dir, "sshd_config");
-  const sftpServer = `internal-sftp${options.readOnly ? " -R" : ""}`;
+  const sftpServer = [
+    "internal-sftp",
+    ...(options.readOnly ? ["-R"] : []),
+    ...(options.startDirectory ? ["-d", options.startDirectory] : []),
+  ].join(" ");
   writeFileSync(
     configPath,
     [

@@ -136,7 +136,7 @@ export class Folder extends LocatedResource<"folder"> {
     checkOptions(options, ["force", "signal"], "folder.rm()");
     const storage = await this.storage();
     if (names === undefined) {
-      guardRm(this.location, this.registry, options.force, "rm({ force: true })");
+      await guardRm(this.location, this.registry, storage, options.force, "rm({ force: true })");
       await storage.deleteDirectory(this.path, options.signal ? { signal: options.signal } : {});
       return;
     }
@@ -264,7 +264,13 @@ export class Folder extends LocatedResource<"folder"> {
     await this.ready();
     // A move removes the source at the end: the same places as rm() are refused up front.
     const { force, ...transferOptions } = options;
-    guardRm(this.location, this.registry, force, "mv(target, path, { force: true })");
+    await guardRm(
+      this.location,
+      this.registry,
+      await this.storage(),
+      force,
+      "mv(target, path, { force: true })",
+    );
     options = transferOptions;
     const destination = await resolveTarget(target, path, "folder", this.registry);
     const [from, to] = await Promise.all([this.storage(), this.registry.storageFor(destination)]);

@@ -76,6 +76,7 @@ export * from "./managed.ts";
 export * from "./plugins.ts";
 export * from "./registry/index.ts";
 export * from "./resource.ts";
+export { guardRm, type RmOptions } from "./resource-spec.ts";
 export * from "./resource-target.ts";
 export * from "./table.ts";
 export * from "./transfer/index.ts";

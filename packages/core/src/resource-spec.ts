@@ -7,7 +7,7 @@
  * place needs a look-up (a saved name, a plugin's default bucket), the first awaited method makes it.
  */
 import { homedir } from "node:os";
-import { errors, FerryError } from "@ferry/plugin-kit";
+import { errors, FerryError, type Storage } from "@ferry/plugin-kit";
 import {
   canonicalSystem,
   isKnownSystem,
@@ -374,15 +374,30 @@ function protectedBy(location: Location, registry: PluginRegistry): string | und
   return undefined;
 }
 
-/** InvalidInput unless `force`, when removing the whole of `location` would take one of the protected places. */
-export function guardRm(
+/** What of the places its storage protects (`StorageDriver.protectedKeys`) removing `path` would take. */
+async function protectedByStorage(path: string, storage: Storage): Promise<string | undefined> {
+  const places = (await storage.driver.protectedKeys?.()) ?? [];
+  for (const { key, what } of places) {
+    if (key === path) return what;
+    if (path === "" || key.startsWith(`${path}/`)) return `a folder holding ${what} (${key})`;
+  }
+  return undefined;
+}
+
+/**
+ * InvalidInput unless `force`, when removing the whole of `location` would take one of the protected
+ * places: a root, a local working or home directory, or a place its storage protects (the login's
+ * home on an SSH host).
+ */
+export async function guardRm(
   location: Location,
   registry: PluginRegistry,
+  storage: Storage,
   force: boolean | undefined,
   call: string,
-): void {
+): Promise<void> {
   if (force) return;
-  const what = protectedBy(location, registry);
+  const what = protectedBy(location, registry) ?? (await protectedByStorage(location.path, storage));
   if (what === undefined) return;
   throw errors.invalidInput(
     `refusing to remove ${location.url}: it is ${what}; pass ${call} to remove it anyway`,

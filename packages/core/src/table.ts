@@ -463,7 +463,7 @@ export class Table<T = unknown> {
   async rm(options: RmOptions = {}): Promise<void> {
     checkOptions(options, ["force", "signal"], "table.rm()");
     const storage = await this.storage();
-    guardRm(this.location, this.registry, options.force, "rm({ force: true })");
+    await guardRm(this.location, this.registry, storage, options.force, "rm({ force: true })");
     const signal = options.signal ? { signal: options.signal } : {};
     // A table written to a path ending in .parquet is that one file.
     const { isParquetFileKey } = await codec();

@@ -264,6 +264,12 @@ export interface BatchCopyOptions extends SignalOptions {
 }
 
 /** What a plugin implements. Every path it receives is already validated and normalised by core. */
+/** A place in a storage that `rm()` refuses to remove without force (`StorageDriver.protectedKeys`). */
+export interface ProtectedKey {
+  key: string;
+  what: string;
+}
+
 export interface StorageDriver {
   /** "file", "s3", "gs", "az", "sftp", "github" or a third-party scheme name. */
   readonly system: string;
@@ -311,6 +317,13 @@ export interface StorageDriver {
   copyBatch?(toDir: string, files: readonly BatchCopyFile[], options?: BatchCopyOptions): Promise<boolean[]>;
   /** The path on this machine's disk of `key`. Declared by `capabilities.localPaths`. */
   localPath?(key: string): string;
+  /**
+   * Keys whose removal nobody means — the login's home directory on an SSH host, say — each with what
+   * it is, in the words of an error ("the login's home directory on me@host"). Core refuses to remove
+   * one of them, or a folder holding one, without `{ force: true }` (`rm()`, `mv()`), as it refuses a
+   * local working or home directory.
+   */
+  protectedKeys?(options?: SignalOptions): Promise<readonly ProtectedKey[]>;
   /** Release connections; idempotent. */
   close?(): Promise<void>;
   /**

@@ -4,7 +4,7 @@
  * says which package to add).
  */
 import { pipeline } from "node:stream/promises";
-import { ferry, type ResolvedLocation } from "@ferry/core";
+import { ferry, guardRm, type ResolvedLocation } from "@ferry/core";
 import {
   describeUnaddressable,
   type Entry,
@@ -193,10 +193,18 @@ function registerRm(program: Command): void {
       .description("remove files (and, with -r, directories)")
       .argument("<locations...>", "paths or URLs")
       .option("-r, --recursive", "remove directories and everything in them")
-      .option("-f, --force", "a location that does not exist is not an error"),
+      .option("-f, --force", "a location that does not exist is not an error")
+      .option(
+        "--protected",
+        "also remove a protected directory: a working or home directory, a bucket root, the login's home on an SSH host, or a directory holding one",
+      ),
   ).action(
     action(
-      async ({ output, signal }, options: { recursive?: boolean; force?: boolean }, locations: string[]) => {
+      async (
+        { output, signal },
+        options: { recursive?: boolean; force?: boolean; protected?: boolean },
+        locations: string[],
+      ) => {
         for (const location of locations) {
           const target = await ferry.resolve(location);
           let entry: Entry;
@@ -216,6 +224,7 @@ function registerRm(program: Command): void {
                 },
               );
             }
+            await guardRm(target.location, ferry, target.storage, options.protected, "rm -r --protected");
             await target.storage.deleteDirectory(target.path, { signal });
           } else {
             await target.storage.delete(target.path, { signal });

@@ -86,6 +86,31 @@ describe("ferry mkdir and rm", () => {
     expect(existsSync(join(work, "made"))).toBe(false);
   });
 
+  it("rm -r of the working directory, the home directory or a directory holding one is refused in one line; --protected removes it", async () => {
+    await writeFiles(work, { "guarded/project/keep.txt": "k", "guarded/home/.profile": "p" });
+    const project = join(work, "guarded/project");
+    const env = { HOME: join(work, "guarded/home") };
+    for (const [where, what] of [
+      [".", "it is the working directory"],
+      ["..", "it is a folder holding the working directory"],
+      [join(work, "guarded/home"), "it is the home directory"],
+    ] as const) {
+      const refused = await runFerry(["rm", "-r", where], { cwd: project, env });
+      expect(refused.code, where).toBe(2);
+      expect(refused.stderr, where).toMatch(
+        new RegExp(
+          `^ferry: InvalidInput: refusing to remove file://\\S+: ${what}.*; pass rm -r --protected to remove it anyway\\n$`,
+        ),
+      );
+    }
+    expect(existsSync(join(project, "keep.txt"))).toBe(true);
+    expect(existsSync(join(work, "guarded/home/.profile"))).toBe(true);
+    expect(
+      (await runFerry(["rm", "-r", "--protected", join(work, "guarded/home")], { cwd: project, env })).code,
+    ).toBe(0);
+    expect(existsSync(join(work, "guarded/home"))).toBe(false);
+  });
+
   it("rm of something missing is NotFound (3), unless -f", async () => {
     const missing = await runFerry(["rm", "nothing.txt"], { cwd: work });
     expect(missing.code).toBe(3);

@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { sftp } from "@ferry/storage-sftp";
 import { type SshdBackend, sshdSkipReason, startSshd } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -8,11 +7,11 @@ import {
   FunctionJob,
   getFromRun,
   listRuns,
-  local,
-  PluginRegistry,
+  type PluginRegistry,
   verifyRun,
 } from "../../src/index.ts";
 import { DATA_TXT, DF_CSV, md5, quiet, useWorkspace, writeFiles } from "../catalog-fixtures.ts";
+import { sftpPlugins } from "../sftp-fixture.ts";
 
 const skip = sshdSkipReason();
 const { workdir } = useWorkspace();
@@ -22,11 +21,7 @@ let plugins: PluginRegistry;
 beforeAll(async () => {
   if (skip) return;
   sshd = await startSshd();
-  plugins = new PluginRegistry({ lazy: false });
-  plugins.use(
-    local(),
-    sftp({ privateKeyPath: sshd.privateKeyPath, knownHosts: sshd.knownHostsPath, agent: false }),
-  );
+  plugins = sftpPlugins(sshd);
 });
 
 afterAll(async () => {

@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { sftp } from "@ferry/storage-sftp";
 import { type SshdBackend, sshdSkipReason, startSshd } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Folder, local, PluginRegistry, ResourceRegistry } from "../../src/index.ts";
+import { Folder, type PluginRegistry, ResourceRegistry } from "../../src/index.ts";
 import { useProjects } from "../registry-fixtures.ts";
+import { sftpPlugins } from "../sftp-fixture.ts";
 
 const skip = sshdSkipReason();
 const { project } = useProjects();
@@ -14,11 +14,7 @@ let plugins: PluginRegistry;
 beforeAll(async () => {
   if (skip) return;
   sshd = await startSshd();
-  plugins = new PluginRegistry({ lazy: false });
-  plugins.use(
-    local(),
-    sftp({ privateKeyPath: sshd.privateKeyPath, knownHosts: sshd.knownHostsPath, agent: false }),
-  );
+  plugins = sftpPlugins(sshd);
 });
 
 afterAll(async () => {

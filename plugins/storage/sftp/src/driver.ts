@@ -17,6 +17,7 @@ import {
   FerryError,
   type HashAlgorithm,
   type ListOptions,
+  type ProtectedKey,
   type ReadOptions,
   type SignalOptions,
   type StorageDriver,
@@ -88,6 +89,21 @@ export class SftpDriver implements StorageDriver {
   /** The shared connection pool of this host (for plugin-specific use and tests). */
   get pool(): HostPool {
     return this.#pool;
+  }
+
+  /**
+   * The login's home directory, where it lies under this storage's base (a storage rooted at the home
+   * itself is refused as a whole root already).
+   */
+  async protectedKeys(): Promise<readonly ProtectedKey[]> {
+    const home = await this.#pool.fact("home", () =>
+      this.#pool.run((connection) => connection.calls.realpath(".")),
+    );
+    const base = this.base === "/" ? "" : this.base.replace(/\/+$/, "");
+    const normal = home.replace(/\/+$/, "") || "/";
+    if (normal === (base || "/") || !normal.startsWith(`${base}/`)) return [];
+    const host = this.root.replace(/^(sftp:\/\/[^/]*).*$/, "$1");
+    return [{ key: normal.slice(base.length + 1), what: `the login's home directory on ${host}` }];
   }
 
   /** Absolute path on the host for a key. */
