@@ -7,5 +7,6 @@ export * from "./lifecycle.ts";
 export * from "./npm-registry.ts";
 export * from "./packed.ts";
 export * from "./s3.ts";
+export * from "./shared-data.ts";
 export * from "./sshd.ts";
 export * from "./tarball-check.ts";

@@ -1,25 +1,14 @@
-/**
- * Row groups decoded on worker threads give exactly what the calling thread gives: every parquet-testing
- * file, a table ferry wrote, corrupt copies of it (the same typed error, word for word), a decompression
- * bomb, and a worker stopped in the middle of a read (its row groups are read again here). Column chunks
- * encoded on workers make the same file, byte for byte, under every codec. Every read and write here
- * goes through the workers (the size threshold is set to 0), and the test checks that they did.
- */
-import { readdirSync } from "node:fs";
 import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { codecThreads, codecThreadsReady, stopCodecThreads } from "@ferry/parquet";
 import { type Schema, t } from "@ferry/plugin-kit";
+import { parquetCorpusFiles, sharedData } from "@ferry/test-harness";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Table, table } from "../../src/index.ts";
 
-const corpusRoot = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  "../../../../../shared/data/parquet-testing",
-);
+const corpusRoot = sharedData("parquet-testing");
 
 let dir: string;
 const threshold = codecThreads.minBytes;
@@ -69,13 +58,8 @@ async function readAll(location: string): Promise<unknown> {
   return { fetched, groups };
 }
 
-const files = (["data", "bad_data"] as const)
-  .flatMap((d) =>
-    (readdirSync(join(corpusRoot, d), { recursive: true }) as string[])
-      .filter((f) => f.endsWith(".parquet"))
-      .map((f) => `${d}/${f}`),
-  )
-  .sort();
+/** Every parquet file of the corpus, in data/ and its subfolders (geospatial/) and in bad_data/. */
+const files = parquetCorpusFiles();
 
 describe("row groups decoded on worker threads", () => {
   it("every parquet-testing file: the same values, or the same error, as on the calling thread", async () => {

@@ -1,23 +1,14 @@
-/**
- * Values read through the columnar decoder equal hyparquet's value decoding (the reader ferry used
- * before), column by column and row group by row group: every parquet-testing file ferry reads, and
- * tables with nulls, several pages and row groups, dictionary and v2 pages.
- */
-import { readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { readRowGroup } from "@ferry/parquet";
 import { FerryError, type Schema, t } from "@ferry/plugin-kit";
+import { parquetCorpusFiles, sharedData } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Table, table } from "../../src/index.ts";
 
-const corpusRoot = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  "../../../../../shared/data/parquet-testing",
-);
+const corpusRoot = sharedData("parquet-testing");
 
 let dir: string;
 let duck: Awaited<ReturnType<DuckDBInstance["connect"]>>;
@@ -31,13 +22,7 @@ afterAll(async () => {
 });
 
 /** Every parquet file of the corpus, in data/ and its subfolders (geospatial/) and in bad_data/. */
-const files = ["data", "bad_data"]
-  .flatMap((dir) =>
-    (readdirSync(join(corpusRoot, dir), { recursive: true }) as string[])
-      .filter((f) => f.endsWith(".parquet"))
-      .map((f) => `${dir}/${f}`),
-  )
-  .sort();
+const files = parquetCorpusFiles();
 
 /** The value path's columns of the whole file (every row group in order); throws what it refuses the file with. */
 async function valuePath(location: string): Promise<{ schema: Schema; columns: Record<string, unknown[]> }> {

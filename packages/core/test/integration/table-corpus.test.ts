@@ -3,15 +3,15 @@
  * spot values from the corpus README), every encrypted and every bad_data file fails with a typed error.
  */
 import { existsSync, readdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { type ColumnBatch, FerryError } from "@ferry/plugin-kit";
+import { sharedData } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Table } from "../../src/index.ts";
 import { canonDuck, canonFerry } from "../table-values.ts";
 
-const corpus = resolve(dirname(fileURLToPath(import.meta.url)), "../../../../../shared/data/parquet-testing");
+const corpus = sharedData("parquet-testing");
 
 /** The corpus is test data checked out beside the repository; without it these tests say so and skip. */
 const present = existsSync(join(corpus, "data")) && existsSync(join(corpus, "bad_data"));

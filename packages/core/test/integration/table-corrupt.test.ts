@@ -7,16 +7,13 @@
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { FerryError, type Schema, t } from "@ferry/plugin-kit";
+import { sharedData } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Table, table } from "../../src/index.ts";
 
-const corpus = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  "../../../../../shared/data/parquet-testing/data",
-);
+const corpus = sharedData("parquet-testing", "data");
 
 let dir: string;
 beforeAll(async () => {

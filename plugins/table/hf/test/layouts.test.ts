@@ -7,11 +7,11 @@
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { sharedData } from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeDataset, loadDataset, loadDatasetDict } from "../src/index.ts";
 
-const DATA = fileURLToPath(new URL("../../../../../shared/data/hf/", import.meta.url));
+const DATA = sharedData("hf");
 const SST2 = join(DATA, "sst2_save_to_disk");
 const HUB = join(DATA, "hub_parquet");
 const hubFile = (split: string) => join(HUB, "data", `${split}-00000-of-00001.parquet`);

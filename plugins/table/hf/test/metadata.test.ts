@@ -6,13 +6,13 @@
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Table, table } from "@ferry/core";
+import { sharedData } from "@ferry/test-harness";
 import { RecordBatchReader } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import hf, { HfDataset, loadDataset } from "../src/index.ts";
 
-const DATA = fileURLToPath(new URL("../../../../../shared/data/hf/", import.meta.url));
+const DATA = sharedData("hf");
 const SST2 = join(DATA, "sst2_save_to_disk");
 const HUB = join(DATA, "hub_parquet");
 

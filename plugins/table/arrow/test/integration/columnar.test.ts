@@ -1,26 +1,16 @@
-/**
- * The columnar read path (parquet pages → arrow buffers, no JS value per row) gives the same answer as
- * the value path, value for value, on every parquet-testing file ferry reads (the decoder itself is
- * checked against hyparquet's values in packages/core/test/table-columnar.test.ts); and arrow tables
- * are written from their buffers, read back by ferry and DuckDB.
- */
-import { readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { Table, table } from "@ferry/core";
 import { readRowGroup } from "@ferry/parquet";
 import { type ColumnBatch, FerryError } from "@ferry/plugin-kit";
+import { parquetCorpusFiles, sharedData } from "@ferry/test-harness";
 import * as A from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import arrow, { batchesToArrow, fromArrowData, toArrowSchema } from "../../src/index.ts";
 
-const corpusRoot = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  "../../../../../../shared/data/parquet-testing",
-);
+const corpusRoot = sharedData("parquet-testing");
 const corpus = join(corpusRoot, "data");
 const flavour = arrow();
 
@@ -93,14 +83,8 @@ async function kinds(location: string, columns?: string[]): Promise<Record<strin
   return {};
 }
 
-/** Every parquet file of the corpus: data/ with its subfolders (geospatial/), and bad_data/. */
-const files = ["data", "bad_data"]
-  .flatMap((sub) =>
-    (readdirSync(join(corpusRoot, sub), { recursive: true }) as string[])
-      .filter((f) => f.endsWith(".parquet"))
-      .map((f) => `${sub}/${f}`),
-  )
-  .sort();
+/** Every parquet file of the corpus, in data/ and its subfolders (geospatial/) and in bad_data/. */
+const files = parquetCorpusFiles();
 
 describe("columnar reads equal the value path", () => {
   it.each(files)("parquet-testing %s", async (file) => {

@@ -1,14 +1,19 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { local, PluginRegistry } from "@ferry/core";
 import github from "@ferry/storage-github";
 import s3 from "@ferry/storage-s3";
-import { type GithubBackend, type S3Backend, startGithubServer, startS3rver } from "@ferry/test-harness";
+import {
+  type GithubBackend,
+  type S3Backend,
+  sharedData,
+  startGithubServer,
+  startS3rver,
+} from "@ferry/test-harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeDataset, loadDataset, loadDatasetDict } from "../../src/index.ts";
 
-const DATA = fileURLToPath(new URL("../../../../../../shared/data/hf/", import.meta.url));
+const DATA = sharedData("hf");
 
 function filesOf(dir: string): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};
