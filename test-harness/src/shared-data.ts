@@ -15,17 +15,15 @@ export function sharedData(...parts: string[]): string {
 
 /**
  * Every parquet file of parquet-testing — data/ with its subfolders (geospatial/), and bad_data/ — as
- * `data/…` and `bad_data/…` paths, sorted; none when the corpus is missing. `encrypted` adds the
- * `.parquet.encrypted` files.
+ * `data/…` and `bad_data/…` paths, sorted; none when the corpus is missing.
  */
-export function parquetCorpusFiles(options: { encrypted?: boolean } = {}): string[] {
-  const pattern = options.encrypted ? /\.parquet(\.encrypted)?$/ : /\.parquet$/;
+export function parquetCorpusFiles(): string[] {
   return (["data", "bad_data"] as const)
     .flatMap((dir) => {
       const path = sharedData("parquet-testing", dir);
       if (!existsSync(path)) return [];
       return (readdirSync(path, { recursive: true }) as string[])
-        .filter((f) => pattern.test(f))
+        .filter((f) => f.endsWith(".parquet"))
         .map((f) => `${dir}/${f}`);
     })
     .sort();
