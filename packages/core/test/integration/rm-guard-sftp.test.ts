@@ -24,7 +24,7 @@ beforeAll(async () => {
   if (skip) return;
   scratch = await mkdtemp(join(tmpdir(), "ferry-rm-guard-"));
   home = join(scratch, "parent", "home");
-  mkdirSync(join(home, "work"), { recursive: true });
+  mkdirSync(join(home, "runs"), { recursive: true });
   writeFileSync(join(home, ".profile"), "keep me");
   sshd = await startSshd({ startDirectory: home });
   host = `sftp://${sshd.user}@${sshd.host}:${sshd.port}`;
@@ -67,21 +67,21 @@ describe.skipIf(skip)("the login's home on an SSH host", () => {
   });
 
   it("a folder inside the home is removed as before, and the home-relative spelling still names the root", async () => {
-    const inside = new Folder(`${host}${home}/work/run-1`, { registry: plugins });
+    const inside = new Folder(`${host}${home}/runs/run-1`, { registry: plugins });
     await inside.put({ "a.txt": "a" });
     await inside.rm();
-    expect(existsSync(join(home, "work", "run-1"))).toBe(false);
-    await table({ x: [1, 2] }, `${host}${home}/work/t`, { registry: plugins }).write();
-    await Table.from(`${host}${home}/work/t`, { registry: plugins }).rm();
-    expect(existsSync(join(home, "work", "t"))).toBe(false);
+    expect(existsSync(join(home, "runs", "run-1"))).toBe(false);
+    await table({ x: [1, 2] }, `${host}${home}/runs/t`, { registry: plugins }).write();
+    await Table.from(`${host}${home}/runs/t`, { registry: plugins }).rm();
+    expect(existsSync(join(home, "runs", "t"))).toBe(false);
     const root = await refusal(() => new Folder(`${host}/~`, { registry: plugins }).rm());
     expect(root.code).toBe("InvalidInput");
     expect(existsSync(join(home, ".profile"))).toBe(true);
   });
 
   it("named entries inside the home are removed; { force: true } removes a folder holding it", async () => {
-    await new Folder(`${host}${home}`, { registry: plugins }).rm(["work"]);
-    expect(existsSync(join(home, "work"))).toBe(false);
+    await new Folder(`${host}${home}`, { registry: plugins }).rm(["runs"]);
+    expect(existsSync(join(home, "runs"))).toBe(false);
     expect(existsSync(join(home, ".profile"))).toBe(true);
     await new Folder(`${host}${scratch}`, { registry: plugins }).rm({ force: true });
     expect(existsSync(scratch)).toBe(false);
