@@ -68,20 +68,44 @@ function workerUrl(): URL {
   return new URL(source ? "./codec-worker.ts" : "./codec-worker.js", import.meta.url);
 }
 
+const SOURCE_CONDITION = "--conditions=@ferry/source";
+
+/**
+ * The Node options a worker starts with: the process's own (inherited), and from the sources the
+ * condition that resolves ferry's packages to them, when the process was not started with it (a test
+ * runner resolves it itself). Node refuses V8 options in a worker's explicit options
+ * (`--max-old-space-size`, `--expose-gc`: ERR_WORKER_INVALID_EXEC_ARGV) though a worker inherits
+ * them: so the condition is added to the process's options, and when Node refuses that list, to its
+ * module-resolution options alone.
+ */
+function workerOptions(url: URL, strict: boolean): { execArgv?: string[] } {
+  const parent = process.execArgv;
+  if (!url.pathname.endsWith(".ts") || parent.includes(SOURCE_CONDITION)) return {};
+  if (!strict) return { execArgv: [...parent, SOURCE_CONDITION] };
+  const resolution = parent.filter((option) => /^--(conditions|import|require|loader)=/.test(option));
+  return { execArgv: [...resolution, SOURCE_CONDITION] };
+}
+
+/** A worker running `url`, or undefined when none can start here. */
+function newWorker(url: URL): Worker | undefined {
+  try {
+    return new Worker(url, workerOptions(url, false));
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ERR_WORKER_INVALID_EXEC_ARGV") return undefined;
+  }
+  try {
+    return new Worker(url, workerOptions(url, true));
+  } catch {
+    return undefined;
+  }
+}
+
 function startWorkers(count: number): Slot[] {
   const url = workerUrl();
-  // From the sources, the worker resolves ferry's packages to their sources as this thread does.
-  const execArgv = url.pathname.endsWith(".ts")
-    ? [...process.execArgv, "--conditions=@ferry/source"]
-    : process.execArgv;
   const started: Slot[] = [];
   for (let i = 0; i < count; i++) {
-    let worker: Worker;
-    try {
-      worker = new Worker(url, { execArgv });
-    } catch {
-      break;
-    }
+    const worker = newWorker(url);
+    if (!worker) break;
     const slot: Slot = { worker, ready: false, pending: new Map() };
     worker.on("message", (message: { ready?: true; id?: number; reply?: unknown }) => {
       if (message.ready) {
@@ -115,8 +139,14 @@ export async function codecThreadsReady(): Promise<number> {
     (slot) =>
       new Promise<void>((resolve) => {
         if (slot.ready) return resolve();
-        slot.worker.once("message", () => resolve());
-        slot.worker.once("exit", () => resolve());
+        // Held open while it starts: waiting on it alone must not let the process end first.
+        slot.worker.ref();
+        const started = () => {
+          if (slot.pending.size === 0) slot.worker.unref();
+          resolve();
+        };
+        slot.worker.once("message", started);
+        slot.worker.once("exit", started);
       }),
   );
   await Promise.all(waiting);

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -183,6 +184,23 @@ describe("row groups decoded on worker threads", () => {
     } finally {
       process.env.FERRY_TABLE_THREADS = "2";
       await stopCodecThreads();
+    }
+  });
+
+  it("a process started with V8 options still decodes on workers (Node refuses them in a worker's options)", () => {
+    const child = join(import.meta.dirname, "codec-threads-child.ts");
+    const spellings = [
+      ["--conditions=@ferry/source", "--max-old-space-size=1024", "--expose-gc"],
+      ["-C", "@ferry/source", "--expose-gc", "--stack-size=2000"],
+    ];
+    for (const [i, options] of spellings.entries()) {
+      const out = execFileSync(process.execPath, [...options, child, join(dir, `v8-options-${i}`)], {
+        encoding: "utf8",
+        env: { ...process.env, FERRY_TABLE_THREADS: "1" },
+      });
+      const { ready, decoded, rows } = JSON.parse(out) as { ready: number; decoded: number; rows: number };
+      expect({ ready, rows }, options.join(" ")).toEqual({ ready: 1, rows: 20_000 });
+      expect(decoded, options.join(" ")).toBeGreaterThan(0);
     }
   });
 
