@@ -17,6 +17,7 @@ import { byteStreamSplit, readRleBitPackedHybrid } from "hyparquet/src/encoding.
 import { readVarInt } from "hyparquet/src/thrift.js";
 import { type BufferPool, rowGroupBuffers } from "./buffer-pool.ts";
 import { buffersOf, offThreadFor, runOffThread } from "./codec-threads.ts";
+import { gatherEntries } from "./dictionary-gather.ts";
 import { sameType } from "./parquet-schema.ts";
 import {
   DEFAULT_MAX_PAGE_EXPANSION,
@@ -132,7 +133,7 @@ const INT64 = INT_LAYOUTS["64s"]!;
 type Dense =
   | { kind: "fixed"; values: FixedArray; count: number }
   | { kind: "bits"; bits: Uint8Array; count: number }
-  | { kind: "bytes"; offsets: Int32Array; data: Uint8Array; count: number; views?: Uint8Array[] };
+  | { kind: "bytes"; offsets: Int32Array; data: Uint8Array; count: number };
 
 /** The most a string column's bytes are allocated before its pages are decoded (they grow past it as needed). */
 const MAX_BYTES_HINT = 64 * 1024 * 1024;
@@ -169,7 +170,7 @@ class Bytes {
   }
 }
 
-/** Plain-encoded values of `count` (non-null) entries at `bytes[offset...]`. */
+/** Plain-encoded values of `count` (non-null) entries at `bytes[offset...]`, copied out of the page. */
 function readPlainDense(
   bytes: Uint8Array,
   offset: number,
@@ -178,7 +179,8 @@ function readPlainDense(
   layout: Layout,
 ): Dense {
   if (layout.kind === "bits") {
-    const bits = bytes.subarray(offset, offset + Math.ceil(count / 8));
+    // A copy: the page is the thread's scratch buffer, and a dictionary outlives it.
+    const bits = bytes.slice(offset, offset + Math.ceil(count / 8));
     if (bits.byteLength * 8 < count) throw new Error("boolean page shorter than its values");
     return { kind: "bits", bits, count };
   }
@@ -304,7 +306,7 @@ class ColumnBuilder {
     let total = 0;
     for (let v = 0; v < indexes.length; v++) {
       const source = indexes[v]!;
-      if (source >= count) throw new Error(`dictionary index ${source} out of range`);
+      if (source >= count || source < 0) throw new Error(`dictionary index ${source} out of range`);
       total += entryOffsets[source + 1]! - entryOffsets[source]!;
     }
     const start = this.position;
@@ -315,7 +317,15 @@ class ColumnBuilder {
     // column's bytes are not copied to a buffer twice as large page after page.
     const rest = this.rows - start - levelCount;
     bytes.reserve(total + Math.min(Math.ceil((total / Math.max(1, indexes.length)) * rest), MAX_BYTES_HINT));
-    bytes.length = gather(dense, rowEntries, bytes.data, bytes.length, this.offsets!, start + 1);
+    bytes.length = gatherEntries(
+      dense,
+      rowEntries,
+      total,
+      bytes.data,
+      bytes.length,
+      this.offsets!,
+      start + 1,
+    );
     // While every page is of one dictionary, each row's entry is kept with the column.
     if (start === 0) this.#dictionary = { dense, entries: new Int32Array(this.rows) };
     if (this.#dictionary?.dense === dense) {
@@ -382,50 +392,6 @@ class ColumnBuilder {
     const hint = { offsets: entryOffsets, data: entryData, entries: dictionary.entries };
     return { ...common, kind: "bytes", offsets: this.offsets!, data, dictionary: hint };
   }
-}
-
-/** Entries at least this long are copied with one native call (from a view made once per entry). */
-const LONG_ENTRY = 16;
-
-/**
- * Each index's dictionary entry copied to `out` from `at` (-1: a null, no bytes), and the end of each
- * into `offsets` from `first`: where the bytes end. Short entries are copied byte by byte; long ones by a native copy of a
- * view made once per entry (a view per row would cost more than the bytes).
- */
-function gather(
-  dense: Dense & { kind: "bytes" },
-  indexes: Int32Array,
-  out: Uint8Array,
-  at: number,
-  offsets: Int32Array,
-  first: number,
-): number {
-  const { offsets: entryOffsets, data: entryData } = dense;
-  const views = dense.data.byteLength >= LONG_ENTRY * dense.count ? entryViews(dense) : undefined;
-  for (let i = 0; i < indexes.length; i++) {
-    const source = indexes[i]!;
-    if (source < 0) {
-      offsets[first + i] = at;
-      continue;
-    }
-    const from = entryOffsets[source]!;
-    const n = entryOffsets[source + 1]! - from;
-    if (n < LONG_ENTRY || views === undefined) for (let k = 0; k < n; k++) out[at + k] = entryData[from + k]!;
-    else out.set(views[source]!, at);
-    at += n;
-    offsets[first + i] = at;
-  }
-  return at;
-}
-
-/** A view of each entry of a dictionary of text or binary (made once, kept with the dictionary). */
-function entryViews(dense: Dense & { kind: "bytes" }): Uint8Array[] {
-  if (dense.views) return dense.views;
-  const { offsets, data, count } = dense;
-  const views = new Array<Uint8Array>(count);
-  for (let e = 0; e < count; e++) views[e] = data.subarray(offsets[e]!, offsets[e + 1]!);
-  dense.views = views;
-  return views;
 }
 
 /** Fast path for a whole page of fixed-width values without nulls: one copy. */
@@ -550,6 +516,34 @@ function readRleBooleans(bytes: Uint8Array, offset: number, count: number): Dens
   return { kind: "bits", bits, count };
 }
 
+/** Pages up to this size are decompressed into one buffer per thread, reused page after page. */
+const SCRATCH_PAGE = 16 * 1024 * 1024;
+let scratchPage = new Uint8Array(0);
+
+/**
+ * A page's bytes decompressed: for most pages into the thread's scratch buffer, so the result is good
+ * only until the next page (every decoder here copies its values out of the page).
+ */
+function pageBytes(
+  compressed: Uint8Array,
+  uncompressed: number,
+  codec: ColumnMeta["codec"],
+  decompressors: Decompressors,
+): Uint8Array {
+  if (codec === "UNCOMPRESSED" || uncompressed > SCRATCH_PAGE)
+    return decompressPage(compressed, uncompressed, codec, decompressors);
+  if (scratchPage.byteLength < uncompressed)
+    scratchPage = new Uint8Array(Math.min(Math.max(uncompressed, scratchPage.byteLength * 2), SCRATCH_PAGE));
+  const decompress = decompressors[codec];
+  if (!decompress) return decompressPage(compressed, uncompressed, codec, decompressors);
+  const page = decompress(compressed, uncompressed, scratchPage);
+  if (page.byteLength !== uncompressed)
+    throw new Error(
+      `parquet decompressed page length ${page.byteLength} does not match header ${uncompressed}`,
+    );
+  return page;
+}
+
 /** One flat column chunk's pages into a column of the row group's rows. */
 export function decodeChunk(
   chunk: Uint8Array,
@@ -580,7 +574,7 @@ export function decodeChunk(
     if (compressed.byteLength !== header.compressed_page_size) throw new Error("page runs past its chunk");
     if (header.type === "DICTIONARY_PAGE") {
       const uncompressed = Number(header.uncompressed_page_size);
-      const page = decompressPage(compressed, uncompressed, meta.codec, decompressors);
+      const page = pageBytes(compressed, uncompressed, meta.codec, decompressors);
       const count = header.dictionary_page_header!.num_values;
       dictionary = readPlainDense(page, 0, count, meta.type, layout);
       continue;
@@ -614,7 +608,7 @@ function readDataPage(
   const uncompressed = Number(header.uncompressed_page_size);
   if (header.type === "DATA_PAGE") {
     const daph = header.data_page_header!;
-    const page = decompressPage(compressed, uncompressed, codec, decompressors);
+    const page = pageBytes(compressed, uncompressed, codec, decompressors);
     const levelCount = daph.num_values;
     const levels = nullable ? readLevels(page, 0, levelCount, undefined) : undefined;
     return {
@@ -636,9 +630,7 @@ function readDataPage(
     else if (nullable && v2.num_nulls > 0) throw new Error("a v2 page with nulls but no definition levels");
     const body = compressed.subarray(levelBytes);
     const page =
-      v2.is_compressed === false
-        ? body
-        : decompressPage(body, uncompressed - levelBytes, codec, decompressors);
+      v2.is_compressed === false ? body : pageBytes(body, uncompressed - levelBytes, codec, decompressors);
     return {
       page,
       at: 0,

@@ -13,6 +13,7 @@ import { type DecimalStatistics, decimalStatistics } from "./decimal-stats.ts";
 import type { PartFile } from "./layout.ts";
 import { fromParquetSchema } from "./parquet-schema.ts";
 import { verifyingBuffer } from "./row-group-bytes.ts";
+import { snappyDecompress } from "./snappy.ts";
 import { decodeColumn } from "./values.ts";
 
 /** Footer reads start with this many bytes from the end (a second read fetches the rest of a bigger footer). */
@@ -30,7 +31,11 @@ export const PARSERS: Partial<ParquetParsers> = {
   geographyFromBytes: (bytes) => bytes,
 };
 
-type Decompressor = (input: Uint8Array, outputLength: number) => Uint8Array;
+/**
+ * A codec's decompression of one page. `target`, when given, may receive the bytes (the result is then
+ * a view of it, good until the caller's next page); codecs that cannot write into it return their own.
+ */
+type Decompressor = (input: Uint8Array, outputLength: number, target?: Uint8Array) => Uint8Array;
 
 /** A codec name → its (bounded) decompressor. */
 export type Decompressors = Record<string, Decompressor>;
@@ -51,8 +56,12 @@ function zstdOf(module: object): ((input: Uint8Array, limit: number) => Uint8Arr
   return decompress && ((input, limit) => decompress(input, { maxOutputLength: Math.max(limit, 1) }));
 }
 
-/** Codecs that honour an output limit as they go (hyparquet-compressors' brotli grows its buffer as the stream says, zstd ignores the length). */
-const NATIVE: Record<string, ((input: Uint8Array, limit: number) => Uint8Array) | undefined> = {
+/**
+ * Codecs that honour an output limit as they go (hyparquet-compressors' brotli grows its buffer as the
+ * stream says, zstd ignores the length), and ferry's own snappy decoder (snappy.ts).
+ */
+const NATIVE: Record<string, Decompressor | undefined> = {
+  SNAPPY: snappyDecompress,
   BROTLI: (input, limit) => zlib.brotliDecompressSync(input, { maxOutputLength: Math.max(limit, 1) }),
   // zstd joined node:zlib in Node 22.15; on older Nodes (engines allow 22.12) hyparquet's codec is bounded alone.
   ZSTD: zstdOf(zlib),
@@ -69,7 +78,7 @@ function boundedDecompressors(maxExpansion: number): Record<string, Decompressor
   return Object.fromEntries(
     Object.entries(compressors as Record<string, Decompressor>).map(([codec, decompress]) => [
       codec,
-      (input: Uint8Array, outputLength: number) => {
+      (input: Uint8Array, outputLength: number, target?: Uint8Array) => {
         if (input.byteLength === 0 && outputLength === 0) return new Uint8Array(0);
         if (outputLength > EXPANSION_FLOOR && outputLength > input.byteLength * maxExpansion) {
           throw new DecompressionLimit(
@@ -79,7 +88,7 @@ function boundedDecompressors(maxExpansion: number): Record<string, Decompressor
         const native = NATIVE[codec];
         let output: Uint8Array;
         try {
-          output = native ? native(input, outputLength) : decompress(input, outputLength);
+          output = native ? native(input, outputLength, target) : decompress(input, outputLength);
         } catch (error) {
           if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE")
             throw new DecompressionLimit(
