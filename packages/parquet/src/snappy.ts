@@ -1,7 +1,7 @@
 /**
- * Snappy decompression in WebAssembly, written below in the text format and assembled by wasm.ts
- * (no binary is shipped). hysnappy, which ferry used before, copies with a byte loop (its wasm has no bulk memory)
- * and returns a fresh copy of every page; this decoder copies with `memory.copy`, moves short
+ * Snappy decompression in WebAssembly, written below in the text format and assembled by wasm.ts (no
+ * binary is shipped). hysnappy, which ferry used before, copies with a byte loop (its wasm has no bulk
+ * memory) and returned a fresh copy of every page; this decoder copies with `memory.copy`, moves short
  * literals and matches 8 bytes at a time, and writes into a buffer the caller may reuse.
  *
  * The format (github.com/google/snappy, format_description.txt): a varint of the uncompressed length,
