@@ -37,7 +37,7 @@ export const codecThreads = {
  * converts, assembles and collects garbage; on two cores a second worker slowed reads in a process
  * holding a large heap, BENCHMARKS.md) — none on a single core.
  */
-function threadCount(): number {
+export function threadCount(): number {
   const setting = process.env.FERRY_TABLE_THREADS?.trim();
   if (setting === undefined || setting === "") return Math.min(availableParallelism() - 1, MAX_THREADS);
   const n = Number(setting);
@@ -86,8 +86,11 @@ function workerOptions(url: URL, strict: boolean): { execArgv?: string[] } {
   return { execArgv: [...resolution, SOURCE_CONDITION] };
 }
 
-/** A worker running `url`, or undefined when none can start here. */
-function newWorker(url: URL): Worker | undefined {
+/**
+ * A worker running `url` with the options above, or undefined when none can start here (plugins with
+ * worker threads of their own start them through this too).
+ */
+export function startWorker(url: URL): Worker | undefined {
   try {
     return new Worker(url, workerOptions(url, false));
   } catch (error) {
@@ -104,7 +107,7 @@ function startWorkers(count: number): Slot[] {
   const url = workerUrl();
   const started: Slot[] = [];
   for (let i = 0; i < count; i++) {
-    const worker = newWorker(url);
+    const worker = startWorker(url);
     if (!worker) break;
     const slot: Slot = { worker, ready: false, pending: new Map() };
     worker.on("message", (message: { ready?: true; id?: number; reply?: unknown }) => {

@@ -4,7 +4,13 @@
  * that only moves folders never loads it.
  */
 
-export { codecThreads, codecThreadsReady, stopCodecThreads } from "./codec-threads.ts";
+export {
+  codecThreads,
+  codecThreadsReady,
+  startWorker,
+  stopCodecThreads,
+  threadCount,
+} from "./codec-threads.ts";
 export {
   type ColumnarGroup,
   type ColumnVector,

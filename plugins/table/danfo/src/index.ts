@@ -34,8 +34,12 @@ import {
   type TableFlavour,
 } from "@ferry/plugin-kit";
 import type { DataFrame } from "danfojs-node";
+import type { PolarsJob } from "./polars-job.ts";
+import { encodeWithPolarsThread } from "./polars-thread.ts";
+import { isMissing, LITTLE_ENDIAN, storeWide } from "./values.ts";
 
 export type { DataFrame } from "danfojs-node";
+export { polarsThread, stopPolarsThread } from "./polars-thread.ts";
 
 type Danfo = typeof import("danfojs-node");
 
@@ -121,11 +125,6 @@ function toDanfoValues(field: Field, values: readonly unknown[]): unknown[] {
   }
 }
 
-/** Whether danfo holds a missing value here: null, undefined, or NaN outside a float column. */
-function isMissing(v: unknown, float: boolean): boolean {
-  return v === null || v === undefined || (!float && typeof v === "number" && Number.isNaN(v));
-}
-
 /** danfo values → ferry values of `type` (inverse of toDanfoValues). */
 function fromDanfoValues(type: DataType, values: readonly unknown[]): unknown[] {
   const perMs = type.type === "timestamp" ? { s: 0n, ms: 0n, us: 1_000n, ns: 1_000_000n }[type.unit] : 0n;
@@ -173,9 +172,6 @@ export function danfoToBatches(frame: DataFrame): BatchSource {
   return { schema, batches: batch.numRows > 0 ? [batch] : [] };
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const TWO_32 = 2 ** 32;
-
 /**
  * int64 (safe-integer numbers) and timestamp[ms/us/ns] (Dates) as 64-bit buffers; undefined when a
  * value is anything else, and the value path writes (or refuses) the column. Integers of at most 53
@@ -202,11 +198,8 @@ function wideColumn(field: Field, values: readonly unknown[]): ColumnVector | un
     }
     const n = type.type === "timestamp" ? (v instanceof Date ? v.getTime() : Number.NaN) : v;
     if (typeof n !== "number" || !Number.isSafeInteger(n) || (unsigned && n < 0)) return undefined;
-    if (perMs === 1n && LITTLE_ENDIAN) {
-      const high = Math.floor(n / TWO_32);
-      words[2 * i] = n - high * TWO_32;
-      words[2 * i + 1] = high;
-    } else out[i] = (BigInt(n) * perMs) as never;
+    if (perMs === 1n && LITTLE_ENDIAN) storeWide(words, i, n);
+    else out[i] = (BigInt(n) * perMs) as never;
   }
   return { length, nullCount, validity, kind: "fixed", values: out };
 }
@@ -279,21 +272,22 @@ export async function batchesToDanfo(source: BatchSource): Promise<DataFrame> {
   return frame;
 }
 
-type Polars = typeof import("nodejs-polars");
-type PolarsType = import("nodejs-polars").DataType;
+let polarsInstalled: boolean | undefined;
 
-let polarsLoading: Promise<Polars | undefined> | undefined;
-
-/** nodejs-polars when it is installed (an optional peer): danfo has no parquet writer of its own. */
-function loadPolars(): Promise<Polars | undefined> {
-  polarsLoading ??= import("nodejs-polars").then(
-    (module) => ((module as { default?: Polars }).default ?? module) as Polars,
-    () => undefined,
-  );
-  return polarsLoading;
+/** Whether nodejs-polars is installed (an optional peer: danfo has no parquet writer of its own), without loading it. */
+function hasPolars(): boolean {
+  if (polarsInstalled === undefined) {
+    try {
+      import.meta.resolve("nodejs-polars");
+      polarsInstalled = true;
+    } catch {
+      polarsInstalled = false;
+    }
+  }
+  return polarsInstalled;
 }
 
-const POLARS_CODECS: Record<string, "uncompressed" | "snappy" | "gzip" | "brotli" | "zstd" | "lz4"> = {
+const POLARS_CODECS: Record<string, PolarsJob["compression"]> = {
   UNCOMPRESSED: "uncompressed",
   SNAPPY: "snappy",
   GZIP: "gzip",
@@ -303,135 +297,17 @@ const POLARS_CODECS: Record<string, "uncompressed" | "snappy" | "gzip" | "brotli
 };
 
 /**
- * The polars type whose parquet column ferry reads back as exactly `field`, or undefined. Polars
- * writes every column nullable and no ferry schema, so: nullable fields without metadata, and no
- * seconds unit, named timezone, decimal or null column (those go through ferry's own writer).
- */
-function polarsType(pl: Polars, field: Field): PolarsType | undefined {
-  if (!field.nullable || field.metadata) return undefined;
-  const type = field.type;
-  switch (type.type) {
-    case "bool":
-      return pl.Bool;
-    case "string":
-      return pl.Utf8;
-    case "date":
-      return pl.Date;
-    case "float":
-      return type.bits === 64 ? pl.Float64 : type.bits === 32 ? pl.Float32 : undefined;
-    case "int": {
-      const signed = { 8: pl.Int8, 16: pl.Int16, 32: pl.Int32, 64: pl.Int64 };
-      const unsigned = { 8: pl.UInt8, 16: pl.UInt16, 32: pl.UInt32, 64: pl.UInt64 };
-      return (type.signed ? signed : unsigned)[type.bits];
-    }
-    case "timestamp":
-      if (type.unit === "s" || (type.timezone !== undefined && type.timezone !== "UTC")) return undefined;
-      return pl.Datetime(type.unit, type.timezone);
-    default:
-      return undefined;
-  }
-}
-
-const TYPED_INTS = {
-  8: [Int8Array, Uint8Array],
-  16: [Int16Array, Uint16Array],
-  32: [Int32Array, Uint32Array],
-} as const;
-const MS_PER_DAY = 86_400_000;
-
-type TypedKind<T> = new (buffer: ArrayBuffer, offset: number, length: number) => T;
-
-/**
- * One column as a polars Series. Without nulls, numbers, booleans and Dates go over as typed arrays (polars
- * takes those without looking at each value: ~10× faster than a JS array of a million values);
- * 64-bit integers as float64 (danfo holds them as safe integers, so exactly) cast by polars, Dates as
- * epoch milliseconds scaled and cast by polars. With nulls, as a JS array. The typed arrays are views
- * of one `scratch` buffer of 8 bytes a row, reused column after column (polars copies what it is
- * given), so a write allocates that once rather than once per column.
- */
-function polarsSeries(
-  pl: Polars,
-  field: Field,
-  dtype: PolarsType,
-  values: readonly unknown[],
-  scratch: ArrayBuffer,
-): import("nodejs-polars").Series {
-  const type = field.type;
-  const float = type.type === "float";
-  // Indexed loops: some() and TypedArray set() over a million danfo values took ~6× as long (profiled).
-  let nulls = false;
-  for (let i = 0; i < values.length && !nulls; i++) nulls = isMissing(values[i], float);
-  if (nulls)
-    return pl.Series(
-      field.name,
-      values.map((v) => (isMissing(v, float) ? null : v)),
-      dtype,
-    );
-  const view = <T>(Kind: TypedKind<T>): T => new Kind(scratch, 0, values.length);
-  const filled = <T extends { [i: number]: number }>(Kind: TypedKind<T>): T => {
-    const out = view(Kind);
-    for (let i = 0; i < values.length; i++) out[i] = values[i] as number;
-    return out;
-  };
-  // nodejs-polars takes any typed array at run time; its typings list them one overload each.
-  const series = (array: unknown, kind: PolarsType) => pl.Series(field.name, array as number[], kind);
-  switch (type.type) {
-    case "int":
-      if (type.bits === 64) return series(filled(Float64Array), pl.Float64).cast(dtype);
-      return series(
-        filled<Int32Array>(TYPED_INTS[type.bits][type.signed ? 0 : 1] as TypedKind<Int32Array>),
-        dtype,
-      );
-    case "float":
-      return series(type.bits === 32 ? filled(Float32Array) : filled(Float64Array), dtype);
-    case "timestamp": {
-      const ms = view(Float64Array);
-      for (let i = 0; i < values.length; i++) ms[i] = (values[i] as Date).getTime();
-      // Milliseconds first, then polars converts the unit in integers (a float product would round ns).
-      const asMs = series(ms, pl.Float64).cast(pl.Int64).cast(pl.Datetime("ms", type.timezone));
-      return type.unit === "ms" ? asMs : asMs.cast(dtype);
-    }
-    case "bool": {
-      const bits = view(Uint8Array);
-      for (let i = 0; i < values.length; i++) bits[i] = values[i] ? 1 : 0;
-      return series(bits, pl.UInt8).cast(dtype);
-    }
-    case "date": {
-      const days = view(Int32Array);
-      for (let i = 0; i < values.length; i++)
-        days[i] = Math.floor((values[i] as Date).getTime() / MS_PER_DAY);
-      return series(days, pl.Int32).cast(dtype);
-    }
-    default:
-      return pl.Series(field.name, values as unknown[], dtype);
-  }
-}
-
-/**
- * The frame encoded by polars' native parquet writer, when every column maps exactly (see
- * polarsType); undefined otherwise, and ferry's writer encodes it. About 10× faster than ferry's
- * writer for a million rows (README).
+ * The frame encoded by polars' native parquet writer when every column maps exactly (jobType in
+ * polars-thread.ts), off the calling thread when it is big; undefined otherwise, and ferry's writer
+ * encodes it.
  */
 async function encodeWithPolars(frame: DataFrame, codec: string): Promise<Uint8Array | undefined> {
   const compression = POLARS_CODECS[codec];
-  if (compression === undefined || frame.shape[0] === 0) return undefined;
-  const pl = await loadPolars();
-  if (!pl) return undefined;
+  const rows = frame.shape[0] as number;
+  if (compression === undefined || rows === 0 || !hasPolars()) return undefined;
   const { schema, raw } = frameColumns(frame);
   if (schema.metadata) return undefined;
-  const types = schema.fields.map((field) => polarsType(pl, field));
-  if (types.some((type) => type === undefined)) return undefined;
-  try {
-    const scratch = new ArrayBuffer(8 * (frame.shape[0] as number));
-    const series = schema.fields.map((field, i) =>
-      polarsSeries(pl, field, types[i]!, raw[field.name]!, scratch),
-    );
-    const buffer = pl.DataFrame(series).writeParquet({ compression });
-    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  } catch {
-    // A value polars will not take (out of its type's range, a wrong kind): ferry's writer names it.
-    return undefined;
-  }
+  return encodeWithPolarsThread(rows, schema.fields, raw, compression);
 }
 
 /**
