@@ -4,6 +4,7 @@
  * calling thread from the same buffers. Whichever thread, the table must read back exactly, the
  * reused buffers must never mix two writes, and a value polars would store wrongly must not reach it.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -136,6 +137,17 @@ describe("danfo frames written by polars off the calling thread", () => {
     );
     for (const [i, data] of inputs.entries())
       expect(await Table.from(join(dir, `together-${i}-copy`)).fetch()).toEqual(data);
+  });
+
+  it("a script that writes a big frame ends by itself as soon as it is done (the worker holds nothing open)", async () => {
+    const location = join(dir, "child");
+    const out = execFileSync(
+      process.execPath,
+      ["--conditions=@ferry/source", join(import.meta.dirname, "polars-thread-child.ts"), location],
+      { encoding: "utf8", timeout: 60_000, env: { ...process.env, FERRY_TABLE_THREADS: "1" } },
+    );
+    expect(JSON.parse(out)).toEqual({ offThread: 1 });
+    expect(await Table.from(location).count()).toBe(200_000);
   });
 
   it("a value of the wrong kind in a column whose type the frame carries never reaches polars as something else", async () => {
