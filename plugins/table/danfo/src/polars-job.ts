@@ -1,7 +1,8 @@
 /**
- * A frame's columns as Arrow buffers, encoded to parquet by polars (nodejs-polars): the buffers become
- * one Arrow IPC stream that polars reads natively, so no JS value crosses into polars one at a time.
- * Runs on the danfo flavour's polars thread (polars-thread.ts) or, without one, on the calling thread.
+ * A frame's columns as Arrow buffers, encoded to parquet by polars (nodejs-polars): each column's
+ * buffers become an Arrow IPC stream that polars reads natively, so no JS value crosses into polars
+ * one at a time. Runs on the danfo flavour's polars thread (polars-thread.ts) column by column as the
+ * calling thread fills them, or, without one, on the calling thread.
  */
 import type { TimeUnit } from "@ferry/plugin-kit";
 
@@ -75,30 +76,49 @@ function arrowType(A: Arrow, type: JobType): import("apache-arrow").DataType {
   }
 }
 
-/** The columns encoded by polars' parquet writer. Throws what polars throws. */
-export async function encodeJob(job: PolarsJob): Promise<Uint8Array> {
+type Series = import("nodejs-polars").Series;
+
+/**
+ * One column as a polars Series: its buffers framed as a one-column Arrow IPC stream that polars reads
+ * natively (a copy into polars' memory; the buffers can be reused once this returns).
+ */
+export async function columnSeries(rows: number, column: JobColumn): Promise<Series> {
   const [A, pl] = await load();
-  const vectors: Record<string, import("apache-arrow").Vector> = {};
-  for (const column of job.columns) {
-    const data = A.makeData({
-      type: arrowType(A, column.type),
-      length: job.rows,
-      nullCount: column.nullCount,
-      nullBitmap: column.validity,
-      ...(column.offsets ? { valueOffsets: column.offsets, data: column.data } : { data: column.values }),
-    } as Parameters<typeof A.makeData>[0]);
-    vectors[column.name] = A.makeVector(data);
-  }
-  const ipc = A.tableToIPC(new A.Table(vectors), "stream");
-  let frame = pl.readIPCStream(Buffer.from(ipc.buffer, ipc.byteOffset, ipc.byteLength));
+  const data = A.makeData({
+    type: arrowType(A, column.type),
+    length: rows,
+    nullCount: column.nullCount,
+    nullBitmap: column.validity,
+    ...(column.offsets ? { valueOffsets: column.offsets, data: column.data } : { data: column.values }),
+  } as Parameters<typeof A.makeData>[0]);
+  const ipc = A.tableToIPC(new A.Table({ [column.name]: A.makeVector(data) }), "stream");
+  const frame = pl.readIPCStream(Buffer.from(ipc.buffer, ipc.byteOffset, ipc.byteLength));
+  return frame.getColumn(column.name);
+}
+
+/** The columns' Series (in order) encoded by polars' parquet writer. Throws what polars throws. */
+export async function encodeSeries(
+  series: readonly Series[],
+  columns: readonly Pick<JobColumn, "name" | "type">[],
+  compression: PolarsJob["compression"],
+): Promise<Uint8Array> {
+  const [, pl] = await load();
+  let frame = pl.DataFrame([...series]);
   // Milliseconds in, the column's own unit out: polars scales in integers (a float product would round ns).
-  const casts = job.columns.flatMap(({ name, type }) =>
+  const casts = columns.flatMap(({ name, type }) =>
     type.type === "timestamp" && type.unit !== "ms"
       ? [pl.col(name).cast(pl.Datetime(type.unit, type.timezone))]
       : [],
   );
   if (casts.length > 0) frame = frame.withColumns(...casts);
-  const written = frame.writeParquet({ compression: job.compression });
+  const written = frame.writeParquet({ compression });
   // A copy of its own: the answer crosses threads by transfer, which polars' buffer may not allow.
   return new Uint8Array(written);
+}
+
+/** A whole job encoded here, column after column. */
+export async function encodeJob(job: PolarsJob): Promise<Uint8Array> {
+  const series: Series[] = [];
+  for (const column of job.columns) series.push(await columnSeries(job.rows, column));
+  return encodeSeries(series, job.columns, job.compression);
 }

@@ -98,8 +98,10 @@ function poolOf(bytes: number): SharedArrayBuffer {
 interface Slot {
   validity: number;
   values: number;
+  /** A text column's UTF-8 bytes: at `data` in the pool, or in a buffer of their own. */
   data: number;
   dataBytes: number;
+  text?: SharedArrayBuffer;
 }
 
 /**
@@ -288,66 +290,70 @@ function fillColumn(
       });
     case "string": {
       const offsets = new Int32Array(buffer, slot.values, rows + 1);
-      const filled = fillText(values, offsets, Buffer.from(buffer, slot.data, slot.dataBytes), misses);
+      const text = slot.text ?? buffer;
+      const filled = fillText(values, offsets, Buffer.from(text, slot.data, slot.dataBytes), misses);
       if (!filled?.roomy) return undefined;
-      return column(true, { offsets, data: new Uint8Array(buffer, slot.data, filled.bytes) });
+      return column(true, { offsets, data: new Uint8Array(text, slot.data, filled.bytes) });
     }
   }
+}
+
+/** Where each column goes in the pool: text gets room for its UTF-16 units (its UTF-8 size when ASCII). */
+function layout(
+  rows: number,
+  types: readonly JobType[],
+  units: readonly number[],
+): { slots: Slot[]; bytes: number } {
+  let bytes = 0;
+  const slots = types.map((type, i) => {
+    const slot: Slot = { validity: bytes, values: 0, data: 0, dataBytes: units[i]! };
+    bytes += align(Math.ceil(rows / 8));
+    slot.values = bytes;
+    bytes += align(valueBytes(type, rows));
+    slot.data = bytes;
+    bytes += align(slot.dataBytes);
+    return slot;
+  });
+  return { slots, bytes };
 }
 
 /**
- * The frame's columns as a polars job over the pool, or undefined when a column does not map exactly
- * or holds a value of the wrong kind. Text gets room for its UTF-16 units (its exact size when ASCII),
- * measured exactly only when that is not enough.
+ * One column filled into its slot, or undefined (a value of the wrong kind: the frame goes to ferry's
+ * writer). Text that needs more room than its UTF-16 units (non-ASCII) is measured and filled again,
+ * into a buffer of its own.
  */
-function buildJob(
+function fillOne(
+  buffer: SharedArrayBuffer,
   rows: number,
-  fields: readonly Field[],
-  types: readonly JobType[],
-  raw: Record<string, readonly unknown[]>,
-  compression: PolarsJob["compression"],
-): { job: PolarsJob; bytes: number } | undefined {
-  const text = new Map<string, number>();
-  for (const [i, field] of fields.entries()) {
-    if (types[i]!.type !== "string") continue;
-    const units = textUnits(raw[field.name]!);
-    if (units === undefined) return undefined;
-    text.set(field.name, units);
-  }
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let bytes = 0;
-    const slots = fields.map((field, i) => {
-      const slot = { validity: bytes, values: 0, data: 0, dataBytes: text.get(field.name) ?? 0 };
-      bytes += align(Math.ceil(rows / 8));
-      slot.values = bytes;
-      bytes += align(valueBytes(types[i]!, rows));
-      slot.data = bytes;
-      bytes += align(slot.dataBytes);
-      return slot;
-    });
-    if (bytes >= 2 ** 31) return undefined;
-    const buffer = poolOf(bytes);
-    const columns: JobColumn[] = [];
-    for (const [i, field] of fields.entries()) {
-      const column = fillColumn(buffer, rows, field, types[i]!, raw[field.name]!, slots[i]!);
-      if (!column) break;
-      columns.push(column);
-    }
-    if (columns.length === fields.length) return { job: { rows, compression, columns }, bytes };
-    // Text was checked above: a text column that stopped needs more room than its units (non-ASCII),
-    // measured exactly, once; any other column holds a value of the wrong kind.
-    if (types[columns.length]!.type !== "string" || attempt > 0) return undefined;
-    for (const name of text.keys()) text.set(name, textBytes(raw[name]!));
-  }
-  return undefined;
+  field: Field,
+  type: JobType,
+  values: readonly unknown[],
+  slot: Slot,
+): JobColumn | undefined {
+  const column = fillColumn(buffer, rows, field, type, values, slot);
+  if (column || type.type !== "string") return column;
+  const dataBytes = textBytes(values);
+  if (dataBytes >= 2 ** 31) return undefined;
+  const text = new SharedArrayBuffer(align(Math.max(dataBytes, 1)));
+  return fillColumn(buffer, rows, field, type, values, { ...slot, text, data: 0, dataBytes });
 }
+
+/** Where a job's columns go as they are filled: the worker, or a list encoded here at the end. */
+interface Sink {
+  add(index: number, column: JobColumn): void;
+  cancel(): void;
+  finish(): Promise<Uint8Array | undefined>;
+}
+
+type Reply = { bytes?: Uint8Array; error?: string } | undefined;
 
 interface Thread {
   worker: Worker;
-  pending: ((reply: { bytes?: Uint8Array; error?: string } | undefined) => void) | undefined;
+  pending: Map<number, (reply: Reply) => void>;
 }
 
 let thread: Thread | undefined;
+let nextJob = 0;
 let idle: ReturnType<typeof setTimeout> | undefined;
 /** Writes take turns: each fills the one pool, which the worker reads until it answers. */
 let turn: Promise<unknown> = Promise.resolve();
@@ -360,19 +366,19 @@ function workerUrl(): URL {
 function startThread(): Thread | undefined {
   const worker = startWorker(workerUrl());
   if (!worker) return undefined;
-  const started: Thread = { worker, pending: undefined };
-  worker.on("message", (message: { ready?: true; bytes?: Uint8Array; error?: string }) => {
+  const started: Thread = { worker, pending: new Map() };
+  worker.on("message", (message: { ready?: true; id?: number; bytes?: Uint8Array; error?: string }) => {
     if (message.ready) return;
-    const done = started.pending;
-    started.pending = undefined;
-    worker.unref();
+    const done = started.pending.get(message.id!);
+    started.pending.delete(message.id!);
+    if (started.pending.size === 0) worker.unref();
     done?.(message);
   });
   // A worker that cannot start or dies: its job is done on the calling thread instead.
   const retire = () => {
     if (thread === started) thread = undefined;
-    started.pending?.(undefined);
-    started.pending = undefined;
+    for (const done of started.pending.values()) done(undefined);
+    started.pending.clear();
   };
   worker.on("error", retire);
   worker.on("exit", retire);
@@ -393,16 +399,76 @@ function scheduleIdle(): void {
   idle.unref();
 }
 
-/** The job encoded on the worker; undefined when none could do it (then the caller does it here). */
-function offThread(job: PolarsJob): Promise<{ bytes?: Uint8Array; error?: string } | undefined> {
-  thread ??= startThread();
-  const running = thread;
-  if (!running) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    running.pending = resolve;
-    running.worker.ref();
-    running.worker.postMessage(job);
-  });
+/** The whole job encoded on this thread, or undefined when polars refused it. */
+function encodeHere(rows: number, columns: JobColumn[], compression: PolarsJob["compression"]) {
+  return encodeJob({ rows, compression, columns }).catch(() => undefined);
+}
+
+/**
+ * Columns sent to the worker as they are filled (it turns each into a polars Series while the next is
+ * filled here), the job encoded there once all are in. The columns are kept here too: if the worker
+ * dies, the job is encoded here from the same buffers.
+ */
+function workerSink(running: Thread, rows: number, compression: PolarsJob["compression"]): Sink {
+  const id = nextJob++;
+  const columns: JobColumn[] = [];
+  const answer = new Promise<Reply>((resolve) => running.pending.set(id, resolve));
+  running.worker.ref();
+  return {
+    add(index, column) {
+      columns[index] = column;
+      running.worker.postMessage({ id, index, rows, column });
+    },
+    cancel() {
+      running.worker.postMessage({ id, cancel: true });
+      running.pending.get(id)?.(undefined);
+      running.pending.delete(id);
+      if (running.pending.size === 0) running.worker.unref();
+    },
+    async finish() {
+      const types = columns.map(({ name, type }) => ({ name, type }));
+      running.worker.postMessage({ id, done: true, columns: types, compression });
+      const reply = await answer;
+      if (reply?.bytes) {
+        polarsThread.jobsOffThread++;
+        return reply.bytes;
+      }
+      if (reply?.error !== undefined) return undefined;
+      return encodeHere(rows, columns, compression);
+    },
+  };
+}
+
+function localSink(rows: number, compression: PolarsJob["compression"]): Sink {
+  const columns: JobColumn[] = [];
+  return {
+    add: (index, column) => {
+      columns[index] = column;
+    },
+    cancel: () => undefined,
+    finish: () => encodeHere(rows, columns, compression),
+  };
+}
+
+/** The frame's columns filled into the pool one by one and handed to `sink`; undefined when one does not fill. */
+function fillAll(
+  rows: number,
+  fields: readonly Field[],
+  types: readonly JobType[],
+  raw: Record<string, readonly unknown[]>,
+  { slots, bytes }: { slots: Slot[]; bytes: number },
+  sink: Sink,
+): Promise<Uint8Array | undefined> {
+  const buffer = poolOf(bytes);
+  for (const [i, field] of fields.entries()) {
+    const column = fillOne(buffer, rows, field, types[i]!, raw[field.name]!, slots[i]!);
+    if (!column) {
+      sink.cancel();
+      return Promise.resolve(undefined);
+    }
+    sink.add(i, column);
+  }
+  return sink.finish();
 }
 
 /**
@@ -422,17 +488,18 @@ export async function encodeWithPolarsThread(
   const mine = turn.then(async () => {
     if (idle) clearTimeout(idle);
     try {
-      const built = buildJob(rows, fields, types as JobType[], raw, compression);
-      if (!built) return undefined;
-      if (built.bytes >= polarsThread.minBytes && threadCount() > 0) {
-        const reply = await offThread(built.job);
-        if (reply?.bytes) {
-          polarsThread.jobsOffThread++;
-          return reply.bytes;
-        }
-        if (reply?.error !== undefined) return undefined;
+      const units: number[] = [];
+      for (const [i, field] of fields.entries()) {
+        const text = types[i]!.type === "string" ? textUnits(raw[field.name]!) : 0;
+        if (text === undefined) return undefined;
+        units.push(text);
       }
-      return await encodeJob(built.job).catch(() => undefined);
+      const planned = layout(rows, types as JobType[], units);
+      if (planned.bytes >= 2 ** 31) return undefined;
+      const offThread = planned.bytes >= polarsThread.minBytes && threadCount() > 0;
+      if (offThread) thread ??= startThread();
+      const sink = offThread && thread ? workerSink(thread, rows, compression) : localSink(rows, compression);
+      return await fillAll(rows, fields, types as JobType[], raw, planned, sink);
     } finally {
       scheduleIdle();
     }

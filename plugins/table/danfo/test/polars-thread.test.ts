@@ -124,7 +124,16 @@ describe("danfo frames written by polars off the calling thread", () => {
 
   it("frames written at the same time never share the reused buffers", async () => {
     polarsThread.minBytes = 0;
-    const inputs = [11, 12, 13, 14].map((seed) => rowsOf(2_000, seed));
+    // Four frames of the same layout (the same nulls, text of the same lengths), different values:
+    // each fills the same bytes of the reused buffer, which the worker reads after the write returns.
+    const base = rowsOf(20_000, 11);
+    const inputs = [0, 1, 2, 3].map((k) => ({
+      ...base,
+      i32: base.i32!.map((v) => (v === null ? null : ((v as number) >> 2) + k)),
+      f64: base.f64!.map((v) => (v === null ? null : (v as number) + k)),
+      // Every text ends in its row number's last digit (ASCII): the same length with k there.
+      text: base.text!.map((v) => (v === null ? null : `${(v as string).slice(0, -1)}${k}`)),
+    }));
     const frames = await Promise.all(
       inputs.map(async (data, i) => {
         const source = join(dir, `together-${i}`);
