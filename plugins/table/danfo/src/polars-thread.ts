@@ -4,8 +4,9 @@
  * 64 MiB since its last full collection: polars' own encoding reports that much, so a write on the
  * calling thread paid for marking the whole frame (0.5–1 s of a 1.1–1.4 s write, BENCHMARKS.md).
  * Here the calling thread only copies the frame's values into buffers it reuses from write to write
- * (one SharedArrayBuffer, grown to the largest frame), and a worker thread of the flavour's own turns
- * them into an Arrow IPC stream, has polars read and encode it, and sends the parquet bytes back.
+ * (one SharedArrayBuffer, grown to the largest frame), column after column, and a worker thread of
+ * the flavour's own has polars read each column (as Arrow IPC) while the next is filled, encodes the
+ * frame once all are in, and sends the parquet bytes back.
  *
  * Small frames (under minBytes of buffers) are encoded here: the round trip would cost more. The
  * worker starts on the first big write, holds the process open only while a job is pending, and is
