@@ -148,6 +148,23 @@ describe("danfo frames written by polars off the calling thread", () => {
       expect(await Table.from(join(dir, `together-${i}-copy`)).fetch()).toEqual(data);
   });
 
+  it("a worker stopped in the middle of writes leaves them to the calling thread: every table still reads back exactly", async () => {
+    polarsThread.minBytes = 0;
+    const data = rowsOf(20_000, 21);
+    const source = join(dir, "stopped-source");
+    await table(data, source, { schema }).write();
+    const frame = (await Table.from<DataFrame>(source, { flavour }).fetch()) as DataFrame;
+    // Each write is stopped at a different point: before its columns go out, while they do, after.
+    for (const [i, wait] of [0, 1, 5, 20, 60].entries()) {
+      const copy = join(dir, `stopped-${i}`);
+      const writing = table(frame, copy, { flavour }).write();
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      await stopPolarsThread();
+      await writing;
+      expect(await Table.from(copy).fetch(), `stopped after ${wait} ms`).toEqual(data);
+    }
+  });
+
   it("a script that writes a big frame ends by itself as soon as it is done (the worker holds nothing open)", async () => {
     const location = join(dir, "child");
     const out = execFileSync(
