@@ -30,6 +30,10 @@ export const codecThreads = {
   startAfterBytes: 16 * 1024 * 1024,
   /** Jobs done on a worker so far. */
   jobsOffThread: 0,
+  /** Whether the calling thread takes encode jobs while every worker is busy (shareHere). */
+  share: true,
+  /** Encode jobs the calling thread took that way so far. */
+  jobsShared: 0,
 };
 
 /**
@@ -176,6 +180,27 @@ export function offThreadFor(bytes: number): boolean {
   return slots.some((s) => s.ready);
 }
 
+/** Encode jobs sent to workers and kept here while they were busy (sharing, below). */
+let sentOff = 0;
+let keptHere = 0;
+
+/**
+ * Whether a job that could go to a worker is better done here: when every ready worker already has
+ * one pending, and this thread has taken fewer such jobs than each worker was sent. For writes, where
+ * the calling thread would otherwise wait idle while one worker on two cores encodes every chunk (a
+ * write from Arrow of 1M × 6 took as long with one worker as with none, BENCHMARKS.md); the answer is
+ * the same wherever a job runs.
+ */
+export function shareHere(): boolean {
+  if (!codecThreads.share) return false;
+  const ready = (slots ?? []).filter((s) => s.ready);
+  if (ready.length === 0 || ready.some((s) => s.pending.size === 0)) return false;
+  if (keptHere * ready.length >= sentOff) return false;
+  keptHere++;
+  codecThreads.jobsShared++;
+  return true;
+}
+
 /**
  * `job` done on the least busy ready worker; undefined when none is ready or it failed (then the
  * caller does it itself). The buffers in `transfer` are handed over: the caller must not touch them
@@ -190,6 +215,7 @@ export function runOffThread<R>(
   if (ready.length === 0) return Promise.resolve(undefined);
   const slot = ready.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
   const id = nextId++;
+  if (kind === "encode") sentOff++;
   return new Promise((resolve) => {
     slot.pending.set(id, (reply) => {
       if (reply) codecThreads.jobsOffThread++;

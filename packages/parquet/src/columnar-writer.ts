@@ -14,7 +14,7 @@ import { writePageHeader } from "hyparquet-writer/src/datapage.js";
 import { writeRleBitPackedHybrid } from "hyparquet-writer/src/encoding.js";
 import type { PageColumnIndex } from "hyparquet-writer/src/types.js";
 import { unconvertMinMax } from "hyparquet-writer/src/unconvert.js";
-import { buffersOf, offThreadFor, runOffThread } from "./codec-threads.ts";
+import { buffersOf, offThreadFor, runOffThread, shareHere } from "./codec-threads.ts";
 import type { ColumnarGroup, ColumnVector, FixedArray } from "./columnar.ts";
 import {
   type Dictionary,
@@ -344,7 +344,8 @@ async function encodeChunk(
   options: ChunkOptions,
 ): Promise<EncodedChunk> {
   nullsOf(field, column, place.firstRow);
-  if (!offThreadFor(columnBytes(column))) return encodeAlone(field, place, column, pageSize, options);
+  if (!offThreadFor(columnBytes(column)) || shareHere())
+    return encodeAlone(field, place, column, pageSize, options);
   const copy = copyColumn(column);
   const job: EncodeJob = { field, place, column: copy, pageSize, codec: options.codec };
   const views = [

@@ -272,15 +272,35 @@ describe("column chunks encoded on worker threads", () => {
   }
 
   it("every codec, many pages and row groups, nulls in every type: the same file, byte for byte", async () => {
-    for (const codec of ["SNAPPY", "GZIP", "BROTLI", "ZSTD", "UNCOMPRESSED"] as const) {
-      const before = codecThreads.jobsOffThread;
-      const [here, workers] = await written(codec, { codec, rowGroupSize: 1_100, pageSize: 2_048 });
-      // 5 row groups of 11 columns (float16 from plain data is written by the value path).
-      expect(codecThreads.jobsOffThread - before, codec).toBe(55);
-      expect(workers!.equals(here!), codec).toBe(true);
-      const back = await Table.from(join(dir, `${codec}-0`)).fetchBatch();
-      for (const [name, values] of Object.entries(data))
-        expect(back.columns[name], `${codec} ${name}`).toEqual(values);
+    // Every chunk on a worker first; the calling thread takes none while they are busy.
+    codecThreads.share = false;
+    try {
+      for (const codec of ["SNAPPY", "GZIP", "BROTLI", "ZSTD", "UNCOMPRESSED"] as const) {
+        const before = codecThreads.jobsOffThread;
+        const [here, workers] = await written(codec, { codec, rowGroupSize: 1_100, pageSize: 2_048 });
+        // 5 row groups of 11 columns (float16 from plain data is written by the value path).
+        expect(codecThreads.jobsOffThread - before, codec).toBe(55);
+        expect(workers!.equals(here!), codec).toBe(true);
+        const back = await Table.from(join(dir, `${codec}-0`)).fetchBatch();
+        for (const [name, values] of Object.entries(data))
+          expect(back.columns[name], `${codec} ${name}`).toEqual(values);
+      }
+    } finally {
+      codecThreads.share = true;
+    }
+  });
+
+  it("chunks shared between the workers and the calling thread make the same file, byte for byte", async () => {
+    for (const codec of ["SNAPPY", "ZSTD"] as const) {
+      const [before, shared] = [codecThreads.jobsOffThread, codecThreads.jobsShared];
+      const [here, mixed] = await written(`${codec}-shared`, { codec, rowGroupSize: 1_100, pageSize: 2_048 });
+      const off = codecThreads.jobsOffThread - before;
+      const kept = codecThreads.jobsShared - shared;
+      // All 55 chunks, some on the workers and some here (at most one per worker's share).
+      expect(off + kept, codec).toBe(55);
+      expect(off, codec).toBeGreaterThan(0);
+      expect(kept, codec).toBeGreaterThan(0);
+      expect(mixed!.equals(here!), codec).toBe(true);
     }
   });
 
