@@ -460,14 +460,21 @@ function fillAll(
   { slots, bytes }: { slots: Slot[]; bytes: number },
   sink: Sink,
 ): Promise<Uint8Array | undefined> {
-  const buffer = poolOf(bytes);
-  for (const [i, field] of fields.entries()) {
-    const column = fillOne(buffer, rows, field, types[i]!, raw[field.name]!, slots[i]!);
-    if (!column) {
-      sink.cancel();
-      return Promise.resolve(undefined);
+  try {
+    const buffer = poolOf(bytes);
+    for (const [i, field] of fields.entries()) {
+      const column = fillOne(buffer, rows, field, types[i]!, raw[field.name]!, slots[i]!);
+      if (!column) {
+        sink.cancel();
+        return Promise.resolve(undefined);
+      }
+      sink.add(i, column);
     }
-    sink.add(i, column);
+  } catch (error) {
+    // A value that throws as it is read (a user's own Date subclass): the job is let go, so that the
+    // worker holds nothing open, and the write fails with that error.
+    sink.cancel();
+    throw error;
   }
   return sink.finish();
 }

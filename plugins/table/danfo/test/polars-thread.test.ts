@@ -176,6 +176,20 @@ describe("danfo frames written by polars off the calling thread", () => {
     expect(await Table.from(location).count()).toBe(200_000);
   });
 
+  it("a script whose write fails while its columns are being copied gets the error and still ends by itself", () => {
+    const out = execFileSync(
+      process.execPath,
+      [
+        "--conditions=@ferry/source",
+        join(import.meta.dirname, "polars-thread-child.ts"),
+        join(dir, "thrown"),
+        "throwing",
+      ],
+      { encoding: "utf8", timeout: 60_000, env: { ...process.env, FERRY_TABLE_THREADS: "1" } },
+    );
+    expect(JSON.parse(out)).toEqual({ error: "this date cannot be read" });
+  });
+
   it("a value of the wrong kind in a column whose type the frame carries never reaches polars as something else", async () => {
     polarsThread.minBytes = 0;
     const source = join(dir, "carried");
